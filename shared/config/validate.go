@@ -1,0 +1,151 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+var (
+	// rfc1035 is the name syntax of Compute Engine resources.
+	rfc1035    = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	zoneSyntax = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
+	projectID  = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	saEmail    = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.gserviceaccount\.com$`)
+	secretID   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	topicID    = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$`)
+)
+
+// Playbook names accepted in config.
+var playbooks = map[string]bool{"contain": true, "quarantine": true, "notify": true}
+
+// Validate checks every value and returns all problems joined, each naming
+// its key (and environment variable) and how to fix it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, env, format string, args ...any) {
+		where := key
+		if env != "" {
+			where += " (env " + env + ")"
+		}
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, where, fmt.Sprintf(format, args...)))
+	}
+	g := c.Cloud.GCP
+	switch {
+	case g.Project == "":
+		bad("cloud.gcp.project", "COOPGUARD_PROJECT", "is required: set it to the GCP project id of the sandbox")
+	case !projectID.MatchString(g.Project):
+		bad("cloud.gcp.project", "COOPGUARD_PROJECT", "%q is not a project id (6-30 lowercase letters, digits, hyphens)", g.Project)
+	}
+	if !zoneSyntax.MatchString(g.Zone) {
+		bad("cloud.gcp.zone", "COOPGUARD_ZONE", "%q is not a zone: want e.g. us-central1-a", g.Zone)
+	}
+	switch sa := g.ServiceAccount; {
+	case sa == "":
+		bad("cloud.gcp.service_account", "COOPGUARD_SERVICE_ACCOUNT", "is required: create a dedicated least-privilege service account for the sandbox VM and set its email here")
+	case strings.HasSuffix(sa, "-compute@developer.gserviceaccount.com"):
+		bad("cloud.gcp.service_account", "COOPGUARD_SERVICE_ACCOUNT", "%q is the default Compute Engine service account, which holds Editor on the project: create a dedicated service account for the sandbox instead", sa)
+	case !saEmail.MatchString(sa):
+		bad("cloud.gcp.service_account", "COOPGUARD_SERVICE_ACCOUNT", "%q is not a service account email (NAME@PROJECT.iam.gserviceaccount.com)", sa)
+	}
+	if !rfc1035.MatchString(c.VM.Name) {
+		bad("vm.name", "COOPGUARD_VM_NAME", "%q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (RFC 1035)", c.VM.Name)
+	}
+	if !rfc1035.MatchString(c.VM.MachineType) {
+		bad("vm.machine_type", "COOPGUARD_VM_MACHINE_TYPE", "%q is not a machine type name, e.g. e2-standard-4", c.VM.MachineType)
+	}
+	if c.VM.DiskSizeGB < 10 || c.VM.DiskSizeGB > 65536 {
+		bad("vm.disk_size_gb", "COOPGUARD_VM_DISK_SIZE_GB", "%d is out of range: want 10 to 65536", c.VM.DiskSizeGB)
+	}
+	if c.VM.Image == "" {
+		bad("vm.image", "COOPGUARD_VM_IMAGE", "is required, e.g. projects/debian-cloud/global/images/family/debian-12")
+	}
+	for _, t := range c.VM.Tags {
+		if !rfc1035.MatchString(t) {
+			bad("vm.tags", "COOPGUARD_VM_TAGS", "%q is not a valid network tag (RFC 1035)", t)
+		}
+		if t == QuarantineTag {
+			bad("vm.tags", "COOPGUARD_VM_TAGS", "%q is reserved: it cuts the VM's egress and is set only by the quarantine playbook", t)
+		}
+	}
+	if len(c.Coopguard.Secrets) == 0 {
+		bad("coopguard.secrets", "COOPGUARD_SECRETS", "is empty: name at least the API key's secret, e.g. anthropic-api-key")
+	}
+	for _, s := range c.Coopguard.Secrets {
+		if !secretID.MatchString(s) {
+			bad("coopguard.secrets", "COOPGUARD_SECRETS", "%q is not a secret id (letters, digits, '-' and '_')", s)
+		}
+	}
+	if p, err := netip.ParsePrefix(c.Coopguard.SubnetCIDR); err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+		bad("coopguard.subnet_cidr", "COOPGUARD_SUBNET_CIDR", "%q is not a private IPv4 range, e.g. 10.10.0.0/24", c.Coopguard.SubnetCIDR)
+	}
+	tp := c.Coopguard.Topics
+	for key, v := range map[string]string{"alerts": tp.Alerts, "logs": tp.Logs, "rotation": tp.Rotation, "incidents": tp.Incidents} {
+		if !topicID.MatchString(v) {
+			bad("coopguard.topics."+key, "COOPGUARD_TOPIC_"+strings.ToUpper(key), "%q is not a Pub/Sub topic id", v)
+		}
+	}
+	for policy, pb := range c.Coopguard.Playbooks {
+		if !playbooks[pb] {
+			bad("coopguard.playbooks", "COOPGUARD_PLAYBOOKS", "policy %q names playbook %q: want contain, quarantine or notify", policy, pb)
+		}
+	}
+	for i, r := range c.Coopguard.Rules {
+		key := fmt.Sprintf("coopguard.rules[%d]", i)
+		if r.Name == "" || r.Expression == "" {
+			bad(key, "COOPGUARD_RULES", "needs a name and an expression")
+		}
+		if !playbooks[r.Playbook] {
+			bad(key, "COOPGUARD_RULES", "rule %q names playbook %q: want contain, quarantine or notify", r.Name, r.Playbook)
+		}
+	}
+	rot := c.Coopguard.Rotation
+	if rot.MaxAge.Duration < 3600e9 {
+		bad("coopguard.rotation.max_age", "COOPGUARD_ROTATION_MAX_AGE", "%s is too short: Secret Manager's rotation period is at least 1h", rot.MaxAge)
+	}
+	if rot.KeepDisabled < 0 {
+		bad("coopguard.rotation.keep_disabled", "COOPGUARD_ROTATION_KEEP_DISABLED", "must not be negative")
+	}
+	if u := rot.KeySourceURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.0.0.1") && !strings.HasPrefix(u, "http://localhost") {
+		bad("coopguard.rotation.key_source_url", "COOPGUARD_ROTATION_KEY_SOURCE_URL", "%q must be an https:// URL: the credential must not travel in clear text", u)
+	}
+	if rot.KeySourceURL != "" && !secretID.MatchString(rot.KeySourceCredentialSecret) {
+		bad("coopguard.rotation.key_source_credential_secret", "COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET", "is required with key_source_url: the secret id that holds the key source's credential")
+	}
+	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
+		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
+	}
+	return errors.Join(errs...)
+}
+
+// QuarantineTag is the network tag whose priority-0 firewall rule denies all
+// egress: adding it to the VM cuts it off.
+const QuarantineTag = "coopguard-quarantine"
+
+// SandboxLabel is the instance label that marks a VM as provisioned by
+// coopguard; the responder acts on no instance without it.
+const SandboxLabel = "coopguard-sandbox"
+
+// Region returns the region of the configured zone.
+func (c *Config) Region() string {
+	z := c.Cloud.GCP.Zone
+	if i := strings.LastIndex(z, "-"); i > 0 {
+		return z[:i]
+	}
+	return z
+}
+
+// IsManagedSecret reports whether id is one of the configured secrets.
+func (c *Config) IsManagedSecret(id string) bool {
+	for _, s := range c.Coopguard.Secrets {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidName reports whether s is a valid Compute Engine resource name.
+func ValidName(s string) bool { return rfc1035.MatchString(s) }

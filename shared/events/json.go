@@ -1,0 +1,154 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// isNull reports whether raw is absent or the JSON literal null.
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}
+
+// flexString reads a value that the samples send as a string but real
+// payloads may send as a number or bool; the number's text is kept as is.
+func flexString(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return "", fmt.Errorf("not JSON")
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	default:
+		return "", fmt.Errorf("want a string or number, got %s", jsonKind(v))
+	}
+}
+
+// flexLabels reads a string map whose values should be strings but may be
+// numbers or bools; null values are dropped, nested values are refused.
+func flexLabels(raw json.RawMessage) (map[string]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("want an object of strings")
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if isNull(v) {
+			continue
+		}
+		s, err := flexString(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// flexUnix reads unix seconds sent as a number or numeric string; null and 0
+// (test notifications) mean "unset" and yield the zero time.
+func flexUnix(raw json.RawMessage) (time.Time, error) {
+	s, err := flexString(raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if s == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return time.Time{}, fmt.Errorf("want integer unix seconds")
+		}
+		n = int64(f)
+	}
+	// Beyond year 9999 RFC 3339 cannot represent it, and no incident lives there.
+	if n < 0 || n > 253402300799 {
+		return time.Time{}, fmt.Errorf("unix seconds out of range")
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// parseTime reads an optional RFC 3339 timestamp.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 timestamp")
+	}
+	return t.UTC(), nil
+}
+
+// formatTime is the inverse of parseTime: the zero time encodes as "".
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// decodeObject decodes raw into a generic map, keeping numbers as json.Number
+// so that large integers survive and re-encoding reproduces them exactly.
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("want a JSON object")
+	}
+	if len(m) == 0 {
+		return nil, nil // {} carries nothing; nil keeps "absent" and "empty" alike
+	}
+	return m, nil
+}
+
+// jsonKind names the JSON kind of a decoded value for error messages, so
+// that errors never quote the value itself.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number, float64:
+		return "a number"
+	case bool:
+		return "a bool"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	default:
+		return "an unknown value"
+	}
+}
