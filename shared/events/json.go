@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -125,6 +126,9 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("want a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("trailing data after the JSON object")
 	}
 	if len(m) == 0 {
 		return nil, nil // {} carries nothing; nil keeps "absent" and "empty" alike

@@ -104,9 +104,9 @@ func errConditionNotMet(msg string) *apiError {
 }
 
 // errInUse is the 400 for deleting a resource others still reference.
-func errInUse(key, user string) *apiError {
+func errInUse(kind, key, user string) *apiError {
 	return &apiError{code: http.StatusBadRequest, reason: "resourceInUseByAnotherResource",
-		message: fmt.Sprintf("The network resource '%s' is already being used by '%s'", key, user)}
+		message: fmt.Sprintf("The %s resource '%s' is already being used by '%s'", kind, key, user)}
 }
 
 // fingerprinted names the methods whose FailedPrecondition is a stale

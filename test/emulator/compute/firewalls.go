@@ -128,3 +128,15 @@ func (s *Server) deleteFirewall(c *call) (target, error) {
 	id, err := s.remove(key)
 	return target{key, id}, err
 }
+
+// Firewalls returns clones of the project's firewall rules, sorted by name,
+// for tests to inspect.
+func (s *Server) Firewalls(project string) []*computepb.Firewall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*computepb.Firewall
+	for _, k := range s.children("projects/" + project + "/global/firewalls/") {
+		out = append(out, proto.Clone(s.objects[k]).(*computepb.Firewall))
+	}
+	return out
+}

@@ -53,7 +53,7 @@ func (s *Server) deleteNetwork(c *call) (target, error) {
 		return target{}, err
 	}
 	if user := s.networkUser(key); user != "" {
-		return target{}, errInUse(key, user)
+		return target{}, errInUse("network", key, user)
 	}
 	id, err := s.remove(key)
 	return target{key, id}, err
@@ -96,4 +96,15 @@ func (s *Server) networkUser(key string) string {
 		}
 	}
 	return ""
+}
+
+// Network returns a clone of a network, for tests to inspect.
+func (s *Server) Network(project, name string) (*computepb.Network, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.objects["projects/"+project+"/global/networks/"+name].(*computepb.Network)
+	if !ok {
+		return nil, false
+	}
+	return proto.Clone(n).(*computepb.Network), true
 }

@@ -589,3 +589,12 @@ func sortedKeys(objects map[string]proto.Message) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// projectOf returns the project id of a "projects/p/..." path.
+func projectOf(key string) string {
+	rest := strings.TrimPrefix(key, "projects/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}

@@ -129,7 +129,7 @@ func (s *Server) deleteSubnetwork(c *call) (target, error) {
 		if inst, ok := s.objects[k].(*computepb.Instance); ok {
 			for _, ni := range inst.GetNetworkInterfaces() {
 				if ni.GetSubnetwork() == url {
-					return target{}, errInUse(key, selfLinkBase+k)
+					return target{}, errInUse("subnetwork", key, selfLinkBase+k)
 				}
 			}
 		}

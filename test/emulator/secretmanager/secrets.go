@@ -168,7 +168,11 @@ func secretFilter(filter string) (func(*secretmanagerpb.Secret) bool, error) {
 		switch {
 		case strings.HasPrefix(term, "name:"):
 			want := strings.Trim(strings.TrimPrefix(term, "name:"), `"`)
-			preds = append(preds, func(sec *secretmanagerpb.Secret) bool { return strings.Contains(sec.GetName(), want) })
+			// Matched against the secret ID: every full name contains
+			// "projects/" and "secrets/", which would make short terms useless.
+			preds = append(preds, func(sec *secretmanagerpb.Secret) bool {
+				return strings.Contains(sec.GetName()[strings.LastIndex(sec.GetName(), "/")+1:], want)
+			})
 		case strings.HasPrefix(term, "labels."):
 			rest := strings.TrimPrefix(term, "labels.")
 			i := strings.IndexAny(rest, "=:")

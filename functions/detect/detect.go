@@ -1,0 +1,250 @@
+// Package detect runs coopguard's detection rules over Cloud Logging entries.
+//
+// Rules are data: each is a CEL expression (github.com/google/cel-go) over two
+// variables, entry (the log entry as a map) and sandbox (what the guarded
+// sandbox is made of), that names a playbook and a severity when it matches.
+// Rules are compiled once, refused at compile time when they are not boolean
+// or could be too expensive, and bounded at run time by a cost limit and a
+// deadline, so a rule from config can never stall the responder.
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/ext"
+
+	"github.com/cloudcoop/coopguard/shared/events"
+)
+
+// Rule is one detection rule, typically loaded from config.
+type Rule struct {
+	// Name identifies the rule in matches, reports and errors; unique.
+	Name string
+	// Expression is a boolean CEL expression over entry and sandbox.
+	Expression string
+	// Playbook is the playbook to run on a match (contain, quarantine, notify).
+	Playbook string
+	// Severity is a Cloud Logging severity name (WARNING, ERROR, CRITICAL, …).
+	Severity string
+}
+
+// Sandbox is what the rules know about the guarded sandbox.
+type Sandbox struct {
+	// Project is the sandbox's GCP project id.
+	Project string
+	// ServiceAccount is the email of the VM's dedicated service account.
+	ServiceAccount string
+	// Network is the name of the sandbox's VPC network.
+	Network string
+	// InstanceName is the VM's name.
+	InstanceName string
+	// Secrets are the short names of the managed secrets (e.g. "anthropic-api-key").
+	Secrets []string
+}
+
+// Match is a rule that matched an entry.
+type Match struct {
+	// Rule is the matching rule's name.
+	Rule string
+	// Playbook and Severity are copied from the rule.
+	Playbook string
+	Severity string
+}
+
+// RuleError is a compile or evaluation problem of one rule.
+type RuleError struct {
+	// Rule is the rule's name.
+	Rule string
+	// Err is the problem.
+	Err error
+}
+
+func (e *RuleError) Error() string { return fmt.Sprintf("rule %q: %v", e.Rule, e.Err) }
+
+// Unwrap returns the underlying problem.
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Limits on rule cost. Costs are CEL's abstract units (roughly one per
+// operation, plus string and list sizes); real entries cost a few hundred.
+const (
+	// MaxEstimatedCost rejects, at compile time, a rule whose worst case over
+	// an entry of events.MaxPayloadSize exceeds it — a single pass over the
+	// entry is fine, a nested comprehension over it is not.
+	MaxEstimatedCost = 100_000_000
+	// MaxRuntimeCost aborts an evaluation that has spent this much.
+	MaxRuntimeCost = 1_000_000
+	// EvalTimeout bounds the wall time of evaluating all rules for one entry.
+	EvalTimeout = 250 * time.Millisecond
+	// interruptEvery is how many comprehension iterations run between checks
+	// of the deadline.
+	interruptEvery = 100
+	// maxSecrets is the size bound the estimator assumes for sandbox.secrets.
+	maxSecrets = 64
+)
+
+// Engine holds compiled rules; it is safe for concurrent use.
+type Engine struct {
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	Rule
+	prg cel.Program
+}
+
+// newEnv declares the variables rules see and the extensions they may use:
+// string helpers (lowerAscii, split…), cel.bind, and optional field access
+// (entry.?protoPayload.?methodName.orValue("")).
+func newEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("entry", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("sandbox", cel.MapType(cel.StringType, cel.DynType)),
+		ext.Strings(),
+		ext.Bindings(),
+		cel.OptionalTypes(),
+		cel.ParserExpressionSizeLimit(16<<10),
+	)
+}
+
+var severities = map[string]bool{
+	"DEFAULT": true, "DEBUG": true, "INFO": true, "NOTICE": true, "WARNING": true,
+	"ERROR": true, "CRITICAL": true, "ALERT": true, "EMERGENCY": true,
+}
+
+// Compile checks and compiles rules once. Every bad rule is reported (errors
+// joined, each a *RuleError naming the rule): empty or duplicate name, no
+// playbook, unknown severity, CEL syntax or type errors, a non-boolean
+// result, or an estimated cost above MaxEstimatedCost.
+func Compile(rules []Rule) (*Engine, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("detect.Compile: cel.NewEnv: %w", err)
+	}
+	eng := &Engine{}
+	var errs []error
+	seen := map[string]bool{}
+	for i, r := range rules {
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i)
+		}
+		cr, err := compileRule(env, r, seen)
+		if err != nil {
+			errs = append(errs, &RuleError{Rule: name, Err: err})
+			continue
+		}
+		eng.rules = append(eng.rules, cr)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return eng, nil
+}
+
+func compileRule(env *cel.Env, r Rule, seen map[string]bool) (compiledRule, error) {
+	switch {
+	case r.Name == "":
+		return compiledRule{}, errors.New("name is empty")
+	case seen[r.Name]:
+		return compiledRule{}, errors.New("duplicate name")
+	case r.Playbook == "":
+		return compiledRule{}, errors.New("playbook is empty")
+	case !severities[strings.ToUpper(r.Severity)]:
+		return compiledRule{}, fmt.Errorf("severity %q is not a Cloud Logging severity", r.Severity)
+	}
+	seen[r.Name] = true
+	r.Severity = strings.ToUpper(r.Severity)
+	ast, iss := env.Compile(r.Expression)
+	if iss.Err() != nil {
+		return compiledRule{}, fmt.Errorf("CEL: %w", iss.Err())
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return compiledRule{}, fmt.Errorf("expression must be boolean, is %s", ast.OutputType())
+	}
+	est, err := env.EstimateCost(ast, sizeBounds{})
+	if err != nil {
+		return compiledRule{}, fmt.Errorf("estimating cost: %w", err)
+	}
+	if est.Max > MaxEstimatedCost {
+		return compiledRule{}, fmt.Errorf("estimated worst-case cost %d exceeds %d: avoid nested loops over entry data", est.Max, MaxEstimatedCost)
+	}
+	prg, err := env.Program(ast,
+		cel.EvalOptions(cel.OptOptimize), // precompiles constant regexes
+		cel.CostLimit(MaxRuntimeCost),
+		cel.InterruptCheckFrequency(interruptEvery),
+	)
+	if err != nil {
+		return compiledRule{}, fmt.Errorf("CEL program: %w", err)
+	}
+	return compiledRule{Rule: r, prg: prg}, nil
+}
+
+// sizeBounds gives the cost estimator an upper size for data it cannot see:
+// everything in entry comes from a payload of at most events.MaxPayloadSize
+// bytes, and a sandbox has few secrets.
+type sizeBounds struct{}
+
+// EstimateSize implements checker.CostEstimator.
+func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	if p := n.Path(); len(p) == 2 && p[0] == "sandbox" && p[1] == "secrets" {
+		return &checker.SizeEstimate{Min: 0, Max: maxSecrets}
+	}
+	return &checker.SizeEstimate{Min: 0, Max: events.MaxPayloadSize}
+}
+
+// EstimateCallCost implements checker.CostEstimator; CEL's defaults apply.
+func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
+}
+
+// Rules returns the compiled rules, in order.
+func (e *Engine) Rules() []Rule {
+	out := make([]Rule, len(e.rules))
+	for i, r := range e.rules {
+		out[i] = r.Rule
+	}
+	return out
+}
+
+// Match returns the rules that match entry, in rule order. A rule that fails
+// to evaluate counts as no match; use Evaluate to get those diagnostics.
+func (e *Engine) Match(entry events.LogEntry, sb Sandbox) []Match {
+	m, _ := e.Evaluate(context.Background(), entry, sb)
+	return m
+}
+
+// Evaluate returns the rules that match entry, in rule order, and the
+// evaluation errors of the rules that failed (errors joined, each a
+// *RuleError). A failed rule is no match: one broken rule must not keep the
+// others from containing an incident. The whole evaluation is bounded by ctx
+// and EvalTimeout.
+func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox) ([]Match, error) {
+	ctx, cancel := context.WithTimeout(ctx, EvalTimeout)
+	defer cancel()
+	act, err := cel.NewActivation(map[string]any{
+		"entry":   entryValue(entry),
+		"sandbox": sandboxValue(sb),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("detect: activation: %w", err)
+	}
+	var matches []Match
+	var errs []error
+	for _, r := range e.rules {
+		out, _, err := r.prg.ContextEval(ctx, act)
+		if err != nil {
+			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
+			continue
+		}
+		if b, ok := out.Value().(bool); ok && b {
+			matches = append(matches, Match{Rule: r.Name, Playbook: r.Playbook, Severity: r.Severity})
+		}
+	}
+	return matches, errors.Join(errs...)
+}

@@ -1,0 +1,85 @@
+package detect
+
+// Names of the default rules.
+const (
+	RuleSandboxSAPrivilegedCall = "sandbox-sa-privileged-call"
+	RuleSandboxSADenied         = "sandbox-sa-denied"
+	RuleForeignSecretAccess     = "foreign-secret-access"
+	RuleSandboxNetworkChange    = "sandbox-network-change"
+)
+
+// Method-name patterns shared by the default rules and SinkFilter, so the
+// sink never drops what a rule looks at. All are RE2, matched
+// case-insensitively against protoPayload.methodName.
+const (
+	// privilegedMethods are IAM policy, key, role and impersonation calls:
+	// what a hijacked agent would use to escalate or persist.
+	privilegedMethods = `setiampolicy|createserviceaccountkey|uploadserviceaccountkey|serviceaccounts\.keys\.|createrole|updaterole|undeleterole|generateaccesstoken|generateidtoken|signblob|signjwt`
+	// secretReadMethods read a secret version's payload or metadata.
+	secretReadMethods = `(^|\.)(accesssecretversion|getsecretversion)$`
+	// networkChangeMethods change firewall rules or routes.
+	networkChangeMethods = `(^|\.)compute\.(firewalls|routes)\.(insert|patch|update|delete)$`
+)
+
+// Shared CEL fragments. has() guards every optional field, so an entry
+// without it is simply no match instead of an evaluation error.
+const (
+	celPrincipalIsSandboxSA = `has(entry.protoPayload.authenticationInfo) &&
+	has(entry.protoPayload.authenticationInfo.principalEmail) &&
+	sandbox.serviceAccount != "" &&
+	entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount.lowerAscii()`
+)
+
+// DefaultRules returns the rules coopguard ships; config may replace or
+// extend them. Each call returns a fresh slice.
+func DefaultRules() []Rule {
+	return []Rule{
+		{
+			Name:     RuleSandboxSAPrivilegedCall,
+			Playbook: "contain",
+			Severity: "CRITICAL",
+			// The sandbox SA has no business touching IAM: whether the call
+			// succeeded or not, the agent tried to escalate.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	` + celPrincipalIsSandboxSA + ` &&
+	entry.protoPayload.methodName.matches(r'(?i)(` + privilegedMethods + `)')`,
+		},
+		{
+			Name:     RuleSandboxSADenied,
+			Playbook: "contain",
+			Severity: "ERROR",
+			// A least-privilege SA that hits PERMISSION_DENIED is probing.
+			Expression: `has(entry.protoPayload) && ` + celPrincipalIsSandboxSA + ` &&
+	has(entry.protoPayload.status) && has(entry.protoPayload.status.code) &&
+	entry.protoPayload.status.code == 7`,
+		},
+		{
+			Name:     RuleForeignSecretAccess,
+			Playbook: "contain",
+			Severity: "CRITICAL",
+			// Only the sandbox reads its key; anyone else reading it (or an
+			// unidentified caller) means the key is out.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	has(entry.protoPayload.resourceName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + secretReadMethods + `') &&
+	!(` + celPrincipalIsSandboxSA + `) &&
+	cel.bind(p, entry.protoPayload.resourceName.split('/'),
+		(p.size() == 4 || (p.size() == 6 && p[4] == 'versions')) &&
+		p[0] == 'projects' && p[2] == 'secrets' && p[3] in sandbox.secrets)`,
+		},
+		{
+			Name:     RuleSandboxNetworkChange,
+			Playbook: "quarantine",
+			Severity: "WARNING",
+			// Opening a firewall or adding a route on the sandbox network
+			// undoes the no-ingress, NAT-only design.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + networkChangeMethods + `') &&
+	sandbox.network != "" &&
+	((has(entry.protoPayload.resourceName) && entry.protoPayload.resourceName.contains(sandbox.network)) ||
+	 (has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
+	  (entry.protoPayload.request.network == sandbox.network ||
+	   entry.protoPayload.request.network.endsWith('/networks/' + sandbox.network))))`,
+		},
+	}
+}

@@ -1,0 +1,83 @@
+// Package functions holds coopguard's deployable Cloud Run functions and
+// their logic: Provision and Status (HTTP), HandleAlert and HandleLogEntry
+// (Pub/Sub CloudEvents), RotateKeys. Each handler decodes, decides and acts
+// through the Env it is given.
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/logger"
+)
+
+// Env is everything a function needs: configuration, GCP clients and the
+// logic built on them. Build it with NewEnv.
+type Env struct {
+	Config      *config.Config
+	Clients     *gcp.Clients
+	Logger      *slog.Logger
+	Provisioner *provisioner.Provisioner
+}
+
+// NewEnv builds an Env from a validated config and a client set.
+func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, error) {
+	if cfg == nil {
+		return nil, errors.New("functions.NewEnv: missing config")
+	}
+	if clients == nil {
+		return nil, errors.New("functions.NewEnv: missing GCP clients")
+	}
+	if log == nil {
+		log = logger.Default()
+	}
+	e := &Env{Config: cfg, Clients: clients, Logger: log}
+	e.Provisioner = provisioner.New(cfg, clients, sinkFilter(cfg))
+	return e, nil
+}
+
+var (
+	envMu   sync.Mutex
+	current *Env
+)
+
+// SetEnv installs the Env every registered function uses; `coopguard
+// serve` and tests call it before serving. Deployed functions build theirs
+// from the environment on first use instead.
+func SetEnv(e *Env) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	current = e
+}
+
+// getEnv returns the installed Env, building it from the process
+// environment (COOPGUARD_CONFIG file, COOPGUARD_* variables, Application
+// Default Credentials) the first time.
+func getEnv(ctx context.Context) (*Env, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if current != nil {
+		return current, nil
+	}
+	cfg, err := config.Load(os.Getenv("COOPGUARD_CONFIG"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("load configuration: %w", err)
+	}
+	clients, err := gcp.New(context.WithoutCancel(ctx), cfg.Cloud.GCP.Project, gcp.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e, err := NewEnv(cfg, clients, logger.Default())
+	if err != nil {
+		return nil, err
+	}
+	current = e
+	return e, nil
+}

@@ -1,0 +1,159 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/api/iterator"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// StatusReport is the read-only view of the sandbox that Status returns.
+type StatusReport struct {
+	Project   string           `json:"project"`
+	Instances []InstanceStatus `json:"instances"`
+	Secrets   []SecretStatus   `json:"secrets"`
+	Incidents []IncidentRecord `json:"incidents"`
+}
+
+// IncidentRecord is one incident as Status lists it.
+type IncidentRecord = map[string]any
+
+// InstanceStatus is one sandbox VM.
+type InstanceStatus struct {
+	Name           string            `json:"name"`
+	ID             string            `json:"id"`
+	Zone           string            `json:"zone"`
+	Status         string            `json:"status"`
+	Labels         map[string]string `json:"labels"`
+	NetworkTags    []string          `json:"networkTags"`
+	ExternalIP     bool              `json:"externalIP"`
+	ServiceAccount string            `json:"serviceAccount"`
+	AgentsFlag     string            `json:"agentsFlag,omitempty"`
+}
+
+// SecretStatus is one managed secret and its versions, newest first.
+type SecretStatus struct {
+	Name     string          `json:"name"`
+	Missing  bool            `json:"missing,omitempty"`
+	Versions []VersionStatus `json:"versions"`
+}
+
+// VersionStatus is one secret version (never its payload).
+type VersionStatus struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// Status returns the sandbox's state as JSON (GET).
+func Status(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	e, err := getEnv(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
+		return
+	}
+	r = requestLogger(r, e)
+	rep, err := CollectStatus(r.Context(), e)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, "read sandbox status: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// CollectStatus reads the sandbox instances (those labelled
+// coopguard-sandbox in the configured zone) and the managed secrets.
+func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
+	cfg := e.Config
+	rep := &StatusReport{Project: cfg.Cloud.GCP.Project, Instances: []InstanceStatus{}, Secrets: []SecretStatus{}, Incidents: []IncidentRecord{}}
+	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
+		Project: cfg.Cloud.GCP.Project,
+		Zone:    cfg.Cloud.GCP.Zone,
+		Filter:  ptr("labels." + config.SandboxLabel + ":*"),
+	})
+	for {
+		inst, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list instances in %s: %w", cfg.Cloud.GCP.Zone, err)
+		}
+		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
+	}
+	for _, id := range cfg.Coopguard.Secrets {
+		s, err := secretStatus(ctx, e, id)
+		if err != nil {
+			return nil, err
+		}
+		rep.Secrets = append(rep.Secrets, s)
+	}
+	return rep, nil
+}
+
+func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
+	st := InstanceStatus{
+		Name:        inst.GetName(),
+		ID:          fmt.Sprint(inst.GetId()),
+		Zone:        zone,
+		Status:      inst.GetStatus(),
+		Labels:      inst.GetLabels(),
+		NetworkTags: inst.GetTags().GetItems(),
+	}
+	if st.Labels == nil {
+		st.Labels = map[string]string{}
+	}
+	if st.NetworkTags == nil {
+		st.NetworkTags = []string{}
+	}
+	for _, ni := range inst.GetNetworkInterfaces() {
+		if len(ni.GetAccessConfigs()) > 0 {
+			st.ExternalIP = true
+		}
+	}
+	if sas := inst.GetServiceAccounts(); len(sas) > 0 {
+		st.ServiceAccount = sas[0].GetEmail()
+	}
+	for _, item := range inst.GetMetadata().GetItems() {
+		if item.GetKey() == "coopguard-agents" {
+			st.AgentsFlag = item.GetValue()
+		}
+	}
+	return st
+}
+
+func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) {
+	name := "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id
+	st := SecretStatus{Name: name, Versions: []VersionStatus{}}
+	it := e.Clients.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: name})
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if retry.IsNotFound(err) {
+			st.Missing = true
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("list versions of secret %s: %w", id, err)
+		}
+		st.Versions = append(st.Versions, VersionStatus{Name: v.GetName(), State: v.GetState().String()})
+	}
+	sort.SliceStable(st.Versions, func(i, j int) bool {
+		return len(st.Versions[i].Name) > len(st.Versions[j].Name) || st.Versions[i].Name > st.Versions[j].Name
+	})
+	return st, nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,56 @@
+package provisioner
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+)
+
+// Provisioner converges sandboxes described by one configuration.
+type Provisioner struct {
+	cfg        *config.Config
+	clients    *gcp.Clients
+	sinkFilter func(sb *Sandbox) string
+
+	// mu serialises converges in this process: Monitoring channels and
+	// policies have no client-chosen ids, so two concurrent creates would
+	// make two of each. Compute inserts are also safe across processes
+	// through deterministic request ids.
+	mu sync.Mutex
+}
+
+// New returns a Provisioner. sinkFilter builds the log sink's filter for a
+// sandbox (the detection rules decide what it must catch).
+func New(cfg *config.Config, clients *gcp.Clients, sinkFilter func(sb *Sandbox) string) *Provisioner {
+	return &Provisioner{cfg: cfg, clients: clients, sinkFilter: sinkFilter}
+}
+
+// Options are per-request overrides.
+type Options struct {
+	// Name overrides the VM name from config.
+	Name string
+	// DryRun plans and changes nothing (config dry_run forces it on).
+	DryRun bool
+	// Progress is told about each resource as it finishes.
+	Progress Progress
+}
+
+// Converge builds or repairs the sandbox and reports every resource.
+func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) {
+	sb, err := NewSandbox(p.cfg, o.Name, "")
+	if err != nil {
+		return nil, err
+	}
+	if p.sinkFilter != nil {
+		sb.SinkFilter = p.sinkFilter(sb)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rep, err := Run(ctx, p.clients, sb.Resources(), o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
+	if rep != nil {
+		rep.Sandbox = sb.Name
+	}
+	return rep, err
+}

@@ -1,0 +1,180 @@
+package provisioner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"github.com/google/uuid"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+)
+
+// IAPRange is the source range of Identity-Aware Proxy's TCP forwarding:
+// the only source allowed to reach the VM's SSH port.
+const IAPRange = "35.235.240.0/20"
+
+// Sandbox is the desired state of one sandbox, derived from config: every
+// name coopguard gives a resource is decided here.
+type Sandbox struct {
+	Project        string
+	Zone           string
+	Region         string
+	Name           string // the VM's name, also the coopguard-sandbox label value
+	ServiceAccount string
+	MachineType    string
+	DiskSizeGB     int64
+	Image          string
+	Tags           []string
+	SubnetCIDR     string
+	Secrets        []string
+	Topics         config.Topics
+	RotationPeriod int64 // seconds
+	SinkFilter     string
+
+	// channel is the notification channel's resource name, known once the
+	// channel resource has been observed or created; the alert policy
+	// (which depends on it) reads it.
+	mu      sync.Mutex
+	channel string
+}
+
+// NewSandbox derives the desired state from cfg; name overrides the VM name
+// when not empty. sinkFilter is the log sink's filter (the detection rules
+// decide what it must catch).
+func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
+	if name == "" {
+		name = cfg.VM.Name
+	}
+	if !config.ValidName(name) {
+		return nil, fmt.Errorf("%w: name %q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter (RFC 1035)", config.ErrInvalid, name)
+	}
+	return &Sandbox{
+		Project:        cfg.Cloud.GCP.Project,
+		Zone:           cfg.Cloud.GCP.Zone,
+		Region:         cfg.Region(),
+		Name:           name,
+		ServiceAccount: cfg.Cloud.GCP.ServiceAccount,
+		MachineType:    cfg.VM.MachineType,
+		DiskSizeGB:     cfg.VM.DiskSizeGB,
+		Image:          cfg.VM.Image,
+		Tags:           cfg.VM.Tags,
+		SubnetCIDR:     cfg.Coopguard.SubnetCIDR,
+		Secrets:        cfg.Coopguard.Secrets,
+		Topics:         cfg.Coopguard.Topics,
+		RotationPeriod: int64(cfg.Coopguard.Rotation.MaxAge.Seconds()),
+		SinkFilter:     sinkFilter,
+	}, nil
+}
+
+// Network is the dedicated VPC's name.
+func (s *Sandbox) Network() string { return derive(s.Name, "net") }
+
+// Subnet is the sandbox subnet's name.
+func (s *Sandbox) Subnet() string { return derive(s.Name, "subnet") }
+
+// Router is the Cloud Router's name.
+func (s *Sandbox) Router() string { return derive(s.Name, "router") }
+
+// NAT is the Cloud NAT's name on the router.
+func (s *Sandbox) NAT() string { return derive(s.Name, "nat") }
+
+// FirewallDenyIngress is the explicit deny-all-ingress rule's name.
+func (s *Sandbox) FirewallDenyIngress() string { return derive(s.Name, "deny-ingress") }
+
+// FirewallIAPSSH is the IAP-only SSH rule's name.
+func (s *Sandbox) FirewallIAPSSH() string { return derive(s.Name, "allow-iap-ssh") }
+
+// FirewallQuarantine is the deny-all-egress rule for the quarantine tag.
+func (s *Sandbox) FirewallQuarantine() string { return derive(s.Name, "quarantine") }
+
+// AlertPolicyName is the CPU alert policy's display name.
+func (s *Sandbox) AlertPolicyName() string { return "coopguard " + s.Name + " CPU" }
+
+// ChannelName is the notification channel's display name.
+func (s *Sandbox) ChannelName() string { return "coopguard alerts (" + s.Topics.Alerts + ")" }
+
+// Sink is the log sink's name.
+func (s *Sandbox) Sink() string { return derive(s.Name, "sink") }
+
+// TopicPath returns the full name of a topic id in the project.
+func (s *Sandbox) TopicPath(id string) string { return "projects/" + s.Project + "/topics/" + id }
+
+func (s *Sandbox) networkURL() string {
+	return "projects/" + s.Project + "/global/networks/" + s.Network()
+}
+
+func (s *Sandbox) subnetURL() string {
+	return "projects/" + s.Project + "/regions/" + s.Region + "/subnetworks/" + s.Subnet()
+}
+
+func (s *Sandbox) setChannel(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channel = name
+}
+
+func (s *Sandbox) channelName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channel
+}
+
+// Resources lists the sandbox's resources with their dependencies. The VM
+// comes last: it must not boot before its firewalls lock it down.
+func (s *Sandbox) Resources() []Resource {
+	rs := []Resource{
+		&network{s},
+		&subnetwork{s},
+		&firewall{s, denyIngress},
+		&firewall{s, iapSSH},
+		&firewall{s, quarantineEgress},
+		&router{s},
+		&topic{s, s.Topics.Alerts},
+		&topic{s, s.Topics.Logs},
+		&topic{s, s.Topics.Rotation},
+		&topic{s, s.Topics.Incidents},
+		&channel{s},
+		&alertPolicy{s},
+		&logSink{s},
+	}
+	for _, id := range s.Secrets {
+		rs = append(rs, &secret{s, id})
+	}
+	return append(rs, &instance{s})
+}
+
+// derive makes a resource name "coopguard-<sandbox>-<suffix>" that stays
+// within RFC 1035's 63 characters, shortening long sandbox names with a
+// hash so that two sandboxes never share a name.
+func derive(sandbox, suffix string) string {
+	n := "coopguard-" + sandbox + "-" + suffix
+	if len(n) <= 63 {
+		return n
+	}
+	h := sha256.Sum256([]byte(sandbox))
+	keep := 63 - len("coopguard-") - len(suffix) - 1 - 7
+	return "coopguard-" + sandbox[:keep] + "-" + hex.EncodeToString(h[:])[:6] + "-" + suffix
+}
+
+// requestID is a deterministic Compute requestId for one mutation of one
+// resource with one desired spec: concurrent or retried identical requests
+// reuse it, so Compute applies the mutation once.
+func requestID(parts ...string) *string {
+	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "coopguard:%q", parts)).String()
+	return &id
+}
+
+// wait returns a function that waits for the Compute operation of a call
+// that returned op, err; it is written wait(ctx)(client.Insert(...)).
+func wait(ctx context.Context) func(op *compute.Operation, err error) error {
+	return func(op *compute.Operation, err error) error {
+		if err != nil {
+			return err
+		}
+		return op.Wait(ctx)
+	}
+}

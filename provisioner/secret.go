@@ -1,0 +1,91 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// secret is a managed Secret Manager secret. coopguard creates it empty,
+// with a rotation schedule that notifies the rotation topic; it never reads
+// or writes the payload here.
+type secret struct {
+	s  *Sandbox
+	id string
+}
+
+func (r *secret) Kind() string   { return "secret" }
+func (r *secret) Name() string   { return r.id }
+func (r *secret) Deps() []string { return []string{"topic/" + r.s.Topics.Rotation} }
+
+func (r *secret) path() string { return "projects/" + r.s.Project + "/secrets/" + r.id }
+
+func (r *secret) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
+	period := time.Duration(r.s.RotationPeriod) * time.Second
+	topic := r.s.TopicPath(r.s.Topics.Rotation)
+	got, err := c.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: r.path()})
+	switch {
+	case retry.IsNotFound(err):
+		return Change{Action: Create, Detail: fmt.Sprintf("empty, rotation every %s via %s", period, topic), Apply: func(ctx context.Context) error {
+			_, err := c.Secrets.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
+				Parent:   "projects/" + r.s.Project,
+				SecretId: r.id,
+				Secret: &secretmanagerpb.Secret{
+					Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}},
+					Labels:      map[string]string{"coopguard-managed": "true"},
+					Topics:      []*secretmanagerpb.Topic{{Name: topic}},
+					Rotation: &secretmanagerpb.Rotation{
+						RotationPeriod:   durationpb.New(period),
+						NextRotationTime: timestamppb.New(time.Now().Add(period)),
+					},
+				},
+			})
+			if retry.IsAlreadyExists(err) {
+				return nil
+			}
+			return err
+		}}, nil
+	case err != nil:
+		return Change{}, err
+	}
+	var mask []string
+	hasTopic := slices.ContainsFunc(got.GetTopics(), func(t *secretmanagerpb.Topic) bool { return t.GetName() == topic })
+	if !hasTopic {
+		mask = append(mask, "topics")
+	}
+	if got.GetRotation().GetRotationPeriod().AsDuration() != period {
+		mask = append(mask, "rotation.rotation_period")
+	}
+	if got.GetRotation().GetNextRotationTime() == nil {
+		mask = append(mask, "rotation.next_rotation_time")
+	}
+	if len(mask) == 0 {
+		return Change{Action: None, Detail: fmt.Sprintf("rotation every %s via %s", period, topic)}, nil
+	}
+	return Change{Action: Update, Detail: fmt.Sprintf("set %v", mask), Apply: func(ctx context.Context) error {
+		want := &secretmanagerpb.Secret{
+			Name:     r.path(),
+			Topics:   got.GetTopics(),
+			Rotation: &secretmanagerpb.Rotation{RotationPeriod: durationpb.New(period), NextRotationTime: got.GetRotation().GetNextRotationTime()},
+		}
+		if !hasTopic {
+			want.Topics = append(slices.Clone(got.GetTopics()), &secretmanagerpb.Topic{Name: topic})
+		}
+		if want.Rotation.NextRotationTime == nil {
+			want.Rotation.NextRotationTime = timestamppb.New(time.Now().Add(period))
+		}
+		_, err := c.Secrets.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+			Secret: want, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+		})
+		return err
+	}}, nil
+}

@@ -1,0 +1,223 @@
+package compute
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+)
+
+// metadataPrefix starts every path of the metadata server.
+const metadataPrefix = "/computeMetadata/v1/"
+
+// metadataServer is the metadata server one VM sees. Its values come from
+// the fake's state, so a setMetadata through the API is what a long poll
+// on the VM observes.
+type metadataServer struct {
+	s                      *Server
+	project, zone, name    string
+	instanceKey, zoneScope string
+}
+
+// MetadataHandler returns the metadata server of one VM (serve it with
+// httptest and point the guest code at it through GCE_METADATA_HOST). It
+// serves instance attributes with wait_for_change long polls, the
+// instance's id, name, zone and hostname, the project id and number, and
+// guest attributes, which a PUT makes visible to getGuestAttributes.
+func (s *Server) MetadataHandler(project, zone, instance string) http.Handler {
+	zs := "projects/" + project + "/zones/" + zone
+	return &metadataServer{s: s, project: project, zone: zone, name: instance,
+		instanceKey: zs + "/instances/" + instance, zoneScope: zs}
+}
+
+// projectNumber derives a stable project number, which the metadata
+// server reports where the real one shows the number, not the id.
+func projectNumber(project string) uint64 {
+	return newID("project#"+project) % 1_000_000_000_000
+}
+
+// ServeHTTP serves one metadata request.
+func (m *metadataServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Metadata-Flavor", "Google")
+	w.Header().Set("Server", "Metadata Server for VM")
+	// The header proves the request is deliberate, not a redirected or
+	// forged browser request; the real server refuses without it.
+	if r.Header.Get("Metadata-Flavor") != "Google" {
+		http.Error(w, "Missing required header: Metadata-Flavor", http.StatusForbidden)
+		return
+	}
+	p, ok := strings.CutPrefix(r.URL.Path, metadataPrefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if attr, ok := strings.CutPrefix(p, "instance/guest-attributes/"); ok {
+		m.guestAttribute(w, r, attr)
+		return
+	}
+	if r.Method != http.MethodGet {
+		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	recursive := q.Get("recursive") == "true"
+	if q.Get("wait_for_change") != "true" {
+		m.s.mu.Lock()
+		v, found := m.lookup(p, recursive)
+		m.s.mu.Unlock()
+		writeMetadata(w, v, found)
+		return
+	}
+	m.longPoll(w, r, p, recursive)
+}
+
+// longPoll answers when the value at p differs from last_etag (or, without
+// one, from the value when the poll started), or when timeout_sec passes.
+// It sleeps on the server's change channel, so a change wakes it at once.
+func (m *metadataServer) longPoll(w http.ResponseWriter, r *http.Request, p string, recursive bool) {
+	q := r.URL.Query()
+	var timeout <-chan time.Time
+	if ts := q.Get("timeout_sec"); ts != "" {
+		n, err := strconv.Atoi(ts)
+		if err != nil || n < 0 {
+			http.Error(w, "Invalid timeout_sec", http.StatusBadRequest)
+			return
+		}
+		t := time.NewTimer(time.Duration(n) * time.Second)
+		defer t.Stop()
+		timeout = t.C
+	}
+	want := q.Get("last_etag")
+	for {
+		m.s.mu.Lock()
+		v, found := m.lookup(p, recursive)
+		changed := m.s.changed
+		m.s.mu.Unlock()
+		tag := etag(v, found)
+		if want == "" {
+			want = tag
+		} else if tag != want {
+			writeMetadata(w, v, found)
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			writeMetadata(w, v, found)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// etag identifies a value, so a poller can say which one it has seen.
+func etag(v string, found bool) string {
+	return fmt.Sprintf("%016x", newID(fmt.Sprintf("%t\x00%s", found, v)))
+}
+
+// writeMetadata answers with a value, or 404 when there is none.
+func writeMetadata(w http.ResponseWriter, v string, found bool) {
+	w.Header().Set("ETag", etag(v, found))
+	if !found {
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/text")
+	_, _ = io.WriteString(w, v)
+}
+
+// lookup resolves a metadata path from the fake's state; callers hold s.mu.
+func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
+	switch p {
+	case "project/project-id":
+		return m.project, true
+	case "project/numeric-project-id":
+		return strconv.FormatUint(projectNumber(m.project), 10), true
+	}
+	inst, ok := m.s.objects[m.instanceKey].(*computepb.Instance)
+	if !ok {
+		return "", false
+	}
+	items := map[string]string{}
+	var keys []string
+	for _, it := range inst.GetMetadata().GetItems() {
+		items[it.GetKey()] = it.GetValue()
+		keys = append(keys, it.GetKey())
+	}
+	switch p {
+	case "instance/id":
+		return strconv.FormatUint(inst.GetId(), 10), true
+	case "instance/name":
+		return inst.GetName(), true
+	case "instance/zone":
+		return fmt.Sprintf("projects/%d/zones/%s", projectNumber(m.project), m.zone), true
+	case "instance/hostname":
+		return fmt.Sprintf("%s.%s.c.%s.internal", inst.GetName(), m.zone, m.project), true
+	case "instance/machine-type":
+		mt := inst.GetMachineType()
+		return fmt.Sprintf("projects/%d/machineTypes/%s", projectNumber(m.project), mt[strings.LastIndex(mt, "/")+1:]), true
+	case "instance/tags":
+		b, _ := json.Marshal(append([]string{}, inst.GetTags().GetItems()...))
+		return string(b), true
+	case "instance/attributes", "instance/attributes/":
+		if recursive {
+			b, _ := json.Marshal(items)
+			return string(b), true
+		}
+		var sb strings.Builder
+		for _, k := range keys {
+			sb.WriteString(k + "\n")
+		}
+		return sb.String(), true
+	}
+	if k, ok := strings.CutPrefix(p, "instance/attributes/"); ok {
+		v, found := items[k]
+		return v, found
+	}
+	return "", false
+}
+
+// guestAttribute serves PUT, GET and DELETE of one guest attribute
+// ("namespace/key"), the channel through which the guest agent reports
+// back to the control plane.
+func (m *metadataServer) guestAttribute(w http.ResponseWriter, r *http.Request, attr string) {
+	ns, key, ok := strings.Cut(attr, "/")
+	if !ok || ns == "" || key == "" || strings.Contains(key, "/") {
+		http.Error(w, "Guest attribute path must be <namespace>/<key>", http.StatusBadRequest)
+		return
+	}
+	s := m.s
+	switch r.Method {
+	case http.MethodPut:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 256*1024))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.objects[m.instanceKey]; !ok {
+			http.Error(w, "Not Found", http.StatusNotFound)
+			return
+		}
+		s.setGuest(m.instanceKey, attr, string(body))
+	case http.MethodGet:
+		s.mu.Lock()
+		v, found := s.guest[m.instanceKey][attr]
+		s.mu.Unlock()
+		writeMetadata(w, v, found)
+	case http.MethodDelete:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.guest[m.instanceKey], attr)
+		s.notify()
+	default:
+		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
+	}
+}
