@@ -77,15 +77,21 @@ const (
 	// an entry of events.MaxPayloadSize exceeds it — a single pass over the
 	// entry is fine, a nested comprehension over it is not.
 	MaxEstimatedCost = 100_000_000
-	// MaxRuntimeCost aborts an evaluation that has spent this much.
-	MaxRuntimeCost = 1_000_000
-	// EvalTimeout bounds the wall time of evaluating all rules for one entry.
-	EvalTimeout = 250 * time.Millisecond
+	// MaxRuntimeCost aborts one rule's evaluation once it has spent this
+	// much: ample for string and regex work over a large entry, reached
+	// within a fraction of a second by runaway loops.
+	MaxRuntimeCost = 200_000
+	// EvalTimeout bounds the wall time of evaluating all rules for one
+	// entry, for loops whose cost units are slow.
+	EvalTimeout = time.Second
 	// interruptEvery is how many comprehension iterations run between checks
 	// of the deadline.
 	interruptEvery = 100
 	// maxSecrets is the size bound the estimator assumes for sandbox.secrets.
 	maxSecrets = 64
+	// maxSandboxString bounds the sandbox's names and email for the
+	// estimator (GCP names are at most 63 characters, emails about 100).
+	maxSandboxString = 256
 )
 
 // Engine holds compiled rules; it is safe for concurrent use.
@@ -192,8 +198,11 @@ type sizeBounds struct{}
 
 // EstimateSize implements checker.CostEstimator.
 func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
-	if p := n.Path(); len(p) == 2 && p[0] == "sandbox" && p[1] == "secrets" {
-		return &checker.SizeEstimate{Min: 0, Max: maxSecrets}
+	if p := n.Path(); len(p) == 2 && p[0] == "sandbox" {
+		if p[1] == "secrets" {
+			return &checker.SizeEstimate{Min: 0, Max: maxSecrets}
+		}
+		return &checker.SizeEstimate{Min: 0, Max: maxSandboxString}
 	}
 	return &checker.SizeEstimate{Min: 0, Max: events.MaxPayloadSize}
 }

@@ -19,32 +19,48 @@ func isNull(raw json.RawMessage) bool {
 // flexString reads a value that the samples send as a string but real
 // payloads may send as a number or bool; the number's text is kept as is.
 func flexString(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
 	if isNull(raw) {
 		return "", nil
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return "", fmt.Errorf("not JSON")
-	}
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case json.Number:
-		return x.String(), nil
-	case bool:
-		return strconv.FormatBool(x), nil
+	// raw is one valid JSON value (it came out of json.Unmarshal), so its
+	// first byte tells its kind.
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("malformed string")
+		}
+		return s, nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		if !json.Valid(raw) {
+			return "", fmt.Errorf("malformed number")
+		}
+		return string(raw), nil
+	case string(raw) == "true" || string(raw) == "false":
+		return string(raw), nil
+	case c == '[':
+		return "", fmt.Errorf("want a string or number, got an array")
+	case c == '{':
+		return "", fmt.Errorf("want a string or number, got an object")
 	default:
-		return "", fmt.Errorf("want a string or number, got %s", jsonKind(v))
+		return "", fmt.Errorf("want a string or number")
 	}
 }
 
 // flexLabels reads a string map whose values should be strings but may be
-// numbers or bools; null values are dropped, nested values are refused.
+// numbers or bools; null values read as "", nested values are refused.
 func flexLabels(raw json.RawMessage) (map[string]string, error) {
 	if isNull(raw) {
 		return nil, nil
+	}
+	// Fast path: the usual all-strings map in one pass.
+	var plain map[string]string
+	if err := json.Unmarshal(raw, &plain); err == nil {
+		if len(plain) == 0 {
+			return nil, nil
+		}
+		return plain, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -55,9 +71,6 @@ func flexLabels(raw json.RawMessage) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		if isNull(v) {
-			continue
-		}
 		s, err := flexString(v)
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)

@@ -19,9 +19,9 @@ const metadataPrefix = "/computeMetadata/v1/"
 // the fake's state, so a setMetadata through the API is what a long poll
 // on the VM observes.
 type metadataServer struct {
-	s                      *Server
-	project, zone, name    string
-	instanceKey, zoneScope string
+	s                   *Server
+	project, zone, name string
+	instanceKey         string
 }
 
 // MetadataHandler returns the metadata server of one VM (serve it with
@@ -30,9 +30,8 @@ type metadataServer struct {
 // instance's id, name, zone and hostname, the project id and number, and
 // guest attributes, which a PUT makes visible to getGuestAttributes.
 func (s *Server) MetadataHandler(project, zone, instance string) http.Handler {
-	zs := "projects/" + project + "/zones/" + zone
 	return &metadataServer{s: s, project: project, zone: zone, name: instance,
-		instanceKey: zs + "/instances/" + instance, zoneScope: zs}
+		instanceKey: "projects/" + project + "/zones/" + zone + "/instances/" + instance}
 }
 
 // projectNumber derives a stable project number, which the metadata

@@ -84,17 +84,6 @@ func (f filter) match(get func(field string) (string, bool)) bool {
 	return true
 }
 
-// value returns the value of the first `=` term on field, for requests
-// such as ListTimeSeries where the service requires one.
-func (f filter) value(field string) (string, bool) {
-	for _, t := range f {
-		if t.field == field && t.op == "=" && !t.prefix {
-			return t.value, true
-		}
-	}
-	return "", false
-}
-
 // tokenize splits a filter into identifiers, operators, parentheses and
 // quoted strings (kept with their quotes so unquote can tell them apart).
 func tokenize(s string) ([]string, error) {

@@ -47,7 +47,9 @@ type descriptorName struct {
 	Type string
 }
 
-func (n descriptorName) String() string { return n.projectName.String() + "/metricDescriptors/" + n.Type }
+func (n descriptorName) String() string {
+	return n.projectName.String() + "/metricDescriptors/" + n.Type
+}
 
 func parseDescriptorName(s string) (descriptorName, error) {
 	parts := strings.SplitN(s, "/", 4)

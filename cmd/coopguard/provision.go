@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
+)
+
+func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	name := fs.String("name", "", "sandbox (VM) name; default vm.name from config")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	progress := func(res provisioner.Result) {
+		if !*asJSON {
+			fmt.Fprintf(stdout, "  %-8s %-20s %-40s %s\n", res.Status, res.Kind, res.Name, res.Action)
+		}
+	}
+	var rep *provisioner.Report
+	var runErr error
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, DryRun: *dryRun, Progress: progress})
+	} else {
+		rep, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun}, progress)
+	}
+	if rep == nil {
+		return runErr
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printProvisionReport(stdout, rep)
+	}
+	if runErr != nil {
+		return fmt.Errorf("provision incomplete: %w", runErr)
+	}
+	return nil
+}
+
+// provisionRemote streams the server's per-resource progress.
+func provisionRemote(ctx context.Context, t *target, req functions.ProvisionRequest, progress provisioner.Progress) (*provisioner.Report, error) {
+	resp, err := t.call(ctx, http.MethodPost, "/Provision", req, "application/x-ndjson")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		var line struct {
+			Resource *provisioner.Result `json:"resource"`
+			Report   *provisioner.Report `json:"report"`
+			Error    string              `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return nil, fmt.Errorf("bad progress line from server: %w", err)
+		}
+		switch {
+		case line.Error != "":
+			return nil, errors.New(line.Error)
+		case line.Resource != nil:
+			progress(*line.Resource)
+		case line.Report != nil:
+			if failed := line.Report.Failed(); len(failed) > 0 {
+				return line.Report, fmt.Errorf("%d resource(s) failed; the first: %s", len(failed), failed[0].Error)
+			}
+			return line.Report, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("server closed the stream before its report")
+}
+
+func printProvisionReport(w io.Writer, rep *provisioner.Report) {
+	mode := "converged"
+	if rep.DryRun {
+		mode = "plan (dry run, nothing changed)"
+	}
+	fmt.Fprintf(w, "\nsandbox %s in project %s: %s in %.2fs\n\n", rep.Sandbox, rep.Project, mode, rep.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAME\tACTION\tSTATUS\tDETAIL")
+	for _, r := range rep.Resources {
+		detail := r.Detail
+		if r.Error != "" {
+			detail = r.Error
+		}
+		if len(detail) > 90 {
+			detail = detail[:87] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Action, r.Status, detail)
+	}
+	tw.Flush()
+}

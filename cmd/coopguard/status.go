@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cloudcoop/coopguard/functions"
+)
+
+func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var rep functions.StatusReport
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		r, err := functions.CollectStatus(ctx, e)
+		if err != nil {
+			return err
+		}
+		rep = *r
+	} else {
+		resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+			return fmt.Errorf("bad status from server: %w", err)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printStatus(stdout, &rep)
+	return nil
+}
+
+func printStatus(w io.Writer, rep *functions.StatusReport) {
+	fmt.Fprintf(w, "project %s\n\n", rep.Project)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tID\tZONE\tSTATUS\tEXTERNAL IP\tTAGS\tAGENTS\tSERVICE ACCOUNT")
+	for _, in := range rep.Instances {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", in.Name, in.ID, in.Zone, in.Status, in.ExternalIP, strings.Join(in.NetworkTags, ","), in.AgentsFlag, in.ServiceAccount)
+	}
+	if len(rep.Instances) == 0 {
+		fmt.Fprintln(tw, "(none: run coopguard provision)")
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECRET\tVERSION\tSTATE")
+	for _, s := range rep.Secrets {
+		if s.Missing || len(s.Versions) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t%s\n", s.Name, map[bool]string{true: "MISSING", false: "NO VERSIONS"}[s.Missing])
+		}
+		for _, v := range s.Versions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, v.Name[strings.LastIndex(v.Name, "/")+1:], v.State)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%d incident(s)\n", len(rep.Incidents))
+}

@@ -1,0 +1,437 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudcoop/coopguard/shared/events"
+)
+
+const sandboxSA = "cc-sandbox@coopguard-demo.iam.gserviceaccount.com"
+
+var testSandbox = Sandbox{
+	Project:        "coopguard-demo",
+	ServiceAccount: sandboxSA,
+	Network:        "coopguard-net",
+	InstanceName:   "claude-sandbox",
+	Secrets:        []string{"anthropic-api-key"},
+}
+
+// defaultEngine compiles DefaultRules or fails the test.
+func defaultEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	eng, err := Compile(DefaultRules())
+	if err != nil {
+		tb.Fatalf("Compile(DefaultRules()): %v", err)
+	}
+	return eng
+}
+
+// decode decodes a log entry or fails the test.
+func decode(tb testing.TB, data []byte) events.LogEntry {
+	tb.Helper()
+	e, err := events.DecodeLogEntry(data)
+	if err != nil {
+		tb.Fatalf("DecodeLogEntry: %v", err)
+	}
+	return e
+}
+
+// auditEntry builds an audit log entry JSON with the given protoPayload.
+func auditEntry(protoPayload string) []byte {
+	return []byte(`{"insertId":"x1","logName":"projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity","protoPayload":` + protoPayload + `}`)
+}
+
+func TestDefaultRules(t *testing.T) {
+	eng := defaultEngine(t)
+	tests := []struct {
+		name    string
+		entry   []byte
+		sandbox Sandbox
+		want    []string
+	}{
+		{"sample setIamPolicy by sandbox SA", sample(t, "logentry-setiampolicy-by-sandbox-sa.json"), testSandbox,
+			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSADenied}},
+		{"sample secret access by unknown principal", sample(t, "logentry-secret-access-unknown-principal.json"), testSandbox,
+			[]string{RuleForeignSecretAccess}},
+		{"sample benign instance start", sample(t, "logentry-benign-instance-start.json"), testSandbox, nil},
+
+		{"sandbox SA creates a key (granted)", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.iam.admin.v1.CreateServiceAccountKey","resourceName":"projects/-/serviceAccounts/x"}`), testSandbox,
+			[]string{RuleSandboxSAPrivilegedCall}},
+		{"sandbox SA in mixed case, lower-case method", auditEntry(`{"authenticationInfo":{"principalEmail":"CC-Sandbox@coopguard-demo.iam.gserviceaccount.com"},"methodName":"storage.setIamPermissions"}`), testSandbox, nil},
+		{"sandbox SA v1 setIamPolicy on a bucket", auditEntry(`{"authenticationInfo":{"principalEmail":"CC-Sandbox@coopguard-demo.iam.gserviceaccount.com"},"methodName":"storage.setIamPolicy"}`), testSandbox,
+			[]string{RuleSandboxSAPrivilegedCall}},
+		{"sandbox SA impersonates", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"GenerateAccessToken"}`), testSandbox,
+			[]string{RuleSandboxSAPrivilegedCall}},
+		{"operator sets IAM policy", auditEntry(`{"authenticationInfo":{"principalEmail":"operator@example.com"},"methodName":"SetIamPolicy","status":{"code":7}}`), testSandbox, nil},
+		{"sandbox SA denied on an ordinary call", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.instances.list","status":{"code":7,"message":"PERMISSION_DENIED"}}`), testSandbox,
+			[]string{RuleSandboxSADenied}},
+		{"sandbox SA ordinary call succeeds", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{}}`), testSandbox, nil},
+		{"sandbox SA other error code", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{"code":5}}`), testSandbox, nil},
+		{"sandbox reads its own key", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/latest"}`), testSandbox, nil},
+		{"unidentified caller reads the key", auditEntry(`{"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/3"}`), testSandbox,
+			[]string{RuleForeignSecretAccess}},
+		{"someone gets version metadata", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.GetSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox,
+			[]string{RuleForeignSecretAccess}},
+		{"someone reads an unmanaged secret", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key-old/versions/1"}`), testSandbox, nil},
+		{"someone lists secrets", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.ListSecrets","resourceName":"projects/123"}`), testSandbox, nil},
+		{"firewall insert on the sandbox network", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.firewalls.insert","resourceName":"projects/coopguard-demo/global/firewalls/allow-all","request":{"network":"https://www.googleapis.com/compute/v1/projects/coopguard-demo/global/networks/coopguard-net"}}`), testSandbox,
+			[]string{RuleSandboxNetworkChange}},
+		{"route delete named after the network", auditEntry(`{"methodName":"beta.compute.routes.delete","resourceName":"projects/coopguard-demo/global/routes/coopguard-net-egress"}`), testSandbox,
+			[]string{RuleSandboxNetworkChange}},
+		{"firewall insert elsewhere", auditEntry(`{"methodName":"v1.compute.firewalls.insert","resourceName":"projects/p/global/firewalls/allow-web","request":{"network":"projects/p/global/networks/default"}}`), testSandbox, nil},
+		{"firewall list on the sandbox network", auditEntry(`{"methodName":"v1.compute.firewalls.list","resourceName":"projects/p/global/firewalls/coopguard-net-x"}`), testSandbox, nil},
+		{"text payload only", []byte(`{"insertId":"t","logName":"projects/p/logs/syslog","textPayload":"SetIamPolicy"}`), testSandbox, nil},
+		{"empty sandbox matches nothing on the SA sample", sample(t, "logentry-setiampolicy-by-sandbox-sa.json"), Sandbox{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			matches, err := eng.Evaluate(context.Background(), decode(t, tt.entry), tt.sandbox)
+			if err != nil {
+				t.Errorf("Evaluate diagnostics: %v", err)
+			}
+			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
+				t.Errorf("matches = %v, want %v", got, tt.want)
+			}
+			for _, m := range matches {
+				if m.Playbook == "" || m.Severity == "" {
+					t.Errorf("match %+v lacks playbook or severity", m)
+				}
+			}
+		})
+	}
+}
+
+func ruleNames(ms []Match) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Rule)
+	}
+	return out
+}
+
+func TestDefaultRulesPlaybooks(t *testing.T) {
+	want := map[string][2]string{
+		RuleSandboxSAPrivilegedCall: {"contain", "CRITICAL"},
+		RuleSandboxSADenied:         {"contain", "ERROR"},
+		RuleForeignSecretAccess:     {"contain", "CRITICAL"},
+		RuleSandboxNetworkChange:    {"quarantine", "WARNING"},
+	}
+	for _, r := range defaultEngine(t).Rules() {
+		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {
+			t.Errorf("rule %s: playbook/severity %v, want %v", r.Name, got, want[r.Name])
+		}
+	}
+}
+
+func TestEvaluationErrorIsNoMatch(t *testing.T) {
+	eng, err := Compile([]Rule{
+		{Name: "typed-wrong", Expression: `entry.protoPayload.methodName.startsWith("Set")`, Playbook: "notify", Severity: "INFO"},
+		{Name: "no-has", Expression: `entry.jsonPayload.missing == 1`, Playbook: "notify", Severity: "INFO"},
+		{Name: "ok", Expression: `entry.insertId == "x1"`, Playbook: "notify", Severity: "INFO"},
+	})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	entry := decode(t, auditEntry(`{"methodName":42}`))
+	matches, err := eng.Evaluate(context.Background(), entry, testSandbox)
+	if got := ruleNames(matches); !slices.Equal(got, []string{"ok"}) {
+		t.Errorf("matches = %v, want [ok]", got)
+	}
+	for _, name := range []string{"typed-wrong", "no-has"} {
+		if !strings.Contains(fmt.Sprint(err), fmt.Sprintf("rule %q", name)) {
+			t.Errorf("diagnostics %v do not name %s", err, name)
+		}
+	}
+	var re *RuleError
+	if !errors.As(err, &re) {
+		t.Errorf("diagnostics %v are not *RuleError", err)
+	}
+	if got := ruleNames(eng.Match(entry, testSandbox)); !slices.Equal(got, []string{"ok"}) {
+		t.Errorf("Match = %v, want [ok]", got)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	ok := Rule{Name: "ok", Expression: "true", Playbook: "notify", Severity: "INFO"}
+	with := func(f func(r *Rule)) Rule { r := ok; f(&r); return r }
+	tests := []struct {
+		name  string
+		rules []Rule
+		want  []string // substrings of the error
+	}{
+		{"syntax", []Rule{with(func(r *Rule) { r.Name = "bad-syntax"; r.Expression = "entry.methodName ==" })}, []string{`rule "bad-syntax"`, "Syntax error"}},
+		{"undeclared", []Rule{with(func(r *Rule) { r.Name = "undeclared"; r.Expression = "request.method == 'x'" })}, []string{`rule "undeclared"`, "undeclared reference"}},
+		{"non-boolean", []Rule{with(func(r *Rule) { r.Name = "string-result"; r.Expression = "entry.logName" })}, []string{`rule "string-result"`, "must be boolean"}},
+		{"non-boolean int", []Rule{with(func(r *Rule) { r.Name = "int-result"; r.Expression = "1 + 2" })}, []string{"must be boolean, is int"}},
+		{"empty name", []Rule{with(func(r *Rule) { r.Name = "" })}, []string{`rule "#0"`, "name is empty"}},
+		{"duplicate", []Rule{ok, ok}, []string{`rule "ok"`, "duplicate name"}},
+		{"no playbook", []Rule{with(func(r *Rule) { r.Playbook = "" })}, []string{"playbook is empty"}},
+		{"bad severity", []Rule{with(func(r *Rule) { r.Severity = "HIGH" })}, []string{`severity "HIGH"`}},
+		{"nested loops over entry data", []Rule{with(func(r *Rule) {
+			r.Name = "quadratic"
+			r.Expression = `has(entry.protoPayload.authorizationInfo) && entry.protoPayload.authorizationInfo.exists(a, entry.protoPayload.authorizationInfo.exists(b, a != b))`
+		})}, []string{`rule "quadratic"`, "estimated worst-case cost"}},
+		{"every bad rule reported", []Rule{
+			with(func(r *Rule) { r.Name = "first"; r.Expression = "(" }),
+			ok,
+			with(func(r *Rule) { r.Name = "second"; r.Expression = "'s'" }),
+		}, []string{`rule "first"`, `rule "second"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng, err := Compile(tt.rules)
+			if err == nil {
+				t.Fatalf("Compile succeeded with %d rules, want error", len(eng.Rules()))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			var re *RuleError
+			if !errors.As(err, &re) {
+				t.Errorf("error %v is not a *RuleError", err)
+			}
+		})
+	}
+}
+
+func TestCompileNormalisesSeverity(t *testing.T) {
+	eng, err := Compile([]Rule{{Name: "r", Expression: "true", Playbook: "notify", Severity: "warning"}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if got := eng.Rules()[0].Severity; got != "WARNING" {
+		t.Errorf("severity = %q, want WARNING", got)
+	}
+}
+
+// TestRuntimeCostLimit: a rule cheap by estimate (sandbox.secrets is assumed
+// small) but cubic in a large secrets list must stop with an error, not run
+// for minutes.
+func TestRuntimeCostLimit(t *testing.T) {
+	eng, err := Compile([]Rule{{
+		Name:       "cubic",
+		Expression: `sandbox.secrets.all(a, sandbox.secrets.all(b, sandbox.secrets.all(c, size(sandbox.secrets) > 0)))`,
+		Playbook:   "notify",
+		Severity:   "INFO",
+	}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	sb := testSandbox
+	sb.Secrets = make([]string, 2000) // 8e9 iterations if unbounded
+	for i := range sb.Secrets {
+		sb.Secrets[i] = fmt.Sprintf("s%d", i)
+	}
+	start := time.Now()
+	matches, err := eng.Evaluate(context.Background(), decode(t, sample(t, "logentry-benign-instance-start.json")), sb)
+	elapsed := time.Since(start)
+	if len(matches) != 0 {
+		t.Errorf("matches = %v, want none", matches)
+	}
+	t.Logf("stopped after %v: %v", elapsed, err)
+	// The cost limit normally stops it; on a slow machine (-race) the
+	// deadline may come first. Either bound is fine, running on is not.
+	if err == nil || !(strings.Contains(err.Error(), "cost limit") || errors.Is(err, context.DeadlineExceeded)) {
+		t.Errorf("err = %v, want a cost limit or deadline error", err)
+	}
+	// Generous bound: the limit stops it within milliseconds; unbounded it
+	// would take minutes.
+	if elapsed > 5*time.Second {
+		t.Errorf("evaluation took %v", elapsed)
+	}
+}
+
+func TestEvaluateHonoursContext(t *testing.T) {
+	eng, err := Compile([]Rule{{
+		Name:       "cubic",
+		Expression: `sandbox.secrets.all(a, sandbox.secrets.all(b, sandbox.secrets.all(c, size(sandbox.secrets) > 0)))`,
+		Playbook:   "notify",
+		Severity:   "INFO",
+	}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	sb := testSandbox
+	sb.Secrets = make([]string, 2000)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = eng.Evaluate(ctx, decode(t, sample(t, "logentry-benign-instance-start.json")), sb)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestSinkFilter(t *testing.T) {
+	tests := []struct {
+		name    string
+		sb      Sandbox
+		want    []string
+		notWant []string
+	}{
+		{"full sandbox", testSandbox, []string{
+			`logName:"cloudaudit.googleapis.com"`,
+			`protoPayload.authenticationInfo.principalEmail="` + sandboxSA + `"`,
+			`protoPayload.status.code=7`,
+			`setiampolicy`,
+			`secrets/(anthropic-api-key)(/versions/[^/]+)?$"`,
+			`NOT protoPayload.authenticationInfo.principalEmail=`,
+			`protoPayload.request.network:"coopguard-net"`,
+		}, nil},
+		{"empty sandbox", Sandbox{}, []string{`compute\\.(firewalls|routes)`}, []string{"principalEmail", "secrets/", "request.network"}},
+		{"quoting and regex escaping", Sandbox{ServiceAccount: `a"b@x`, Secrets: []string{"k.v"}}, []string{`principalEmail="a\"b@x"`, `(k\\.v)`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := SinkFilter(tt.sb)
+			for _, w := range tt.want {
+				if !strings.Contains(f, w) {
+					t.Errorf("filter lacks %s\n%s", w, f)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(f, w) {
+					t.Errorf("filter has %s\n%s", w, f)
+				}
+			}
+			if strings.Count(f, "(")-strings.Count(f, `\(`) < 1 || unbalanced(f) {
+				t.Errorf("unbalanced parentheses: %s", f)
+			}
+		})
+	}
+}
+
+// unbalanced checks parentheses outside string literals.
+func unbalanced(f string) bool {
+	depth, inStr := 0, false
+	for i := 0; i < len(f); i++ {
+		switch c := f[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case !inStr && c == '(':
+			depth++
+		case !inStr && c == ')':
+			depth--
+		}
+		if depth < 0 {
+			return true
+		}
+	}
+	return depth != 0 || inStr
+}
+
+// TestSinkFilterAdmitsMatches replays the filter's conditions (built from the
+// same patterns) over every entry a default rule matches: the sink must
+// deliver all of them.
+func TestSinkFilterAdmitsMatches(t *testing.T) {
+	eng := defaultEngine(t)
+	privileged := regexp.MustCompile(`(?i)(` + privilegedMethods + `)`)
+	secretRead := regexp.MustCompile(`(?i)` + secretReadMethods)
+	network := regexp.MustCompile(`(?i)` + networkChangeMethods)
+	secretName := regexp.MustCompile(`^projects/[^/]+/secrets/(anthropic-api-key)(/versions/[^/]+)?$`)
+	admits := func(e events.LogEntry) bool {
+		a := e.Audit
+		if !strings.Contains(e.LogName, "cloudaudit.googleapis.com") {
+			return false
+		}
+		bySA := a.PrincipalEmail == sandboxSA
+		req, _ := e.ProtoPayload["request"].(map[string]any)
+		reqNet, _ := req["network"].(string)
+		return bySA && (privileged.MatchString(a.MethodName) || a.Status.Code == 7) ||
+			secretRead.MatchString(a.MethodName) && secretName.MatchString(a.ResourceName) && !bySA ||
+			network.MatchString(a.MethodName) && (strings.Contains(a.ResourceName, testSandbox.Network) || strings.Contains(reqNet, testSandbox.Network))
+	}
+	entries := [][]byte{
+		sample(t, "logentry-setiampolicy-by-sandbox-sa.json"),
+		sample(t, "logentry-secret-access-unknown-principal.json"),
+		auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.iam.admin.v1.CreateServiceAccountKey"}`),
+		auditEntry(`{"methodName":"v1.compute.firewalls.patch","request":{"network":"projects/p/global/networks/coopguard-net"}}`),
+	}
+	for i, data := range entries {
+		e := decode(t, data)
+		if len(eng.Match(e, testSandbox)) == 0 {
+			t.Errorf("entry %d: no rule matches; the test entry is wrong", i)
+		}
+		if !admits(e) {
+			t.Errorf("entry %d matches a rule but the sink filter would drop it", i)
+		}
+	}
+	if f := SinkFilter(testSandbox); !strings.Contains(f, secretName.String()) {
+		t.Errorf("filter does not use the secret pattern %s", secretName)
+	}
+}
+
+func TestEngineConcurrentUse(t *testing.T) {
+	eng := defaultEngine(t)
+	entry := decode(t, sample(t, "logentry-setiampolicy-by-sandbox-sa.json"))
+	done := make(chan []Match)
+	for range 8 {
+		go func() { done <- eng.Match(entry, testSandbox) }()
+	}
+	for range 8 {
+		if got := <-done; len(got) != 2 {
+			t.Errorf("concurrent Match = %v", got)
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, name := range []string{"logentry-setiampolicy-by-sandbox-sa.json", "logentry-secret-access-unknown-principal.json", "logentry-benign-instance-start.json"} {
+		f.Add(sample(f, name))
+	}
+	f.Add(auditEntry(`{"methodName":"v1.compute.firewalls.insert","request":{"network":7},"status":{"code":7.5}}`))
+	f.Add(auditEntry(`{"authenticationInfo":{"principalEmail":["x"]},"resourceName":{"a":null}}`))
+	eng := defaultEngine(f)
+	names := map[string]bool{}
+	for _, r := range eng.Rules() {
+		names[r.Name] = true
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entry, err := events.DecodeLogEntry(data)
+		if err != nil {
+			return
+		}
+		matches, _ := eng.Evaluate(context.Background(), entry, testSandbox)
+		last := -1
+		for _, m := range matches {
+			if !names[m.Rule] {
+				t.Fatalf("unknown rule %q", m.Rule)
+			}
+			i := slices.IndexFunc(eng.Rules(), func(r Rule) bool { return r.Name == m.Rule })
+			if i <= last {
+				t.Fatalf("matches out of rule order: %v", matches)
+			}
+			last = i
+		}
+		if got := eng.Match(entry, testSandbox); !slices.Equal(got, matches) {
+			t.Fatalf("Match = %v, Evaluate = %v", got, matches)
+		}
+	})
+}
+
+func BenchmarkDecodeAndMatch(b *testing.B) {
+	eng := defaultEngine(b)
+	for _, name := range []string{"logentry-setiampolicy-by-sandbox-sa.json", "logentry-secret-access-unknown-principal.json", "logentry-benign-instance-start.json"} {
+		data := sample(b, name)
+		b.Run(strings.TrimSuffix(strings.TrimPrefix(name, "logentry-"), ".json"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e, err := events.DecodeLogEntry(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				eng.Match(e, testSandbox)
+			}
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package logging
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// loggingService is the LoggingServiceV2 face of Server.
+type loggingService struct {
+	loggingpb.UnimplementedLoggingServiceV2Server
+	s *Server
+}
+
+// WriteLogEntries applies the request's log_name, resource and labels to
+// entries that lack them, defaults timestamps and insert ids, and stores the
+// entries. With partial_success the valid entries are written even when
+// others are refused; either way a refusal returns InvalidArgument carrying
+// WriteLogEntriesPartialErrors keyed by entry index, as the service does.
+func (l *loggingService) WriteLogEntries(_ context.Context, req *loggingpb.WriteLogEntriesRequest) (*loggingpb.WriteLogEntriesResponse, error) {
+	s := l.s
+	if len(req.GetEntries()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "At least one log entry is required.")
+	}
+	if req.GetLogName() != "" {
+		if _, err := parseLogName(req.GetLogName()); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := timestamppb.New(s.now())
+	var ok []*loggingpb.LogEntry
+	failed := map[int32]*spb.Status{}
+	for i, in := range req.GetEntries() {
+		e := proto.Clone(in).(*loggingpb.LogEntry)
+		if e.LogName == "" {
+			e.LogName = req.GetLogName()
+		}
+		if e.Resource == nil {
+			e.Resource = proto.Clone(req.GetResource()).(*monitoredres.MonitoredResource)
+		}
+		if len(req.GetLabels()) > 0 {
+			labels := map[string]string{}
+			for k, v := range req.GetLabels() {
+				labels[k] = v
+			}
+			for k, v := range e.GetLabels() {
+				labels[k] = v
+			}
+			e.Labels = labels
+		}
+		if err := checkEntry(e); err != nil {
+			failed[int32(i)] = &spb.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
+			continue
+		}
+		if e.Timestamp == nil {
+			e.Timestamp = now
+		}
+		e.ReceiveTimestamp = now
+		ok = append(ok, e)
+	}
+	if len(failed) > 0 && !req.GetPartialSuccess() {
+		return nil, partialError(failed)
+	}
+	if !req.GetDryRun() {
+		for _, e := range ok {
+			s.seq++
+			if e.InsertId == "" {
+				e.InsertId = fmt.Sprintf("%08x%08x", s.now().Unix(), s.seq)
+			}
+			s.logs[e.LogName] = append(s.logs[e.LogName], storedEntry{seq: s.seq, entry: e})
+		}
+	}
+	if len(failed) > 0 {
+		return nil, partialError(failed)
+	}
+	return &loggingpb.WriteLogEntriesResponse{}, nil
+}
+
+// checkEntry validates what must hold after the request defaults applied.
+func checkEntry(e *loggingpb.LogEntry) error {
+	if e.GetLogName() == "" {
+		return status.Error(codes.InvalidArgument, "Log entry has no log_name and the request has no default log_name.")
+	}
+	if _, err := parseLogName(e.GetLogName()); err != nil {
+		return err
+	}
+	if e.GetResource().GetType() == "" {
+		return status.Error(codes.InvalidArgument, "Log entry has no resource and the request has no default resource.")
+	}
+	return nil
+}
+
+// partialError is the InvalidArgument status with per-entry details.
+func partialError(failed map[int32]*spb.Status) error {
+	var first int32 = -1
+	for i := range failed {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	st := status.Newf(codes.InvalidArgument, "Log entry with index %d is invalid: %s", first, failed[first].GetMessage())
+	if d, err := st.WithDetails(&loggingpb.WriteLogEntriesPartialErrors{LogEntryErrors: failed}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// ListLogEntries returns the entries of the named parents that match the
+// filter, in timestamp order (ascending unless order_by says
+// "timestamp desc"), paged 50 by default.
+func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
+	if len(req.GetResourceNames()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "resource_names must name at least one project, folder, organization or billing account.")
+	}
+	var prefixes []string
+	for _, r := range req.GetResourceNames() {
+		p, err := parseParent(r)
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, p.String()+"/logs/")
+	}
+	desc := false
+	switch strings.Join(strings.Fields(req.GetOrderBy()), " ") {
+	case "", "timestamp asc", "timestamp":
+	case "timestamp desc":
+		desc = true
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "Unsupported order_by %q: use \"timestamp asc\" or \"timestamp desc\".", req.GetOrderBy())
+	}
+	q, err := parseQuery(req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	s := l.s
+	s.mu.Lock()
+	var kept []storedEntry
+	for name, entries := range s.logs {
+		in := false
+		for _, p := range prefixes {
+			in = in || strings.HasPrefix(name, p)
+		}
+		if !in {
+			continue
+		}
+		for _, se := range entries {
+			if q.match(se.entry) {
+				kept = append(kept, se)
+			}
+		}
+	}
+	s.mu.Unlock()
+	sortEntries(kept)
+	if desc {
+		for i, j := 0, len(kept)-1; i < j; i, j = i+1, j-1 {
+			kept[i], kept[j] = kept[j], kept[i]
+		}
+	}
+	got, next, err := page(kept, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &loggingpb.ListLogEntriesResponse{NextPageToken: next}
+	for _, se := range got {
+		resp.Entries = append(resp.Entries, proto.Clone(se.entry).(*loggingpb.LogEntry))
+	}
+	return resp, nil
+}
+
+// sortEntries orders by timestamp, then by write order.
+func sortEntries(es []storedEntry) {
+	sort.Slice(es, func(i, j int) bool {
+		if c := es[i].entry.GetTimestamp().AsTime().Compare(es[j].entry.GetTimestamp().AsTime()); c != 0 {
+			return c < 0
+		}
+		return es[i].seq < es[j].seq
+	})
+}
+
+// DeleteLog deletes all entries of one log.
+func (l *loggingService) DeleteLog(_ context.Context, req *loggingpb.DeleteLogRequest) (*emptypb.Empty, error) {
+	n, err := parseLogName(req.GetLogName())
+	if err != nil {
+		return nil, err
+	}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if _, ok := l.s.logs[n.String()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "Log %s does not exist.", n)
+	}
+	delete(l.s.logs, n.String())
+	return &emptypb.Empty{}, nil
+}
+
+// Entries returns copies of one log's entries (full log name, e.g.
+// projects/p/logs/coopguard-incidents) in timestamp order.
+func (s *Server) Entries(logName string) []*loggingpb.LogEntry {
+	s.mu.Lock()
+	es := append([]storedEntry(nil), s.logs[logName]...)
+	s.mu.Unlock()
+	return cloneSorted(es)
+}
+
+// AllEntries returns copies of every stored entry in timestamp order.
+func (s *Server) AllEntries() []*loggingpb.LogEntry {
+	s.mu.Lock()
+	var es []storedEntry
+	for _, l := range s.logs {
+		es = append(es, l...)
+	}
+	s.mu.Unlock()
+	return cloneSorted(es)
+}
+
+func cloneSorted(es []storedEntry) []*loggingpb.LogEntry {
+	sortEntries(es)
+	out := make([]*loggingpb.LogEntry, 0, len(es))
+	for _, se := range es {
+		out = append(out, proto.Clone(se.entry).(*loggingpb.LogEntry))
+	}
+	return out
+}
