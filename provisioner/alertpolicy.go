@@ -91,6 +91,15 @@ func (r *alertPolicy) Observe(ctx context.Context, c *gcp.Clients) (Change, erro
 			return err
 		}}, nil
 	}
+	// Observes run in parallel, so read the channel here rather than wait
+	// for the channel resource's own observe.
+	ch, err := (&channel{r.s}).find(ctx, c)
+	if err != nil {
+		return Change{}, err
+	}
+	if ch != nil {
+		r.s.setChannel(ch.GetName())
+	}
 	var drift []string
 	if !got.GetEnabled().GetValue() {
 		drift = append(drift, "enabled")

@@ -432,6 +432,7 @@ func BenchmarkDecodeAndMatch(b *testing.B) {
 				}
 				eng.Match(e, testSandbox)
 			}
+
 		})
 	}
 }

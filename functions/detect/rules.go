@@ -24,10 +24,13 @@ const (
 // Shared CEL fragments. has() guards every optional field, so an entry
 // without it is simply no match instead of an evaluation error.
 const (
+	// sandbox.serviceAccount is lower case; audit logs normally are too, so
+	// the exact comparison decides and lowerAscii is the rare fallback.
 	celPrincipalIsSandboxSA = `has(entry.protoPayload.authenticationInfo) &&
 	has(entry.protoPayload.authenticationInfo.principalEmail) &&
 	sandbox.serviceAccount != "" &&
-	entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount.lowerAscii()`
+	(entry.protoPayload.authenticationInfo.principalEmail == sandbox.serviceAccount ||
+	 entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount)`
 )
 
 // DefaultRules returns the rules coopguard ships; config may replace or
@@ -73,9 +76,9 @@ func DefaultRules() []Rule {
 			Severity: "WARNING",
 			// Opening a firewall or adding a route on the sandbox network
 			// undoes the no-ingress, NAT-only design.
-			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+			Expression: `sandbox.network != "" && has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	entry.protoPayload.methodName.contains('compute.') &&
 	entry.protoPayload.methodName.matches(r'(?i)` + networkChangeMethods + `') &&
-	sandbox.network != "" &&
 	((has(entry.protoPayload.resourceName) && entry.protoPayload.resourceName.contains(sandbox.network)) ||
 	 (has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
 	  (entry.protoPayload.request.network == sandbox.network ||

@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/cloudcoop/coopguard/shared/events"
 )
@@ -77,7 +78,8 @@ func celJSON(v any) any {
 }
 
 // sandboxValue renders a Sandbox as the CEL variable sandbox; secrets is
-// never null.
+// never null and serviceAccount is lower-cased (emails compare
+// case-insensitively; rules lower the entry's side only when needed).
 func sandboxValue(sb Sandbox) map[string]any {
 	secrets := sb.Secrets
 	if secrets == nil {
@@ -85,7 +87,7 @@ func sandboxValue(sb Sandbox) map[string]any {
 	}
 	return map[string]any{
 		"project":        sb.Project,
-		"serviceAccount": sb.ServiceAccount,
+		"serviceAccount": strings.ToLower(sb.ServiceAccount),
 		"network":        sb.Network,
 		"instanceName":   sb.InstanceName,
 		"secrets":        secrets,

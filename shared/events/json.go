@@ -169,3 +169,89 @@ func jsonKind(v any) string {
 		return "an unknown value"
 	}
 }
+
+// decodeTopObject decodes a whole payload in one pass (numbers as
+// json.Number), for formats read mostly as generic JSON; parsing once
+// instead of struct-then-map halves the work on large protoPayloads.
+func decodeTopObject(format string, data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, jsonError(format, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, undecodable(format, "trailing data after the JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, undecodable(format, "want a JSON object, got %s", jsonKind(v))
+	}
+	return m, nil
+}
+
+// anyString is flexString for an already decoded value.
+func anyString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	default:
+		return "", fmt.Errorf("want a string or number, got %s", jsonKind(v))
+	}
+}
+
+// anyLabels is flexLabels for an already decoded value.
+func anyLabels(v any) (map[string]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want an object of strings, got %s", jsonKind(v))
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		s, err := anyString(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// anyObject returns v as an object; null and {} are nil.
+func anyObject(v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// strictString returns v as a string; null is "", other kinds are an error.
+func strictString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	default:
+		return "", fmt.Errorf("want a string, got %s", jsonKind(v))
+	}
+}

@@ -67,19 +67,6 @@ type AuditStatus struct {
 	Message string
 }
 
-type logEntryWire struct {
-	InsertID         string          `json:"insertId"`
-	LogName          string          `json:"logName"`
-	Resource         json.RawMessage `json:"resource"`
-	Timestamp        string          `json:"timestamp"`
-	ReceiveTimestamp string          `json:"receiveTimestamp"`
-	Severity         json.RawMessage `json:"severity"`
-	Labels           json.RawMessage `json:"labels"`
-	ProtoPayload     json.RawMessage `json:"protoPayload"`
-	JSONPayload      json.RawMessage `json:"jsonPayload"`
-	TextPayload      *string         `json:"textPayload"`
-}
-
 const formatLogEntry = "log entry"
 
 // DecodeLogEntry decodes one LogEntry as written by a log sink. insertId and
@@ -88,51 +75,64 @@ func DecodeLogEntry(data []byte) (LogEntry, error) {
 	if err := checkSize(formatLogEntry, data); err != nil {
 		return LogEntry{}, err
 	}
-	var w logEntryWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return LogEntry{}, jsonError(formatLogEntry, err)
+	m, err := decodeTopObject(formatLogEntry, data)
+	if err != nil {
+		return LogEntry{}, err
 	}
-	if w.InsertID == "" {
+	var out LogEntry
+	fail := func(field string, err error) (LogEntry, error) {
+		return LogEntry{}, undecodable(formatLogEntry, "field %s: %v", field, err)
+	}
+	if out.InsertID, err = strictString(m["insertId"]); err != nil {
+		return fail("insertId", err)
+	}
+	if out.LogName, err = strictString(m["logName"]); err != nil {
+		return fail("logName", err)
+	}
+	if out.InsertID == "" {
 		return LogEntry{}, undecodable(formatLogEntry, "field insertId: missing")
 	}
-	if w.LogName == "" {
+	if out.LogName == "" {
 		return LogEntry{}, undecodable(formatLogEntry, "field logName: missing")
 	}
-	out := LogEntry{InsertID: w.InsertID, LogName: w.LogName}
-	if w.TextPayload != nil {
-		out.TextPayload = *w.TextPayload
+	if out.TextPayload, err = strictString(m["textPayload"]); err != nil {
+		return fail("textPayload", err)
 	}
-	var err error
-	if !isNull(w.Resource) {
-		var r struct {
-			Type   string          `json:"type"`
-			Labels json.RawMessage `json:"labels"`
+	if r, ok := m["resource"]; ok && r != nil {
+		rm, ok := r.(map[string]any)
+		if !ok {
+			return fail("resource", fmt.Errorf("want an object, got %s", jsonKind(r)))
 		}
-		if err := json.Unmarshal(w.Resource, &r); err != nil {
-			return LogEntry{}, undecodable(formatLogEntry, "field resource: want an object with a string type")
+		if out.Resource.Type, err = strictString(rm["type"]); err != nil {
+			return fail("resource.type", err)
 		}
-		out.Resource.Type = r.Type
-		if out.Resource.Labels, err = flexLabels(r.Labels); err != nil {
-			return LogEntry{}, undecodable(formatLogEntry, "field resource.labels: %v", err)
+		if out.Resource.Labels, err = anyLabels(rm["labels"]); err != nil {
+			return fail("resource.labels", err)
 		}
 	}
-	if out.Timestamp, err = parseTime(w.Timestamp); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field timestamp: %v", err)
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"timestamp", &out.Timestamp}, {"receiveTimestamp", &out.ReceiveTimestamp}} {
+		s, err := strictString(m[f.name])
+		if err != nil {
+			return fail(f.name, err)
+		}
+		if *f.dst, err = parseTime(s); err != nil {
+			return fail(f.name, err)
+		}
 	}
-	if out.ReceiveTimestamp, err = parseTime(w.ReceiveTimestamp); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field receiveTimestamp: %v", err)
+	if out.Severity, err = severityName(m["severity"]); err != nil {
+		return fail("severity", err)
 	}
-	if out.Severity, err = severityName(w.Severity); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field severity: %v", err)
+	if out.Labels, err = anyLabels(m["labels"]); err != nil {
+		return fail("labels", err)
 	}
-	if out.Labels, err = flexLabels(w.Labels); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field labels: %v", err)
+	if out.ProtoPayload, err = anyObject(m["protoPayload"]); err != nil {
+		return fail("protoPayload", err)
 	}
-	if out.ProtoPayload, err = decodeObject(w.ProtoPayload); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field protoPayload: %v", err)
-	}
-	if out.JSONPayload, err = decodeObject(w.JSONPayload); err != nil {
-		return LogEntry{}, undecodable(formatLogEntry, "field jsonPayload: %v", err)
+	if out.JSONPayload, err = anyObject(m["jsonPayload"]); err != nil {
+		return fail("jsonPayload", err)
 	}
 	out.Audit = auditFields(out.ProtoPayload)
 	return out, nil
@@ -192,8 +192,8 @@ var severityNames = map[int64]string{
 	500: "ERROR", 600: "CRITICAL", 700: "ALERT", 800: "EMERGENCY",
 }
 
-func severityName(raw json.RawMessage) (string, error) {
-	s, err := flexString(raw)
+func severityName(v any) (string, error) {
+	s, err := anyString(v)
 	if err != nil {
 		return "", err
 	}

@@ -336,7 +336,9 @@ func TestSinks(t *testing.T) {
 				return s.Destination == "pubsub.googleapis.com/projects/123/topics/new" && s.Filter == "" && s.Description == "paused"
 			}},
 		{"legacy to unique", "old", &loggingpb.LogSink{}, []string{"description"}, true, codes.OK,
-			func(s *loggingpb.LogSink) bool { return s.WriterIdentity == "serviceAccount:service-123@gcp-sa-logging.iam.gserviceaccount.com" }},
+			func(s *loggingpb.LogSink) bool {
+				return s.WriterIdentity == "serviceAccount:service-123@gcp-sa-logging.iam.gserviceaccount.com"
+			}},
 		{"unknown path", "old", &loggingpb.LogSink{}, []string{"colour"}, false, codes.InvalidArgument, nil},
 		{"missing", "none", &loggingpb.LogSink{}, []string{"filter"}, false, codes.NotFound, nil},
 	}

@@ -125,8 +125,10 @@ func (c *configService) ListSinks(_ context.Context, req *loggingpb.ListSinksReq
 
 // UpdateSink applies update_mask; an empty mask means
 // "destination,filter,include_children", the reference's backward-compatible
-// default. unique_writer_identity may turn a shared identity into a unique
-// one but not back.
+// default. unique_writer_identity turns a shared identity into a unique
+// one; leaving it false keeps the sink's identity. The reference calls
+// true-to-false an error, but the service accepts it (logadmin.UpdateSink
+// always sends false), so the fake does too.
 func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkRequest) (*loggingpb.LogSink, error) {
 	s := c.s
 	n, err := parseSinkName(req.GetSinkName())
@@ -174,12 +176,8 @@ func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkR
 			return nil, status.Errorf(codes.InvalidArgument, "Invalid update_mask path %q for a sink.", p)
 		}
 	}
-	unique := writerIdentity(n.parentName)
-	switch {
-	case req.GetUniqueWriterIdentity():
-		sink.WriterIdentity = unique
-	case sink.GetWriterIdentity() == unique && n.Kind == "projects":
-		return nil, status.Error(codes.InvalidArgument, "unique_writer_identity cannot be changed from true to false.")
+	if req.GetUniqueWriterIdentity() {
+		sink.WriterIdentity = writerIdentity(n.parentName)
 	}
 	sink.UpdateTime = timestamppb.New(s.now())
 	s.sinks[n.String()] = sink

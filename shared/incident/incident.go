@@ -1,0 +1,188 @@
+// Package incident defines what flows through the responder: an Incident
+// (what happened, decoded from an event), and the Report of what coopguard
+// did about it. Data flows one way: event → Incident → Plan → actions →
+// Report.
+package incident
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Sources of incidents.
+const (
+	SourceAlert   = "alert"   // a Cloud Monitoring incident
+	SourceLog     = "log"     // a log-sink entry matched by a detection rule
+	SourceDrill   = "drill"   // coopguard drill
+	SourcePosture = "posture" // posture drift found by a scheduled check
+)
+
+// Playbooks.
+const (
+	PlaybookContain    = "contain"
+	PlaybookQuarantine = "quarantine"
+	PlaybookNotify     = "notify"
+)
+
+// Incident is one thing that went wrong, as the responder understands it.
+type Incident struct {
+	// ID is stable across redeliveries of the same event.
+	ID string `json:"id"`
+	// Source is alert, log, drill or posture.
+	Source string `json:"source"`
+	// Trigger is the alert policy's or detection rule's name.
+	Trigger string `json:"trigger"`
+	// Playbook is contain, quarantine or notify.
+	Playbook string `json:"playbook"`
+	// Severity is a Cloud Logging severity name.
+	Severity string `json:"severity"`
+	// Project and Zone locate the instance.
+	Project string `json:"project"`
+	Zone    string `json:"zone,omitempty"`
+	// InstanceID is the numeric instance id from the event (may be empty
+	// for log entries about the project rather than the VM).
+	InstanceID string `json:"instanceId,omitempty"`
+	// Summary is a one-line human description.
+	Summary string `json:"summary,omitempty"`
+	// URL links to the alert or log entry in the console.
+	URL string `json:"url,omitempty"`
+	// StartedAt is when the incident began (the event's time).
+	StartedAt time.Time `json:"startedAt"`
+	// EventID is the CloudEvent or Pub/Sub message id that carried it.
+	EventID string `json:"eventId,omitempty"`
+	// DryRun requests a report of what would happen, changing nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// LabelValue is ID in the form a GCE label value accepts (lowercase
+// letters, digits, '-' and '_', at most 63 characters); long or unusual ids
+// keep a hash so that two incidents never share a label value.
+func (i Incident) LabelValue() string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(i.ID) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	v := b.String()
+	if v == strings.ToLower(i.ID) && len(v) <= 63 {
+		return v
+	}
+	h := sha256.Sum256([]byte(i.ID))
+	if len(v) > 50 {
+		v = v[:50]
+	}
+	return v + "-" + hex.EncodeToString(h[:])[:12]
+}
+
+// Results of an action.
+const (
+	ResultDone    = "done"
+	ResultAlready = "already"
+	ResultDryRun  = "dry-run"
+	ResultFailed  = "failed"
+	ResultSkipped = "skipped"
+)
+
+// ActionResult is one action's line in a report.
+type ActionResult struct {
+	// Action is the action's name, e.g. stop-vm.
+	Action string `json:"action"`
+	// Target is what it acted on (instance, secret version, snapshot).
+	Target string `json:"target,omitempty"`
+	// Result is done, already, dry-run, failed or skipped.
+	Result string `json:"result"`
+	// Reason says why it failed or was skipped, or what "already" found.
+	Reason string `json:"reason,omitempty"`
+	// Detail says what was done (e.g. which versions were disabled).
+	Detail string `json:"detail,omitempty"`
+	// Start and End bound the action; Seconds is their difference.
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"seconds"`
+}
+
+// String renders the result as DESIGN.md spells it: "failed: reason".
+func (a ActionResult) String() string {
+	if a.Result == ResultFailed || a.Result == ResultSkipped {
+		return a.Result + ": " + a.Reason
+	}
+	return a.Result
+}
+
+// Outcomes of a whole response.
+const (
+	OutcomeContained   = "contained"   // every action done or already
+	OutcomeIncomplete  = "incomplete"  // some action failed; redelivery finishes it
+	OutcomeRefused     = "refused"     // the target is not ours; nothing was done
+	OutcomeIgnored     = "ignored"     // closed incident, test notification, no rule matched
+	OutcomeDryRun      = "dry-run"     // planned only
+	OutcomeNotified    = "notified"    // notify playbook
+	OutcomeResolved    = "resolved"    // closed by coopguard resolve
+	OutcomeRotationDue = "rotation-due" // a managed secret needs a new version
+)
+
+// LogExcerpt summarises the incident window's log entries without their
+// payloads.
+type LogExcerpt struct {
+	Filter     string         `json:"filter"`
+	Entries    int            `json:"entries"`
+	BySeverity map[string]int `json:"bySeverity,omitempty"`
+	// First lists a few entries: time, severity, method, principal.
+	First []string `json:"first,omitempty"`
+}
+
+// Report is the one structured record of an incident.
+type Report struct {
+	Incident Incident `json:"incident"`
+	// Instance is the name of the VM acted on (empty when refused early).
+	Instance string `json:"instance,omitempty"`
+	// Outcome is contained, incomplete, refused, ignored, dry-run or notified.
+	Outcome string `json:"outcome"`
+	// Reason explains refused and ignored outcomes.
+	Reason     string         `json:"reason,omitempty"`
+	Actions    []ActionResult `json:"actions"`
+	LogExcerpt *LogExcerpt    `json:"logExcerpt,omitempty"`
+	ReceivedAt time.Time      `json:"receivedAt"`
+	FinishedAt time.Time      `json:"finishedAt"`
+	// ContainmentSeconds is event received → last action confirmed.
+	ContainmentSeconds float64 `json:"containmentSeconds"`
+	// CriticalPathSeconds is the longest chain of the plan's actions,
+	// each weighted by its measured time: the least any schedule needs.
+	CriticalPathSeconds float64 `json:"criticalPathSeconds,omitempty"`
+	// ResolvedBy and ResolvedAt record `coopguard resolve`.
+	ResolvedBy string    `json:"resolvedBy,omitempty"`
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+}
+
+// Failed reports whether any action failed (so the event should be
+// redelivered).
+func (r *Report) Failed() bool {
+	for _, a := range r.Actions {
+		if a.Result == ResultFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// Severity is the Cloud Logging severity of the report's log entry.
+func (r *Report) Severity() string {
+	switch r.Outcome {
+	case OutcomeIncomplete:
+		return "ERROR"
+	case OutcomeRefused, OutcomeRotationDue:
+		return "WARNING"
+	case OutcomeIgnored, OutcomeResolved:
+		return "INFO"
+	}
+	if r.Incident.Severity != "" {
+		return r.Incident.Severity
+	}
+	return "NOTICE"
+}
