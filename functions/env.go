@@ -12,10 +12,13 @@ import (
 	"os"
 	"sync"
 
+	"github.com/cloudcoop/coopguard/functions/detect"
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/report"
 )
 
 // Env is everything a function needs: configuration, GCP clients and the
@@ -25,6 +28,16 @@ type Env struct {
 	Clients     *gcp.Clients
 	Logger      *slog.Logger
 	Provisioner *provisioner.Provisioner
+	// Recorder writes and reads incident reports.
+	Recorder *report.Recorder
+	// Responder runs playbooks.
+	Responder *respond.Responder
+	// Rules are the compiled detection rules.
+	Rules *detect.Engine
+	// Sandbox is what the rules know about the configured sandbox.
+	Sandbox detect.Sandbox
+
+	sandbox *provisioner.Sandbox
 }
 
 // NewEnv builds an Env from a validated config and a client set.
@@ -38,8 +51,30 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, e
 	if log == nil {
 		log = logger.Default()
 	}
-	e := &Env{Config: cfg, Clients: clients, Logger: log}
-	e.Provisioner = provisioner.New(cfg, clients, sinkFilter(cfg))
+	rules := detect.DefaultRules()
+	if len(cfg.Coopguard.Rules) > 0 {
+		rules = rules[:0]
+		for _, r := range cfg.Coopguard.Rules {
+			rules = append(rules, detect.Rule{Name: r.Name, Expression: r.Expression, Playbook: r.Playbook, Severity: r.Severity})
+		}
+	}
+	engine, err := detect.Compile(rules)
+	if err != nil {
+		return nil, fmt.Errorf("%w: coopguard.rules: %w", config.ErrInvalid, err)
+	}
+	sb, err := provisioner.NewSandbox(cfg, "", "")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb}
+	e.Sandbox = sandboxForRules(e)
+	e.Provisioner = provisioner.New(cfg, clients, func(s *provisioner.Sandbox) string {
+		d := e.Sandbox
+		d.Network, d.InstanceName = s.Network(), s.Name
+		return detect.SinkFilter(d)
+	})
+	e.Recorder = report.New(clients, cfg.Coopguard.Topics.Incidents)
+	e.Responder = respond.New(cfg, clients, e.Recorder, nil)
 	return e, nil
 }
 

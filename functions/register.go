@@ -7,4 +7,6 @@ import "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 func init() {
 	functions.HTTP("Provision", Provision)
 	functions.HTTP("Status", Status)
+	functions.CloudEvent("HandleAlert", HandleAlert)
+	functions.CloudEvent("HandleLogEntry", HandleLogEntry)
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
@@ -23,8 +24,8 @@ type StatusReport struct {
 	Incidents []IncidentRecord `json:"incidents"`
 }
 
-// IncidentRecord is one incident as Status lists it.
-type IncidentRecord = map[string]any
+// IncidentRecord is one incident as Status lists it: its latest report.
+type IncidentRecord = incident.Report
 
 // InstanceStatus is one sandbox VM.
 type InstanceStatus struct {
@@ -91,6 +92,11 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		}
 		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
 	}
+	incidents, err := e.Recorder.List(ctx, 50)
+	if err != nil {
+		return nil, err
+	}
+	rep.Incidents = append(rep.Incidents, incidents...)
 	for _, id := range cfg.Coopguard.Secrets {
 		s, err := secretStatus(ctx, e, id)
 		if err != nil {

@@ -99,7 +99,7 @@ func (r *firewall) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: summary(want), Apply: func(ctx context.Context) error {
-			return wait(ctx)(c.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{
+			return gcp.Wait(ctx)(c.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{
 				Project: r.s.Project, FirewallResource: want,
 				RequestId: requestID("firewall.insert", r.s.Project, summary(want)),
 			}))
@@ -112,7 +112,7 @@ func (r *firewall) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	}
 	// Update replaces the whole rule, so drift in any field is undone.
 	return Change{Action: Update, Detail: "was " + summary(got) + "; now " + summary(want), Apply: func(ctx context.Context) error {
-		return wait(ctx)(c.Firewalls.Update(ctx, &computepb.UpdateFirewallRequest{
+		return gcp.Wait(ctx)(c.Firewalls.Update(ctx, &computepb.UpdateFirewallRequest{
 			Project: r.s.Project, Firewall: r.Name(), FirewallResource: want,
 			RequestId: requestID("firewall.update", r.s.Project, summary(got), summary(want)),
 		}))

@@ -28,7 +28,7 @@ func (r *network) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	case got.GetAutoCreateSubnetworks():
 		// Switching an auto-mode network to custom mode is one-way and safe.
 		return Change{Action: Update, Detail: "auto-mode network: switch to custom mode", Apply: func(ctx context.Context) error {
-			return wait(ctx)(c.Networks.SwitchToCustomMode(ctx, &computepb.SwitchToCustomModeNetworkRequest{
+			return gcp.Wait(ctx)(c.Networks.SwitchToCustomMode(ctx, &computepb.SwitchToCustomModeNetworkRequest{
 				Project: r.s.Project, Network: r.Name(), RequestId: requestID("network.switch", r.s.Project, r.Name()),
 			}))
 		}}, nil
@@ -38,7 +38,7 @@ func (r *network) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 
 func (r *network) create(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return wait(ctx)(c.Networks.Insert(ctx, &computepb.InsertNetworkRequest{
+		return gcp.Wait(ctx)(c.Networks.Insert(ctx, &computepb.InsertNetworkRequest{
 			Project:   r.s.Project,
 			RequestId: requestID("network.insert", r.s.Project, r.Name()),
 			NetworkResource: &computepb.Network{

@@ -32,7 +32,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: "Cloud Router with Cloud NAT " + r.s.NAT(), Apply: func(ctx context.Context) error {
-			return wait(ctx)(c.Routers.Insert(ctx, &computepb.InsertRouterRequest{
+			return gcp.Wait(ctx)(c.Routers.Insert(ctx, &computepb.InsertRouterRequest{
 				Project: r.s.Project, Region: r.s.Region,
 				RequestId: requestID("router.insert", r.s.Project, r.s.Region, r.Name()),
 				RouterResource: &computepb.Router{
@@ -53,7 +53,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	// Patch adds the NAT and keeps any others the user configured.
 	nats := append(got.GetNats(), r.nat())
 	return Change{Action: Update, Detail: "add Cloud NAT " + r.s.NAT(), Apply: func(ctx context.Context) error {
-		return wait(ctx)(c.Routers.Patch(ctx, &computepb.PatchRouterRequest{
+		return gcp.Wait(ctx)(c.Routers.Patch(ctx, &computepb.PatchRouterRequest{
 			Project: r.s.Project, Region: r.s.Region, Router: r.Name(),
 			RequestId:      requestID("router.patch", r.s.Project, r.s.Region, r.Name(), r.s.NAT()),
 			RouterResource: &computepb.Router{Nats: nats},

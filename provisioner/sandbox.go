@@ -1,13 +1,11 @@
 package provisioner
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
 
-	compute "cloud.google.com/go/compute/apiv1"
 	"github.com/google/uuid"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -166,15 +164,4 @@ func derive(sandbox, suffix string) string {
 func requestID(parts ...string) *string {
 	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "coopguard:%q", parts)).String()
 	return &id
-}
-
-// wait returns a function that waits for the Compute operation of a call
-// that returned op, err; it is written wait(ctx)(client.Insert(...)).
-func wait(ctx context.Context) func(op *compute.Operation, err error) error {
-	return func(op *compute.Operation, err error) error {
-		if err != nil {
-			return err
-		}
-		return op.Wait(ctx)
-	}
 }

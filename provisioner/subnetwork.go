@@ -28,7 +28,7 @@ func (r *subnetwork) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 		return Change{}, err
 	case !got.GetPrivateIpGoogleAccess():
 		return Change{Action: Update, Detail: "turn on Private Google Access", Apply: func(ctx context.Context) error {
-			return wait(ctx)(c.Subnetworks.SetPrivateIpGoogleAccess(ctx, &computepb.SetPrivateIpGoogleAccessSubnetworkRequest{
+			return gcp.Wait(ctx)(c.Subnetworks.SetPrivateIpGoogleAccess(ctx, &computepb.SetPrivateIpGoogleAccessSubnetworkRequest{
 				Project: r.s.Project, Region: r.s.Region, Subnetwork: r.Name(),
 				RequestId: requestID("subnetwork.setPrivateIpGoogleAccess", r.s.Project, r.Name()),
 				SubnetworksSetPrivateIpGoogleAccessRequestResource: &computepb.SubnetworksSetPrivateIpGoogleAccessRequest{
@@ -42,7 +42,7 @@ func (r *subnetwork) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 
 func (r *subnetwork) create(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return wait(ctx)(c.Subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{
+		return gcp.Wait(ctx)(c.Subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{
 			Project:   r.s.Project,
 			Region:    r.s.Region,
 			RequestId: requestID("subnetwork.insert", r.s.Project, r.Name(), r.s.SubnetCIDR),

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 
 	"github.com/cloudcoop/coopguard/shared/events"
@@ -81,8 +83,10 @@ const (
 	// much: ample for string and regex work over a large entry, reached
 	// within a fraction of a second by runaway loops.
 	MaxRuntimeCost = 200_000
-	// EvalTimeout bounds the wall time of evaluating all rules for one
-	// entry, for loops whose cost units are slow.
+	// EvalTimeout bounds the wall time of evaluating the rules for one
+	// entry, for loops whose cost units are slow. A rule that uses it up
+	// fails and the next rule gets a fresh budget, so a runaway rule cannot
+	// starve the rules after it.
 	EvalTimeout = time.Second
 	// interruptEvery is how many comprehension iterations run between checks
 	// of the deadline.
@@ -105,8 +109,8 @@ type compiledRule struct {
 }
 
 // newEnv declares the variables rules see and the extensions they may use:
-// string helpers (lowerAscii, split…), cel.bind, and optional field access
-// (entry.?protoPayload.?methodName.orValue("")).
+// string helpers (lowerAscii, split…), cel.bind, optional field access
+// (entry.?protoPayload.?methodName.orValue("")) and secretName.
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("entry", cel.MapType(cel.StringType, cel.DynType)),
@@ -115,7 +119,36 @@ func newEnv() (*cel.Env, error) {
 		ext.Bindings(),
 		cel.OptionalTypes(),
 		cel.ParserExpressionSizeLimit(16<<10),
+		// "projects/p/secrets/k/versions/3".secretName() == "k"; "" for any
+		// other resource name. Rules compare it with sandbox.secrets.
+		cel.Function("secretName",
+			cel.MemberOverload("string_secretName", []*cel.Type{cel.StringType}, cel.StringType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.(types.String)
+					if !ok {
+						return types.MaybeNoSuchOverloadErr(v)
+					}
+					return types.String(secretName(string(s)))
+				}))),
 	)
+}
+
+// secretName returns <id> of "projects/<p>/secrets/<id>" or
+// "projects/<p>/secrets/<id>/versions/<v>", else "".
+func secretName(resource string) string {
+	rest, ok := strings.CutPrefix(resource, "projects/")
+	if !ok {
+		return ""
+	}
+	project, rest, ok := strings.Cut(rest, "/secrets/")
+	if !ok || project == "" || strings.Contains(project, "/") {
+		return ""
+	}
+	id, version, hasVersion := strings.Cut(rest, "/versions/")
+	if id == "" || strings.Contains(id, "/") || (hasVersion && (version == "" || strings.Contains(version, "/"))) {
+		return ""
+	}
+	return id
 }
 
 var severities = map[string]bool{
@@ -231,11 +264,9 @@ func (e *Engine) Match(entry events.LogEntry, sb Sandbox) []Match {
 // Evaluate returns the rules that match entry, in rule order, and the
 // evaluation errors of the rules that failed (errors joined, each a
 // *RuleError). A failed rule is no match: one broken rule must not keep the
-// others from containing an incident. The whole evaluation is bounded by ctx
-// and EvalTimeout.
+// others from containing an incident. Each rule is bounded by ctx,
+// EvalTimeout and MaxRuntimeCost.
 func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox) ([]Match, error) {
-	ctx, cancel := context.WithTimeout(ctx, EvalTimeout)
-	defer cancel()
 	act, err := cel.NewActivation(map[string]any{
 		"entry":   entryValue(entry),
 		"sandbox": sandboxValue(sb),
@@ -245,8 +276,16 @@ func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox
 	}
 	var matches []Match
 	var errs []error
+	// One timer for all rules in the common case; renewed only after a rule
+	// has exhausted it (timers are a good part of the cost of a fast match).
+	rctx, cancel := withBudget(ctx)
+	defer func() { cancel() }()
 	for _, r := range e.rules {
-		out, _, err := r.prg.ContextEval(ctx, act)
+		if rctx.Err() != nil && ctx.Err() == nil {
+			cancel()
+			rctx, cancel = withBudget(ctx)
+		}
+		out, _, err := r.prg.ContextEval(rctx, act)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
 			continue
@@ -256,4 +295,9 @@ func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox
 		}
 	}
 	return matches, errors.Join(errs...)
+}
+
+// withBudget gives rule evaluation its EvalTimeout budget under ctx.
+func withBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, EvalTimeout)
 }

@@ -18,7 +18,8 @@ import (
 // remains (without the network condition) so the filter is never empty.
 func SinkFilter(sb Sandbox) string {
 	var clauses []string
-	sa := quote(sb.ServiceAccount)
+	// Audit logs write emails in lower case, as sandboxValue normalises them.
+	sa := quote(strings.ToLower(sb.ServiceAccount))
 	if sb.ServiceAccount != "" {
 		clauses = append(clauses, `(protoPayload.authenticationInfo.principalEmail=`+sa+
 			` AND (protoPayload.methodName=~`+quote(`(?i)(`+privilegedMethods+`)`)+

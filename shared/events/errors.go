@@ -45,7 +45,7 @@ func checkSize(format string, data []byte) error {
 	return nil
 }
 
-// jsonError describes a encoding/json error without echoing payload content:
+// jsonError describes an encoding/json error without echoing payload content:
 // SyntaxError and UnmarshalTypeError messages can quote input, so only the
 // offset, field path and JSON kind are kept.
 func jsonError(format string, err error) error {

@@ -136,3 +136,15 @@ func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, 
 	*dst = v
 	c.closers = append(c.closers, v.Close)
 }
+
+// Wait returns a function that waits for the Compute operation of a call
+// that returned op, err; it reads as gcp.Wait(ctx)(client.Insert(...)).
+// An operation that ends in error returns that error.
+func Wait(ctx context.Context) func(op *compute.Operation, err error) error {
+	return func(op *compute.Operation, err error) error {
+		if err != nil {
+			return err
+		}
+		return op.Wait(ctx)
+	}
+}

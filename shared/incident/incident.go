@@ -117,13 +117,13 @@ func (a ActionResult) String() string {
 
 // Outcomes of a whole response.
 const (
-	OutcomeContained   = "contained"   // every action done or already
-	OutcomeIncomplete  = "incomplete"  // some action failed; redelivery finishes it
-	OutcomeRefused     = "refused"     // the target is not ours; nothing was done
-	OutcomeIgnored     = "ignored"     // closed incident, test notification, no rule matched
-	OutcomeDryRun      = "dry-run"     // planned only
-	OutcomeNotified    = "notified"    // notify playbook
-	OutcomeResolved    = "resolved"    // closed by coopguard resolve
+	OutcomeContained   = "contained"    // every action done or already
+	OutcomeIncomplete  = "incomplete"   // some action failed; redelivery finishes it
+	OutcomeRefused     = "refused"      // the target is not ours; nothing was done
+	OutcomeIgnored     = "ignored"      // closed incident, test notification, no rule matched
+	OutcomeDryRun      = "dry-run"      // planned only
+	OutcomeNotified    = "notified"     // notify playbook
+	OutcomeResolved    = "resolved"     // closed by coopguard resolve
 	OutcomeRotationDue = "rotation-due" // a managed secret needs a new version
 )
 

@@ -1,0 +1,98 @@
+// Package actions holds the containment actions, one per file, each behind
+// the small Action interface. Every action reads current state first and
+// reports "already" when there is nothing to do, so Pub/Sub's at-least-once
+// delivery never makes a second mutation.
+package actions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/google/uuid"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// Target is what one response acts on. The responder builds it only after
+// checking that the instance carries the coopguard-sandbox label in the
+// configured project; actions never widen it.
+type Target struct {
+	Project string
+	Zone    string
+	// Instance is the VM as read when the response started.
+	Instance *computepb.Instance
+	Incident incident.Incident
+	// Secrets are the managed secret ids (config), the only ones touched.
+	Secrets []string
+	DryRun  bool
+	// AgentStopTimeout bounds the wait for the watcher's confirmation.
+	AgentStopTimeout time.Duration
+	// LogWindow is how far before the incident collect-logs looks.
+	LogWindow time.Duration
+	// Now is the clock (tests control it).
+	Now func() time.Time
+}
+
+// Outcome is what an action did; failures are returned as errors instead.
+type Outcome struct {
+	// Result is incident.ResultDone, ResultAlready or ResultDryRun.
+	Result string
+	// Target names what was acted on.
+	Target string
+	// Detail says what was done or found.
+	Detail string
+	// Excerpt is set by collect-logs.
+	Excerpt *incident.LogExcerpt
+}
+
+// Action is one containment step.
+type Action interface {
+	// Name is the action's name in playbooks and reports.
+	Name() string
+	// Mutates reports whether the action changes anything (dry-run skips
+	// the change but still reads).
+	Mutates() bool
+	// Run checks the current state and acts when needed.
+	Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error)
+}
+
+// instanceRef is "zones/Z/instances/N", the target line of reports.
+func (t *Target) instanceRef() string {
+	return "zones/" + t.Zone + "/instances/" + t.Instance.GetName()
+}
+
+// requestID is a deterministic Compute requestId for one mutation of one
+// incident: concurrent or redelivered responses reuse it and Compute
+// applies the mutation once.
+func requestID(t *Target, action string, extra ...string) *string {
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("coopguard:"+t.Project+":"+t.Instance.GetName()+":"+t.Incident.ID+":"+action+":"+strings.Join(extra, ":"))).String()
+	return &id
+}
+
+// metadataValue returns the instance metadata value of key.
+func metadataValue(inst *computepb.Instance, key string) (string, bool) {
+	for _, it := range inst.GetMetadata().GetItems() {
+		if it.GetKey() == key {
+			return it.GetValue(), true
+		}
+	}
+	return "", false
+}
+
+// stopped reports whether the instance is stopped or on its way there.
+func stopped(inst *computepb.Instance) bool {
+	switch inst.GetStatus() {
+	case "TERMINATED", "STOPPED", "STOPPING", "SUSPENDED", "SUSPENDING":
+		return true
+	}
+	return false
+}
+
+// errorf wraps err with what failed and on which target.
+func errorf(err error, format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}

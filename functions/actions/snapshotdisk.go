@@ -1,0 +1,119 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// SnapshotDisk snapshots the stopped VM's boot disk for forensics. One
+// snapshot per incident; a VM that was already stopped when the incident
+// came in keeps the snapshot an earlier incident took, since its disk has
+// not changed since.
+type SnapshotDisk struct{}
+
+// Name implements Action.
+func (SnapshotDisk) Name() string { return "snapshot-disk" }
+
+// Mutates implements Action.
+func (SnapshotDisk) Mutates() bool { return true }
+
+// diskLabel labels coopguard's snapshots with the disk they copy.
+const diskLabel = "coopguard-disk"
+
+// Run implements Action.
+func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
+	disk := bootDisk(t.Instance)
+	out := Outcome{Target: "zones/" + t.Zone + "/disks/" + disk}
+	if disk == "" {
+		return out, errors.New("the instance has no boot disk to snapshot")
+	}
+	name := snapshotName(t)
+	_, err := c.Snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: t.Project, Snapshot: name})
+	switch {
+	case err == nil:
+		out.Result, out.Detail = incident.ResultAlready, "snapshot "+name
+		return out, nil
+	case !retry.IsNotFound(err):
+		return out, errorf(err, "read snapshot %s", name)
+	}
+	if stopped(t.Instance) {
+		prev, err := earlierSnapshot(ctx, c, t, disk)
+		if err != nil {
+			return out, err
+		}
+		if prev != "" {
+			out.Result, out.Detail = incident.ResultAlready, "VM was already stopped; disk unchanged since snapshot "+prev
+			return out, nil
+		}
+	}
+	out.Detail = "snapshot " + name
+	if t.DryRun {
+		out.Result = incident.ResultDryRun
+		return out, nil
+	}
+	err = gcp.Wait(ctx)(c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
+		Project: t.Project, Zone: t.Zone, Disk: disk,
+		RequestId: requestID(t, "snapshot", disk),
+		SnapshotResource: &computepb.Snapshot{
+			Name:        proto.String(name),
+			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),
+			Labels: map[string]string{
+				config.SandboxLabel: t.Instance.GetName(),
+				IncidentLabel:       t.Incident.LabelValue(),
+				diskLabel:           disk,
+			},
+		},
+	}))
+	if err != nil {
+		return out, errorf(err, "snapshot disk %s", disk)
+	}
+	out.Result = incident.ResultDone
+	return out, nil
+}
+
+// bootDisk returns the boot disk's name.
+func bootDisk(inst *computepb.Instance) string {
+	for _, d := range inst.GetDisks() {
+		if d.GetBoot() {
+			src := d.GetSource()
+			return src[strings.LastIndex(src, "/")+1:]
+		}
+	}
+	return ""
+}
+
+// snapshotName is "coopguard-<incident>", within 63 characters.
+func snapshotName(t *Target) string {
+	n := "coopguard-" + t.Incident.LabelValue()
+	if len(n) > 63 {
+		n = n[:63]
+	}
+	return strings.TrimRight(strings.ReplaceAll(n, "_", "-"), "-")
+}
+
+// earlierSnapshot finds a coopguard snapshot of disk, if any.
+func earlierSnapshot(ctx context.Context, c *gcp.Clients, t *Target, disk string) (string, error) {
+	it := c.Snapshots.List(ctx, &computepb.ListSnapshotsRequest{Project: t.Project, Filter: proto.String("labels." + diskLabel + " = " + disk)})
+	for {
+		s, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return "", nil
+		}
+		if err != nil {
+			return "", errorf(err, "list snapshots")
+		}
+		if s.GetLabels()[diskLabel] == disk && s.GetLabels()[config.SandboxLabel] == t.Instance.GetName() {
+			return s.GetName(), nil
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package functions
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/cloudcoop/coopguard/functions/detect"
+	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/logger"
+)
+
+// HandleLogEntry handles a Cloud Logging entry from the log sink: the
+// detection rules decide whether it is an incident and which playbook runs.
+// Entries that match no rule do nothing.
+func HandleLogEntry(ctx context.Context, ev event.Event) error {
+	received := time.Now()
+	e, err := getEnv(ctx)
+	if err != nil {
+		return err
+	}
+	ctx = eventContext(ctx, e, ev)
+	log := logger.FromContext(ctx)
+	msg, err := events.DecodePubSubEvent(ev)
+	if err != nil {
+		return acknowledge(ctx, "undecodable Pub/Sub event", err)
+	}
+	entry, err := events.DecodeLogEntry(msg.Data)
+	if err != nil {
+		return acknowledge(ctx, "undecodable log entry", err)
+	}
+	matches, err := e.Rules.Evaluate(ctx, entry, e.Sandbox)
+	if err != nil {
+		log.Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)
+	}
+	if len(matches) == 0 {
+		log.Debug("log entry matched no rule", "insertId", entry.InsertID, "method", entry.Audit.MethodName)
+		return nil
+	}
+	m := matches[0]
+	inc := incident.Incident{
+		ID:        "log-" + entry.InsertID,
+		Source:    sourceOf(msg, incident.SourceLog),
+		Trigger:   m.Rule,
+		Playbook:  m.Playbook,
+		Severity:  m.Severity,
+		Project:   entryProject(entry),
+		Summary:   entrySummary(entry),
+		StartedAt: entry.Timestamp,
+		EventID:   msg.MessageID,
+		DryRun:    msg.Attributes[AttrDryRun] == "true",
+	}
+	if entry.Resource.Type == "gce_instance" {
+		inc.Zone, inc.InstanceID = entry.Resource.Zone(), entry.Resource.InstanceID()
+	}
+	_, err = e.Responder.Respond(ctx, inc, received)
+	return err
+}
+
+// entryProject is the project the entry is about: the resource's
+// project_id label, else the project in its log name.
+func entryProject(e events.LogEntry) string {
+	if p := e.Resource.ProjectID(); p != "" {
+		return p
+	}
+	if rest, ok := strings.CutPrefix(e.LogName, "projects/"); ok {
+		p, _, _ := strings.Cut(rest, "/")
+		return p
+	}
+	return ""
+}
+
+// entrySummary describes the call without any payload text.
+func entrySummary(e events.LogEntry) string {
+	a := e.Audit
+	if a.MethodName == "" {
+		return e.LogName
+	}
+	s := a.MethodName + " on " + a.ResourceName + " by " + firstNonEmpty(a.PrincipalEmail, "an unknown principal")
+	if a.Status.Code != 0 {
+		s += " (denied: code " + itoa(a.Status.Code) + ")"
+	}
+	return s
+}
+
+// sandboxForRules is what the detection rules know about the sandbox.
+func sandboxForRules(e *Env) detect.Sandbox {
+	return detect.Sandbox{
+		Project:        e.Config.Cloud.GCP.Project,
+		ServiceAccount: e.Config.Cloud.GCP.ServiceAccount,
+		Network:        e.sandbox.Network(),
+		InstanceName:   e.Config.VM.Name,
+		Secrets:        e.Config.Coopguard.Secrets,
+	}
+}

@@ -1,0 +1,63 @@
+// Package playbook turns an incident's playbook name into a Plan: a small
+// DAG of actions. It plans only; it calls nothing.
+package playbook
+
+import (
+	"fmt"
+
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// Step is one action of a plan and the steps it runs after. "After" orders
+// steps; it does not make a step depend on the others' success: one failed
+// action never stops the others.
+type Step struct {
+	Action string
+	After  []string
+}
+
+// Plan is the DAG of a playbook, steps in a valid order.
+type Plan struct {
+	Playbook string
+	Steps    []Step
+}
+
+// plans is the one table of playbooks.
+var plans = map[string][]Step{
+	// contain: stop agents ∥ disable secrets → stop the VM → snapshot ∥ logs.
+	incident.PlaybookContain: {
+		{Action: "label-incident"},
+		{Action: "stop-agents"},
+		{Action: "disable-secrets"},
+		{Action: "stop-vm", After: []string{"stop-agents", "disable-secrets"}},
+		{Action: "snapshot-disk", After: []string{"stop-vm"}},
+		{Action: "collect-logs", After: []string{"stop-vm"}},
+	},
+	// quarantine: egress cut, agents stopped, key disabled; the VM stays up.
+	incident.PlaybookQuarantine: {
+		{Action: "label-incident"},
+		{Action: "quarantine-tag"},
+		{Action: "stop-agents"},
+		{Action: "disable-secrets"},
+		{Action: "collect-logs"},
+	},
+	// notify: report only.
+	incident.PlaybookNotify: {
+		{Action: "collect-logs"},
+	},
+}
+
+// For returns the plan of the named playbook.
+func For(name string) (Plan, error) {
+	steps, ok := plans[name]
+	if !ok {
+		return Plan{}, fmt.Errorf("unknown playbook %q: use contain, quarantine or notify", name)
+	}
+	return Plan{Playbook: name, Steps: steps}, nil
+}
+
+// Known reports whether name is a playbook.
+func Known(name string) bool {
+	_, ok := plans[name]
+	return ok
+}

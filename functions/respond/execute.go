@@ -1,0 +1,100 @@
+package respond
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/cloudcoop/coopguard/functions/actions"
+	"github.com/cloudcoop/coopguard/functions/playbook"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// execute runs the plan: each step as soon as the steps it comes after have
+// finished (whatever their result), all others in parallel. It returns the
+// results in plan order, collect-logs' excerpt, and the critical path: the
+// longest chain of steps weighted by their measured durations.
+func execute(ctx context.Context, c *gcp.Clients, plan playbook.Plan, t *actions.Target) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration) {
+	n := len(plan.Steps)
+	index := make(map[string]int, n)
+	for i, s := range plan.Steps {
+		index[s.Action] = i
+	}
+	results := make([]incident.ActionResult, n)
+	excerpts := make([]*incident.LogExcerpt, n)
+	finishedAt := make([]time.Duration, n) // critical-path finish of each step
+	done := make([]chan struct{}, n)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	log := logger.FromContext(ctx)
+	for i, s := range plan.Steps {
+		go func() {
+			defer close(done[i])
+			var after time.Duration
+			for _, dep := range s.After {
+				j := index[dep]
+				<-done[j]
+				after = max(after, finishedAt[j])
+			}
+			res := incident.ActionResult{Action: s.Action, Start: time.Now()}
+			a, ok := actions.Lookup(s.Action)
+			var out actions.Outcome
+			var err error
+			if !ok {
+				err = errUnknownAction(s.Action)
+			} else {
+				// Actions re-check state, so a transient failure is retried
+				// in place; what still fails is reported and redelivered.
+				err = retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+					var err error
+					out, err = a.Run(ctx, c, t)
+					return err
+				})
+			}
+			res.End = time.Now()
+			res.Seconds = res.End.Sub(res.Start).Seconds()
+			res.Target, res.Detail, res.Result = out.Target, out.Detail, out.Result
+			if err != nil {
+				res.Result, res.Reason = incident.ResultFailed, err.Error()
+				log.Error("action failed", "action", s.Action, "error", err)
+			} else {
+				log.Log(ctx, slog.LevelInfo, "action "+res.Result, "action", s.Action, "target", res.Target, "detail", res.Detail)
+			}
+			results[i], excerpts[i] = res, out.Excerpt
+			finishedAt[i] = after + res.End.Sub(res.Start)
+		}()
+	}
+	var excerpt *incident.LogExcerpt
+	var critical time.Duration
+	for i := range done {
+		<-done[i]
+		critical = max(critical, finishedAt[i])
+		if excerpts[i] != nil {
+			excerpt = excerpts[i]
+		}
+	}
+	return results, excerpt, critical
+}
+
+type errUnknownAction string
+
+func (e errUnknownAction) Error() string { return "unknown action " + string(e) + " in playbook" }
+
+// severityLevel maps a Cloud Logging severity to a slog level.
+func severityLevel(sev string) slog.Level {
+	switch sev {
+	case "CRITICAL", "ALERT", "EMERGENCY":
+		return logger.LevelCritical
+	case "ERROR":
+		return slog.LevelError
+	case "WARNING":
+		return slog.LevelWarn
+	case "NOTICE":
+		return logger.LevelNotice
+	}
+	return slog.LevelInfo
+}
