@@ -1,0 +1,373 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/test/emulator/faults"
+)
+
+// sandboxWorld is a world whose sandbox has been provisioned.
+type sandboxWorld struct {
+	*world
+	vmID string
+}
+
+func newSandbox(t *testing.T, mutate ...func(*config.Config)) *sandboxWorld {
+	t.Helper()
+	w := newWorld(t, mutate...)
+	if code, rep := provision(t, ""); code != http.StatusOK {
+		t.Fatalf("provision = %d: %+v", code, rep.Failed())
+	}
+	inst, ok := w.emu.Compute.Instance(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, w.cfg.VM.Name)
+	if !ok {
+		t.Fatal("no sandbox VM after provision")
+	}
+	return &sandboxWorld{world: w, vmID: strconv.FormatUint(inst.GetId(), 10)}
+}
+
+// fastAgentTimeout is for tests that run no watcher: the responder gives
+// up waiting for its confirmation quickly.
+func fastAgentTimeout(c *config.Config) { c.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond} }
+
+// alert is the sample open incident about this world's VM.
+func (s *sandboxWorld) alert(t *testing.T, file string, replace ...string) []byte {
+	t.Helper()
+	return sample(t, file, append([]string{"coopguard-demo", s.cfg.Cloud.GCP.Project, "4410915023349531000", s.vmID}, replace...)...)
+}
+
+func (s *sandboxWorld) instance(t *testing.T) *computepb.Instance {
+	t.Helper()
+	inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, s.cfg.VM.Name)
+	return inst
+}
+
+func (s *sandboxWorld) versionStates(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, v := range s.emu.SecretManager.Versions("projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key") {
+		out = append(out, v.GetState().String())
+	}
+	return out
+}
+
+// incidents returns the reports Status lists.
+func incidents(t *testing.T) map[string]incident.Report {
+	t.Helper()
+	code, b := do(t, http.MethodGet, "/Status", "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("Status = %d %s", code, b)
+	}
+	var st functions.StatusReport
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]incident.Report{}
+	for _, r := range st.Incidents {
+		out[r.Incident.ID] = r
+	}
+	return out
+}
+
+func TestAlertContainsSandbox(t *testing.T) {
+	for _, mode := range []ceMode{binary, structured} {
+		t.Run([]string{"binary", "structured"}[mode], func(t *testing.T) {
+			s := newSandbox(t)
+			ag := startAgents(t, s.world, s.cfg.VM.Name)
+			// A second version, so "every enabled version" means more than one.
+			if _, err := s.clients.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
+				Parent: "projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-2")},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if code := postEvent(t, "HandleAlert", mode, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+				t.Fatalf("HandleAlert = %d, logs:\n%s", code, s.logs)
+			}
+			inst := s.instance(t)
+			if inst.GetStatus() != "TERMINATED" {
+				t.Errorf("VM status = %s, want TERMINATED", inst.GetStatus())
+			}
+			if got := s.versionStates(t); !slices.Equal(got, []string{"DISABLED", "DISABLED"}) {
+				t.Errorf("versions = %v, want all DISABLED", got)
+			}
+			for _, sess := range ag.sessions {
+				if ag.alive(t, sess) {
+					t.Errorf("tmux session %s still running", sess)
+				}
+			}
+			if !strings.HasPrefix(inst.GetLabels()["coopguard-incident"], "alert-0-n1m3x8a2b7kq") {
+				t.Errorf("labels = %v, want coopguard-incident", inst.GetLabels())
+			}
+			if n := len(s.emu.Compute.Snapshots(s.cfg.Cloud.GCP.Project)); n != 1 {
+				t.Errorf("%d snapshots, want 1", n)
+			}
+			rep, ok := incidents(t)["alert-0.n1m3x8a2b7kq"]
+			if !ok {
+				t.Fatalf("incident missing from Status; logs:\n%s", s.logs)
+			}
+			if rep.Outcome != incident.OutcomeContained || rep.Incident.Playbook != "contain" || rep.Instance != s.cfg.VM.Name {
+				t.Errorf("report = %+v", rep)
+			}
+			results := map[string]string{}
+			for _, a := range rep.Actions {
+				results[a.Action] = a.Result
+			}
+			for _, a := range []string{"label-incident", "stop-agents", "disable-secrets", "stop-vm", "snapshot-disk", "collect-logs"} {
+				if results[a] != incident.ResultDone {
+					t.Errorf("action %s = %q, want done (all: %+v)", a, results[a], rep.Actions)
+				}
+			}
+			for _, a := range rep.Actions {
+				if a.Action == "stop-agents" && !strings.Contains(a.Detail, "watcher confirmed") {
+					t.Errorf("stop-agents detail = %q, want the watcher's confirmation", a.Detail)
+				}
+			}
+			if len(s.emu.Logging.Entries("projects/"+s.cfg.Cloud.GCP.Project+"/logs/coopguard-incidents")) == 0 {
+				t.Error("no report in Cloud Logging")
+			}
+			var published bool
+			for _, m := range s.emu.PubSub.Messages() {
+				if strings.HasSuffix(m.Topic, "/coopguard-incidents") && m.Attributes["incident"] == "alert-0.n1m3x8a2b7kq" {
+					published = true
+				}
+			}
+			if !published {
+				t.Error("report not published to coopguard-incidents")
+			}
+			if strings.Contains(s.logs.String(), "SECRET-PAYLOAD") {
+				t.Error("a secret payload reached the logs")
+			}
+		})
+	}
+}
+
+func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
+	s := newSandbox(t)
+	startAgents(t, s.world, s.cfg.VM.Name)
+	payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "quarantine"`)
+	if code := postEvent(t, "HandleAlert", structured, payload, nil); code != http.StatusOK {
+		t.Fatalf("HandleAlert = %d\n%s", code, s.logs)
+	}
+	inst := s.instance(t)
+	if inst.GetStatus() != "RUNNING" || !slices.Contains(inst.GetTags().GetItems(), "coopguard-quarantine") {
+		t.Errorf("VM = %s tags %v, want RUNNING with coopguard-quarantine", inst.GetStatus(), inst.GetTags().GetItems())
+	}
+	if got := s.versionStates(t); !slices.Equal(got, []string{"DISABLED"}) {
+		t.Errorf("versions = %v", got)
+	}
+}
+
+func TestAlertsThatDoNothing(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	foreign := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{Name: proto.String("prod-db"), Labels: map[string]string{"team": "prod"}})
+	foreignID := strconv.FormatUint(foreign.GetId(), 10)
+	open := string(s.alert(t, "monitoring-incident-open.json"))
+	tests := []struct {
+		name    string
+		payload string
+		raw     []byte // a raw CloudEvent data body instead of an envelope
+		refused string // incident id expected as refused in Status
+	}{
+		{name: "closed incident", payload: string(s.alert(t, "monitoring-incident-closed.json"))},
+		{name: "test notification", payload: string(sample(t, "monitoring-test-notification.json"))},
+		{name: "foreign instance", payload: strings.ReplaceAll(strings.ReplaceAll(open, s.vmID, foreignID), "0.n1m3x8a2b7kq", "foreign-1"), refused: "alert-foreign-1"},
+		{name: "other project", payload: strings.ReplaceAll(strings.ReplaceAll(open, `"project_id": "coopguard-local"`, `"project_id": "prod-project-1"`), "0.n1m3x8a2b7kq", "other-proj"), refused: "alert-other-proj"},
+		{name: "unknown instance", payload: strings.ReplaceAll(strings.ReplaceAll(open, s.vmID, "12345"), "0.n1m3x8a2b7kq", "ghost"), refused: "alert-ghost"},
+		{name: "not JSON", payload: "not json at all"},
+		{name: "missing incident", payload: `{"version":"1.2"}`},
+		{name: "empty", payload: ""},
+		{name: "bad base64 envelope", raw: []byte(`{"message":{"data":"%%%not-base64","messageId":"1"}}`)},
+		{name: "no message", raw: []byte(`{"subscription":"x"}`)},
+		{name: "envelope not JSON", raw: []byte(`<xml/>`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := resourceMutations(s.emu.Faults.MutationSnapshot())
+			var code int
+			if tt.raw != nil {
+				code = postEnvelope(t, "HandleAlert", binary, tt.raw, "raw-"+tt.name)
+			} else {
+				code = postEvent(t, "HandleAlert", binary, []byte(tt.payload), nil)
+			}
+			if code/100 != 2 {
+				t.Errorf("HandleAlert = %d, want 2xx (acknowledged)", code)
+			}
+			if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - before; d != 0 {
+				t.Errorf("%d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
+			}
+			if tt.refused != "" {
+				rep, ok := incidents(t)[tt.refused]
+				if !ok || rep.Outcome != incident.OutcomeRefused || rep.Reason == "" {
+					t.Errorf("report = %+v, want refused with a reason", rep)
+				}
+			}
+		})
+	}
+	if s.instance(t).GetStatus() != "RUNNING" {
+		t.Error("sandbox was stopped")
+	}
+	if inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, "prod-db"); inst.GetStatus() != "RUNNING" || len(inst.GetLabels()) != 1 {
+		t.Errorf("foreign instance changed: %v", inst)
+	}
+}
+
+func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	before := s.emu.Faults.MutationSnapshot()
+	payload := s.alert(t, "monitoring-incident-open.json")
+	var wg sync.WaitGroup
+	codes := make([]int, 30)
+	for i := range codes {
+		wg.Go(func() { codes[i] = postEvent(t, "HandleAlert", binary, payload, nil) })
+	}
+	wg.Wait()
+	codes = append(codes, postEvent(t, "HandleAlert", structured, payload, nil))
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("delivery %d = %d", i, c)
+		}
+	}
+	after := s.emu.Faults.MutationSnapshot()
+	for _, m := range []string{"compute.instances.stop", "compute.instances.setMetadata", "compute.instances.setLabels", "compute.disks.createSnapshot",
+		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"} {
+		if d := after[m] - before[m]; d != 1 {
+			t.Errorf("%s: %d mutating calls, want 1", m, d)
+		}
+	}
+	// A second, distinct incident on the contained sandbox changes nothing.
+	second := s.alert(t, "monitoring-incident-open.json", "0.n1m3x8a2b7kq", "0.second")
+	if code := postEvent(t, "HandleAlert", binary, second, nil); code != http.StatusOK {
+		t.Fatalf("second incident = %d", code)
+	}
+	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - resourceMutations(after); d != 0 {
+		t.Errorf("second incident made %d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
+	}
+	rep := incidents(t)["alert-0.second"]
+	for _, a := range rep.Actions {
+		if a.Action != "collect-logs" && a.Result != incident.ResultAlready {
+			t.Errorf("second incident: %s = %s, want already", a.Action, a.Result)
+		}
+	}
+}
+
+// resourceMutations counts mutating calls on the sandbox's resources,
+// leaving out coopguard's own reporting (log entries, metric points).
+func resourceMutations(m map[string]int) int {
+	n := 0
+	for method, v := range m {
+		switch method {
+		case "google.logging.v2.LoggingServiceV2/WriteLogEntries", "google.monitoring.v3.MetricService/CreateTimeSeries":
+			continue
+		}
+		n += v
+	}
+	return n
+}
+
+func TestTransientFailureIsRedelivered(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	// More failures than the retry policy's attempts: the handler must
+	// return 5xx so Pub/Sub redelivers.
+	s.emu.Faults.FailNext("compute.instances.stop", 5, faults.Fault{Code: codes.Unavailable})
+	payload := s.alert(t, "monitoring-incident-open.json")
+	if code := postEvent(t, "HandleAlert", binary, payload, nil); code/100 != 5 {
+		t.Fatalf("first delivery = %d, want 5xx", code)
+	}
+	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	if rep.Outcome != incident.OutcomeIncomplete {
+		t.Errorf("outcome = %s, want incomplete", rep.Outcome)
+	}
+	for _, a := range rep.Actions {
+		want := incident.ResultDone
+		if a.Action == "stop-vm" {
+			want = incident.ResultFailed
+		}
+		if a.Result != want {
+			t.Errorf("first delivery: %s = %s (%s), want %s", a.Action, a.Result, a.Reason, want)
+		}
+	}
+	mut := s.emu.Faults.MutationSnapshot()
+	if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
+		t.Fatalf("redelivery = %d", code)
+	}
+	rep = incidents(t)["alert-0.n1m3x8a2b7kq"]
+	if rep.Outcome != incident.OutcomeContained {
+		t.Errorf("after redelivery outcome = %s", rep.Outcome)
+	}
+	after := s.emu.Faults.MutationSnapshot()
+	for _, m := range []string{"compute.instances.setMetadata", "compute.instances.setLabels", "google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"} {
+		if after[m] != mut[m] {
+			t.Errorf("redelivery repeated %s", m)
+		}
+	}
+	if s.instance(t).GetStatus() != "TERMINATED" {
+		t.Error("VM not stopped after redelivery")
+	}
+}
+
+func TestLogEntriesDriveRules(t *testing.T) {
+	tests := []struct {
+		file     string
+		contains bool
+		rule     string
+	}{
+		{"logentry-setiampolicy-by-sandbox-sa.json", true, "sandbox-sa-privileged-call"},
+		{"logentry-secret-access-unknown-principal.json", true, "foreign-secret-access"},
+		{"logentry-benign-instance-start.json", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			s := newSandbox(t, fastAgentTimeout)
+			entry := s.alert(t, tt.file)
+			if code := postEvent(t, "HandleLogEntry", binary, entry, map[string]string{"logging.googleapis.com/timestamp": "2026-11-22T09:41:03.502Z"}); code != http.StatusOK {
+				t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
+			}
+			stoppedVM := s.instance(t).GetStatus() == "TERMINATED"
+			if stoppedVM != tt.contains {
+				t.Errorf("VM stopped = %v, want %v\n%s", stoppedVM, tt.contains, s.logs)
+			}
+			var got string
+			for _, r := range incidents(t) {
+				got = r.Incident.Trigger
+			}
+			if got != tt.rule {
+				t.Errorf("incident trigger = %q, want %q", got, tt.rule)
+			}
+		})
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	before := resourceMutations(s.emu.Faults.MutationSnapshot())
+	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), map[string]string{"coopguard-dry-run": "true"}); code != http.StatusOK {
+		t.Fatalf("= %d", code)
+	}
+	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - before; d != 0 {
+		t.Errorf("dry run made %d mutations: %v", d, s.emu.Faults.MutationSnapshot())
+	}
+	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	if rep.Outcome != incident.OutcomeDryRun {
+		t.Errorf("outcome = %s", rep.Outcome)
+	}
+	for _, a := range rep.Actions {
+		if a.Action != "collect-logs" && a.Result != incident.ResultDryRun {
+			t.Errorf("%s = %s, want dry-run", a.Action, a.Result)
+		}
+	}
+}
