@@ -1,0 +1,96 @@
+package provisioner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/test/emulator"
+)
+
+// latency is injected into every emulated GCP call by the benchmarks.
+const latency = 20 * time.Millisecond
+
+func setup(tb testing.TB) (*emulator.Emulator, *provisioner.Provisioner) {
+	tb.Helper()
+	emu, err := emulator.Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { emu.Close() })
+	cfg := config.Demo()
+	clients, err := emu.Clients(context.Background(), cfg.Cloud.GCP.Project)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { clients.Close() })
+	return emu, provisioner.New(&cfg, clients, func(*provisioner.Sandbox) string { return `logName:"cloudaudit.googleapis.com"` })
+}
+
+// BenchmarkConverge measures provisioning a new sandbox with 20 ms per GCP
+// call against the critical path of its dependency graph (each resource
+// weighted by its own measured time), then checks that converging the
+// existing sandbox makes no mutating call.
+func BenchmarkConverge(b *testing.B) {
+	var wall, critical, sequential float64
+	for range b.N {
+		b.StopTimer()
+		emu, p := setup(b)
+		emu.Faults.SetDefaultLatency(latency)
+		b.StartTimer()
+		rep, err := p.Converge(context.Background(), provisioner.Options{})
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wall += rep.Seconds
+		critical += rep.CriticalPathSeconds
+		for _, r := range rep.Resources {
+			sequential += r.Seconds
+		}
+		before := emu.Faults.TotalMutations()
+		rep, err = p.Converge(context.Background(), provisioner.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d := emu.Faults.TotalMutations() - before; d != 0 {
+			b.Fatalf("converging an existing sandbox made %d mutating calls", d)
+		}
+		for _, r := range rep.Resources {
+			if r.Action != provisioner.None {
+				b.Fatalf("second converge: %s/%s %s", r.Kind, r.Name, r.Action)
+			}
+		}
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	ratio := wall / critical
+	b.ReportMetric(wall/n*1000, "wall-ms")
+	b.ReportMetric(critical/n*1000, "critical-path-ms")
+	b.ReportMetric(ratio, "wall/critical")
+	b.ReportMetric(sequential/n*1000, "sequential-ms")
+	if ratio > 1.2 {
+		b.Errorf("provisioning took %.2f× its critical path, want ≤ 1.2", ratio)
+	}
+}
+
+func TestConvergeReportsCriticalPath(t *testing.T) {
+	emu, p := setup(t)
+	emu.Faults.SetDefaultLatency(2 * time.Millisecond)
+	rep, err := p.Converge(context.Background(), provisioner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CriticalPathSeconds <= 0 || rep.CriticalPathSeconds > rep.Seconds*1.01 {
+		t.Errorf("critical path %.3fs vs wall %.3fs: the critical path cannot exceed the wall time", rep.CriticalPathSeconds, rep.Seconds)
+	}
+	waves := map[string]int{}
+	for _, r := range rep.Resources {
+		waves[r.Kind] = max(waves[r.Kind], r.Wave)
+	}
+	if waves["network"] != 0 || waves["subnetwork"] != 1 || waves["instance"] != 2 || waves["alertPolicy"] != 2 {
+		t.Errorf("waves = %v, want network 0, subnetwork 1, instance 2, alertPolicy 2", waves)
+	}
+}
