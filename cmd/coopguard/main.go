@@ -28,6 +28,7 @@ var commands = []command{
 	{"serve", "run the functions on 127.0.0.1 (emulated GCP without a configured project)", runServe},
 	{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
 	{"status", "show the sandbox: instances, secrets, incidents", runStatus},
+	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response", runDrill},
 }
 
 // errUsage marks a command-line mistake: exit code 2.

@@ -8,11 +8,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
@@ -51,6 +55,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		defer emu.Close()
 		opts = emu.Options()
 		seedDemo(emu, cfg)
+		if stop, err := startDemoWatcher(emu, cfg); err != nil {
+			log.Warn("agent watcher not started: stop-agents will wait for its timeout", "error", err)
+		} else {
+			defer stop()
+		}
 	}
 	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, opts)
 	if err != nil {
@@ -94,4 +103,34 @@ func seedDemo(emu *emulator.Emulator, cfg *config.Config) {
 	for _, id := range cfg.Coopguard.Secrets {
 		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("demo-"+rand.Text()))
 	}
+}
+
+// startDemoWatcher runs the real agent watcher script for the demo VM
+// against the emulated metadata server, as the VM's systemd unit would, so
+// a drill on `coopguard serve` sees the agents' stop confirmed. It kills
+// tmux servers only under its own private directory.
+func startDemoWatcher(emu *emulator.Emulator, cfg *config.Config) (stop func(), err error) {
+	dir, err := os.MkdirTemp("", "coopguard-demo-")
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "coopguard-watcher")
+	if err := os.WriteFile(script, []byte(watcher.Script), 0o700); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("sh", script)
+	cmd.Env = append(os.Environ(),
+		"GCE_METADATA_HOST="+emu.MetadataServer(cfg.Cloud.GCP.Project, cfg.Cloud.GCP.Zone, cfg.VM.Name),
+		"COOPGUARD_TMUX_DIRS="+filepath.Join(dir, "tmux"),
+		"COOPGUARD_POLL_TIMEOUT=60",
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cloudcoop/coopguard/functions"
 )
@@ -76,4 +77,14 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d incident(s)\n", len(rep.Incidents))
+	if len(rep.Incidents) == 0 {
+		return
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tPLAYBOOK\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN")
+	for _, r := range rep.Incidents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\n", r.Incident.ID, r.Outcome, r.Incident.Playbook, r.Incident.Trigger,
+			r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds)
+	}
+	tw.Flush()
 }

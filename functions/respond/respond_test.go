@@ -2,9 +2,9 @@ package respond_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"strconv"
 	"sync"
 	"testing"

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/report"
+)
+
+// runDrill publishes a synthetic Monitoring incident for the sandbox and
+// prints what the responder did: a fire drill of the whole path.
+func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	dryRun := fs.Bool("dry-run", false, "the responder reports what it would do and changes nothing")
+	playbook := fs.String("playbook", "contain", "playbook to drill: contain, quarantine or notify")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the responder's report")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	var rep *incident.Report
+	var err error
+	if t.direct() {
+		rep, err = drillDirect(ctx, &t, *playbook, *dryRun)
+	} else {
+		rep, err = drillServer(ctx, &t, *playbook, *dryRun)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printIncident(stdout, rep)
+	if rep.Outcome == incident.OutcomeIncomplete || rep.Outcome == incident.OutcomeRefused {
+		return fmt.Errorf("drill %s: %s %s", rep.Incident.ID, rep.Outcome, rep.Reason)
+	}
+	return nil
+}
+
+// drillIncident is a Monitoring incident for the sandbox VM as the CPU
+// policy would send it.
+func drillIncident(project, zone, instanceID, playbook string) (id string, payload []byte, err error) {
+	id = "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	payload, err = events.EncodeIncident(events.MonitoringIncident{
+		Version:          "1.2",
+		IncidentID:       id,
+		State:            events.IncidentOpen,
+		PolicyName:       "coopguard drill",
+		PolicyUserLabels: map[string]string{functions.PlaybookLabel: playbook},
+		ConditionName:    "fire drill",
+		Resource:         events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{"instance_id": instanceID, "zone": zone, "project_id": project}},
+		StartedAt:        time.Now(),
+		Summary:          "coopguard fire drill",
+		Severity:         "Critical",
+	})
+	return "alert-" + id, payload, err
+}
+
+// drillAttrs are the message attributes of a drill.
+func drillAttrs(dryRun bool) map[string]string {
+	a := map[string]string{functions.AttrDrill: "true"}
+	if dryRun {
+		a[functions.AttrDryRun] = "true"
+	}
+	return a
+}
+
+// drillServer sends the drill to a coopguard server's HandleAlert as an
+// Eventarc CloudEvent and reads the report from Status.
+func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
+	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+	if err != nil {
+		return nil, err
+	}
+	var st functions.StatusReport
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("bad status from server: %w", err)
+	}
+	if len(st.Instances) == 0 {
+		return nil, errors.New("no sandbox to drill: run coopguard provision first")
+	}
+	vm := st.Instances[0]
+	id, payload, err := drillIncident(st.Project, vm.Zone, vm.ID, playbook)
+	if err != nil {
+		return nil, err
+	}
+	data, err := events.EncodePubSub(events.PubSubMessage{Data: payload, Attributes: drillAttrs(dryRun), MessageID: id, PublishTime: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.server, "/")+"/HandleAlert", bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-id", id)
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-type", events.PubSubMessagePublished)
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+st.Project+"/topics/coopguard-alerts")
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("deliver the drill to %s: %w", t.server, err)
+	}
+	hr.Body.Close()
+	resp, err = t.call(ctx, http.MethodGet, "/Status", nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, err
+	}
+	for _, r := range st.Incidents {
+		if r.Incident.ID == id {
+			return &r, nil
+		}
+	}
+	return nil, fmt.Errorf("the responder answered %s but recorded no report for %s: check its logs", hr.Status, id)
+}
+
+// drillDirect publishes the drill to the project's alerts topic, as
+// Monitoring would, and waits for the deployed responder's report in Cloud
+// Logging.
+func drillDirect(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
+	e, closeFn, err := t.env(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	st, err := functions.CollectStatus(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Instances) == 0 {
+		return nil, errors.New("no sandbox to drill: run coopguard provision first")
+	}
+	vm := st.Instances[0]
+	id, payload, err := drillIncident(st.Project, vm.Zone, vm.ID, playbook)
+	if err != nil {
+		return nil, err
+	}
+	pub := e.Clients.PubSub.Publisher(e.Config.Coopguard.Topics.Alerts)
+	defer pub.Stop()
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: payload, Attributes: drillAttrs(dryRun)}).Get(ctx); err != nil {
+		return nil, fmt.Errorf("publish the drill to %s: %w", e.Config.Coopguard.Topics.Alerts, err)
+	}
+	for pause := 500 * time.Millisecond; ; pause = min(pause*2, 5*time.Second) {
+		rep, err := e.Recorder.Get(ctx, id)
+		if err == nil {
+			return rep, nil
+		}
+		if !errors.Is(err, report.ErrNotFound) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no report for %s yet: is coopguard deployed and subscribed to %s? (%w)", id, e.Config.Coopguard.Topics.Alerts, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// printIncident renders a report as a readable timeline.
+func printIncident(w io.Writer, rep *incident.Report) {
+	inc := rep.Incident
+	fmt.Fprintf(w, "incident %s  (%s, %s via %s)\n", inc.ID, rep.Outcome, inc.Playbook, inc.Source)
+	fmt.Fprintf(w, "  trigger   %s\n", inc.Trigger)
+	if rep.Instance != "" {
+		fmt.Fprintf(w, "  instance  %s\n", rep.Instance)
+	}
+	if rep.Reason != "" {
+		fmt.Fprintf(w, "  reason    %s\n", rep.Reason)
+	}
+	fmt.Fprintf(w, "  received  %s\n", rep.ReceivedAt.Format(time.RFC3339Nano))
+	if rep.ResolvedBy != "" {
+		fmt.Fprintf(w, "  resolved  by %s at %s\n", rep.ResolvedBy, rep.ResolvedAt.Format(time.RFC3339))
+	}
+	if len(rep.Actions) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ACTION\tSTART\tSECONDS\tRESULT\tDETAIL")
+		for _, a := range rep.Actions {
+			start := "+" + strconv.FormatFloat(a.Start.Sub(rep.ReceivedAt).Seconds(), 'f', 3, 64) + "s"
+			detail := a.Detail
+			if a.Reason != "" {
+				detail = a.Reason
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%.3f\t%s\t%s\n", a.Action, start, a.Seconds, a.Result, detail)
+		}
+		tw.Flush()
+	}
+	if ex := rep.LogExcerpt; ex != nil {
+		fmt.Fprintf(w, "\n  logs: %d entries in the incident window %v\n", ex.Entries, ex.BySeverity)
+	}
+	fmt.Fprintf(w, "\n  time to containment: %.3fs (critical path %.3fs)\n", rep.ContainmentSeconds, rep.CriticalPathSeconds)
+}
