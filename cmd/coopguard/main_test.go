@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
+)
+
+// TestQuickStart follows README's quick start: serve on the emulated GCP,
+// provision twice, show status, run a drill.
+func TestQuickStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var serveOut bytes.Buffer
+	served := make(chan error, 1)
+	go func() { served <- realMain(ctx, []string{"serve", "--port", strconv.Itoa(port)}, &serveOut) }()
+	server := "http://127.0.0.1:" + strconv.Itoa(port)
+	waitFor(t, "127.0.0.1:"+strconv.Itoa(port))
+
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := realMain(ctx, append(args, "--server", server), &out); err != nil {
+			t.Fatalf("coopguard %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	if out := run("provision", "--dry-run"); !strings.Contains(out, "plan (dry run, nothing changed)") || !strings.Contains(out, "planned") {
+		t.Errorf("provision --dry-run printed:\n%s", out)
+	}
+	if out := run("provision"); !strings.Contains(out, "converged") || strings.Contains(out, "failed") {
+		t.Errorf("provision printed:\n%s", out)
+	}
+	var rep provisioner.Report
+	if err := json.Unmarshal([]byte(run("provision", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Resources {
+		if r.Action != provisioner.None {
+			t.Errorf("second provision: %s/%s %s", r.Kind, r.Name, r.Action)
+		}
+	}
+	var st functions.StatusReport
+	if err := json.Unmarshal([]byte(run("status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].Status != "RUNNING" {
+		t.Fatalf("status = %+v", st)
+	}
+	if out := run("drill", "--dry-run"); !strings.Contains(out, "dry-run") {
+		t.Errorf("drill --dry-run printed:\n%s", out)
+	}
+	out := run("drill")
+	if !strings.Contains(out, "(contained, contain via drill)") || !strings.Contains(out, "time to containment") {
+		t.Errorf("drill printed:\n%s", out)
+	}
+	if out := run("status"); !strings.Contains(out, "TERMINATED") || !strings.Contains(out, "DISABLED") {
+		t.Errorf("status after drill:\n%s", out)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on cancel")
+	}
+	if !strings.Contains(serveOut.String(), "EMULATED GCP") {
+		t.Errorf("serve did not say the cloud is emulated: %s", serveOut.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"bogus"}, {"provision", "--no-such-flag"}, {"status", "extra-arg"}} {
+		err := realMain(context.Background(), args, &bytes.Buffer{})
+		if !errors.Is(err, errUsage) {
+			t.Errorf("coopguard %v: err = %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
+
+func TestServerUnreachableSaysWhatToDo(t *testing.T) {
+	err := realMain(context.Background(), []string{"status", "--server", "http://127.0.0.1:1"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "make run") {
+		t.Errorf("err = %v, want advice to start the server", err)
+	}
+}
+
+// waitFor polls until addr accepts connections, for at most 10 s.
+func waitFor(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not listening: %v", addr, err)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
