@@ -169,7 +169,7 @@ func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkR
 		case "include_children":
 			sink.IncludeChildren = in.GetIncludeChildren()
 		case "output_version_format":
-			sink.OutputVersionFormat = in.GetOutputVersionFormat()
+			// Deprecated and ignored by the real service: accepted, not stored.
 		case "bigquery_options":
 			sink.Options = in.GetOptions()
 		default:
