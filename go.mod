@@ -15,6 +15,8 @@ require (
 	cloud.google.com/go/longrunning v1.4.0 // indirect
 	cloud.google.com/go/monitoring v1.32.0 // indirect
 	cloud.google.com/go/pubsub/v2 v2.8.0 // indirect
+	cloud.google.com/go/resourcemanager v1.18.0 // indirect
+	cloud.google.com/go/run v1.24.0 // indirect
 	cloud.google.com/go/secretmanager v1.23.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2 // indirect
