@@ -7,6 +7,7 @@ import "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 func init() {
 	functions.HTTP("Provision", Provision)
 	functions.HTTP("Status", Status)
+	functions.HTTP("Resolve", Resolve)
 	functions.CloudEvent("HandleAlert", HandleAlert)
 	functions.CloudEvent("HandleLogEntry", HandleLogEntry)
 }

@@ -29,6 +29,8 @@ var commands = []command{
 	{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
 	{"status", "show the sandbox: instances, secrets, incidents", runStatus},
 	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response", runDrill},
+	{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
+	{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},
 }
 
 // errUsage marks a command-line mistake: exit code 2.

@@ -35,6 +35,9 @@ type Target struct {
 	LogWindow time.Duration
 	// Now is the clock (tests control it).
 	Now func() time.Time
+	// Restore lists what a resolve --restore undoes: the secret versions
+	// the incident disabled.
+	Restore []string
 }
 
 // Outcome is what an action did; failures are returned as errors instead.
@@ -45,6 +48,8 @@ type Outcome struct {
 	Target string
 	// Detail says what was done or found.
 	Detail string
+	// Changed lists what was changed (full resource names).
+	Changed []string
 	// Excerpt is set by collect-logs.
 	Excerpt *incident.LogExcerpt
 }

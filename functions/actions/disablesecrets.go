@@ -47,7 +47,7 @@ func (DisableSecrets) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outco
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		out.Detail = "disabled " + versionList(disabled)
+		out.Detail, out.Changed = "disabled "+versionList(disabled), disabled
 		return out, err
 	}
 	switch {
@@ -56,7 +56,7 @@ func (DisableSecrets) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outco
 	case t.DryRun:
 		out.Result, out.Detail = incident.ResultDryRun, "would disable "+versionList(disabled)
 	default:
-		out.Result, out.Detail = incident.ResultDone, "disabled "+versionList(disabled)
+		out.Result, out.Detail, out.Changed = incident.ResultDone, "disabled "+versionList(disabled), disabled
 	}
 	return out, nil
 }

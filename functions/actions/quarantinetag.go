@@ -47,7 +47,7 @@ func (QuarantineTag) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 		if err != nil {
 			return out, errorf(err, "tag %s", t.instanceRef())
 		}
-		out.Result = incident.ResultDone
+		out.Result, out.Changed = incident.ResultDone, []string{config.QuarantineTag}
 		return out, nil
 	})
 }

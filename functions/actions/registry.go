@@ -9,6 +9,12 @@ var all = []Action{
 	SnapshotDisk{},
 	QuarantineTag{},
 	CollectLogs{},
+	// The undo actions of `coopguard resolve --restore`.
+	EnableSecrets{},
+	ClearAgentsFlag{},
+	RemoveQuarantineTag{},
+	ClearIncidentLabel{},
+	StartVM{},
 }
 
 // Lookup returns the action named name.

@@ -38,6 +38,6 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 	if err != nil {
 		return out, errorf(err, "stop %s", t.instanceRef())
 	}
-	out.Result = incident.ResultDone
+	out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
 	return out, nil
 }

@@ -61,3 +61,17 @@ func Known(name string) bool {
 	_, ok := plans[name]
 	return ok
 }
+
+// Restore is the plan of `coopguard resolve --restore`: undo a false
+// positive's containment, starting the VM last so it comes up with its key
+// enabled and the agents allowed to run. It is not a playbook an alert or
+// rule can name.
+func Restore() Plan {
+	return Plan{Playbook: "restore", Steps: []Step{
+		{Action: "enable-secrets"},
+		{Action: "clear-agents-flag"},
+		{Action: "remove-quarantine-tag"},
+		{Action: "clear-incident-label"},
+		{Action: "start-vm", After: []string{"enable-secrets", "clear-agents-flag", "remove-quarantine-tag", "clear-incident-label"}},
+	}}
+}

@@ -57,7 +57,7 @@ func execute(ctx context.Context, c *gcp.Clients, plan playbook.Plan, t *actions
 			}
 			res.End = time.Now()
 			res.Seconds = res.End.Sub(res.Start).Seconds()
-			res.Target, res.Detail, res.Result = out.Target, out.Detail, out.Result
+			res.Target, res.Detail, res.Result, res.Changed = out.Target, out.Detail, out.Result, out.Changed
 			if err != nil {
 				res.Result, res.Reason = incident.ResultFailed, err.Error()
 				log.Error("action failed", "action", s.Action, "error", err)

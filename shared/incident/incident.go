@@ -101,6 +101,9 @@ type ActionResult struct {
 	Reason string `json:"reason,omitempty"`
 	// Detail says what was done (e.g. which versions were disabled).
 	Detail string `json:"detail,omitempty"`
+	// Changed lists the resources the action changed (full names), so
+	// `coopguard resolve --restore` undoes exactly that.
+	Changed []string `json:"changed,omitempty"`
 	// Start and End bound the action; Seconds is their difference.
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/user"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// runIncidents lists incidents, or shows one as a timeline.
+func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
+	show := len(args) > 0 && args[0] == "show"
+	if show {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	var id string
+	if show {
+		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+			return fmt.Errorf("%w: coopguard incidents show ID [flags]", errUsage)
+		}
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	reps, err := listIncidents(ctx, &t)
+	if err != nil {
+		return err
+	}
+	if show {
+		for _, r := range reps {
+			if r.Incident.ID == id {
+				if *asJSON {
+					return printJSON(stdout, r)
+				}
+				printIncident(stdout, &r)
+				return nil
+			}
+		}
+		return fmt.Errorf("no incident %q among the latest %d: run coopguard incidents", id, len(reps))
+	}
+	if *asJSON {
+		return printJSON(stdout, reps)
+	}
+	printIncidentList(stdout, reps)
+	return nil
+}
+
+// listIncidents returns the latest report of each recent incident.
+func listIncidents(ctx context.Context, t *target) ([]incident.Report, error) {
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeFn()
+		return e.Recorder.List(ctx, 50)
+	}
+	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var st functions.StatusReport
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("bad status from server: %w", err)
+	}
+	return st.Incidents, nil
+}
+
+func printIncidentList(w io.Writer, reps []incident.Report) {
+	if len(reps) == 0 {
+		fmt.Fprintln(w, "no incidents")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tPLAYBOOK\tSOURCE\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN\tRESOLVED BY")
+	for _, r := range reps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%s\n", r.Incident.ID, r.Outcome, r.Incident.Playbook, r.Incident.Source,
+			r.Incident.Trigger, r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds, r.ResolvedBy)
+	}
+	tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// runResolve closes an incident as a false positive.
+func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return fmt.Errorf("%w: coopguard resolve INCIDENT [--restore] [flags]", errUsage)
+	}
+	id := args[0]
+	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	restore := fs.Bool("restore", false, "undo the containment: re-enable the versions it disabled, clear the agent-stop flag and quarantine tag, start the VM")
+	dryRun := fs.Bool("dry-run", false, "show what would be undone and change nothing")
+	by := fs.String("by", whoami(), "who resolves it (recorded in the report)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	req := functions.ResolveRequest{ID: id, Restore: *restore, By: *by, DryRun: *dryRun}
+	var rep *incident.Report
+	var runErr error
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		rep, runErr = e.Responder.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: req.By, DryRun: req.DryRun})
+	} else {
+		resp, err := t.call(ctx, http.MethodPost, "/Resolve", req, "")
+		if resp != nil {
+			defer resp.Body.Close()
+			var r incident.Report
+			if json.NewDecoder(resp.Body).Decode(&r) == nil && r.Incident.ID != "" {
+				rep = &r
+			}
+		}
+		runErr = err
+	}
+	if rep == nil {
+		if runErr == nil {
+			runErr = errors.New("no report returned")
+		}
+		return runErr
+	}
+	if *asJSON {
+		if err := printJSON(stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printIncident(stdout, rep)
+	}
+	return runErr
+}
+
+// whoami is the default --by: the local user.
+func whoami() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if s := os.Getenv("USER"); s != "" {
+		return s
+	}
+	return "coopguard-cli"
+}

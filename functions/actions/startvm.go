@@ -1,0 +1,42 @@
+package actions
+
+import (
+	"context"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// StartVM starts the sandbox again after a false positive.
+type StartVM struct{}
+
+// Name implements Action.
+func (StartVM) Name() string { return "start-vm" }
+
+// Mutates implements Action.
+func (StartVM) Mutates() bool { return true }
+
+// Run implements Action.
+func (StartVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
+	out := Outcome{Target: t.instanceRef()}
+	if t.Instance.GetStatus() != "TERMINATED" {
+		out.Result, out.Detail = incident.ResultAlready, "VM is "+t.Instance.GetStatus()
+		return out, nil
+	}
+	out.Detail = "was TERMINATED"
+	if t.DryRun {
+		out.Result = incident.ResultDryRun
+		return out, nil
+	}
+	err := gcp.Wait(ctx)(c.Instances.Start(ctx, &computepb.StartInstanceRequest{
+		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
+		RequestId: requestID(t, "start"),
+	}))
+	if err != nil {
+		return out, errorf(err, "start %s", t.instanceRef())
+	}
+	out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
+	return out, nil
+}
