@@ -9,7 +9,7 @@ PORT ?= 8080
 FUZZTIME ?= 3s
 LONG_FUZZTIME ?= 5m
 
-.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean
+.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck
 
 all: test
 
@@ -25,7 +25,7 @@ test: lint unit fuzz
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-lint: tools
+lint: tools shellcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -54,3 +54,20 @@ bench:
 
 clean:
 	rm -rf bin
+
+## deploy: deploy (or converge) coopguard in a GCP project with gcloud, e.g.
+## make deploy PROJECT=my-project REGION=us-central1 [DRY_RUN=1]; see README, Deploy.
+deploy:
+	PROJECT="$(PROJECT)" REGION="$(REGION)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh
+
+## undeploy: remove what deploy created (the sandbox itself is left alone).
+undeploy:
+	PROJECT="$(PROJECT)" REGION="$(REGION)" DRY_RUN="$(DRY_RUN)" deploy/undeploy.sh
+
+## shellcheck: check the deploy scripts; installs shellcheck when missing.
+shellcheck:
+	@command -v shellcheck >/dev/null || { \
+	  echo "shellcheck not found: installing it with apt-get"; \
+	  apt-get install -y shellcheck || { apt-get update && apt-get install -y shellcheck; } || \
+	  { echo "could not install shellcheck: run apt-get install shellcheck as root"; exit 1; }; }
+	shellcheck -x $$(find . -name "*.sh" -not -path "./.git/*")

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/iterator"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // StatusReport is the read-only view of the sandbox that Status returns.
@@ -40,17 +38,30 @@ type InstanceStatus struct {
 	AgentsFlag     string            `json:"agentsFlag,omitempty"`
 }
 
-// SecretStatus is one managed secret and its versions, newest first.
+// SecretStatus is one managed secret and its versions, newest first, with
+// the rotation policy's verdict.
 type SecretStatus struct {
 	Name     string          `json:"name"`
 	Missing  bool            `json:"missing,omitempty"`
 	Versions []VersionStatus `json:"versions"`
+	// RotationDue reports that the newest ENABLED version is older than
+	// rotation.max_age (or that there is no ENABLED version);
+	// RotationDueReason says which.
+	RotationDue       bool   `json:"rotationDue"`
+	RotationDueReason string `json:"rotationDueReason,omitempty"`
+	// NextRotation is when the newest ENABLED version reaches max_age
+	// (absent when there is none).
+	NextRotation time.Time `json:"nextRotation,omitzero"`
 }
 
 // VersionStatus is one secret version (never its payload).
 type VersionStatus struct {
 	Name  string `json:"name"`
 	State string `json:"state"`
+	// CreateTime is when the version was added; AgeSeconds is its age when
+	// Status ran.
+	CreateTime time.Time `json:"createTime"`
+	AgeSeconds int64     `json:"ageSeconds"`
 }
 
 // Status returns the sandbox's state as JSON (GET).
@@ -138,27 +149,23 @@ func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
 	return st
 }
 
+// secretStatus lists a secret's versions and asks the rotation policy
+// whether it is due, exactly as a rotation run would decide.
 func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) {
-	name := "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id
-	st := SecretStatus{Name: name, Versions: []VersionStatus{}}
-	it := e.Clients.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: name})
-	for {
-		v, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if retry.IsNotFound(err) {
-			st.Missing = true
-			break
-		}
-		if err != nil {
-			return st, fmt.Errorf("list versions of secret %s: %w", id, err)
-		}
-		st.Versions = append(st.Versions, VersionStatus{Name: v.GetName(), State: v.GetState().String()})
+	r := NewRotationRunner(e)
+	st := SecretStatus{Name: "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id, Versions: []VersionStatus{}}
+	plan, missing, err := r.Inspect(ctx, id)
+	if err != nil {
+		return st, err
 	}
-	sort.SliceStable(st.Versions, func(i, j int) bool {
-		return len(st.Versions[i].Name) > len(st.Versions[j].Name) || st.Versions[i].Name > st.Versions[j].Name
-	})
+	st.Missing = missing
+	now := currentTime()
+	for _, v := range plan.Versions {
+		st.Versions = append(st.Versions, VersionStatus{Name: v.Name, State: v.State, CreateTime: v.CreateTime, AgeSeconds: int64(v.Age(now) / time.Second)})
+	}
+	if !missing {
+		st.RotationDue, st.RotationDueReason, st.NextRotation = plan.Due, plan.DueReason, plan.NextRotation
+	}
 	return st, nil
 }
 

@@ -43,7 +43,9 @@ func newSandbox(t *testing.T, mutate ...func(*config.Config)) *sandboxWorld {
 
 // fastAgentTimeout is for tests that run no watcher: the responder gives
 // up waiting for its confirmation quickly.
-func fastAgentTimeout(c *config.Config) { c.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond} }
+func fastAgentTimeout(c *config.Config) {
+	c.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond}
+}
 
 // alert is the sample open incident about this world's VM.
 func (s *sandboxWorld) alert(t *testing.T, file string, replace ...string) []byte {
