@@ -10,4 +10,5 @@ func init() {
 	functions.HTTP("Resolve", Resolve)
 	functions.CloudEvent("HandleAlert", HandleAlert)
 	functions.CloudEvent("HandleLogEntry", HandleLogEntry)
+	functions.CloudEvent("RotateKeys", RotateKeys)
 }

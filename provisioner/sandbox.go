@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // IAPRange is the source range of Identity-Aware Proxy's TCP forwarding:
@@ -161,7 +163,10 @@ func derive(sandbox, suffix string) string {
 // requestID is a deterministic Compute requestId for one mutation of one
 // resource with one desired spec: concurrent or retried identical requests
 // reuse it, so Compute applies the mutation once.
-func requestID(parts ...string) *string {
-	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "coopguard:%q", parts)).String()
+//
+// A retry is a new attempt with a new id: Compute answers a reused id with
+// the same operation, which may have ended in error.
+func requestID(ctx context.Context, parts ...string) *string {
+	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "coopguard:%q:%d", parts, retry.Attempt(ctx))).String()
 	return &id
 }

@@ -28,6 +28,7 @@ var commands = []command{
 	{"serve", "run the functions on 127.0.0.1 (emulated GCP without a configured project)", runServe},
 	{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
 	{"status", "show the sandbox: instances, secrets, incidents", runStatus},
+	{"rotate", "run the key rotation policy now (--dry-run shows what it would do)", runRotate},
 	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response", runDrill},
 	{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
 	{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},

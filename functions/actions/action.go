@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // Target is what one response acts on. The responder builds it only after
@@ -73,8 +74,12 @@ func (t *Target) instanceRef() string {
 // requestID is a deterministic Compute requestId for one mutation of one
 // incident: concurrent or redelivered responses reuse it and Compute
 // applies the mutation once.
-func requestID(t *Target, action string, extra ...string) *string {
-	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("coopguard:"+t.Project+":"+t.Instance.GetName()+":"+t.Incident.ID+":"+action+":"+strings.Join(extra, ":"))).String()
+//
+// A retry is a new attempt with a new id: Compute answers a reused id with
+// the same operation, which may have ended in error.
+func requestID(ctx context.Context, t *Target, action string, extra ...string) *string {
+	key := fmt.Sprintf("coopguard:%s:%s:%s:%s:%s:%d", t.Project, t.Instance.GetName(), t.Incident.ID, action, strings.Join(extra, ":"), retry.Attempt(ctx))
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String()
 	return &id
 }
 

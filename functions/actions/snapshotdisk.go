@@ -63,7 +63,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	}
 	err = gcp.Wait(ctx)(c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: requestID(t, "snapshot", disk),
+		RequestId: requestID(ctx, t, "snapshot", disk),
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),

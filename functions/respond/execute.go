@@ -3,6 +3,7 @@ package respond
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
@@ -17,7 +18,7 @@ import (
 // finished (whatever their result), all others in parallel. It returns the
 // results in plan order, collect-logs' excerpt, and the critical path: the
 // longest chain of steps weighted by their measured durations.
-func execute(ctx context.Context, c *gcp.Clients, plan playbook.Plan, t *actions.Target) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration) {
+func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration) {
 	n := len(plan.Steps)
 	index := make(map[string]int, n)
 	for i, s := range plan.Steps {
@@ -49,7 +50,11 @@ func execute(ctx context.Context, c *gcp.Clients, plan playbook.Plan, t *actions
 			} else {
 				// Actions re-check state, so a transient failure is retried
 				// in place; what still fails is reported and redelivered.
-				err = retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+				p := policy
+				p.OnRetry = func(attempt int, err error) {
+					res.Retries = append(res.Retries, time.Now().UTC().Format(time.RFC3339Nano)+" attempt "+strconv.Itoa(attempt+1)+": "+err.Error())
+				}
+				err = retry.Do(ctx, p, func(ctx context.Context) error {
 					var err error
 					out, err = a.Run(ctx, c, t)
 					return err

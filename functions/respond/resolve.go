@@ -94,7 +94,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	l := r.instanceLock(inst.GetName())
 	l.Lock()
 	defer l.Unlock()
-	results, _, _ := execute(ctx, r.c, playbook.Restore(), t)
+	results, _, _ := execute(ctx, r.c, r.policy, playbook.Restore(), t)
 	rep.Actions = append(rep.Actions, results...)
 	for _, a := range results {
 		if a.Result == incident.ResultFailed {

@@ -36,6 +36,8 @@ type Responder struct {
 	c   *gcp.Clients
 	rec *report.Recorder
 	now func() time.Time
+	// policy is the retry policy of every GCP call.
+	policy retry.Policy
 
 	mu       sync.Mutex
 	inflight map[string]*flight          // incident id → running response
@@ -59,9 +61,12 @@ func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Responder{cfg: cfg, c: c, rec: rec, now: now,
+	return &Responder{cfg: cfg, c: c, rec: rec, now: now, policy: retry.Default,
 		inflight: map[string]*flight{}, done: map[string]*incident.Report{}, locks: map[string]*sync.Mutex{}}
 }
+
+// SetRetryPolicy replaces the retry policy (tests shorten it).
+func (r *Responder) SetRetryPolicy(p retry.Policy) { r.policy = p }
 
 // Respond handles one incident. Concurrent deliveries of the same incident
 // share one response; a redelivery of one this process already contained
@@ -175,7 +180,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, received
 		LogWindow:        30 * time.Minute,
 		Now:              r.now,
 	}
-	results, excerpt, critical := execute(ctx, r.c, plan, t)
+	results, excerpt, critical := execute(ctx, r.c, r.policy, plan, t)
 	rep.Actions, rep.LogExcerpt = results, excerpt
 	rep.CriticalPathSeconds = (resolved + critical).Seconds()
 	rep.Outcome = incident.OutcomeContained
@@ -214,7 +219,7 @@ func (r *Responder) finish(ctx context.Context, rep *incident.Report, runErr err
 		rep.ContainmentSeconds = 0
 	}
 	if r.rec != nil {
-		if err := retry.Do(ctx, retry.Default, func(ctx context.Context) error { return r.rec.Record(ctx, rep) }); err != nil {
+		if err := retry.Do(ctx, r.policy, func(ctx context.Context) error { return r.rec.Record(ctx, rep) }); err != nil {
 			return rep, errors.Join(runErr, err)
 		}
 	}
@@ -262,7 +267,7 @@ func (r *Responder) resolve(ctx context.Context, inc incident.Incident) (*comput
 
 func (r *Responder) getInstance(ctx context.Context, name string) (*computepb.Instance, error) {
 	var inst *computepb.Instance
-	err := retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+	err := retry.Do(ctx, r.policy, func(ctx context.Context) error {
 		var err error
 		inst, err = r.c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: name})
 		return err
@@ -273,7 +278,7 @@ func (r *Responder) getInstance(ctx context.Context, name string) (*computepb.In
 // findByID finds the instance with the numeric id in the configured zone.
 func (r *Responder) findByID(ctx context.Context, id string) (*computepb.Instance, error) {
 	var found *computepb.Instance
-	err := retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+	err := retry.Do(ctx, r.policy, func(ctx context.Context) error {
 		found = nil
 		it := r.c.Instances.List(ctx, &computepb.ListInstancesRequest{
 			Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Filter: proto.String("id = " + id),

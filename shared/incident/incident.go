@@ -104,6 +104,9 @@ type ActionResult struct {
 	// Changed lists the resources the action changed (full names), so
 	// `coopguard resolve --restore` undoes exactly that.
 	Changed []string `json:"changed,omitempty"`
+	// Retries lists the transient failures that were retried, each with
+	// its time: what failed and when it recovered.
+	Retries []string `json:"retries,omitempty"`
 	// Start and End bound the action; Seconds is their difference.
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`

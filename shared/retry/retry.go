@@ -24,6 +24,19 @@ type Policy struct {
 	// PerTry bounds each attempt, so a hung call does not eat the budget
 	// of the whole handler; zero means no per-attempt bound.
 	PerTry time.Duration
+	// OnRetry, when set, is told about each failed attempt that will be
+	// retried, so reports can say what failed and when it recovered.
+	OnRetry func(attempt int, err error)
+}
+
+type attemptKey struct{}
+
+// Attempt returns the number of the attempt ctx belongs to: 0 for the
+// first. Mutations use it to vary their request ids, because Compute
+// answers a reused request id with the same (failed) operation.
+func Attempt(ctx context.Context) int {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n
 }
 
 // Default is used for every GCP call of the responder.
@@ -36,14 +49,17 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error
 	pause := p.Initial
 	var err error
 	for i := range attempts {
-		actx, cancel := ctx, context.CancelFunc(func() {})
+		actx, cancel := context.WithValue(ctx, attemptKey{}, i), context.CancelFunc(func() {})
 		if p.PerTry > 0 {
-			actx, cancel = context.WithTimeout(ctx, p.PerTry)
+			actx, cancel = context.WithTimeout(actx, p.PerTry)
 		}
 		err = fn(actx)
 		cancel()
 		if err == nil || !Retryable(err) || ctx.Err() != nil || i == attempts-1 {
 			return err
+		}
+		if p.OnRetry != nil {
+			p.OnRetry(i, err)
 		}
 		// Full jitter spreads the retries of concurrent handlers.
 		d := time.Duration(rand.Int64N(int64(pause) + 1))
