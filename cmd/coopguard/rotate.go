@@ -158,7 +158,7 @@ func actionWord(a incident.ActionResult) string {
 	verb := strings.TrimSuffix(a.Action, "-version")
 	switch a.Result {
 	case incident.ResultDone:
-		return verb + "d"
+		return map[string]string{"add": "added", "disable": "disabled", "destroy": "destroyed"}[verb]
 	case incident.ResultDryRun:
 		return "would " + verb
 	default:
@@ -179,7 +179,11 @@ func secretVerdict(s rotation.SecretReport, destroyed int) string {
 		parts = append(parts, "DUE: "+s.DueReason)
 		for _, a := range s.Actions {
 			if a.Action == rotation.ActionAddVersion {
-				parts = append(parts, actionWord(a)+" "+a.Detail)
+				if a.Result == incident.ResultDone {
+					parts = append(parts, a.Detail) // "added version N"
+				} else {
+					parts = append(parts, actionWord(a))
+				}
 			}
 		}
 		if s.NotAdded != "" {

@@ -411,7 +411,24 @@ func (s *Server) setMetadata(c *call) (target, error) {
 	md.Fingerprint = proto.String(s.fingerprint(key + "/metadata"))
 	inst.Metadata = md
 	s.replace(key, inst)
+	if s.watcherStandIn {
+		for _, it := range md.GetItems() {
+			if it.GetKey() == "coopguard-agents" && it.GetValue() == "stop" {
+				s.setGuest(key, "coopguard/agents", fmt.Sprintf("stopped %d", time.Now().Unix()))
+			}
+		}
+	}
 	return target{key, inst.GetId()}, nil
+}
+
+// StandInForWatcher makes every VM confirm a coopguard-agents=stop at once
+// (guest attribute coopguard/agents), as the agent watcher on a real VM
+// does within milliseconds. Benchmarks and fault tests use it; the
+// end-to-end tests run the real watcher script instead.
+func (s *Server) StandInForWatcher() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watcherStandIn = true
 }
 
 // setLabels replaces the instance's labels, guarded by labelFingerprint.

@@ -73,6 +73,8 @@ type Server struct {
 	// the metadata server's long polls.
 	changed chan struct{}
 	seq     uint64
+	// watcherStandIn confirms agent stops like the VM's watcher would.
+	watcherStandIn bool
 }
 
 // endpoint is one REST method of the API.

@@ -1,0 +1,300 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/genproto/googleapis/api/metric"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/functions/rotation"
+	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// RotateKeysJob is the coopguard-job attribute value of the Cloud Scheduler
+// job (and of `coopguard rotate` against a server) that triggers RotateKeys.
+const RotateKeysJob = "rotate-keys"
+
+// SecretRotateEvent is the Secret Manager notification that asks for a
+// rotation; every other event type on the topic is acknowledged and ignored.
+const SecretRotateEvent = "SECRET_ROTATE"
+
+// RotationDueMetric is the gauge written (value 1, label secret) for each
+// secret a run finds due.
+const RotationDueMetric = "custom.googleapis.com/coopguard/rotation_due"
+
+// RotationDueType is the "type" attribute of the rotation-due record on the
+// incidents topic.
+const RotationDueType = "rotation-due"
+
+// RotateRequest is the JSON body of the Scheduler job's message: the
+// Scheduler sample sends {"reason": "scheduled"}; `coopguard rotate` sends
+// {"reason": "cli", "dryRun": true|false}.
+type RotateRequest struct {
+	Reason string `json:"reason,omitempty"`
+	DryRun bool   `json:"dryRun,omitempty"`
+}
+
+// clock is the time the rotation policy and Status use. Env has no clock,
+// so it lives here; tests point it at the emulator's clock.
+var clock atomic.Pointer[func() time.Time]
+
+// SetClock makes RotateKeys and Status judge ages by now instead of
+// time.Now (nil restores time.Now). Tests use it to control time along with
+// the emulated GCP's clock.
+func SetClock(now func() time.Time) {
+	if now == nil {
+		clock.Store(nil)
+		return
+	}
+	clock.Store(&now)
+}
+
+func currentTime() time.Time {
+	if f := clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// RotateKeys applies the rotation policy of [coopguard.rotation], triggered
+// by the Cloud Scheduler job (attribute coopguard-job=rotate-keys: every
+// managed secret) or by Secret Manager's SECRET_ROTATE notification (that
+// secret only). Other event types, test messages, other jobs, secrets not in
+// config and undecodable payloads are logged and acknowledged; a failure
+// (Secret Manager, the key source, the incidents topic) returns an error so
+// Pub/Sub redelivers, and the policy's idempotence makes that harmless.
+func RotateKeys(ctx context.Context, ev event.Event) error {
+	e, err := getEnv(ctx)
+	if err != nil {
+		return err
+	}
+	ctx = eventContext(ctx, e, ev)
+	log := logger.FromContext(ctx)
+	msg, err := events.DecodePubSubEvent(ev)
+	if err != nil {
+		return acknowledge(ctx, "undecodable Pub/Sub event", err)
+	}
+	opts := rotation.Options{DryRun: msg.Attributes[AttrDryRun] == "true"}
+	switch kind := events.Classify(msg); kind {
+	case events.KindScheduler:
+		sm, err := events.DecodeSchedulerMessage(msg)
+		if err != nil {
+			return acknowledge(ctx, "undecodable Scheduler message", err)
+		}
+		if sm.Job != RotateKeysJob {
+			log.Warn("Scheduler job is not "+RotateKeysJob+": acknowledged, nothing done; point that job at its own function", "job", sm.Job)
+			return nil
+		}
+		if d, ok := sm.Body["dryRun"]; ok {
+			b, isBool := d.(bool)
+			if !isBool {
+				return acknowledge(ctx, "Scheduler message", fmt.Errorf("%w: field dryRun: want true or false", events.ErrUndecodable))
+			}
+			opts.DryRun = opts.DryRun || b
+		}
+		opts.Trigger = "scheduler"
+		if sm.Reason != "" {
+			opts.Trigger += ":" + sm.Reason
+		}
+	case events.KindSecretEvent:
+		if t := msg.Attributes[events.AttrSecretEventType]; t != SecretRotateEvent {
+			// TOPIC_CONFIGURED (the test message), SECRET_UPDATE, version
+			// events: the topic carries them all, rotation needs none.
+			log.Info("Secret Manager event ignored: only SECRET_ROTATE triggers rotation", "secretEvent", t, "secretId", msg.Attributes["secretId"])
+			return nil
+		}
+		se, err := events.DecodeSecretEvent(msg.Attributes, msg.Data)
+		if err != nil {
+			return acknowledge(ctx, "undecodable Secret Manager notification", err)
+		}
+		id := se.SecretName()
+		if !e.Config.IsManagedSecret(id) {
+			log.Warn("SECRET_ROTATE for a secret coopguard does not manage: acknowledged, nothing done; add it to coopguard.secrets or remove the topic from it", "secret", id)
+			return nil
+		}
+		opts.Secrets = []string{id}
+		opts.Trigger = "secret-rotate"
+	default:
+		log.Warn("message is neither the rotate-keys Scheduler job nor a Secret Manager notification: acknowledged, nothing done", "kind", kind.String())
+		return nil
+	}
+	_, err = RunRotation(ctx, e, opts)
+	return err
+}
+
+// RunRotation runs the rotation policy with e's config and clients, then
+// reports: a WARNING log line per due secret, the rotation_due metric (best
+// effort) and a rotation-due record on the incidents topic. Dry runs only
+// log. The error is non-nil when something failed and a retry is needed.
+func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.Report, error) {
+	log := logger.FromContext(ctx)
+	cfg := e.Config
+	opts.DryRun = opts.DryRun || cfg.Coopguard.DryRun
+	rep, err := NewRotationRunner(e).Run(ctx, opts)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	due := rep.Due()
+	for _, s := range due {
+		log.Warn("rotation due", "secret", s.Secret, "reason", s.DueReason, "notAdded", s.NotAdded,
+			"actions", actionSummary(s.Actions), "dryRun", rep.DryRun)
+	}
+	if !rep.DryRun && len(due) > 0 {
+		writeRotationMetric(ctx, e, rep.StartedAt, due)
+		if perr := publishRotationDue(ctx, e, rep, due); perr != nil {
+			errs = append(errs, perr)
+		}
+	}
+	level := slog.LevelInfo
+	if len(errs) > 0 {
+		level = slog.LevelError
+	}
+	changed := 0
+	for _, s := range rep.Secrets {
+		if s.Changed() {
+			changed++
+		}
+	}
+	log.Log(ctx, level, "rotation run finished", "trigger", rep.Trigger, "dryRun", rep.DryRun,
+		"secrets", len(rep.Secrets), "due", len(due), "changed", changed, "seconds", rep.Seconds, "error", errors.Join(errs...))
+	return rep, errors.Join(errs...)
+}
+
+// NewRotationRunner builds the rotation executor for e: its managed
+// secrets, policy, clock and, when key_source_url is set, the HTTP key
+// source.
+func NewRotationRunner(e *Env) *rotation.Runner {
+	rc := e.Config.Coopguard.Rotation
+	r := &rotation.Runner{
+		Client:  e.Clients.Secrets,
+		Project: e.Config.Cloud.GCP.Project,
+		Managed: e.Config.Coopguard.Secrets,
+		Policy:  rotation.PolicyFrom(rc),
+		Now:     currentTime,
+	}
+	if rc.KeySourceURL != "" {
+		r.Source = &rotation.HTTPKeySource{
+			URL:              rc.KeySourceURL,
+			Project:          e.Config.Cloud.GCP.Project,
+			CredentialSecret: rc.KeySourceCredentialSecret,
+			Secrets:          e.Clients.Secrets,
+		}
+	}
+	return r
+}
+
+func actionSummary(as []incident.ActionResult) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Action+" "+a.Target+": "+a.String())
+	}
+	return out
+}
+
+// writeRotationMetric writes the rotation_due gauge of every due secret in
+// one call. It is best effort: a dashboard missing a point must not fail
+// the run (and Monitoring refuses points closer than its sampling period,
+// which a redelivery easily is).
+func writeRotationMetric(ctx context.Context, e *Env, at time.Time, due []rotation.SecretReport) {
+	project := e.Config.Cloud.GCP.Project
+	var series []*monitoringpb.TimeSeries
+	for _, s := range due {
+		series = append(series, &monitoringpb.TimeSeries{
+			Metric:     &metric.Metric{Type: RotationDueMetric, Labels: map[string]string{"secret": s.Secret}},
+			Resource:   &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": project}},
+			MetricKind: metric.MetricDescriptor_GAUGE,
+			ValueType:  metric.MetricDescriptor_INT64,
+			Points: []*monitoringpb.Point{{
+				Interval: &monitoringpb.TimeInterval{EndTime: timestamppb.New(at)},
+				Value:    &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_Int64Value{Int64Value: 1}},
+			}},
+		})
+	}
+	const perCall = 200 // CreateTimeSeries' limit
+	for i := 0; i < len(series); i += perCall {
+		chunk := series[i:min(i+perCall, len(series))]
+		err := retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+			return e.Clients.Metrics.CreateTimeSeries(ctx, &monitoringpb.CreateTimeSeriesRequest{Name: "projects/" + project, TimeSeries: chunk})
+		})
+		if err != nil {
+			logger.FromContext(ctx).Info("rotation_due metric not written (best effort)", "metric", RotationDueMetric, "error", err)
+		}
+	}
+}
+
+// publishRotationDue puts one rotation-due record per due secret on the
+// incidents topic: an incident.Report with outcome rotation-due, so the
+// topic's subscribers read it like every other record. Its id is stable for
+// one version being due, so consumers can drop the repeats that every
+// scheduled run publishes until the secret is rotated.
+func publishRotationDue(ctx context.Context, e *Env, rep *rotation.Report, due []rotation.SecretReport) error {
+	topic := e.Config.Coopguard.Topics.Incidents
+	pub := e.Clients.PubSub.Publisher(topic)
+	pub.PublishSettings.DelayThreshold = time.Millisecond
+	defer pub.Stop()
+	finished := rep.StartedAt.Add(time.Duration(rep.Seconds * float64(time.Second)))
+	type pending struct {
+		secret string
+		res    *pubsub.PublishResult
+	}
+	var results []pending
+	for _, s := range due {
+		newest := "none"
+		for _, v := range s.Versions {
+			if v.State == rotation.StateEnabled {
+				newest = strconv.FormatInt(v.Number, 10)
+				break
+			}
+		}
+		r := incident.Report{
+			Incident: incident.Incident{
+				ID:        "rotation-" + s.Secret + "-v" + newest,
+				Source:    incident.SourcePosture,
+				Trigger:   "rotation:" + rep.Trigger,
+				Playbook:  incident.PlaybookNotify,
+				Severity:  "WARNING",
+				Project:   rep.Project,
+				Summary:   "secret " + s.Secret + " is due for rotation: " + s.DueReason,
+				StartedAt: rep.StartedAt,
+			},
+			Outcome:    incident.OutcomeRotationDue,
+			Reason:     firstNonEmpty(s.NotAdded, "a new version is added by the key source"),
+			Actions:    s.Actions,
+			ReceivedAt: rep.StartedAt,
+			FinishedAt: finished,
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode the rotation-due record of secret %s: %w", s.Secret, err)
+		}
+		results = append(results, pending{s.Secret, pub.Publish(ctx, &pubsub.Message{
+			Data: data,
+			Attributes: map[string]string{
+				"type": RotationDueType, "secret": s.Secret, "incident": r.Incident.ID,
+				"outcome": r.Outcome, "severity": r.Severity(),
+			},
+		})})
+	}
+	var errs []error
+	for _, p := range results {
+		if _, err := p.res.Get(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("publish the rotation-due record of secret %s to topic %s: %w (coopguard provision creates the topic; coopguard needs roles/pubsub.publisher on it)", p.secret, topic, err))
+		}
+	}
+	return errors.Join(errs...)
+}
