@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# deploy/deploy.sh — deploy coopguard to a GCP project with gcloud, or
+# converge an existing deployment (every step is describe-then-create/update
+# or idempotent; re-running changes nothing that is already right).
+#
+#   PROJECT=my-project REGION=us-central1 deploy/deploy.sh      (make deploy)
+#   DRY_RUN=1 ... deploy/deploy.sh     print every command instead (see lib.sh)
+#
+# Creates: the Pub/Sub topics (alerts, logs, rotation, incidents, and a
+# dead-letter topic with a subscription), the custom roles in deploy/roles/,
+# the service accounts coopguard-responder, coopguard-provisioner and
+# coopguard-invoker (and the sandbox VM's account if missing), the
+# functions (Cloud Run functions, gen2), the dead-letter policy on their
+# trigger subscriptions, the IAM that lets Monitoring, the log sink, Secret
+# Manager and Pub/Sub publish where they must, and the Cloud Scheduler job
+# that triggers RotateKeys.
+set -euo pipefail
+exec 3>&1
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+check_settings
+RUNTIME=$(go_runtime)
+
+# DEPLOY_WORKDIR keeps the staged source and the env file (the tests set it
+# so the printed commands can be run afterwards); otherwise a temp dir.
+if [[ -n ${DEPLOY_WORKDIR:-} ]]; then
+	WORKDIR=$DEPLOY_WORKDIR
+	mkdir -p "$WORKDIR"
+else
+	WORKDIR=$(mktemp -d)
+	trap 'rm -rf "$WORKDIR"' EXIT
+fi
+
+# --- function source ---------------------------------------------------------
+#
+# The Go functions buildpack builds the package at the ROOT of the uploaded
+# source: it moves the upload into serverless_function_source_code/, parses
+# the *.go files of that directory for their package name and imports, and
+# generates a main package that imports it (`_ "<module>"` plus
+# funcframework.Start when the package imports
+# github.com/GoogleCloudPlatform/functions-framework-go/functions, i.e. uses
+# declarative registration). It does not read GOOGLE_FUNCTION_SOURCE (that
+# variable picks a source file for Python and a few other languages only).
+# Sources:
+#   https://cloud.google.com/functions/docs/writing (Go: "your function must
+#     be in a Go package at the root of your project ... cannot be in package
+#     main")
+#   https://github.com/GoogleCloudPlatform/buildpacks cmd/go/functions_framework
+#     (lib.go: BuildFn, moduleAndPackageNames, createMainGoFile; the
+#     declarative template) and its README (GOOGLE_FUNCTION_SOURCE: "only
+#     applicable to some languages").
+# coopguard's functions live in functions/, not at the module root, so deploy
+# uploads a staged copy of the module whose root holds one extra file,
+# deploy/functionroot/coopguard.go: package coopguard, importing ./functions
+# (whose init registers every function) and the framework's functions
+# package. deploy/buildpack_test.go generates the buildpack's main.go for the
+# staged tree and builds it.
+stage_source() {
+	local src=$WORKDIR/source
+	rm -rf "$src"
+	mkdir -p "$src"
+	cp "$REPO_ROOT/go.mod" "$REPO_ROOT/go.sum" "$src/"
+	local d
+	for d in functions provisioner shared; do
+		(cd "$REPO_ROOT" && find "$d" -type f ! -name '*_test.go' ! -path '*/testdata/*' -print0) |
+			(cd "$REPO_ROOT" && xargs -0 cp --parents -t "$src")
+	done
+	cp "$DEPLOY_DIR/functionroot/coopguard.go" "$src/coopguard.go"
+	echo "$src"
+}
+
+# env_file: the functions' configuration (every COOPGUARD_* variable of
+# CONFIG_ENV that is set here) as a YAML file for --env-vars-file.
+env_file() {
+	local f=$WORKDIR/env.yaml name v
+	: >"$f"
+	for name in "${CONFIG_ENV[@]}"; do
+		[[ -n ${!name+set} ]] || continue
+		v=${!name}
+		v=${v//\\/\\\\}
+		v=${v//\"/\\\"}
+		v=${v//$'\n'/\\n}
+		printf '%s: "%s"\n' "$name" "$v" >>"$f"
+	done
+	echo "$f"
+}
+
+SOURCE=$(stage_source)
+ENV_FILE=$(env_file)
+note "project $PROJECT, region $REGION, runtime $RUNTIME, source $SOURCE"
+
+# --- APIs and service agents -----------------------------------------------
+
+note "enable the APIs"
+run gcloud services enable --project="$PROJECT" \
+	cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
+	artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com \
+	cloudscheduler.googleapis.com secretmanager.googleapis.com compute.googleapis.com \
+	logging.googleapis.com monitoring.googleapis.com iam.googleapis.com \
+	cloudresourcemanager.googleapis.com
+
+PROJECT_NUMBER=$(query "$DRY_RUN_PROJECT_NUMBER" gcloud projects describe "$PROJECT" --format='value(projectNumber)')
+[[ $PROJECT_NUMBER =~ ^[0-9]+$ ]] || die "could not read the project number of $PROJECT (got '$PROJECT_NUMBER'): check gcloud auth login and the project id"
+
+note "make sure the service agents exist (Secret Manager, Monitoring notifications, Pub/Sub)"
+for svc in secretmanager.googleapis.com monitoring.googleapis.com pubsub.googleapis.com; do
+	run gcloud beta services identity create --service="$svc" --project="$PROJECT"
+done
+AGENT_SECRETS="service-$PROJECT_NUMBER@gcp-sa-secretmanager.iam.gserviceaccount.com"
+AGENT_MONITORING="service-$PROJECT_NUMBER@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+AGENT_PUBSUB="service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
+# The log sink's writer identity: project sinks write as the project's
+# Logging service account.
+AGENT_LOGGING=$(query "service-$PROJECT_NUMBER@gcp-sa-logging.iam.gserviceaccount.com" \
+	gcloud logging settings describe --project="$PROJECT" --format='value(loggingServiceAccountId)')
+
+# --- topics -------------------------------------------------------------------
+
+describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
+create_topic() { run gcloud pubsub topics create "$1" --project="$PROJECT" --labels=coopguard=true; }
+update_topic() { run gcloud pubsub topics update "$1" --project="$PROJECT" --update-labels=coopguard=true; }
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_DEAD_LETTER"; do
+	ensure "topic $t" describe_topic create_topic update_topic "$t"
+done
+
+describe_sub() { run gcloud pubsub subscriptions describe "$1" --project="$PROJECT"; }
+create_dead_letter_sub() {
+	run gcloud pubsub subscriptions create "$1" --project="$PROJECT" --topic="$TOPIC_DEAD_LETTER" \
+		--message-retention-duration=7d --expiration-period=never --labels=coopguard=true
+}
+update_dead_letter_sub() {
+	run gcloud pubsub subscriptions update "$1" --project="$PROJECT" \
+		--message-retention-duration=7d --expiration-period=never --update-labels=coopguard=true
+}
+ensure "subscription $SUB_DEAD_LETTER" describe_sub create_dead_letter_sub update_dead_letter_sub "$SUB_DEAD_LETTER"
+
+# --- custom roles ---------------------------------------------------------------
+
+describe_role() { run gcloud iam roles describe "$1" --project="$PROJECT" --format='value(deleted)'; }
+create_role() { run gcloud iam roles create "$1" --project="$PROJECT" --file="$2"; }
+update_role() {
+	# A role deleted less than 7 days ago still exists (deleted: True) and
+	# cannot be created again: undelete it, then update it.
+	if dry_run; then
+		note "role $1: if it was deleted"
+		run gcloud iam roles undelete "$1" --project="$PROJECT"
+	elif [[ $(gcloud iam roles describe "$1" --project="$PROJECT" --format='value(deleted)') == True ]]; then
+		run gcloud iam roles undelete "$1" --project="$PROJECT"
+	fi
+	run gcloud iam roles update "$1" --project="$PROJECT" --file="$2" --quiet
+}
+ensure "role $ROLE_RESPONDER" describe_role create_role update_role "$ROLE_RESPONDER" "$DEPLOY_DIR/roles/responder.yaml"
+ensure "role $ROLE_PROVISIONER" describe_role create_role update_role "$ROLE_PROVISIONER" "$DEPLOY_DIR/roles/provisioner.yaml"
+KEY_SOURCE=${COOPGUARD_ROTATION_KEY_SOURCE_URL:-}
+if [[ -n $KEY_SOURCE ]]; then
+	ensure "role $ROLE_RESPONDER_KEYSOURCE" describe_role create_role update_role "$ROLE_RESPONDER_KEYSOURCE" "$DEPLOY_DIR/roles/responder-keysource.yaml"
+fi
+
+# --- service accounts -------------------------------------------------------------
+
+describe_sa() { run gcloud iam service-accounts describe "$1" --project="$PROJECT"; }
+create_sa() { run gcloud iam service-accounts create "${1%@*}" --project="$PROJECT" --display-name="$2"; }
+update_sa() { run gcloud iam service-accounts update "$1" --project="$PROJECT" --display-name="$2"; }
+RESPONDER=$(sa_email "$SA_RESPONDER")
+PROVISIONER=$(sa_email "$SA_PROVISIONER")
+INVOKER_SA=$(sa_email "$SA_INVOKER")
+ensure "service account $RESPONDER" describe_sa create_sa update_sa "$RESPONDER" "coopguard responder (HandleAlert, HandleLogEntry, RotateKeys, Status, Resolve)"
+ensure "service account $PROVISIONER" describe_sa create_sa update_sa "$PROVISIONER" "coopguard provisioner (Provision)"
+ensure "service account $INVOKER_SA" describe_sa create_sa update_sa "$INVOKER_SA" "coopguard event delivery (Eventarc triggers)"
+# The sandbox VM's own dedicated account (cloud.gcp.service_account): made
+# if missing, with no roles (cloudcoop grants it what the agents need).
+SANDBOX_SA=$COOPGUARD_SERVICE_ACCOUNT
+if [[ $SANDBOX_SA == *@"$PROJECT".iam.gserviceaccount.com ]]; then
+	describe_sandbox_sa() { describe_sa "$@"; }
+	create_sandbox_sa() { create_sa "$@"; }
+	keep_sandbox_sa() { note "service account $1: kept as it is"; }
+	ensure "sandbox service account $SANDBOX_SA" describe_sandbox_sa create_sandbox_sa keep_sandbox_sa "$SANDBOX_SA" "cloudcoop sandbox VM"
+fi
+
+# --- IAM ----------------------------------------------------------------------------
+
+note "grant the custom roles"
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --condition=None --quiet
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
+	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --condition=None --quiet
+# Provision creates the VM to run as the sandbox account: the provisioner
+# may act as that one account only.
+run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
+	--member="serviceAccount:$PROVISIONER" --role=roles/iam.serviceAccountUser --condition=None --quiet
+
+if [[ -n $KEY_SOURCE ]]; then
+	note "key source configured: the responder may add versions to the managed secrets"
+	IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
+	expr=""
+	for s in "${MANAGED[@]}"; do
+		s=${s//[[:space:]]/}
+		[[ -n $s ]] || continue
+		expr+="${expr:+ || }resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
+	done
+	run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+		--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" \
+		--condition="expression=$expr,title=coopguard-managed-secrets,description=versions of the secrets coopguard manages" --quiet
+	CRED=${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-}
+	if [[ -n $CRED ]]; then
+		run gcloud secrets add-iam-policy-binding "$CRED" --project="$PROJECT" \
+			--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --condition=None --quiet
+	fi
+fi
+
+note "service agents publish to their topics; the responder publishes incidents (custom role)"
+grant_publisher() {
+	run gcloud pubsub topics add-iam-policy-binding "$1" --project="$PROJECT" \
+		--member="serviceAccount:$2" --role=roles/pubsub.publisher --quiet
+}
+grant_publisher "$TOPIC_ALERTS" "$AGENT_MONITORING"
+grant_publisher "$TOPIC_LOGS" "$AGENT_LOGGING"
+grant_publisher "$TOPIC_ROTATION" "$AGENT_SECRETS"
+grant_publisher "$TOPIC_DEAD_LETTER" "$AGENT_PUBSUB"
+# Sinks made before Logging used the project's account may write as their
+# own identity: grant every sink that routes to the logs topic.
+SINK_WRITERS=$(query "serviceAccount:$AGENT_LOGGING" gcloud logging sinks list --project="$PROJECT" \
+	--filter="destination:topics/$TOPIC_LOGS" --format='value(writerIdentity)')
+for w in $SINK_WRITERS; do
+	if [[ $w != "serviceAccount:$AGENT_LOGGING" ]] || dry_run; then
+		grant_publisher "$TOPIC_LOGS" "${w#serviceAccount:}"
+	fi
+done
+
+# --- functions ----------------------------------------------------------------------
+
+for f in "${FUNCTIONS[@]}"; do
+	read -r name entry trigger sa <<<"$f"
+	email=$(sa_email "${!sa}")
+	common=(--gen2 --project="$PROJECT" --region="$REGION" --runtime="$RUNTIME" --source="$SOURCE"
+		--entry-point="$entry" --service-account="$email" --env-vars-file="$ENV_FILE"
+		--memory=256Mi --timeout=540s --no-allow-unauthenticated --quiet)
+	if [[ $trigger == http ]]; then
+		note "function $name ($entry, HTTP, authenticated)"
+		run gcloud functions deploy "$name" "${common[@]}" --trigger-http \
+			--ingress-settings=all --max-instances="$MAX_INSTANCES_HTTP"
+		if [[ -n $INVOKER ]]; then
+			run gcloud functions add-invoker-policy-binding "$name" --project="$PROJECT" --region="$REGION" --member="$INVOKER"
+		fi
+	else
+		topic=${!trigger}
+		note "function $name ($entry, topic $topic, retried, internal only)"
+		run gcloud functions deploy "$name" "${common[@]}" --trigger-topic="$topic" --retry \
+			--trigger-service-account="$INVOKER_SA" --ingress-settings=internal-only \
+			--max-instances="$MAX_INSTANCES_EVENT"
+		run gcloud functions add-invoker-policy-binding "$name" --project="$PROJECT" --region="$REGION" \
+			--member="serviceAccount:$INVOKER_SA"
+		# Undeliverable events go to the dead-letter topic after
+		# MAX_DELIVERY_ATTEMPTS; the trigger's subscription is Eventarc's.
+		trig=$(query "projects/$PROJECT/locations/$REGION/triggers/$name-000000" gcloud functions describe "$name" \
+			--project="$PROJECT" --region="$REGION" --format='value(eventTrigger.trigger)')
+		sub=$(query "projects/$PROJECT/subscriptions/eventarc-$REGION-$name-000000-sub-000" gcloud eventarc triggers describe "${trig##*/}" \
+			--project="$PROJECT" --location="$REGION" --format='value(transport.pubsub.subscription)')
+		[[ -n $sub ]] || die "function $name has no trigger subscription: check gcloud eventarc triggers list --location=$REGION"
+		run gcloud pubsub subscriptions update "$sub" --dead-letter-topic="projects/$PROJECT/topics/$TOPIC_DEAD_LETTER" \
+			--max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" --min-retry-delay=10s --max-retry-delay=600s
+		run gcloud pubsub subscriptions add-iam-policy-binding "$sub" \
+			--member="serviceAccount:$AGENT_PUBSUB" --role=roles/pubsub.subscriber --quiet
+	fi
+done
+
+# --- scheduler -------------------------------------------------------------------------
+
+describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
+job_flags=(--project="$PROJECT" --location="$SCHEDULER_LOCATION" --schedule="$ROTATION_SCHEDULE"
+	--time-zone="$SCHEDULER_TIME_ZONE" --topic="projects/$PROJECT/topics/$TOPIC_ROTATION"
+	--message-body='{"reason":"scheduled"}' --description="coopguard: trigger RotateKeys")
+create_job() { run gcloud scheduler jobs create pubsub "$1" "${job_flags[@]}" --attributes=coopguard-job=rotate-keys; }
+update_job() { run gcloud scheduler jobs update pubsub "$1" "${job_flags[@]}" --update-attributes=coopguard-job=rotate-keys; }
+ensure "scheduler job $SCHEDULER_JOB" describe_job create_job update_job "$SCHEDULER_JOB"
+
+note "done: coopguard is deployed in $PROJECT ($REGION). Next: curl the Provision function (README, Deploy)"

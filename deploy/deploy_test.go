@@ -1,0 +1,330 @@
+package deploy_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudcoop/coopguard/deploy"
+	"github.com/cloudcoop/coopguard/shared/config"
+)
+
+const (
+	testProject = "coopguard-test-1"
+	testRegion  = "europe-west1"
+)
+
+// repoRoot is the repository root (tests run in deploy/).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// dryRun runs a script with DRY_RUN=1 for the test project, keeping its
+// staged source and env file in a temp dir (returned).
+func dryRun(t *testing.T, script string, env ...string) ([]deploy.Command, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	work := t.TempDir()
+	env = append([]string{"PROJECT=" + testProject, "REGION=" + testRegion, "DEPLOY_WORKDIR=" + work}, env...)
+	cmds, _, err := deploy.DryRun(ctx, filepath.Join(repoRoot(t), "deploy", script), env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) == 0 {
+		t.Fatalf("DRY_RUN=1 %s printed no commands", script)
+	}
+	return cmds, work
+}
+
+// libList prints a bash array defined in deploy/lib.sh.
+func libList(t *testing.T, name string) []string {
+	t.Helper()
+	out, err := exec.Command("bash", "-c", `source "$1" && printf '%s\n' "${`+name+`[@]}"`, "bash",
+		filepath.Join(repoRoot(t), "deploy", "lib.sh")).Output()
+	if err != nil {
+		t.Fatalf("read %s from deploy/lib.sh: %v", name, err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+func find(cmds []deploy.Command, words ...string) []deploy.Command {
+	var out []deploy.Command
+	for _, c := range cmds {
+		if c.Is(words...) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func flag(t *testing.T, c deploy.Command, name string) string {
+	t.Helper()
+	v, ok := c.Flag(name)
+	if !ok {
+		t.Errorf("%s: no --%s", c, name)
+	}
+	return v
+}
+
+func TestDeployCreatesTopicsWithBothBranches(t *testing.T) {
+	cmds, _ := dryRun(t, "deploy.sh")
+	for _, topic := range []string{"coopguard-alerts", "coopguard-logs", "coopguard-rotation", "coopguard-incidents", "coopguard-dead-letter"} {
+		for _, verb := range []string{"describe", "create", "update"} {
+			if len(find(cmds, "gcloud", "pubsub", "topics", verb, topic)) != 1 {
+				t.Errorf("dry run has no single `gcloud pubsub topics %s %s` (describe-then-create/update prints both branches)", verb, topic)
+			}
+		}
+	}
+	sub := find(cmds, "gcloud", "pubsub", "subscriptions", "create", "coopguard-dead-letter-sub")
+	if len(sub) != 1 || flag(t, sub[0], "topic") != "coopguard-dead-letter" {
+		t.Errorf("no dead-letter subscription on coopguard-dead-letter: %v", sub)
+	}
+	if len(find(cmds, "gcloud", "pubsub", "subscriptions", "update", "coopguard-dead-letter-sub")) != 1 {
+		t.Error("no update branch for the dead-letter subscription")
+	}
+}
+
+func TestDeployFunctions(t *testing.T) {
+	cmds, work := dryRun(t, "deploy.sh")
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goLine = v
+		}
+	}
+	parts := strings.SplitN(goLine, ".", 3)
+	wantRuntime := "go" + parts[0] + parts[1] // go 1.26.8 → go126
+
+	responder := "coopguard-responder@" + testProject + ".iam.gserviceaccount.com"
+	provisioner := "coopguard-provisioner@" + testProject + ".iam.gserviceaccount.com"
+	want := map[string]struct{ topic, sa string }{
+		"Provision":      {"", provisioner},
+		"Status":         {"", responder},
+		"Resolve":        {"", responder},
+		"HandleAlert":    {"coopguard-alerts", responder},
+		"HandleLogEntry": {"coopguard-logs", responder},
+		"RotateKeys":     {"coopguard-rotation", responder},
+	}
+	deploys := find(cmds, "gcloud", "functions", "deploy")
+	if len(deploys) != len(want) {
+		t.Fatalf("%d functions deployed, want %d: %v", len(deploys), len(want), deploys)
+	}
+	for _, c := range deploys {
+		entry := flag(t, c, "entry-point")
+		w, ok := want[entry]
+		if !ok {
+			t.Errorf("%s: unexpected entry point %q", c, entry)
+			continue
+		}
+		delete(want, entry)
+		if !slices.Contains(c.Args, "--gen2") {
+			t.Errorf("%s: not gen2", entry)
+		}
+		if got := flag(t, c, "runtime"); got != wantRuntime {
+			t.Errorf("%s: runtime %s, want %s (go.mod says go %s)", entry, got, wantRuntime, goLine)
+		}
+		if got := flag(t, c, "source"); got != filepath.Join(work, "source") {
+			t.Errorf("%s: source %s, want the staged tree %s", entry, got, filepath.Join(work, "source"))
+		}
+		if got := flag(t, c, "service-account"); got != w.sa {
+			t.Errorf("%s: runs as %s, want %s", entry, got, w.sa)
+		}
+		if !slices.Contains(c.Args, "--no-allow-unauthenticated") {
+			t.Errorf("%s: allows unauthenticated calls", entry)
+		}
+		if flag(t, c, "max-instances") == "" {
+			t.Errorf("%s: max instances unbounded", entry)
+		}
+		if w.topic == "" {
+			if !slices.Contains(c.Args, "--trigger-http") {
+				t.Errorf("%s: not an HTTP function", entry)
+			}
+			continue
+		}
+		if got := flag(t, c, "trigger-topic"); got != w.topic {
+			t.Errorf("%s: trigger topic %s, want %s", entry, got, w.topic)
+		}
+		if !slices.Contains(c.Args, "--retry") {
+			t.Errorf("%s: retry is off", entry)
+		}
+		if got := flag(t, c, "ingress-settings"); got != "internal-only" {
+			t.Errorf("%s: ingress %s, want internal-only", entry, got)
+		}
+	}
+	for entry := range want {
+		t.Errorf("entry point %s is not deployed", entry)
+	}
+	if n := len(find(cmds, "gcloud", "pubsub", "subscriptions", "update")); n < 4 {
+		t.Errorf("dead-letter policy set on %d subscriptions, want the 3 trigger subscriptions and the dead-letter one", n)
+	}
+}
+
+func TestDeploySchedulerJobDaily(t *testing.T) {
+	cmds, _ := dryRun(t, "deploy.sh")
+	for _, verb := range []string{"create", "update"} {
+		jobs := find(cmds, "gcloud", "scheduler", "jobs", verb, "pubsub", "coopguard-rotate-keys")
+		if len(jobs) != 1 {
+			t.Fatalf("no `gcloud scheduler jobs %s pubsub coopguard-rotate-keys`", verb)
+		}
+		j := jobs[0]
+		if got := flag(t, j, "schedule"); got != "0 3 * * *" {
+			t.Errorf("%s: schedule %q, want daily", verb, got)
+		}
+		if got := flag(t, j, "topic"); got != "projects/"+testProject+"/topics/coopguard-rotation" {
+			t.Errorf("%s: topic %s", verb, got)
+		}
+		if got := flag(t, j, "message-body"); got != `{"reason":"scheduled"}` {
+			t.Errorf("%s: body %s, want the shape of ../shared/samples/scheduler-rotation-message.json", verb, got)
+		}
+	}
+}
+
+func TestDeployServiceAgentsPublishToTheirTopics(t *testing.T) {
+	cmds, _ := dryRun(t, "deploy.sh")
+	want := map[string]string{
+		"coopguard-alerts":      "gcp-sa-monitoring-notification",
+		"coopguard-logs":        "gcp-sa-logging",
+		"coopguard-rotation":    "gcp-sa-secretmanager",
+		"coopguard-dead-letter": "gcp-sa-pubsub",
+	}
+	for topic, agent := range want {
+		ok := false
+		for _, c := range find(cmds, "gcloud", "pubsub", "topics", "add-iam-policy-binding", topic) {
+			m, _ := c.Flag("member")
+			r, _ := c.Flag("role")
+			ok = ok || (strings.Contains(m, "@"+agent+".iam.gserviceaccount.com") && r == "roles/pubsub.publisher")
+		}
+		if !ok {
+			t.Errorf("%s's service agent may not publish to %s", agent, topic)
+		}
+	}
+}
+
+// Every configuration variable reaches the functions, and deploy knows
+// exactly the variables shared/config reads.
+func TestDeployForwardsEveryConfigVariable(t *testing.T) {
+	got := libList(t, "CONFIG_ENV")
+	want := config.EnvNames()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("CONFIG_ENV in deploy/lib.sh = %v\nconfig.EnvNames()        = %v\nmake CONFIG_ENV list exactly the env tags of shared/config", got, want)
+	}
+	var env []string
+	for _, n := range want {
+		env = append(env, n+`=value of `+n+` with "quotes", \backslash, commas`)
+	}
+	_, work := dryRun(t, "deploy.sh", env...)
+	b, err := os.ReadFile(filepath.Join(work, "env.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range want {
+		if n == "COOPGUARD_PROJECT" { // deploy's PROJECT wins
+			continue
+		}
+		line := n + `: "value of ` + n + ` with \"quotes\", \\backslash, commas"`
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("env.yaml lacks %s", line)
+		}
+	}
+}
+
+func TestDeployKeySourceGrants(t *testing.T) {
+	without, _ := dryRun(t, "deploy.sh")
+	for _, c := range without {
+		if strings.Contains(c.Line, "coopguardResponderKeySource") || c.Is("gcloud", "secrets", "add-iam-policy-binding") {
+			t.Errorf("no key source configured, yet: %s", c)
+		}
+	}
+	with, _ := dryRun(t, "deploy.sh", "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
+		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token", "COOPGUARD_SECRETS=anthropic-api-key,other-key")
+	var bound bool
+	for _, c := range find(with, "gcloud", "projects", "add-iam-policy-binding") {
+		if r, _ := c.Flag("role"); strings.HasSuffix(r, "/coopguardResponderKeySource") {
+			bound = true
+			cond := flag(t, c, "condition")
+			for _, s := range []string{"anthropic-api-key", "other-key"} {
+				if !strings.Contains(cond, "/secrets/"+s+"/") {
+					t.Errorf("key-source role condition %q does not cover secret %s", cond, s)
+				}
+			}
+		}
+	}
+	if !bound {
+		t.Error("key source configured but the key-source role is not bound")
+	}
+	if len(find(with, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")) != 1 {
+		t.Error("the responder may not read the key source's credential secret mint-token")
+	}
+}
+
+func TestDeployRefusesMissingSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"REGION=us-central1"}, "PROJECT is not set: run make deploy PROJECT="},
+		{[]string{"PROJECT=" + testProject}, "REGION is not set"},
+		{[]string{"PROJECT=Bad_Project", "REGION=us-central1"}, "is not a GCP project id"},
+		{[]string{"PROJECT=" + testProject, "REGION=us-central1", "COOPGUARD_SERVICE_ACCOUNT=1-compute@developer.gserviceaccount.com"}, "default Compute service account"},
+	} {
+		for _, script := range []string{"deploy.sh", "undeploy.sh"} {
+			cmd := exec.Command("bash", filepath.Join(repoRoot(t), "deploy", script))
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DRY_RUN=1", "DEPLOY_WORKDIR=" + t.TempDir()}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Errorf("%s with %v: err %v, output %q; want a failure saying %q", script, tc.env, err, out, tc.want)
+			}
+		}
+	}
+}
+
+func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
+	deployed, _ := dryRun(t, "deploy.sh")
+	removed, _ := dryRun(t, "undeploy.sh")
+	has := func(words ...string) bool { return len(find(removed, words...)) > 0 }
+	for _, c := range find(deployed, "gcloud", "pubsub", "topics", "create") {
+		if !has("gcloud", "pubsub", "topics", "delete", c.Args[4]) {
+			t.Errorf("undeploy keeps topic %s", c.Args[4])
+		}
+	}
+	for _, c := range find(deployed, "gcloud", "functions", "deploy") {
+		if !has("gcloud", "functions", "delete", c.Args[3]) {
+			t.Errorf("undeploy keeps function %s", c.Args[3])
+		}
+	}
+	for _, c := range find(deployed, "gcloud", "iam", "roles", "create") {
+		if !has("gcloud", "iam", "roles", "delete", c.Args[4]) {
+			t.Errorf("undeploy keeps role %s", c.Args[4])
+		}
+	}
+	for _, id := range []string{"coopguard-responder", "coopguard-provisioner", "coopguard-invoker"} {
+		if !has("gcloud", "iam", "service-accounts", "delete", id+"@"+testProject+".iam.gserviceaccount.com") {
+			t.Errorf("undeploy keeps service account %s", id)
+		}
+	}
+	if !has("gcloud", "scheduler", "jobs", "delete", "coopguard-rotate-keys") {
+		t.Error("undeploy keeps the scheduler job")
+	}
+	for _, c := range removed {
+		if c.Is("gcloud", "compute") || c.Is("gcloud", "secrets", "delete") || c.Is("gcloud", "logging", "sinks", "delete") {
+			t.Errorf("undeploy touches the sandbox: %s", c)
+		}
+	}
+}

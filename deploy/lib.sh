@@ -1,0 +1,204 @@
+# shellcheck shell=bash disable=SC2034  # (settings are used by the scripts that source this file)
+# deploy/lib.sh — helpers and settings shared by deploy.sh and undeploy.sh.
+# Sourced, not run.
+#
+# DRY_RUN=1 prints every gcloud command (one per line, shell-quoted) instead
+# of running it; lines starting with '#' are comments. A dry run has no
+# credentials, so a describe cannot tell whether a resource exists: for every
+# describe-then-create/update step it prints the describe and then BOTH
+# branches, each under a "# <resource>: if missing" / "if present" comment,
+# and values read from GCP (project number, trigger subscriptions) are
+# placeholders. deploy/gcloud_test.go runs every printed command.
+
+# --- settings (environment overrides) --------------------------------------
+
+: "${DRY_RUN:=0}"
+PROJECT=${PROJECT:-${COOPGUARD_PROJECT:-}}
+REGION=${REGION:-}
+SCHEDULER_LOCATION=${SCHEDULER_LOCATION:-$REGION}
+# Daily at 03:00 UTC by default (cron syntax, in SCHEDULER_TIME_ZONE).
+ROTATION_SCHEDULE=${ROTATION_SCHEDULE:-0 3 * * *}
+SCHEDULER_TIME_ZONE=${SCHEDULER_TIME_ZONE:-Etc/UTC}
+# Upper bounds on instances per function (a storm of alerts must not fan
+# out into hundreds of responders acting on the same VM).
+MAX_INSTANCES_EVENT=${MAX_INSTANCES_EVENT:-5}
+MAX_INSTANCES_HTTP=${MAX_INSTANCES_HTTP:-2}
+# Pub/Sub delivery attempts before a message goes to the dead-letter topic.
+MAX_DELIVERY_ATTEMPTS=${MAX_DELIVERY_ATTEMPTS:-10}
+# Optional IAM member allowed to call Provision and Status, e.g.
+# user:me@example.com (project owners can call them anyway).
+INVOKER=${INVOKER:-}
+
+TOPIC_ALERTS=${COOPGUARD_TOPIC_ALERTS:-coopguard-alerts}
+TOPIC_LOGS=${COOPGUARD_TOPIC_LOGS:-coopguard-logs}
+TOPIC_ROTATION=${COOPGUARD_TOPIC_ROTATION:-coopguard-rotation}
+TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
+TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-coopguard-dead-letter}
+SUB_DEAD_LETTER=${SUB_DEAD_LETTER:-coopguard-dead-letter-sub}
+SCHEDULER_JOB=${SCHEDULER_JOB:-coopguard-rotate-keys}
+
+# Service accounts coopguard runs as (account ids; emails below).
+SA_RESPONDER=coopguard-responder
+SA_PROVISIONER=coopguard-provisioner
+SA_INVOKER=coopguard-invoker
+
+# Custom roles (ids) and their definition files, see deploy/roles/.
+ROLE_RESPONDER=coopguardResponder
+ROLE_RESPONDER_KEYSOURCE=coopguardResponderKeySource
+ROLE_PROVISIONER=coopguardProvisioner
+
+# The functions: deployed name, entry point (functions/register.go), trigger
+# (http or a topic variable), service account.
+FUNCTIONS=(
+	"coopguard-provision Provision http SA_PROVISIONER"
+	"coopguard-status Status http SA_RESPONDER"
+	"coopguard-resolve Resolve http SA_RESPONDER"
+	"coopguard-handle-alert HandleAlert TOPIC_ALERTS SA_RESPONDER"
+	"coopguard-handle-log-entry HandleLogEntry TOPIC_LOGS SA_RESPONDER"
+	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_RESPONDER"
+)
+
+# Every configuration variable the functions read (shared/config: the env
+# tags; config.EnvNames()). deploy forwards the ones set in its environment;
+# deploy/deploy_test.go checks this list against config.EnvNames().
+CONFIG_ENV=(
+	COOPGUARD_PROJECT COOPGUARD_ZONE COOPGUARD_SERVICE_ACCOUNT
+	COOPGUARD_VM_NAME COOPGUARD_VM_MACHINE_TYPE COOPGUARD_VM_DISK_SIZE_GB
+	COOPGUARD_VM_IMAGE COOPGUARD_VM_TAGS
+	COOPGUARD_DRY_RUN COOPGUARD_SECRETS COOPGUARD_SUBNET_CIDR
+	COOPGUARD_AGENT_STOP_TIMEOUT
+	COOPGUARD_TOPIC_ALERTS COOPGUARD_TOPIC_LOGS COOPGUARD_TOPIC_ROTATION
+	COOPGUARD_TOPIC_INCIDENTS
+	COOPGUARD_PLAYBOOKS COOPGUARD_RULES
+	COOPGUARD_ROTATION_MAX_AGE COOPGUARD_ROTATION_GRACE
+	COOPGUARD_ROTATION_KEEP_DISABLED COOPGUARD_ROTATION_DESTROY_AFTER
+	COOPGUARD_ROTATION_KEY_SOURCE_URL
+	COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET
+)
+
+# Placeholder project number used by dry runs (the real one is read from
+# `gcloud projects describe`).
+DRY_RUN_PROJECT_NUMBER=123456789012
+
+DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$DEPLOY_DIR/.." && pwd)
+
+# --- helpers ----------------------------------------------------------------
+
+die() {
+	echo "deploy: $*" >&2
+	exit 1
+}
+
+dry_run() { [[ $DRY_RUN == 1 ]]; }
+
+# note TEXT: a comment line in the dry-run listing, a progress line otherwise.
+note() {
+	if dry_run; then
+		echo "# $*"
+	else
+		echo "==> $*" >&2
+	fi
+}
+
+# run CMD...: run a command, or print it shell-quoted on one line (DRY_RUN=1).
+run() {
+	if dry_run; then
+		local line
+		line=$(printf '%q ' "$@")
+		echo "${line% }"
+	else
+		"$@"
+	fi
+}
+
+# query PLACEHOLDER CMD...: print a command's output; in a dry run print the
+# command and then PLACEHOLDER stands for its output. Use as v=$(query ...):
+# the dry-run listing goes to fd 3 (the script's stdout).
+query() {
+	local placeholder=$1
+	shift
+	if dry_run; then
+		run "$@" >&3
+		echo "$placeholder"
+	else
+		"$@"
+	fi
+}
+
+# ensure LABEL DESCRIBE CREATE UPDATE [ARGS...]: describe-then-create/update.
+# Each of DESCRIBE, CREATE, UPDATE is a function called with ARGS; DESCRIBE
+# succeeds when the resource exists. A dry run prints the describe and both
+# branches.
+ensure() {
+	local label=$1 describe=$2 create=$3 update=$4
+	shift 4
+	if dry_run; then
+		note "$label: does it exist?"
+		"$describe" "$@"
+		note "$label: if missing"
+		"$create" "$@"
+		note "$label: if present"
+		"$update" "$@"
+		return
+	fi
+	if "$describe" "$@" >/dev/null 2>&1; then
+		note "$label: exists, updating"
+		"$update" "$@"
+	else
+		note "$label: creating"
+		"$create" "$@"
+	fi
+}
+
+# remove LABEL DESCRIBE DELETE [ARGS...]: delete a resource if it exists (a
+# dry run prints both commands).
+remove() {
+	local label=$1 describe=$2 delete=$3
+	shift 3
+	if dry_run; then
+		note "$label: does it exist? if present:"
+		"$describe" "$@"
+		"$delete" "$@"
+		return
+	fi
+	if "$describe" "$@" >/dev/null 2>&1; then
+		note "$label: deleting"
+		"$delete" "$@"
+	else
+		note "$label: already gone"
+	fi
+}
+
+# sa_email ID: a coopguard service account's email in PROJECT.
+sa_email() { echo "$1@$PROJECT.iam.gserviceaccount.com"; }
+
+# check_settings: PROJECT and REGION are required; say how to set them.
+check_settings() {
+	[[ -n $PROJECT ]] || die "PROJECT is not set: run make deploy PROJECT=my-project REGION=us-central1"
+	[[ -n $REGION ]] || die "REGION is not set: run make deploy PROJECT=$PROJECT REGION=us-central1"
+	[[ $PROJECT =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || die "PROJECT=$PROJECT is not a GCP project id (6-30 lowercase letters, digits, hyphens)"
+	[[ $REGION =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || die "REGION=$REGION is not a GCP region such as us-central1"
+	if ! dry_run; then
+		command -v gcloud >/dev/null || die "gcloud not found: install the Google Cloud CLI and run gcloud auth login"
+	fi
+	: "${COOPGUARD_ZONE:=$REGION-a}"
+	: "${COOPGUARD_SERVICE_ACCOUNT:=cc-sandbox@$PROJECT.iam.gserviceaccount.com}"
+	COOPGUARD_PROJECT=$PROJECT
+	[[ $COOPGUARD_SERVICE_ACCOUNT != *-compute@developer.gserviceaccount.com ]] ||
+		die "COOPGUARD_SERVICE_ACCOUNT is the default Compute service account: set a dedicated one (cloud.gcp.service_account)"
+	export COOPGUARD_PROJECT COOPGUARD_ZONE COOPGUARD_SERVICE_ACCOUNT
+}
+
+# go_runtime: the Cloud Run functions Go runtime matching go.mod's go line
+# (go 1.26.x -> go126); RUNTIME overrides.
+go_runtime() {
+	if [[ -n ${RUNTIME:-} ]]; then
+		echo "$RUNTIME"
+		return
+	fi
+	local v
+	v=$(sed -n 's/^go \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1\2/p' "$REPO_ROOT/go.mod")
+	[[ -n $v ]] || die "no go line in $REPO_ROOT/go.mod: set RUNTIME=go126"
+	echo "go$v"
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# deploy/undeploy.sh — remove what deploy.sh created (make undeploy):
+# the Scheduler job, the functions, the topics and the dead-letter
+# subscription, the IAM bindings, the service accounts coopguard runs as and
+# the custom roles. It does not touch the sandbox (VM, network, secrets,
+# alert policy, log sink) or the sandbox VM's service account: tear those
+# down separately. Each step deletes only what exists, so re-running is
+# harmless. DRY_RUN=1 prints the commands (see lib.sh).
+set -euo pipefail
+exec 3>&1
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+check_settings
+RESPONDER=$(sa_email "$SA_RESPONDER")
+PROVISIONER=$(sa_email "$SA_PROVISIONER")
+
+# try CMD...: run a removal that may find nothing to remove (a binding that
+# is already gone); report instead of failing.
+try() {
+	if dry_run; then
+		run "$@"
+	elif ! "$@" >/dev/null 2>&1; then
+		note "nothing to remove: ${*:1:4}"
+	fi
+}
+
+describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
+delete_job() { run gcloud scheduler jobs delete "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION" --quiet; }
+remove "scheduler job $SCHEDULER_JOB" describe_job delete_job "$SCHEDULER_JOB"
+
+describe_fn() { run gcloud functions describe "$1" --project="$PROJECT" --region="$REGION"; }
+delete_fn() { run gcloud functions delete "$1" --project="$PROJECT" --region="$REGION" --quiet; }
+for f in "${FUNCTIONS[@]}"; do
+	read -r name _ <<<"$f"
+	remove "function $name" describe_fn delete_fn "$name"
+done
+
+describe_sub() { run gcloud pubsub subscriptions describe "$1" --project="$PROJECT"; }
+delete_sub() { run gcloud pubsub subscriptions delete "$1" --project="$PROJECT" --quiet; }
+remove "subscription $SUB_DEAD_LETTER" describe_sub delete_sub "$SUB_DEAD_LETTER"
+
+describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
+delete_topic() { run gcloud pubsub topics delete "$1" --project="$PROJECT" --quiet; }
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_DEAD_LETTER"; do
+	remove "topic $t" describe_topic delete_topic "$t"
+done
+
+note "remove the IAM bindings"
+try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --all --quiet
+try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" --all --quiet
+try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
+	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --all --quiet
+try gcloud iam service-accounts remove-iam-policy-binding "$COOPGUARD_SERVICE_ACCOUNT" --project="$PROJECT" \
+	--member="serviceAccount:$PROVISIONER" --role=roles/iam.serviceAccountUser --all --quiet
+if [[ -n ${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-} ]]; then
+	try gcloud secrets remove-iam-policy-binding "$COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET" --project="$PROJECT" \
+		--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --all --quiet
+fi
+
+describe_sa() { run gcloud iam service-accounts describe "$1" --project="$PROJECT"; }
+delete_sa() { run gcloud iam service-accounts delete "$1" --project="$PROJECT" --quiet; }
+for id in "$SA_RESPONDER" "$SA_PROVISIONER" "$SA_INVOKER"; do
+	remove "service account $id" describe_sa delete_sa "$(sa_email "$id")"
+done
+
+# A deleted custom role lingers for 7 days (deleted: True); deploy.sh
+# undeletes it if you deploy again within that time.
+live_role() {
+	if dry_run; then
+		run gcloud iam roles describe "$1" --project="$PROJECT" --format='value(deleted)'
+	else
+		local deleted
+		deleted=$(gcloud iam roles describe "$1" --project="$PROJECT" --format='value(deleted)') && [[ $deleted != True ]]
+	fi
+}
+delete_role() { run gcloud iam roles delete "$1" --project="$PROJECT" --quiet; }
+for r in "$ROLE_RESPONDER" "$ROLE_RESPONDER_KEYSOURCE" "$ROLE_PROVISIONER"; do
+	remove "role $r" live_role delete_role "$r"
+done
+
+note "done: coopguard is removed from $PROJECT; the sandbox itself is untouched"
