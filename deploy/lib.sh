@@ -53,6 +53,7 @@ FUNCTIONS=(
 	"coopguard-provision Provision http SA_PROVISIONER"
 	"coopguard-status Status http SA_RESPONDER"
 	"coopguard-resolve Resolve http SA_RESPONDER"
+	"coopguard-posture Posture http SA_RESPONDER"
 	"coopguard-handle-alert HandleAlert TOPIC_ALERTS SA_RESPONDER"
 	"coopguard-handle-log-entry HandleLogEntry TOPIC_LOGS SA_RESPONDER"
 	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_RESPONDER"

@@ -8,6 +8,7 @@ func init() {
 	functions.HTTP("Provision", Provision)
 	functions.HTTP("Status", Status)
 	functions.HTTP("Resolve", Resolve)
+	functions.HTTP("Posture", Posture)
 	functions.CloudEvent("HandleAlert", HandleAlert)
 	functions.CloudEvent("HandleLogEntry", HandleLogEntry)
 	functions.CloudEvent("RotateKeys", RotateKeys)

@@ -21,10 +21,8 @@ type ResolveRequest struct {
 }
 
 // Resolve closes an incident as a false positive (POST), optionally
-// restoring the sandbox. `coopguard serve` serves it for the CLI; against a
-// real project the CLI resolves with the operator's own credentials
-// (--config), so the deployed responder never holds the permissions to
-// start VMs or re-enable keys.
+// restoring the sandbox. Like Status it is deployed authenticated only:
+// whoever may invoke it may undo a containment.
 func Resolve(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodPost) {
 		return

@@ -105,7 +105,7 @@ type Progress func(Result)
 // the changes in dependency order. Every resource is reported; one failure
 // skips only the resources that depend on it. The returned error joins the
 // failures.
-func Run(ctx context.Context, c *gcp.Clients, resources []Resource, dryRun bool, progress Progress) (*Report, error) {
+func Run(ctx context.Context, c *gcp.Clients, policy retry.Policy, resources []Resource, dryRun bool, progress Progress) (*Report, error) {
 	start := time.Now()
 	g, err := newGraph(resources)
 	if err != nil {
@@ -119,7 +119,7 @@ func Run(ctx context.Context, c *gcp.Clients, resources []Resource, dryRun bool,
 		wg.Go(func() {
 			t := time.Now()
 			var ch Change
-			err := retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+			err := retry.Do(ctx, policy, func(ctx context.Context) error {
 				var err error
 				ch, err = r.Observe(ctx, c)
 				return err
@@ -146,7 +146,7 @@ func Run(ctx context.Context, c *gcp.Clients, resources []Resource, dryRun bool,
 			}
 		}
 	} else {
-		g.apply(ctx, changes, results, progress)
+		g.apply(ctx, policy, changes, results, progress)
 	}
 
 	rep := &Report{Project: c.Project, DryRun: dryRun, Resources: results, Seconds: time.Since(start).Seconds()}
@@ -203,7 +203,7 @@ func newGraph(resources []Resource) (*graph, error) {
 
 // apply runs each change once all of its dependencies are done; resources
 // whose dependencies failed are skipped.
-func (g *graph) apply(ctx context.Context, changes []Change, results []Result, progress Progress) {
+func (g *graph) apply(ctx context.Context, policy retry.Policy, changes []Change, results []Result, progress Progress) {
 	done := make([]chan struct{}, len(changes))
 	for i := range done {
 		done[i] = make(chan struct{})
@@ -243,7 +243,7 @@ func (g *graph) apply(ctx context.Context, changes []Change, results []Result, p
 			t := time.Now()
 			// Every Apply is idempotent (request ids, AlreadyExists handled),
 			// so a transient failure is retried in place.
-			err := retry.Do(ctx, retry.Default, ch.Apply)
+			err := retry.Do(ctx, policy, ch.Apply)
 			res.applied = time.Since(t)
 			if err != nil {
 				res.Status, res.Error = StatusFailed, fmt.Sprintf("%s %s %s: %v", ch.Action, res.Kind, res.Name, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // Provisioner converges sandboxes described by one configuration.
@@ -19,12 +20,17 @@ type Provisioner struct {
 	// make two of each. Compute inserts are also safe across processes
 	// through deterministic request ids.
 	mu sync.Mutex
+
+	policy retry.Policy
 }
+
+// SetRetryPolicy replaces the retry policy of every call (tests shorten it).
+func (p *Provisioner) SetRetryPolicy(pol retry.Policy) { p.policy = pol }
 
 // New returns a Provisioner. sinkFilter builds the log sink's filter for a
 // sandbox (the detection rules decide what it must catch).
 func New(cfg *config.Config, clients *gcp.Clients, sinkFilter func(sb *Sandbox) string) *Provisioner {
-	return &Provisioner{cfg: cfg, clients: clients, sinkFilter: sinkFilter}
+	return &Provisioner{cfg: cfg, clients: clients, sinkFilter: sinkFilter, policy: retry.Default}
 }
 
 // Options are per-request overrides.
@@ -48,7 +54,7 @@ func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rep, err := Run(ctx, p.clients, sb.Resources(), o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
+	rep, err := Run(ctx, p.clients, p.policy, sb.Resources(), o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
 	if rep != nil {
 		rep.Sandbox = sb.Name
 	}

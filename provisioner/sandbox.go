@@ -1,16 +1,12 @@
 package provisioner
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
 
-	"github.com/google/uuid"
-
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // IAPRange is the source range of Identity-Aware Proxy's TCP forwarding:
@@ -158,15 +154,4 @@ func derive(sandbox, suffix string) string {
 	h := sha256.Sum256([]byte(sandbox))
 	keep := 63 - len("coopguard-") - len(suffix) - 1 - 7
 	return "coopguard-" + sandbox[:keep] + "-" + hex.EncodeToString(h[:])[:6] + "-" + suffix
-}
-
-// requestID is a deterministic Compute requestId for one mutation of one
-// resource with one desired spec: concurrent or retried identical requests
-// reuse it, so Compute applies the mutation once.
-//
-// A retry is a new attempt with a new id: Compute answers a reused id with
-// the same operation, which may have ended in error.
-func requestID(ctx context.Context, parts ...string) *string {
-	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "coopguard:%q:%d", parts, retry.Attempt(ctx))).String()
-	return &id
 }

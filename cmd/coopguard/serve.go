@@ -16,6 +16,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/posture/posturetest"
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -55,6 +56,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		defer emu.Close()
 		opts = emu.Options()
 		seedDemo(emu, cfg)
+		posturetest.SeedDemoPosture(emu, cfg)
 		if stop, err := startDemoWatcher(emu, cfg); err != nil {
 			log.Warn("agent watcher not started: stop-agents will wait for its timeout", "error", err)
 		} else {

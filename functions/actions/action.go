@@ -7,15 +7,12 @@ package actions
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"github.com/google/uuid"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // Target is what one response acts on. The responder builds it only after
@@ -71,16 +68,11 @@ func (t *Target) instanceRef() string {
 	return "zones/" + t.Zone + "/instances/" + t.Instance.GetName()
 }
 
-// requestID is a deterministic Compute requestId for one mutation of one
-// incident: concurrent or redelivered responses reuse it and Compute
-// applies the mutation once.
-//
-// A retry is a new attempt with a new id: Compute answers a reused id with
-// the same operation, which may have ended in error.
-func requestID(ctx context.Context, t *Target, action string, extra ...string) *string {
-	key := fmt.Sprintf("coopguard:%s:%s:%s:%s:%s:%d", t.Project, t.Instance.GetName(), t.Incident.ID, action, strings.Join(extra, ":"), retry.Attempt(ctx))
-	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String()
-	return &id
+// requestID is the Compute requestId of one mutation of one incident:
+// concurrent or redelivered responses share it, so Compute applies the
+// mutation once.
+func requestID(t *Target, action string, extra ...string) *string {
+	return gcp.RequestID(append([]string{t.Project, t.Instance.GetName(), t.Incident.ID, action}, extra...)...)
 }
 
 // metadataValue returns the instance metadata value of key.

@@ -38,7 +38,7 @@ func (ClearIncidentLabel) Run(ctx context.Context, c *gcp.Clients, t *Target) (O
 		delete(labels, IncidentLabel)
 		err := gcp.Wait(ctx)(c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{
 			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(ctx, t, "unlabel", inst.GetLabelFingerprint()),
+			RequestId: requestID(t, "unlabel", inst.GetLabelFingerprint()),
 			InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{
 				Labels: labels, LabelFingerprint: inst.LabelFingerprint,
 			},

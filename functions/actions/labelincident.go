@@ -45,7 +45,7 @@ func (LabelIncident) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 		labels[IncidentLabel] = want
 		err := gcp.Wait(ctx)(c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{
 			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(ctx, t, "label", inst.GetLabelFingerprint()),
+			RequestId: requestID(t, "label", inst.GetLabelFingerprint()),
 			InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{
 				Labels: labels, LabelFingerprint: inst.LabelFingerprint,
 			},

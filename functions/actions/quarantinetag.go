@@ -38,7 +38,7 @@ func (QuarantineTag) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 		}
 		err := gcp.Wait(ctx)(c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{
 			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(ctx, t, "quarantine", inst.GetTags().GetFingerprint()),
+			RequestId: requestID(t, "quarantine", inst.GetTags().GetFingerprint()),
 			TagsResource: &computepb.Tags{
 				Items:       append(slices.Clone(tags), config.QuarantineTag),
 				Fingerprint: inst.GetTags().Fingerprint,

@@ -37,7 +37,7 @@ func (RemoveQuarantineTag) Run(ctx context.Context, c *gcp.Clients, t *Target) (
 		}
 		err := gcp.Wait(ctx)(c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{
 			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(ctx, t, "unquarantine", inst.GetTags().GetFingerprint()),
+			RequestId: requestID(t, "unquarantine", inst.GetTags().GetFingerprint()),
 			TagsResource: &computepb.Tags{
 				Items:       slices.DeleteFunc(slices.Clone(tags), func(s string) bool { return s == config.QuarantineTag }),
 				Fingerprint: inst.GetTags().Fingerprint,

@@ -63,7 +63,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	}
 	err = gcp.Wait(ctx)(c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: requestID(ctx, t, "snapshot", disk),
+		RequestId: requestID(t, "snapshot", disk),
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),
@@ -74,6 +74,11 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 			},
 		},
 	}))
+	if retry.IsAlreadyExists(err) {
+		// Another delivery of this incident took it first.
+		out.Result = incident.ResultAlready
+		return out, nil
+	}
 	if err != nil {
 		return out, errorf(err, "snapshot disk %s", disk)
 	}

@@ -32,7 +32,7 @@ func (StartVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, err
 	}
 	err := gcp.Wait(ctx)(c.Instances.Start(ctx, &computepb.StartInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
-		RequestId: requestID(ctx, t, "start"),
+		RequestId: requestID(t, "start"),
 	}))
 	if err != nil {
 		return out, errorf(err, "start %s", t.instanceRef())

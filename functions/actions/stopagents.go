@@ -86,7 +86,7 @@ func setAgentsFlag(ctx context.Context, c *gcp.Clients, t *Target, inst *compute
 	}
 	err := gcp.Wait(ctx)(c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-		RequestId: requestID(ctx, t, "agents-"+value, inst.GetMetadata().GetFingerprint()),
+		RequestId: requestID(t, "agents-"+value, inst.GetMetadata().GetFingerprint()),
 		MetadataResource: &computepb.Metadata{
 			Fingerprint: inst.GetMetadata().Fingerprint,
 			Items:       items,

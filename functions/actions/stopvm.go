@@ -33,7 +33,7 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 	}
 	err := gcp.Wait(ctx)(c.Instances.Stop(ctx, &computepb.StopInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
-		RequestId: requestID(ctx, t, "stop"),
+		RequestId: requestID(t, "stop"),
 	}))
 	if err != nil {
 		return out, errorf(err, "stop %s", t.instanceRef())

@@ -2,6 +2,8 @@ package respond
 
 import (
 	"context"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"log/slog"
 	"strconv"
 	"time"
@@ -54,9 +56,18 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 				p.OnRetry = func(attempt int, err error) {
 					res.Retries = append(res.Retries, time.Now().UTC().Format(time.RFC3339Nano)+" attempt "+strconv.Itoa(attempt+1)+": "+err.Error())
 				}
+				// Each step has its own view of the instance; a retry
+				// re-reads it, because the failed attempt may have changed
+				// it (an operation that applied but could not be polled).
+				view, attempt := *t, 0
 				err = retry.Do(ctx, p, func(ctx context.Context) error {
+					if attempt++; attempt > 1 && view.Instance != nil {
+						if fresh, gerr := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: view.Project, Zone: view.Zone, Instance: view.Instance.GetName()}); gerr == nil {
+							view.Instance = fresh
+						}
+					}
 					var err error
-					out, err = a.Run(ctx, c, t)
+					out, err = a.Run(ctx, c, &view)
 					return err
 				})
 			}

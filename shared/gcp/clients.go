@@ -8,13 +8,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
+	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/pubsub/v2"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	run "cloud.google.com/go/run/apiv2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -26,11 +32,23 @@ type Options struct {
 	Monitoring    []option.ClientOption
 	Logging       []option.ClientOption
 	PubSub        []option.ClientOption
+	// ResourceManager reads the project's IAM policy; Run reads the Cloud
+	// Run services that coopguard's functions are (posture checks).
+	ResourceManager []option.ClientOption
+	Run             []option.ClientOption
+
+	// CallTimeout bounds every Compute REST request (default 30 s). The
+	// Compute client sends its list calls without the caller's context, so
+	// without it a hung list would hang its handler.
+	CallTimeout time.Duration
+	// Limits are the per-API rate budgets (default DefaultLimits).
+	Limits *Limits
 }
 
 // Emulated returns options that point every client at the emulated GCP:
 // computeURL is the Compute REST fake's base URL, grpcAddr the host:port
-// serving Secret Manager, Monitoring and Logging, pubsubAddr pstest's.
+// serving Secret Manager, Monitoring, Logging, Resource Manager and Cloud
+// Run, pubsubAddr pstest's.
 func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 	grpcOpts := func(addr string) []option.ClientOption {
 		return []option.ClientOption{
@@ -46,6 +64,9 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 		Monitoring:    grpcOpts(grpcAddr),
 		Logging:       grpcOpts(grpcAddr),
 		PubSub:        grpcOpts(pubsubAddr),
+
+		ResourceManager: grpcOpts(grpcAddr),
+		Run:             grpcOpts(grpcAddr),
 	}
 }
 
@@ -72,8 +93,18 @@ type Clients struct {
 
 	PubSub *pubsub.Client
 
-	closers []func() error
+	// Projects reads the project's IAM policy (bindings, audit configs).
+	Projects *resourcemanager.ProjectsClient
+	// Services reads the Cloud Run services of coopguard's functions.
+	Services *run.ServicesClient
+
+	closers  []func() error
+	limiters *limiters
 }
+
+// Throttles reports how many calls each API made through the limits and
+// how long they waited for them.
+func (c *Clients) Throttles() []Throttle { return c.limiters.throttles() }
 
 // New dials every client for project. On error the clients made so far are
 // closed.
@@ -81,12 +112,27 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	if project == "" {
 		return nil, errors.New("gcp.New: project is empty: set cloud.gcp.project")
 	}
-	c := &Clients{Project: project}
+	limits := DefaultLimits
+	if o.Limits != nil {
+		limits = *o.Limits
+	}
+	c := &Clients{Project: project, limiters: newLimiters(limits)}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
+	// Every gRPC client goes through the rate limits.
+	withLimits := func(opts []option.ClientOption) []option.ClientOption {
+		return append(slices.Clone(opts), option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.limiters.unaryInterceptor())))
+	}
+	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
+	o.ResourceManager, o.Run = withLimits(o.ResourceManager), withLimits(o.Run)
+	hc, err := computeHTTPClient(ctx, o, c.limiters.get("compute"))
+	if err != nil {
+		return nil, fmt.Errorf("gcp.New: compute HTTP client: %w", err)
+	}
+	o.Compute = append(slices.Clone(o.Compute), option.WithHTTPClient(hc))
 	var errs []error
 	dial(&errs, c, "compute instances", &c.Instances, func() (*compute.InstancesClient, error) { return compute.NewInstancesRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute disks", &c.Disks, func() (*compute.DisksClient, error) { return compute.NewDisksRESTClient(ctx, o.Compute...) })
@@ -106,6 +152,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	dial(&errs, c, "logging", &c.Logging, func() (*logging.Client, error) { return logging.NewClient(ctx, o.Logging...) })
 	dial(&errs, c, "logging config", &c.LogConfig, func() (*logging.ConfigClient, error) { return logging.NewConfigClient(ctx, o.Logging...) })
 	dial(&errs, c, "pubsub", &c.PubSub, func() (*pubsub.Client, error) { return pubsub.NewClient(ctx, project, o.PubSub...) })
+	dial(&errs, c, "resource manager projects", &c.Projects, func() (*resourcemanager.ProjectsClient, error) {
+		return resourcemanager.NewProjectsClient(ctx, o.ResourceManager...)
+	})
+	dial(&errs, c, "cloud run services", &c.Services, func() (*run.ServicesClient, error) { return run.NewServicesClient(ctx, o.Run...) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -122,6 +172,23 @@ func (c *Clients) Close() error {
 	return errors.Join(errs...)
 }
 
+// computeHTTPClient is the HTTP client of every Compute REST client: the
+// caller's credentials (none on the emulator), the Compute rate limits,
+// pooled connections and a timeout per request.
+func computeHTTPClient(ctx context.Context, o Options, l *limiter) (*http.Client, error) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	authed, err := htransport.NewTransport(ctx, &roundTripper{next: base, l: l}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.CallTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	return &http.Client{Transport: authed, Timeout: timeout}, nil
+}
+
 // dial makes one client, stores it in dst and registers it for Close; a
 // failure is appended to errs naming the client.
 func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, dst *T, fn func() (T, error)) {
@@ -135,16 +202,4 @@ func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, 
 	}
 	*dst = v
 	c.closers = append(c.closers, v.Close)
-}
-
-// Wait returns a function that waits for the Compute operation of a call
-// that returned op, err; it reads as gcp.Wait(ctx)(client.Insert(...)).
-// An operation that ends in error returns that error.
-func Wait(ctx context.Context) func(op *compute.Operation, err error) error {
-	return func(op *compute.Operation, err error) error {
-		if err != nil {
-			return err
-		}
-		return op.Wait(ctx)
-	}
 }

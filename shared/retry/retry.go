@@ -29,16 +29,6 @@ type Policy struct {
 	OnRetry func(attempt int, err error)
 }
 
-type attemptKey struct{}
-
-// Attempt returns the number of the attempt ctx belongs to: 0 for the
-// first. Mutations use it to vary their request ids, because Compute
-// answers a reused request id with the same (failed) operation.
-func Attempt(ctx context.Context) int {
-	n, _ := ctx.Value(attemptKey{}).(int)
-	return n
-}
-
 // Default is used for every GCP call of the responder.
 var Default = Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max: 2 * time.Second, PerTry: 30 * time.Second}
 
@@ -49,7 +39,7 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error
 	pause := p.Initial
 	var err error
 	for i := range attempts {
-		actx, cancel := context.WithValue(ctx, attemptKey{}, i), context.CancelFunc(func() {})
+		actx, cancel := ctx, context.CancelFunc(func() {})
 		if p.PerTry > 0 {
 			actx, cancel = context.WithTimeout(actx, p.PerTry)
 		}

@@ -1,6 +1,7 @@
 // Package emulator runs the emulated GCP on loopback: the Compute Engine
-// REST fake, in-process gRPC fakes of Secret Manager, Cloud Monitoring and
-// Cloud Logging, and pstest for Pub/Sub. The official client libraries talk
+// REST fake, in-process gRPC fakes of Secret Manager, Cloud Monitoring,
+// Cloud Logging, Resource Manager (project IAM policy) and Cloud Run
+// (services), and pstest for Pub/Sub. The official client libraries talk
 // to it over real HTTP and gRPC. Tests use it, and so does `coopguard
 // serve` when no project is configured.
 package emulator
@@ -22,6 +23,8 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
+	"github.com/cloudcoop/coopguard/test/emulator/run"
 	"github.com/cloudcoop/coopguard/test/emulator/secretmanager"
 )
 
@@ -37,9 +40,14 @@ type Emulator struct {
 	Monitoring    *monitoring.Server
 	Logging       *logging.Server
 	PubSub        *pstest.Server
+	// ResourceManager holds project IAM policies; Run the Cloud Run
+	// services of coopguard's functions.
+	ResourceManager *resourcemanager.Server
+	Run             *run.Server
 
 	// ComputeURL is the Compute REST base URL; GRPCAddr serves Secret
-	// Manager, Monitoring and Logging; PubSubAddr serves Pub/Sub.
+	// Manager, Monitoring, Logging, Resource Manager and Cloud Run;
+	// PubSubAddr serves Pub/Sub.
 	ComputeURL string
 	GRPCAddr   string
 	PubSubAddr string
@@ -69,6 +77,10 @@ func Start() (*Emulator, error) {
 	e.SecretManager.Register(e.grpcSrv)
 	e.Monitoring.Register(e.grpcSrv)
 	e.Logging.Register(e.grpcSrv)
+	e.ResourceManager = resourcemanager.New(e.Clock.Now)
+	e.Run = run.New(e.Clock.Now)
+	e.ResourceManager.Register(e.grpcSrv)
+	e.Run.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()
 
@@ -100,6 +112,7 @@ func (e *Emulator) MetadataServer(project, zone, instance string) string {
 
 // Close stops every fake.
 func (e *Emulator) Close() error {
+	e.Faults.ReleaseHangs()
 	e.metaMu.Lock()
 	for _, s := range e.metaSrvs {
 		s.CloseClientConnections()

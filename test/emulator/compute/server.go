@@ -152,6 +152,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mutating := r.Method != http.MethodGet
+	if mutating {
+		// Read the body first: only then does the server notice a client
+		// that gives up, which ends an injected hang.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		if err != nil {
+			writeError(w, errInvalid("Could not read the request body: "+err.Error()))
+			return
+		}
+		c.body = body
+	}
 	f := s.inj.Before(r.Context(), e.method, mutating)
 	if f.Code != 0 && !(f.OperationError && e.mutate != nil) {
 		writeError(w, faultError(e.method, f))
@@ -160,14 +170,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := validateScope(c); err != nil {
 		writeError(w, err)
 		return
-	}
-	if mutating {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-		if err != nil {
-			writeError(w, errInvalid("Could not read the request body: "+err.Error()))
-			return
-		}
-		c.body = body
 	}
 	var out any
 	var err error
@@ -293,6 +295,8 @@ func (s *Server) mutate(c *call, e endpoint, opErr *apiError) (any, error) {
 	}
 	op := s.newOperation(c, e.method, t, opErr)
 	if rid != "" {
+		// The API echoes the requestId as clientOperationId.
+		op.ClientOperationId = proto.String(rid)
 		s.requestIDs[c.project+"\x00"+rid] = c.scopePath() + "/operations/" + op.GetName()
 	}
 	return proto.Clone(op), nil

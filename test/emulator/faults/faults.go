@@ -57,6 +57,9 @@ type Injector struct {
 	calls      map[string]int
 	mutations  map[string]int
 	hooks      []func(method string)
+	// released ends every hung call when the emulator shuts down.
+	released chan struct{}
+	release  sync.Once
 }
 
 // New returns an Injector with no latency and no faults.
@@ -66,8 +69,13 @@ func New() *Injector {
 		queued:    map[string][]Fault{},
 		calls:     map[string]int{},
 		mutations: map[string]int{},
+		released:  make(chan struct{}),
 	}
 }
+
+// ReleaseHangs ends every hung call, now and later: servers shutting down
+// must not wait for calls that would otherwise hang forever.
+func (i *Injector) ReleaseHangs() { i.release.Do(func() { close(i.released) }) }
 
 // SetLatency makes every call of method take at least d.
 func (i *Injector) SetLatency(method string, d time.Duration) {
@@ -142,8 +150,12 @@ func (i *Injector) Before(ctx context.Context, method string, mutating bool) Fau
 		}
 	}
 	if f.Hang {
-		<-ctx.Done()
-		return Fault{Code: status.FromContextError(ctx.Err()).Code()}
+		select {
+		case <-ctx.Done():
+			return Fault{Code: status.FromContextError(ctx.Err()).Code()}
+		case <-i.released:
+			return Fault{Code: codes.Unavailable, Message: "emulator shutting down"}
+		}
 	}
 	return f
 }

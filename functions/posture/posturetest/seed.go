@@ -1,0 +1,59 @@
+// Package posturetest prepares an emulated GCP project so that the
+// posture checks pass: what `coopguard provision` does not build and a
+// real project would already have — the project IAM policy (audit logs on,
+// least-privilege grants for the sandbox's service account) and
+// coopguard's functions deployed as Cloud Run services that require
+// authentication. Tests use it, and so does `coopguard serve`'s demo.
+package posturetest
+
+import (
+	"cloud.google.com/go/iam/apiv1/iampb"
+
+	"github.com/cloudcoop/coopguard/functions/posture"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/test/emulator"
+)
+
+// SandboxRoles are the roles the security guide recommends for the
+// sandbox's service account; none is forbidden.
+var SandboxRoles = []string{
+	"roles/logging.logWriter",
+	"roles/monitoring.metricWriter",
+	"roles/secretmanager.secretAccessor",
+}
+
+// Invoker is the principal deploy lets call coopguard's functions
+// (deploy/lib.sh SA_INVOKER).
+func Invoker(project string) string {
+	return "serviceAccount:coopguard-invoker@" + project + ".iam.gserviceaccount.com"
+}
+
+// SeedDemoPosture seeds cfg's project on emu: a project IAM policy with
+// allServices ADMIN_READ and DATA_WRITE audit logs, SandboxRoles for the
+// sandbox's service account and an owner who is a person; and every
+// posture.Services function deployed in the sandbox's region, callable by
+// Invoker only. After `coopguard provision` every posture check passes.
+func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
+	project := cfg.Cloud.GCP.Project
+	sa := "serviceAccount:" + cfg.Cloud.GCP.ServiceAccount
+	pol := &iampb.Policy{
+		Version: 1,
+		Bindings: []*iampb.Binding{
+			{Role: "roles/owner", Members: []string{"user:owner@example.com"}},
+		},
+		AuditConfigs: []*iampb.AuditConfig{{
+			Service: "allServices",
+			AuditLogConfigs: []*iampb.AuditLogConfig{
+				{LogType: iampb.AuditLogConfig_ADMIN_READ},
+				{LogType: iampb.AuditLogConfig_DATA_WRITE},
+			},
+		}},
+	}
+	for _, r := range SandboxRoles {
+		pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: r, Members: []string{sa}})
+	}
+	emu.ResourceManager.SetPolicy(project, pol)
+	for _, name := range posture.Services {
+		emu.Run.SeedService(project, cfg.Region(), name, []string{Invoker(project)})
+	}
+}

@@ -1,0 +1,41 @@
+package functions
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cloudcoop/coopguard/functions/posture"
+)
+
+// Posture checks the live project against the security checklist and
+// returns the posture.Report as JSON (GET). Failing checks are the report's
+// content, not an HTTP error: the answer is 200 whenever the checks ran,
+// and callers (`coopguard posture`, monitoring) judge the results.
+func Posture(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	e, err := getEnv(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
+		return
+	}
+	r = requestLogger(r, e)
+	rep, err := CheckPosture(r.Context(), e)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "posture: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// CheckPosture runs every posture check for e's sandbox, judging ages at
+// the functions' clock (SetClock in tests). The CLI's direct mode and the
+// scheduled run call it too.
+func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
+	in, err := posture.NewInput(e.Config, currentTime())
+	if err != nil {
+		return posture.Report{}, err
+	}
+	return posture.Run(ctx, e.Clients, in), nil
+}

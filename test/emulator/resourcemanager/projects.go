@@ -1,0 +1,156 @@
+package resourcemanager
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// GetProject returns a seeded project.
+func (s *Server) GetProject(_ context.Context, req *resourcemanagerpb.GetProjectRequest) (*resourcemanagerpb.Project, error) {
+	id, err := parseProject("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.projects[id]
+	if !ok {
+		return nil, errDenied(id)
+	}
+	return proto.Clone(p).(*resourcemanagerpb.Project), nil
+}
+
+// GetIamPolicy returns a project's IAM policy: bindings, audit configs and
+// the etag a later SetIamPolicy must carry.
+func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+	id, err := parseProject("resource", req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	if v := req.GetOptions().GetRequestedPolicyVersion(); v != 0 && v != 1 && v != 3 {
+		return nil, status.Errorf(codes.InvalidArgument, "Invalid requested_policy_version %d: must be 0, 1 or 3.", v)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.policies[id]
+	if !ok {
+		return nil, errDenied(id)
+	}
+	return proto.Clone(p).(*iampb.Policy), nil
+}
+
+// SetIamPolicy replaces the fields of a project's policy named by the
+// update mask (default "bindings,etag", as in the reference: audit configs
+// change only with "auditConfigs" in the mask). A policy carrying an etag
+// that is no longer current is refused with ABORTED.
+func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+	id, err := parseProject("resource", req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetPolicy()
+	if in == nil {
+		return nil, status.Error(codes.InvalidArgument, "Request contains an invalid argument: policy is required.")
+	}
+	paths := []string{"bindings", "etag"}
+	if m := req.GetUpdateMask(); m != nil && len(m.GetPaths()) > 0 {
+		paths = m.GetPaths()
+	}
+	for _, p := range paths {
+		if p != "bindings" && p != "etag" && p != "audit_configs" && p != "auditConfigs" && p != "version" {
+			return nil, status.Errorf(codes.InvalidArgument, "Invalid update_mask path %q: use bindings, etag, auditConfigs.", p)
+		}
+	}
+	if err := validatePolicy(in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.policies[id]
+	if !ok {
+		return nil, errDenied(id)
+	}
+	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
+		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	}
+	next := proto.Clone(cur).(*iampb.Policy)
+	for _, p := range paths {
+		switch p {
+		case "bindings":
+			next.Bindings = cloneBindings(in.GetBindings())
+		case "audit_configs", "auditConfigs":
+			next.AuditConfigs = nil
+			for _, ac := range in.GetAuditConfigs() {
+				next.AuditConfigs = append(next.AuditConfigs, proto.Clone(ac).(*iampb.AuditConfig))
+			}
+		}
+	}
+	// The stored version is what the bindings need: 3 with conditions.
+	next.Version = 1
+	if in.GetVersion() == 3 || hasConditions(next) {
+		next.Version = 3
+	}
+	next.Etag = []byte(s.newEtag())
+	s.policies[id] = next
+	return proto.Clone(next).(*iampb.Policy), nil
+}
+
+// memberPrefixes are the principal forms IAM accepts in a binding.
+var memberPrefixes = []string{"user:", "serviceAccount:", "group:", "domain:", "principal://", "principalSet://", "deleted:"}
+
+// validatePolicy checks what the service checks of bindings and audit
+// configs before storing them.
+func validatePolicy(p *iampb.Policy) error {
+	if v := p.GetVersion(); v != 0 && v != 1 && v != 3 {
+		return status.Errorf(codes.InvalidArgument, "Invalid policy version %d: must be 1 or 3.", v)
+	}
+	if hasConditions(p) && p.GetVersion() != 3 {
+		return status.Error(codes.InvalidArgument, "Request contains an invalid argument: a policy with conditional role bindings must set version 3.")
+	}
+	for _, b := range p.GetBindings() {
+		if !strings.HasPrefix(b.GetRole(), "roles/") && !strings.Contains(b.GetRole(), "/roles/") {
+			return status.Errorf(codes.InvalidArgument, "Role (%s) does not exist in the resource's hierarchy.", b.GetRole())
+		}
+		if len(b.GetMembers()) == 0 {
+			return status.Errorf(codes.InvalidArgument, "Binding for role %s has no members.", b.GetRole())
+		}
+		for _, m := range b.GetMembers() {
+			if m == "allUsers" || m == "allAuthenticatedUsers" {
+				continue
+			}
+			if !slices.ContainsFunc(memberPrefixes, func(pre string) bool { return strings.HasPrefix(m, pre) && len(m) > len(pre) }) {
+				return status.Errorf(codes.InvalidArgument, "Invalid member %q in binding for role %s: use user:, serviceAccount:, group:, domain: or principal:// forms.", m, b.GetRole())
+			}
+		}
+	}
+	for _, ac := range p.GetAuditConfigs() {
+		if ac.GetService() == "" {
+			return status.Error(codes.InvalidArgument, "AuditConfig.service must be set: a service name or allServices.")
+		}
+		for _, lc := range ac.GetAuditLogConfigs() {
+			if lc.GetLogType() == iampb.AuditLogConfig_LOG_TYPE_UNSPECIFIED {
+				return status.Errorf(codes.InvalidArgument, "AuditLogConfig of %s has no log_type.", ac.GetService())
+			}
+		}
+	}
+	return nil
+}
+
+func hasConditions(p *iampb.Policy) bool {
+	return slices.ContainsFunc(p.GetBindings(), func(b *iampb.Binding) bool { return b.GetCondition() != nil })
+}
+
+func cloneBindings(bs []*iampb.Binding) []*iampb.Binding {
+	out := make([]*iampb.Binding, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, proto.Clone(b).(*iampb.Binding))
+	}
+	return out
+}

@@ -1,0 +1,220 @@
+// Package reliability proves coopguard on the worst day: every GCP call
+// failing in every way, storms of deliveries, hostile input.
+package reliability
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/fixture"
+)
+
+// fastPolicy keeps the matrix quick: short pauses, and a hung call is
+// abandoned after 300 ms.
+var fastPolicy = retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 4 * time.Millisecond, PerTry: 300 * time.Millisecond}
+
+// faultKind is one way a call can fail.
+type faultKind struct {
+	name  string
+	fault faults.Fault
+	// computeMutationOnly: only Compute's long-running mutations have
+	// operations that can end in error.
+	computeMutationOnly bool
+}
+
+var faultKinds = []faultKind{
+	{name: "429", fault: faults.Fault{Code: codes.ResourceExhausted}},
+	{name: "500", fault: faults.Fault{Code: codes.Internal}},
+	{name: "503", fault: faults.Fault{Code: codes.Unavailable}},
+	{name: "deadline", fault: faults.Fault{Code: codes.DeadlineExceeded}},
+	{name: "hang", fault: faults.Fault{Hang: true}},
+	{name: "operation-error", fault: faults.Fault{OperationError: true}, computeMutationOnly: true},
+}
+
+// bestEffort are calls whose failure must not fail a response: the
+// incident metric.
+var bestEffort = map[string]bool{"google.monitoring.v3.MetricService/CreateTimeSeries": true}
+
+func isComputeMutation(method string) bool {
+	return strings.HasPrefix(method, "compute.") && !strings.HasSuffix(method, ".get") && !strings.HasSuffix(method, ".list") &&
+		!strings.HasSuffix(method, ".getGuestAttributes") && !strings.HasSuffix(method, ".wait")
+}
+
+// containmentMethods runs one clean containment and returns every method
+// it called: the matrix covers exactly what the responder really does.
+func containmentMethods(t *testing.T) []string {
+	t.Helper()
+	e := fixture.New(t)
+	vm := e.SandboxVM("claude-sandbox")
+	if _, err := e.Responder.Respond(fixture.Quiet, e.Incident("discover", vm, incident.PlaybookContain), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return e.Emu.Faults.Methods()
+}
+
+// TestContainmentFaultMatrix injects each fault into each call of a
+// containment. A single failure is retried in place: contained, and the
+// report names the failure with its time. A failure that outlasts the
+// retries leaves the response incomplete with a 5xx-worthy error and a
+// report naming what failed; the redelivery finishes only what is left.
+func TestContainmentFaultMatrix(t *testing.T) {
+	methods := containmentMethods(t)
+	if len(methods) < 10 {
+		t.Fatalf("discovered only %v", methods)
+	}
+	for _, method := range methods {
+		for _, fk := range faultKinds {
+			if fk.computeMutationOnly && !isComputeMutation(method) {
+				continue
+			}
+			t.Run(method+"/"+fk.name, func(t *testing.T) {
+				t.Parallel()
+				t.Run("transient", func(t *testing.T) { transientFault(t, method, fk) })
+				t.Run("persistent", func(t *testing.T) { persistentFault(t, method, fk) })
+			})
+		}
+	}
+}
+
+func newResponder(t *testing.T) (*fixture.Env, string) {
+	t.Helper()
+	e := fixture.New(t)
+	e.Responder.SetRetryPolicy(fastPolicy)
+	return e, e.SandboxVM("claude-sandbox")
+}
+
+func assertContained(t *testing.T, e *fixture.Env) {
+	t.Helper()
+	if st := e.Instance("claude-sandbox").GetStatus(); st != "TERMINATED" {
+		t.Errorf("VM %s, want TERMINATED", st)
+	}
+	if got := e.VersionStates(); !slices.Equal(got, []string{"DISABLED"}) {
+		t.Errorf("versions %v, want DISABLED", got)
+	}
+}
+
+func transientFault(t *testing.T, method string, fk faultKind) {
+	e, vm := newResponder(t)
+	e.Emu.Faults.FailNext(method, 1, fk.fault)
+	rep, err := e.Responder.Respond(fixture.Quiet, e.Incident("inc", vm, incident.PlaybookContain), time.Now())
+	if err != nil {
+		t.Fatalf("one %s on %s was not absorbed: %v", fk.name, method, err)
+	}
+	if rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("outcome %s", rep.Outcome)
+	}
+	assertContained(t, e)
+	if e.Emu.Faults.Calls(method) < 2 && !bestEffort[method] {
+		t.Errorf("%s called %d times: the failure was not retried", method, e.Emu.Faults.Calls(method))
+	}
+}
+
+func persistentFault(t *testing.T, method string, fk faultKind) {
+	e, vm := newResponder(t)
+	// Fail every attempt of the first delivery (the recorder retries its
+	// write with the same policy).
+	e.Emu.Faults.FailNext(method, fastPolicy.Attempts, fk.fault)
+	inc := e.Incident("inc", vm, incident.PlaybookContain)
+	rep, err := e.Responder.Respond(fixture.Quiet, inc, time.Now())
+	switch {
+	case bestEffort[method]:
+		if err != nil {
+			t.Fatalf("best-effort %s failing failed the response: %v", method, err)
+		}
+	case err == nil:
+		// The client library's own retries (on idempotent reads) may
+		// outlast the injected failures; then every failure was retried.
+		if n := e.Emu.Faults.Calls(method); n <= fastPolicy.Attempts {
+			t.Fatalf("%s failing %d times: response succeeded after only %d calls (report %+v)", method, fastPolicy.Attempts, n, rep)
+		}
+	case rep != nil && rep.Outcome == incident.OutcomeIncomplete && errors.Is(err, respond.ErrIncomplete):
+		// The report names exactly what failed, or why the instance
+		// could not be read.
+		if failures(rep) == "" && rep.Reason == "" {
+			t.Errorf("incomplete report names no failure: %+v", rep)
+		}
+	}
+	// The redelivery (Pub/Sub retries after a 5xx) completes it.
+	rep, err = e.Responder.Respond(fixture.Quiet, inc, time.Now())
+	if err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("after redelivery: %s %+v", rep.Outcome, rep.Actions)
+	}
+	assertContained(t, e)
+	// Mutations already done are not repeated.
+	for _, m := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.disks.createSnapshot"} {
+		if n := e.Emu.Faults.Mutations(m); n > 1 && m != method {
+			t.Errorf("%s applied %d times", m, n)
+		}
+	}
+}
+
+func failures(rep *incident.Report) string {
+	var s []string
+	for _, a := range rep.Actions {
+		if a.Result == incident.ResultFailed {
+			s = append(s, a.Action+": "+a.Reason)
+		}
+	}
+	return strings.Join(s, "; ")
+}
+
+// TestProvisionFaultMatrix injects each fault into each call of a
+// provisioning: one failure is absorbed; a failure that outlasts the
+// retries is reported on its resource (and the ones after it as skipped),
+// and the next converge completes the sandbox.
+func TestProvisionFaultMatrix(t *testing.T) {
+	clean := fixture.New(t)
+	p := provisioner.New(clean.Cfg, clean.Clients, nil)
+	if _, err := p.Converge(context.Background(), provisioner.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range clean.Emu.Faults.Methods() {
+		for _, fk := range faultKinds {
+			if fk.computeMutationOnly && !isComputeMutation(method) {
+				continue
+			}
+			t.Run(method+"/"+fk.name, func(t *testing.T) {
+				t.Parallel()
+				e := fixture.New(t)
+				p := provisioner.New(e.Cfg, e.Clients, nil)
+				p.SetRetryPolicy(fastPolicy)
+				e.Emu.Faults.FailNext(method, fastPolicy.Attempts+1, fk.fault)
+				rep, err := p.Converge(context.Background(), provisioner.Options{})
+				if err == nil {
+					// Only possible when the method is not on this run's path.
+					t.Logf("converge absorbed %d failures of %s", fastPolicy.Attempts+1, method)
+				} else if len(rep.Failed()) == 0 {
+					t.Errorf("converge failed (%v) but its report names no failed resource", err)
+				}
+				rep, err = p.Converge(context.Background(), provisioner.Options{})
+				if err != nil {
+					t.Fatalf("second converge: %v", err)
+				}
+				before := e.Emu.Faults.TotalMutations()
+				rep, err = p.Converge(context.Background(), provisioner.Options{})
+				if err != nil || e.Emu.Faults.TotalMutations() != before {
+					t.Errorf("third converge: err %v, %d mutations: the sandbox was not complete", err, e.Emu.Faults.TotalMutations()-before)
+				}
+				for _, r := range rep.Resources {
+					if r.Action != provisioner.None {
+						t.Errorf("after recovery %s/%s still %s", r.Kind, r.Name, r.Action)
+					}
+				}
+			})
+		}
+	}
+}
