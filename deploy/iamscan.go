@@ -340,7 +340,10 @@ func (s *scanner) calls(f *ast.File) []CallSite {
 // parameters, receivers, results and vars, and assignments of client
 // expressions (repeated until nothing changes, so chains resolve).
 func (s *scanner) declare(n ast.Node, imports map[string]string, vars map[string]string, topOnly bool) {
-	for {
+	// One name may be assigned different kinds in different blocks (the
+	// scanner has no block scopes), which would flip forever: chains are
+	// short, so a few rounds resolve them.
+	for range 8 {
 		changed := false
 		set := func(name, kind string) {
 			if kind != "" && name != "_" && vars[name] != kind {

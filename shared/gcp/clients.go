@@ -178,15 +178,15 @@ func (c *Clients) Close() error {
 func computeHTTPClient(ctx context.Context, o Options, l *limiter) (*http.Client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
-	authed, err := htransport.NewTransport(ctx, &roundTripper{next: base, l: l}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
-	if err != nil {
-		return nil, err
-	}
 	timeout := o.CallTimeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	return &http.Client{Transport: authed, Timeout: timeout}, nil
+	authed, err := htransport.NewTransport(ctx, &roundTripper{next: base, l: l, timeout: timeout}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: authed}, nil
 }
 
 // dial makes one client, stores it in dst and registers it for Close; a

@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -164,10 +165,13 @@ func (ls *limiters) unaryInterceptor() grpc.UnaryClientInterceptor {
 	}
 }
 
-// roundTripper applies the Compute limits to every REST request.
+// roundTripper applies the Compute limits to every REST request, then
+// bounds the request itself by timeout: waiting for the rate budget does
+// not count against it.
 type roundTripper struct {
-	next http.RoundTripper
-	l    *limiter
+	next    http.RoundTripper
+	l       *limiter
+	timeout time.Duration
 }
 
 func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -176,5 +180,25 @@ func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	defer release()
-	return rt.next.RoundTrip(r)
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
+	resp, err := rt.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	// The deadline must outlive RoundTrip: the caller still reads the body.
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases a request's timeout when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

@@ -200,8 +200,7 @@ func TestProvisionFaultMatrix(t *testing.T) {
 				} else if len(rep.Failed()) == 0 {
 					t.Errorf("converge failed (%v) but its report names no failed resource", err)
 				}
-				rep, err = p.Converge(context.Background(), provisioner.Options{})
-				if err != nil {
+				if _, err := p.Converge(context.Background(), provisioner.Options{}); err != nil {
 					t.Fatalf("second converge: %v", err)
 				}
 				before := e.Emu.Faults.TotalMutations()

@@ -1,0 +1,194 @@
+package reliability
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/test/fixture"
+)
+
+// storm is a shuffled mix of deliveries for many sandboxes: for the
+// sandboxes that should be contained, an open incident delivered many
+// times with its closed notification before and after it; for the others,
+// only closed incidents and test notifications.
+type storm struct {
+	events    []event.Event
+	contain   map[string]bool // VM name → should end contained
+	sandboxes int
+}
+
+const (
+	stormSandboxes = 50
+	stormContained = 40
+	stormEvents    = 1000
+)
+
+func newStorm(tb testing.TB, e *fixture.Env) *storm {
+	tb.Helper()
+	s := &storm{contain: map[string]bool{}, sandboxes: stormSandboxes}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range stormSandboxes {
+		name := fmt.Sprintf("sandbox-%02d", i)
+		id := e.SandboxVM(name)
+		incID := "storm-" + strconv.Itoa(i)
+		hostile := i >= stormContained
+		s.contain[name] = !hostile
+		per := stormEvents / stormSandboxes
+		for j := range per {
+			state := events.IncidentOpen
+			switch {
+			case hostile && j%2 == 0:
+				state = events.IncidentClosed
+			case hostile:
+				s.events = append(s.events, alertEvent(tb, e, events.MonitoringIncident{Version: "test", IncidentID: "12345", State: events.IncidentOpen}, j))
+				continue
+			case j%5 == 0:
+				state = events.IncidentClosed // out of order: closed before, between and after the opens
+			}
+			s.events = append(s.events, alertEvent(tb, e, events.MonitoringIncident{
+				Version: "1.2", IncidentID: incID, State: state, PolicyName: "coopguard " + name + " CPU",
+				PolicyUserLabels: map[string]string{"coopguard-playbook": "contain"},
+				Resource: events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{
+					"instance_id": id, "zone": e.Cfg.Cloud.GCP.Zone, "project_id": e.Cfg.Cloud.GCP.Project}},
+				StartedAt: time.Now(), Summary: "storm",
+			}, j))
+		}
+	}
+	rng.Shuffle(len(s.events), func(i, j int) { s.events[i], s.events[j] = s.events[j], s.events[i] })
+	return s
+}
+
+// alertEvent is an Eventarc CloudEvent carrying m.
+func alertEvent(tb testing.TB, e *fixture.Env, m events.MonitoringIncident, seq int) event.Event {
+	tb.Helper()
+	payload, err := events.EncodeIncident(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := m.IncidentID + "-" + strconv.Itoa(seq)
+	data, _ := json.Marshal(map[string]any{"message": map[string]any{
+		"data": base64.StdEncoding.EncodeToString(payload), "messageId": id,
+	}, "subscription": "projects/" + e.Cfg.Cloud.GCP.Project + "/subscriptions/storm"})
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(events.PubSubMessagePublished)
+	ev.SetSource("//pubsub.googleapis.com/projects/" + e.Cfg.Cloud.GCP.Project + "/topics/coopguard-alerts")
+	if err := ev.SetData("application/json", data); err != nil {
+		tb.Fatal(err)
+	}
+	return ev
+}
+
+// run delivers every event through HandleAlert with bounded concurrency,
+// as Pub/Sub push would, redelivering on error, and returns the errors of
+// deliveries that never succeeded.
+func (s *storm) run(ctx context.Context) []error {
+	work := make(chan event.Event)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for ev := range work {
+				var err error
+				for range 5 { // Pub/Sub redelivers what fails
+					if err = functions.HandleAlert(ctx, ev); err == nil {
+						break
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", ev.ID(), err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, ev := range s.events {
+		work <- ev
+	}
+	close(work)
+	wg.Wait()
+	return errs
+}
+
+func stormEnv(tb testing.TB) *fixture.Env {
+	tb.Helper()
+	e := fixture.New(tb)
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.New(io.Discard, slog.LevelError+100))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	functions.SetEnv(env)
+	tb.Cleanup(func() { functions.SetEnv(nil) })
+	return e
+}
+
+// TestStorm: every sandbox that should be contained is, none that should
+// not is, and each action mutates once per sandbox.
+func TestStorm(t *testing.T) {
+	e := stormEnv(t)
+	s := newStorm(t, e)
+	if errs := s.run(fixture.Quiet); len(errs) > 0 {
+		t.Fatalf("%d deliveries failed; first: %v", len(errs), errs[0])
+	}
+	for name, want := range s.contain {
+		st := e.Instance(name).GetStatus()
+		if want != (st == "TERMINATED") {
+			t.Errorf("%s: %s, want contained=%v", name, st, want)
+		}
+	}
+	m := e.Emu.Faults.MutationSnapshot()
+	for _, method := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.instances.setMetadata", "compute.disks.createSnapshot"} {
+		if m[method] != stormContained {
+			t.Errorf("%s: %d mutating calls for %d contained sandboxes, want one each", method, m[method], stormContained)
+		}
+	}
+	if n := m["google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"]; n != 1 {
+		t.Errorf("the one key version was disabled %d times", n)
+	}
+	var sawLimit bool
+	for _, th := range e.Clients.Throttles() {
+		t.Logf("rate limits: %s: %d calls, waited %.2fs in total, at most %d in flight", th.API, th.Calls, th.Waited, th.InLimit)
+		sawLimit = sawLimit || th.Calls > 0
+	}
+	if !sawLimit {
+		t.Error("no call went through the rate limits")
+	}
+}
+
+// BenchmarkStorm reports storm throughput (deliveries per second) and the
+// mutating calls per contained sandbox.
+func BenchmarkStorm(b *testing.B) {
+	var secs float64
+	var muts int
+	for range b.N {
+		b.StopTimer()
+		e := stormEnv(b)
+		s := newStorm(b, e)
+		b.StartTimer()
+		start := time.Now()
+		if errs := s.run(fixture.Quiet); len(errs) > 0 {
+			b.Fatal(errs[0])
+		}
+		secs += time.Since(start).Seconds()
+		m := e.Emu.Faults.MutationSnapshot()
+		muts += m["compute.instances.stop"] + m["compute.instances.setLabels"] + m["compute.instances.setMetadata"] + m["compute.disks.createSnapshot"]
+	}
+	b.ReportMetric(float64(stormEvents*b.N)/secs, "events/s")
+	b.ReportMetric(float64(muts)/float64(stormContained*b.N), "compute-mutations/sandbox")
+}
