@@ -116,6 +116,7 @@ func TestDeployFunctions(t *testing.T) {
 		"Provision":      {"", provisioner},
 		"Status":         {"", responder},
 		"Resolve":        {"", responder},
+		"Posture":        {"", responder},
 		"HandleAlert":    {"coopguard-alerts", responder},
 		"HandleLogEntry": {"coopguard-logs", responder},
 		"RotateKeys":     {"coopguard-rotation", responder},

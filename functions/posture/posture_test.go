@@ -464,8 +464,8 @@ func TestChecks(t *testing.T) {
 		{"invoker IAM check off", "functions-authenticated", func(t *testing.T, w *world) {
 			w.emu.Run.SetInvokerIAMDisabled(w.project(), w.cfg.Region(), "coopguard-handle-alert", true)
 		}, nil, posture.Fail, "coopguard-handle-alert has the invoker IAM check disabled", "--invoker-iam-check"},
-		{"not deployed", "functions-authenticated", nil, func(in *posture.Input) { in.Services = append(in.Services, "coopguard-posture") },
-			posture.Fail, "coopguard-posture not deployed in us-central1", "make deploy PROJECT=coopguard-local REGION=us-central1"},
+		{"not deployed", "functions-authenticated", nil, func(in *posture.Input) { in.Services = append(in.Services, "coopguard-extra") },
+			posture.Fail, "coopguard-extra not deployed in us-central1", "make deploy PROJECT=coopguard-local REGION=us-central1"},
 		{"deployed elsewhere", "functions-authenticated", nil, func(in *posture.Input) { in.Region = "europe-west1" },
 			posture.Fail, "coopguard-provision not deployed in europe-west1", ""},
 	}
