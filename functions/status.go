@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 
+	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
@@ -75,13 +76,17 @@ func Status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = requestLogger(r, e)
-	rep, err := CollectStatus(r.Context(), e)
+	rep, err := statusBurst.Do(r.Context(), e.Config.Cloud.GCP.Project, func(ctx context.Context) (*StatusReport, error) { return CollectStatus(ctx, e) })
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "read sandbox status: %v", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
+
+// statusBurst coalesces concurrent Status requests: they share one read of
+// GCP that started after they arrived.
+var statusBurst coalesce.Group[*StatusReport]
 
 // CollectStatus reads the sandbox instances (those labelled
 // coopguard-sandbox in the configured zone) and the managed secrets.

@@ -2,8 +2,10 @@ package provisioner
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
+	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/retry"
@@ -22,6 +24,15 @@ type Provisioner struct {
 	mu sync.Mutex
 
 	policy retry.Policy
+	// burst coalesces concurrent identical converges (a Provision storm
+	// costs two converges, not one per request).
+	burst coalesce.Group[converged]
+}
+
+// converged is one converge's outcome, shared by coalesced callers.
+type converged struct {
+	rep *Report
+	err error
 }
 
 // SetRetryPolicy replaces the retry policy of every call (tests shorten it).
@@ -44,7 +55,24 @@ type Options struct {
 }
 
 // Converge builds or repairs the sandbox and reports every resource.
+// Concurrent identical requests without a progress callback share one
+// converge that started after they arrived.
 func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) {
+	if o.Progress != nil {
+		return p.converge(ctx, o)
+	}
+	key := o.Name + "\x00" + strconv.FormatBool(o.DryRun)
+	r, err := p.burst.Do(ctx, key, func(ctx context.Context) (converged, error) {
+		rep, err := p.converge(ctx, o)
+		return converged{rep, err}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.rep, r.err
+}
+
+func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) {
 	sb, err := NewSandbox(p.cfg, o.Name, "")
 	if err != nil {
 		return nil, err

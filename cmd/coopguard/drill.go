@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -87,18 +88,15 @@ func drillAttrs(dryRun bool) map[string]string {
 	return a
 }
 
-// drillServer sends the drill to a coopguard server's HandleAlert as an
-// Eventarc CloudEvent and reads the report from Status.
+// drillServer publishes the drill to the alerts topic of a coopguard
+// server's emulated Pub/Sub (through its EmulatorPublish function), so it
+// reaches HandleAlert the way a deployed alert does, and polls Status until
+// the incident's report appears. A server without EmulatorPublish (404)
+// gets the event posted straight to HandleAlert, as Eventarc would.
 func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
-	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+	st, err := serverStatus(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	var st functions.StatusReport
-	err = json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("bad status from server: %w", err)
 	}
 	if len(st.Instances) == 0 {
 		return nil, errors.New("no sandbox to drill: run coopguard provision first")
@@ -108,38 +106,124 @@ func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (
 	if err != nil {
 		return nil, err
 	}
-	data, err := events.EncodePubSub(events.PubSubMessage{Data: payload, Attributes: drillAttrs(dryRun), MessageID: id, PublishTime: time.Now()})
+	published, err := publishDrill(ctx, t, payload, drillAttrs(dryRun))
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.server, "/")+"/HandleAlert", bytes.NewReader(data))
+	if !published {
+		if err := postDrill(ctx, t, st.Project, id, payload, dryRun); err != nil {
+			return nil, err
+		}
+	}
+	return awaitReport(ctx, t, id)
+}
+
+// serverStatus reads the server's Status.
+func serverStatus(ctx context.Context, t *target) (*functions.StatusReport, error) {
+	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
 	if err != nil {
 		return nil, err
+	}
+	defer resp.Body.Close()
+	var st functions.StatusReport
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("bad status from %s: %w", t.server, err)
+	}
+	return &st, nil
+}
+
+// publishDrill publishes the drill to the topic that triggers HandleAlert
+// through EmulatorPublish. It reports false when the server does not offer
+// EmulatorPublish.
+func publishDrill(ctx context.Context, t *target, payload []byte, attrs map[string]string) (bool, error) {
+	resp, err := t.call(ctx, http.MethodGet, "/EmulatorPublish", nil, "")
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var info struct {
+		Triggers []struct{ Topic, Function string } `json:"triggers"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil {
+		return false, fmt.Errorf("bad EmulatorPublish answer from %s: %w", t.server, err)
+	}
+	topic := ""
+	for _, tr := range info.Triggers {
+		if tr.Function == "HandleAlert" {
+			topic = tr.Topic
+		}
+	}
+	if topic == "" {
+		return false, fmt.Errorf("%s has no topic triggering HandleAlert: is it a coopguard serve?", t.server)
+	}
+	resp, err = t.call(ctx, http.MethodPost, "/EmulatorPublish", map[string]any{
+		"topic": topic, "data": base64.StdEncoding.EncodeToString(payload), "attributes": attrs,
+	}, "")
+	if err != nil {
+		return false, fmt.Errorf("publish the drill to %s: %w", topic, err)
+	}
+	resp.Body.Close()
+	return true, nil
+}
+
+// postDrill sends the drill to the server's HandleAlert as an Eventarc
+// CloudEvent.
+func postDrill(ctx context.Context, t *target, project, id string, payload []byte, dryRun bool) error {
+	data, err := events.EncodePubSub(events.PubSubMessage{Data: payload, Attributes: drillAttrs(dryRun), MessageID: id, PublishTime: time.Now()})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.server, "/")+"/HandleAlert", bytes.NewReader(data))
+	if err != nil {
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("ce-id", id)
 	req.Header.Set("ce-specversion", "1.0")
 	req.Header.Set("ce-type", events.PubSubMessagePublished)
-	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+st.Project+"/topics/coopguard-alerts")
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+project+"/topics/coopguard-alerts")
 	hr, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("deliver the drill to %s: %w", t.server, err)
+		return fmt.Errorf("deliver the drill to %s: %w", t.server, err)
 	}
 	hr.Body.Close()
-	resp, err = t.call(ctx, http.MethodGet, "/Status", nil, "")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, err
-	}
-	for _, r := range st.Incidents {
-		if r.Incident.ID == id {
-			return &r, nil
+	return nil
+}
+
+// awaitReport polls Status until the report of incident id is final, or
+// ctx (--timeout) ends. An incomplete report may still be finished by a
+// redelivery, so it is returned only when time runs out.
+func awaitReport(ctx context.Context, t *target, id string) (*incident.Report, error) {
+	var last *incident.Report
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
+		st, err := serverStatus(ctx, t)
+		switch {
+		case err == nil:
+			for _, r := range st.Incidents {
+				if r.Incident.ID == id {
+					last = &r
+				}
+			}
+			if last != nil && last.Outcome != incident.OutcomeIncomplete {
+				return last, nil
+			}
+		case ctx.Err() == nil:
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return last, nil
+			}
+			return nil, fmt.Errorf("no report for %s from %s within --timeout: check the server's log for failed deliveries (%w)", id, t.server, ctx.Err())
+		case <-time.After(pause):
 		}
 	}
-	return nil, fmt.Errorf("the responder answered %s but recorded no report for %s: check its logs", hr.Status, id)
 }
 
 // drillDirect publishes the drill to the project's alerts topic, as

@@ -1,19 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	ffunctions "github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/functions/posture/posturetest"
@@ -22,6 +35,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
 )
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
@@ -63,6 +77,25 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			defer stop()
 		}
 	}
+	var ps *pubsub.Client
+	if emu != nil {
+		// The bridge and EmulatorPublish get a client of their own: the
+		// functions' client set is rate-limited for GCP's quotas.
+		ps, err = pubsub.NewClient(ctx, cfg.Cloud.GCP.Project, opts.PubSub...)
+		if err != nil {
+			return fmt.Errorf("dial the emulated Pub/Sub: %w", err)
+		}
+		defer ps.Close()
+		// Monitoring, the log sink and Secret Manager publish to these
+		// before anyone calls Provision; Provision finds them and moves on.
+		tp := cfg.Coopguard.Topics
+		if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents); err != nil {
+			return err
+		}
+		registerEmulatorPublish()
+		servePubSub.Store(&emulatedPubSub{client: ps, triggers: eventTriggers(cfg)})
+		defer servePubSub.Store(nil)
+	}
 	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, opts)
 	if err != nil {
 		return err
@@ -89,6 +122,13 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  try: curl -X POST http://%s/Provision   curl http://%s/Status\n", addr, addr)
 	errc := make(chan error, 1)
 	go func() { errc <- funcframework.StartHostPort(*host, strconv.Itoa(*port)) }()
+	if emu != nil {
+		stop, err := startBridge(ctx, ps, cfg, *host, *port, errc, stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "coopguard serve: stopping")
@@ -135,4 +175,212 @@ func startDemoWatcher(emu *emulator.Emulator, cfg *config.Config) (stop func(), 
 		_ = cmd.Wait()
 		os.RemoveAll(dir)
 	}, nil
+}
+
+// trigger is an event function and the topic that triggers it, as deploy
+// wires them (deploy/lib.sh FUNCTIONS).
+type trigger struct {
+	Topic    string `json:"topic"`
+	Function string `json:"function"`
+}
+
+// eventTriggers are coopguard's Pub/Sub-triggered functions.
+func eventTriggers(cfg *config.Config) []trigger {
+	tp := cfg.Coopguard.Topics
+	return []trigger{
+		{Topic: tp.Alerts, Function: "HandleAlert"},
+		{Topic: tp.Logs, Function: "HandleLogEntry"},
+		{Topic: tp.Rotation, Function: "RotateKeys"},
+	}
+}
+
+// startBridge waits until the functions server listens, then delivers the
+// event topics to their functions as Eventarc would. A delivery before the
+// server listens would fail and count as an attempt.
+func startBridge(ctx context.Context, ps *pubsub.Client, cfg *config.Config, host string, port int, errc <-chan error, stdout io.Writer) (stop func(), err error) {
+	// The bridge is a client of the server: a wildcard listen address is
+	// reached on loopback.
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("functions server on %s not listening after 10s: %w", addr, err)
+		}
+		select {
+		case err := <-errc:
+			return nil, fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			return func() {}, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	routes := map[string]string{}
+	var lines []string
+	for _, tr := range eventTriggers(cfg) {
+		routes[tr.Topic] = "/" + tr.Function
+		lines = append(lines, tr.Topic+" → "+tr.Function)
+	}
+	b, err := eventarc.New(ps, "http://"+addr, routes, eventarc.Options{Logger: logger.FromContext(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "  events (emulated Eventarc): %s; dead-letter %s after %d attempts\n",
+		strings.Join(lines, ", "), eventarc.DeadLetterTopic, eventarc.DefaultMaxAttempts)
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := b.Stop(sctx); err != nil {
+			logger.FromContext(ctx).Warn("event delivery did not stop cleanly", "error", err)
+		}
+	}, nil
+}
+
+// emulatedPubSub is what EmulatorPublish publishes into: the embedded
+// Pub/Sub of the running `coopguard serve`.
+type emulatedPubSub struct {
+	client   *pubsub.Client
+	triggers []trigger
+}
+
+// servePubSub is set while an emulated serve runs; without it
+// EmulatorPublish answers 404, as a server without the function would.
+var servePubSub atomic.Pointer[emulatedPubSub]
+
+var registerOnce sync.Once
+
+// registerEmulatorPublish adds EmulatorPublish to the functions server.
+// Only an emulated serve registers it (the registry is global, so once per
+// process): deployed functions never offer it.
+func registerEmulatorPublish() {
+	registerOnce.Do(func() { ffunctions.HTTP("EmulatorPublish", EmulatorPublish) })
+}
+
+// publishRequest is EmulatorPublish's body.
+type publishRequest struct {
+	// Topic is a topic id, or projects/P/topics/ID in the served project.
+	Topic string `json:"topic"`
+	// Data is the payload: a JSON string holds it base64-encoded, any
+	// other JSON value is the payload itself.
+	Data json.RawMessage `json:"data"`
+	// Attributes are the message attributes.
+	Attributes map[string]string `json:"attributes"`
+}
+
+// publishInfo is EmulatorPublish's answer to GET: where events go.
+type publishInfo struct {
+	Project         string    `json:"project"`
+	Triggers        []trigger `json:"triggers"`
+	DeadLetterTopic string    `json:"deadLetterTopic"`
+}
+
+// EmulatorPublish publishes a message into the embedded emulated Pub/Sub of
+// `coopguard serve`, so that another process (the CLI's drill, a test, a
+// curl) can publish the way Cloud Monitoring, the log sink or Cloud
+// Scheduler would, and the message takes the production path to the
+// functions. POST {topic, data, attributes} answers {messageId, topic};
+// GET lists the topics that trigger functions.
+func EmulatorPublish(w http.ResponseWriter, r *http.Request) {
+	ps := servePubSub.Load()
+	if ps == nil {
+		writeJSONError(w, http.StatusNotFound, "no emulated Pub/Sub here: EmulatorPublish exists only on `coopguard serve` with the emulated GCP")
+		return
+	}
+	project := ps.client.Project()
+	switch r.Method {
+	case http.MethodGet:
+		writeJSONBody(w, http.StatusOK, publishInfo{Project: project, Triggers: ps.triggers, DeadLetterTopic: eventarc.DeadLetterTopic})
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" not allowed: POST {topic, data, attributes} publishes, GET lists the topics")
+		return
+	}
+	// Pub/Sub's own limit on a message is 10 MB; events here are small.
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	var req publishRequest
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "body over 1 MiB")
+			return
+		}
+		writeJSONError(w, http.StatusBadRequest, "bad body: "+err.Error()+`: want {"topic": "...", "data": "<base64>" or {...}, "attributes": {...}}`)
+		return
+	}
+	id := req.Topic
+	if rest, ok := strings.CutPrefix(id, "projects/"+project+"/topics/"); ok {
+		id = rest
+	}
+	if id == "" || strings.Contains(id, "/") {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("topic %q: give a topic id, or projects/%s/topics/ID", req.Topic, project))
+		return
+	}
+	data, err := publishData(req.Data)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	p := ps.client.Publisher(id)
+	defer p.Stop()
+	msgID, err := p.Publish(r.Context(), &pubsub.Message{Data: data, Attributes: req.Attributes}).Get(r.Context())
+	switch {
+	case status.Code(err) == codes.NotFound:
+		writeJSONError(w, http.StatusNotFound, fmt.Sprintf("topic %s does not exist in the emulated Pub/Sub: publish to one of GET /EmulatorPublish's topics, or create it with Provision", id))
+		return
+	case err != nil:
+		writeJSONError(w, http.StatusBadGateway, "publish to "+id+": "+err.Error())
+		return
+	}
+	writeJSONBody(w, http.StatusOK, map[string]string{"messageId": msgID, "topic": "projects/" + project + "/topics/" + id})
+}
+
+// publishData decodes EmulatorPublish's data: a JSON string is base64
+// (standard, padded or not), any other JSON value is the payload as is.
+func publishData(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if raw[0] != '"' {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("data: a string must be base64 (send a JSON object to publish JSON as is)")
+	}
+	return b, nil
+}
+
+func writeJSONBody(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
+	writeJSONBody(w, code, map[string]string{"error": msg})
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +50,54 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	captured := captureOutput()
+	code := m.Run()
+	if leaked := leaks(captured()); leaked != "" {
+		fmt.Fprintf(os.Stderr, "SECRETS HYGIENE: a secret payload or credential (%q) appeared in the process output\n", leaked)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// secretMarkers are substrings of every secret payload and credential the
+// tests seed or mint: none may appear in a log line, an error, a report or
+// a response.
+var secretMarkers = []string{"SECRET-PAYLOAD", "sk-ant-e2e-MINTED", "e2e-CRED-value"}
+
+// leaks returns the first secret marker found in s, or "".
+func leaks(s string) string {
+	for _, m := range secretMarkers {
+		if strings.Contains(s, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// captureOutput tees the process's stdout and stderr (where the functions
+// framework writes function errors) into a buffer and returns a function
+// that stops capturing and returns what was written.
+func captureOutput() func() string {
+	var buf syncBuffer
+	var wg sync.WaitGroup
+	restore := []func(){}
+	for _, f := range []**os.File{&os.Stdout, &os.Stderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return func() string { return "" }
+		}
+		orig := *f
+		*f = w
+		wg.Go(func() { _, _ = io.Copy(io.MultiWriter(orig, &buf), r) })
+		restore = append(restore, func() { *f = orig; w.Close() })
+	}
+	return func() string {
+		for _, r := range restore {
+			r()
+		}
+		wg.Wait()
+		return buf.String()
+	}
 }
 
 // waitListening polls until addr accepts connections or the deadline passes.
@@ -111,7 +159,9 @@ func newWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	}
 	functions.SetEnv(env)
 	t.Cleanup(func() { functions.SetEnv(nil) })
-	return &world{emu: emu, cfg: cfg, clients: clients, env: env, logs: logs}
+	w := &world{emu: emu, cfg: cfg, clients: clients, env: env, logs: logs}
+	t.Cleanup(func() { w.checkHygiene(t) })
+	return w
 }
 
 // do sends a request to the functions server and returns status and body.
@@ -153,4 +203,23 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.b)
+}
+
+// checkHygiene fails the test if a secret reached this world's logs, the
+// incident reports in Cloud Logging or any Pub/Sub message.
+func (w *world) checkHygiene(t *testing.T) {
+	t.Helper()
+	if m := leaks(w.logs.String()); m != "" {
+		t.Errorf("secret %q in the functions' logs", m)
+	}
+	for _, e := range w.emu.Logging.AllEntries() {
+		if m := leaks(e.String()); m != "" {
+			t.Errorf("secret %q in log entry %s", m, e.GetLogName())
+		}
+	}
+	for _, msg := range w.emu.PubSub.Messages() {
+		if m := leaks(string(msg.Data) + fmt.Sprint(msg.Attributes)); m != "" {
+			t.Errorf("secret %q in a message on %s", m, msg.Topic)
+		}
+	}
 }

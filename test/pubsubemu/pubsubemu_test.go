@@ -1,0 +1,496 @@
+// Package pubsubemu runs coopguard's event functions behind the real
+// Pub/Sub emulator shipped with the Google Cloud CLI: topics and push
+// subscriptions with a dead-letter policy, created as deploy creates them,
+// push into the functions framework on loopback, which serves the
+// functions over the emulated GCP.
+package pubsubemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/faults"
+)
+
+// emulatorBin is the Pub/Sub emulator of the machine's Google Cloud CLI.
+const emulatorBin = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+// maxAttempts is the subscriptions' dead-letter bound: Pub/Sub's minimum,
+// to keep the test short (deploy uses 10).
+const maxAttempts = 5
+
+// Names as deploy/lib.sh has them.
+const (
+	topicDeadLetter = "coopguard-dead-letter"
+	subDeadLetter   = "coopguard-dead-letter-sub"
+)
+
+// baseURL is the functions server every test shares: the framework's
+// registry is global, so it is started once.
+var baseURL string
+
+// eventFunctions are the Pub/Sub-triggered functions and their topics'
+// config keys.
+var eventFunctions = map[string]func(context.Context, event.Event) error{
+	"HandleAlert":    functions.HandleAlert,
+	"HandleLogEntry": functions.HandleLogEntry,
+	"RotateKeys":     functions.RotateKeys,
+}
+
+func TestMain(m *testing.M) {
+	os.Unsetenv("FUNCTION_TARGET")
+	// A plain push subscription is not a CloudEvent. The framework turns a
+	// legacy Pub/Sub push body into one when the request path names the
+	// topic (.../projects/P/topics/T), but it serves /HandleAlert at that
+	// exact path only. So each event function is also served under its
+	// name as a subtree, /HandleAlert/projects/P/topics/T, the framework's
+	// own legacy push route.
+	for name, fn := range eventFunctions {
+		if err := funcframework.RegisterCloudEventFunctionContext(context.Background(), "/"+name+"/", fn); err != nil {
+			fmt.Fprintln(os.Stderr, "register", name, err)
+			os.Exit(1)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	go func() {
+		if err := funcframework.StartHostPort("127.0.0.1", strconv.Itoa(port)); err != nil {
+			fmt.Fprintln(os.Stderr, "functions server:", err)
+			os.Exit(1)
+		}
+	}()
+	baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := waitListening("127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitListening polls until addr accepts connections or the deadline passes.
+func waitListening(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server at %s did not start: %w", addr, err)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// pubsubEmulator is a running cloud-pubsub-emulator and a client of it.
+type pubsubEmulator struct {
+	addr   string
+	client *pubsub.Client
+	out    *syncBuffer
+}
+
+// startEmulator starts the real emulator on a free loopback port, waits
+// until it answers, and kills its process group (the launcher script and
+// the java it spawns) when the test ends.
+func startEmulator(t *testing.T) *pubsubEmulator {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Fatalf("java is not on PATH (%v): the Pub/Sub emulator needs Java 17+; install a JRE (apt-get install openjdk-17-jre-headless)", err)
+	}
+	if _, err := os.Stat(emulatorBin); err != nil {
+		t.Fatalf("the Pub/Sub emulator is missing (%v): install it with `gcloud components install pubsub-emulator` or apt-get install google-cloud-cli-pubsub-emulator", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	out := &syncBuffer{}
+	cmd := exec.Command(emulatorBin, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so the cleanup kills the launcher and the
+	// java it runs; Pdeathsig, so a test binary killed before its cleanup
+	// (a -timeout panic, a closed pipe) does not leave java behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", emulatorBin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("Pub/Sub emulator (pid %d) did not exit after SIGKILL", cmd.Process.Pid)
+		}
+	})
+
+	client, err := pubsub.NewClient(context.Background(), "coopguard-local",
+		option.WithEndpoint(addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+
+	// Ready when it answers an RPC: a missing topic is NotFound.
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/coopguard-local/topics/ready-probe"})
+		cancel()
+		if status.Code(err) == codes.NotFound {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the Pub/Sub emulator exited before answering:\n%s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Pub/Sub emulator did not answer on %s within 45 s (last error %v):\n%s", addr, err, out.String())
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+	return &pubsubEmulator{addr: addr, client: client, out: out}
+}
+
+// deploy creates what deploy/deploy.sh creates on Pub/Sub: the topics, the
+// dead-letter topic and its subscription, and for each event function a
+// push subscription with the dead-letter policy.
+func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	ctx := context.Background()
+	project := cfg.Cloud.GCP.Project
+	topic := func(id string) string { return "projects/" + project + "/topics/" + id }
+	tp := cfg.Coopguard.Topics
+	for _, id := range []string{tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, topicDeadLetter} {
+		if _, err := e.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic(id), Labels: map[string]string{"coopguard": "true"}}); err != nil {
+			t.Fatalf("create topic %s: %v", id, err)
+		}
+	}
+	if _, err := e.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:                     "projects/" + project + "/subscriptions/" + subDeadLetter,
+		Topic:                    topic(topicDeadLetter),
+		MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
+	}); err != nil {
+		t.Fatalf("create %s: %v", subDeadLetter, err)
+	}
+	for name, id := range map[string]string{"HandleAlert": tp.Alerts, "HandleLogEntry": tp.Logs, "RotateKeys": tp.Rotation} {
+		if _, err := e.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name:  "projects/" + project + "/subscriptions/eventarc-local-" + strings.ToLower(name) + "-sub",
+			Topic: topic(id),
+			PushConfig: &pubsubpb.PushConfig{
+				PushEndpoint: baseURL + "/" + name + "/" + topic(id),
+			},
+			AckDeadlineSeconds: 60,
+			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{
+				DeadLetterTopic:     topic(topicDeadLetter),
+				MaxDeliveryAttempts: maxAttempts,
+			},
+			// deploy: --min-retry-delay=10s --max-retry-delay=600s;
+			// shortened so five attempts take seconds.
+			RetryPolicy: &pubsubpb.RetryPolicy{MinimumBackoff: durationpb.New(100 * time.Millisecond), MaximumBackoff: durationpb.New(time.Second)},
+		}); err != nil {
+			t.Fatalf("create the push subscription of %s: %v", name, err)
+		}
+	}
+}
+
+func (e *pubsubEmulator) publish(t *testing.T, topic string, data []byte, attrs map[string]string) string {
+	t.Helper()
+	p := e.client.Publisher(topic)
+	defer p.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
+	if err != nil {
+		t.Fatalf("publish to %s: %v", topic, err)
+	}
+	return id
+}
+
+// world is one emulated GCP with a provisioned sandbox, installed as the
+// functions' Env.
+type world struct {
+	emu  *emulator.Emulator
+	cfg  *config.Config
+	env  *functions.Env
+	vmID string
+	logs *syncBuffer
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	emu, err := emulator.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	base := config.Demo()
+	// No watcher runs on this VM: do not wait 20 s for its confirmation.
+	base.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond}
+	cfg, err := config.FromBase(base, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range cfg.Coopguard.Secrets {
+		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("sk-test-"+id))
+	}
+	clients, err := emu.Clients(context.Background(), cfg.Cloud.GCP.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clients.Close() })
+	logs := &syncBuffer{}
+	env, err := functions.NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions.SetEnv(env)
+	t.Cleanup(func() { functions.SetEnv(nil) })
+
+	resp, err := http.Post(baseURL+"/Provision", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Provision = %s: %s", resp.Status, b)
+	}
+	inst, ok := emu.Compute.Instance(cfg.Cloud.GCP.Project, cfg.Cloud.GCP.Zone, cfg.VM.Name)
+	if !ok {
+		t.Fatal("no sandbox VM after Provision")
+	}
+	return &world{emu: emu, cfg: cfg, env: env, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
+}
+
+// alert is the shared sample open incident, about this world's VM.
+func (w *world) alert(t *testing.T, incidentID string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "samples", "monitoring-incident-open.json"))
+	if err != nil {
+		t.Fatalf("sample: %v", err)
+	}
+	return []byte(strings.NewReplacer(
+		"coopguard-demo", w.cfg.Cloud.GCP.Project,
+		"4410915023349531000", w.vmID,
+		"0.n1m3x8a2b7kq", incidentID,
+	).Replace(string(b)))
+}
+
+func (w *world) vmStatus() string {
+	inst, _ := w.emu.Compute.Instance(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, w.cfg.VM.Name)
+	return inst.GetStatus()
+}
+
+func (w *world) versionStates() []string {
+	var out []string
+	for _, v := range w.emu.SecretManager.Versions("projects/" + w.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key") {
+		out = append(out, v.GetState().String())
+	}
+	return out
+}
+
+// eventually polls cond until it holds or within passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+// TestPushSubscriptions runs the production delivery path on the real
+// emulator: push, redelivery, dead-letter.
+func TestPushSubscriptions(t *testing.T) {
+	start := time.Now()
+	ps := startEmulator(t)
+	t.Logf("Pub/Sub emulator answered after %.1fs", time.Since(start).Seconds())
+	cfg, err := config.FromBase(config.Demo(), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.deploy(t, cfg)
+
+	t.Run("alert contains the sandbox", func(t *testing.T) {
+		w := newWorld(t)
+		ps.publish(t, w.cfg.Coopguard.Topics.Alerts, w.alert(t, "0.pushcontain"), nil)
+		// The report is recorded last, so once Status lists it the
+		// response is over and the world can be torn down.
+		eventually(t, 20*time.Second, "the VM TERMINATED, the key DISABLED and the report recorded", func() bool {
+			return w.vmStatus() == "TERMINATED" && strings.Join(w.versionStates(), ",") == "DISABLED" &&
+				reportOutcome(t, "alert-0.pushcontain") != ""
+		})
+		if got := reportOutcome(t, "alert-0.pushcontain"); got != "contained" {
+			t.Errorf("outcome = %q, want contained", got)
+		}
+	})
+
+	t.Run("poison acknowledged, failure dead-lettered", func(t *testing.T) {
+		w := newWorld(t)
+		// Every delivery of an incident fails: the VM will not stop.
+		w.env.Responder.SetRetryPolicy(retry.Policy{Attempts: 2, Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond, PerTry: 5 * time.Second})
+		w.emu.Faults.FailNext("compute.instances.stop", 1000, faults.Fault{Code: codes.Unavailable})
+
+		poisonID := ps.publish(t, w.cfg.Coopguard.Topics.Alerts, []byte("this is not JSON"), map[string]string{"kind": "poison"})
+		failing := w.alert(t, "0.pushfails")
+		failID := ps.publish(t, w.cfg.Coopguard.Topics.Alerts, failing, map[string]string{"kind": "failing"})
+
+		dead := pullAll(t, ps.client, subDeadLetter, 1, 40*time.Second)
+		m := dead[0]
+		if m.Attributes["kind"] != "failing" || !bytes.Equal(m.Data, failing) {
+			t.Fatalf("dead letter = %q %v, want the failing incident", m.Data, m.Attributes)
+		}
+		if got := m.Attributes["CloudPubSubDeadLetterSourceDeliveryCount"]; got != strconv.Itoa(maxAttempts) {
+			t.Errorf("dead letter after %s deliveries, want %d", got, maxAttempts)
+		}
+		if got := w.emu.Faults.Calls("compute.instances.stop"); got < maxAttempts*2 {
+			t.Errorf("compute.instances.stop called %d times, want at least %d (%d deliveries × 2 tries)", got, maxAttempts*2, maxAttempts)
+		}
+		if n := deliveriesOf(w.logs.String(), failID, "incident incomplete"); n != maxAttempts {
+			t.Errorf("the failing message was handled %d times, want %d (max delivery attempts)", n, maxAttempts)
+		}
+		if n := deliveriesOf(w.logs.String(), poisonID, "undecodable Monitoring notification: acknowledged and dropped"); n != 1 {
+			t.Errorf("the poison message was handled %d times, want once (acknowledged)", n)
+		}
+		if !strings.Contains(w.logs.String(), "undecodable Monitoring notification: acknowledged and dropped") {
+			t.Errorf("no acknowledgement logged for the poison message:\n%s", w.logs.String())
+		}
+		if w.vmStatus() != "RUNNING" {
+			t.Errorf("VM %s, want RUNNING (every stop failed)", w.vmStatus())
+		}
+	})
+}
+
+// reportOutcome is the outcome of incident id as Status lists it, or "".
+func reportOutcome(t *testing.T, id string) string {
+	t.Helper()
+	resp, err := http.Get(baseURL + "/Status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st functions.StatusReport
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("Status: %s: %v", resp.Status, err)
+	}
+	for _, r := range st.Incidents {
+		if r.Incident.ID == id {
+			return r.Outcome
+		}
+	}
+	return ""
+}
+
+// deliveriesOf counts the handler invocations for a message: each logs
+// one line with the event (message) id and the final message last.
+func deliveriesOf(logs, messageID, last string) int {
+	n := 0
+	for _, line := range strings.Split(logs, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["event"] != messageID {
+			continue
+		}
+		if rec["message"] == last {
+			n++
+		}
+	}
+	return n
+}
+
+// pullAll receives n messages from sub (acknowledging them) within the
+// deadline.
+func pullAll(t *testing.T, c *pubsub.Client, sub string, n int, within time.Duration) []*pubsub.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var mu sync.Mutex
+	var got []*pubsub.Message
+	err := c.Subscriber(sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m)
+		if len(got) >= n {
+			cancel()
+		}
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("pull %s: %v", sub, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) < n {
+		t.Fatalf("%d message(s) on %s after %s, want %d", len(got), sub, within, n)
+	}
+	return got
+}
+
+// syncBuffer collects output written concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
