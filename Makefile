@@ -8,6 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 PORT ?= 8080
 FUZZTIME ?= 3s
 LONG_FUZZTIME ?= 5m
+BENCHTIME ?= 1s
 
 .PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck
 
@@ -50,7 +51,7 @@ fuzz-long:
 	$(MAKE) fuzz FUZZTIME=$(LONG_FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 5x -count 1 ./...
+	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 -timeout 30m ./... 2>&1 | $(GO) run ./test/benchtable
 
 clean:
 	rm -rf bin

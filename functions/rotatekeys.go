@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/functions/rotation"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -89,7 +90,8 @@ func RotateKeys(ctx context.Context, ev event.Event) error {
 		return acknowledge(ctx, "undecodable Pub/Sub event", err)
 	}
 	opts := rotation.Options{DryRun: msg.Attributes[AttrDryRun] == "true"}
-	switch kind := events.Classify(msg); kind {
+	kind := events.Classify(msg)
+	switch kind {
 	case events.KindScheduler:
 		sm, err := events.DecodeSchedulerMessage(msg)
 		if err != nil {
@@ -133,6 +135,30 @@ func RotateKeys(ctx context.Context, ev event.Event) error {
 		return nil
 	}
 	_, err = RunRotation(ctx, e, opts)
+	if kind == events.KindScheduler {
+		// The daily job also checks posture: drift becomes a notify
+		// incident, so someone sees the checklist slipping.
+		err = errors.Join(err, scheduledPosture(ctx, e, opts.DryRun))
+	}
+	return err
+}
+
+// scheduledPosture runs the posture checks and turns failing ones into a
+// notify incident (one per day and set of failing checks).
+func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
+	rep, err := CheckPosture(ctx, e)
+	if err != nil {
+		return fmt.Errorf("posture check: %w", err)
+	}
+	inc, drift := posture.DriftIncident(rep, e.Config.Cloud.GCP.Project, currentTime())
+	if !drift {
+		return nil
+	}
+	logger.FromContext(ctx).Warn("posture drift: "+inc.Trigger, "incident", inc.ID, "dryRun", dryRun)
+	if dryRun {
+		return nil
+	}
+	_, err = e.Responder.Respond(ctx, inc, time.Now())
 	return err
 }
 

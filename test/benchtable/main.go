@@ -1,0 +1,96 @@
+// Command benchtable turns `go test -bench` output (stdin) into the one
+// table README keeps: every benchmark's figures, named for what they mean.
+// It passes the raw output through to stderr so nothing is hidden.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// row is one line of the table: a benchmark and what its figures mean.
+type row struct {
+	bench   string // benchmark name prefix, without -GOMAXPROCS
+	label   string
+	metrics []string // units to show, in order
+}
+
+var rows = []row{
+	{"BenchmarkContainment", "containment, 20 ms per GCP call (contain playbook)", []string{"containment-ms", "critical-path-ms", "containment/critical", "sum-of-actions-ms"}},
+	{"BenchmarkConverge", "provisioning a new sandbox, 20 ms per GCP call", []string{"wall-ms", "critical-path-ms", "wall/critical", "sequential-ms"}},
+	{"BenchmarkStorm", "storm: 1,000 deliveries, 50 sandboxes, default rate limits", []string{"events/s", "compute-mutations/sandbox"}},
+	{"BenchmarkDecidePerEvent/alert", "decode + match + plan: Monitoring alert", []string{"ns/op", "allocs/op"}},
+	{"BenchmarkDecidePerEvent/logentry-setiampolicy", "decode + match + plan: audit log entry (matches)", []string{"ns/op", "allocs/op"}},
+	{"BenchmarkDecidePerEvent/logentry-benign", "decode + match + plan: audit log entry (no match)", []string{"ns/op", "allocs/op"}},
+	{"BenchmarkRotate200x50", "rotation run: 200 secrets × 50 versions", []string{"ns/op"}},
+	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
+}
+
+func main() {
+	found := map[string]map[string]string{}
+	sc := bufio.NewScanner(io.TeeReader(os.Stdin, os.Stderr))
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<24)
+	failed := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "FAIL") {
+			failed = true
+		}
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			name = name[:i]
+		}
+		m := map[string]string{}
+		for i := 2; i+1 < len(f); i += 2 {
+			m[f[i+1]] = f[i]
+		}
+		found[name] = m
+	}
+	fmt.Printf("\n| measure | figures |\n| --- | --- |\n")
+	for _, r := range rows {
+		for name, m := range found {
+			if !strings.HasPrefix(name, r.bench) {
+				continue
+			}
+			var parts []string
+			for _, u := range r.metrics {
+				if v, ok := m[u]; ok {
+					parts = append(parts, v+" "+u)
+				}
+			}
+			fmt.Printf("| %s | %s |\n", r.label, strings.Join(parts, ", "))
+		}
+	}
+	fmt.Printf("\nmeasured on %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	if failed {
+		fmt.Println("SOME BENCHMARKS FAILED: see the output above")
+		os.Exit(1)
+	}
+}
+
+// cpuModel reads the processor's name.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
