@@ -91,8 +91,12 @@ func Start() (*Emulator, error) {
 }
 
 // Options returns client options that point the official clients here.
+// The emulator has no quotas: its options lift the rate budgets (a test
+// that wants them sets Limits back to gcp.DefaultLimits).
 func (e *Emulator) Options() gcp.Options {
-	return gcp.Emulated(e.ComputeURL, e.GRPCAddr, e.PubSubAddr)
+	o := gcp.Emulated(e.ComputeURL, e.GRPCAddr, e.PubSubAddr)
+	o.Limits = &gcp.Unlimited
+	return o
 }
 
 // Clients dials the client set for project against the emulator.
