@@ -277,3 +277,13 @@ func (g *graph) criticalPath(results []Result) time.Duration {
 	}
 	return observe + longest
 }
+
+// created treats 409 ALREADY_EXISTS from an insert as success: a retried
+// or concurrent converge made the resource first, and the next converge
+// checks its spec like any other.
+func created(err error) error {
+	if retry.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}

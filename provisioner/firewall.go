@@ -99,10 +99,10 @@ func (r *firewall) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: summary(want), Apply: func(ctx context.Context) error {
-			return gcp.Wait(ctx)(c.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{
+			return created(gcp.Wait(ctx)(c.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{
 				Project: r.s.Project, FirewallResource: want,
 				RequestId: gcp.RequestID("firewall.insert", r.s.Project, summary(want)),
-			}))
+			})))
 		}}, nil
 	case err != nil:
 		return Change{}, err

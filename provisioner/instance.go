@@ -97,10 +97,10 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: fmt.Sprintf("%s, Shielded VM, no external IP, SA %s, OS Login", r.s.MachineType, r.s.ServiceAccount), Apply: func(ctx context.Context) error {
-			return gcp.Wait(ctx)(c.Instances.Insert(ctx, &computepb.InsertInstanceRequest{
+			return created(gcp.Wait(ctx)(c.Instances.Insert(ctx, &computepb.InsertInstanceRequest{
 				Project: r.s.Project, Zone: r.s.Zone, InstanceResource: r.desired(),
 				RequestId: gcp.RequestID("instance.insert", r.s.Project, r.s.Zone, r.s.Name),
-			}))
+			})))
 		}}, nil
 	case err != nil:
 		return Change{}, err

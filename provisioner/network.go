@@ -38,7 +38,7 @@ func (r *network) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 
 func (r *network) create(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return gcp.Wait(ctx)(c.Networks.Insert(ctx, &computepb.InsertNetworkRequest{
+		return created(gcp.Wait(ctx)(c.Networks.Insert(ctx, &computepb.InsertNetworkRequest{
 			Project:   r.s.Project,
 			RequestId: gcp.RequestID("network.insert", r.s.Project, r.Name()),
 			NetworkResource: &computepb.Network{
@@ -47,6 +47,6 @@ func (r *network) create(c *gcp.Clients) func(context.Context) error {
 				AutoCreateSubnetworks: proto.Bool(false),
 				RoutingConfig:         &computepb.NetworkRoutingConfig{RoutingMode: proto.String("REGIONAL")},
 			},
-		}))
+		})))
 	}
 }

@@ -32,7 +32,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: "Cloud Router with Cloud NAT " + r.s.NAT(), Apply: func(ctx context.Context) error {
-			return gcp.Wait(ctx)(c.Routers.Insert(ctx, &computepb.InsertRouterRequest{
+			return created(gcp.Wait(ctx)(c.Routers.Insert(ctx, &computepb.InsertRouterRequest{
 				Project: r.s.Project, Region: r.s.Region,
 				RequestId: gcp.RequestID("router.insert", r.s.Project, r.s.Region, r.Name()),
 				RouterResource: &computepb.Router{
@@ -40,7 +40,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 					Network: proto.String(r.s.networkURL()),
 					Nats:    []*computepb.RouterNat{r.nat()},
 				},
-			}))
+			})))
 		}}, nil
 	case err != nil:
 		return Change{}, err

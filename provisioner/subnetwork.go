@@ -42,7 +42,7 @@ func (r *subnetwork) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 
 func (r *subnetwork) create(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return gcp.Wait(ctx)(c.Subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{
+		return created(gcp.Wait(ctx)(c.Subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{
 			Project:   r.s.Project,
 			Region:    r.s.Region,
 			RequestId: gcp.RequestID("subnetwork.insert", r.s.Project, r.Name(), r.s.SubnetCIDR),
@@ -53,6 +53,6 @@ func (r *subnetwork) create(c *gcp.Clients) func(context.Context) error {
 				PrivateIpGoogleAccess: proto.Bool(true),
 				Description:           proto.String("coopguard sandbox " + r.s.Name),
 			},
-		}))
+		})))
 	}
 }
