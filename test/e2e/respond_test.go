@@ -354,6 +354,53 @@ func TestLogEntriesDriveRules(t *testing.T) {
 	}
 }
 
+// TestSpoofedLogEntriesAreRefused: an attacker who can write a log line
+// must not steer coopguard at a production VM or a secret it does not
+// manage, however the entry is forged.
+func TestSpoofedLogEntriesAreRefused(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	prod := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{
+		Name: proto.String("prod-api"), Labels: map[string]string{"env": "prod"}})
+	prodID := strconv.FormatUint(prod.GetId(), 10)
+	setIAM := string(s.alert(t, "logentry-setiampolicy-by-sandbox-sa.json"))
+	tests := []struct {
+		name, entry string
+	}{
+		{"other secret", strings.ReplaceAll(string(s.alert(t, "logentry-secret-access-unknown-principal.json")), "anthropic-api-key", "prod-db-password")},
+		{"foreign VM as the resource, forged sandbox labels", strings.Replace(setIAM,
+			`"resource": {"labels": {"project_id": "coopguard-local"}, "type": "project"}`,
+			`"resource": {"labels": {"project_id": "coopguard-local", "instance_id": "`+prodID+`", "zone": "us-central1-a", "coopguard-sandbox": "claude-sandbox"}, "type": "gce_instance"}, "labels": {"coopguard-sandbox": "claude-sandbox"}`, 1)},
+		{"other project", strings.ReplaceAll(setIAM, `"project_id": "coopguard-local"`, `"project_id": "prod-project-1"`)},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := strings.Replace(tt.entry, `"insertId": "`, `"insertId": "spoof`+strconv.Itoa(i), 1)
+			before := resourceMutations(s.emu.Faults.MutationSnapshot())
+			if code := postEvent(t, "HandleLogEntry", binary, []byte(entry), nil); code != http.StatusOK {
+				t.Fatalf("HandleLogEntry = %d, want 200 (acknowledged)", code)
+			}
+			if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - before; d != 0 {
+				t.Errorf("spoofed entry made %d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
+			}
+		})
+	}
+	refused := 0
+	for _, r := range incidents(t) {
+		if r.Outcome == incident.OutcomeRefused && r.Reason != "" {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Errorf("%d refused incidents recorded, want 2 (the foreign VM and the other project)", refused)
+	}
+	if inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, "prod-api"); inst.GetStatus() != "RUNNING" || len(inst.GetLabels()) != 1 {
+		t.Errorf("production VM touched: %v", inst)
+	}
+	if s.instance(t).GetStatus() != "RUNNING" {
+		t.Error("the sandbox was stopped by a spoofed entry")
+	}
+}
+
 func TestDryRunChangesNothing(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	before := resourceMutations(s.emu.Faults.MutationSnapshot())
