@@ -32,28 +32,30 @@ var baseURL string
 
 func TestMain(m *testing.M) {
 	os.Unsetenv("FUNCTION_TARGET")
+	// Capture before any goroutine starts: they read os.Stdout/os.Stderr.
+	realErr := os.Stderr
+	captured := captureOutput()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(realErr, err)
 		os.Exit(1)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	go func() {
 		if err := funcframework.StartHostPort("127.0.0.1", strconv.Itoa(port)); err != nil {
-			fmt.Fprintln(os.Stderr, "functions server:", err)
+			fmt.Fprintln(realErr, "functions server:", err)
 			os.Exit(1)
 		}
 	}()
 	baseURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(realErr, err)
 		os.Exit(1)
 	}
-	captured := captureOutput()
 	code := m.Run()
 	if leaked := leaks(captured()); leaked != "" {
-		fmt.Fprintf(os.Stderr, "SECRETS HYGIENE: a secret payload or credential (%q) appeared in the process output\n", leaked)
+		fmt.Fprintf(realErr, "SECRETS HYGIENE: a secret payload or credential (%q) appeared in the process output\n", leaked)
 		code = 1
 	}
 	os.Exit(code)
@@ -75,25 +77,27 @@ func leaks(s string) string {
 }
 
 // captureOutput tees the process's stdout and stderr (where the functions
-// framework writes function errors) into a buffer and returns a function
-// that stops capturing and returns what was written.
+// framework writes function errors) into a buffer, and returns a function
+// that ends the capture and returns what was written. The variables are
+// swapped once, before any goroutine runs, and never restored: the server
+// goroutine may still be writing when the tests end.
 func captureOutput() func() string {
 	var buf syncBuffer
 	var wg sync.WaitGroup
-	restore := []func(){}
+	var writers []*os.File
 	for _, f := range []**os.File{&os.Stdout, &os.Stderr} {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return func() string { return "" }
+			continue
 		}
 		orig := *f
 		*f = w
+		writers = append(writers, w)
 		wg.Go(func() { _, _ = io.Copy(io.MultiWriter(orig, &buf), r) })
-		restore = append(restore, func() { *f = orig; w.Close() })
 	}
 	return func() string {
-		for _, r := range restore {
-			r()
+		for _, w := range writers {
+			w.Close()
 		}
 		wg.Wait()
 		return buf.String()
