@@ -24,16 +24,11 @@ const PlaybookLabel = "coopguard-playbook"
 // error so Pub/Sub redelivers and the redelivery finishes what is left.
 func HandleAlert(ctx context.Context, ev event.Event) error {
 	received := time.Now()
-	e, err := getEnv(ctx)
-	if err != nil {
+	ctx, e, msg, done, err := beginEvent(ctx, ev)
+	if done {
 		return err
 	}
-	ctx = eventContext(ctx, e, ev)
 	log := logger.FromContext(ctx)
-	msg, err := events.DecodePubSubEvent(ev)
-	if err != nil {
-		return acknowledge(ctx, "undecodable Pub/Sub event", err)
-	}
 	m, err := events.DecodeIncident(msg.Data)
 	if err != nil {
 		return acknowledge(ctx, "undecodable Monitoring notification", err)

@@ -18,16 +18,11 @@ import (
 // Entries that match no rule do nothing.
 func HandleLogEntry(ctx context.Context, ev event.Event) error {
 	received := time.Now()
-	e, err := getEnv(ctx)
-	if err != nil {
+	ctx, e, msg, done, err := beginEvent(ctx, ev)
+	if done {
 		return err
 	}
-	ctx = eventContext(ctx, e, ev)
 	log := logger.FromContext(ctx)
-	msg, err := events.DecodePubSubEvent(ev)
-	if err != nil {
-		return acknowledge(ctx, "undecodable Pub/Sub event", err)
-	}
 	entry, err := events.DecodeLogEntry(msg.Data)
 	if err != nil {
 		return acknowledge(ctx, "undecodable log entry", err)

@@ -12,15 +12,10 @@ import (
 // content, not an HTTP error: the answer is 200 whenever the checks ran,
 // and callers (`coopguard posture`, monitoring) judge the results.
 func Posture(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet) {
+	e, r, ok := begin(w, r, http.MethodGet, nil)
+	if !ok {
 		return
 	}
-	e, err := getEnv(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
-		return
-	}
-	r = requestLogger(r, e)
 	rep, err := CheckPosture(r.Context(), e)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "posture: %v", err)

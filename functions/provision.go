@@ -24,17 +24,9 @@ type ProvisionRequest struct {
 // "Accept: application/x-ndjson" each resource is streamed as one JSON line
 // as it finishes, then the report.
 func Provision(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodPost) {
-		return
-	}
-	e, err := getEnv(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
-		return
-	}
-	r = requestLogger(r, e)
 	var req ProvisionRequest
-	if !decodeBody(w, r, &req) {
+	e, r, ok := begin(w, r, http.MethodPost, &req)
+	if !ok {
 		return
 	}
 	if req.Name != "" && !config.ValidName(req.Name) {

@@ -24,17 +24,9 @@ type ResolveRequest struct {
 // restoring the sandbox. Like Status it is deployed authenticated only:
 // whoever may invoke it may undo a containment.
 func Resolve(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodPost) {
-		return
-	}
-	e, err := getEnv(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
-		return
-	}
-	r = requestLogger(r, e)
 	var req ResolveRequest
-	if !decodeBody(w, r, &req) {
+	e, r, ok := begin(w, r, http.MethodPost, &req)
+	if !ok {
 		return
 	}
 	if req.ID == "" {

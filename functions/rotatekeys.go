@@ -79,16 +79,11 @@ func currentTime() time.Time {
 // (Secret Manager, the key source, the incidents topic) returns an error so
 // Pub/Sub redelivers, and the policy's idempotence makes that harmless.
 func RotateKeys(ctx context.Context, ev event.Event) error {
-	e, err := getEnv(ctx)
-	if err != nil {
+	ctx, e, msg, done, err := beginEvent(ctx, ev)
+	if done {
 		return err
 	}
-	ctx = eventContext(ctx, e, ev)
 	log := logger.FromContext(ctx)
-	msg, err := events.DecodePubSubEvent(ev)
-	if err != nil {
-		return acknowledge(ctx, "undecodable Pub/Sub event", err)
-	}
 	opts := rotation.Options{DryRun: msg.Attributes[AttrDryRun] == "true"}
 	kind := events.Classify(msg)
 	switch kind {

@@ -67,15 +67,10 @@ type VersionStatus struct {
 
 // Status returns the sandbox's state as JSON (GET).
 func Status(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet) {
+	e, r, ok := begin(w, r, http.MethodGet, nil)
+	if !ok {
 		return
 	}
-	e, err := getEnv(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
-		return
-	}
-	r = requestLogger(r, e)
 	rep, err := statusBurst.Do(r.Context(), e.Config.Cloud.GCP.Project, func(ctx context.Context) (*StatusReport, error) { return CollectStatus(ctx, e) })
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "read sandbox status: %v", err)
