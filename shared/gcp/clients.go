@@ -50,14 +50,7 @@ type Options struct {
 // serving Secret Manager, Monitoring, Logging, Resource Manager and Cloud
 // Run, pubsubAddr pstest's.
 func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
-	grpcOpts := func(addr string) []option.ClientOption {
-		return []option.ClientOption{
-			option.WithEndpoint(addr),
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			option.WithTelemetryDisabled(),
-		}
-	}
+	grpcOpts := EmulatedGRPC
 	return Options{
 		Compute:       []option.ClientOption{option.WithEndpoint(computeURL), option.WithoutAuthentication(), option.WithTelemetryDisabled()},
 		SecretManager: grpcOpts(grpcAddr),
@@ -67,6 +60,17 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 
 		ResourceManager: grpcOpts(grpcAddr),
 		Run:             grpcOpts(grpcAddr),
+	}
+}
+
+// EmulatedGRPC returns the options that connect a gRPC client to a fake at
+// addr: no credentials, plain text, no telemetry.
+func EmulatedGRPC(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithTelemetryDisabled(),
 	}
 }
 

@@ -2,8 +2,6 @@ package logging_test
 
 import (
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,60 +13,30 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	ltype "google.golang.org/genproto/googleapis/logging/type"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	fake "github.com/cloudcoop/coopguard/test/emulator/logging"
 )
-
-// clock is a settable time source shared by the fake and the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	fake   *fake.Server
 	logs   *logapi.Client
 	config *logapi.ConfigClient
 	opts   []option.ClientOption
-	clock  *clock
+	clock  *emulator.Clock
 }
 
 func start(t *testing.T, at time.Time) env {
 	t.Helper()
-	clk := &clock{t: at}
+	clk := newClock(at)
 	f := fake.New(clk.Now)
-	g := grpc.NewServer()
-	f.Register(g)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	opts := []option.ClientOption{
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+	opts := grpctest.Serve(t, f.Register)
 	ctx := context.Background()
 	lc, err := logapi.NewClient(ctx, opts...)
 	if err != nil {
@@ -432,4 +400,11 @@ func TestHighLevelClients(t *testing.T) {
 	if err := admin.DeleteSink(ctx, "coopguard"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newClock is the emulator's clock frozen at t.
+func newClock(t time.Time) *emulator.Clock {
+	c := &emulator.Clock{}
+	c.Set(t)
+	return c
 }

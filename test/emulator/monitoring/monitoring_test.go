@@ -2,46 +2,25 @@ package monitoring_test
 
 import (
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	monapi "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
 )
-
-// clock is a settable time source shared by the fake and the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // clients are the official clients connected to one fake.
 type clients struct {
@@ -49,26 +28,14 @@ type clients struct {
 	policies *monapi.AlertPolicyClient
 	channels *monapi.NotificationChannelClient
 	metrics  *monapi.MetricClient
-	clock    *clock
+	clock    *emulator.Clock
 }
 
 func start(t *testing.T) clients {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := newClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	fake := monitoring.New(clk.Now)
-	g := grpc.NewServer()
-	fake.Register(g)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	opts := []option.ClientOption{
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
+	opts := grpctest.Serve(t, fake.Register)
 	ctx := context.Background()
 	pc, err := monapi.NewAlertPolicyClient(ctx, opts...)
 	if err != nil {
@@ -551,4 +518,11 @@ func TestTimeSeries(t *testing.T) {
 	if len(got) != 2 || len(got[0].Points) != 2 || got[0].Points[0].Value.GetInt64Value() != 2 {
 		t.Errorf("TimeSeries = %v", got)
 	}
+}
+
+// newClock is the emulator's clock frozen at t.
+func newClock(t time.Time) *emulator.Clock {
+	c := &emulator.Clock{}
+	c.Set(t)
+	return c
 }

@@ -2,21 +2,18 @@ package resourcemanager_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	rmapi "cloud.google.com/go/resourcemanager/apiv3"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
-	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/type/expr"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -25,18 +22,9 @@ import (
 func start(t *testing.T) (*resourcemanager.Server, *rmapi.ProjectsClient) {
 	t.Helper()
 	fake := resourcemanager.New(func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
-	g := grpc.NewServer()
-	fake.Register(g)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
+	opts := grpctest.Serve(t, fake.Register)
 	c, err := rmapi.NewProjectsClient(context.Background(),
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package run_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -11,12 +10,10 @@ import (
 	runapi "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"github.com/cloudcoop/coopguard/test/emulator/run"
 )
 
@@ -25,18 +22,9 @@ import (
 func start(t *testing.T) (*run.Server, *runapi.ServicesClient) {
 	t.Helper()
 	fake := run.New(func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
-	g := grpc.NewServer()
-	fake.Register(g)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
+	opts := grpctest.Serve(t, fake.Register)
 	c, err := runapi.NewServicesClient(context.Background(),
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,62 +3,32 @@ package secretmanager_test
 import (
 	"context"
 	"hash/crc32"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	smapi "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"github.com/cloudcoop/coopguard/test/emulator/secretmanager"
 )
 
-// clock is a settable time source shared by the fake and the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // start serves a fresh fake on loopback and returns it with an official
 // client connected over gRPC.
-func start(t *testing.T) (*secretmanager.Server, *smapi.Client, *clock) {
+func start(t *testing.T) (*secretmanager.Server, *smapi.Client, *emulator.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := newClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	fake := secretmanager.New(clk.Now)
-	g := grpc.NewServer()
-	fake.Register(g)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
+	opts := grpctest.Serve(t, fake.Register)
 	c, err := smapi.NewClient(context.Background(),
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,4 +532,11 @@ func TestDelayedDestroy(t *testing.T) {
 	if v.State != secretmanagerpb.SecretVersion_DESTROYED {
 		t.Errorf("state after ttl = %v, want DESTROYED", v.State)
 	}
+}
+
+// newClock is the emulator's clock frozen at t.
+func newClock(t time.Time) *emulator.Clock {
+	c := &emulator.Clock{}
+	c.Set(t)
+	return c
 }
