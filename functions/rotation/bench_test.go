@@ -54,9 +54,6 @@ func checkScaleCalls(tb testing.TB, f *fixture) {
 // TestRunAtScaleCallCounts is the benchmark's assertion as a plain test,
 // so `go test` checks it on every run.
 func TestRunAtScaleCallCounts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 versions")
-	}
 	f := newFixture(t)
 	ids := seedScale(t, f, "s")
 	r := f.runner(defaultPolicy, ids...)
