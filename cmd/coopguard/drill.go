@@ -49,9 +49,7 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(stdout, rep)
 	}
 	printIncident(stdout, rep)
 	if rep.Outcome == incident.OutcomeIncomplete || rep.Outcome == incident.OutcomeRefused {
@@ -120,16 +118,7 @@ func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (
 
 // serverStatus reads the server's Status.
 func serverStatus(ctx context.Context, t *target) (*functions.StatusReport, error) {
-	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var st functions.StatusReport
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("bad status from %s: %w", t.server, err)
-	}
-	return &st, nil
+	return getJSON[*functions.StatusReport](ctx, t, "/Status")
 }
 
 // publishDrill publishes the drill to the topic that triggers HandleAlert

@@ -64,21 +64,13 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 // listIncidents returns the latest report of each recent incident.
 func listIncidents(ctx context.Context, t *target) ([]incident.Report, error) {
 	if t.direct() {
-		e, closeFn, err := t.env(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeFn()
-		return e.Recorder.List(ctx, 50)
+		return fetch(ctx, t, "", func(ctx context.Context, e *functions.Env) ([]incident.Report, error) {
+			return e.Recorder.List(ctx, 50)
+		})
 	}
-	resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+	st, err := serverStatus(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	var st functions.StatusReport
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("bad status from server: %w", err)
 	}
 	return st.Incidents, nil
 }
@@ -95,12 +87,6 @@ func printIncidentList(w io.Writer, reps []incident.Report) {
 			r.Incident.Trigger, r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds, r.ResolvedBy)
 	}
 	tw.Flush()
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // runResolve closes an incident as a false positive.

@@ -55,6 +55,9 @@ func TestQuickStart(t *testing.T) {
 			t.Errorf("second provision: %s/%s %s", r.Kind, r.Name, r.Action)
 		}
 	}
+	if out := run("posture"); !strings.Contains(out, "0 failed") {
+		t.Errorf("posture of a freshly provisioned demo sandbox:\n%s", out)
+	}
 	var st functions.StatusReport
 	if err := json.Unmarshal([]byte(run("status", "--json")), &st); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 
@@ -26,30 +24,12 @@ func runPosture(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var rep posture.Report
-	if t.direct() {
-		e, closeFn, err := t.env(ctx)
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		if rep, err = functions.CheckPosture(ctx, e); err != nil {
-			return err
-		}
-	} else {
-		resp, err := t.call(ctx, http.MethodGet, "/Posture", nil, "")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-			return fmt.Errorf("bad posture report from %s: %w", t.server, err)
-		}
+	rep, err := fetch(ctx, &t, "/Posture", functions.CheckPosture)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else {

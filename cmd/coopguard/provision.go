@@ -46,9 +46,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 		return runErr
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else {

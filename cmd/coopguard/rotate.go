@@ -49,9 +49,7 @@ func runRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	defer closeFn()
 	rep, runErr := functions.RunRotation(ctx, e, rotation.Options{DryRun: *dryRun, Trigger: "cli"})
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else {
@@ -103,14 +101,9 @@ func rotateRemote(ctx context.Context, t *target, dryRun bool, stdout io.Writer)
 	}
 	fmt.Fprintf(stdout, "%s done on %s (details in the server's log)\n\n", mode, t.server)
 
-	sresp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
+	st, err := serverStatus(ctx, t)
 	if err != nil {
 		return err
-	}
-	defer sresp.Body.Close()
-	var st functions.StatusReport
-	if err := json.NewDecoder(sresp.Body).Decode(&st); err != nil {
-		return fmt.Errorf("bad status from server: %w", err)
 	}
 	printSecretVersions(stdout, st.Secrets)
 	return nil

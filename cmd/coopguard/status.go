@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,34 +20,14 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var rep functions.StatusReport
-	if t.direct() {
-		e, closeFn, err := t.env(ctx)
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		r, err := functions.CollectStatus(ctx, e)
-		if err != nil {
-			return err
-		}
-		rep = *r
-	} else {
-		resp, err := t.call(ctx, http.MethodGet, "/Status", nil, "")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-			return fmt.Errorf("bad status from server: %w", err)
-		}
+	rep, err := fetch(ctx, &t, "/Status", functions.CollectStatus)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(stdout, rep)
 	}
-	printStatus(stdout, &rep)
+	printStatus(stdout, rep)
 	return nil
 }
 

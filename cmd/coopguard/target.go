@@ -94,3 +94,39 @@ func (t *target) call(ctx context.Context, method, path string, body any, accept
 	}
 	return resp, nil
 }
+
+// getJSON GETs path from the server and decodes its JSON answer.
+func getJSON[T any](ctx context.Context, t *target, path string) (T, error) {
+	var v T
+	resp, err := t.call(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("bad answer from %s%s: %w", t.server, path, err)
+	}
+	return v, nil
+}
+
+// fetch reads something either in this process against the project of
+// --config (direct) or from the server's read-only function at path.
+func fetch[T any](ctx context.Context, t *target, path string, direct func(context.Context, *functions.Env) (T, error)) (T, error) {
+	if !t.direct() {
+		return getJSON[T](ctx, t, path)
+	}
+	e, closeFn, err := t.env(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer closeFn()
+	return direct(ctx, e)
+}
+
+// printJSON writes v as indented JSON: every command's --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
