@@ -4,10 +4,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,8 +20,8 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
-	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
 // baseURL is the functions server every test shares: the framework's
@@ -64,7 +62,7 @@ func TestMain(m *testing.M) {
 // secretMarkers are substrings of every secret payload and credential the
 // tests seed or mint: none may appear in a log line, an error, a report or
 // a response.
-var secretMarkers = []string{"SECRET-PAYLOAD", "sk-ant-e2e-MINTED", "e2e-CRED-value"}
+var secretMarkers = []string{fixture.SecretMarker, "sk-ant-e2e-MINTED", "e2e-CRED-value"}
 
 // leaks returns the first secret marker found in s, or "".
 func leaks(s string) string {
@@ -82,7 +80,7 @@ func leaks(s string) string {
 // swapped once, before any goroutine runs, and never restored: the server
 // goroutine may still be writing when the tests end.
 func captureOutput() func() string {
-	var buf syncBuffer
+	var buf fixture.Buffer
 	var wg sync.WaitGroup
 	var writers []*os.File
 	for _, f := range []**os.File{&os.Stdout, &os.Stderr} {
@@ -128,42 +126,15 @@ type world struct {
 	cfg     *config.Config
 	clients *gcp.Clients
 	env     *functions.Env
-	logs    *syncBuffer
+	logs    *fixture.Buffer
 }
 
 // newWorld starts an emulated GCP seeded like the demo project, installs an
 // Env on it for the functions server, and tears both down at the end.
 func newWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	t.Helper()
-	emu, err := emulator.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	base := config.Demo()
-	for _, m := range mutate {
-		m(&base)
-	}
-	cfg, err := config.FromBase(base, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range cfg.Coopguard.Secrets {
-		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("sk-test-SECRET-PAYLOAD-"+id))
-	}
-	clients, err := emu.Clients(context.Background(), cfg.Cloud.GCP.Project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { clients.Close() })
-	logs := &syncBuffer{}
-	env, err := functions.NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
-	functions.SetEnv(env)
-	t.Cleanup(func() { functions.SetEnv(nil) })
-	w := &world{emu: emu, cfg: cfg, clients: clients, env: env, logs: logs}
+	f := fixture.NewFunctions(t, mutate...)
+	w := &world{emu: f.Emu, cfg: f.Cfg, clients: f.Clients, env: f.Env, logs: f.Logs}
 	t.Cleanup(func() { w.checkHygiene(t) })
 	return w
 }
@@ -188,25 +159,6 @@ func do(t *testing.T, method, path, contentType string, body io.Reader) (int, []
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
 }
 
 // checkHygiene fails the test if a secret reached this world's logs, the

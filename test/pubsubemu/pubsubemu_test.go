@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -38,10 +37,10 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/retry"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
 // emulatorBin is the Pub/Sub emulator of the machine's Google Cloud CLI.
@@ -130,7 +129,7 @@ func waitListening(addr string, within time.Duration) error {
 type pubsubEmulator struct {
 	addr   string
 	client *pubsub.Client
-	out    *syncBuffer
+	out    *fixture.Buffer
 }
 
 // startEmulator starts the real emulator on a free loopback port, waits
@@ -149,7 +148,7 @@ func startEmulator(t *testing.T) *pubsubEmulator {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	out := &syncBuffer{}
+	out := &fixture.Buffer{}
 	cmd := exec.Command(emulatorBin, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so the cleanup kills the launcher and the
@@ -262,38 +261,16 @@ type world struct {
 	cfg  *config.Config
 	env  *functions.Env
 	vmID string
-	logs *syncBuffer
+	logs *fixture.Buffer
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	emu, err := emulator.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	base := config.Demo()
 	// No watcher runs on this VM: do not wait 20 s for its confirmation.
-	base.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond}
-	cfg, err := config.FromBase(base, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range cfg.Coopguard.Secrets {
-		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("sk-test-"+id))
-	}
-	clients, err := emu.Clients(context.Background(), cfg.Cloud.GCP.Project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { clients.Close() })
-	logs := &syncBuffer{}
-	env, err := functions.NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
-	functions.SetEnv(env)
-	t.Cleanup(func() { functions.SetEnv(nil) })
+	f := fixture.NewFunctions(t, func(c *config.Config) {
+		c.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond}
+	})
+	emu, cfg, env, logs := f.Emu, f.Cfg, f.Env, f.Logs
 
 	resp, err := http.Post(baseURL+"/Provision", "application/json", nil)
 	if err != nil {
@@ -474,23 +451,4 @@ func pullAll(t *testing.T, c *pubsub.Client, sub string, n int, within time.Dura
 		t.Fatalf("%d message(s) on %s after %s, want %d", len(got), sub, within, n)
 	}
 	return got
-}
-
-// syncBuffer collects output written concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
 }
