@@ -36,15 +36,8 @@ func (ClearIncidentLabel) Run(ctx context.Context, c *gcp.Clients, t *Target) (O
 		}
 		labels := maps.Clone(inst.GetLabels())
 		delete(labels, IncidentLabel)
-		err := gcp.Wait(ctx)(c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{
-			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(t, "unlabel", inst.GetLabelFingerprint()),
-			InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{
-				Labels: labels, LabelFingerprint: inst.LabelFingerprint,
-			},
-		}))
-		if err != nil {
-			return out, errorf(err, "unlabel %s", t.instanceRef())
+		if err := setLabels(ctx, c, t, inst, "unlabel", labels); err != nil {
+			return out, err
 		}
 		out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
 		return out, nil

@@ -27,3 +27,32 @@ func withFingerprint(ctx context.Context, c *gcp.Clients, t *Target, fn func(ins
 	}
 	return out, err
 }
+
+// setTags replaces the instance's network tags, guarded by their
+// fingerprint (a 412 sends withFingerprint round again).
+func setTags(ctx context.Context, c *gcp.Clients, t *Target, inst *computepb.Instance, why string, items []string) error {
+	err := gcp.Wait(ctx)(c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{
+		Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
+		RequestId:    requestID(t, why, inst.GetTags().GetFingerprint()),
+		TagsResource: &computepb.Tags{Items: items, Fingerprint: inst.GetTags().Fingerprint},
+	}))
+	if err != nil {
+		return errorf(err, "%s: set tags of %s", why, t.instanceRef())
+	}
+	return nil
+}
+
+// setLabels replaces the instance's labels, guarded by their fingerprint.
+func setLabels(ctx context.Context, c *gcp.Clients, t *Target, inst *computepb.Instance, why string, labels map[string]string) error {
+	err := gcp.Wait(ctx)(c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{
+		Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
+		RequestId: requestID(t, why, inst.GetLabelFingerprint()),
+		InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{
+			Labels: labels, LabelFingerprint: inst.LabelFingerprint,
+		},
+	}))
+	if err != nil {
+		return errorf(err, "%s: set labels of %s", why, t.instanceRef())
+	}
+	return nil
+}

@@ -43,15 +43,8 @@ func (LabelIncident) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 			labels = map[string]string{}
 		}
 		labels[IncidentLabel] = want
-		err := gcp.Wait(ctx)(c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{
-			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(t, "label", inst.GetLabelFingerprint()),
-			InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{
-				Labels: labels, LabelFingerprint: inst.LabelFingerprint,
-			},
-		}))
-		if err != nil {
-			return out, errorf(err, "label %s", t.instanceRef())
+		if err := setLabels(ctx, c, t, inst, "label", labels); err != nil {
+			return out, err
 		}
 		out.Result = incident.ResultDone
 		return out, nil

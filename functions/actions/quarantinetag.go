@@ -36,16 +36,8 @@ func (QuarantineTag) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 			out.Result = incident.ResultDryRun
 			return out, nil
 		}
-		err := gcp.Wait(ctx)(c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{
-			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(t, "quarantine", inst.GetTags().GetFingerprint()),
-			TagsResource: &computepb.Tags{
-				Items:       append(slices.Clone(tags), config.QuarantineTag),
-				Fingerprint: inst.GetTags().Fingerprint,
-			},
-		}))
-		if err != nil {
-			return out, errorf(err, "tag %s", t.instanceRef())
+		if err := setTags(ctx, c, t, inst, "quarantine", append(slices.Clone(tags), config.QuarantineTag)); err != nil {
+			return out, err
 		}
 		out.Result, out.Changed = incident.ResultDone, []string{config.QuarantineTag}
 		return out, nil

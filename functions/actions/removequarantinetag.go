@@ -35,16 +35,9 @@ func (RemoveQuarantineTag) Run(ctx context.Context, c *gcp.Clients, t *Target) (
 			out.Result = incident.ResultDryRun
 			return out, nil
 		}
-		err := gcp.Wait(ctx)(c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{
-			Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-			RequestId: requestID(t, "unquarantine", inst.GetTags().GetFingerprint()),
-			TagsResource: &computepb.Tags{
-				Items:       slices.DeleteFunc(slices.Clone(tags), func(s string) bool { return s == config.QuarantineTag }),
-				Fingerprint: inst.GetTags().Fingerprint,
-			},
-		}))
-		if err != nil {
-			return out, errorf(err, "untag %s", t.instanceRef())
+		kept := slices.DeleteFunc(slices.Clone(tags), func(s string) bool { return s == config.QuarantineTag })
+		if err := setTags(ctx, c, t, inst, "unquarantine", kept); err != nil {
+			return out, err
 		}
 		out.Result, out.Changed = incident.ResultDone, []string{config.QuarantineTag}
 		return out, nil

@@ -136,6 +136,13 @@ type Clock struct {
 	fixed  time.Time
 }
 
+// FrozenClock returns a clock stopped at t, for fakes under test.
+func FrozenClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.Set(t)
+	return c
+}
+
 // Now returns the emulated time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()

@@ -34,7 +34,7 @@ type env struct {
 
 func start(t *testing.T, at time.Time) env {
 	t.Helper()
-	clk := newClock(at)
+	clk := emulator.FrozenClock(at)
 	f := fake.New(clk.Now)
 	opts := grpctest.Serve(t, f.Register)
 	ctx := context.Background()
@@ -400,11 +400,4 @@ func TestHighLevelClients(t *testing.T) {
 	if err := admin.DeleteSink(ctx, "coopguard"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// newClock is the emulator's clock frozen at t.
-func newClock(t time.Time) *emulator.Clock {
-	c := &emulator.Clock{}
-	c.Set(t)
-	return c
 }

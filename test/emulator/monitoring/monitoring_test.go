@@ -33,7 +33,7 @@ type clients struct {
 
 func start(t *testing.T) clients {
 	t.Helper()
-	clk := newClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clk := emulator.FrozenClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	fake := monitoring.New(clk.Now)
 	opts := grpctest.Serve(t, fake.Register)
 	ctx := context.Background()
@@ -518,11 +518,4 @@ func TestTimeSeries(t *testing.T) {
 	if len(got) != 2 || len(got[0].Points) != 2 || got[0].Points[0].Value.GetInt64Value() != 2 {
 		t.Errorf("TimeSeries = %v", got)
 	}
-}
-
-// newClock is the emulator's clock frozen at t.
-func newClock(t time.Time) *emulator.Clock {
-	c := &emulator.Clock{}
-	c.Set(t)
-	return c
 }

@@ -24,7 +24,7 @@ import (
 // client connected over gRPC.
 func start(t *testing.T) (*secretmanager.Server, *smapi.Client, *emulator.Clock) {
 	t.Helper()
-	clk := newClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clk := emulator.FrozenClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	fake := secretmanager.New(clk.Now)
 	opts := grpctest.Serve(t, fake.Register)
 	c, err := smapi.NewClient(context.Background(),
@@ -532,11 +532,4 @@ func TestDelayedDestroy(t *testing.T) {
 	if v.State != secretmanagerpb.SecretVersion_DESTROYED {
 		t.Errorf("state after ttl = %v, want DESTROYED", v.State)
 	}
-}
-
-// newClock is the emulator's clock frozen at t.
-func newClock(t time.Time) *emulator.Clock {
-	c := &emulator.Clock{}
-	c.Set(t)
-	return c
 }
