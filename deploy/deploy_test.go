@@ -190,7 +190,7 @@ func TestDeploySchedulerJobDaily(t *testing.T) {
 			t.Errorf("%s: topic %s", verb, got)
 		}
 		if got := flag(t, j, "message-body"); got != `{"reason":"scheduled"}` {
-			t.Errorf("%s: body %s, want the shape of ../shared/samples/scheduler-rotation-message.json", verb, got)
+			t.Errorf("%s: body %s, want the shape of testdata/samples/scheduler-rotation-message.json", verb, got)
 		}
 	}
 }

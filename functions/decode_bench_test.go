@@ -18,7 +18,7 @@ import (
 // pubsubEvent wraps a sample file as an Eventarc Pub/Sub CloudEvent.
 func pubsubEvent(tb testing.TB, file string) event.Event {
 	tb.Helper()
-	payload, err := os.ReadFile("../../shared/samples/" + file)
+	payload, err := os.ReadFile("../testdata/samples/" + file)
 	if err != nil {
 		tb.Fatal(err)
 	}

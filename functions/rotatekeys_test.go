@@ -122,10 +122,10 @@ func (w *rotWorld) rotationRecords() []map[string]any {
 	return out
 }
 
-// sampleMessage reads a {attributes, data} sample from ../../shared/samples.
+// sampleMessage reads a {attributes, data} sample from ../testdata/samples.
 func sampleMessage(t *testing.T, file string) events.PubSubMessage {
 	t.Helper()
-	raw, err := os.ReadFile("../../shared/samples/" + file)
+	raw, err := os.ReadFile("../testdata/samples/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // samplesDir holds the shared payload samples.
-const samplesDir = "../../../shared/samples"
+const samplesDir = "../../testdata/samples"
 
 // sample reads a sample payload and applies replacements (old, new pairs)
 // so it names this test's project, instance and service account.

@@ -291,7 +291,7 @@ func newWorld(t *testing.T) *world {
 // alert is the shared sample open incident, about this world's VM.
 func (w *world) alert(t *testing.T, incidentID string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "samples", "monitoring-incident-open.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "monitoring-incident-open.json"))
 	if err != nil {
 		t.Fatalf("sample: %v", err)
 	}
