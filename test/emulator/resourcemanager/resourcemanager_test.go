@@ -2,6 +2,7 @@ package resourcemanager_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -174,9 +175,26 @@ func TestGetProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ProjectId != "p" || got.State != resourcemanagerpb.Project_ACTIVE || got.Name == "projects/p" {
-		t.Errorf("project = %v, want id p, ACTIVE, name by number", got)
+	if want := fmt.Sprintf("projects/%d", resourcemanager.ProjectNumber("p")); got.ProjectId != "p" || got.State != resourcemanagerpb.Project_ACTIVE || got.Name != want {
+		t.Errorf("project = %v, want id p, ACTIVE, name %s", got, want)
 	}
 	_, err = c.GetProject(context.Background(), &resourcemanagerpb.GetProjectRequest{Name: "projects/other"})
 	wantCode(t, err, codes.PermissionDenied)
+}
+
+func TestProjectNumber(t *testing.T) {
+	seen := map[int64]string{}
+	for _, id := range []string{"p", "other", "coopguard-demo", "my-project-123"} {
+		n := resourcemanager.ProjectNumber(id)
+		if n < 100000000000 || n > 999999999999 {
+			t.Errorf("ProjectNumber(%q) = %d, want 12 digits", id, n)
+		}
+		if n != resourcemanager.ProjectNumber(id) {
+			t.Errorf("ProjectNumber(%q) is not stable", id)
+		}
+		if prev, dup := seen[n]; dup {
+			t.Errorf("ProjectNumber(%q) = ProjectNumber(%q) = %d", id, prev, n)
+		}
+		seen[n] = id
+	}
 }

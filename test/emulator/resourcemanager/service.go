@@ -73,7 +73,7 @@ func (s *Server) seed(project string) *resourcemanagerpb.Project {
 	}
 	now := timestamppb.New(s.now())
 	p := &resourcemanagerpb.Project{
-		Name:        fmt.Sprintf("projects/%d", projectNumber(project)),
+		Name:        fmt.Sprintf("projects/%d", ProjectNumber(project)),
 		ProjectId:   project,
 		State:       resourcemanagerpb.Project_ACTIVE,
 		DisplayName: project,
@@ -119,10 +119,12 @@ func (s *Server) newEtag() string {
 	return fmt.Sprintf("BwY%x%04x", s.now().UnixMicro(), s.etagSeq)
 }
 
-// projectNumber is a stable fake project number for an id, 12 digits like
-// the real ones.
-func projectNumber(project string) uint64 {
+// ProjectNumber is the emulated project number of a project id: stable,
+// 12 digits like real ones, and the same in every fake, so a resource
+// named by number in one service's response is found by that number in
+// another's request.
+func ProjectNumber(projectID string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte(project))
-	return 100000000000 + h.Sum64()%900000000000
+	h.Write([]byte(projectID))
+	return int64(100000000000 + h.Sum64()%900000000000)
 }
