@@ -2,17 +2,21 @@ package actions
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // EnableSecrets re-enables exactly the secret versions an incident disabled
 // (Target.Restore), for `coopguard resolve --restore`. It touches only
-// versions of managed secrets, and leaves destroyed versions alone.
+// versions of managed secrets in the target project, and leaves destroyed
+// versions alone. Secret Manager names versions by project number while
+// config names the project by id: both count as the target project.
 type EnableSecrets struct{}
 
 // Name implements Action.
@@ -25,8 +29,13 @@ func (EnableSecrets) Mutates() bool { return true }
 func (EnableSecrets) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	out := Outcome{Target: strings.Join(t.Secrets, ",")}
 	var enabled, skipped []string
+	numbers := map[string]string{} // managed secret id → its project number
 	for _, name := range t.Restore {
-		if !managedVersion(t, name) {
+		managed, err := managedVersion(ctx, c, t, name, numbers)
+		if err != nil {
+			return out, err
+		}
+		if !managed {
 			skipped = append(skipped, name)
 			continue
 		}
@@ -59,16 +68,29 @@ func (EnableSecrets) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcom
 }
 
 // managedVersion reports whether name is a version of a managed secret in
-// the target project.
-func managedVersion(t *Target, name string) bool {
+// the target project, named by the project's id or by its number. The
+// number is the one Secret Manager itself answers for the managed secret
+// (GetSecret by id names it by number), so no other API or permission is
+// needed; numbers caches it per secret id.
+func managedVersion(ctx context.Context, c *gcp.Clients, t *Target, name string, numbers map[string]string) (bool, error) {
 	p := strings.Split(name, "/")
-	if len(p) != 6 || p[0] != "projects" || p[1] != t.Project || p[2] != "secrets" || p[4] != "versions" {
-		return false
+	if len(p) != 6 || p[0] != "projects" || p[2] != "secrets" || p[4] != "versions" || !slices.Contains(t.Secrets, p[3]) {
+		return false, nil
 	}
-	for _, s := range t.Secrets {
-		if s == p[3] {
-			return true
+	if p[1] == t.Project {
+		return true, nil
+	}
+	num, ok := numbers[p[3]]
+	if !ok {
+		sec, err := c.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: "projects/" + t.Project + "/secrets/" + p[3]})
+		if retry.IsNotFound(err) {
+			return false, nil // nothing of ours to re-enable
 		}
+		if err != nil {
+			return false, errorf(err, "read secret %s", p[3])
+		}
+		num = strings.Split(sec.GetName(), "/")[1]
+		numbers[p[3]] = num
 	}
-	return false
+	return p[1] == num, nil
 }

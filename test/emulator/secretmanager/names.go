@@ -7,16 +7,29 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // secretIDRE is the secret ID syntax of the API reference.
 var secretIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
-// projectName is a parent such as projects/my-project or projects/123. The
-// project is kept literally: the fake has no project registry to map ids to
-// numbers, so a test must use one form consistently.
+// projectName is a parent such as projects/my-project or projects/123.
+// Project is always the project NUMBER: the service accepts either form in
+// a request and names every resource by number in its responses, so the
+// fake stores and answers by number (resourcemanager.ProjectNumber maps an
+// id to the number every fake agrees on).
 type projectName struct {
 	Project string
+}
+
+// projectNumber returns p's number: p itself when it is all digits (a
+// project id always starts with a letter), else the id's number.
+func projectNumber(p string) string {
+	if strings.Trim(p, "0123456789") == "" {
+		return p
+	}
+	return strconv.FormatInt(resourcemanager.ProjectNumber(p), 10)
 }
 
 func (n projectName) String() string { return "projects/" + n.Project }
@@ -26,7 +39,7 @@ func parseProjectName(s string) (projectName, error) {
 	if len(parts) != 2 || parts[0] != "projects" || parts[1] == "" {
 		return projectName{}, status.Errorf(codes.InvalidArgument, "Invalid resource field value in the request: parent %q is not of the form projects/*.", s)
 	}
-	return projectName{Project: parts[1]}, nil
+	return projectName{Project: projectNumber(parts[1])}, nil
 }
 
 // secretName is projects/P/secrets/S.
@@ -42,7 +55,20 @@ func parseSecretName(s string) (secretName, error) {
 	if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "secrets" || !secretIDRE.MatchString(parts[3]) {
 		return secretName{}, status.Errorf(codes.InvalidArgument, "Invalid resource field value in the request: %q is not a secret name of the form projects/*/secrets/*.", s)
 	}
-	return secretName{projectName: projectName{Project: parts[1]}, Secret: parts[3]}, nil
+	return secretName{projectName: projectName{Project: projectNumber(parts[1])}, Secret: parts[3]}, nil
+}
+
+// canonical returns name (a secret or version name, by project id or
+// number) as the service names it: by project number. A name that parses
+// as neither comes back unchanged, so a lookup with it finds nothing.
+func canonical(name string) string {
+	if v, err := parseVersionName(name); err == nil {
+		return v.String()
+	}
+	if sn, err := parseSecretName(name); err == nil {
+		return sn.String()
+	}
+	return name
 }
 
 // versionName is projects/P/secrets/S/versions/V where V is a number,

@@ -310,19 +310,21 @@ func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecr
 	return &emptypb.Empty{}, nil
 }
 
-// Secret returns a copy of the named secret (projects/P/secrets/S), for
-// tests to inspect what the code under test left behind.
+// Secret returns a copy of the named secret (projects/P/secrets/S, P the
+// project id or number), for tests to inspect what the code under test
+// left behind.
 func (s *Server) Secret(name string) (*secretmanagerpb.Secret, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, ok := s.secrets[name]
+	sec, ok := s.secrets[canonical(name)]
 	if !ok {
 		return nil, false
 	}
 	return proto.Clone(sec).(*secretmanagerpb.Secret), true
 }
 
-// SeedSecret creates projects/<project>/secrets/<id> with automatic
+// SeedSecret creates projects/<project>/secrets/<id> (project: id or
+// number; stored by number, as every name) with automatic
 // replication and one ENABLED version per payload, in order, so tests can
 // start from a populated project without going through the API. It panics
 // on a bad id or an existing secret, which are mistakes in the test itself.

@@ -289,12 +289,13 @@ func (s *Server) changeVersion(rawName, etag string, apply func(*storedVersion))
 	return proto.Clone(v.meta).(*secretmanagerpb.SecretVersion), nil
 }
 
-// Versions returns copies of a secret's versions, oldest first, for tests
-// to check what was enabled, disabled or destroyed.
+// Versions returns copies of a secret's versions (secretName by project id
+// or number), oldest first, for tests to check what was enabled, disabled
+// or destroyed.
 func (s *Server) Versions(secretName string) []*secretmanagerpb.SecretVersion {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	vs := s.versionsOf(secretName)
+	vs := s.versionsOf(canonical(secretName))
 	sort.Slice(vs, func(i, j int) bool { return vs[i].number < vs[j].number })
 	out := make([]*secretmanagerpb.SecretVersion, 0, len(vs))
 	for _, v := range vs {
@@ -309,7 +310,7 @@ func (s *Server) Versions(secretName string) []*secretmanagerpb.SecretVersion {
 func (s *Server) SetVersionCreateTime(versionName string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.versions[versionName]
+	v, ok := s.versions[canonical(versionName)]
 	if !ok {
 		panic(fmt.Sprintf("secretmanager.SetVersionCreateTime: no version %s", versionName))
 	}
