@@ -10,20 +10,20 @@ FUZZTIME ?= 20000x
 LONG_FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck
+.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck firestore-emulator
 
 all: test
 
 build:
 	$(GO) build -o bin/coopguard ./cmd/coopguard
 
-run: build
+run: build firestore-emulator
 	./bin/coopguard serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
 ## test: lint, unit and end-to-end tests with the race detector, short fuzzing.
 test: lint unit fuzz
 
-unit:
+unit: firestore-emulator
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 lint: tools shellcheck
@@ -72,3 +72,13 @@ shellcheck:
 	  apt-get install -y shellcheck || { apt-get update && apt-get install -y shellcheck; } || \
 	  { echo "could not install shellcheck: run apt-get install shellcheck as root"; exit 1; }; }
 	shellcheck -x $$(find . -name "*.sh" -not -path "./.git/*")
+
+## firestore-emulator: the real Firestore emulator that tests and `make run`
+## use (Java); installs it with apt-get when missing.
+FIRESTORE_EMULATOR_JAR := $(shell sdk=$$(dirname "$$(dirname "$$(readlink -f "$$(command -v gcloud)" 2>/dev/null)")"); echo "$${sdk:-/usr/lib/google-cloud-sdk}/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar")
+firestore-emulator:
+	@test -e "$(FIRESTORE_EMULATOR_JAR)" && command -v java >/dev/null || { \
+	  echo "Firestore emulator not found: installing google-cloud-cli-firestore-emulator with apt-get"; \
+	  apt-get install -y google-cloud-cli-firestore-emulator openjdk-17-jre-headless || \
+	  { apt-get update && apt-get install -y google-cloud-cli-firestore-emulator openjdk-17-jre-headless; } || \
+	  { echo "could not install it: run apt-get install google-cloud-cli-firestore-emulator as root"; exit 1; }; }

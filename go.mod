@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	cloud.google.com/go/compute v1.74.0
+	cloud.google.com/go/firestore v1.29.0
 	cloud.google.com/go/iam v1.15.0
 	cloud.google.com/go/logging v1.21.0
 	cloud.google.com/go/monitoring v1.32.0
