@@ -68,7 +68,7 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 			return nil, status.Errorf(codes.InvalidArgument, "Invalid update_mask path %q: use bindings, etag, auditConfigs.", p)
 		}
 	}
-	if err := validatePolicy(in); err != nil {
+	if err := ValidatePolicy(in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -105,9 +105,11 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 // memberPrefixes are the principal forms IAM accepts in a binding.
 var memberPrefixes = []string{"user:", "serviceAccount:", "group:", "domain:", "principal://", "principalSet://", "deleted:"}
 
-// validatePolicy checks what the service checks of bindings and audit
-// configs before storing them.
-func validatePolicy(p *iampb.Policy) error {
+// ValidatePolicy checks what IAM checks of a policy's version, bindings
+// (role and member forms, conditions only with version 3) and audit
+// configs before storing it. Other fakes with resource-level policies
+// (Secret Manager's secrets) check theirs with it too.
+func ValidatePolicy(p *iampb.Policy) error {
 	if v := p.GetVersion(); v != 0 && v != 1 && v != 3 {
 		return status.Errorf(codes.InvalidArgument, "Invalid policy version %d: must be 1 or 3.", v)
 	}

@@ -301,6 +301,7 @@ func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecr
 	}
 	delete(s.secrets, name.String())
 	delete(s.lastVersion, name.String())
+	delete(s.policies, name.String())
 	prefix := name.String() + "/versions/"
 	for k := range s.versions {
 		if strings.HasPrefix(k, prefix) {

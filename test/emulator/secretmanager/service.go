@@ -6,7 +6,9 @@
 //
 // It follows the API reference: typed resource names, the service's error
 // codes and wording, etags checked and renewed on every change, versions
-// numbered per secret, the `latest` alias, and page_size/page_token paging.
+// numbered per secret, the `latest` alias, page_size/page_token paging,
+// names by project number whichever form the request used, and each
+// secret's own IAM policy (Policy gives it to the emulated IAM).
 // Latency and faults are not its job: the shared grpc.Server carries the
 // faults interceptor.
 package secretmanager
@@ -16,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -36,6 +39,11 @@ type Server struct {
 	// lastVersion holds the highest version number handed out per secret, so
 	// numbers are never reused while the secret lives, as in the service.
 	lastVersion map[string]int64
+	// policies holds each secret's own IAM policy, keyed like secrets;
+	// created empty on first read, dropped with the secret.
+	policies map[string]*iampb.Policy
+	// tester answers TestIamPermissions when the emulated IAM is on.
+	tester PermissionTester
 	// etagSeq makes every etag distinct, which is all clients may rely on.
 	etagSeq uint64
 }
@@ -52,6 +60,7 @@ func New(now func() time.Time) *Server {
 		secrets:     map[string]*secretmanagerpb.Secret{},
 		versions:    map[string]*storedVersion{},
 		lastVersion: map[string]int64{},
+		policies:    map[string]*iampb.Policy{},
 	}
 }
 
