@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 
@@ -87,6 +88,12 @@ func Start() (*Emulator, error) {
 	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
 	e.PubSub.SetTimeNowFunc(e.Clock.Now)
 	e.PubSubAddr = e.PubSub.Addr
+	// Log sinks publish to the emulated Pub/Sub; an unknown topic is an
+	// error (the sink drops the entry), not a topic created on the fly.
+	e.Logging.SetPublisher(func(ctx context.Context, topic string, data []byte, attrs map[string]string) error {
+		_, err := e.PubSub.GServer.Publish(ctx, &pubsubpb.PublishRequest{Topic: topic, Messages: []*pubsubpb.PubsubMessage{{Data: data, Attributes: attrs}}})
+		return err
+	})
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
@@ -27,7 +28,7 @@ type loggingService struct {
 // entries. With partial_success the valid entries are written even when
 // others are refused; either way a refusal returns InvalidArgument carrying
 // WriteLogEntriesPartialErrors keyed by entry index, as the service does.
-func (l *loggingService) WriteLogEntries(_ context.Context, req *loggingpb.WriteLogEntriesRequest) (*loggingpb.WriteLogEntriesResponse, error) {
+func (l *loggingService) WriteLogEntries(ctx context.Context, req *loggingpb.WriteLogEntriesRequest) (*loggingpb.WriteLogEntriesResponse, error) {
 	s := l.s
 	if len(req.GetEntries()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "At least one log entry is required.")
@@ -38,7 +39,6 @@ func (l *loggingService) WriteLogEntries(_ context.Context, req *loggingpb.Write
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := timestamppb.New(s.now())
 	var ok []*loggingpb.LogEntry
 	failed := map[int32]*spb.Status{}
@@ -64,28 +64,40 @@ func (l *loggingService) WriteLogEntries(_ context.Context, req *loggingpb.Write
 			failed[int32(i)] = &spb.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
 			continue
 		}
-		if e.Timestamp == nil {
-			e.Timestamp = now
-		}
-		e.ReceiveTimestamp = now
 		ok = append(ok, e)
 	}
 	if len(failed) > 0 && !req.GetPartialSuccess() {
+		s.mu.Unlock()
 		return nil, partialError(failed)
 	}
+	var stored []storedEntry
 	if !req.GetDryRun() {
 		for _, e := range ok {
-			s.seq++
-			if e.InsertId == "" {
-				e.InsertId = fmt.Sprintf("%08x%08x", s.now().Unix(), s.seq)
-			}
-			s.logs[e.LogName] = append(s.logs[e.LogName], storedEntry{seq: s.seq, entry: e})
+			stored = append(stored, s.storeLocked(e, now.AsTime()))
 		}
 	}
+	s.mu.Unlock()
+	s.route(ctx, stored)
 	if len(failed) > 0 {
 		return nil, partialError(failed)
 	}
 	return &loggingpb.WriteLogEntriesResponse{}, nil
+}
+
+// storeLocked defaults the entry's timestamps and insert id and stores
+// it; s.mu is held.
+func (s *Server) storeLocked(e *loggingpb.LogEntry, now time.Time) storedEntry {
+	if e.Timestamp == nil {
+		e.Timestamp = timestamppb.New(now)
+	}
+	e.ReceiveTimestamp = timestamppb.New(now)
+	s.seq++
+	if e.InsertId == "" {
+		e.InsertId = fmt.Sprintf("%08x%08x", now.Unix(), s.seq)
+	}
+	se := storedEntry{seq: s.seq, entry: e, doc: entryDoc(e)}
+	s.logs[e.LogName] = append(s.logs[e.LogName], se)
+	return se
 }
 
 // checkEntry validates what must hold after the request defaults applied.
@@ -140,7 +152,7 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "Unsupported order_by %q: use \"timestamp asc\" or \"timestamp desc\".", req.GetOrderBy())
 	}
-	q, err := parseQuery(req.GetFilter())
+	q, err := ParseFilter(req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +168,7 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 			continue
 		}
 		for _, se := range entries {
-			if q.match(se.entry) {
+			if q.Match(se.doc) {
 				kept = append(kept, se)
 			}
 		}

@@ -188,8 +188,8 @@ func TestListLogEntries(t *testing.T) {
 		{"nested json", `jsonPayload.actor.email="agent@p.iam"`, "", []string{"SetIamPolicy"}, codes.OK},
 		{"implicit and", "severity>=INFO\nresource.type=\"gce_instance\" jsonPayload.method:\"Iam\"", "", []string{"SetIamPolicy"}, codes.OK},
 		{"text has", `textPayload:"spike"`, "", []string{"egress spike"}, codes.OK},
-		{"or", `severity=ERROR OR severity=INFO`, "", nil, codes.InvalidArgument},
-		{"unknown field", `protoPayload.methodName="x"`, "", nil, codes.InvalidArgument},
+		{"or", `severity=ERROR OR severity=INFO`, "", []string{"egress spike", "Get"}, codes.OK},
+		{"unknown field", `thud="x"`, "", nil, codes.InvalidArgument},
 		{"bad timestamp", `timestamp>="yesterday"`, "", nil, codes.InvalidArgument},
 		{"bad order", "", "severity desc", nil, codes.InvalidArgument},
 	}

@@ -32,12 +32,19 @@ type Server struct {
 	sinks map[string]*loggingpb.LogSink
 	// seq orders entries written at the same timestamp and makes insert ids.
 	seq int64
+	// publish and authorize are the hooks sink routing uses; stats counts
+	// per sink what routing did.
+	publish   Publisher
+	authorize Authorizer
+	stats     map[string]SinkStats
 }
 
 // storedEntry remembers the write order, the tie-break for equal timestamps.
 type storedEntry struct {
 	seq   int64
 	entry *loggingpb.LogEntry
+	// doc is the entry as the query language sees it, rendered once.
+	doc doc
 }
 
 // New returns an empty Server. now is the clock for defaulted timestamps,
@@ -46,7 +53,7 @@ func New(now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}}
+	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}, stats: map[string]SinkStats{}}
 }
 
 // Register registers LoggingServiceV2 and ConfigServiceV2 on g. Each gets

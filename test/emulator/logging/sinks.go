@@ -2,7 +2,6 @@ package logging
 
 import (
 	"context"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // legacyWriter is the shared identity a project sink gets without
@@ -29,16 +30,14 @@ type configService struct {
 	s *Server
 }
 
-// writerIdentity is the per-parent service account of Cloud Logging,
-// service-NUMBER@gcp-sa-logging. A numeric project is its own number; for a
-// project id the fake derives a stable 12-digit stand-in, since it has no
-// project registry.
+// writerIdentity is the service agent Cloud Logging writes as for the
+// sinks of one parent: service-NUMBER@gcp-sa-logging (sinks.create
+// reference, uniqueWriterIdentity). A project id becomes its emulated
+// project number, the one every fake uses.
 func writerIdentity(p parentName) string {
 	n := p.ID
-	if _, err := strconv.ParseUint(n, 10, 64); err != nil {
-		h := fnv.New64a()
-		h.Write([]byte(p.String()))
-		n = strconv.FormatUint(100000000000+h.Sum64()%900000000000, 10)
+	if _, err := strconv.ParseUint(n, 10, 64); err != nil && p.Kind == "projects" {
+		n = strconv.FormatInt(resourcemanager.ProjectNumber(n), 10)
 	}
 	prefix := ""
 	switch p.Kind {
@@ -61,6 +60,23 @@ func checkDestination(d string) error {
 	return status.Errorf(codes.InvalidArgument, "Invalid sink destination %q: expected storage.googleapis.com/BUCKET, bigquery.googleapis.com/projects/P/datasets/D, pubsub.googleapis.com/projects/P/topics/T or logging.googleapis.com/projects/P/locations/L/buckets/B.", d)
 }
 
+// checkFilters parses the sink's filter and its exclusions' filters: the
+// service refuses a sink whose filter it cannot evaluate.
+func checkFilters(sink *loggingpb.LogSink) error {
+	if _, err := ParseFilter(sink.GetFilter()); err != nil {
+		return err
+	}
+	for _, x := range sink.GetExclusions() {
+		if x.GetFilter() == "" {
+			return status.Errorf(codes.InvalidArgument, "Exclusion %q of sink %q has no filter.", x.GetName(), sink.GetName())
+		}
+		if _, err := ParseFilter(x.GetFilter()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateSink creates a sink; sink.name is the sink ID.
 func (c *configService) CreateSink(_ context.Context, req *loggingpb.CreateSinkRequest) (*loggingpb.LogSink, error) {
 	s := c.s
@@ -76,6 +92,9 @@ func (c *configService) CreateSink(_ context.Context, req *loggingpb.CreateSinkR
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid sink name %q: up to 100 characters of letters, digits, underscores, hyphens and periods.", sink.GetName())
 	}
 	if err := checkDestination(sink.GetDestination()); err != nil {
+		return nil, err
+	}
+	if err := checkFilters(sink); err != nil {
 		return nil, err
 	}
 	name := sinkName{parentName: parent, SinkID: sink.GetName()}
@@ -176,6 +195,9 @@ func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkR
 			return nil, status.Errorf(codes.InvalidArgument, "Invalid update_mask path %q for a sink.", p)
 		}
 	}
+	if err := checkFilters(sink); err != nil {
+		return nil, err
+	}
 	if req.GetUniqueWriterIdentity() {
 		sink.WriterIdentity = writerIdentity(n.parentName)
 	}
@@ -197,6 +219,16 @@ func (c *configService) DeleteSink(_ context.Context, req *loggingpb.DeleteSinkR
 	}
 	delete(c.s.sinks, n.String())
 	return &emptypb.Empty{}, nil
+}
+
+// sinkNamesLocked returns every sink's full name in order; s.mu is held.
+func (s *Server) sinkNamesLocked() []string {
+	names := make([]string, 0, len(s.sinks))
+	for name := range s.sinks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Sinks returns copies of a parent's sinks (e.g. projects/p) in name order.
