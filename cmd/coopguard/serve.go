@@ -35,6 +35,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
 )
 
@@ -68,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer emu.Close()
+		// Operations take GCP's time here, so an incident rehearsed on
+		// the emulated project unfolds as it would in GCP.
+		emu.Compute.SetProfile(compute.GCPLike())
 		opts = emu.Options()
 		seedDemo(emu, cfg)
 		posturetest.SeedDemoPosture(emu, cfg)

@@ -63,6 +63,7 @@ type Emulator struct {
 func Start() (*Emulator, error) {
 	e := &Emulator{Faults: faults.New(), Clock: &Clock{}}
 	e.Compute = compute.New(e.Faults)
+	e.Compute.SetClock(e.Clock.Now)
 	e.httpSrv = httptest.NewServer(e.Compute)
 	e.ComputeURL = e.httpSrv.URL
 

@@ -73,15 +73,27 @@ func (s *Server) createSnapshot(c *call) (target, error) {
 	snap.SourceDiskId = proto.String(strconv.FormatUint(d.GetId(), 10))
 	snap.DiskSizeGb = proto.Int64(d.GetSizeGb())
 	snap.StorageBytes = proto.Int64(d.GetSizeGb() << 28)
-	snap.Status = proto.String("READY")
+	// The snapshot exists while it is taken; it is READY when its
+	// operation is DONE.
+	snap.Status = proto.String("CREATING")
 	snap.LabelFingerprint = proto.String(s.fingerprint(snap.GetName()))
 	if len(snap.StorageLocations) == 0 {
 		snap.StorageLocations = []string{"us"}
 	}
-	if _, err := s.create("projects/"+c.project+"/global/snapshots/"+snap.GetName(), "compute#snapshot", snap); err != nil {
+	sk := "projects/" + c.project + "/global/snapshots/" + snap.GetName()
+	id, err := s.create(sk, "compute#snapshot", snap)
+	if err != nil {
 		return target{}, err
 	}
-	return target{key, d.GetId()}, nil
+	return target{key: key, id: d.GetId(), done: func() {
+		cur, ok := s.objects[sk].(*computepb.Snapshot)
+		if !ok || cur.GetId() != id {
+			return
+		}
+		cur = proto.Clone(cur).(*computepb.Snapshot)
+		cur.Status = proto.String("READY")
+		s.replace(sk, cur)
+	}}, nil
 }
 
 // deleteDisk removes a disk no instance uses.
@@ -95,5 +107,5 @@ func (s *Server) deleteDisk(c *call) (target, error) {
 		return target{}, errInUse("disk", key, users[0])
 	}
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }

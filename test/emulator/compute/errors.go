@@ -103,6 +103,13 @@ func errConditionNotMet(msg string) *apiError {
 	return &apiError{code: http.StatusPreconditionFailed, reason: "conditionNotMet", message: msg}
 }
 
+// errNotReady is the 400 for acting on a resource in the middle of
+// another change (starting a VM that is still STOPPING).
+func errNotReady(key, status string) *apiError {
+	return &apiError{code: http.StatusBadRequest, reason: "resourceNotReady",
+		message: fmt.Sprintf("The resource '%s' is not ready (status %s)", key, status)}
+}
+
 // errInUse is the 400 for deleting a resource others still reference.
 func errInUse(kind, key, user string) *apiError {
 	return &apiError{code: http.StatusBadRequest, reason: "resourceInUseByAnotherResource",

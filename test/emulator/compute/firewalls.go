@@ -37,7 +37,7 @@ func (s *Server) insertFirewall(c *call) (target, error) {
 	}
 	key := c.key("firewalls", fw.GetName())
 	id, err := s.create(key, "compute#firewall", fw)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // normalizeFirewall applies defaults and checks what the API checks.
@@ -119,20 +119,20 @@ func (s *Server) changeFirewall(c *call, patch bool) (target, error) {
 		return target{}, err
 	}
 	s.replace(key, next)
-	return target{key, next.GetId()}, nil
+	return target{key: key, id: next.GetId()}, nil
 }
 
 // deleteFirewall removes a rule.
 func (s *Server) deleteFirewall(c *call) (target, error) {
 	key := c.key("firewalls", c.name)
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // Firewalls returns clones of the project's firewall rules, sorted by name,
 // for tests to inspect.
 func (s *Server) Firewalls(project string) []*computepb.Firewall {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []*computepb.Firewall
 	for _, k := range s.children("projects/" + project + "/global/firewalls/") {

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
@@ -23,10 +23,10 @@ func (s *Server) instanceRoutes() {
 	s.handle("GET aggregated/instances", endpoint{method: "compute.instances.aggregatedList", read: s.aggregatedInstances})
 	s.handle("DELETE zones/instances/{}", endpoint{method: "compute.instances.delete", mutate: s.deleteInstance})
 	s.handle("POST zones/instances/{}/start", endpoint{method: "compute.instances.start", mutate: func(c *call) (target, error) {
-		return s.setStatus(c, "RUNNING")
+		return s.startInstance(c)
 	}})
 	s.handle("POST zones/instances/{}/stop", endpoint{method: "compute.instances.stop", mutate: func(c *call) (target, error) {
-		return s.setStatus(c, "TERMINATED")
+		return s.stopInstance(c)
 	}})
 	s.handle("POST zones/instances/{}/setMetadata", endpoint{method: "compute.instances.setMetadata", mutate: s.setMetadata})
 	s.handle("POST zones/instances/{}/setLabels", endpoint{method: "compute.instances.setLabels", mutate: s.setLabels})
@@ -50,7 +50,7 @@ func (s *Server) insertInstance(c *call) (target, error) {
 	if err := s.materialize(c.scopePath(), key, inst, true); err != nil {
 		return target{}, err
 	}
-	return target{key, inst.GetId()}, nil
+	return target{key: key, id: inst.GetId()}, nil
 }
 
 // materialize validates inst (strictly for API calls, leniently for
@@ -183,7 +183,7 @@ func (s *Server) materialize(zoneScope, key string, inst *computepb.Instance, st
 			ad.DeviceName = proto.String(fmt.Sprintf("persistent-disk-%d", i))
 		}
 	}
-	now := timestamp(time.Now())
+	now := timestamp(s.now())
 	inst.Zone = proto.String(selfLinkBase + zoneScope)
 	inst.Status = proto.String("RUNNING")
 	inst.LastStartTimestamp = proto.String(now)
@@ -340,7 +340,7 @@ func (s *Server) deleteInstance(c *call) (target, error) {
 		return target{}, err
 	}
 	s.dropInstance(key, inst)
-	return target{key, inst.GetId()}, nil
+	return target{key: key, id: inst.GetId()}, nil
 }
 
 // dropInstance removes inst (stored at key) and its traces; callers hold s.mu.
@@ -369,24 +369,77 @@ func (s *Server) dropInstance(key string, inst *computepb.Instance) {
 	delete(s.guest, key)
 }
 
-// setStatus starts or stops an instance; both are idempotent, as on the
-// real API.
-func (s *Server) setStatus(c *call, status string) (target, error) {
+// lifecycle is one half of an instance's power cycle: the request moves
+// the instance from one of from to via, and its operation, when DONE,
+// moves it on to status.
+type lifecycle struct {
+	method string
+	from   []string
+	via    string
+	status string
+}
+
+var (
+	// stopCycle: the guest shuts down (STOPPING) and the VM is TERMINATED.
+	stopCycle = lifecycle{"compute.instances.stop", []string{"RUNNING", "PROVISIONING", "STAGING", "REPAIRING", "SUSPENDED"}, "STOPPING", "TERMINATED"}
+	// startCycle: the VM is STAGING, then RUNNING.
+	startCycle = lifecycle{"compute.instances.start", []string{"TERMINATED"}, "STAGING", "RUNNING"}
+)
+
+// startInstance starts a TERMINATED instance. Starting a RUNNING one does
+// nothing; starting one that is still STOPPING is refused as not ready.
+func (s *Server) startInstance(c *call) (target, error) {
+	return s.cycle(c, startCycle, "STOPPING")
+}
+
+// stopInstance stops an instance; stopping a TERMINATED one does nothing.
+func (s *Server) stopInstance(c *call) (target, error) {
+	return s.cycle(c, stopCycle, "")
+}
+
+// cycle applies one half of the power cycle. A request on an instance
+// already on its way (status via) gets an operation that is DONE when the
+// first one is; one already there gets an operation that is DONE at once.
+func (s *Server) cycle(c *call, lc lifecycle, notReady string) (target, error) {
 	key, inst, err := s.instance(c)
 	if err != nil {
 		return target{}, err
 	}
-	if inst.GetStatus() != status {
-		inst.Status = proto.String(status)
-		now := proto.String(timestamp(time.Now()))
-		if status == "RUNNING" {
-			inst.LastStartTimestamp = now
-		} else {
-			inst.LastStopTimestamp = now
+	t := target{key: key, id: inst.GetId()}
+	switch st := inst.GetStatus(); {
+	case st == notReady:
+		return target{}, errNotReady(key, st)
+	case st == lc.via:
+		for _, p := range s.pending {
+			if p.op.GetTargetLink() == selfLinkBase+key && p.op.GetOperationType() == lc.method[strings.LastIndex(lc.method, ".")+1:] && p.at.After(t.until) {
+				t.until = p.at
+			}
 		}
+		if t.until.IsZero() {
+			t.until = s.now()
+		}
+	case slices.Contains(lc.from, st):
+		inst.Status = proto.String(lc.via)
 		s.replace(key, inst)
+		t.done = func() {
+			cur, ok := s.objects[key].(*computepb.Instance)
+			if !ok || cur.GetId() != inst.GetId() || cur.GetStatus() != lc.via {
+				return
+			}
+			cur = proto.Clone(cur).(*computepb.Instance)
+			cur.Status = proto.String(lc.status)
+			now := proto.String(timestamp(s.now()))
+			if lc.status == "RUNNING" {
+				cur.LastStartTimestamp = now
+			} else {
+				cur.LastStopTimestamp = now
+			}
+			s.replace(key, cur)
+		}
+	default:
+		t.until = s.now()
 	}
-	return target{key, inst.GetId()}, nil
+	return t, nil
 }
 
 // setMetadata replaces the instance's metadata items; the body must carry
@@ -414,11 +467,11 @@ func (s *Server) setMetadata(c *call) (target, error) {
 	if s.watcherStandIn {
 		for _, it := range md.GetItems() {
 			if it.GetKey() == "coopguard-agents" && it.GetValue() == "stop" {
-				s.setGuest(key, "coopguard/agents", fmt.Sprintf("stopped %d", time.Now().Unix()))
+				s.setGuest(key, "coopguard/agents", fmt.Sprintf("stopped %d", s.now().Unix()))
 			}
 		}
 	}
-	return target{key, inst.GetId()}, nil
+	return target{key: key, id: inst.GetId()}, nil
 }
 
 // StandInForWatcher makes every VM confirm a coopguard-agents=stop at once
@@ -426,7 +479,7 @@ func (s *Server) setMetadata(c *call) (target, error) {
 // does within milliseconds. Benchmarks and fault tests use it; the
 // end-to-end tests run the real watcher script instead.
 func (s *Server) StandInForWatcher() {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.watcherStandIn = true
 }
@@ -450,7 +503,7 @@ func (s *Server) setLabels(c *call) (target, error) {
 	inst.Labels = req.GetLabels()
 	inst.LabelFingerprint = proto.String(s.fingerprint(key + "/labels"))
 	s.replace(key, inst)
-	return target{key, inst.GetId()}, nil
+	return target{key: key, id: inst.GetId()}, nil
 }
 
 // setTags replaces the instance's network tags, guarded by tags.fingerprint;
@@ -475,7 +528,7 @@ func (s *Server) setTags(c *call) (target, error) {
 	tags.Fingerprint = proto.String(s.fingerprint(key + "/tags"))
 	inst.Tags = tags
 	s.replace(key, inst)
-	return target{key, inst.GetId()}, nil
+	return target{key: key, id: inst.GetId()}, nil
 }
 
 // getGuestAttributes answers a variableKey ("namespace/key") with its
@@ -530,7 +583,7 @@ func sortedStrings(m map[string]string) []string {
 
 // Instance returns a clone of an instance, for tests to inspect.
 func (s *Server) Instance(project, zone, name string) (*computepb.Instance, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	inst, ok := s.objects["projects/"+project+"/zones/"+zone+"/instances/"+name].(*computepb.Instance)
 	if !ok {
@@ -542,7 +595,7 @@ func (s *Server) Instance(project, zone, name string) (*computepb.Instance, bool
 // Instances returns clones of the project's instances in every zone,
 // sorted by zone and name.
 func (s *Server) Instances(project string) []*computepb.Instance {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []*computepb.Instance
 	for _, k := range sortedKeys(s.objects) {
@@ -563,7 +616,7 @@ func (s *Server) SeedInstance(project, zone string, inst *computepb.Instance) *c
 	inst = proto.Clone(inst).(*computepb.Instance)
 	zoneScope := "projects/" + project + "/zones/" + zone
 	key := zoneScope + "/instances/" + inst.GetName()
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if old, ok := s.objects[key].(*computepb.Instance); ok {
 		s.dropInstance(key, old)
@@ -578,7 +631,7 @@ func (s *Server) SeedInstance(project, zone string, inst *computepb.Instance) *c
 // SetGuestAttribute sets a guest attribute as the guest agent of the VM
 // would, bypassing faults and call counts.
 func (s *Server) SetGuestAttribute(project, zone, instance, namespace, key, value string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.setGuest("projects/"+project+"/zones/"+zone+"/instances/"+instance, namespace+"/"+key, value)
 }

@@ -276,7 +276,11 @@ func TestRequestIDReplay(t *testing.T) {
 	if first.Name() != second.Name() {
 		t.Errorf("replay returned operation %s, want %s", second.Name(), first.Name())
 	}
-	waitOp(t, second, nil)
+	// The replay's own answer shows the first operation as it is now
+	// (under the compressed profile, already DONE).
+	if err := second.Wait(ctx); err != nil {
+		t.Fatalf("wait for replayed operation: %v", err)
+	}
 	if got := e.inj.Mutations("compute.instances.insert"); got != 2 {
 		t.Errorf("insert mutations counted = %d, want 2", got)
 	}
@@ -436,5 +440,37 @@ func TestSeedInstance(t *testing.T) {
 	}
 	if _, err := e.disk.Get(testCtx(t), &computepb.GetDiskRequest{Project: "sandbox-seed", Zone: testZone, Disk: "legacy"}); err != nil {
 		t.Errorf("seeded boot disk: %v", err)
+	}
+}
+
+// TestRequestIDMustBeUUID pins that the API refuses a requestId that is
+// not a UUID, or is the zero UUID, with 400 and changes nothing.
+func TestRequestIDMustBeUUID(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+	e.createInstance(t, "web-1", nil, nil)
+	cases := []struct {
+		rid  string
+		want int
+	}{
+		{"coopguard-stop-1", http.StatusBadRequest},
+		{"00000000-0000-0000-0000-000000000000", http.StatusBadRequest},
+		{"3f1e4c1a8f2b4d479a3e2b1f0c5d6e7f", http.StatusBadRequest},
+		{"{3f1e4c1a-8f2b-4d47-9a3e-2b1f0c5d6e7f}", http.StatusBadRequest},
+		{"3f1e4c1a-8f2b-4d47-9a3e-2b1f0c5d6e7f", http.StatusOK},
+	}
+	for _, tc := range cases {
+		_, err := e.inst.Stop(ctx, &computepb.StopInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1", RequestId: proto.String(tc.rid)})
+		code := http.StatusOK
+		if err != nil {
+			code, _ = apiCode(t, err)
+		}
+		if code != tc.want {
+			t.Errorf("requestId %q: %d, want %d", tc.rid, code, tc.want)
+		}
+		if inst, _ := e.srv.Instance(testProject, testZone, "web-1"); tc.want != http.StatusOK && inst.GetStatus() != "RUNNING" {
+			t.Errorf("requestId %q refused but the VM is %s", tc.rid, inst.GetStatus())
+		}
 	}
 }

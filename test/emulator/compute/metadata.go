@@ -66,7 +66,7 @@ func (m *metadataServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	recursive := q.Get("recursive") == "true"
 	if q.Get("wait_for_change") != "true" {
-		m.s.mu.Lock()
+		m.s.lock()
 		v, found := m.lookup(p, recursive)
 		m.s.mu.Unlock()
 		writeMetadata(w, v, found)
@@ -93,7 +93,7 @@ func (m *metadataServer) longPoll(w http.ResponseWriter, r *http.Request, p stri
 	}
 	want := q.Get("last_etag")
 	for {
-		m.s.mu.Lock()
+		m.s.lock()
 		v, found := m.lookup(p, recursive)
 		changed := m.s.changed
 		m.s.mu.Unlock()
@@ -199,7 +199,7 @@ func (m *metadataServer) guestAttribute(w http.ResponseWriter, r *http.Request, 
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.mu.Lock()
+		s.lock()
 		defer s.mu.Unlock()
 		if _, ok := s.objects[m.instanceKey]; !ok {
 			http.Error(w, "Not Found", http.StatusNotFound)
@@ -207,12 +207,12 @@ func (m *metadataServer) guestAttribute(w http.ResponseWriter, r *http.Request, 
 		}
 		s.setGuest(m.instanceKey, attr, string(body))
 	case http.MethodGet:
-		s.mu.Lock()
+		s.lock()
 		v, found := s.guest[m.instanceKey][attr]
 		s.mu.Unlock()
 		writeMetadata(w, v, found)
 	case http.MethodDelete:
-		s.mu.Lock()
+		s.lock()
 		defer s.mu.Unlock()
 		delete(s.guest[m.instanceKey], attr)
 		s.notify()

@@ -33,7 +33,7 @@ func (s *Server) insertNetwork(c *call) (target, error) {
 	n.Subnetworks = nil
 	key := c.key("networks", n.GetName())
 	id, err := s.create(key, "compute#network", n)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // getNetwork returns one network.
@@ -56,7 +56,7 @@ func (s *Server) deleteNetwork(c *call) (target, error) {
 		return target{}, errInUse("network", key, user)
 	}
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // requireNetwork resolves a network reference and checks it exists; it
@@ -100,7 +100,7 @@ func (s *Server) networkUser(key string) string {
 
 // Network returns a clone of a network, for tests to inspect.
 func (s *Server) Network(project, name string) (*computepb.Network, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	n, ok := s.objects["projects/"+project+"/global/networks/"+name].(*computepb.Network)
 	if !ok {

@@ -3,6 +3,7 @@ package compute
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,20 +20,38 @@ const operationUser = "coopguard-emulator@cloudcoop.test"
 func (s *Server) operationRoutes() {
 	for scope, coll := range map[string]string{"zones": "zoneOperations", "regions": "regionOperations", "global": "globalOperations"} {
 		s.handle("GET "+scope+"/operations/{}", endpoint{method: "compute." + coll + ".get", read: s.getOperation})
-		s.handle("POST "+scope+"/operations/{}/wait", endpoint{method: "compute." + coll + ".wait", read: s.getOperation})
+		s.handle("POST "+scope+"/operations/{}/wait", endpoint{method: "compute." + coll + ".wait", block: s.waitOperation})
 		s.handle("DELETE "+scope+"/operations/{}", endpoint{method: "compute." + coll + ".delete", read: s.deleteOperation})
 		s.handle("GET "+scope+"/operations", endpoint{method: "compute." + coll + ".list", read: s.listOperations})
 	}
 }
 
-// newOperation records a RUNNING operation for a mutation of t in the
-// call's scope; opErr, if set, is what it reports once DONE. Callers hold
-// s.mu.
+// pendingOp is an operation that is not DONE yet.
+type pendingOp struct {
+	op    *computepb.Operation
+	start time.Time
+	// at is when it is DONE; done, if set, completes its change then.
+	at   time.Time
+	done func()
+}
+
+// newOperation records an operation for a mutation of t in the call's
+// scope, DONE after the profile's duration for method (or at t.until);
+// opErr, if set, is what it reports once DONE. Callers hold s.mu.
 func (s *Server) newOperation(c *call, method string, t target, opErr *apiError) *computepb.Operation {
 	s.seq++
-	now := time.Now()
+	now := s.now()
 	name := fmt.Sprintf("operation-%d-%016x", now.UnixMilli(), newID(fmt.Sprintf("op#%d", s.seq)))
 	key := c.scopePath() + "/operations/" + name
+	at := now.Add(s.profile.duration(method))
+	if !t.until.IsZero() {
+		at = t.until
+	}
+	status := computepb.Operation_RUNNING
+	if at.After(now) {
+		// GCP queues an operation before it runs it.
+		status = computepb.Operation_PENDING
+	}
 	op := &computepb.Operation{
 		Kind:          proto.String("compute#operation"),
 		Id:            proto.Uint64(newID(key)),
@@ -44,7 +63,7 @@ func (s *Server) newOperation(c *call, method string, t target, opErr *apiError)
 		Progress:      proto.Int32(0),
 		InsertTime:    proto.String(timestamp(now)),
 		StartTime:     proto.String(timestamp(now)),
-		Status:        computepb.Operation_RUNNING.Enum(),
+		Status:        status.Enum(),
 	}
 	if t.id != 0 {
 		op.TargetId = proto.Uint64(t.id)
@@ -56,21 +75,56 @@ func (s *Server) newOperation(c *call, method string, t target, opErr *apiError)
 		op.Region = proto.String(selfLinkBase + c.scopePath())
 	}
 	s.ops[key] = op
+	s.pending[key] = &pendingOp{op: op, start: now, at: at}
 	if opErr != nil {
 		s.opErrs[key] = opErr
 	}
 	return op
 }
 
-// finish turns a RUNNING operation DONE, attaching its error if any: the
-// first look at an operation after its mutation is when it completes.
-func (s *Server) finish(key string, op *computepb.Operation) {
-	if op.GetStatus() == computepb.Operation_DONE {
+// settle completes, in order of their deadlines, the operations whose
+// time has come on the emulator's clock, and moves the others along
+// (PENDING → RUNNING, progress). An operation made by this very request
+// is not settled until the next one. Callers hold s.mu.
+func (s *Server) settle() {
+	now := s.now()
+	var due []string
+	for key, p := range s.pending {
+		if !p.at.After(now) {
+			due = append(due, key)
+			continue
+		}
+		if now.After(p.start) {
+			p.op.Status = computepb.Operation_RUNNING.Enum()
+			p.op.Progress = proto.Int32(int32(100 * now.Sub(p.start) / p.at.Sub(p.start)))
+		}
+	}
+	if len(due) == 0 {
 		return
 	}
+	sort.Slice(due, func(i, j int) bool {
+		a, b := s.pending[due[i]], s.pending[due[j]]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		return due[i] < due[j]
+	})
+	for _, key := range due {
+		p := s.pending[key]
+		delete(s.pending, key)
+		if p.done != nil {
+			p.done()
+		}
+		s.finish(key, p.op, p.at)
+	}
+	s.notify()
+}
+
+// finish turns an operation DONE at the time at, attaching its error if any.
+func (s *Server) finish(key string, op *computepb.Operation, at time.Time) {
 	op.Status = computepb.Operation_DONE.Enum()
 	op.Progress = proto.Int32(100)
-	op.EndTime = proto.String(timestamp(time.Now()))
+	op.EndTime = proto.String(timestamp(at))
 	if e := s.opErrs[key]; e != nil {
 		op.HttpErrorStatusCode = proto.Int32(int32(e.code))
 		op.HttpErrorMessage = proto.String(strings.ToUpper(http.StatusText(e.code)))
@@ -81,16 +135,54 @@ func (s *Server) finish(key string, op *computepb.Operation) {
 	}
 }
 
-// getOperation serves operations get and wait: both report DONE, since
-// the mutation behind every operation has already been applied.
+// getOperation serves operations get: the operation as of now.
 func (s *Server) getOperation(c *call) (any, error) {
 	key := c.key("operations", c.name)
 	op, ok := s.ops[key]
 	if !ok {
 		return nil, errNotFound(key)
 	}
-	s.finish(key, op)
 	return proto.Clone(op), nil
+}
+
+// waitPoll is how often a blocked wait looks at the emulator's clock,
+// which tests move without telling anyone.
+const waitPoll = 2 * time.Millisecond
+
+// waitOperation serves operations wait: it answers when the operation is
+// DONE or, as GCP does, after about two minutes (on the emulator's clock)
+// with the operation as it is then.
+func (s *Server) waitOperation(c *call) (any, error) {
+	key := c.key("operations", c.name)
+	tick := time.NewTicker(waitPoll)
+	defer tick.Stop()
+	var until time.Time
+	for {
+		s.lock()
+		op, ok := s.ops[key]
+		now := s.now()
+		if until.IsZero() {
+			until = now.Add(waitDeadline)
+		}
+		changed := s.changed
+		var out proto.Message
+		if ok && (op.GetStatus() == computepb.Operation_DONE || !now.Before(until)) {
+			out = proto.Clone(op)
+		}
+		s.mu.Unlock()
+		switch {
+		case !ok:
+			return nil, errNotFound(key)
+		case out != nil:
+			return out, nil
+		}
+		select {
+		case <-c.r.Context().Done():
+			return nil, c.r.Context().Err()
+		case <-changed:
+		case <-tick.C:
+		}
+	}
 }
 
 // deleteOperation forgets an operation; the API answers with an empty body.

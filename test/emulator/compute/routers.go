@@ -42,7 +42,7 @@ func (s *Server) insertRouter(c *call) (target, error) {
 	}
 	key := c.key("routers", rt.GetName())
 	id, err := s.create(key, "compute#router", rt)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // validateNats checks the NAT fields the API insists on.
@@ -100,12 +100,12 @@ func (s *Server) changeRouter(c *call, patch bool) (target, error) {
 		return target{}, err
 	}
 	s.replace(key, next)
-	return target{key, next.GetId()}, nil
+	return target{key: key, id: next.GetId()}, nil
 }
 
 // deleteRouter removes a router and its NAT configuration.
 func (s *Server) deleteRouter(c *call) (target, error) {
 	key := c.key("routers", c.name)
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }

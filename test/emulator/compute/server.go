@@ -4,9 +4,11 @@
 // talks to it unmodified: the fake serves the same URL paths, reads and
 // writes the same protojson bodies, answers errors in Google's JSON error
 // shape and reports long-running work through zonal, regional and global
-// operations. Mutations are applied at once but their operation says
-// RUNNING until the next get, so callers that forget op.Wait are still
-// exercised. Every request goes through a faults.Injector first, so tests
+// operations. Operations take time on the emulator's clock, per method
+// (see Profile): meanwhile the operation is PENDING or RUNNING and the
+// resource shows GCP's intermediate status; even under the Compressed
+// profile the mutation's answer is never DONE, so callers that forget
+// op.Wait are still exercised. Every request goes through a faults.Injector first, so tests
 // can count calls, add latency and make calls or their operations fail.
 //
 // State is kept per full resource path ("projects/p/zones/z/instances/i"),
@@ -73,6 +75,11 @@ type Server struct {
 	// the metadata server's long polls.
 	changed chan struct{}
 	seq     uint64
+	// now is the emulator's clock; profile how long operations take.
+	now     func() time.Time
+	profile Profile
+	// pending holds the operations not yet DONE, by operation path.
+	pending map[string]*pendingOp
 	// watcherStandIn confirms agent stops like the VM's watcher would.
 	watcherStandIn bool
 }
@@ -87,12 +94,22 @@ type endpoint struct {
 	// mutate applies a mutating method; it runs with Server.mu held and
 	// names the resource the operation targets.
 	mutate func(c *call) (target, error)
+	// block serves a read that may wait (operations.wait); it runs
+	// without Server.mu.
+	block func(c *call) (any, error)
 }
 
 // target is the resource an operation acts on.
 type target struct {
 	key string
 	id  uint64
+	// done, when set, completes the change when the operation is DONE
+	// (an instance STOPPING becomes TERMINATED); it runs with Server.mu held.
+	done func()
+	// until, when set, is when the operation is DONE instead of the
+	// profile's duration from now (a stop of a VM already stopping ends
+	// with the first stop).
+	until time.Time
 }
 
 // call is one parsed request.
@@ -122,6 +139,8 @@ func New(inj *faults.Injector) *Server {
 		requestIDs: map[string]string{},
 		guest:      map[string]map[string]string{},
 		changed:    make(chan struct{}),
+		now:        time.Now,
+		pending:    map[string]*pendingOp{},
 	}
 	s.instanceRoutes()
 	s.diskRoutes()
@@ -179,8 +198,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			opErr = operationFault(f)
 		}
 		out, err = s.mutate(c, e, opErr)
+	} else if e.block != nil {
+		out, err = e.block(c)
 	} else {
-		s.mu.Lock()
+		s.lock()
 		out, err = e.read(c)
 		s.mu.Unlock()
 	}
@@ -241,7 +262,13 @@ var (
 	projectRE = regexp.MustCompile(`^([a-z][-a-z0-9.:]{0,60}:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	zoneRE    = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
 	regionRE  = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	// uuidRE is a UUID in its canonical text form, the only requestId
+	// the API accepts.
+	uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
+
+// zeroUUID is the one UUID the API refuses as a requestId.
+const zeroUUID = "00000000-0000-0000-0000-000000000000"
 
 // validateScope rejects malformed projects, zones and regions the way the
 // real API does, so a typo in the code under test fails here too.
@@ -266,7 +293,10 @@ func validateScope(c *call) error {
 // an injected operation error instead of it), and its operation.
 func (s *Server) mutate(c *call, e endpoint, opErr *apiError) (any, error) {
 	rid := c.r.URL.Query().Get("requestId")
-	s.mu.Lock()
+	if rid != "" && (!uuidRE.MatchString(rid) || rid == zeroUUID) {
+		return nil, errInvalidField("requestId", rid, "The request ID must be a valid UUID other than the zero UUID.")
+	}
+	s.lock()
 	defer s.mu.Unlock()
 	if rid != "" {
 		if key, ok := s.requestIDs[c.project+"\x00"+rid]; ok {
@@ -294,12 +324,22 @@ func (s *Server) mutate(c *call, e endpoint, opErr *apiError) (any, error) {
 		s.notify()
 	}
 	op := s.newOperation(c, e.method, t, opErr)
+	if t.done != nil && opErr == nil {
+		s.pending[c.scopePath()+"/operations/"+op.GetName()].done = t.done
+	}
 	if rid != "" {
 		// The API echoes the requestId as clientOperationId.
 		op.ClientOperationId = proto.String(rid)
 		s.requestIDs[c.project+"\x00"+rid] = c.scopePath() + "/operations/" + op.GetName()
 	}
 	return proto.Clone(op), nil
+}
+
+// lock takes s.mu and first completes every operation whose time has
+// come, so whatever the caller reads is as of the emulator's clock.
+func (s *Server) lock() {
+	s.mu.Lock()
+	s.settle()
 }
 
 // notify wakes every long poll; callers hold s.mu.
@@ -380,7 +420,7 @@ func (s *Server) stamp(key, kind string, m proto.Message) uint64 {
 	set("kind", protoreflect.ValueOfString(kind))
 	set("id", protoreflect.ValueOfUint64(id))
 	set("self_link", protoreflect.ValueOfString(selfLinkBase+key))
-	set("creation_timestamp", protoreflect.ValueOfString(timestamp(time.Now())))
+	set("creation_timestamp", protoreflect.ValueOfString(timestamp(s.now())))
 	return id
 }
 

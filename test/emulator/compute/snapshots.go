@@ -28,12 +28,12 @@ func (s *Server) getSnapshot(c *call) (any, error) {
 func (s *Server) deleteSnapshot(c *call) (target, error) {
 	key := c.key("snapshots", c.name)
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
 
 // Snapshots returns clones of the project's snapshots, sorted by name.
 func (s *Server) Snapshots(project string) []*computepb.Snapshot {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []*computepb.Snapshot
 	for _, k := range s.children("projects/" + project + "/global/snapshots/") {

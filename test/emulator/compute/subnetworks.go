@@ -61,7 +61,7 @@ func (s *Server) insertSubnetwork(c *call) (target, error) {
 		return target{}, err
 	}
 	s.linkSubnetwork(netURL, selfLinkBase+key, true)
-	return target{key, id}, nil
+	return target{key: key, id: id}, nil
 }
 
 // linkSubnetwork keeps the network's subnetworks list in step, as the
@@ -114,7 +114,7 @@ func (s *Server) patchSubnetwork(c *call) (target, error) {
 	patchFields(cur, patch, append(identity, "network", "region", "ip_cidr_range", "gateway_address", "fingerprint")...)
 	cur.Fingerprint = proto.String(s.fingerprint(key))
 	s.replace(key, cur)
-	return target{key, cur.GetId()}, nil
+	return target{key: key, id: cur.GetId()}, nil
 }
 
 // deleteSubnetwork removes a subnetwork no instance uses.
@@ -136,5 +136,5 @@ func (s *Server) deleteSubnetwork(c *call) (target, error) {
 	}
 	s.linkSubnetwork(m.(*computepb.Subnetwork).GetNetwork(), url, false)
 	id, err := s.remove(key)
-	return target{key, id}, err
+	return target{key: key, id: id}, err
 }
