@@ -114,7 +114,13 @@ func (s *Server) changeFirewall(c *call, patch bool) (target, error) {
 			CreationTimestamp: cur.CreationTimestamp, Network: cur.Network,
 		}
 	}
-	patchFields(next, body, append(identity, "network")...)
+	if patch {
+		if err := mergePatch(next, c.body, append(identity, "network")...); err != nil {
+			return target{}, err
+		}
+	} else {
+		patchFields(next, body, append(identity, "network")...)
+	}
 	if err := s.normalizeFirewall(c, next); err != nil {
 		return target{}, err
 	}

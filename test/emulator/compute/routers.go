@@ -95,7 +95,13 @@ func (s *Server) changeRouter(c *call, patch bool) (target, error) {
 			CreationTimestamp: cur.CreationTimestamp, Network: cur.Network, Region: cur.Region,
 		}
 	}
-	patchFields(next, body, append(identity, "network", "region")...)
+	if patch {
+		if err := mergePatch(next, c.body, append(identity, "network", "region")...); err != nil {
+			return target{}, err
+		}
+	} else {
+		patchFields(next, body, append(identity, "network", "region")...)
+	}
 	if err := validateNats(next); err != nil {
 		return target{}, err
 	}

@@ -605,8 +605,9 @@ func sortByName(items []proto.Message) {
 	sort.Slice(items, func(i, j int) bool { return name(items[i]) < name(items[j]) })
 }
 
-// patchFields copies every field set in src onto dst, replacing whole
-// lists and maps (PATCH semantics of the Compute API at the top level),
+// patchFields copies every field set in src onto dst (the body of an
+// update, which replaces the resource), replacing whole
+// lists and maps,
 // except the fields named in keep, which the server owns or which may not
 // change.
 func patchFields(dst, src proto.Message, keep ...string) {
@@ -620,6 +621,64 @@ func patchFields(dst, src proto.Message, keep ...string) {
 		d.Set(fd, v)
 		return true
 	})
+}
+
+// mergePatch applies raw, a PATCH body, to dst as a JSON merge patch
+// (RFC 7386), which is how the Compute API reads PATCH: a member set to
+// null is removed, an object merges member by member, anything else (a
+// list included, so [] clears one) replaces. Fields named in keep, which
+// the server owns or which may not change, are left as they are.
+func mergePatch(dst proto.Message, raw []byte, keep ...string) error {
+	var patch map[string]any
+	if err := json.Unmarshal(raw, &patch); err != nil {
+		return errInvalid("Invalid JSON payload received. " + err.Error())
+	}
+	fields := dst.ProtoReflect().Descriptor().Fields()
+	for _, k := range keep {
+		if fd := fields.ByName(protoreflect.Name(k)); fd != nil {
+			delete(patch, fd.JSONName())
+			delete(patch, k)
+		}
+	}
+	curJSON, err := protojson.Marshal(dst)
+	if err != nil {
+		return err
+	}
+	var cur map[string]any
+	if err := json.Unmarshal(curJSON, &cur); err != nil {
+		return err
+	}
+	merged, err := json.Marshal(mergeJSON(cur, patch))
+	if err != nil {
+		return err
+	}
+	next := dst.ProtoReflect().New().Interface()
+	if err := protojson.Unmarshal(merged, next); err != nil {
+		return errInvalid("Invalid JSON payload received. " + err.Error())
+	}
+	proto.Reset(dst)
+	proto.Merge(dst, next)
+	return nil
+}
+
+// mergeJSON is RFC 7386's MergePatch on decoded JSON.
+func mergeJSON(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+			continue
+		}
+		t[k] = mergeJSON(t[k], v)
+	}
+	return t
 }
 
 // identity names the fields the server owns on every resource.

@@ -111,7 +111,9 @@ func (s *Server) patchSubnetwork(c *call) (target, error) {
 	if patch.GetFingerprint() != cur.GetFingerprint() {
 		return target{}, errConditionNotMet("Supplied fingerprint does not match current subnetwork fingerprint.")
 	}
-	patchFields(cur, patch, append(identity, "network", "region", "ip_cidr_range", "gateway_address", "fingerprint")...)
+	if err := mergePatch(cur, c.body, append(identity, "network", "region", "ip_cidr_range", "gateway_address", "fingerprint")...); err != nil {
+		return target{}, err
+	}
 	cur.Fingerprint = proto.String(s.fingerprint(key))
 	s.replace(key, cur)
 	return target{key: key, id: cur.GetId()}, nil
