@@ -45,8 +45,17 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	configPath := fs.String("config", os.Getenv("COOPGUARD_CONFIG"), "config file; without one, coopguard serves a demo sandbox on an emulated GCP")
 	emulated := fs.Bool("emulated", false, "use the embedded emulated GCP even with a config file")
+	operations := fs.String("operations", "gcp", "how long the emulated GCP's operations take: gcp (as in GCP: a VM stop takes up to 90 s, a snapshot minutes) or compressed (done at once, for tests)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	profile := compute.GCPLike()
+	switch *operations {
+	case "gcp":
+	case "compressed":
+		profile = compute.Compressed
+	default:
+		return fmt.Errorf("serve: --operations %q: use gcp or compressed", *operations)
 	}
 	log := logger.FromContext(ctx)
 	var (
@@ -71,7 +80,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		defer emu.Close()
 		// Operations take GCP's time here, so an incident rehearsed on
 		// the emulated project unfolds as it would in GCP.
-		emu.Compute.SetProfile(compute.GCPLike())
+		emu.Compute.SetProfile(profile)
 		opts = emu.Options()
 		seedDemo(emu, cfg)
 		posturetest.SeedDemoPosture(emu, cfg)
