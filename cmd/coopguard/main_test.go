@@ -28,7 +28,9 @@ func TestQuickStart(t *testing.T) {
 	t.Cleanup(cancel)
 	var serveOut bytes.Buffer
 	served := make(chan error, 1)
-	go func() { served <- realMain(ctx, []string{"serve", "--port", strconv.Itoa(port), "--operations", "compressed"}, &serveOut) }()
+	go func() {
+		served <- realMain(ctx, []string{"serve", "--port", strconv.Itoa(port), "--operations", "compressed"}, &serveOut)
+	}()
 	server := "http://127.0.0.1:" + strconv.Itoa(port)
 	waitFor(t, "127.0.0.1:"+strconv.Itoa(port))
 
