@@ -15,7 +15,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
@@ -364,5 +369,66 @@ func TestStatusShowsVersionAgesAndRotation(t *testing.T) {
 	raw, _ := json.Marshal(rep.Secrets[0])
 	if rep.Secrets[0].RotationDue || !strings.Contains(string(raw), `"rotationDue":false`) || !strings.Contains(string(raw), `"ageSeconds":864000`) {
 		t.Errorf("fresh secret = %s", raw)
+	}
+}
+
+// TestRotateKeysHandlesSecretManagerNotifications feeds RotateKeys the
+// notifications the emulated Secret Manager really publishes on the
+// rotation topic (not samples): SECRET_ROTATE, fired when the schedule
+// comes due on the clock, runs the policy for that secret; every other
+// event type (create, update, version add/disable, including those the
+// run itself causes) is acknowledged without a GCP call.
+func TestRotateKeysHandlesSecretManagerNotifications(t *testing.T) {
+	w := newRotWorld(t, []time.Duration{120 * rotDay, 91 * rotDay})
+	ctx := context.Background()
+	project := w.env.Config.Cloud.GCP.Project
+	topic := "projects/" + project + "/topics/" + w.env.Config.Coopguard.Topics.Rotation
+	if _, err := w.env.Clients.PubSub.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.env.Clients.Secrets.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret: &secretmanagerpb.Secret{Name: "projects/" + project + "/secrets/anthropic-api-key", Topics: []*secretmanagerpb.Topic{{Name: topic}},
+			Rotation: &secretmanagerpb.Rotation{NextRotationTime: timestamppb.New(rotT0.Add(time.Hour)), RotationPeriod: durationpb.New(90 * rotDay)}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"topics", "rotation"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.emu.Clock.Advance(time.Hour)
+	if fired := w.emu.SecretManager.FireDueRotations(ctx); len(fired) != 1 {
+		t.Fatalf("fired %v, want the managed secret", fired)
+	}
+	seen := map[string]int{}
+	handled := 0
+	// Handle what is on the topic, then what that handling published, so
+	// the run's own version events come round too.
+	for round := 0; round < 3; round++ {
+		var msgs []*pstest.Message
+		for _, m := range w.emu.PubSub.Messages() {
+			if m.Attributes["eventType"] != "" {
+				msgs = append(msgs, m)
+			}
+		}
+		for _, m := range msgs[handled:] {
+			ev := m.Attributes["eventType"]
+			seen[ev]++
+			before := w.emu.Faults.TotalCalls()
+			msg := events.PubSubMessage{MessageID: m.ID, Attributes: m.Attributes, Data: m.Data, PublishTime: m.PublishTime}
+			if err := RotateKeys(ctx, rotationEvent(t, msg)); err != nil {
+				t.Fatalf("RotateKeys(%s) = %v", ev, err)
+			}
+			if calls := w.emu.Faults.TotalCalls() - before; ev != SecretRotateEvent && calls != 0 {
+				t.Errorf("%s made %d GCP calls, want none (acknowledged and ignored)", ev, calls)
+			}
+		}
+		handled = len(msgs)
+	}
+	if seen[SecretRotateEvent] != 1 || seen["SECRET_UPDATE"] != 1 || seen["SECRET_VERSION_DISABLE"] != 1 {
+		t.Errorf("events seen = %v, want one SECRET_UPDATE, one SECRET_ROTATE and the run's SECRET_VERSION_DISABLE", seen)
+	}
+	if got := w.states(); strings.Join(got, ",") != "DISABLED,ENABLED" {
+		t.Errorf("states = %v, want the superseded version disabled by the SECRET_ROTATE run", got)
+	}
+	if recs := w.rotationRecords(); len(recs) != 1 {
+		t.Errorf("%d rotation-due records, want 1 (only SECRET_ROTATE runs the policy)", len(recs))
 	}
 }

@@ -89,12 +89,16 @@ func Start() (*Emulator, error) {
 	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
 	e.PubSub.SetTimeNowFunc(e.Clock.Now)
 	e.PubSubAddr = e.PubSub.Addr
-	// Log sinks publish to the emulated Pub/Sub; an unknown topic is an
-	// error (the sink drops the entry), not a topic created on the fly.
-	e.Logging.SetPublisher(func(ctx context.Context, topic string, data []byte, attrs map[string]string) error {
+	// Log sinks and Secret Manager's event notifications publish to the
+	// emulated Pub/Sub; an unknown topic is an error (the sink drops the
+	// entry, the notification is lost), not a topic created on the fly as
+	// pstest's own Publish would.
+	publish := func(ctx context.Context, topic string, data []byte, attrs map[string]string) error {
 		_, err := e.PubSub.GServer.Publish(ctx, &pubsubpb.PublishRequest{Topic: topic, Messages: []*pubsubpb.PubsubMessage{{Data: data, Attributes: attrs}}})
 		return err
-	})
+	}
+	e.Logging.SetPublisher(publish)
+	e.SecretManager.SetPublisher(publish)
 	return e, nil
 }
 

@@ -23,7 +23,7 @@ const (
 )
 
 // CreateSecret creates a secret without versions.
-func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecretRequest) (*secretmanagerpb.Secret, error) {
+func (s *Server) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateSecretRequest) (*secretmanagerpb.Secret, error) {
 	parent, err := parseProjectName(req.GetParent())
 	if err != nil {
 		return nil, err
@@ -57,6 +57,7 @@ func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 	}
 	sec.Etag = s.newEtag()
 	s.secrets[sec.Name] = sec
+	s.notify(ctx, EventSecretCreate, sec, nil)
 	return proto.Clone(sec).(*secretmanagerpb.Secret), nil
 }
 
@@ -209,7 +210,7 @@ func secretFilter(filter string) (func(*secretmanagerpb.Secret) bool, error) {
 
 // UpdateSecret changes the fields named in update_mask, which the service
 // requires. Replication is immutable.
-func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecretRequest) (*secretmanagerpb.Secret, error) {
+func (s *Server) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateSecretRequest) (*secretmanagerpb.Secret, error) {
 	in := req.GetSecret()
 	name, err := parseSecretName(in.GetName())
 	if err != nil {
@@ -281,11 +282,12 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	}
 	sec.Etag = s.newEtag()
 	s.secrets[sec.Name] = sec
+	s.notify(ctx, EventSecretUpdate, sec, nil)
 	return proto.Clone(sec).(*secretmanagerpb.Secret), nil
 }
 
 // DeleteSecret deletes a secret and all its versions.
-func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
+func (s *Server) DeleteSecret(ctx context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
 	name, err := parseSecretName(req.GetName())
 	if err != nil {
 		return nil, err
@@ -299,6 +301,7 @@ func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecr
 	if req.GetEtag() != "" && req.GetEtag() != sec.GetEtag() {
 		return nil, status.Errorf(codes.FailedPrecondition, "The etag provided in the request does not match the current etag of Secret [%s].", name)
 	}
+	s.notify(ctx, EventSecretDelete, sec, nil)
 	delete(s.secrets, name.String())
 	delete(s.lastVersion, name.String())
 	delete(s.policies, name.String())

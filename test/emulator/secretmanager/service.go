@@ -44,6 +44,8 @@ type Server struct {
 	policies map[string]*iampb.Policy
 	// tester answers TestIamPermissions when the emulated IAM is on.
 	tester PermissionTester
+	// publish sends event notifications; nil sends none.
+	publish Publisher
 	// etagSeq makes every etag distinct, which is all clients may rely on.
 	etagSeq uint64
 }

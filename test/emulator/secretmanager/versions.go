@@ -31,7 +31,7 @@ type storedVersion struct {
 
 // AddSecretVersion stores a new ENABLED version numbered one past the
 // secret's highest so far.
-func (s *Server) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
+func (s *Server) AddSecretVersion(ctx context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
 	parent, err := parseSecretName(req.GetParent())
 	if err != nil {
 		return nil, err
@@ -66,6 +66,7 @@ func (s *Server) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 		},
 	}
 	s.versions[v.Name] = &storedVersion{number: n, meta: v, payload: append([]byte(nil), p.GetData()...)}
+	s.notify(ctx, EventVersionAdd, sec, v)
 	return proto.Clone(v).(*secretmanagerpb.SecretVersion), nil
 }
 
@@ -132,6 +133,7 @@ func (s *Server) settle(v *storedVersion) {
 	v.meta.ScheduledDestroyTime = nil
 	v.meta.Etag = s.newEtag()
 	v.payload = nil
+	s.notifyVersion(context.Background(), EventVersionDestroy, v.meta)
 }
 
 // GetSecretVersion returns a version's metadata, never its payload.
@@ -234,40 +236,44 @@ func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 }
 
 // EnableSecretVersion sets a version ENABLED.
-func (s *Server) EnableSecretVersion(_ context.Context, req *secretmanagerpb.EnableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.changeVersion(req.GetName(), req.GetEtag(), func(v *storedVersion) {
+func (s *Server) EnableSecretVersion(ctx context.Context, req *secretmanagerpb.EnableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
+	return s.changeVersion(ctx, req.GetName(), req.GetEtag(), func(v *storedVersion) string {
 		v.meta.State = secretmanagerpb.SecretVersion_ENABLED
+		return EventVersionEnable
 	})
 }
 
 // DisableSecretVersion sets a version DISABLED, which makes it unreadable
 // until it is enabled again.
-func (s *Server) DisableSecretVersion(_ context.Context, req *secretmanagerpb.DisableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.changeVersion(req.GetName(), req.GetEtag(), func(v *storedVersion) {
+func (s *Server) DisableSecretVersion(ctx context.Context, req *secretmanagerpb.DisableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
+	return s.changeVersion(ctx, req.GetName(), req.GetEtag(), func(v *storedVersion) string {
 		v.meta.State = secretmanagerpb.SecretVersion_DISABLED
+		return EventVersionDisable
 	})
 }
 
 // DestroySecretVersion drops a version's payload for good. When the secret
 // has a version_destroy_ttl, the service instead disables the version and
 // schedules the destruction, which settle completes later.
-func (s *Server) DestroySecretVersion(_ context.Context, req *secretmanagerpb.DestroySecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.changeVersion(req.GetName(), req.GetEtag(), func(v *storedVersion) {
+func (s *Server) DestroySecretVersion(ctx context.Context, req *secretmanagerpb.DestroySecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
+	return s.changeVersion(ctx, req.GetName(), req.GetEtag(), func(v *storedVersion) string {
 		sec := s.secrets[strings.SplitN(v.meta.GetName(), "/versions/", 2)[0]]
 		if ttl := sec.GetVersionDestroyTtl(); ttl != nil && ttl.AsDuration() > 0 {
 			v.meta.State = secretmanagerpb.SecretVersion_DISABLED
 			v.meta.ScheduledDestroyTime = timestamppb.New(s.now().Add(ttl.AsDuration()))
-			return
+			return EventVersionDestroyScheduled
 		}
 		v.meta.State = secretmanagerpb.SecretVersion_DESTROYED
 		v.meta.DestroyTime = s.nowPB()
 		v.payload = nil
+		return EventVersionDestroy
 	})
 }
 
 // changeVersion is the shared path of the three state changes: resolve,
-// check the etag, refuse to touch a destroyed version, apply, new etag.
-func (s *Server) changeVersion(rawName, etag string, apply func(*storedVersion)) (*secretmanagerpb.SecretVersion, error) {
+// check the etag, refuse to touch a destroyed version, apply, new etag,
+// and the notification of the event apply names.
+func (s *Server) changeVersion(ctx context.Context, rawName, etag string, apply func(*storedVersion) string) (*secretmanagerpb.SecretVersion, error) {
 	name, err := parseVersionName(rawName)
 	if err != nil {
 		return nil, err
@@ -284,8 +290,9 @@ func (s *Server) changeVersion(rawName, etag string, apply func(*storedVersion))
 	if v.meta.GetState() == secretmanagerpb.SecretVersion_DESTROYED {
 		return nil, status.Errorf(codes.FailedPrecondition, "Secret Version [%s] is in DESTROYED state.", v.meta.GetName())
 	}
-	apply(v)
+	event := apply(v)
 	v.meta.Etag = s.newEtag()
+	s.notifyVersion(ctx, event, v.meta)
 	return proto.Clone(v.meta).(*secretmanagerpb.SecretVersion), nil
 }
 
