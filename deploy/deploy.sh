@@ -189,6 +189,10 @@ run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$
 # may act as that one account only.
 run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
 	--member="serviceAccount:$PROVISIONER" --role=roles/iam.serviceAccountUser --condition=None --quiet
+# The responder sets the agents flag in that VM's metadata, which acts as
+# the account the VM runs as: it too may act as that one account only.
+run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
+	--member="serviceAccount:$RESPONDER" --role=roles/iam.serviceAccountUser --condition=None --quiet
 
 if [[ -n $KEY_SOURCE ]]; then
 	note "key source configured: the responder may add versions to the managed secrets"

@@ -143,11 +143,18 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	}
 	byRole, _ := deploy.Attribute(pkgs)
 	req := deploy.Requirements(byRole)
+	actAs := func(account string) bool {
+		n := 0
+		for _, c := range find(cmds, "gcloud", "iam", "service-accounts", "add-iam-policy-binding", "cc-sandbox@"+testProject+".iam.gserviceaccount.com") {
+			if strings.Contains(c.Line, "--member="+sa(account)) && strings.Contains(c.Line, "--role=roles/iam.serviceAccountUser") {
+				n++
+			}
+		}
+		return n == 1
+	}
 	grants := map[string]bool{
-		deploy.GrantSandboxActAs: len(find(cmds, "gcloud", "iam", "service-accounts", "add-iam-policy-binding",
-			"cc-sandbox@"+testProject+".iam.gserviceaccount.com")) == 1 &&
-			strings.Contains(find(cmds, "gcloud", "iam", "service-accounts", "add-iam-policy-binding")[0].Line,
-				"--member="+sa("coopguard-provisioner")),
+		deploy.GrantSandboxActAs:        actAs("coopguard-provisioner"),
+		deploy.GrantResponderActAs:      actAs("coopguard-responder"),
 		deploy.GrantKeySourceCredential: len(find(cmds, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")) == 1,
 	}
 	for g, made := range grants {

@@ -26,6 +26,11 @@ const (
 	// service account, so the provisioner can create a VM running as it
 	// (iam.serviceAccounts.actAs) and as no other account.
 	GrantSandboxActAs = "sandbox-actas"
+	// GrantResponderActAs: roles/iam.serviceAccountUser on the sandbox VM's
+	// service account for the responder: changing the metadata of a VM
+	// that runs as a service account (the agents flag) acts as it
+	// (https://cloud.google.com/compute/docs/access/iam#the_serviceaccountuser_role).
+	GrantResponderActAs = "responder-actas"
 	// GrantKeySourceCredential: roles/secretmanager.secretAccessor on the
 	// key source's credential secret only.
 	GrantKeySourceCredential = "keysource-credential"
@@ -59,7 +64,7 @@ var Methods = map[string]Need{
 	"Instances.Stop":        {Perms: []string{"compute.instances.stop", zoneOp}},
 	"Instances.Start":       {Perms: []string{"compute.instances.start", zoneOp}},
 	"Instances.Delete":      {Perms: []string{"compute.instances.delete", zoneOp}},
-	"Instances.SetMetadata": {Perms: []string{"compute.instances.setMetadata", zoneOp}},
+	"Instances.SetMetadata": {Perms: []string{"compute.instances.setMetadata", zoneOp}, Grant: GrantResponderActAs},
 	"Instances.SetLabels":   {Perms: []string{"compute.instances.setLabels", zoneOp}},
 	"Instances.SetTags":     {Perms: []string{"compute.instances.setTags", zoneOp}},
 

@@ -40,6 +40,18 @@ type Env struct {
 	sandbox *provisioner.Sandbox
 }
 
+// UseProvisionerClients makes Provision act through clients. Deployed,
+// each function is its own Cloud Run service whose clients carry its own
+// identity; `coopguard serve` and the tests run every function in one
+// process, so Provision gets the provisioner's client set here.
+func (e *Env) UseProvisionerClients(clients *gcp.Clients) {
+	e.Provisioner = provisioner.New(e.Config, clients, func(s *provisioner.Sandbox) string {
+		d := e.Sandbox
+		d.Network, d.InstanceName = s.Network(), s.Name
+		return detect.SinkFilter(d)
+	})
+}
+
 // NewEnv builds an Env from a validated config and a client set.
 func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, error) {
 	if cfg == nil {
@@ -68,11 +80,7 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, e
 	}
 	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb}
 	e.Sandbox = sandboxForRules(e)
-	e.Provisioner = provisioner.New(cfg, clients, func(s *provisioner.Sandbox) string {
-		d := e.Sandbox
-		d.Network, d.InstanceName = s.Network(), s.Name
-		return detect.SinkFilter(d)
-	})
+	e.UseProvisionerClients(clients)
 	e.Recorder = report.New(clients, cfg.Coopguard.Topics.Incidents)
 	e.Responder = respond.New(cfg, clients, e.Recorder, nil)
 	return e, nil

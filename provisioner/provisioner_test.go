@@ -21,7 +21,11 @@ func setup(tb testing.TB) (*emulator.Emulator, *provisioner.Provisioner) {
 	}
 	tb.Cleanup(func() { emu.Close() })
 	cfg := config.Demo()
-	clients, err := emu.Clients(context.Background(), cfg.Cloud.GCP.Project)
+	if err := emu.DeployConfig(&cfg); err != nil {
+		tb.Fatal(err)
+	}
+	// The provisioner acts as its deployed identity.
+	clients, err := emu.ClientsAs(context.Background(), cfg.Cloud.GCP.Project, emulator.Provisioner(cfg.Cloud.GCP.Project))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -43,7 +43,16 @@ type Options struct {
 	CallTimeout time.Duration
 	// Limits are the per-API rate budgets (default DefaultLimits).
 	Limits *Limits
+	// Identity, on the emulated GCP only, is the principal every call is
+	// made as: each request carries the access token "emulated:<Identity>"
+	// (see EmulatedToken). Real GCP ignores it: credentials come from ADC.
+	Identity string
 }
+
+// EmulatedToken is the OAuth access token the emulated GCP reads as
+// principal (an email): "emulated:<email>". gcloud's --access-token-file
+// and any official client can send it.
+func EmulatedToken(principal string) string { return "emulated:" + principal }
 
 // Emulated returns options that point every client at the emulated GCP:
 // computeURL is the Compute REST fake's base URL, grpcAddr the host:port
@@ -132,6 +141,12 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	}
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run = withLimits(o.ResourceManager), withLimits(o.Run)
+	if o.Identity != "" {
+		id := option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(EmulatedToken(o.Identity))))
+		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run} {
+			*opts = append(*opts, id)
+		}
+	}
 	hc, err := computeHTTPClient(ctx, o, c.limiters.get("compute"))
 	if err != nil {
 		return nil, fmt.Errorf("gcp.New: compute HTTP client: %w", err)
@@ -186,7 +201,11 @@ func computeHTTPClient(ctx context.Context, o Options, l *limiter) (*http.Client
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	authed, err := htransport.NewTransport(ctx, &roundTripper{next: base, l: l, timeout: timeout}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
+	var next http.RoundTripper = base
+	if o.Identity != "" {
+		next = bearer{next: base, token: EmulatedToken(o.Identity)}
+	}
+	authed, err := htransport.NewTransport(ctx, &roundTripper{next: next, l: l, timeout: timeout}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,4 +225,27 @@ func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, 
 	}
 	*dst = v
 	c.closers = append(c.closers, v.Close)
+}
+
+// emulatedCreds sends an emulated access token on every gRPC call. The
+// emulated GCP listens in plain text on loopback, so unlike real
+// credentials it does not require transport security.
+type emulatedCreds string
+
+func (c emulatedCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(c)}, nil
+}
+
+func (emulatedCreds) RequireTransportSecurity() bool { return false }
+
+// bearer sets an emulated access token on every Compute REST request.
+type bearer struct {
+	next  http.RoundTripper
+	token string
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }

@@ -122,11 +122,13 @@ func pollPause() { <-time.After(5 * time.Millisecond) }
 
 // world is one test's emulated GCP and the Env the functions use.
 type world struct {
-	emu     *emulator.Emulator
-	cfg     *config.Config
-	clients *gcp.Clients
-	env     *functions.Env
-	logs    *fixture.Buffer
+	emu *emulator.Emulator
+	cfg *config.Config
+	// clients act as the responder; operator as the project's owner.
+	clients  *gcp.Clients
+	operator *gcp.Clients
+	env      *functions.Env
+	logs     *fixture.Buffer
 }
 
 // newWorld starts an emulated GCP seeded like the demo project, installs an
@@ -134,7 +136,7 @@ type world struct {
 func newWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	t.Helper()
 	f := fixture.NewFunctions(t, mutate...)
-	w := &world{emu: f.Emu, cfg: f.Cfg, clients: f.Clients, env: f.Env, logs: f.Logs}
+	w := &world{emu: f.Emu, cfg: f.Cfg, clients: f.Clients, operator: f.Operator, env: f.Env, logs: f.Logs}
 	t.Cleanup(func() { w.checkHygiene(t) })
 	return w
 }

@@ -209,7 +209,7 @@ func TestProvisionRepairsDrift(t *testing.T) {
 	ctx := context.Background()
 	p := w.cfg.Cloud.GCP.Project
 	// Someone widens SSH to the world and flips OS Login off.
-	op, err := w.clients.Firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: p, Firewall: "coopguard-claude-sandbox-allow-iap-ssh",
+	op, err := w.operator.Firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: p, Firewall: "coopguard-claude-sandbox-allow-iap-ssh",
 		FirewallResource: &computepb.Firewall{SourceRanges: []string{"0.0.0.0/0"}}})
 	if err == nil {
 		err = op.Wait(ctx)
@@ -225,7 +225,7 @@ func TestProvisionRepairsDrift(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	op, err = w.clients.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{Project: p, Zone: w.cfg.Cloud.GCP.Zone, Instance: "claude-sandbox",
+	op, err = w.operator.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{Project: p, Zone: w.cfg.Cloud.GCP.Zone, Instance: "claude-sandbox",
 		MetadataResource: &computepb.Metadata{Fingerprint: inst.GetMetadata().Fingerprint, Items: items}})
 	if err == nil {
 		err = op.Wait(ctx)

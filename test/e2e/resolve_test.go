@@ -88,7 +88,7 @@ func TestResolveRefusals(t *testing.T) {
 	}
 	// A rotation after the incident: the new key is live, the old one must
 	// stay disabled.
-	if _, err := s.clients.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
+	if _, err := s.operator.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
 		Parent:  "projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key",
 		Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-rotated")},
 	}); err != nil {

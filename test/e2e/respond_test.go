@@ -92,7 +92,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 			s := newSandbox(t)
 			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			// A second version, so "every enabled version" means more than one.
-			if _, err := s.clients.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
+			if _, err := s.operator.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
 				Parent: "projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-2")},
 			}); err != nil {
 				t.Fatal(err)

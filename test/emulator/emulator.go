@@ -20,8 +20,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
@@ -45,6 +47,10 @@ type Emulator struct {
 	// services of coopguard's functions.
 	ResourceManager *resourcemanager.Server
 	Run             *run.Server
+	// IAM holds roles and the policies the fakes do not; Gate applies
+	// identity, IAM and audit logging to every call of every fake.
+	IAM  *iam.Evaluator
+	Gate *audit.Gate
 
 	// ComputeURL is the Compute REST base URL; GRPCAddr serves Secret
 	// Manager, Monitoring, Logging, Resource Manager and Cloud Run;
@@ -64,7 +70,13 @@ func Start() (*Emulator, error) {
 	e := &Emulator{Faults: faults.New(), Clock: &Clock{}}
 	e.Compute = compute.New(e.Faults)
 	e.Compute.SetClock(e.Clock.Now)
-	e.httpSrv = httptest.NewServer(e.Compute)
+	e.SecretManager = secretmanager.New(e.Clock.Now)
+	e.Monitoring = monitoring.New(e.Clock.Now)
+	e.Logging = logging.New(e.Clock.Now)
+	e.ResourceManager = resourcemanager.New(e.Clock.Now)
+	e.Run = run.New(e.Clock.Now)
+	e.newGate()
+	e.httpSrv = httptest.NewServer(e.Gate.Middleware(e.Compute, e.Compute))
 	e.ComputeURL = e.httpSrv.URL
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -72,15 +84,10 @@ func Start() (*Emulator, error) {
 		e.httpSrv.Close()
 		return nil, fmt.Errorf("emulator: listen for gRPC: %w", err)
 	}
-	e.grpcSrv = grpc.NewServer(grpc.UnaryInterceptor(e.Faults.UnaryServerInterceptor()))
-	e.SecretManager = secretmanager.New(e.Clock.Now)
-	e.Monitoring = monitoring.New(e.Clock.Now)
-	e.Logging = logging.New(e.Clock.Now)
+	e.grpcSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(e.Gate.UnaryServerInterceptor(), e.Faults.UnaryServerInterceptor()))
 	e.SecretManager.Register(e.grpcSrv)
 	e.Monitoring.Register(e.grpcSrv)
 	e.Logging.Register(e.grpcSrv)
-	e.ResourceManager = resourcemanager.New(e.Clock.Now)
-	e.Run = run.New(e.Clock.Now)
 	e.ResourceManager.Register(e.grpcSrv)
 	e.Run.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
@@ -102,18 +109,16 @@ func Start() (*Emulator, error) {
 	return e, nil
 }
 
-// Options returns client options that point the official clients here.
-// The emulator has no quotas: its options lift the rate budgets (a test
-// that wants them sets Limits back to gcp.DefaultLimits).
-func (e *Emulator) Options() gcp.Options {
-	o := gcp.Emulated(e.ComputeURL, e.GRPCAddr, e.PubSubAddr)
-	o.Limits = &gcp.Unlimited
-	return o
-}
+// Options returns client options that point the official clients here,
+// acting as the Operator. The emulator has no quotas: its options lift the
+// rate budgets (a test that wants them sets Limits back to
+// gcp.DefaultLimits).
+func (e *Emulator) Options() gcp.Options { return e.OptionsAs(Operator) }
 
-// Clients dials the client set for project against the emulator.
+// Clients dials the client set for project against the emulator, acting
+// as the Operator.
 func (e *Emulator) Clients(ctx context.Context, project string) (*gcp.Clients, error) {
-	return gcp.New(ctx, project, e.Options())
+	return e.ClientsAs(ctx, project, Operator)
 }
 
 // MetadataServer starts the metadata server of one VM and returns its
@@ -182,3 +187,6 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 	c.offset += d
 }
+
+// GRPCServices describes the gRPC services the fakes serve.
+func (e *Emulator) GRPCServices() map[string]grpc.ServiceInfo { return e.grpcSrv.GetServiceInfo() }

@@ -178,7 +178,7 @@ func failures(rep *incident.Report) string {
 // and the next converge completes the sandbox.
 func TestProvisionFaultMatrix(t *testing.T) {
 	clean := fixture.New(t)
-	p := provisioner.New(clean.Cfg, clean.Clients, nil)
+	p := provisioner.New(clean.Cfg, clean.Provisioner, nil)
 	if _, err := p.Converge(context.Background(), provisioner.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestProvisionFaultMatrix(t *testing.T) {
 			t.Run(method+"/"+fk.name, func(t *testing.T) {
 				t.Parallel()
 				e := fixture.New(t)
-				p := provisioner.New(e.Cfg, e.Clients, nil)
+				p := provisioner.New(e.Cfg, e.Provisioner, nil)
 				p.SetRetryPolicy(fastPolicy)
 				e.Emu.Faults.FailNext(method, fastPolicy.Attempts+1, fk.fault)
 				rep, err := p.Converge(context.Background(), provisioner.Options{})

@@ -1,0 +1,280 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/googleapis/gax-go/v2/apierror"
+	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
+	"google.golang.org/genproto/googleapis/type/expr"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
+)
+
+const (
+	project = "audit-proj"
+	zone    = "us-central1-a"
+	sandbox = "cc-sandbox@audit-proj.iam.gserviceaccount.com"
+	someone = "someone@example.com"
+)
+
+// world is an emulated GCP whose audit entries are captured.
+type world struct {
+	emu *emulator.Emulator
+	mu  sync.Mutex
+	log []*loggingpb.LogEntry
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	emu, err := emulator.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	w := &world{emu: emu}
+	emu.Gate.Write = func(_ context.Context, e *loggingpb.LogEntry) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.log = append(w.log, e)
+	}
+	emu.ResourceManager.SeedProject(project)
+	return w
+}
+
+// entries returns the captured audit entries of methodName.
+func (w *world) entries(method string) []*auditpb.AuditLog {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*auditpb.AuditLog
+	for _, e := range w.log {
+		var a auditpb.AuditLog
+		if e.GetProtoPayload().UnmarshalTo(&a) == nil && a.GetMethodName() == method {
+			out = append(out, &a)
+		}
+	}
+	return out
+}
+
+func (w *world) logNameOf(method string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.log {
+		var a auditpb.AuditLog
+		if e.GetProtoPayload().UnmarshalTo(&a) == nil && a.GetMethodName() == method {
+			return e.GetLogName()
+		}
+	}
+	return ""
+}
+
+func (w *world) clients(t *testing.T, principal string) *gcp.Clients {
+	t.Helper()
+	c, err := w.emu.ClientsAs(context.Background(), project, principal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestUnauthenticatedIsRefused: a call without an access token is
+// UNAUTHENTICATED (gRPC) or 401 (REST), as on GCP.
+func TestUnauthenticatedIsRefused(t *testing.T) {
+	w := newWorld(t)
+	c, err := gcp.New(context.Background(), project, gcp.Emulated(w.emu.ComputeURL, w.emu.GRPCAddr, w.emu.PubSubAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Secrets.GetSecret(context.Background(), &secretmanagerpb.GetSecretRequest{Name: "projects/" + project + "/secrets/x"})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("GetSecret without a token = %v, want Unauthenticated", err)
+	}
+	_, err = c.Instances.Get(context.Background(), &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: "vm"})
+	var ae *apierror.APIError
+	if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusUnauthorized {
+		t.Errorf("instances.get without a token = %v, want 401", err)
+	}
+}
+
+// TestDeniedCallIsAuditedWithStatus7: the sandbox's account trying to
+// change the project's IAM policy is refused, and the Admin Activity log
+// records it with status code 7 and the caller's email.
+func TestDeniedCallIsAuditedWithStatus7(t *testing.T) {
+	w := newWorld(t)
+	c := w.clients(t, sandbox)
+	_, err := c.Projects.SetIamPolicy(context.Background(), &iampb.SetIamPolicyRequest{Resource: "projects/" + project, Policy: &iampb.Policy{}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("SetIamPolicy by the sandbox = %v, want PermissionDenied", err)
+	}
+	got := w.entries("SetIamPolicy")
+	if len(got) != 1 {
+		t.Fatalf("%d SetIamPolicy audit entries, want 1", len(got))
+	}
+	a := got[0]
+	if a.GetStatus().GetCode() != 7 || a.GetAuthenticationInfo().GetPrincipalEmail() != sandbox ||
+		a.GetServiceName() != "cloudresourcemanager.googleapis.com" || a.GetResourceName() != "projects/"+project {
+		t.Errorf("audit entry = %v", a)
+	}
+	if ln := w.logNameOf("SetIamPolicy"); ln != "projects/"+project+"/logs/"+audit.ActivityLog {
+		t.Errorf("logName = %s, want the activity log", ln)
+	}
+	if info := a.GetAuthorizationInfo(); len(info) != 1 || info[0].GetGranted() || info[0].GetPermission() != "resourcemanager.projects.setIamPolicy" {
+		t.Errorf("authorizationInfo = %v", info)
+	}
+}
+
+// TestSetMetadataNeedsActAs: changing the metadata of a VM that runs as a
+// service account needs iam.serviceAccounts.actAs on that account, besides
+// compute.instances.setMetadata.
+func TestSetMetadataNeedsActAs(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	op := w.clients(t, emulator.Operator)
+	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
+		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
+		ServiceAccounts: []*computepb.ServiceAccount{{Email: proto.String(sandbox)}},
+		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
+	}})
+	if err == nil {
+		err = ins.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const role = "projects/" + project + "/roles/flagSetter"
+	w.emu.IAM.DefineRole(role, []string{"compute.instances.get", "compute.instances.setMetadata", "compute.zoneOperations.get"})
+	w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{Bindings: []*iampb.Binding{{Role: role, Members: []string{"user:" + someone}}}})
+	c := w.clients(t, someone)
+	set := func() error {
+		in, err := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: "vm"})
+		if err != nil {
+			return err
+		}
+		op, err := c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{Project: project, Zone: zone, Instance: "vm",
+			MetadataResource: &computepb.Metadata{Fingerprint: in.GetMetadata().Fingerprint, Items: []*computepb.Items{{Key: proto.String("k"), Value: proto.String("v")}}}})
+		if err != nil {
+			return err
+		}
+		return op.Wait(ctx)
+	}
+	err = set()
+	var ae *apierror.APIError
+	if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusForbidden || !strings.Contains(err.Error(), "iam.serviceAccounts.actAs") {
+		t.Fatalf("setMetadata without actAs = %v, want 403 naming iam.serviceAccounts.actAs", err)
+	}
+	w.emu.IAM.Grant(audit.ServiceAccountResource(sandbox), "user:"+someone, "roles/iam.serviceAccountUser")
+	if err := set(); err != nil {
+		t.Fatalf("setMetadata with actAs: %v", err)
+	}
+	if got := w.entries("v1.compute.instances.setMetadata"); len(got) != 2 || got[0].GetStatus().GetCode() != 7 || got[1].GetStatus() != nil {
+		t.Errorf("setMetadata audit entries = %v, want one denied then one allowed", got)
+	}
+}
+
+// TestDataAccessFollowsAuditConfig: AccessSecretVersion is DATA_READ; its
+// entry is written only when the project's audit config enables DATA_READ
+// for Secret Manager and does not exempt the caller, names the version by
+// project number, and goes to the data_access log.
+func TestDataAccessFollowsAuditConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		config []*iampb.AuditConfig
+		want   int
+	}{
+		{"off by default", nil, 0},
+		{"DATA_READ on secretmanager", []*iampb.AuditConfig{{Service: "secretmanager.googleapis.com", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_DATA_READ}}}}, 1},
+		{"allServices", []*iampb.AuditConfig{{Service: "allServices", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_DATA_READ}}}}, 1},
+		{"only ADMIN_READ", []*iampb.AuditConfig{{Service: "secretmanager.googleapis.com", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_ADMIN_READ}}}}, 0},
+		{"caller exempted", []*iampb.AuditConfig{{Service: "secretmanager.googleapis.com", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_DATA_READ, ExemptedMembers: []string{"user:" + emulator.Operator}}}}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.emu.SecretManager.SeedSecret(project, "k", []byte("payload"))
+			w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{AuditConfigs: tt.config})
+			c := w.clients(t, emulator.Operator)
+			if _, err := c.Secrets.AccessSecretVersion(context.Background(), &secretmanagerpb.AccessSecretVersionRequest{Name: "projects/" + project + "/secrets/k/versions/1"}); err != nil {
+				t.Fatal(err)
+			}
+			got := w.entries("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion")
+			if len(got) != tt.want {
+				t.Fatalf("%d AccessSecretVersion entries, want %d", len(got), tt.want)
+			}
+			if tt.want == 0 {
+				return
+			}
+			if want := "projects/" + resourcemanager.NumberOf(project) + "/secrets/k/versions/1"; got[0].GetResourceName() != want {
+				t.Errorf("resourceName = %s, want %s", got[0].GetResourceName(), want)
+			}
+			if ln := w.logNameOf("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion"); !strings.HasSuffix(ln, "/logs/"+audit.DataAccessLog) {
+				t.Errorf("logName = %s, want the data_access log", ln)
+			}
+		})
+	}
+}
+
+// TestConditionalBinding: a binding with an IAM condition grants only
+// where the condition holds (resource.name as the service writes it).
+func TestConditionalBinding(t *testing.T) {
+	w := newWorld(t)
+	w.emu.SecretManager.SeedSecret(project, "mine", []byte("a"))
+	w.emu.SecretManager.SeedSecret(project, "theirs", []byte("b"))
+	num := resourcemanager.NumberOf(project)
+	w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{Version: 3, Bindings: []*iampb.Binding{{
+		Role: "roles/secretmanager.secretAccessor", Members: []string{"serviceAccount:" + sandbox},
+		Condition: &expr.Expr{Expression: `resource.name.startsWith("projects/` + num + `/secrets/mine")`},
+	}}})
+	c := w.clients(t, sandbox)
+	for secret, want := range map[string]codes.Code{"mine": codes.OK, "theirs": codes.PermissionDenied} {
+		_, err := c.Secrets.AccessSecretVersion(context.Background(), &secretmanagerpb.AccessSecretVersionRequest{Name: "projects/" + project + "/secrets/" + secret + "/versions/1"})
+		if status.Code(err) != want {
+			t.Errorf("access %s = %v, want %v", secret, err, want)
+		}
+	}
+}
+
+// TestEveryServedMethodHasARow: a gRPC method the fakes register without
+// a row in the table must be one they do not implement (UNIMPLEMENTED), so
+// no call is ever served unchecked.
+func TestEveryServedMethodHasARow(t *testing.T) {
+	w := newWorld(t)
+	conn, err := grpc.NewClient(w.emu.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+gcp.EmulatedToken(emulator.Operator))
+	for name, info := range w.emu.GRPCServices() {
+		for _, m := range info.Methods {
+			full := "/" + name + "/" + m.Name
+			if _, ok := audit.GRPC[full]; ok {
+				continue
+			}
+			err := conn.Invoke(ctx, full, &emptypb.Empty{}, &emptypb.Empty{})
+			if status.Code(err) != codes.Unimplemented {
+				t.Errorf("%s has no row but answered %v", full, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cloudcoop/coopguard/test/emulator/compute"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
+)
+
+// ComputeFake is what the middleware reads of the Compute REST fake.
+type ComputeFake interface {
+	RouteOf(r *http.Request) (compute.Route, bool)
+	Instance(project, zone, name string) (*computepb.Instance, bool)
+}
+
+// Middleware authenticates, authorises and audits every Compute REST
+// request before fake serves it.
+func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		principal, ok := iam.PrincipalFromAuthorization(r.Header.Get("Authorization"))
+		if !ok {
+			writeJSONError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "required", unauthenticatedMessage)
+			return
+		}
+		route, ok := fake.RouteOf(r)
+		if !ok {
+			next.ServeHTTP(w, r) // the fake answers 404 as GCP does
+			return
+		}
+		row, known := REST[route.Method]
+		if !known {
+			writeJSONError(w, http.StatusForbidden, "PERMISSION_DENIED", "forbidden", "the emulated GCP has no IAM row for "+route.Method+": add it to test/emulator/audit/table.go")
+			return
+		}
+		var body []byte
+		if r.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(r.Body, 4<<20))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		c := &call{row: row, principal: principal, userAgent: r.Header.Get("User-Agent"), callerIP: hostOf(r.RemoteAddr)}
+		c.resource, c.actAs, c.monitored = g.restTarget(fake, route, body)
+		authz, denied := g.authorize(c)
+		if denied != nil {
+			msg := "Required '" + denied.perm + "' permission for '" + denied.resource + "'"
+			g.record(r.Context(), c, authz, statusOf(code.Code_PERMISSION_DENIED, msg))
+			writeJSONError(w, http.StatusForbidden, "PERMISSION_DENIED", "forbidden", msg)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(iam.WithPrincipal(r.Context(), principal)))
+		g.record(r.Context(), c, authz, statusOf(httpToCode(rec.code), http.StatusText(rec.code)))
+	})
+}
+
+// restTarget returns the call's resource name, the account it acts as and
+// its monitored resource.
+func (g *Gate) restTarget(fake ComputeFake, rt compute.Route, body []byte) (string, string, *monitoredres.MonitoredResource) {
+	base := "projects/" + rt.Project
+	switch rt.Scope {
+	case "zones", "regions":
+		base += "/" + rt.Scope + "/" + rt.Loc
+	case "global":
+		base += "/global"
+	}
+	name := rt.Name
+	var created computepb.Instance
+	if name == "" && len(body) > 0 {
+		var named struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(body, &named)
+		name = named.Name
+		if rt.Collection == "instances" {
+			_ = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, &created)
+		}
+	}
+	res := base + "/" + rt.Collection
+	if name != "" {
+		res += "/" + name
+	}
+	var actAs string
+	var mr *monitoredres.MonitoredResource
+	if rt.Collection == "instances" && rt.Scope == "zones" {
+		mr = &monitoredres.MonitoredResource{Type: "gce_instance", Labels: map[string]string{"project_id": g.ProjectID(rt.Project), "zone": rt.Loc, "instance_id": ""}}
+		if in, ok := fake.Instance(rt.Project, rt.Loc, rt.Name); ok && rt.Name != "" {
+			mr.Labels["instance_id"] = itoa(in.GetId())
+			if sa := in.GetServiceAccounts(); len(sa) > 0 {
+				actAs = sa[0].GetEmail()
+			}
+		} else if sa := created.GetServiceAccounts(); len(sa) > 0 {
+			actAs = sa[0].GetEmail()
+		}
+	}
+	if rt.Collection == "firewalls" {
+		mr = &monitoredres.MonitoredResource{Type: "gce_firewall_rule", Labels: map[string]string{"project_id": g.ProjectID(rt.Project), "firewall_rule_id": ""}}
+	}
+	return res, actAs, mr
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+// statusRecorder remembers the status code the fake answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// httpToCode maps an HTTP status to the google.rpc.Code audit entries carry.
+func httpToCode(status int) code.Code {
+	switch {
+	case status < 300:
+		return code.Code_OK
+	case status == http.StatusBadRequest:
+		return code.Code_INVALID_ARGUMENT
+	case status == http.StatusUnauthorized:
+		return code.Code_UNAUTHENTICATED
+	case status == http.StatusForbidden:
+		return code.Code_PERMISSION_DENIED
+	case status == http.StatusNotFound:
+		return code.Code_NOT_FOUND
+	case status == http.StatusConflict:
+		return code.Code_ALREADY_EXISTS
+	case status == http.StatusPreconditionFailed:
+		return code.Code_FAILED_PRECONDITION
+	case status == http.StatusTooManyRequests:
+		return code.Code_RESOURCE_EXHAUSTED
+	case status == http.StatusServiceUnavailable:
+		return code.Code_UNAVAILABLE
+	case status == http.StatusGatewayTimeout:
+		return code.Code_DEADLINE_EXCEEDED
+	}
+	return code.Code_INTERNAL
+}
+
+// writeJSONError answers in Google's JSON error shape, which the official
+// REST clients read as a *googleapi.Error.
+func writeJSONError(w http.ResponseWriter, status int, statusName, reason, msg string) {
+	type item struct {
+		Message string `json:"message"`
+		Domain  string `json:"domain"`
+		Reason  string `json:"reason"`
+	}
+	var body struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Errors  []item `json:"errors"`
+			Status  string `json:"status"`
+		} `json:"error"`
+	}
+	body.Error.Code, body.Error.Message, body.Error.Status = status, msg, statusName
+	body.Error.Errors = []item{{Message: msg, Domain: "global", Reason: reason}}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

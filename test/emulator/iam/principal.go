@@ -1,0 +1,59 @@
+// Package iam is the emulated GCP's Identity and Access Management: who
+// makes a call (an access token of the form "emulated:<email>" is that
+// principal), which roles exist (GCP's predefined roles coopguard meets and
+// deploy's custom roles), and whether a principal holds a permission on a
+// resource, from the allow policies on the resource and its ancestors —
+// organisation, project, and resource (a secret, a service account, a
+// topic) — with IAM conditions evaluated in CEL.
+package iam
+
+import (
+	"context"
+	"strings"
+)
+
+// TokenPrefix starts every emulated access token: "emulated:<email>".
+const TokenPrefix = "emulated:"
+
+// PrincipalFromAuthorization reads the principal's email from an HTTP
+// Authorization header or gRPC authorization metadata value. ok is false
+// for a missing or foreign token: the call is unauthenticated.
+func PrincipalFromAuthorization(value string) (email string, ok bool) {
+	tok, found := strings.CutPrefix(value, "Bearer ")
+	if !found {
+		return "", false
+	}
+	email, found = strings.CutPrefix(strings.TrimSpace(tok), TokenPrefix)
+	if !found || !strings.Contains(email, "@") {
+		return "", false
+	}
+	return email, true
+}
+
+// Member is the IAM policy member of a principal's email: service
+// accounts are "serviceAccount:…", everyone else "user:…".
+func Member(email string) string {
+	if IsServiceAccount(email) {
+		return "serviceAccount:" + email
+	}
+	return "user:" + email
+}
+
+// IsServiceAccount reports whether email names a service account (user-
+// managed or a Google-managed service agent).
+func IsServiceAccount(email string) bool {
+	return strings.HasSuffix(email, ".gserviceaccount.com")
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying the authenticated caller's email.
+func WithPrincipal(ctx context.Context, email string) context.Context {
+	return context.WithValue(ctx, principalKey{}, email)
+}
+
+// PrincipalFrom returns the authenticated caller's email carried by ctx.
+func PrincipalFrom(ctx context.Context) (string, bool) {
+	e, ok := ctx.Value(principalKey{}).(string)
+	return e, ok
+}

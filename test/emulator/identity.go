@@ -1,0 +1,173 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+
+	"github.com/cloudcoop/coopguard/deploy"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
+)
+
+// Operator is the person at the keyboard of the emulated GCP: owner of
+// every project through a binding at the organisation above them (so a
+// project's own policy, which tests set freely, does not show it).
+const Operator = "operator@example.com"
+
+// newGate builds the emulated IAM and the gate every fake is served
+// through: identity, permissions, audit entries.
+func (e *Emulator) newGate() {
+	e.IAM = iam.New(e.Clock.Now)
+	e.IAM.GrantInherited(iam.Member(Operator), "roles/owner")
+	rm := e.ResourceManager
+	e.IAM.SetProjectIDs(rm.IDOf)
+	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {
+		id, ok := projectOnly(resource)
+		if !ok {
+			return nil, false
+		}
+		return rm.Policy(id)
+	})
+	e.Gate = &audit.Gate{
+		IAM:           e.IAM,
+		Now:           e.Clock.Now,
+		ProjectID:     rm.IDOf,
+		ProjectNumber: resourcemanager.NumberOf,
+		AuditConfigs: func(project string) []*iampb.AuditConfig {
+			p, ok := rm.Policy(project)
+			if !ok {
+				return nil
+			}
+			return p.GetAuditConfigs()
+		},
+	}
+	// The emulated Logging stores and routes audit entries once it can
+	// take entries from the emulator itself.
+	if l, ok := any(e.Logging).(interface {
+		Append(context.Context, ...*loggingpb.LogEntry)
+	}); ok {
+		e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { l.Append(ctx, entry) }
+	}
+}
+
+// projectOnly returns the project of a resource name that is exactly
+// "projects/<id>".
+func projectOnly(resource string) (string, bool) {
+	var id string
+	if n, err := fmt.Sscanf(resource, "projects/%s", &id); n != 1 || err != nil {
+		return "", false
+	}
+	for _, r := range id {
+		if r == '/' {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+// OptionsAs returns client options that act as principal (an email).
+func (e *Emulator) OptionsAs(principal string) gcp.Options {
+	o := gcp.Emulated(e.ComputeURL, e.GRPCAddr, e.PubSubAddr)
+	o.Limits = &gcp.Unlimited
+	o.Identity = principal
+	return o
+}
+
+// ClientsAs dials the client set for project acting as principal.
+func (e *Emulator) ClientsAs(ctx context.Context, project, principal string) (*gcp.Clients, error) {
+	return gcp.New(ctx, project, e.OptionsAs(principal))
+}
+
+// Deployment is what deploy/deploy.sh leaves in a project, for Deploy.
+type Deployment struct {
+	// SandboxAccount is the sandbox VM's service account.
+	SandboxAccount string
+	// KeySourceCredential, when set, is the secret holding the rotation
+	// key source's credential: the responder gets the key-source role and
+	// may read that one secret.
+	KeySourceCredential string
+	// LogsTopic, AlertsTopic and RotationTopic receive from the Logging
+	// sink's writer, Monitoring's and Secret Manager's service agents.
+	LogsTopic, AlertsTopic, RotationTopic string
+}
+
+// Responder and Provisioner are the accounts coopguard's functions run as
+// in project.
+func Responder(project string) string { return deploy.AccountEmail(deploy.AccountResponder, project) }
+
+// Provisioner is the account Provision runs as in project.
+func Provisioner(project string) string {
+	return deploy.AccountEmail(deploy.AccountProvisioner, project)
+}
+
+// Deploy grants in project what deploy/deploy.sh grants: deploy's custom
+// roles defined from deploy/roles/*.yaml and bound to the responder and
+// provisioner, actAs on the sandbox's account for both (the responder
+// sets the agents flag in the VM's metadata), the service agents'
+// publisher grants on their topics — and what cloudcoop's own setup gives
+// the sandbox's account (log and metric writer).
+func (e *Emulator) Deploy(project string, d Deployment) error {
+	resp, prov := iam.Member(Responder(project)), iam.Member(Provisioner(project))
+	var bind []*iampb.Binding
+	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleProvisioner} {
+		r, err := deploy.EmbeddedRole(role)
+		if err != nil {
+			return err
+		}
+		name := "projects/" + project + "/roles/" + deploy.RoleIDs[role]
+		e.IAM.DefineRole(name, r.IncludedPermissions)
+		switch {
+		case role == deploy.RoleResponder:
+			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
+		case role == deploy.RoleProvisioner:
+			bind = append(bind, &iampb.Binding{Role: name, Members: []string{prov}})
+		case d.KeySourceCredential != "":
+			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
+			e.IAM.Grant("projects/"+project+"/secrets/"+d.KeySourceCredential, resp, "roles/secretmanager.secretAccessor")
+		}
+	}
+	if d.SandboxAccount != "" {
+		sb := iam.Member(d.SandboxAccount)
+		bind = append(bind,
+			&iampb.Binding{Role: "roles/logging.logWriter", Members: []string{sb}},
+			&iampb.Binding{Role: "roles/monitoring.metricWriter", Members: []string{sb}})
+		sa := audit.ServiceAccountResource(d.SandboxAccount)
+		e.IAM.Grant(sa, prov, "roles/iam.serviceAccountUser")
+		e.IAM.Grant(sa, resp, "roles/iam.serviceAccountUser")
+	}
+	num := resourcemanager.NumberOf(project)
+	for topic, agent := range map[string]string{
+		d.LogsTopic:     "service-" + num + "@gcp-sa-logging.iam.gserviceaccount.com",
+		d.AlertsTopic:   "service-" + num + "@gcp-sa-monitoring-notification.iam.gserviceaccount.com",
+		d.RotationTopic: "service-" + num + "@gcp-sa-secretmanager.iam.gserviceaccount.com",
+	} {
+		if topic != "" {
+			e.IAM.Grant("projects/"+project+"/topics/"+topic, iam.Member(agent), "roles/pubsub.publisher")
+		}
+	}
+	pol, _ := e.ResourceManager.Policy(project)
+	if pol == nil {
+		pol = &iampb.Policy{Version: 1}
+	}
+	pol.Bindings = append(pol.Bindings, bind...)
+	e.ResourceManager.SetPolicy(project, pol)
+	return nil
+}
+
+// DeployConfig runs Deploy for a coopguard config: its project, sandbox
+// account, key source credential and topics.
+func (e *Emulator) DeployConfig(cfg *config.Config) error {
+	return e.Deploy(cfg.Cloud.GCP.Project, Deployment{
+		SandboxAccount:      cfg.Cloud.GCP.ServiceAccount,
+		KeySourceCredential: cfg.Coopguard.Rotation.KeySourceCredentialSecret,
+		LogsTopic:           cfg.Coopguard.Topics.Logs,
+		AlertsTopic:         cfg.Coopguard.Topics.Alerts,
+		RotationTopic:       cfg.Coopguard.Topics.Rotation,
+	})
+}
