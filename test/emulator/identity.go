@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
@@ -47,13 +48,26 @@ func (e *Emulator) newGate() {
 			return p.GetAuditConfigs()
 		},
 	}
-	// The emulated Logging stores and routes audit entries once it can
-	// take entries from the emulator itself.
-	if l, ok := any(e.Logging).(interface {
-		Append(context.Context, ...*loggingpb.LogEntry)
-	}); ok {
-		e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { l.Append(ctx, entry) }
-	}
+	// Secrets carry their own policies.
+	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {
+		if !isSecret(resource) {
+			return nil, false
+		}
+		p := e.SecretManager.Policy(resource)
+		return p, p != nil
+	})
+	// Audit entries are stored and routed by the emulated Logging; a
+	// sink publishes only if its writer identity may publish to the topic.
+	e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { e.Logging.Append(ctx, entry) }
+	e.Logging.SetAuthorizer(func(_ context.Context, member, permission, resource string) bool {
+		return e.IAM.Allowed(member, permission, resource)
+	})
+}
+
+// isSecret reports whether resource is exactly "projects/<p>/secrets/<s>".
+func isSecret(resource string) bool {
+	seg := strings.Split(resource, "/")
+	return len(seg) == 4 && seg[0] == "projects" && seg[2] == "secrets"
 }
 
 // projectOnly returns the project of a resource name that is exactly

@@ -5,7 +5,7 @@ import "strconv"
 // NumberOf returns the project number of a project id as a string: the
 // number GCP-generated names carry (the emulator derives it from the id).
 func NumberOf(projectID string) string {
-	return strconv.FormatInt(int64(projectNumber(projectID)), 10)
+	return strconv.FormatInt(ProjectNumber(projectID), 10)
 }
 
 // IDOf returns the id of a project named by number or id; an unknown
