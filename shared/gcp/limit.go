@@ -32,11 +32,12 @@ type Limits struct {
 // DefaultLimits follow the default quotas: Compute 1,500 reads and writes
 // per minute per region, Secret Manager 600 reads and 600 writes per
 // minute (access is separate and higher), Cloud Logging 60 entries.list
-// per minute, Monitoring and Pub/Sub in the thousands.
+// per minute (a full burst plus a minute of refill stays within it),
+// Monitoring and Pub/Sub in the thousands.
 var DefaultLimits = Limits{
 	Compute:       Quota{ReadPerSecond: 25, WritePerSecond: 25, Burst: 50, MaxInFlight: 64},
 	SecretManager: Quota{ReadPerSecond: 10, WritePerSecond: 10, Burst: 50, MaxInFlight: 32},
-	Logging:       Quota{ReadPerSecond: 1, WritePerSecond: 200, Burst: 30, MaxInFlight: 32},
+	Logging:       Quota{ReadPerSecond: 0.5, WritePerSecond: 200, Burst: 30, MaxInFlight: 32},
 	Monitoring:    Quota{ReadPerSecond: 100, WritePerSecond: 100, Burst: 100, MaxInFlight: 32},
 	PubSub:        Quota{ReadPerSecond: 200, WritePerSecond: 200, Burst: 200, MaxInFlight: 64},
 	Other:         Quota{ReadPerSecond: 10, WritePerSecond: 10, Burst: 20, MaxInFlight: 16},

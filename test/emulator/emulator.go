@@ -110,9 +110,10 @@ func Start() (*Emulator, error) {
 }
 
 // Options returns client options that point the official clients here,
-// acting as the Operator. The emulator has no quotas: its options lift the
-// rate budgets (a test that wants them sets Limits back to
-// gcp.DefaultLimits).
+// acting as the Operator. They lift the client-side rate budgets (a test
+// that wants them sets Limits back to gcp.DefaultLimits); the few quotas
+// the emulator enforces itself, such as entries.list's 60 per minute per
+// project, count on its clock.
 func (e *Emulator) Options() gcp.Options { return e.OptionsAs(Operator) }
 
 // Clients dials the client set for project against the emulator, acting

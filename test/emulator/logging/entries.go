@@ -73,7 +73,9 @@ func (l *loggingService) WriteLogEntries(ctx context.Context, req *loggingpb.Wri
 	var stored []storedEntry
 	if !req.GetDryRun() {
 		for _, e := range ok {
-			stored = append(stored, s.storeLocked(e, now.AsTime()))
+			if se, in := s.storeLocked(e, now.AsTime()); in {
+				stored = append(stored, se)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -85,10 +87,14 @@ func (l *loggingService) WriteLogEntries(ctx context.Context, req *loggingpb.Wri
 }
 
 // storeLocked defaults the entry's timestamps and insert id and stores
-// it; s.mu is held.
-func (s *Server) storeLocked(e *loggingpb.LogEntry, now time.Time) storedEntry {
+// it; s.mu is held. An entry outside its bucket's window is not ingested
+// (no error, as the service does): ok is false.
+func (s *Server) storeLocked(e *loggingpb.LogEntry, now time.Time) (_ storedEntry, ok bool) {
 	if e.Timestamp == nil {
 		e.Timestamp = timestamppb.New(now)
+	}
+	if !inWindow(e, now) {
+		return storedEntry{}, false
 	}
 	e.ReceiveTimestamp = timestamppb.New(now)
 	s.seq++
@@ -97,7 +103,7 @@ func (s *Server) storeLocked(e *loggingpb.LogEntry, now time.Time) storedEntry {
 	}
 	se := storedEntry{seq: s.seq, entry: e, doc: entryDoc(e)}
 	s.logs[e.LogName] = append(s.logs[e.LogName], se)
-	return se
+	return se, true
 }
 
 // checkEntry validates what must hold after the request defaults applied.
@@ -137,12 +143,22 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 		return nil, status.Error(codes.InvalidArgument, "resource_names must name at least one project, folder, organization or billing account.")
 	}
 	var prefixes []string
+	var parents []parentName
 	for _, r := range req.GetResourceNames() {
 		p, err := parseParent(r)
 		if err != nil {
 			return nil, err
 		}
 		prefixes = append(prefixes, p.String()+"/logs/")
+		parents = append(parents, p)
+	}
+	s := l.s
+	s.mu.Lock()
+	now := s.now()
+	err := s.chargeListLocked(parents, now)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	desc := false
 	switch strings.Join(strings.Fields(req.GetOrderBy()), " ") {
@@ -156,7 +172,6 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 	if err != nil {
 		return nil, err
 	}
-	s := l.s
 	s.mu.Lock()
 	var kept []storedEntry
 	for name, entries := range s.logs {
@@ -168,7 +183,7 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 			continue
 		}
 		for _, se := range entries {
-			if q.Match(se.doc) {
+			if inWindow(se.entry, now) && q.Match(se.doc) {
 				kept = append(kept, se)
 			}
 		}

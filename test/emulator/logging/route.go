@@ -67,7 +67,8 @@ func (s *Server) Stats(sinkName string) SinkStats {
 // Append stores entries the emulated GCP writes itself (Cloud Audit Logs)
 // and routes them through the sinks, as WriteLogEntries does for callers.
 // Each entry needs logName and resource; timestamp, receiveTimestamp and
-// insertId default as on write. Invalid entries are skipped.
+// insertId default as on write. Invalid entries, and entries outside
+// their bucket's retention window, are skipped.
 func (s *Server) Append(ctx context.Context, entries ...*loggingpb.LogEntry) {
 	s.mu.Lock()
 	now := s.now()
@@ -77,7 +78,9 @@ func (s *Server) Append(ctx context.Context, entries ...*loggingpb.LogEntry) {
 		if checkEntry(e) != nil {
 			continue
 		}
-		stored = append(stored, s.storeLocked(e, now))
+		if se, ok := s.storeLocked(e, now); ok {
+			stored = append(stored, se)
+		}
 	}
 	s.mu.Unlock()
 	s.route(ctx, stored)

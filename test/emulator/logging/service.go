@@ -37,6 +37,9 @@ type Server struct {
 	publish   Publisher
 	authorize Authorizer
 	stats     map[string]SinkStats
+	// lists holds, per project (projectKey), the times of its entries.list
+	// requests in the last minute.
+	lists map[string][]time.Time
 }
 
 // storedEntry remembers the write order, the tie-break for equal timestamps.
@@ -53,7 +56,7 @@ func New(now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}, stats: map[string]SinkStats{}}
+	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}, stats: map[string]SinkStats{}, lists: map[string][]time.Time{}}
 }
 
 // Register registers LoggingServiceV2 and ConfigServiceV2 on g. Each gets
