@@ -33,11 +33,15 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	playbook := fs.String("playbook", "contain", "playbook to drill: contain, quarantine or notify")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the responder's report")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	attackName := fs.String("attack", "", "play a compromised agent's real API calls on an emulated project and show what coopguard did: a drill name, or list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *attackName != "" {
+		return runAttackDrill(ctx, *attackName, stdout)
+	}
 	var rep *incident.Report
 	var err error
 	if t.direct() {

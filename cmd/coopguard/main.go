@@ -30,7 +30,7 @@ var commands = []command{
 	{"status", "show the sandbox: instances, secrets, incidents", runStatus},
 	{"rotate", "run the key rotation policy now (--dry-run shows what it would do)", runRotate},
 	{"posture", "check the project against the security checklist (exit 1 if any check fails)", runPosture},
-	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response", runDrill},
+	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response (--attack: play a compromised agent)", runDrill},
 	{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
 	{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},
 }

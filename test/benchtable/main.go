@@ -27,6 +27,7 @@ var rows = []row{
 	{"BenchmarkDecidePerEvent/logentry-setiampolicy", "decode + match + plan: audit log entry (matches)", []string{"ns/op", "allocs/op"}},
 	{"BenchmarkDecidePerEvent/logentry-benign", "decode + match + plan: audit log entry (no match)", []string{"ns/op", "allocs/op"}},
 	{"BenchmarkRotate200x50", "rotation run: 200 secrets × 50 versions", []string{"ns/op"}},
+	{"BenchmarkDetectionLatency", "detection: the agent's refused call → first containment action (audit log, sink, Pub/Sub, Eventarc; GCP-like profile)", []string{"ms-to-first-action"}},
 	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
 }
 

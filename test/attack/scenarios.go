@@ -1,0 +1,237 @@
+package attack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/cloudcoop/coopguard/provisioner"
+)
+
+// Kind says what coopguard must do about a scenario.
+type Kind string
+
+// The kinds of scenario.
+const (
+	// Attack: coopguard contains the sandbox (VM TERMINATED, every
+	// managed key version disabled).
+	Attack Kind = "attack"
+	// Benign: everything stays as it was (VM RUNNING, versions ENABLED,
+	// no incident).
+	Benign Kind = "benign"
+)
+
+// Scenario is one drill: the API calls of one principal.
+type Scenario struct {
+	// Name is what `coopguard drill --attack NAME` takes.
+	Name string
+	Kind Kind
+	// Actor is who makes the calls.
+	Actor string
+	// Summary says what the calls are.
+	Summary string
+	// Counterpart names the scenario of the other kind it pairs with.
+	Counterpart string
+	// Act makes the calls. It fails only when the API answers otherwise
+	// than GCP would (a refusal the scenario expects is no failure).
+	Act func(ctx context.Context, w *World) error
+}
+
+// Actors.
+const (
+	actorSandbox     = "the sandbox's service account"
+	actorThief       = "a user allowed to read the key (" + Thief + ")"
+	actorOperator    = "the operator"
+	actorProvisioner = "coopguard's provisioner"
+)
+
+// Scenarios returns every drill, attacks first.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{Name: "privilege-escalation", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "makes itself owner of the project: Projects.SetIamPolicy (refused by IAM, audit status 7)",
+			Act: func(ctx context.Context, w *World) error {
+				p := "projects/" + w.Cfg.Cloud.GCP.Project
+				_, err := w.Agent.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: p, Policy: &iampb.Policy{
+					Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
+				return refused(err, "Projects.SetIamPolicy on "+p)
+			}},
+		{Name: "secret-policy-grab", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "grants itself Secret Manager admin on its key, to mint versions: SecretManagerService.SetIamPolicy (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				s := w.secretName(w.Cfg.Coopguard.Secrets[0])
+				_, err := w.Agent.Secrets.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: s, Policy: &iampb.Policy{
+					Bindings: []*iampb.Binding{{Role: "roles/secretmanager.admin", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
+				return refused(err, "SetIamPolicy on "+s)
+			}},
+		{Name: "firewall-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "deletes coopguard's deny-ingress firewall rule: firewalls.delete (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				_, err := w.Agent.Firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: w.Cfg.Cloud.GCP.Project, Firewall: w.Sandbox.FirewallDenyIngress()})
+				return refused(err, "firewalls.delete "+w.Sandbox.FirewallDenyIngress())
+			}},
+		{Name: "firewall-widen", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "opens coopguard's IAP SSH rule to the internet: firewalls.patch sourceRanges 0.0.0.0/0 (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				_, err := w.Agent.Firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: w.Cfg.Cloud.GCP.Project, Firewall: w.Sandbox.FirewallIAPSSH(),
+					FirewallResource: &computepb.Firewall{SourceRanges: []string{"0.0.0.0/0"}}})
+				return refused(err, "firewalls.patch "+w.Sandbox.FirewallIAPSSH())
+			}},
+		{Name: "sink-disable", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "disables the log sink that feeds coopguard: ConfigServiceV2.UpdateSink disabled=true (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				_, err := w.Agent.LogConfig.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{SinkName: w.SinkName(),
+					Sink: &loggingpb.LogSink{Name: w.Sandbox.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}})
+				return refused(err, "UpdateSink "+w.SinkName())
+			}},
+		{Name: "sink-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "deletes the log sink: ConfigServiceV2.DeleteSink (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				err := w.Agent.LogConfig.DeleteSink(ctx, &loggingpb.DeleteSinkRequest{SinkName: w.SinkName()})
+				return refused(err, "DeleteSink "+w.SinkName())
+			}},
+		{Name: "alert-policy-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "deletes coopguard's CPU alert policy: AlertPolicyService.DeleteAlertPolicy (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.alertPolicy()
+				if err != nil {
+					return err
+				}
+				err = w.Agent.AlertPolicies.DeleteAlertPolicy(ctx, &monitoringpb.DeleteAlertPolicyRequest{Name: name})
+				return refused(err, "DeleteAlertPolicy "+name)
+			}},
+		{Name: "channel-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "deletes coopguard's notification channel: NotificationChannelService.DeleteNotificationChannel (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.channel()
+				if err != nil {
+					return err
+				}
+				err = w.Agent.Channels.DeleteNotificationChannel(ctx, &monitoringpb.DeleteNotificationChannelRequest{Name: name, Force: true})
+				return refused(err, "DeleteNotificationChannel "+name)
+			}},
+		{Name: "untag-quarantine", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "strips its VM's network tags, coopguard-quarantine among them: instances.setTags (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				inst, ok := w.Emu.Compute.Instance(w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name)
+				if !ok {
+					return fmt.Errorf("no VM %s", w.Sandbox.Name)
+				}
+				_, err := w.Agent.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{Project: w.Cfg.Cloud.GCP.Project, Zone: w.Cfg.Cloud.GCP.Zone, Instance: w.Sandbox.Name,
+					TagsResource: &computepb.Tags{Items: []string{}, Fingerprint: inst.GetTags().Fingerprint}})
+				return refused(err, "instances.setTags "+w.Sandbox.Name)
+			}},
+		{Name: "create-vm", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "reaches for the cloud: creates a VM of its own with instances.insert (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				zone := w.Cfg.Cloud.GCP.Zone
+				_, err := w.Agent.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: w.Cfg.Cloud.GCP.Project, Zone: zone, InstanceResource: &computepb.Instance{
+					Name:        proto.String("miner"),
+					MachineType: proto.String("zones/" + zone + "/machineTypes/e2-standard-4"),
+					Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+						InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("projects/debian-cloud/global/images/family/debian-12")}}},
+					NetworkInterfaces: []*computepb.NetworkInterface{{Network: proto.String("global/networks/default")}},
+				}})
+				return refused(err, "instances.insert miner")
+			}},
+
+		{Name: "own-key-read", Kind: Benign, Actor: actorSandbox, Counterpart: "secret-policy-grab",
+			Summary: "reads its own key, as the agent does at every start: AccessSecretVersion",
+			Act: func(ctx context.Context, w *World) error {
+				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
+				_, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
+				return allowed(err, "AccessSecretVersion on "+s)
+			}},
+		{Name: "operator-metadata", Kind: Benign, Actor: actorOperator, Counterpart: "secret-policy-grab",
+			Summary: "reads the key's metadata, never its payload: GetSecret, GetSecretVersion",
+			Act: func(ctx context.Context, w *World) error {
+				s := w.secretName(w.Cfg.Coopguard.Secrets[0])
+				if _, err := w.Operator.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: s}); err != nil {
+					return allowed(err, "GetSecret "+s)
+				}
+				_, err := w.Operator.Secrets.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: s + "/versions/latest"})
+				return allowed(err, "GetSecretVersion "+s+"/versions/latest")
+			}},
+		{Name: "converge", Kind: Benign, Actor: actorProvisioner, Counterpart: "firewall-delete",
+			Summary: "converges the sandbox again (Provision): reads and repairs every resource it made",
+			Act: func(ctx context.Context, w *World) error {
+				if _, err := w.Env.Provisioner.Converge(ctx, provisioner.Options{}); err != nil {
+					return fmt.Errorf("converge: %w", err)
+				}
+				return nil
+			}},
+	}
+}
+
+// Find returns the scenario called name.
+func Find(name string) (Scenario, error) {
+	var names []string
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return Scenario{}, fmt.Errorf("no attack drill %q: use one of %s (or list)", name, strings.Join(names, ", "))
+}
+
+// alertPolicy and channel return the names of coopguard's alert policy and
+// notification channel: an agent finds them by their display names.
+func (w *World) alertPolicy() (string, error) {
+	for _, p := range w.Emu.Monitoring.AlertPolicies(w.Cfg.Cloud.GCP.Project) {
+		if p.GetDisplayName() == w.Sandbox.AlertPolicyName() {
+			return p.GetName(), nil
+		}
+	}
+	return "", fmt.Errorf("no alert policy %q: did Provision run?", w.Sandbox.AlertPolicyName())
+}
+
+func (w *World) channel() (string, error) {
+	for _, c := range w.Emu.Monitoring.NotificationChannels(w.Cfg.Cloud.GCP.Project) {
+		if c.GetDisplayName() == w.Sandbox.ChannelName() {
+			return c.GetName(), nil
+		}
+	}
+	return "", fmt.Errorf("no notification channel %q: did Provision run?", w.Sandbox.ChannelName())
+}
+
+// refused checks that IAM refused the call, as GCP does for the sandbox's
+// least-privilege account: gRPC PERMISSION_DENIED or HTTP 403.
+func refused(err error, call string) error {
+	if err == nil {
+		return fmt.Errorf("%s succeeded; the emulated IAM should have refused it", call)
+	}
+	if isDenied(err) {
+		return nil
+	}
+	return fmt.Errorf("%s: want a refusal (permission denied), got: %w", call, err)
+}
+
+// allowed checks that the call succeeded.
+func allowed(err error, call string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", call, err)
+	}
+	return nil
+}
+
+func isDenied(err error) bool {
+	if status.Code(err) == codes.PermissionDenied {
+		return true
+	}
+	var ae *apierror.APIError
+	return errors.As(err, &ae) && (ae.HTTPCode() == http.StatusForbidden || ae.GRPCStatus().Code() == codes.PermissionDenied)
+}
