@@ -14,6 +14,7 @@ import (
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
@@ -72,6 +73,9 @@ const poll = 5 * time.Millisecond
 // It fails when the scenario's calls fail or ctx ends first; whether
 // coopguard did right is Result.Passed.
 func Run(ctx context.Context, w *World, s Scenario, o RunOptions) (*Result, error) {
+	// Calls coopguard makes in a drill (restore, converge) log where the
+	// functions log.
+	ctx = logger.WithLogger(ctx, w.Env.Logger)
 	r := &Result{Scenario: s, Principal: w.principal(s.Actor), Sink: w.SinkName(), Topic: w.Cfg.Coopguard.Topics.Logs}
 	if sinks := w.Emu.Logging.Sinks("projects/" + w.Cfg.Cloud.GCP.Project); len(sinks) > 0 {
 		for _, sk := range sinks {
@@ -80,8 +84,13 @@ func Run(ctx context.Context, w *World, s Scenario, o RunOptions) (*Result, erro
 			}
 		}
 	}
+	if s.Setup != nil {
+		if err := s.Setup(ctx, w); err != nil {
+			return nil, fmt.Errorf("drill %s: setup: %w", s.Name, err)
+		}
+	}
 	r.Before = w.State()
-	if !r.Before.Intact() {
+	if s.Setup == nil && !r.Before.Intact() {
 		return nil, fmt.Errorf("drill %s: the sandbox is not intact before the drill (%s)", s.Name, r.Before)
 	}
 	reportsBefore, err := w.reportIDs(ctx)
@@ -165,6 +174,8 @@ func (w *World) principal(actor string) string {
 		return emulator.Operator
 	case actorProvisioner:
 		return emulator.Provisioner(w.Cfg.Cloud.GCP.Project)
+	case actorResponder:
+		return emulator.Responder(w.Cfg.Cloud.GCP.Project)
 	default:
 		return w.Cfg.Cloud.GCP.ServiceAccount
 	}
@@ -255,7 +266,7 @@ func (r *Result) Print(out io.Writer) {
 		}
 	}
 	fmt.Fprintf(out, "  sandbox     before: %s\n              after:  %s\n", r.Before, r.After)
-	if r.FirstAction > 0 {
+	if r.FirstAction > 0 && s.Kind == Attack {
 		fmt.Fprintf(out, "  first containment action %.3fs after the call\n", r.FirstAction.Seconds())
 	}
 	if r.Containment > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -18,7 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
 // Kind says what coopguard must do about a scenario.
@@ -45,6 +48,9 @@ type Scenario struct {
 	Summary string
 	// Counterpart names the scenario of the other kind it pairs with.
 	Counterpart string
+	// Setup, when set, brings the sandbox to where the drill starts (by
+	// the same real calls); without it the sandbox starts intact.
+	Setup func(ctx context.Context, w *World) error
 	// Act makes the calls. It fails only when the API answers otherwise
 	// than GCP would (a refusal the scenario expects is no failure).
 	Act func(ctx context.Context, w *World) error
@@ -56,6 +62,7 @@ const (
 	actorThief       = "a user allowed to read the key (" + Thief + ")"
 	actorOperator    = "the operator"
 	actorProvisioner = "coopguard's provisioner"
+	actorResponder   = "coopguard's responder"
 )
 
 // Scenarios returns every drill, attacks first.
@@ -170,6 +177,52 @@ func Scenarios() []Scenario {
 			Act: func(ctx context.Context, w *World) error {
 				if _, err := w.Env.Provisioner.Converge(ctx, provisioner.Options{}); err != nil {
 					return fmt.Errorf("converge: %w", err)
+				}
+				return nil
+			}},
+		{Name: "restore", Kind: Benign, Actor: actorResponder, Counterpart: "privilege-escalation",
+			Summary: "undoes a containment (resolve --restore after privilege-escalation): re-enables the key, clears the agents' flag, starts the VM",
+			Setup: func(ctx context.Context, w *World) error {
+				s, err := Find("privilege-escalation")
+				if err != nil {
+					return err
+				}
+				r, err := Run(ctx, w, s, RunOptions{})
+				if err != nil {
+					return err
+				}
+				if !r.Passed() || len(r.Incidents) != 1 {
+					return fmt.Errorf("privilege-escalation did not contain the sandbox once (%s, %d incidents)", r.After, len(r.Incidents))
+				}
+				w.lastIncident = r.Incidents[0].Incident.ID
+				return nil
+			},
+			Act: func(ctx context.Context, w *World) error {
+				rep, err := w.Env.Responder.Resolve(ctx, w.lastIncident, respond.ResolveOptions{Restore: true, By: emulator.Operator})
+				if err != nil {
+					return fmt.Errorf("resolve --restore %s: %w", w.lastIncident, err)
+				}
+				if rep.Failed() {
+					return fmt.Errorf("resolve --restore %s: an undo action failed: %+v", w.lastIncident, rep.Actions)
+				}
+				return nil
+			}},
+		{Name: "rotation", Kind: Benign, Actor: actorResponder, Counterpart: "secret-policy-grab",
+			Summary: "runs the rotation Secret Manager's SECRET_ROTATE asks for when the key's rotation time comes (RotateKeys)",
+			Act: func(ctx context.Context, w *World) error {
+				// Time passes until the rotation Provision scheduled is due;
+				// Secret Manager notifies, Eventarc delivers to RotateKeys.
+				n0 := w.rotateDeliveries.Load()
+				w.Emu.Clock.Advance(w.Cfg.Coopguard.Rotation.MaxAge.Duration + time.Hour)
+				if fired := w.Emu.SecretManager.FireDueRotations(ctx); len(fired) == 0 {
+					return errors.New("no secret's rotation came due: did Provision schedule rotation?")
+				}
+				for w.rotateDeliveries.Load() == n0 {
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("RotateKeys never received the SECRET_ROTATE notification: %w", ctx.Err())
+					case <-time.After(poll):
+					}
 				}
 				return nil
 			}},

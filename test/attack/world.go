@@ -60,10 +60,13 @@ type World struct {
 	srv    *httptest.Server
 	ps     *pubsub.Client
 	bridge *eventarc.Bridge
-	// logDeliveries counts HandleLogEntry deliveries answered, whatever
-	// the answer: Run waits for them to catch up with the sink.
-	logDeliveries atomic.Int64
-	closers       []func()
+	// logDeliveries and rotateDeliveries count HandleLogEntry and
+	// RotateKeys deliveries answered, whatever the answer: Run waits for
+	// the first to catch up with the sink.
+	logDeliveries, rotateDeliveries atomic.Int64
+	closers                         []func()
+	// lastIncident is the incident a Setup left, for its Act.
+	lastIncident string
 }
 
 // Options tune Start.
@@ -147,7 +150,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	env.UseProvisionerClients(w.Provisioner)
 	w.Env = env
 	functions.SetEnv(env)
-	w.closers = append(w.closers, func() { functions.SetEnv(nil) })
+	// Rotation judges ages on the emulated clock, as Secret Manager does.
+	functions.SetClock(emu.Clock.Now)
+	w.closers = append(w.closers, func() { functions.SetEnv(nil); functions.SetClock(nil) })
 	if w.Sandbox, err = provisioner.NewSandbox(cfg, "", ""); err != nil {
 		return nil, err
 	}
@@ -207,9 +212,9 @@ func (w *World) serve(ctx context.Context) error {
 			return err
 		}
 		var handler http.Handler = h
-		if path == "/HandleLogEntry" {
+		if n := map[string]*atomic.Int64{"/HandleLogEntry": &w.logDeliveries, "/RotateKeys": &w.rotateDeliveries}[path]; n != nil {
 			handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-				defer w.logDeliveries.Add(1)
+				defer n.Add(1)
 				h.ServeHTTP(rw, r)
 			})
 		}
