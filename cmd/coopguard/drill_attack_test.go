@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cloudcoop/coopguard/test/attack"
+)
+
+// TestDrillAttack runs `coopguard drill --attack` as README shows it: list
+// names every drill, an attack prints its chain and ends contained, a
+// benign drill opens no incident, an unknown name is a usage error.
+func TestDrillAttack(t *testing.T) {
+	var out bytes.Buffer
+	if err := realMain(context.Background(), []string{"drill", "--attack", "list"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range attack.Scenarios() {
+		if !strings.Contains(out.String(), s.Name+" ") {
+			t.Errorf("drill --attack list does not name %s:\n%s", s.Name, out.String())
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"firewall-widen", []string{"v1.compute.firewalls.patch", "(status 7)", "1 entries routed to topic coopguard-logs", "rule        sandbox-sa-denied", "contain → contained", "VM TERMINATED", "time from the call to containment", "PASS: want contained"}},
+		{"own-key-read", []string{"none matched: no incident", "after:  VM RUNNING, key versions [ENABLED]", "PASS: want left as it was"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := realMain(context.Background(), []string{"drill", "--attack", tc.name}, &out); err != nil {
+				t.Fatalf("drill --attack %s: %v\n%s", tc.name, err, out.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("drill --attack %s printed no %q:\n%s", tc.name, w, out.String())
+				}
+			}
+		})
+	}
+	err := realMain(context.Background(), []string{"drill", "--attack", "nope"}, &bytes.Buffer{})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "privilege-escalation") {
+		t.Errorf("drill --attack nope: err = %v, want a usage error naming the drills", err)
+	}
+}
