@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/test/emulator/logging"
 )
 
 const sandboxSA = "cc-sandbox@coopguard-demo.iam.gserviceaccount.com"
@@ -282,7 +283,7 @@ func TestSinkFilter(t *testing.T) {
 		notWant []string
 	}{
 		{"full sandbox", testSandbox, []string{
-			`logName:"cloudaudit.googleapis.com"`,
+			`log_id("cloudaudit.googleapis.com/activity") OR log_id("cloudaudit.googleapis.com/data_access")`,
 			`protoPayload.authenticationInfo.principalEmail="` + sandboxSA + `"`,
 			`protoPayload.status.code=7`,
 			`setiampolicy`,
@@ -296,6 +297,9 @@ func TestSinkFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := SinkFilter(tt.sb)
+			if _, err := logging.ParseFilter(f); err != nil {
+				t.Errorf("the Logging query language refuses the filter: %v", err)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(f, w) {
 					t.Errorf("filter lacks %s\n%s", w, f)
@@ -334,44 +338,40 @@ func unbalanced(f string) bool {
 	return depth != 0 || inStr
 }
 
-// TestSinkFilterAdmitsMatches replays the filter's conditions (built from the
-// same patterns) over every entry a default rule matches: the sink must
-// deliver all of them.
+// TestSinkFilterAdmitsMatches evaluates the sink filter with the emulated
+// Logging's query language over every entry a default rule matches: the
+// sink must deliver all of them, and none of the same entries written
+// under a look-alike log name or by the sandbox reading its own key.
 func TestSinkFilterAdmitsMatches(t *testing.T) {
 	eng := defaultEngine(t)
-	privileged := regexp.MustCompile(`(?i)(` + privilegedMethods + `)`)
-	secretRead := regexp.MustCompile(`(?i)` + secretReadMethods)
-	network := regexp.MustCompile(`(?i)` + networkChangeMethods)
-	secretName := regexp.MustCompile(`^projects/[^/]+/secrets/(anthropic-api-key)(/versions/[^/]+)?$`)
-	admits := func(e events.LogEntry) bool {
-		a := e.Audit
-		if !strings.Contains(e.LogName, "cloudaudit.googleapis.com") {
-			return false
-		}
-		bySA := a.PrincipalEmail == sandboxSA
-		req, _ := e.ProtoPayload["request"].(map[string]any)
-		reqNet, _ := req["network"].(string)
-		return bySA && (privileged.MatchString(a.MethodName) || a.Status.Code == 7) ||
-			secretRead.MatchString(a.MethodName) && secretName.MatchString(a.ResourceName) && !bySA ||
-			network.MatchString(a.MethodName) && (strings.Contains(a.ResourceName, testSandbox.Network) || strings.Contains(reqNet, testSandbox.Network))
+	flt, err := logging.ParseFilter(SinkFilter(testSandbox))
+	if err != nil {
+		t.Fatal(err)
 	}
-	entries := [][]byte{
+	matching := [][]byte{
 		sample(t, "logentry-setiampolicy-by-sandbox-sa.json"),
 		sample(t, "logentry-secret-access-unknown-principal.json"),
 		auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.iam.admin.v1.CreateServiceAccountKey"}`),
 		auditEntry(`{"methodName":"v1.compute.firewalls.patch","request":{"network":"projects/p/global/networks/coopguard-net"}}`),
+		auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.instances.insert","status":{"code":7}}`),
 	}
-	for i, data := range entries {
-		e := decode(t, data)
-		if len(eng.Match(e, testSandbox)) == 0 {
+	for i, data := range matching {
+		if len(eng.Match(decode(t, data), testSandbox)) == 0 {
 			t.Errorf("entry %d: no rule matches; the test entry is wrong", i)
 		}
-		if !admits(e) {
-			t.Errorf("entry %d matches a rule but the sink filter would drop it", i)
+		if ok, err := flt.MatchJSON(data); err != nil || !ok {
+			t.Errorf("entry %d matches a rule but the sink filter drops it (%v)", i, err)
+		}
+		for _, fake := range []string{"cloudaudit.googleapis.com-fake", "cloudaudit.googleapis.com%2Factivity2", "coopguard%2Fcloudaudit.googleapis.com%2Factivity"} {
+			lookalike := regexp.MustCompile(`cloudaudit\.googleapis\.com%2F(activity|data_access)`).ReplaceAll(data, []byte(fake))
+			if ok, _ := flt.MatchJSON(lookalike); ok {
+				t.Errorf("entry %d under log %s passes the sink", i, fake)
+			}
 		}
 	}
-	if f := SinkFilter(testSandbox); !strings.Contains(f, secretName.String()) {
-		t.Errorf("filter does not use the secret pattern %s", secretName)
+	ownRead := auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/1/secrets/anthropic-api-key/versions/1"}`)
+	if ok, _ := flt.MatchJSON(ownRead); ok {
+		t.Error("the sandbox reading its own key passes the sink")
 	}
 }
 

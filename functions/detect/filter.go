@@ -6,7 +6,8 @@ import (
 )
 
 // SinkFilter returns the Cloud Logging query for the log sink that feeds the
-// default rules. It is a superset of what they match, narrowed to audit logs
+// default rules. It is a superset of what they match, narrowed to the
+// project's Admin Activity and Data Access audit logs (by exact log ID)
 // and to the sandbox's service account, secrets and network, so the
 // responder is not woken for unrelated activity:
 //
@@ -45,8 +46,16 @@ func SinkFilter(sb Sandbox) string {
 		c += ` AND (protoPayload.resourceName:` + n + ` OR protoPayload.request.network:` + n + `)`
 	}
 	clauses = append(clauses, c+`)`)
-	return `logName:"cloudaudit.googleapis.com" AND (` + strings.Join(clauses, " OR ") + `)`
+	return auditLogs + ` AND (` + strings.Join(clauses, " OR ") + `)`
 }
+
+// auditLogs admits exactly the project's Admin Activity and Data Access
+// audit logs, the two the rules read. log_id compares the whole decoded
+// LOG_ID, so a look-alike log anyone with logWriter can write
+// ("cloudaudit.googleapis.com-x", "…/activity2") does not pass, as it
+// would a substring test on logName. A sink sees only its own project's
+// entries, so the project needs no condition.
+const auditLogs = `(log_id("cloudaudit.googleapis.com/activity") OR log_id("cloudaudit.googleapis.com/data_access"))`
 
 // quote renders s as a Logging query string literal.
 func quote(s string) string {

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -244,6 +245,17 @@ func ParseFilter(q string) (Filter, error) {
 // Match reports whether the entry (as entryDoc renders it) matches.
 func (f Filter) Match(d doc) bool {
 	return f.root == nil || f.root.eval(d)
+}
+
+// MatchJSON reports whether a LogEntry in its JSON form (as Logging
+// exports it, e.g. a public sample) matches, so code outside the
+// emulator can prove a filter against real-shaped entries.
+func (f Filter) MatchJSON(entry []byte) (bool, error) {
+	var d doc
+	if err := json.Unmarshal(entry, &d); err != nil {
+		return false, fmt.Errorf("log entry JSON: %w", err)
+	}
+	return f.Match(d), nil
 }
 
 func (p *parser) peek() (token, bool) {
