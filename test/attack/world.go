@@ -157,15 +157,6 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 
-	// What cloudcoop's setup gives the sandbox and its people, through the
-	// operator's own API calls: the sandbox reads its key, and so may
-	// Thief.
-	for _, id := range cfg.Coopguard.Secrets {
-		if err := grantAccessor(ctx, w.Operator, "projects/"+project+"/secrets/"+id, "serviceAccount:"+cfg.Cloud.GCP.ServiceAccount, "user:"+Thief); err != nil {
-			return nil, err
-		}
-	}
-
 	if err := w.serve(ctx); err != nil {
 		return nil, err
 	}
@@ -175,6 +166,14 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	}
 	if len(rep.Resources) == 0 {
 		return nil, errors.New("provision the sandbox: nothing provisioned")
+	}
+	// What the project's people set up besides, through the operator's own
+	// API calls: the sandbox reads its key (Provision may grant it too),
+	// and so may Thief.
+	for _, id := range cfg.Coopguard.Secrets {
+		if err := grantAccessor(ctx, w.Operator, "projects/"+project+"/secrets/"+id, "serviceAccount:"+cfg.Cloud.GCP.ServiceAccount, "user:"+Thief); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
