@@ -110,6 +110,10 @@ var Methods = map[string]Need{
 	"Secrets.EnableSecretVersion":  {Perms: []string{"secretmanager.versions.enable"}},
 	"Secrets.DestroySecretVersion": {Perms: []string{"secretmanager.versions.destroy"}},
 	"Secrets.AddSecretVersion":     {Perms: []string{"secretmanager.versions.add"}, KeySource: true},
+	// A secret's own IAM policy: Provision grants the sandbox's account
+	// access on its secrets, never on the project.
+	"Secrets.GetIamPolicy": {Perms: []string{"secretmanager.secrets.getIamPolicy"}},
+	"Secrets.SetIamPolicy": {Perms: []string{"secretmanager.secrets.setIamPolicy"}},
 	// Only the key source's credential is ever read, never a managed
 	// secret: a grant on that one secret, no role permission.
 	"Secrets.AccessSecretVersion": {KeySource: true, Grant: GrantKeySourceCredential},

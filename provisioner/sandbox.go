@@ -27,6 +27,8 @@ type Sandbox struct {
 	Tags           []string
 	SubnetCIDR     string
 	Secrets        []string
+	// Canary is the id of the sandbox's decoy secret, "" when off.
+	Canary         string
 	Topics         config.Topics
 	RotationPeriod int64 // seconds
 	SinkFilter     string
@@ -60,6 +62,7 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		Tags:           cfg.VM.Tags,
 		SubnetCIDR:     cfg.Coopguard.SubnetCIDR,
 		Secrets:        cfg.Coopguard.Secrets,
+		Canary:         cfg.CanarySecret(name),
 		Topics:         cfg.Coopguard.Topics,
 		RotationPeriod: int64(cfg.Coopguard.Rotation.MaxAge.Seconds()),
 		SinkFilter:     sinkFilter,
@@ -138,7 +141,11 @@ func (s *Sandbox) Resources() []Resource {
 		&logSink{s},
 	}
 	for _, id := range s.Secrets {
-		rs = append(rs, &secret{s, id})
+		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})
+	}
+	if s.Canary != "" {
+		c := &canary{s}
+		rs = append(rs, c, &secretAccess{s, s.Canary, ID(c)})
 	}
 	return append(rs, &instance{s})
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -88,4 +89,82 @@ func (r *secret) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 		})
 		return err
 	}}, nil
+}
+
+// accessorRole is the role that lets the sandbox's account read a secret's
+// versions and nothing else.
+const accessorRole = "roles/secretmanager.secretAccessor"
+
+// secretAccess is the binding that lets the sandbox's service account read
+// one secret: roles/secretmanager.secretAccessor on that secret's own IAM
+// policy, never on the project, so the account reads its own secrets and
+// no other. Bindings others made on the secret are kept.
+type secretAccess struct {
+	s   *Sandbox
+	id  string
+	dep string // the ID of the resource that creates the secret
+}
+
+func (r *secretAccess) Kind() string   { return "secret-access" }
+func (r *secretAccess) Name() string   { return r.id }
+func (r *secretAccess) Deps() []string { return []string{r.dep} }
+
+func (r *secretAccess) path() string { return "projects/" + r.s.Project + "/secrets/" + r.id }
+
+func (r *secretAccess) member() string { return "serviceAccount:" + r.s.ServiceAccount }
+
+func (r *secretAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
+	detail := fmt.Sprintf("%s for %s on this secret only", accessorRole, r.member())
+	pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.path()})
+	switch {
+	case retry.IsNotFound(err):
+		return Change{Action: Create, Detail: detail, Apply: r.grant(c)}, nil
+	case err != nil:
+		return Change{}, err
+	case hasMember(pol, accessorRole, r.member()):
+		return Change{Action: None, Detail: detail}, nil
+	}
+	return Change{Action: Update, Detail: "grant " + detail, Apply: r.grant(c)}, nil
+}
+
+// grant adds the member to the secret's policy by read-modify-write with
+// the policy's etag, re-reading when someone changed it meanwhile.
+func (r *secretAccess) grant(c *gcp.Clients) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var err error
+		for range 3 {
+			var pol *iampb.Policy
+			pol, err = c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.path()})
+			if err != nil {
+				return err
+			}
+			if hasMember(pol, accessorRole, r.member()) {
+				return nil
+			}
+			addMember(pol, accessorRole, r.member())
+			_, err = c.Secrets.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: r.path(), Policy: pol})
+			if !retry.IsPrecondition(err) {
+				return err
+			}
+		}
+		return fmt.Errorf("grant %s on secret %s: the policy kept changing: %w", accessorRole, r.id, err)
+	}
+}
+
+// hasMember reports whether an unconditional binding of role holds member.
+func hasMember(p *iampb.Policy, role, member string) bool {
+	return slices.ContainsFunc(p.GetBindings(), func(b *iampb.Binding) bool {
+		return b.GetRole() == role && b.GetCondition() == nil && slices.Contains(b.GetMembers(), member)
+	})
+}
+
+// addMember adds member to the unconditional binding of role, creating it.
+func addMember(p *iampb.Policy, role, member string) {
+	for _, b := range p.Bindings {
+		if b.GetRole() == role && b.GetCondition() == nil {
+			b.Members = append(b.Members, member)
+			return
+		}
+	}
+	p.Bindings = append(p.Bindings, &iampb.Binding{Role: role, Members: []string{member}})
 }

@@ -67,6 +67,19 @@ type Coopguard struct {
 	// AgentStopTimeout bounds the wait for the VM's watcher to confirm that
 	// the agents are stopped.
 	AgentStopTimeout Duration `toml:"agent_stop_timeout" env:"COOPGUARD_AGENT_STOP_TIMEOUT"`
+	// Canary is the decoy secret Provision makes per sandbox.
+	Canary Canary `toml:"canary"`
+}
+
+// Canary is the [coopguard.canary] table: a decoy secret (honeytoken) per
+// sandbox that the sandbox's account may read and nothing legitimate ever
+// reads, so any access to it is an attack.
+type Canary struct {
+	// Enabled makes Provision create it (the default).
+	Enabled bool `toml:"enabled" env:"COOPGUARD_CANARY_ENABLED"`
+	// Secret is the plausible name the sandbox's decoy secret id starts
+	// with: the id is "<secret>-<sandbox name>" (see CanarySecret).
+	Secret string `toml:"secret" env:"COOPGUARD_CANARY_SECRET"`
 }
 
 // Topics names coopguard's Pub/Sub topics (ids in the configured project).
@@ -140,6 +153,7 @@ func Defaults() Config {
 				Grace:  Duration{24 * time.Hour},
 			},
 			AgentStopTimeout: Duration{20 * time.Second},
+			Canary:           Canary{Enabled: true, Secret: "anthropic-admin-api-key"},
 		},
 	}
 }

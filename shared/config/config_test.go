@@ -114,6 +114,11 @@ func TestInvalid(t *testing.T) {
 		{"bad duration", map[string]string{"COOPGUARD_ROTATION_GRACE": "soon"}, "COOPGUARD_ROTATION_GRACE", "bad duration"},
 		{"plain http key source", map[string]string{"COOPGUARD_ROTATION_KEY_SOURCE_URL": "http://minter.example.com", "COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET": "minter"}, "key_source_url", "https://"},
 		{"quarantine tag reserved", map[string]string{"COOPGUARD_VM_TAGS": "coopguard-quarantine"}, "vm.tags", "reserved"},
+		{"canary not a secret id", map[string]string{"COOPGUARD_CANARY_SECRET": "admin key"}, "coopguard.canary.secret", "not a secret id"},
+		{"canary empty while enabled", map[string]string{"COOPGUARD_CANARY_SECRET": ""}, "coopguard.canary.secret", "coopguard.canary.enabled = false"},
+		{"canary is a managed secret", map[string]string{"COOPGUARD_CANARY_SECRET": "anthropic-api-key"}, "coopguard.canary.secret", "also in coopguard.secrets"},
+		{"canary too long", map[string]string{"COOPGUARD_CANARY_SECRET": strings.Repeat("k", 250)}, "coopguard.canary.secret", "255 characters"},
+		{"canary enabled not a bool", map[string]string{"COOPGUARD_CANARY_ENABLED": "yes please"}, "COOPGUARD_CANARY_ENABLED", "true or false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +135,31 @@ func TestInvalid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantKey) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("err = %q, want it to name %q and say %q", err, tt.wantKey, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestCanarySecret(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		sandbox string
+		want    string
+	}{
+		{"on by default", nil, "claude-sandbox", "anthropic-admin-api-key-claude-sandbox"},
+		{"one per sandbox", nil, "sandbox-2", "anthropic-admin-api-key-sandbox-2"},
+		{"configured name", map[string]string{"COOPGUARD_CANARY_SECRET": "openai-api-key"}, "claude-sandbox", "openai-api-key-claude-sandbox"},
+		{"off", map[string]string{"COOPGUARD_CANARY_ENABLED": "false", "COOPGUARD_CANARY_SECRET": "not checked when off"}, "claude-sandbox", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromBase(Demo(), mapLookup(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.CanarySecret(tt.sandbox); got != tt.want {
+				t.Errorf("CanarySecret(%q) = %q, want %q", tt.sandbox, got, tt.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -114,6 +115,16 @@ func (c *Config) Validate() error {
 	if rot.KeySourceURL != "" && !secretID.MatchString(rot.KeySourceCredentialSecret) {
 		bad("coopguard.rotation.key_source_credential_secret", "COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET", "is required with key_source_url: the secret id that holds the key source's credential")
 	}
+	if can := c.Coopguard.Canary; can.Enabled {
+		switch {
+		case !secretID.MatchString(can.Secret):
+			bad("coopguard.canary.secret", "COOPGUARD_CANARY_SECRET", "%q is not a secret id (letters, digits, '-' and '_'), e.g. anthropic-admin-api-key; or set coopguard.canary.enabled = false", can.Secret)
+		case len(c.CanarySecret(c.VM.Name)) > 255:
+			bad("coopguard.canary.secret", "COOPGUARD_CANARY_SECRET", "is too long: with the sandbox name it exceeds Secret Manager's 255 characters")
+		case slices.ContainsFunc(c.Coopguard.Secrets, func(s string) bool { return s == can.Secret || s == c.CanarySecret(c.VM.Name) }):
+			bad("coopguard.canary.secret", "COOPGUARD_CANARY_SECRET", "%q is also in coopguard.secrets: the decoy must be a secret nothing legitimate reads, pick another name", can.Secret)
+		}
+	}
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}
@@ -135,6 +146,16 @@ func (c *Config) Region() string {
 		return z[:i]
 	}
 	return z
+}
+
+// CanarySecret returns the id of sandbox's decoy secret,
+// "<coopguard.canary.secret>-<sandbox>", or "" when the canary is off.
+// Provision creates it; detection and posture find it by the same name.
+func (c *Config) CanarySecret(sandbox string) string {
+	if !c.Coopguard.Canary.Enabled {
+		return ""
+	}
+	return c.Coopguard.Canary.Secret + "-" + sandbox
 }
 
 // IsManagedSecret reports whether id is one of the configured secrets.
