@@ -150,6 +150,7 @@ func TestQueryLanguage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.clock.Advance(time.Minute) // a fresh entries.list quota
 			got, err := list(e, tt.filter)
 			if err != nil {
 				t.Fatalf("%s: %v", tt.filter, err)
@@ -192,6 +193,7 @@ func TestQueryLanguageInvalid(t *testing.T) {
 	}
 	for _, f := range bad {
 		t.Run(f[:min(len(f), 30)], func(t *testing.T) {
+			e.clock.Advance(time.Minute)
 			_, err := list(e, f)
 			wantCode(t, err, codes.InvalidArgument)
 			_, err = e.config.CreateSink(ctx, &loggingpb.CreateSinkRequest{Parent: "projects/p", Sink: &loggingpb.LogSink{Name: "s", Destination: "pubsub.googleapis.com/projects/p/topics/t", Filter: f}})

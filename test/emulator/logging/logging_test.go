@@ -195,6 +195,7 @@ func TestListLogEntries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.clock.Advance(time.Minute) // a fresh entries.list quota
 			var got []string
 			it := e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/p"}, Filter: tt.filter, OrderBy: tt.orderBy, PageSize: 1})
 			for {
