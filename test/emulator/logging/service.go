@@ -5,11 +5,13 @@
 // real gRPC connection, for tests and for the embedded emulated GCP of
 // `coopguard serve`.
 //
-// It follows the API reference where coopguard depends on it: request-level
-// defaults and partial_success on write, the filter subset coopguard's
-// detections and Status use, timestamp ordering, paging, sink writer
-// identities and update masks. Latency and faults are not its job: the
-// shared grpc.Server carries the faults interceptor.
+// It follows the public references (test/emulator/FIDELITY.md): request
+// defaults and partial_success on write; one evaluator of the Logging query
+// language for entries.list, sink filters and exclusions; sink routing of
+// every written or appended entry to Pub/Sub under the writer identity;
+// the entries.list quota and bucket retention on the emulator clock;
+// timestamp ordering, paging and update masks. Latency and faults are not
+// its job: the shared grpc.Server carries the faults interceptor.
 package logging
 
 import (
