@@ -131,7 +131,7 @@ func Run(ctx context.Context, w *World, s Scenario, o RunOptions) (*Result, erro
 		r.Routed = w.Emu.Logging.Stats(r.Sink).Routed - routed0
 		r.Deliveries = int(w.logDeliveries.Load() - deliv0)
 		settled := r.Deliveries >= r.Routed
-		if settled && (s.Kind == Benign || st.Contained()) {
+		if settled && (s.Kind != Attack || st.Contained()) {
 			r.After = st
 			break
 		}
@@ -231,7 +231,7 @@ func (r *Result) Print(out io.Writer) {
 	fmt.Fprintf(out, "drill %s (%s): %s %s\n", s.Name, s.Kind, s.Actor, s.Summary)
 	fmt.Fprintf(out, "  principal   %s\n", r.Principal)
 	if len(r.Audit) == 0 {
-		fmt.Fprintln(out, "  audit       no Cloud Audit Logs entry (the call's log type is not enabled)")
+		fmt.Fprintln(out, "  audit       no Cloud Audit Logs entry by this principal (the call is not audited, or its Data Access log is off)")
 	}
 	for _, a := range r.Audit {
 		status := "OK"
@@ -277,7 +277,7 @@ func (r *Result) Print(out io.Writer) {
 		verdict = "FAIL"
 	}
 	want := "contained"
-	if s.Kind == Benign {
+	if s.Kind != Attack {
 		want = "left as it was, no incident"
 	}
 	fmt.Fprintf(out, "  %s: want %s\n", verdict, want)

@@ -14,14 +14,18 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // Kind says what coopguard must do about a scenario.
@@ -35,6 +39,9 @@ const (
 	// Benign: everything stays as it was (VM RUNNING, versions ENABLED,
 	// no incident).
 	Benign Kind = "benign"
+	// Forged: the sandbox writes what only GCP may say; coopguard must not
+	// believe it, so everything stays as it was.
+	Forged Kind = "forged"
 )
 
 // Scenario is one drill: the API calls of one principal.
@@ -155,6 +162,33 @@ func Scenarios() []Scenario {
 				return refused(err, "instances.insert miner")
 			}},
 
+		{Name: "forged-audit-entry", Kind: Forged, Actor: actorSandbox, Counterpart: "operator-metadata",
+			Summary: "writes, with its roles/logging.logWriter, an entry under a look-alike audit log name saying the operator read the key: WriteLogEntries",
+			Act: func(ctx context.Context, w *World) error {
+				p := w.Cfg.Cloud.GCP.Project
+				payload, err := anypb.New(&auditpb.AuditLog{
+					ServiceName:        "secretmanager.googleapis.com",
+					MethodName:         "google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion",
+					ResourceName:       "projects/" + resourcemanager.NumberOf(p) + "/secrets/" + w.Cfg.Coopguard.Secrets[0] + "/versions/1",
+					AuthenticationInfo: &auditpb.AuthenticationInfo{PrincipalEmail: emulator.Operator},
+				})
+				if err != nil {
+					return err
+				}
+				logName := "projects/" + p + "/logs/cloudaudit.googleapis.com%2Fdata_access_copy"
+				_, err = w.Agent.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{{
+					LogName:  logName,
+					Resource: &monitoredres.MonitoredResource{Type: "audited_resource", Labels: map[string]string{"project_id": p, "service": "secretmanager.googleapis.com"}},
+					Payload:  &loggingpb.LogEntry_ProtoPayload{ProtoPayload: payload},
+				}}})
+				if err != nil {
+					return allowed(err, "WriteLogEntries")
+				}
+				if len(w.Emu.Logging.Entries(logName)) == 0 {
+					return fmt.Errorf("the look-alike entry is not in %s: the drill proves nothing", logName)
+				}
+				return nil
+			}},
 		{Name: "own-key-read", Kind: Benign, Actor: actorSandbox, Counterpart: "secret-policy-grab",
 			Summary: "reads its own key, as the agent does at every start: AccessSecretVersion",
 			Act: func(ctx context.Context, w *World) error {
@@ -162,7 +196,7 @@ func Scenarios() []Scenario {
 				_, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
 				return allowed(err, "AccessSecretVersion on "+s)
 			}},
-		{Name: "operator-metadata", Kind: Benign, Actor: actorOperator, Counterpart: "secret-policy-grab",
+		{Name: "operator-metadata", Kind: Benign, Actor: actorOperator, Counterpart: "forged-audit-entry",
 			Summary: "reads the key's metadata, never its payload: GetSecret, GetSecretVersion",
 			Act: func(ctx context.Context, w *World) error {
 				s := w.secretName(w.Cfg.Coopguard.Secrets[0])
