@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cloudcoop/coopguard/shared/config"
 )
 
 // roleFiles are deploy/roles/*.yaml, embedded so the emulated GCP defines
@@ -17,8 +19,8 @@ var roleFiles embed.FS
 // The accounts coopguard runs as and the custom role ids, as deploy/lib.sh
 // names them (deploy/identity_test.go keeps both in step).
 const (
-	AccountResponder   = "coopguard-responder"
-	AccountProvisioner = "coopguard-provisioner"
+	AccountResponder   = config.AccountResponder
+	AccountProvisioner = config.AccountProvisioner
 	AccountInvoker     = "coopguard-invoker"
 )
 
@@ -30,9 +32,7 @@ var RoleIDs = map[string]string{
 }
 
 // AccountEmail is the email of a coopguard account in project.
-func AccountEmail(account, project string) string {
-	return account + "@" + project + ".iam.gserviceaccount.com"
-}
+func AccountEmail(account, project string) string { return config.AccountEmail(account, project) }
 
 // EmbeddedRole returns the definition of a role file as deploy creates it.
 func EmbeddedRole(role string) (*Role, error) {

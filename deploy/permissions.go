@@ -149,6 +149,9 @@ var Methods = map[string]Need{
 	// Resource Manager and Cloud Run (posture checks read them).
 	"Projects.GetIamPolicy": {Perms: []string{"resourcemanager.projects.getIamPolicy"}},
 	"Projects.GetProject":   {Perms: []string{"resourcemanager.projects.get"}},
+	// Provision turns on Data Access audit logs (the policy's auditConfigs
+	// only, under an etag); changing audit configs needs setIamPolicy.
+	"Projects.SetIamPolicy": {Perms: []string{"resourcemanager.projects.setIamPolicy"}},
 	"Services.ListServices": {Perms: []string{"run.services.list"}},
 	"Services.GetService":   {Perms: []string{"run.services.get"}},
 	"Services.GetIamPolicy": {Perms: []string{"run.services.getIamPolicy"}},

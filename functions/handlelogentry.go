@@ -27,6 +27,12 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return acknowledge(ctx, "undecodable log entry", err)
 	}
+	if err := detect.Genuine(entry, e.Sandbox.Project); err != nil {
+		// Acknowledged: it can never become genuine. Logged, since a
+		// look-alike reaching the sink may be someone testing the defences.
+		log.Warn("log entry ignored: not a Cloud Audit Logs entry of the guarded project", "insertId", entry.InsertID, "logName", entry.LogName, "reason", err.Error())
+		return nil
+	}
 	matches, err := e.Rules.Evaluate(ctx, entry, e.Sandbox)
 	if err != nil {
 		log.Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)
@@ -48,9 +54,10 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 		EventID:   msg.MessageID,
 		DryRun:    msg.Attributes[AttrDryRun] == "true",
 	}
-	if entry.Resource.Type == "gce_instance" {
-		inc.Zone, inc.InstanceID = entry.Resource.Zone(), entry.Resource.InstanceID()
-	}
+	// The sandbox is the one whose account made the call (or whose key or
+	// cage was touched): the configured sandbox, never whatever instance
+	// the entry names — an entry naming another VM, written by this
+	// sandbox's account, contains this sandbox.
 	_, err = e.Responder.Respond(ctx, inc, received)
 	return err
 }
@@ -89,5 +96,8 @@ func sandboxForRules(e *Env) detect.Sandbox {
 		Network:        e.sandbox.Network(),
 		InstanceName:   e.Config.VM.Name,
 		Secrets:        e.Config.Coopguard.Secrets,
+		Resources: []string{e.sandbox.Network(), e.sandbox.Subnet(), e.sandbox.Router(),
+			e.sandbox.FirewallDenyIngress(), e.sandbox.FirewallIAPSSH(), e.sandbox.FirewallQuarantine(), e.sandbox.Sink()},
+		Coopguard: e.Config.CoopguardAccounts(),
 	}
 }

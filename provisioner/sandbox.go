@@ -139,6 +139,7 @@ func (s *Sandbox) Resources() []Resource {
 		&channel{s},
 		&alertPolicy{s},
 		&logSink{s},
+		&auditConfig{s},
 	}
 	for _, id := range s.Secrets {
 		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})

@@ -48,6 +48,16 @@ type Sandbox struct {
 	InstanceName string
 	// Secrets are the short names of the managed secrets (e.g. "anthropic-api-key").
 	Secrets []string
+	// Canaries are the short names of the sandbox's canary secrets, which
+	// nothing legitimate reads.
+	Canaries []string
+	// Resources are the names (last path segment) of the resources
+	// coopguard made for the sandbox: network, subnet, firewalls, router,
+	// log sink.
+	Resources []string
+	// Coopguard are the emails of coopguard's own service accounts: their
+	// calls never trigger a rule.
+	Coopguard []string
 }
 
 // Match is a rule that matched an entry.
@@ -263,10 +273,15 @@ func (e *Engine) Match(entry events.LogEntry, sb Sandbox) []Match {
 
 // Evaluate returns the rules that match entry, in rule order, and the
 // evaluation errors of the rules that failed (errors joined, each a
-// *RuleError). A failed rule is no match: one broken rule must not keep the
+// *RuleError). Only genuine audit entries of the sandbox's project are
+// evaluated (see Genuine), and never those of calls coopguard's own
+// accounts made. A failed rule is no match: one broken rule must not keep the
 // others from containing an incident. Each rule is bounded by ctx,
 // EvalTimeout and MaxRuntimeCost.
 func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox) ([]Match, error) {
+	if Genuine(entry, sb.Project) != nil || isCoopguard(entry, sb) {
+		return nil, nil
+	}
 	act, err := cel.NewActivation(map[string]any{
 		"entry":   entryValue(entry),
 		"sandbox": sandboxValue(sb),

@@ -1,18 +1,22 @@
 package detect
 
 import (
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	_ "google.golang.org/genproto/googleapis/cloud/audit" // AuditLog payloads
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cloudcoop/coopguard/test/emulator/logging"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudcoop/coopguard/shared/events"
-	"github.com/cloudcoop/coopguard/test/emulator/logging"
 )
 
 const sandboxSA = "cc-sandbox@coopguard-demo.iam.gserviceaccount.com"
@@ -23,6 +27,9 @@ var testSandbox = Sandbox{
 	Network:        "coopguard-net",
 	InstanceName:   "claude-sandbox",
 	Secrets:        []string{"anthropic-api-key"},
+	Canaries:       []string{"claude-sandbox-backup-key"},
+	Resources:      []string{"coopguard-net", "coopguard-claude-sandbox-deny-ingress", "coopguard-claude-sandbox-sink"},
+	Coopguard:      []string{"coopguard-responder@coopguard-demo.iam.gserviceaccount.com"},
 }
 
 // defaultEngine compiles DefaultRules or fails the test.
@@ -45,19 +52,51 @@ func decode(tb testing.TB, data []byte) events.LogEntry {
 	return e
 }
 
-// auditEntry builds an audit log entry JSON with the given protoPayload.
+// auditEntry builds an Admin Activity audit log entry JSON with the given
+// AuditLog protoPayload (its @type is added).
 func auditEntry(protoPayload string) []byte {
-	return []byte(`{"insertId":"x1","logName":"projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity","protoPayload":` + protoPayload + `}`)
+	return logEntry("projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity", protoPayload)
+}
+
+// logEntry builds an entry of logName whose protoPayload is an AuditLog.
+func logEntry(logName, protoPayload string) []byte {
+	p := strings.Replace(protoPayload, "{", `{"@type":"type.googleapis.com/google.cloud.audit.AuditLog",`, 1)
+	p = strings.Replace(p, `",}`, `"}`, 1)
+	return []byte(`{"insertId":"x1","logName":"` + logName + `","protoPayload":` + p + `}`)
+}
+
+// ruleCase is one entry and the default rules it must match.
+type ruleCase struct {
+	name    string
+	entry   []byte
+	sandbox Sandbox
+	want    []string
 }
 
 func TestDefaultRules(t *testing.T) {
 	eng := defaultEngine(t)
-	tests := []struct {
-		name    string
-		entry   []byte
-		sandbox Sandbox
-		want    []string
-	}{
+	for _, tt := range ruleCases(t) {
+		t.Run(tt.name, func(t *testing.T) {
+			matches, err := eng.Evaluate(context.Background(), decode(t, tt.entry), tt.sandbox)
+			if err != nil {
+				t.Errorf("Evaluate diagnostics: %v", err)
+			}
+			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
+				t.Errorf("matches = %v, want %v", got, tt.want)
+			}
+			for _, m := range matches {
+				if m.Playbook == "" || m.Severity == "" {
+					t.Errorf("match %+v lacks playbook or severity", m)
+				}
+			}
+		})
+	}
+}
+
+// ruleCases are entries, real-shaped after the public samples, and what
+// the default rules decide about each.
+func ruleCases(t testing.TB) []ruleCase {
+	return []ruleCase{
 		{"sample setIamPolicy by sandbox SA", sample(t, "logentry-setiampolicy-by-sandbox-sa.json"), testSandbox,
 			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSADenied}},
 		{"sample secret access by unknown principal", sample(t, "logentry-secret-access-unknown-principal.json"), testSandbox,
@@ -79,34 +118,29 @@ func TestDefaultRules(t *testing.T) {
 		{"sandbox reads its own key", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/latest"}`), testSandbox, nil},
 		{"unidentified caller reads the key", auditEntry(`{"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/3"}`), testSandbox,
 			[]string{RuleForeignSecretAccess}},
-		{"someone gets version metadata", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.GetSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox,
-			[]string{RuleForeignSecretAccess}},
+		{"someone gets version metadata", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.GetSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox, nil},
 		{"someone reads an unmanaged secret", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key-old/versions/1"}`), testSandbox, nil},
 		{"someone lists secrets", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.ListSecrets","resourceName":"projects/123"}`), testSandbox, nil},
+		{"coopguard's responder reads version metadata during a restore", auditEntry(`{"authenticationInfo":{"principalEmail":"coopguard-responder@coopguard-demo.iam.gserviceaccount.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox, nil},
+		{"the sandbox reads the canary", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/claude-sandbox-backup-key/versions/1"}`), testSandbox,
+			[]string{RuleCanaryAccess}},
 		{"firewall insert on the sandbox network", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.firewalls.insert","resourceName":"projects/coopguard-demo/global/firewalls/allow-all","request":{"network":"https://www.googleapis.com/compute/v1/projects/coopguard-demo/global/networks/coopguard-net"}}`), testSandbox,
-			[]string{RuleSandboxNetworkChange}},
-		{"route delete named after the network", auditEntry(`{"methodName":"beta.compute.routes.delete","resourceName":"projects/coopguard-demo/global/routes/coopguard-net-egress"}`), testSandbox,
-			[]string{RuleSandboxNetworkChange}},
+			[]string{RuleDefenceChanged}},
+		{"the sandbox deletes deny-ingress (denied)", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.firewalls.delete","resourceName":"projects/coopguard-demo/global/firewalls/coopguard-claude-sandbox-deny-ingress","status":{"code":7}}`), testSandbox,
+			[]string{RuleSandboxSADenied, RuleDefenceTampering}},
+		{"an operator disables the sink", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.logging.v2.ConfigServiceV2.UpdateSink","resourceName":"projects/coopguard-demo/sinks/coopguard-claude-sandbox-sink"}`), testSandbox,
+			[]string{RuleDefenceChanged}},
+		{"an operator removes the quarantine tag", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.instances.setTags","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"}`), testSandbox,
+			[]string{RuleDefenceChanged}},
+		{"someone deletes an alert policy", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.monitoring.v3.AlertPolicyService.DeleteAlertPolicy","resourceName":"projects/coopguard-demo/alertPolicies/42"}`), testSandbox,
+			[]string{RuleDefenceChanged}},
 		{"firewall insert elsewhere", auditEntry(`{"methodName":"v1.compute.firewalls.insert","resourceName":"projects/p/global/firewalls/allow-web","request":{"network":"projects/p/global/networks/default"}}`), testSandbox, nil},
 		{"firewall list on the sandbox network", auditEntry(`{"methodName":"v1.compute.firewalls.list","resourceName":"projects/p/global/firewalls/coopguard-net-x"}`), testSandbox, nil},
+		{"look-alike log name written by anyone", logEntry("projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity-copy", `{"authenticationInfo":{"principalEmail":"`+sandboxSA+`"},"methodName":"SetIamPolicy","status":{"code":7}}`), testSandbox, nil},
+		{"audit log of another project", logEntry("projects/elsewhere/logs/cloudaudit.googleapis.com%2Factivity", `{"authenticationInfo":{"principalEmail":"`+sandboxSA+`"},"methodName":"SetIamPolicy","status":{"code":7}}`), testSandbox, nil},
+		{"audit log name with a JSON payload", []byte(`{"insertId":"j","logName":"projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity","jsonPayload":{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"SetIamPolicy"}}`), testSandbox, nil},
 		{"text payload only", []byte(`{"insertId":"t","logName":"projects/p/logs/syslog","textPayload":"SetIamPolicy"}`), testSandbox, nil},
 		{"empty sandbox matches nothing on the SA sample", sample(t, "logentry-setiampolicy-by-sandbox-sa.json"), Sandbox{}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			matches, err := eng.Evaluate(context.Background(), decode(t, tt.entry), tt.sandbox)
-			if err != nil {
-				t.Errorf("Evaluate diagnostics: %v", err)
-			}
-			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
-				t.Errorf("matches = %v, want %v", got, tt.want)
-			}
-			for _, m := range matches {
-				if m.Playbook == "" || m.Severity == "" {
-					t.Errorf("match %+v lacks playbook or severity", m)
-				}
-			}
-		})
 	}
 }
 
@@ -123,7 +157,9 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RuleSandboxSAPrivilegedCall: {"contain", "CRITICAL"},
 		RuleSandboxSADenied:         {"contain", "ERROR"},
 		RuleForeignSecretAccess:     {"contain", "CRITICAL"},
-		RuleSandboxNetworkChange:    {"quarantine", "WARNING"},
+		RuleCanaryAccess:            {"contain", "CRITICAL"},
+		RuleDefenceTampering:        {"contain", "CRITICAL"},
+		RuleDefenceChanged:          {"notify", "WARNING"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {
@@ -283,7 +319,8 @@ func TestSinkFilter(t *testing.T) {
 		notWant []string
 	}{
 		{"full sandbox", testSandbox, []string{
-			`log_id("cloudaudit.googleapis.com/activity") OR log_id("cloudaudit.googleapis.com/data_access")`,
+			`(logName="projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity" OR `,
+			`AND NOT (protoPayload.authenticationInfo.principalEmail="coopguard-responder@coopguard-demo.iam.gserviceaccount.com")`,
 			`protoPayload.authenticationInfo.principalEmail="` + sandboxSA + `"`,
 			`protoPayload.status.code=7`,
 			`setiampolicy`,
@@ -291,15 +328,12 @@ func TestSinkFilter(t *testing.T) {
 			`NOT protoPayload.authenticationInfo.principalEmail=`,
 			`protoPayload.request.network:"coopguard-net"`,
 		}, nil},
-		{"empty sandbox", Sandbox{}, []string{`compute\\.(firewalls|routes)`}, []string{"principalEmail", "secrets/", "request.network"}},
+		{"empty sandbox", Sandbox{}, []string{`deletealertpolicy`}, []string{"principalEmail", "secrets/", "request.network"}},
 		{"quoting, regex escaping, lower case", Sandbox{ServiceAccount: `A"b@x`, Secrets: []string{"k.v"}}, []string{`principalEmail="a\"b@x"`, `(k\\.v)`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := SinkFilter(tt.sb)
-			if _, err := logging.ParseFilter(f); err != nil {
-				t.Errorf("the Logging query language refuses the filter: %v", err)
-			}
 			for _, w := range tt.want {
 				if !strings.Contains(f, w) {
 					t.Errorf("filter lacks %s\n%s", w, f)
@@ -338,40 +372,27 @@ func unbalanced(f string) bool {
 	return depth != 0 || inStr
 }
 
-// TestSinkFilterAdmitsMatches evaluates the sink filter with the emulated
-// Logging's query language over every entry a default rule matches: the
-// sink must deliver all of them, and none of the same entries written
-// under a look-alike log name or by the sandbox reading its own key.
+// TestSinkFilterAdmitsMatches runs every rule case through the sink
+// filter, evaluated by the emulated Logging's query language: each entry
+// a default rule matches must pass the sink, and the filter must parse.
 func TestSinkFilterAdmitsMatches(t *testing.T) {
 	eng := defaultEngine(t)
-	flt, err := logging.ParseFilter(SinkFilter(testSandbox))
-	if err != nil {
-		t.Fatal(err)
-	}
-	matching := [][]byte{
-		sample(t, "logentry-setiampolicy-by-sandbox-sa.json"),
-		sample(t, "logentry-secret-access-unknown-principal.json"),
-		auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.iam.admin.v1.CreateServiceAccountKey"}`),
-		auditEntry(`{"methodName":"v1.compute.firewalls.patch","request":{"network":"projects/p/global/networks/coopguard-net"}}`),
-		auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.instances.insert","status":{"code":7}}`),
-	}
-	for i, data := range matching {
-		if len(eng.Match(decode(t, data), testSandbox)) == 0 {
-			t.Errorf("entry %d: no rule matches; the test entry is wrong", i)
+	for _, tt := range ruleCases(t) {
+		if tt.sandbox.Project == "" {
+			continue
 		}
-		if ok, err := flt.MatchJSON(data); err != nil || !ok {
-			t.Errorf("entry %d matches a rule but the sink filter drops it (%v)", i, err)
+		f, err := logging.ParseFilter(SinkFilter(tt.sandbox))
+		if err != nil {
+			t.Fatalf("the sink filter does not parse: %v", err)
 		}
-		for _, fake := range []string{"cloudaudit.googleapis.com-fake", "cloudaudit.googleapis.com%2Factivity2", "coopguard%2Fcloudaudit.googleapis.com%2Factivity"} {
-			lookalike := regexp.MustCompile(`cloudaudit\.googleapis\.com%2F(activity|data_access)`).ReplaceAll(data, []byte(fake))
-			if ok, _ := flt.MatchJSON(lookalike); ok {
-				t.Errorf("entry %d under log %s passes the sink", i, fake)
-			}
+		var pb loggingpb.LogEntry
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(tt.entry, &pb); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
 		}
-	}
-	ownRead := auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/1/secrets/anthropic-api-key/versions/1"}`)
-	if ok, _ := flt.MatchJSON(ownRead); ok {
-		t.Error("the sandbox reading its own key passes the sink")
+		matched := len(eng.Match(decode(t, tt.entry), tt.sandbox)) > 0
+		if matched && !f.MatchEntry(&pb) {
+			t.Errorf("%s: a rule matches but the sink filter drops it", tt.name)
+		}
 	}
 }
 

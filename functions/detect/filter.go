@@ -7,16 +7,19 @@ import (
 
 // SinkFilter returns the Cloud Logging query for the log sink that feeds the
 // default rules. It is a superset of what they match, narrowed to the
-// project's Admin Activity and Data Access audit logs (by exact log ID)
-// and to the sandbox's service account, secrets and network, so the
+// project's Cloud Audit Logs (exact log names), away from coopguard's own
+// accounts, and to the sandbox's account, secrets and resources, so the
 // responder is not woken for unrelated activity:
 //
 //   - calls by the sandbox SA to privileged methods, or denied (code 7);
-//   - reads of the managed secrets by anyone but the sandbox SA;
-//   - firewall and route changes, on the sandbox network when it is known.
+//   - payload reads of the managed secrets by anyone but the sandbox SA,
+//     and of the canaries by anyone;
+//   - changes to coopguard's resources (network, firewalls, router, sink),
+//     to alerting, and to the VM's tags.
 //
-// Clauses whose sandbox field is empty are left out; the network clause
-// remains (without the network condition) so the filter is never empty.
+// Clauses whose sandbox field is empty are left out; the defence clause
+// always remains, so the filter is never empty. Terms are parenthesised
+// throughout: in this language OR binds tighter than AND.
 func SinkFilter(sb Sandbox) string {
 	var clauses []string
 	// Audit logs write emails in lower case, as sandboxValue normalises them.
@@ -27,12 +30,8 @@ func SinkFilter(sb Sandbox) string {
 			` OR protoPayload.status.code=7))`)
 	}
 	if len(sb.Secrets) > 0 {
-		names := make([]string, len(sb.Secrets))
-		for i, s := range sb.Secrets {
-			names[i] = regexp.QuoteMeta(s)
-		}
-		c := `(protoPayload.methodName=~` + quote(`(?i)`+secretReadMethods) +
-			` AND protoPayload.resourceName=~` + quote(`^projects/[^/]+/secrets/(`+strings.Join(names, "|")+`)(/versions/[^/]+)?$`)
+		c := `(protoPayload.methodName=~` + quote(`(?i)`+secretAccessMethods) +
+			` AND protoPayload.resourceName=~` + quote(secretsRE(sb.Secrets))
 		if sb.ServiceAccount != "" {
 			// The sandbox reads its own key at every agent start; leave
 			// those out. NOT also keeps entries without a principal.
@@ -40,22 +39,60 @@ func SinkFilter(sb Sandbox) string {
 		}
 		clauses = append(clauses, c+`)`)
 	}
-	c := `(protoPayload.methodName=~` + quote(`(?i)`+networkChangeMethods)
-	if sb.Network != "" {
-		n := quote(sb.Network)
-		c += ` AND (protoPayload.resourceName:` + n + ` OR protoPayload.request.network:` + n + `)`
+	if len(sb.Canaries) > 0 {
+		clauses = append(clauses, `(protoPayload.methodName=~`+quote(`(?i)`+secretAccessMethods)+
+			` AND protoPayload.resourceName=~`+quote(secretsRE(sb.Canaries))+`)`)
 	}
-	clauses = append(clauses, c+`)`)
-	return auditLogs + ` AND (` + strings.Join(clauses, " OR ") + `)`
+	clauses = append(clauses, defenceClause(sb))
+	var logs []string
+	for _, n := range AuditLogNames(sb.Project) {
+		logs = append(logs, `logName=`+quote(n))
+	}
+	f := `(` + strings.Join(logs, ` OR `) + `)`
+	if len(sb.Coopguard) > 0 {
+		var own []string
+		for _, a := range sb.Coopguard {
+			own = append(own, `protoPayload.authenticationInfo.principalEmail=`+quote(strings.ToLower(a)))
+		}
+		f += ` AND NOT (` + strings.Join(own, ` OR `) + `)`
+	}
+	return f + ` AND (` + strings.Join(clauses, ` OR `) + `)`
 }
 
-// auditLogs admits exactly the project's Admin Activity and Data Access
-// audit logs, the two the rules read. log_id compares the whole decoded
-// LOG_ID, so a look-alike log anyone with logWriter can write
-// ("cloudaudit.googleapis.com-x", "…/activity2") does not pass, as it
-// would a substring test on logName. A sink sees only its own project's
-// entries, so the project needs no condition.
-const auditLogs = `(log_id("cloudaudit.googleapis.com/activity") OR log_id("cloudaudit.googleapis.com/data_access"))`
+// defenceClause matches changes to coopguard's resources, alerting and the
+// VM's tags, as celDefenceChange does.
+func defenceClause(sb Sandbox) string {
+	var alts []string
+	if len(sb.Resources) > 0 {
+		names := make([]string, len(sb.Resources))
+		for i, r := range sb.Resources {
+			names[i] = regexp.QuoteMeta(r)
+		}
+		res := quote(`/(` + strings.Join(names, "|") + `)$`)
+		net := `(protoPayload.methodName=~` + quote(`(?i)`+networkChangeMethods) + ` AND (protoPayload.resourceName=~` + res
+		if sb.Network != "" {
+			net += ` OR protoPayload.request.network:` + quote(sb.Network)
+		}
+		alts = append(alts, net+`))`,
+			`(protoPayload.methodName=~`+quote(`(?i)`+sinkChangeMethods)+` AND protoPayload.resourceName=~`+res+`)`)
+	}
+	alts = append(alts, `protoPayload.methodName=~`+quote(`(?i)`+alertingChangeMethods))
+	if sb.InstanceName != "" {
+		alts = append(alts, `(protoPayload.methodName=~`+quote(`(?i)`+tagMethods)+
+			` AND protoPayload.resourceName=~`+quote(`/instances/`+regexp.QuoteMeta(sb.InstanceName)+`$`)+`)`)
+	}
+	return `(` + strings.Join(alts, ` OR `) + `)`
+}
+
+// secretsRE matches the resource name of the named secrets or their
+// versions, in any project (by id or number).
+func secretsRE(names []string) string {
+	q := make([]string, len(names))
+	for i, s := range names {
+		q[i] = regexp.QuoteMeta(s)
+	}
+	return `^projects/[^/]+/secrets/(` + strings.Join(q, "|") + `)(/versions/[^/]+)?$`
+}
 
 // quote renders s as a Logging query string literal.
 func quote(s string) string {

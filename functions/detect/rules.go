@@ -5,7 +5,9 @@ const (
 	RuleSandboxSAPrivilegedCall = "sandbox-sa-privileged-call"
 	RuleSandboxSADenied         = "sandbox-sa-denied"
 	RuleForeignSecretAccess     = "foreign-secret-access"
-	RuleSandboxNetworkChange    = "sandbox-network-change"
+	RuleCanaryAccess            = "canary-access"
+	RuleDefenceTampering        = "sandbox-defence-tampering"
+	RuleDefenceChanged          = "defence-changed"
 )
 
 // Method-name patterns shared by the default rules and SinkFilter, so the
@@ -15,11 +17,20 @@ const (
 	// privilegedMethods are IAM policy, key, role and impersonation calls:
 	// what a hijacked agent would use to escalate or persist.
 	privilegedMethods = `setiampolicy|createserviceaccountkey|uploadserviceaccountkey|serviceaccounts\.keys\.|createrole|updaterole|undeleterole|generateaccesstoken|generateidtoken|signblob|signjwt`
-	// secretReadMethods read a secret version's payload or metadata. The
-	// rule tests the same with endsWith, which is cheaper than a regex.
-	secretReadMethods = `(^|\.)(accesssecretversion|getsecretversion)$`
-	// networkChangeMethods change firewall rules or routes.
-	networkChangeMethods = `(^|\.)compute\.(firewalls|routes)\.(insert|patch|update|delete)$`
+	// secretAccessMethods read a secret version's payload: only that
+	// reveals the key (GetSecretVersion reads metadata, which operators
+	// and coopguard read legitimately).
+	secretAccessMethods = `(^|\.)accesssecretversion$`
+	// networkChangeMethods change the sandbox's network, firewall rules or
+	// router (Cloud NAT).
+	networkChangeMethods = `(^|\.)compute\.(firewalls|networks|subnetworks|routers)\.(insert|patch|update|delete)$`
+	// sinkChangeMethods change or remove a log sink.
+	sinkChangeMethods = `(^|\.)(updatesink|deletesink)$`
+	// alertingChangeMethods change or remove alert policies and
+	// notification channels.
+	alertingChangeMethods = `(^|\.)(deletealertpolicy|updatealertpolicy|deletenotificationchannel|updatenotificationchannel)$`
+	// tagMethods set an instance's network tags (the quarantine tag).
+	tagMethods = `(^|\.)compute\.instances\.settags$`
 )
 
 // Shared CEL fragments. has() guards every optional field, so an entry
@@ -32,10 +43,28 @@ const (
 	sandbox.serviceAccount != "" &&
 	(entry.protoPayload.authenticationInfo.principalEmail == sandbox.serviceAccount ||
 	 entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount)`
+
+	// celDefenceChange: a change to what coopguard built around the
+	// sandbox — its network, firewalls, router, log sink, alerting, or the
+	// VM's tags (the quarantine tag). Resources are recognised by name,
+	// the only thing a delete's entry carries.
+	celDefenceChange = `has(entry.protoPayload) && has(entry.protoPayload.methodName) && has(entry.protoPayload.resourceName) &&
+	((entry.protoPayload.methodName.matches(r'(?i)` + networkChangeMethods + `') &&
+	  (entry.protoPayload.resourceName.substring(entry.protoPayload.resourceName.lastIndexOf('/') + 1) in sandbox.resources ||
+	   (sandbox.network != "" && has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
+	    (entry.protoPayload.request.network == sandbox.network ||
+	     entry.protoPayload.request.network.endsWith('/networks/' + sandbox.network))))) ||
+	 (entry.protoPayload.methodName.matches(r'(?i)` + sinkChangeMethods + `') &&
+	  entry.protoPayload.resourceName.substring(entry.protoPayload.resourceName.lastIndexOf('/') + 1) in sandbox.resources) ||
+	 entry.protoPayload.methodName.matches(r'(?i)` + alertingChangeMethods + `') ||
+	 (sandbox.instanceName != "" && entry.protoPayload.methodName.matches(r'(?i)` + tagMethods + `') &&
+	  entry.protoPayload.resourceName.endsWith('/instances/' + sandbox.instanceName)))`
 )
 
 // DefaultRules returns the rules coopguard ships; config may replace or
-// extend them. Each call returns a fresh slice.
+// extend them. Each call returns a fresh slice. Rules only ever see
+// genuine audit entries of the sandbox's project, never calls by
+// coopguard's own accounts (Engine.Evaluate).
 func DefaultRules() []Rule {
 	return []Rule{
 		{
@@ -65,24 +94,35 @@ func DefaultRules() []Rule {
 			// unidentified caller) means the key is out.
 			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
 	has(entry.protoPayload.resourceName) &&
-	(entry.protoPayload.methodName.endsWith('AccessSecretVersion') ||
-	 entry.protoPayload.methodName.endsWith('GetSecretVersion')) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + secretAccessMethods + `') &&
 	entry.protoPayload.resourceName.secretName() in sandbox.secrets &&
 	!(` + celPrincipalIsSandboxSA + `)`,
 		},
 		{
-			Name:     RuleSandboxNetworkChange,
-			Playbook: "quarantine",
+			Name:     RuleCanaryAccess,
+			Playbook: "contain",
+			Severity: "CRITICAL",
+			// Nothing legitimate reads the canary: whoever does is
+			// looking for keys.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	has(entry.protoPayload.resourceName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + secretAccessMethods + `') &&
+	entry.protoPayload.resourceName.secretName() in sandbox.canaries`,
+		},
+		{
+			Name:     RuleDefenceTampering,
+			Playbook: "contain",
+			Severity: "CRITICAL",
+			// The agent itself undoing its cage.
+			Expression: celDefenceChange + ` && ` + celPrincipalIsSandboxSA,
+		},
+		{
+			Name:     RuleDefenceChanged,
+			Playbook: "notify",
 			Severity: "WARNING",
-			// Opening a firewall or adding a route on the sandbox network
-			// undoes the no-ingress, NAT-only design.
-			Expression: `sandbox.network != "" && has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
-	entry.protoPayload.methodName.contains('compute.') &&
-	entry.protoPayload.methodName.matches(r'(?i)` + networkChangeMethods + `') &&
-	((has(entry.protoPayload.resourceName) && entry.protoPayload.resourceName.contains(sandbox.network)) ||
-	 (has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
-	  (entry.protoPayload.request.network == sandbox.network ||
-	   entry.protoPayload.request.network.endsWith('/networks/' + sandbox.network))))`,
+			// Someone else changed the cage: tell the operator; the next
+			// converge repairs it.
+			Expression: celDefenceChange + ` && !(` + celPrincipalIsSandboxSA + `)`,
 		},
 	}
 }

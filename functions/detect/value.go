@@ -81,15 +81,21 @@ func celJSON(v any) any {
 // never null and serviceAccount is lower-cased (emails compare
 // case-insensitively; rules lower the entry's side only when needed).
 func sandboxValue(sb Sandbox) map[string]any {
-	secrets := sb.Secrets
-	if secrets == nil {
-		secrets = []string{}
-	}
 	return map[string]any{
 		"project":        sb.Project,
 		"serviceAccount": strings.ToLower(sb.ServiceAccount),
 		"network":        sb.Network,
 		"instanceName":   sb.InstanceName,
-		"secrets":        secrets,
+		"secrets":        nonNil(sb.Secrets),
+		"canaries":       nonNil(sb.Canaries),
+		"resources":      nonNil(sb.Resources),
 	}
+}
+
+// nonNil returns s, or an empty list for nil: CEL's in needs a list.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

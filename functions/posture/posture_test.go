@@ -50,15 +50,23 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { emu.Close() })
 	cfg := config.Demo()
 	ctx := context.Background()
+	if err := emu.DeployConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
 	clients, err := emu.Clients(ctx, cfg.Cloud.GCP.Project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clients.Close() })
+	provClients, err := emu.ClientsAs(ctx, cfg.Cloud.GCP.Project, emulator.Provisioner(cfg.Cloud.GCP.Project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { provClients.Close() })
 	for _, id := range cfg.Coopguard.Secrets {
 		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte(keyValue))
 	}
-	p := provisioner.New(&cfg, clients, func(*provisioner.Sandbox) string { return `logName:"cloudaudit.googleapis.com"` })
+	p := provisioner.New(&cfg, provClients, func(*provisioner.Sandbox) string { return `logName:"cloudaudit.googleapis.com"` })
 	if _, err := p.Converge(ctx, provisioner.Options{}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -223,6 +231,9 @@ func TestDemoPasses(t *testing.T) {
 // TestChecks makes each check fail (or, for lookalikes, still pass) by
 // changing the emulated project the way drift happens, through the API
 // where the API can.
+// secretReads is the audit config Provision adds for the detection rules.
+var secretReads = &iampb.AuditConfig{Service: "secretmanager.googleapis.com", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_DATA_READ}}}
+
 func TestChecks(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -359,16 +370,19 @@ func TestChecks(t *testing.T) {
 		// audit-logging
 		{"DATA_WRITE off", "audit-logging", func(t *testing.T, w *world) {
 			w.editPolicy(t, []string{"auditConfigs"}, func(p *iampb.Policy) {
-				p.AuditConfigs = []*iampb.AuditConfig{{Service: "allServices", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_ADMIN_READ}}}}
+				p.AuditConfigs = []*iampb.AuditConfig{{Service: "allServices", AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_ADMIN_READ}}}, secretReads}
 			})
 		}, nil, posture.Fail, "DATA_WRITE off (on: ADMIN_READ)", "set-iam-policy coopguard-local"},
 		{"no audit configs", "audit-logging", func(t *testing.T, w *world) {
 			w.editPolicy(t, []string{"auditConfigs"}, func(p *iampb.Policy) { p.AuditConfigs = nil })
 		}, nil, posture.Fail, "ADMIN_READ, DATA_WRITE off (on: none)", ""},
+		{"secret reads not audited", "audit-logging", func(t *testing.T, w *world) {
+			w.editPolicy(t, []string{"auditConfigs"}, func(p *iampb.Policy) { p.AuditConfigs = p.AuditConfigs[:1] })
+		}, nil, posture.Fail, "DATA_READ audit logs off for secretmanager.googleapis.com", ""},
 		{"only one service audited", "audit-logging", func(t *testing.T, w *world) {
 			w.editPolicy(t, []string{"auditConfigs"}, func(p *iampb.Policy) {
 				p.AuditConfigs = []*iampb.AuditConfig{{Service: "secretmanager.googleapis.com", AuditLogConfigs: []*iampb.AuditLogConfig{
-					{LogType: iampb.AuditLogConfig_ADMIN_READ}, {LogType: iampb.AuditLogConfig_DATA_WRITE}}}}
+					{LogType: iampb.AuditLogConfig_ADMIN_READ}, {LogType: iampb.AuditLogConfig_DATA_WRITE}, {LogType: iampb.AuditLogConfig_DATA_READ}}}}
 			})
 		}, nil, posture.Fail, "allServices audit logs ADMIN_READ, DATA_WRITE off", ""},
 		{"sandbox SA exempted", "audit-logging", func(t *testing.T, w *world) {

@@ -356,24 +356,28 @@ func TestLogEntriesDriveRules(t *testing.T) {
 
 // TestSpoofedLogEntriesAreRefused: an attacker who can write a log line
 // must not steer coopguard at a production VM or a secret it does not
-// manage, however the entry is forged.
+// manage, however the entry is forged: entries that are not the guarded
+// project's Cloud Audit Logs are ignored, and an audited call is
+// attributed to the sandbox whose account made it, whatever VM it names.
 func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	prod := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{
 		Name: proto.String("prod-api"), Labels: map[string]string{"env": "prod"}})
 	prodID := strconv.FormatUint(prod.GetId(), 10)
 	setIAM := string(s.alert(t, "logentry-setiampolicy-by-sandbox-sa.json"))
-	tests := []struct {
+	ignored := []struct {
 		name, entry string
 	}{
 		{"other secret", strings.ReplaceAll(string(s.alert(t, "logentry-secret-access-unknown-principal.json")), "anthropic-api-key", "prod-db-password")},
-		{"foreign VM as the resource, forged sandbox labels", strings.Replace(setIAM,
-			`"resource": {"labels": {"project_id": "coopguard-local"}, "type": "project"}`,
-			`"resource": {"labels": {"project_id": "coopguard-local", "instance_id": "`+prodID+`", "zone": "us-central1-a", "coopguard-sandbox": "claude-sandbox"}, "type": "gce_instance"}, "labels": {"coopguard-sandbox": "claude-sandbox"}`, 1)},
-		{"other project", strings.ReplaceAll(setIAM, `"project_id": "coopguard-local"`, `"project_id": "prod-project-1"`)},
+		{"other project's audit log", strings.ReplaceAll(setIAM, `coopguard-local`, `prod-project-1`)},
+		{"look-alike log name", strings.ReplaceAll(setIAM, `cloudaudit.googleapis.com%2Factivity`, `cloudaudit.googleapis.com%2Factivity_`)},
+		{"audit log name, no AuditLog payload", strings.ReplaceAll(setIAM, `type.googleapis.com/google.cloud.audit.AuditLog`, `type.googleapis.com/google.protobuf.Struct`)},
 	}
-	for i, tt := range tests {
+	for i, tt := range ignored {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.entry == setIAM {
+				t.Fatal("the forgery changed nothing: the sample's shape changed")
+			}
 			entry := strings.Replace(tt.entry, `"insertId": "`, `"insertId": "spoof`+strconv.Itoa(i), 1)
 			before := resourceMutations(s.emu.Faults.MutationSnapshot())
 			if code := postEvent(t, "HandleLogEntry", binary, []byte(entry), nil); code != http.StatusOK {
@@ -384,20 +388,25 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 			}
 		})
 	}
-	refused := 0
-	for _, r := range incidents(t) {
-		if r.Outcome == incident.OutcomeRefused && r.Reason != "" {
-			refused++
-		}
+	if n := len(incidents(t)); n != 0 {
+		t.Errorf("%d incidents from ignored entries, want none", n)
 	}
-	if refused != 2 {
-		t.Errorf("%d refused incidents recorded, want 2 (the foreign VM and the other project)", refused)
+	// The sandbox's own account, in an entry that names the production VM:
+	// the sandbox is contained, the production VM left alone.
+	forged := strings.Replace(setIAM,
+		`"resource": {"labels": {"project_id": "coopguard-local"}, "type": "project"}`,
+		`"resource": {"labels": {"project_id": "coopguard-local", "instance_id": "`+prodID+`", "zone": "us-central1-a", "coopguard-sandbox": "claude-sandbox"}, "type": "gce_instance"}, "labels": {"coopguard-sandbox": "claude-sandbox"}`, 1)
+	if forged == setIAM {
+		t.Fatal("the forgery changed nothing: the sample's shape changed")
+	}
+	if code := postEvent(t, "HandleLogEntry", binary, []byte(forged), nil); code != http.StatusOK {
+		t.Fatalf("HandleLogEntry = %d", code)
 	}
 	if inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, "prod-api"); inst.GetStatus() != "RUNNING" || len(inst.GetLabels()) != 1 {
 		t.Errorf("production VM touched: %v", inst)
 	}
-	if s.instance(t).GetStatus() != "RUNNING" {
-		t.Error("the sandbox was stopped by a spoofed entry")
+	if st := s.instance(t).GetStatus(); st != "TERMINATED" && st != "STOPPING" {
+		t.Errorf("the sandbox whose account made the call is %s, want it stopped", st)
 	}
 }
 

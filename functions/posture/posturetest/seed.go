@@ -47,7 +47,15 @@ func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
 				{LogType: iampb.AuditLogConfig_ADMIN_READ},
 				{LogType: iampb.AuditLogConfig_DATA_WRITE},
 			},
+		}, {
+			// What Provision turns on for the detection rules.
+			Service:         "secretmanager.googleapis.com",
+			AuditLogConfigs: []*iampb.AuditLogConfig{{LogType: iampb.AuditLogConfig_DATA_READ}},
 		}},
+	}
+	// Keep what is already granted (deploy's bindings).
+	if old, ok := emu.ResourceManager.Policy(project); ok {
+		pol.Bindings = append(pol.Bindings, old.GetBindings()...)
 	}
 	for _, r := range SandboxRoles {
 		pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: r, Members: []string{sa}})
