@@ -51,9 +51,10 @@ func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 	}
 	for _, r := range rep.Resources {
 		want := provisioner.Create
-		if r.Kind == "secret" || (r.Kind == "secret-access" && r.Name == "anthropic-api-key") {
-			// The demo project already has the key; converge adds rotation
-			// and the sandbox account's access on it.
+		if r.Kind == "secret" || r.Kind == "auditConfig" || (r.Kind == "secret-access" && r.Name == "anthropic-api-key") {
+			// The demo project already has the key (converge adds rotation
+			// and the sandbox account's access on it) and an IAM policy
+			// (converge adds the audit config).
 			want = provisioner.Update
 		}
 		if r.Action != want || r.Status != provisioner.StatusDone {
