@@ -24,6 +24,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
+	"github.com/cloudcoop/coopguard/test/emulator/iamadmin"
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
@@ -47,13 +48,16 @@ type Emulator struct {
 	// services of coopguard's functions.
 	ResourceManager *resourcemanager.Server
 	Run             *run.Server
+	// IAMAdmin holds service accounts and their keys (IAM API), which
+	// attack drills create and mint.
+	IAMAdmin *iamadmin.Server
 	// IAM holds roles and the policies the fakes do not; Gate applies
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
 	Gate *audit.Gate
 
 	// ComputeURL is the Compute REST base URL; GRPCAddr serves Secret
-	// Manager, Monitoring, Logging, Resource Manager and Cloud Run;
+	// Manager, Monitoring, Logging, Resource Manager, Cloud Run and IAM;
 	// PubSubAddr serves Pub/Sub.
 	ComputeURL string
 	GRPCAddr   string
@@ -75,6 +79,7 @@ func Start() (*Emulator, error) {
 	e.Logging = logging.New(e.Clock.Now)
 	e.ResourceManager = resourcemanager.New(e.Clock.Now)
 	e.Run = run.New(e.Clock.Now)
+	e.IAMAdmin = iamadmin.New(e.Clock.Now)
 	e.newGate()
 	e.httpSrv = httptest.NewServer(e.Gate.Middleware(e.Compute, e.Compute))
 	e.ComputeURL = e.httpSrv.URL
@@ -90,6 +95,7 @@ func Start() (*Emulator, error) {
 	e.Logging.Register(e.grpcSrv)
 	e.ResourceManager.Register(e.grpcSrv)
 	e.Run.Register(e.grpcSrv)
+	e.IAMAdmin.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()
 
