@@ -56,6 +56,17 @@ func (e *Emulator) newGate() {
 		p := e.SecretManager.Policy(resource)
 		return p, p != nil
 	})
+	// TestIamPermissions on a secret answers what its caller holds there.
+	e.SecretManager.SetPermissionTester(func(ctx context.Context, secret string, perms []string) ([]string, error) {
+		email, _ := iam.PrincipalFrom(ctx)
+		var held []string
+		for _, p := range perms {
+			if e.IAM.Allowed(iam.Member(email), p, secret) {
+				held = append(held, p)
+			}
+		}
+		return held, nil
+	})
 	// Audit entries are stored and routed by the emulated Logging; a
 	// sink publishes only if its writer identity may publish to the topic.
 	e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { e.Logging.Append(ctx, entry) }
