@@ -81,9 +81,14 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		// Operations take GCP's time here, so an incident rehearsed on
 		// the emulated project unfolds as it would in GCP.
 		emu.Compute.SetProfile(profile)
-		opts = emu.Options()
 		seedDemo(emu, cfg)
 		posturetest.SeedDemoPosture(emu, cfg)
+		// Grant what deploy grants; every function acts as its deployed
+		// identity (Provision as the provisioner, the rest as the responder).
+		if err := emu.DeployConfig(cfg); err != nil {
+			return err
+		}
+		opts = emu.OptionsAs(emulator.Responder(cfg.Cloud.GCP.Project))
 		if stop, err := startDemoWatcher(emu, cfg); err != nil {
 			log.Warn("agent watcher not started: stop-agents will wait for its timeout", "error", err)
 		} else {
@@ -118,6 +123,14 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if emu != nil {
+		prov, err := emu.ClientsAs(ctx, cfg.Cloud.GCP.Project, emulator.Provisioner(cfg.Cloud.GCP.Project))
+		if err != nil {
+			return err
+		}
+		defer prov.Close()
+		env.UseProvisionerClients(prov)
+	}
 	functions.SetEnv(env)
 
 	addr := net.JoinHostPort(*host, strconv.Itoa(*port))
@@ -133,6 +146,20 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "coopguard serve: http://%s  project %s  cloud: %s\n", addr, cfg.Cloud.GCP.Project, cloud)
 	fmt.Fprintf(stdout, "  try: curl -X POST http://%s/Provision   curl http://%s/Status\n", addr, addr)
+	if emu != nil {
+		info := newEmulatorInfo(emu, cfg)
+		dir, err := os.MkdirTemp("", "coopguard-serve-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := info.writeGcloudConfigs(dir); err != nil {
+			return fmt.Errorf("serve: write gcloud configurations: %w", err)
+		}
+		serveInfo.Store(info)
+		defer serveInfo.Store(nil)
+		info.print(stdout, addr)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- funcframework.StartHostPort(*host, strconv.Itoa(*port)) }()
 	if emu != nil {
@@ -276,7 +303,10 @@ var registerOnce sync.Once
 // Only an emulated serve registers it (the registry is global, so once per
 // process): deployed functions never offer it.
 func registerEmulatorPublish() {
-	registerOnce.Do(func() { ffunctions.HTTP("EmulatorPublish", EmulatorPublish) })
+	registerOnce.Do(func() {
+		ffunctions.HTTP("EmulatorPublish", EmulatorPublish)
+		ffunctions.HTTP("EmulatorInfo", EmulatorInfo)
+	})
 }
 
 // publishRequest is EmulatorPublish's body.

@@ -28,6 +28,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
+	"github.com/cloudcoop/coopguard/test/emulator/restgw"
 	"github.com/cloudcoop/coopguard/test/emulator/run"
 	"github.com/cloudcoop/coopguard/test/emulator/secretmanager"
 )
@@ -62,8 +63,13 @@ type Emulator struct {
 	ComputeURL string
 	GRPCAddr   string
 	PubSubAddr string
+	// RESTURL serves the REST form of the gRPC fakes that gcloud speaks
+	// REST to (Cloud Logging's entries.list and entries.write).
+	RESTURL string
 
 	httpSrv  *httptest.Server
+	restSrv  *httptest.Server
+	restGW   *restgw.Gateway
 	grpcSrv  *grpc.Server
 	metaMu   sync.Mutex
 	metaSrvs []*httptest.Server
@@ -98,6 +104,13 @@ func Start() (*Emulator, error) {
 	e.IAMAdmin.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()
+	if e.restGW, err = restgw.New(e.GRPCAddr); err != nil {
+		e.httpSrv.Close()
+		e.grpcSrv.Stop()
+		return nil, fmt.Errorf("emulator: REST gateway: %w", err)
+	}
+	e.restSrv = httptest.NewServer(e.restGW)
+	e.RESTURL = e.restSrv.URL
 
 	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
 	e.PubSub.SetTimeNowFunc(e.Clock.Now)
@@ -149,6 +162,8 @@ func (e *Emulator) Close() error {
 	e.metaMu.Unlock()
 	e.httpSrv.CloseClientConnections()
 	e.httpSrv.Close()
+	e.restSrv.Close()
+	_ = e.restGW.Close()
 	e.grpcSrv.Stop()
 	return errors.Join(e.PubSub.Close())
 }
