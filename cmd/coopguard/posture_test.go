@@ -37,6 +37,9 @@ func postureServer(t *testing.T) (*gcp.Clients, *config.Config, string) {
 		t.Fatal(err)
 	}
 	seedDemo(emu, cfg)
+	if err := emu.DeployConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	clients, err := emu.Clients(ctx, cfg.Cloud.GCP.Project)
 	if err != nil {
 		t.Fatal(err)
