@@ -46,9 +46,7 @@ type Env struct {
 // process, so Provision gets the provisioner's client set here.
 func (e *Env) UseProvisionerClients(clients *gcp.Clients) {
 	e.Provisioner = provisioner.New(e.Config, clients, func(s *provisioner.Sandbox) string {
-		d := e.Sandbox
-		d.Network, d.InstanceName = s.Network(), s.Name
-		return detect.SinkFilter(d)
+		return detect.SinkFilter(sandboxForRules(e.Config, s))
 	})
 }
 
@@ -79,7 +77,7 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, e
 		return nil, err
 	}
 	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb}
-	e.Sandbox = sandboxForRules(e)
+	e.Sandbox = sandboxForRules(cfg, sb)
 	e.UseProvisionerClients(clients)
 	e.Recorder = report.New(clients, cfg.Coopguard.Topics.Incidents)
 	e.Responder = respond.New(cfg, clients, e.Recorder, nil)

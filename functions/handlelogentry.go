@@ -8,6 +8,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/cloudcoop/coopguard/functions/detect"
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
@@ -88,16 +90,31 @@ func entrySummary(e events.LogEntry) string {
 	return s
 }
 
-// sandboxForRules is what the detection rules know about the sandbox.
-func sandboxForRules(e *Env) detect.Sandbox {
+// sandboxForRules is what the detection rules know about the sandbox sb
+// (the configured one, or one Provision built under another name): its
+// account, network, resources, secrets and canary, and coopguard's own
+// accounts.
+func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox {
 	return detect.Sandbox{
-		Project:        e.Config.Cloud.GCP.Project,
-		ServiceAccount: e.Config.Cloud.GCP.ServiceAccount,
-		Network:        e.sandbox.Network(),
-		InstanceName:   e.Config.VM.Name,
-		Secrets:        e.Config.Coopguard.Secrets,
-		Resources: []string{e.sandbox.Network(), e.sandbox.Subnet(), e.sandbox.Router(),
-			e.sandbox.FirewallDenyIngress(), e.sandbox.FirewallIAPSSH(), e.sandbox.FirewallQuarantine(), e.sandbox.Sink()},
-		Coopguard: e.Config.CoopguardAccounts(),
+		Project:        cfg.Cloud.GCP.Project,
+		ServiceAccount: sb.ServiceAccount,
+		Network:        sb.Network(),
+		InstanceName:   sb.Name,
+		Secrets:        cfg.Coopguard.Secrets,
+		Resources: []string{sb.Network(), sb.Subnet(), sb.Router(),
+			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink()},
+		Coopguard: cfg.CoopguardAccounts(),
+		Canaries:  nonEmpty(cfg.CanarySecret(sb.Name)),
 	}
+}
+
+// nonEmpty returns the non-empty strings of ss.
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
