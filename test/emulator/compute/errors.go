@@ -110,6 +110,11 @@ func errNotReady(key, status string) *apiError {
 		message: fmt.Sprintf("The resource '%s' is not ready (status %s)", key, status)}
 }
 
+// errRateLimited is the 403 Compute answers when a rate quota is spent.
+func errRateLimited(msg string) *apiError {
+	return &apiError{code: http.StatusForbidden, reason: "rateLimitExceeded", message: msg}
+}
+
 // errInUse is the 400 for deleting a resource others still reference.
 func errInUse(kind, key, user string) *apiError {
 	return &apiError{code: http.StatusBadRequest, reason: "resourceInUseByAnotherResource",

@@ -6,7 +6,9 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
@@ -282,9 +284,18 @@ func validateMetadata(md *computepb.Metadata) error {
 	return nil
 }
 
-// instance returns a clone of the instance the call names.
+// instance returns a clone of the instance the call names, by name or
+// by its numeric id (the API accepts either in instance paths).
 func (s *Server) instance(c *call) (string, *computepb.Instance, error) {
 	key := c.key("instances", c.name)
+	if numberRE.MatchString(c.name) {
+		for _, k := range s.children(c.key("instances", "")) {
+			if strconv.FormatUint(idOf(s.objects[k]), 10) == c.name {
+				key = k
+				break
+			}
+		}
+	}
 	m, err := s.get(key)
 	if err != nil {
 		return key, nil, err
@@ -367,6 +378,7 @@ func (s *Server) dropInstance(key string, inst *computepb.Instance) {
 	}
 	delete(s.objects, key)
 	delete(s.guest, key)
+	delete(s.guestReads, key)
 }
 
 // lifecycle is one half of an instance's power cycle: the request moves
@@ -464,10 +476,10 @@ func (s *Server) setMetadata(c *call) (target, error) {
 	md.Fingerprint = proto.String(s.fingerprint(key + "/metadata"))
 	inst.Metadata = md
 	s.replace(key, inst)
-	if s.watcherStandIn {
+	if s.watcherStandIn && s.guestAttributesEnabled(key) {
 		for _, it := range md.GetItems() {
-			if it.GetKey() == "coopguard-agents" && it.GetValue() == "stop" {
-				s.setGuest(key, "coopguard/agents", fmt.Sprintf("stopped %d", s.now().Unix()))
+			if incident, ok := strings.CutPrefix(it.GetValue(), "stop"); it.GetKey() == "coopguard-agents" && ok {
+				s.setGuest(key, "coopguard/agents", strings.TrimSpace(fmt.Sprintf("stopped%s %d", incident, s.now().Unix())))
 			}
 		}
 	}
@@ -531,6 +543,67 @@ func (s *Server) setTags(c *call) (target, error) {
 	return target{key: key, id: inst.GetId()}, nil
 }
 
+// guestAttributesEnabled reports whether the VM at instKey may write
+// guest attributes: metadata enable-guest-attributes=TRUE on the instance
+// or, when the instance does not say, on its project. Callers hold s.mu.
+func (s *Server) guestAttributesEnabled(instKey string) bool {
+	inst, ok := s.objects[instKey].(*computepb.Instance)
+	if !ok {
+		return false
+	}
+	if v, ok := metadataValueOf(inst.GetMetadata(), guestAttributesKey); ok {
+		return strings.EqualFold(v, "true")
+	}
+	pv, _ := s.projectMetadata(projectOf(instKey))
+	return strings.EqualFold(pv[guestAttributesKey], "true")
+}
+
+// metadataValueOf returns the value of key in md.
+func metadataValueOf(md *computepb.Metadata, key string) (string, bool) {
+	for _, it := range md.GetItems() {
+		if it.GetKey() == key {
+			return it.GetValue(), true
+		}
+	}
+	return "", false
+}
+
+// guestAttributesKey is the metadata key that turns guest attributes on.
+const guestAttributesKey = "enable-guest-attributes"
+
+// Guest attribute reads are limited per VM: a burst of guestReadBurst,
+// then one every guestReadEvery (10 a minute).
+const (
+	guestReadBurst = 3
+	guestReadEvery = 6 * time.Second
+)
+
+// takeGuestRead spends one guest attribute read of the VM at instKey, or
+// reports false when its budget is spent. Callers hold s.mu.
+func (s *Server) takeGuestRead(instKey string) bool {
+	now := s.now()
+	b, ok := s.guestReads[instKey]
+	if !ok {
+		b = &readBudget{tokens: guestReadBurst, at: now}
+		s.guestReads[instKey] = b
+	}
+	if gained := float64(now.Sub(b.at)) / float64(guestReadEvery); gained > 0 {
+		b.tokens = min(guestReadBurst, b.tokens+gained)
+	}
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// readBudget is a token bucket on the emulator's clock.
+type readBudget struct {
+	tokens float64
+	at     time.Time
+}
+
 // getGuestAttributes answers a variableKey ("namespace/key") with its
 // value, or a queryPath ("namespace/" or "namespace/key", empty for all)
 // with the matching entries; 404 when nothing matches, as on the real API.
@@ -538,6 +611,9 @@ func (s *Server) getGuestAttributes(c *call) (any, error) {
 	key, _, err := s.instance(c)
 	if err != nil {
 		return nil, err
+	}
+	if !s.takeGuestRead(key) {
+		return nil, errRateLimited(fmt.Sprintf("Guest attributes of '%s' were read too often: at most %d a minute, bursts of %d.", key, int(time.Minute/guestReadEvery), guestReadBurst))
 	}
 	attrs := s.guest[key]
 	out := &computepb.GuestAttributes{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 func TestInstanceLifecycle(t *testing.T) {
@@ -472,5 +474,47 @@ func TestRequestIDMustBeUUID(t *testing.T) {
 		if inst, _ := e.srv.Instance(testProject, testZone, "web-1"); tc.want != http.StatusOK && inst.GetStatus() != "RUNNING" {
 			t.Errorf("requestId %q refused but the VM is %s", tc.rid, inst.GetStatus())
 		}
+	}
+}
+
+// TestNumericIDsInPaths pins that instance paths take the instance's
+// numeric id in place of its name, and every path takes the project
+// number in place of its id, as the API's path patterns allow.
+func TestNumericIDsInPaths(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+	want := e.createInstance(t, "web-1", nil, nil)
+	id := strconv.FormatUint(want.GetId(), 10)
+	number := strconv.FormatInt(resourcemanager.ProjectNumber(testProject), 10)
+	cases := []struct {
+		project, instance string
+		wantCode          int
+	}{
+		{testProject, "web-1", http.StatusOK},
+		{testProject, id, http.StatusOK},
+		{number, "web-1", http.StatusOK},
+		{number, id, http.StatusOK},
+		{testProject, "1234", http.StatusNotFound},
+		{"123456789012", "web-1", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		got, err := e.inst.Get(ctx, &computepb.GetInstanceRequest{Project: tc.project, Zone: testZone, Instance: tc.instance})
+		code := http.StatusOK
+		if err != nil {
+			code, _ = apiCode(t, err)
+		}
+		if code != tc.wantCode {
+			t.Errorf("get projects/%s/.../instances/%s: %d, want %d", tc.project, tc.instance, code, tc.wantCode)
+			continue
+		}
+		if err == nil && got.GetSelfLink() != want.GetSelfLink() {
+			t.Errorf("get projects/%s/.../instances/%s: selfLink %s, want %s", tc.project, tc.instance, got.GetSelfLink(), want.GetSelfLink())
+		}
+	}
+	// A mutation by id and number acts on the named instance.
+	wait(t)(e.inst.Stop(ctx, &computepb.StopInstanceRequest{Project: number, Zone: testZone, Instance: id}))
+	if inst, _ := e.srv.Instance(testProject, testZone, "web-1"); inst.GetStatus() != "TERMINATED" {
+		t.Errorf("stop by number and id: VM is %s", inst.GetStatus())
 	}
 }

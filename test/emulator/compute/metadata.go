@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // metadataPrefix starts every path of the metadata server.
@@ -34,10 +36,11 @@ func (s *Server) MetadataHandler(project, zone, instance string) http.Handler {
 		instanceKey: "projects/" + project + "/zones/" + zone + "/instances/" + instance}
 }
 
-// projectNumber derives a stable project number, which the metadata
-// server reports where the real one shows the number, not the id.
-func projectNumber(project string) uint64 {
-	return newID("project#"+project) % 1_000_000_000_000
+// projectNumber is the project's number, which the metadata server
+// reports where the real one shows the number, not the id; every fake
+// derives it the same way.
+func projectNumber(project string) int64 {
+	return resourcemanager.ProjectNumber(project)
 }
 
 // ServeHTTP serves one metadata request.
@@ -48,6 +51,10 @@ func (m *metadataServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// forged browser request; the real server refuses without it.
 	if r.Header.Get("Metadata-Flavor") != "Google" {
 		http.Error(w, "Missing required header: Metadata-Flavor", http.StatusForbidden)
+		return
+	}
+	if m.off() {
+		hangUp(w)
 		return
 	}
 	p, ok := strings.CutPrefix(r.URL.Path, metadataPrefix)
@@ -104,6 +111,10 @@ func (m *metadataServer) longPoll(w http.ResponseWriter, r *http.Request, p stri
 			writeMetadata(w, v, found)
 			return
 		}
+		if m.off() {
+			hangUp(w)
+			return
+		}
 		select {
 		case <-changed:
 		case <-timeout:
@@ -113,6 +124,35 @@ func (m *metadataServer) longPoll(w http.ResponseWriter, r *http.Request, p stri
 			return
 		}
 	}
+}
+
+// off reports whether the VM is not running, so nothing on it can ask
+// its metadata server anything.
+func (m *metadataServer) off() bool {
+	m.s.lock()
+	defer m.s.mu.Unlock()
+	inst, ok := m.s.objects[m.instanceKey].(*computepb.Instance)
+	if !ok {
+		return false
+	}
+	switch inst.GetStatus() {
+	case "TERMINATED", "STOPPED", "SUSPENDED":
+		return true
+	}
+	return false
+}
+
+// hangUp drops the connection without an answer: the VM asking is off.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// Without a hijackable connection, abort the handler; net/http
+	// closes the connection without a response.
+	panic(http.ErrAbortHandler)
 }
 
 // etag identifies a value, so a poller can say which one it has seen.
@@ -137,17 +177,21 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 	case "project/project-id":
 		return m.project, true
 	case "project/numeric-project-id":
-		return strconv.FormatUint(projectNumber(m.project), 10), true
+		return strconv.FormatInt(projectNumber(m.project), 10), true
+	}
+	if v, found, ok := attributes(p, "project/attributes", recursive, func() (map[string]string, []string) {
+		return m.s.projectMetadata(m.project)
+	}); ok {
+		return v, found
 	}
 	inst, ok := m.s.objects[m.instanceKey].(*computepb.Instance)
 	if !ok {
 		return "", false
 	}
-	items := map[string]string{}
-	var keys []string
-	for _, it := range inst.GetMetadata().GetItems() {
-		items[it.GetKey()] = it.GetValue()
-		keys = append(keys, it.GetKey())
+	if v, found, ok := attributes(p, "instance/attributes", recursive, func() (map[string]string, []string) {
+		return metadataItems(inst.GetMetadata())
+	}); ok {
+		return v, found
 	}
 	switch p {
 	case "instance/id":
@@ -164,22 +208,32 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 	case "instance/tags":
 		b, _ := json.Marshal(append([]string{}, inst.GetTags().GetItems()...))
 		return string(b), true
-	case "instance/attributes", "instance/attributes/":
+	}
+	return "", false
+}
+
+// attributes serves the metadata items under dir ("instance/attributes"
+// or "project/attributes"): the directory lists the keys (or, recursive,
+// a JSON object), a key its value. ok is false when p is not under dir.
+func attributes(p, dir string, recursive bool, items func() (map[string]string, []string)) (v string, found, ok bool) {
+	if p == dir || p == dir+"/" {
+		m, keys := items()
 		if recursive {
-			b, _ := json.Marshal(items)
-			return string(b), true
+			b, _ := json.Marshal(m)
+			return string(b), true, true
 		}
 		var sb strings.Builder
 		for _, k := range keys {
 			sb.WriteString(k + "\n")
 		}
-		return sb.String(), true
+		return sb.String(), true, true
 	}
-	if k, ok := strings.CutPrefix(p, "instance/attributes/"); ok {
-		v, found := items[k]
-		return v, found
+	if k, under := strings.CutPrefix(p, dir+"/"); under {
+		m, _ := items()
+		v, found := m[k]
+		return v, found, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // guestAttribute serves PUT, GET and DELETE of one guest attribute
@@ -192,6 +246,14 @@ func (m *metadataServer) guestAttribute(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	s := m.s
+	s.lock()
+	enabled := s.guestAttributesEnabled(m.instanceKey)
+	s.mu.Unlock()
+	if !enabled {
+		// Guest attributes are off unless metadata enables them.
+		http.Error(w, "Guest attributes endpoint access is disabled.", http.StatusForbidden)
+		return
+	}
 	switch r.Method {
 	case http.MethodPut:
 		body, err := io.ReadAll(io.LimitReader(r.Body, 256*1024))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -136,10 +137,18 @@ func TestMetadataLongPollWokenBySetMetadata(t *testing.T) {
 
 func TestGuestAttributes(t *testing.T) {
 	e := newEnv(t)
+	clk := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e.srv.SetClock(clk.Now)
 	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
-	e.createInstance(t, "web-1", nil, nil)
+	e.createInstance(t, "web-1", nil, map[string]string{"enable-guest-attributes": "TRUE"})
 	base := metadataEnv(t, e, "web-1")
 	ctx := testCtx(t)
+	// Stay within the read limit: one read per 6 s.
+	e.inj.OnCall(func(method string) {
+		if method == "compute.instances.getGuestAttributes" {
+			clk.Advance(guestReadEvery)
+		}
+	})
 
 	_, err := e.inst.GetGuestAttributes(ctx, &computepb.GetGuestAttributesInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1", QueryPath: proto.String("coopguard/")})
 	if code, _ := apiCode(t, err); code != http.StatusNotFound {
@@ -202,5 +211,182 @@ func TestGuestAttributes(t *testing.T) {
 	ga, err := e.inst.GetGuestAttributes(ctx, &computepb.GetGuestAttributesInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1", VariableKey: proto.String("coopguard/ack")})
 	if err != nil || ga.GetVariableValue() != "cmd-1" {
 		t.Errorf("variableKey = %v, %v", ga, err)
+	}
+}
+
+// putGuest writes a guest attribute through the VM's metadata server.
+func putGuest(ctx context.Context, t *testing.T, base, path, value string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/computeMetadata/v1/instance/guest-attributes/"+path, strings.NewReader(value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestGuestAttributesNeedEnabling pins that the guest can write guest
+// attributes only when metadata enable-guest-attributes is TRUE on the
+// instance or, when the instance does not say, on the project; else the
+// metadata server refuses with 403 and the API finds nothing.
+func TestGuestAttributesNeedEnabling(t *testing.T) {
+	cases := []struct {
+		name     string
+		instance map[string]string
+		project  string // project's enable-guest-attributes, "" for unset
+		want     int
+	}{
+		{"not enabled", nil, "", http.StatusForbidden},
+		{"enabled on the instance", map[string]string{"enable-guest-attributes": "TRUE"}, "", http.StatusOK},
+		{"enabled on the project", nil, "TRUE", http.StatusOK},
+		{"the instance overrides the project", map[string]string{"enable-guest-attributes": "FALSE"}, "TRUE", http.StatusForbidden},
+		{"any other value is off", map[string]string{"enable-guest-attributes": "yes"}, "", http.StatusForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := testCtx(t)
+			e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+			if tc.project != "" {
+				p, err := e.projects(t).Get(ctx, &computepb.GetProjectRequest{Project: testProject})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wait(t)(e.projects(t).SetCommonInstanceMetadata(ctx, &computepb.SetCommonInstanceMetadataProjectRequest{Project: testProject,
+					MetadataResource: &computepb.Metadata{Fingerprint: p.GetCommonInstanceMetadata().Fingerprint,
+						Items: []*computepb.Items{{Key: proto.String("enable-guest-attributes"), Value: proto.String(tc.project)}}}}))
+			}
+			e.createInstance(t, "web-1", nil, tc.instance)
+			base := metadataEnv(t, e, "web-1")
+			if code := putGuest(ctx, t, base, "coopguard/agents", "stopped"); code != tc.want {
+				t.Errorf("PUT: %d, want %d", code, tc.want)
+			}
+			_, err := e.inst.GetGuestAttributes(ctx, &computepb.GetGuestAttributesInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1", VariableKey: proto.String("coopguard/agents")})
+			if found := err == nil; found != (tc.want == http.StatusOK) {
+				t.Errorf("getGuestAttributes after PUT %d: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestGuestAttributeReadLimit pins the per-VM read limit of
+// getGuestAttributes: a burst of 3, then 10 a minute; past it 403
+// rateLimitExceeded.
+func TestGuestAttributeReadLimit(t *testing.T) {
+	e := newEnv(t)
+	clk := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e.srv.SetClock(clk.Now)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+	e.createInstance(t, "web-1", nil, map[string]string{"enable-guest-attributes": "TRUE"})
+	e.createInstance(t, "web-2", nil, map[string]string{"enable-guest-attributes": "TRUE"})
+	read := func(vm string) int {
+		_, err := e.inst.GetGuestAttributes(ctx, &computepb.GetGuestAttributesInstanceRequest{Project: testProject, Zone: testZone, Instance: vm, QueryPath: proto.String("coopguard/")})
+		if err == nil {
+			return http.StatusOK
+		}
+		code, reason := apiCode(t, err)
+		if code == http.StatusForbidden && reason != "rateLimitExceeded" {
+			t.Errorf("403 with reason %q, want rateLimitExceeded", reason)
+		}
+		return code
+	}
+	steps := []struct {
+		advance time.Duration
+		vm      string
+		want    int
+	}{
+		{0, "web-1", http.StatusNotFound}, // nothing written yet, but a read
+		{0, "web-1", http.StatusNotFound},
+		{0, "web-1", http.StatusNotFound},
+		{0, "web-1", http.StatusForbidden}, // burst spent
+		{0, "web-2", http.StatusNotFound},  // the limit is per VM
+		{5 * time.Second, "web-1", http.StatusForbidden},
+		{time.Second, "web-1", http.StatusNotFound}, // one more after 6 s
+		{time.Second, "web-1", http.StatusForbidden},
+		{time.Minute, "web-1", http.StatusNotFound},
+	}
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		if got := read(s.vm); got != s.want {
+			t.Errorf("read %d (%s, +%v): %d, want %d", i, s.vm, s.advance, got, s.want)
+		}
+	}
+}
+
+// TestProjectMetadata pins projects.get and setCommonInstanceMetadata
+// (fingerprint-guarded) and that every VM's metadata server serves the
+// project's attributes.
+func TestProjectMetadata(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+	e.createInstance(t, "web-1", nil, nil)
+	base := metadataEnv(t, e, "web-1")
+	pc := e.projects(t)
+	p, err := pc.Get(ctx, &computepb.GetProjectRequest{Project: testProject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GetName() != testProject || p.GetCommonInstanceMetadata().GetFingerprint() == "" || len(p.GetCommonInstanceMetadata().GetItems()) != 0 {
+		t.Fatalf("project = %v", p)
+	}
+	set := func(fp *string) error {
+		return waitErr(pc.SetCommonInstanceMetadata(ctx, &computepb.SetCommonInstanceMetadataProjectRequest{Project: testProject,
+			MetadataResource: &computepb.Metadata{Fingerprint: fp, Items: []*computepb.Items{{Key: proto.String("team"), Value: proto.String("coop")}}}}))
+	}
+	if err := set(proto.String("stale")); err == nil {
+		t.Error("stale fingerprint accepted")
+	} else if code, _ := apiCode(t, err); code != http.StatusPreconditionFailed {
+		t.Errorf("stale fingerprint: %d, want 412", code)
+	}
+	if err := set(p.GetCommonInstanceMetadata().Fingerprint); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := pc.Get(ctx, &computepb.GetProjectRequest{Project: testProject})
+	if err != nil || len(p2.GetCommonInstanceMetadata().GetItems()) != 1 || p2.GetCommonInstanceMetadata().GetFingerprint() == p.GetCommonInstanceMetadata().GetFingerprint() {
+		t.Errorf("after set: %v, %v", p2, err)
+	}
+	if r := mdGet(ctx, base, "/computeMetadata/v1/project/attributes/team", true); r.code != 200 || r.body != "coop" {
+		t.Errorf("project attribute on the metadata server = %+v", r)
+	}
+}
+
+// waitErr waits for a mutation's operation and returns its error.
+func waitErr(op interface {
+	Wait(context.Context, ...gax.CallOption) error
+}, err error) error {
+	if err != nil {
+		return err
+	}
+	return op.Wait(context.Background())
+}
+
+// TestMetadataServerOfStoppedVM pins that a VM that is not running asks
+// its metadata server nothing: the server hangs up, long polls included.
+func TestMetadataServerOfStoppedVM(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "default", "10.128.0.0/20")
+	e.createInstance(t, "web-1", nil, map[string]string{"coopguard-agents": "run"})
+	base := metadataEnv(t, e, "web-1")
+	path := "/computeMetadata/v1/instance/attributes/coopguard-agents"
+	cur := mdGet(ctx, base, path, true)
+	if cur.code != 200 {
+		t.Fatalf("running VM: %+v", cur)
+	}
+	polled := make(chan mdResult, 1)
+	go func() { polled <- mdGet(ctx, base, path+"?wait_for_change=true&last_etag="+cur.etag, true) }()
+	wait(t)(e.inst.Stop(ctx, &computepb.StopInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1"}))
+	if r := <-polled; r.err == nil {
+		t.Errorf("long poll across the stop answered %+v, want no answer", r)
+	}
+	if r := mdGet(ctx, base, path, true); r.err == nil {
+		t.Errorf("stopped VM's metadata server answered %+v", r)
 	}
 }

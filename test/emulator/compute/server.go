@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // selfLinkBase prefixes every selfLink, as on the real API: clients compare
@@ -71,6 +73,8 @@ type Server struct {
 	requestIDs map[string]string
 	// guest holds guest attributes per instance path, keyed "namespace/key".
 	guest map[string]map[string]string
+	// guestReads is each VM's guest attribute read budget.
+	guestReads map[string]*readBudget
 	// changed is closed and replaced on every change of state, waking
 	// the metadata server's long polls.
 	changed chan struct{}
@@ -138,10 +142,12 @@ func New(inj *faults.Injector) *Server {
 		opErrs:     map[string]*apiError{},
 		requestIDs: map[string]string{},
 		guest:      map[string]map[string]string{},
+		guestReads: map[string]*readBudget{},
 		changed:    make(chan struct{}),
 		now:        time.Now,
 		pending:    map[string]*pendingOp{},
 	}
+	s.projectRoutes()
 	s.instanceRoutes()
 	s.diskRoutes()
 	s.snapshotRoutes()
@@ -190,6 +196,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := s.resolveProject(c); err != nil {
+		writeError(w, err)
+		return
+	}
 	var out any
 	var err error
 	if e.mutate != nil {
@@ -220,6 +230,16 @@ func (s *Server) parse(r *http.Request) (*call, string, bool) {
 	}
 	seg := strings.Split(rest, "/")
 	c := &call{s: s, r: r}
+	if len(seg) > 0 && seg[0] != "" && len(seg) <= 2 {
+		// The project itself: projects.get and its verbs, whose
+		// operations are global.
+		c.project, c.scope, c.coll = seg[0], "global", "project"
+		if len(seg) == 1 {
+			return c, r.Method + " project", true
+		}
+		c.verb = seg[1]
+		return c, r.Method + " project/" + c.verb, c.verb != ""
+	}
 	if len(seg) < 3 || seg[0] == "" {
 		return nil, "", false
 	}
@@ -262,6 +282,9 @@ var (
 	projectRE = regexp.MustCompile(`^([a-z][-a-z0-9.:]{0,60}:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	zoneRE    = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
 	regionRE  = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	// numberRE is a project number or a resource id, which paths accept
+	// in place of a project id or an instance name.
+	numberRE = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
 	// uuidRE is a UUID in its canonical text form, the only requestId
 	// the API accepts.
 	uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -273,7 +296,7 @@ const zeroUUID = "00000000-0000-0000-0000-000000000000"
 // validateScope rejects malformed projects, zones and regions the way the
 // real API does, so a typo in the code under test fails here too.
 func validateScope(c *call) error {
-	if !projectRE.MatchString(c.project) {
+	if !projectRE.MatchString(c.project) && !numberRE.MatchString(c.project) {
 		return errInvalidField("project", c.project, "Must be a match of regex '(?:(?:[-a-z0-9]{1,63}\\.)*(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?):)?(?:[0-9]{1,19}|(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?))'")
 	}
 	switch c.scope {
@@ -287,6 +310,23 @@ func validateScope(c *call) error {
 		}
 	}
 	return nil
+}
+
+// resolveProject turns a project number in the path into the project's
+// id, as GCP accepts either; resources are kept and named by id.
+func (s *Server) resolveProject(c *call) error {
+	if !numberRE.MatchString(c.project) {
+		return nil
+	}
+	s.lock()
+	defer s.mu.Unlock()
+	for _, k := range sortedKeys(s.objects) {
+		if id := projectOf(k); strconv.FormatInt(resourcemanager.ProjectNumber(id), 10) == c.project {
+			c.project = id
+			return nil
+		}
+	}
+	return errNotFound("projects/" + c.project)
 }
 
 // mutate runs a mutating endpoint: requestId replay, the change itself (or

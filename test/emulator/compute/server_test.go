@@ -74,6 +74,17 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// projects returns a projects client on the fake.
+func (e *env) projects(t *testing.T) *gce.ProjectsClient {
+	t.Helper()
+	c, err := gce.NewProjectsRESTClient(context.Background(), option.WithEndpoint(e.url), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // ctx returns a context that ends with the test or after a deadline, so
 // a hung call fails the test instead of hanging it.
 func testCtx(t *testing.T) context.Context {
