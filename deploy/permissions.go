@@ -61,6 +61,10 @@ var Methods = map[string]Need{
 		"compute.instances.setMetadata", "compute.instances.setLabels", "compute.instances.setTags",
 		"compute.instances.setServiceAccount", zoneOp,
 	}, Grant: GrantSandboxActAs},
+	// Compute Engine: zonal operations, looked up by requestId and
+	// waited for when a retry resumes a change an attempt started.
+	"ZoneOperations.List":   {Perms: []string{"compute.zoneOperations.list"}},
+	"ZoneOperations.Wait":   {Perms: []string{zoneOp}},
 	"Instances.Stop":        {Perms: []string{"compute.instances.stop", zoneOp}},
 	"Instances.Start":       {Perms: []string{"compute.instances.start", zoneOp}},
 	"Instances.Delete":      {Perms: []string{"compute.instances.delete", zoneOp}},

@@ -45,7 +45,10 @@ func requiredMetadata() map[string]string {
 	return map[string]string{
 		"enable-oslogin":         "TRUE",
 		"block-project-ssh-keys": "TRUE",
-		"startup-script":         watcher.StartupScript(),
+		// The watcher reports through guest attributes, which GCE
+		// refuses unless metadata enables them.
+		"enable-guest-attributes": "TRUE",
+		"startup-script":          watcher.StartupScript(),
 	}
 }
 

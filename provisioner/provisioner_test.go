@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/test/emulator"
@@ -96,5 +99,54 @@ func TestConvergeReportsCriticalPath(t *testing.T) {
 	}
 	if waves["network"] != 0 || waves["subnetwork"] != 1 || waves["instance"] != 2 || waves["alertPolicy"] != 2 {
 		t.Errorf("waves = %v, want network 0, subnetwork 1, instance 2, alertPolicy 2", waves)
+	}
+}
+
+// TestProvisionEnablesGuestAttributes pins that the sandbox VM is made
+// with metadata enable-guest-attributes=TRUE (GCE refuses the watcher's
+// guest attribute without it), that a VM made without it gets it on the
+// next converge, and that converging again changes nothing.
+func TestProvisionEnablesGuestAttributes(t *testing.T) {
+	emu, p := setup(t)
+	cfg := config.Demo()
+	ctx := context.Background()
+	enabled := func() string {
+		inst, ok := emu.Compute.Instance(cfg.Cloud.GCP.Project, cfg.Cloud.GCP.Zone, cfg.VM.Name)
+		if !ok {
+			t.Fatal("no sandbox VM")
+		}
+		for _, it := range inst.GetMetadata().GetItems() {
+			if it.GetKey() == "enable-guest-attributes" {
+				return it.GetValue()
+			}
+		}
+		return ""
+	}
+	steps := []struct {
+		name    string
+		before  func()
+		want    string
+		mutates bool
+	}{
+		{"a new sandbox", func() {}, "TRUE", true},
+		{"converging again", func() {}, "TRUE", false},
+		{"a VM that lost it", func() {
+			emu.Compute.SeedInstance(cfg.Cloud.GCP.Project, cfg.Cloud.GCP.Zone, &computepb.Instance{Name: proto.String(cfg.VM.Name),
+				Labels: map[string]string{config.SandboxLabel: cfg.VM.Name}})
+		}, "TRUE", true},
+		{"and again", func() {}, "TRUE", false},
+	}
+	for _, s := range steps {
+		s.before()
+		before := emu.Faults.TotalMutations()
+		if _, err := p.Converge(ctx, provisioner.Options{}); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := enabled(); got != s.want {
+			t.Errorf("%s: enable-guest-attributes = %q, want %q", s.name, got, s.want)
+		}
+		if mutated := emu.Faults.TotalMutations() != before; mutated != s.mutates {
+			t.Errorf("%s: mutated = %v, want %v", s.name, mutated, s.mutates)
+		}
 	}
 }

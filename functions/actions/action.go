@@ -63,6 +63,14 @@ type Action interface {
 	Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error)
 }
 
+// now reads the target's clock.
+func (t *Target) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
 // instanceRef is "zones/Z/instances/N", the target line of reports.
 func (t *Target) instanceRef() string {
 	return "zones/" + t.Zone + "/instances/" + t.Instance.GetName()

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 
@@ -24,7 +25,7 @@ func (ClearAgentsFlag) Mutates() bool { return true }
 func (ClearAgentsFlag) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	return withFingerprint(ctx, c, t, func(inst *computepb.Instance) (Outcome, error) {
 		out := Outcome{Target: t.instanceRef()}
-		if v, _ := metadataValue(inst, watcher.MetadataKey); v != "stop" {
+		if v, _ := metadataValue(inst, watcher.MetadataKey); v != "stop" && !strings.HasPrefix(v, "stop ") {
 			out.Result, out.Detail = incident.ResultAlready, watcher.MetadataKey+" is not stop"
 			return out, nil
 		}

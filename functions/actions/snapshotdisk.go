@@ -38,9 +38,23 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 		return out, errors.New("the instance has no boot disk to snapshot")
 	}
 	name := snapshotName(t)
+	ref := "global/snapshots/" + name
+	rid := requestID(t, "snapshot", disk)
 	_, err := c.Snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: t.Project, Snapshot: name})
 	switch {
 	case err == nil:
+		if !t.DryRun {
+			// The snapshot may be the one an attempt that timed out (or a
+			// delivery that died) started: wait until it is READY.
+			ours, err := resumeOperation(ctx, c, t, *rid)
+			if err != nil {
+				return out, errorf(err, "snapshot disk %s", disk)
+			}
+			if ours {
+				out.Result, out.Detail, out.Changed = incident.ResultDone, "snapshot "+name+" (this incident's, resumed)", []string{ref}
+				return out, nil
+			}
+		}
 		out.Result, out.Detail = incident.ResultAlready, "snapshot "+name
 		return out, nil
 	case !retry.IsNotFound(err):
@@ -63,7 +77,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	}
 	err = gcp.Wait(ctx)(c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: requestID(t, "snapshot", disk),
+		RequestId: rid,
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),
@@ -82,7 +96,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	if err != nil {
 		return out, errorf(err, "snapshot disk %s", disk)
 	}
-	out.Result = incident.ResultDone
+	out.Result, out.Changed = incident.ResultDone, []string{ref}
 	return out, nil
 }
 

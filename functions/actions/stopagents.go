@@ -3,10 +3,13 @@ package actions
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
@@ -15,9 +18,11 @@ import (
 	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
-// StopAgents tells the VM's watcher to kill the agents' tmux sessions: it
-// sets metadata coopguard-agents=stop and waits, bounded, for the watcher's
-// guest attribute coopguard/agents = "stopped <time>".
+// StopAgents asks the VM's watcher to stop the agents: it sets metadata
+// coopguard-agents="stop <incident id>" and reads, within GCE's guest
+// attribute limits, whether the VM reported back. Everything inside the
+// VM belongs to whoever controls it, so this is a courtesy: nothing waits
+// for it, and a report from the VM is shown as such, never as proof.
 type StopAgents struct{}
 
 // Name implements Action.
@@ -25,6 +30,14 @@ func (StopAgents) Name() string { return "stop-agents" }
 
 // Mutates implements Action.
 func (StopAgents) Mutates() bool { return true }
+
+// ackSchedule is how long stop-agents waits before each guest attribute
+// read: GCE allows a VM's guest attributes to be read in bursts of 3 and
+// 10 times a minute, so two quick reads, then one every 6 s.
+var ackSchedule = []time.Duration{250 * time.Millisecond, time.Second}
+
+// ackEvery spaces the reads after the quick ones.
+const ackEvery = 6 * time.Second
 
 // Run implements Action.
 func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
@@ -34,40 +47,83 @@ func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 			out.Result, out.Detail = incident.ResultAlready, "VM is "+inst.GetStatus()+": no agent runs"
 			return out, nil
 		}
-		if v, _ := metadataValue(inst, watcher.MetadataKey); v == "stop" {
-			ack, err := guestAck(ctx, c, t)
-			if err != nil {
-				return out, err
-			}
-			if strings.HasPrefix(ack, "stopped") {
-				out.Result, out.Detail = incident.ResultAlready, "watcher confirmed earlier: "+ack
-				return out, nil
-			}
-			// The flag is set but unconfirmed: wait for the watcher below
-			// without setting it again.
-		} else {
-			out.Detail = watcher.MetadataKey + "=stop"
+		flag := watcher.StopValue(t.Incident.ID)
+		// An ack counts only if written after the flag: from when this
+		// run set it, or, if an earlier delivery did, from the incident.
+		since := t.Incident.StartedAt
+		out.Result = incident.ResultAlready
+		if v, _ := metadataValue(inst, watcher.MetadataKey); v != flag {
+			out.Detail = watcher.MetadataKey + "=" + flag
 			if t.DryRun {
 				out.Result = incident.ResultDryRun
 				return out, nil
 			}
-			if err := setAgentsFlag(ctx, c, t, inst, "stop"); err != nil {
+			since = t.now()
+			if err := setAgentsFlag(ctx, c, t, inst, flag); err != nil {
 				return out, err
 			}
+			out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
 		}
-		out.Result = incident.ResultDone
-		ack, err := waitAck(ctx, c, t)
-		switch {
-		case err == nil:
-			out.Detail = "watcher confirmed: " + ack
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			out.Detail = "stop flag set; the watcher did not confirm within " + t.AgentStopTimeout.String() +
-				" (stopping the VM ends the agents anyway; check the coopguard-watcher service on the VM)"
-		default:
-			return out, err
-		}
+		out.Detail = "flag " + watcher.MetadataKey + "=" + flag + " set; " + awaitAck(ctx, c, t, since)
 		return out, nil
 	})
+}
+
+// awaitAck reads the watcher's guest attribute on ackSchedule until it
+// names this incident, the VM is off, or AgentStopTimeout passes, and says
+// what it found. It never fails the action: the VM stop does not depend
+// on it.
+func awaitAck(ctx context.Context, c *gcp.Clients, t *Target, since time.Time) string {
+	ctx, cancel := context.WithTimeout(ctx, t.AgentStopTimeout)
+	defer cancel()
+	seen := ""
+	for i := 0; ; i++ {
+		pause := ackEvery
+		if i < len(ackSchedule) {
+			pause = ackSchedule[i]
+		}
+		select {
+		case <-ctx.Done():
+			if seen != "" {
+				return "ignored the VM's report " + strconv.Quote(seen) + ": it does not name this incident or predates the flag"
+			}
+			return "no report from the VM within " + t.AgentStopTimeout.String() + " (nothing waits for it: the VM stop ends the agents)"
+		case <-time.After(pause):
+		}
+		ack, err := guestAck(ctx, c, t)
+		switch {
+		case err == nil && ackNames(ack, t.Incident.ID, since):
+			return "reported by the VM (unverified): " + ack
+		case err == nil:
+			seen = ack
+		case ctx.Err() != nil:
+			continue
+		}
+		if off, _ := vmOff(ctx, c, t); off {
+			return "the VM stopped before it reported (the agents end with it)"
+		}
+	}
+}
+
+// ackNames reports whether ack is "stopped <incident id> <unix time>" for
+// this incident, written no earlier than since (to the second: the VM's
+// clock is as good as its word, which is why the report stays unverified).
+func ackNames(ack, id string, since time.Time) bool {
+	f := strings.Fields(ack)
+	if len(f) != 3 || f[0] != "stopped" || f[1] != id {
+		return false
+	}
+	at, err := strconv.ParseInt(f[2], 10, 64)
+	return err == nil && at >= since.Unix()
+}
+
+// vmOff reports whether the VM is no longer running.
+func vmOff(ctx context.Context, c *gcp.Clients, t *Target) (bool, error) {
+	inst, err := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName()})
+	if err != nil {
+		return false, err
+	}
+	return stopped(inst) && inst.GetStatus() != "STOPPING", nil
 }
 
 // setAgentsFlag sets coopguard-agents to value, keeping every other item.
@@ -98,41 +154,32 @@ func setAgentsFlag(ctx context.Context, c *gcp.Clients, t *Target, inst *compute
 	return nil
 }
 
-// guestAck reads the watcher's guest attribute; "" when it has none.
+// rateLimited reports whether err is Compute's 403 rateLimitExceeded.
+func rateLimited(err error) bool {
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) || gerr.Code != http.StatusForbidden {
+		return false
+	}
+	for _, e := range gerr.Errors {
+		if e.Reason == "rateLimitExceeded" {
+			return true
+		}
+	}
+	return strings.Contains(gerr.Message, "rateLimitExceeded")
+}
+
+// guestAck reads the watcher's guest attribute; "" when it has none. A
+// read over GCE's limit is no answer yet, not a failure.
 func guestAck(ctx context.Context, c *gcp.Clients, t *Target) (string, error) {
 	ga, err := c.Instances.GetGuestAttributes(ctx, &computepb.GetGuestAttributesInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
 		VariableKey: proto.String(watcher.GuestNamespace + "/" + watcher.GuestKey),
 	})
-	if retry.IsNotFound(err) {
+	if retry.IsNotFound(err) || rateLimited(err) {
 		return "", nil
 	}
 	if err != nil {
 		return "", errorf(err, "read guest attributes of %s", t.instanceRef())
 	}
 	return ga.GetVariableValue(), nil
-}
-
-// waitAck polls the guest attribute until it says stopped or the timeout
-// passes. The watcher acts within milliseconds of the metadata change, so
-// the first polls are quick and later ones back off.
-func waitAck(ctx context.Context, c *gcp.Clients, t *Target) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.AgentStopTimeout)
-	defer cancel()
-	pause := 20 * time.Millisecond
-	for {
-		ack, err := guestAck(ctx, c, t)
-		if err != nil && ctx.Err() == nil {
-			return "", err
-		}
-		if strings.HasPrefix(ack, "stopped") {
-			return ack, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(pause):
-		}
-		pause = min(pause*2, time.Second)
-	}
 }

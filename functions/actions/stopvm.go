@@ -22,7 +22,20 @@ func (StopVM) Mutates() bool { return true }
 // Run implements Action.
 func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	out := Outcome{Target: t.instanceRef()}
+	rid := requestID(t, "stop")
 	if stopped(t.Instance) {
+		if !t.DryRun {
+			// STOPPING or TERMINATED may be our own stop, requested by an
+			// attempt that timed out or a delivery that died: finish it.
+			ours, err := resumeOperation(ctx, c, t, *rid)
+			if err != nil {
+				return out, errorf(err, "stop %s", t.instanceRef())
+			}
+			if ours {
+				out.Result, out.Detail, out.Changed = incident.ResultDone, "stopped (this incident's stop, resumed)", []string{t.instanceRef()}
+				return out, nil
+			}
+		}
 		out.Result, out.Detail = incident.ResultAlready, "VM is "+t.Instance.GetStatus()
 		return out, nil
 	}
@@ -33,7 +46,7 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 	}
 	err := gcp.Wait(ctx)(c.Instances.Stop(ctx, &computepb.StopInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
-		RequestId: requestID(t, "stop"),
+		RequestId: rid,
 	}))
 	if err != nil {
 		return out, errorf(err, "stop %s", t.instanceRef())

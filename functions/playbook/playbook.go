@@ -24,12 +24,16 @@ type Plan struct {
 
 // plans is the one table of playbooks.
 var plans = map[string][]Step{
-	// contain: stop agents ∥ disable secrets → stop the VM → snapshot ∥ logs.
+	// contain: everything that needs nothing from the VM at once — label,
+	// cut egress, disable the key, request the VM stop — and the agents
+	// flag beside them as a courtesy that nothing waits for; once the VM
+	// is TERMINATED, the snapshot and the logs.
 	incident.PlaybookContain: {
 		{Action: "label-incident"},
-		{Action: "stop-agents"},
+		{Action: "quarantine-tag"},
 		{Action: "disable-secrets"},
-		{Action: "stop-vm", After: []string{"stop-agents", "disable-secrets"}},
+		{Action: "stop-vm"},
+		{Action: "stop-agents"},
 		{Action: "snapshot-disk", After: []string{"stop-vm"}},
 		{Action: "collect-logs", After: []string{"stop-vm"}},
 	},

@@ -35,13 +35,23 @@ func TestPlansAreValidDAGs(t *testing.T) {
 	}
 }
 
-func TestContainOrder(t *testing.T) {
+// TestContainActsOutsideTheVMFirst pins issue 13's order: the VM stop,
+// egress cut, key disable, label and agents flag all start at once; only
+// the snapshot and the logs wait, and only for the VM stop.
+func TestContainActsOutsideTheVMFirst(t *testing.T) {
 	p, _ := For("contain")
 	after := map[string][]string{}
 	for _, s := range p.Steps {
 		after[s.Action] = s.After
 	}
-	if len(after["stop-vm"]) != 2 || len(after["stop-agents"]) != 0 || len(after["disable-secrets"]) != 0 || after["snapshot-disk"][0] != "stop-vm" {
-		t.Errorf("contain = %+v, want stop agents ∥ disable secrets → stop vm → snapshot", p.Steps)
+	for _, first := range []string{"stop-vm", "quarantine-tag", "disable-secrets", "label-incident", "stop-agents"} {
+		if a, ok := after[first]; !ok || len(a) != 0 {
+			t.Errorf("%s: present=%v, after %v; want it to start at once", first, ok, a)
+		}
+	}
+	for _, later := range []string{"snapshot-disk", "collect-logs"} {
+		if a := after[later]; len(a) != 1 || a[0] != "stop-vm" {
+			t.Errorf("%s after %v, want after stop-vm only", later, a)
+		}
 	}
 }

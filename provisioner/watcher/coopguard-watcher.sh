@@ -2,10 +2,11 @@
 # coopguard agent watcher: runs on the sandbox VM under systemd.
 #
 # coopguard's responder has no SSH path into the VM. It sets the instance
-# metadata key coopguard-agents=stop; this script long-polls the metadata
-# server for that key, kills every tmux server on the machine (cloudcoop runs
-# its agents in tmux: one session per repository, or the older session
-# claude-agents), and confirms through the guest attribute coopguard/agents.
+# metadata key coopguard-agents="stop <incident id>"; this script long-polls
+# the metadata server for that key, kills every tmux server on the machine
+# (cloudcoop runs its agents in tmux: one session per repository, or the
+# older session claude-agents), and reports through the guest attribute
+# coopguard/agents: "stopped <incident id> <unix time>".
 #
 # Environment (for tests; the defaults are right on GCE):
 #   GCE_METADATA_HOST      metadata server host:port
@@ -58,11 +59,13 @@ while :; do
 		continue
 	fi
 	case "$value" in
-	stop)
+	stop | stop\ *)
 		# Kill on every poll that says stop: an agent restarted by hand
 		# while the flag is set is stopped again.
+		incident="${value#stop}"
+		incident="${incident# }"
 		stop_agents
-		report "stopped $(date +%s)"
+		report "stopped${incident:+ $incident} $(date +%s)"
 		;;
 	*)
 		[ "$value" != "$last" ] && report "running $(date +%s)"

@@ -18,11 +18,18 @@ var Script string
 //go:embed coopguard-watcher.service
 var Unit string
 
-// MetadataKey is the instance metadata key the responder sets to "stop".
+// MetadataKey is the instance metadata key the responder sets to
+// StopValue(incident) to ask the watcher to stop the agents.
 const MetadataKey = "coopguard-agents"
 
+// StopValue is the flag that asks the watcher to stop the agents for one
+// incident: "stop <incident id>". Naming the incident lets the responder
+// tell an ack for this incident from an older or forged one.
+func StopValue(incidentID string) string { return "stop " + incidentID }
+
 // GuestNamespace and GuestKey name the guest attribute where the watcher
-// confirms: "stopped <unix time>".
+// reports: "stopped <incident id> <unix time>". The VM writes it, so the
+// responder shows it as the VM's word, never as proof.
 const (
 	GuestNamespace = "coopguard"
 	GuestKey       = "agents"

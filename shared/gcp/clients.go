@@ -94,6 +94,9 @@ type Clients struct {
 	Subnetworks *compute.SubnetworksClient
 	Firewalls   *compute.FirewallsClient
 	Routers     *compute.RoutersClient
+	// ZoneOperations finds and waits for an operation an earlier attempt
+	// started (by its requestId), so a retry resumes it.
+	ZoneOperations *compute.ZoneOperationsClient
 
 	Secrets *secretmanager.Client
 
@@ -160,6 +163,9 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	dial(&errs, c, "compute subnetworks", &c.Subnetworks, func() (*compute.SubnetworksClient, error) { return compute.NewSubnetworksRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute firewalls", &c.Firewalls, func() (*compute.FirewallsClient, error) { return compute.NewFirewallsRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute routers", &c.Routers, func() (*compute.RoutersClient, error) { return compute.NewRoutersRESTClient(ctx, o.Compute...) })
+	dial(&errs, c, "compute zone operations", &c.ZoneOperations, func() (*compute.ZoneOperationsClient, error) {
+		return compute.NewZoneOperationsRESTClient(ctx, o.Compute...)
+	})
 	dial(&errs, c, "secret manager", &c.Secrets, func() (*secretmanager.Client, error) { return secretmanager.NewClient(ctx, o.SecretManager...) })
 	dial(&errs, c, "monitoring alert policies", &c.AlertPolicies, func() (*monitoring.AlertPolicyClient, error) {
 		return monitoring.NewAlertPolicyClient(ctx, o.Monitoring...)

@@ -90,7 +90,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 	for _, mode := range []ceMode{binary, structured} {
 		t.Run([]string{"binary", "structured"}[mode], func(t *testing.T) {
 			s := newSandbox(t)
-			ag := startAgents(t, s.world, s.cfg.VM.Name)
+			startAgents(t, s.world, s.cfg.VM.Name)
 			// A second version, so "every enabled version" means more than one.
 			if _, err := s.operator.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
 				Parent: "projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-2")},
@@ -107,11 +107,8 @@ func TestAlertContainsSandbox(t *testing.T) {
 			if got := s.versionStates(t); !slices.Equal(got, []string{"DISABLED", "DISABLED"}) {
 				t.Errorf("versions = %v, want all DISABLED", got)
 			}
-			for _, sess := range ag.sessions {
-				if ag.alive(t, sess) {
-					t.Errorf("tmux session %s still running", sess)
-				}
-			}
+			// The agents end with the VM, whatever the watcher did: the
+			// stop is requested at once, not after the watcher.
 			if !strings.HasPrefix(inst.GetLabels()["coopguard-incident"], "alert-0-n1m3x8a2b7kq") {
 				t.Errorf("labels = %v, want coopguard-incident", inst.GetLabels())
 			}
@@ -129,14 +126,17 @@ func TestAlertContainsSandbox(t *testing.T) {
 			for _, a := range rep.Actions {
 				results[a.Action] = a.Result
 			}
-			for _, a := range []string{"label-incident", "stop-agents", "disable-secrets", "stop-vm", "snapshot-disk", "collect-logs"} {
+			for _, a := range []string{"label-incident", "quarantine-tag", "stop-agents", "disable-secrets", "stop-vm", "snapshot-disk", "collect-logs"} {
 				if results[a] != incident.ResultDone {
 					t.Errorf("action %s = %q, want done (all: %+v)", a, results[a], rep.Actions)
 				}
 			}
 			for _, a := range rep.Actions {
-				if a.Action == "stop-agents" && !strings.Contains(a.Detail, "watcher confirmed") {
-					t.Errorf("stop-agents detail = %q, want the watcher's confirmation", a.Detail)
+				// The VM's word is never confirmation: either it reported
+				// (unverified) or it stopped first.
+				if a.Action == "stop-agents" && (strings.Contains(a.Detail, "confirmed") ||
+					!strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq") && !strings.Contains(a.Detail, "the VM stopped before it reported")) {
+					t.Errorf("stop-agents detail = %q, want the VM's unverified report or its stop", a.Detail)
 				}
 			}
 			if len(s.emu.Logging.Entries("projects/"+s.cfg.Cloud.GCP.Project+"/logs/coopguard-incidents")) == 0 {
@@ -160,10 +160,22 @@ func TestAlertContainsSandbox(t *testing.T) {
 
 func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 	s := newSandbox(t)
-	startAgents(t, s.world, s.cfg.VM.Name)
+	ag := startAgents(t, s.world, s.cfg.VM.Name)
 	payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "quarantine"`)
 	if code := postEvent(t, "HandleAlert", structured, payload, nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d\n%s", code, s.logs)
+	}
+	// The VM stays up, so the watcher stops the agents and says so; its
+	// report names the incident and is shown as the VM's word.
+	for _, sess := range ag.sessions {
+		if ag.alive(t, sess) {
+			t.Errorf("tmux session %s still running", sess)
+		}
+	}
+	for _, a := range incidents(t)["alert-0.n1m3x8a2b7kq"].Actions {
+		if a.Action == "stop-agents" && !strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq ") {
+			t.Errorf("stop-agents detail = %q, want the VM's unverified report naming the incident", a.Detail)
+		}
 	}
 	inst := s.instance(t)
 	if inst.GetStatus() != "RUNNING" || !slices.Contains(inst.GetTags().GetItems(), "coopguard-quarantine") {
