@@ -189,7 +189,7 @@ func seedDemo(emu *emulator.Emulator, cfg *config.Config) {
 
 // startDemoWatcher runs the real agent watcher script for the demo VM
 // against the emulated metadata server, as the VM's systemd unit would, so
-// a drill on `coopguard serve` sees the agents' stop confirmed. It kills
+// a drill on `coopguard serve` sees the VM report the agents stopped. It kills
 // tmux servers only under its own private directory.
 func startDemoWatcher(emu *emulator.Emulator, cfg *config.Config) (stop func(), err error) {
 	dir, err := os.MkdirTemp("", "coopguard-demo-")
