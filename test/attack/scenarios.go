@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
@@ -90,6 +91,35 @@ func Scenarios() []Scenario {
 				_, err := w.Agent.Secrets.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: s, Policy: &iampb.Policy{
 					Bindings: []*iampb.Binding{{Role: "roles/secretmanager.admin", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
 				return refused(err, "SetIamPolicy on "+s)
+			}},
+		{Name: "key-minting", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "mints a key for its own account, to act from outside the VM: IAM CreateServiceAccountKey (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.agentIAM(ctx)
+				if err != nil {
+					return err
+				}
+				name := "projects/" + w.Cfg.Cloud.GCP.Project + "/serviceAccounts/" + w.Cfg.Cloud.GCP.ServiceAccount
+				_, err = c.CreateServiceAccountKey(ctx, &adminpb.CreateServiceAccountKeyRequest{Name: name})
+				return refused(err, "CreateServiceAccountKey on "+name)
+			}},
+		{Name: "create-service-account", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "reaches for the cloud: creates a service account of its own with IAM CreateServiceAccount (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.agentIAM(ctx)
+				if err != nil {
+					return err
+				}
+				p := "projects/" + w.Cfg.Cloud.GCP.Project
+				_, err = c.CreateServiceAccount(ctx, &adminpb.CreateServiceAccountRequest{Name: p, AccountId: "backdoor-agent"})
+				return refused(err, "CreateServiceAccount backdoor-agent in "+p)
+			}},
+		{Name: "secret-theft", Kind: Attack, Actor: actorThief, Counterpart: "operator-metadata",
+			Summary: "reads the sandbox's key: AccessSecretVersion (allowed, so only the Data Access audit log tells)",
+			Act: func(ctx context.Context, w *World) error {
+				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
+				_, err := w.Thief.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
+				return allowed(err, "AccessSecretVersion on "+s)
 			}},
 		{Name: "firewall-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
 			Summary: "deletes coopguard's deny-ingress firewall rule: firewalls.delete (refused)",
@@ -189,14 +219,14 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-		{Name: "own-key-read", Kind: Benign, Actor: actorSandbox, Counterpart: "secret-policy-grab",
+		{Name: "own-key-read", Kind: Benign, Actor: actorSandbox, Counterpart: "secret-theft",
 			Summary: "reads its own key, as the agent does at every start: AccessSecretVersion",
 			Act: func(ctx context.Context, w *World) error {
 				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
 				_, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
 				return allowed(err, "AccessSecretVersion on "+s)
 			}},
-		{Name: "operator-metadata", Kind: Benign, Actor: actorOperator, Counterpart: "forged-audit-entry",
+		{Name: "operator-metadata", Kind: Benign, Actor: actorOperator, Counterpart: "secret-theft",
 			Summary: "reads the key's metadata, never its payload: GetSecret, GetSecretVersion",
 			Act: func(ctx context.Context, w *World) error {
 				s := w.secretName(w.Cfg.Coopguard.Secrets[0])
