@@ -121,6 +121,16 @@ func Scenarios() []Scenario {
 				_, err := w.Thief.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
 				return allowed(err, "AccessSecretVersion on "+s)
 			}},
+		{Name: "canary-read", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "reads the decoy secret Provision planted beside its key (it may; nothing legitimate ever does): AccessSecretVersion",
+			Act: func(ctx context.Context, w *World) error {
+				if w.Sandbox.Canary == "" {
+					return errors.New("no canary secret: coopguard.canary is off")
+				}
+				s := w.secretName(w.Sandbox.Canary) + "/versions/latest"
+				_, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
+				return allowed(err, "AccessSecretVersion on "+s)
+			}},
 		{Name: "firewall-delete", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
 			Summary: "deletes coopguard's deny-ingress firewall rule: firewalls.delete (refused)",
 			Act: func(ctx context.Context, w *World) error {
