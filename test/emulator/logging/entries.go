@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -60,7 +61,11 @@ func (l *loggingService) WriteLogEntries(ctx context.Context, req *loggingpb.Wri
 			}
 			e.Labels = labels
 		}
-		if err := checkEntry(e); err != nil {
+		err := checkEntry(e)
+		if err == nil {
+			err = notReserved(e)
+		}
+		if err != nil {
 			failed[int32(i)] = &spb.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
 			continue
 		}
@@ -118,6 +123,28 @@ func checkEntry(e *loggingpb.LogEntry) error {
 		return status.Error(codes.InvalidArgument, "Log entry has no resource and the request has no default resource.")
 	}
 	return nil
+}
+
+// notReserved refuses a caller's entry under a Cloud Audit Logs log id:
+// those logs are Google's (an assumption, see FIDELITY.md); only the
+// emulated GCP itself writes them, through Append.
+func notReserved(e *loggingpb.LogEntry) error {
+	n, err := parseLogName(e.GetLogName())
+	if err != nil {
+		return err
+	}
+	if id, _ := url.PathUnescape(n.LogID); auditLogIDs[strings.ToLower(id)] {
+		return status.Errorf(codes.InvalidArgument, "Log name %q is reserved for Cloud Audit Logs: write to a log of your own.", e.GetLogName())
+	}
+	return nil
+}
+
+// auditLogIDs are the log ids Cloud Audit Logs writes
+// (https://cloud.google.com/logging/docs/audit#types).
+var auditLogIDs = map[string]bool{
+	"cloudaudit.googleapis.com/activity": true, "cloudaudit.googleapis.com/data_access": true,
+	"cloudaudit.googleapis.com/system_event": true, "cloudaudit.googleapis.com/policy": true,
+	"cloudaudit.googleapis.com/access_transparency": true,
 }
 
 // partialError is the InvalidArgument status with per-entry details.

@@ -64,7 +64,7 @@ func filterCorpus(t *testing.T, e env) {
 		if le.Resource == nil {
 			le.Resource = gce()
 		}
-		if _, err := e.logs.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{le}}); err != nil {
+		if _, err := writeEntries(context.Background(), e, &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{le}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -64,7 +64,7 @@ func TestRetention(t *testing.T) {
 		t.Helper()
 		le := auditEntry(t, log, id, ltype.LogSeverity_NOTICE, at, &audit.AuditLog{MethodName: "m"})
 		le.Resource = gce()
-		if _, err := e.logs.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{le}}); err != nil {
+		if _, err := writeEntries(ctx, e, &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{le}}); err != nil {
 			t.Fatal(err)
 		}
 	}
