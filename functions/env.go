@@ -19,6 +19,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/report"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // Env is everything a function needs: configuration, GCP clients and the
@@ -28,8 +29,13 @@ type Env struct {
 	Clients     *gcp.Clients
 	Logger      *slog.Logger
 	Provisioner *provisioner.Provisioner
-	// Recorder writes and reads incident reports.
+	// Recorder copies incident reports to Cloud Logging, the incidents
+	// topic and the metric (nothing is read back from them).
 	Recorder *report.Recorder
+	// Store is the system of record of incidents (Firestore); nil when
+	// the Env was built without one, and then responding, resolving and
+	// listing incidents fail with respond.ErrNoStore.
+	Store *store.Store
 	// Responder runs playbooks.
 	Responder *respond.Responder
 	// Rules are the compiled detection rules.
@@ -38,6 +44,8 @@ type Env struct {
 	Sandbox detect.Sandbox
 
 	sandbox *provisioner.Sandbox
+	// localOperator is set by `coopguard serve` (WithLocalOperator).
+	localOperator string
 }
 
 // UseProvisionerClients makes Provision act through clients. Deployed,
@@ -50,8 +58,14 @@ func (e *Env) UseProvisionerClients(clients *gcp.Clients) {
 	})
 }
 
+// Option completes an Env.
+type Option func(*Env)
+
+// WithStore gives the Env its incident store.
+func WithStore(st *store.Store) Option { return func(e *Env) { e.Store = st } }
+
 // NewEnv builds an Env from a validated config and a client set.
-func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, error) {
+func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger, opts ...Option) (*Env, error) {
 	if cfg == nil {
 		return nil, errors.New("functions.NewEnv: missing config")
 	}
@@ -77,10 +91,13 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger) (*Env, e
 		return nil, err
 	}
 	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb}
+	for _, o := range opts {
+		o(e)
+	}
 	e.Sandbox = sandboxForRules(cfg, sb)
 	e.UseProvisionerClients(clients)
 	e.Recorder = report.New(clients, cfg.Coopguard.Topics.Incidents)
-	e.Responder = respond.New(cfg, clients, e.Recorder, nil)
+	e.Responder = respond.New(cfg, clients, e.Recorder, e.Store, nil)
 	return e, nil
 }
 
@@ -100,7 +117,8 @@ func SetEnv(e *Env) {
 
 // getEnv returns the installed Env, building it from the process
 // environment (COOPGUARD_CONFIG file, COOPGUARD_* variables, Application
-// Default Credentials) the first time.
+// Default Credentials, the Firestore database COOPGUARD_FIRESTORE_DATABASE,
+// default store.DefaultDatabase) the first time.
 func getEnv(ctx context.Context) (*Env, error) {
 	envMu.Lock()
 	defer envMu.Unlock()
@@ -115,7 +133,11 @@ func getEnv(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := NewEnv(cfg, clients, logger.Default())
+	st, err := store.Open(context.WithoutCancel(ctx), cfg.Cloud.GCP.Project, store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")})
+	if err != nil {
+		return nil, err
+	}
+	e, err := NewEnv(cfg, clients, logger.Default(), WithStore(st))
 	if err != nil {
 		return nil, err
 	}

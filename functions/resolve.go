@@ -1,21 +1,23 @@
 package functions
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/logger"
 )
 
-// ResolveRequest is the JSON body of Resolve.
+// ResolveRequest is the JSON body of Resolve. Who resolves is not in it:
+// it is the verified caller (see Caller).
 type ResolveRequest struct {
 	// ID is the incident id, e.g. alert-0.n1m3x8a2b7kq.
 	ID string `json:"id"`
 	// Restore undoes the containment (see respond.ResolveOptions).
 	Restore bool `json:"restore,omitempty"`
-	// By names who resolved it.
-	By string `json:"by,omitempty"`
 	// DryRun reports what would be undone.
 	DryRun bool `json:"dryRun,omitempty"`
 }
@@ -33,7 +35,12 @@ func Resolve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"id" is required: the incident id from coopguard incidents`)
 		return
 	}
-	rep, err := e.Responder.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: req.By, DryRun: req.DryRun})
+	by, err := Caller(e, r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "%v", err)
+		return
+	}
+	rep, err := e.Responder.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: by, DryRun: req.DryRun})
 	switch {
 	case errors.Is(err, respond.ErrRefused):
 		writeError(w, http.StatusConflict, "%v", err)
@@ -43,7 +50,39 @@ func Resolve(w http.ResponseWriter, r *http.Request) {
 		logger.FromContext(r.Context()).Error("resolve incomplete", "incident", req.ID, "error", err)
 		writeJSON(w, http.StatusBadGateway, rep)
 	default:
-		logger.FromContext(r.Context()).Info("incident resolved", "incident", req.ID, "restore", req.Restore, "by", req.By)
+		logger.FromContext(r.Context()).Info("incident resolved", "incident", req.ID, "restore", req.Restore, "by", by)
 		writeJSON(w, http.StatusOK, rep)
 	}
+}
+
+// WithLocalOperator names the operator of a local server (`coopguard
+// serve`): every request it accepts is theirs.
+func WithLocalOperator(name string) Option { return func(e *Env) { e.localOperator = name } }
+
+// Caller is the verified identity behind a request. Under `coopguard
+// serve` it is the local operator. Deployed, Cloud Run admits only
+// requests with a Google-signed ID token of a principal holding
+// run.invoker and passes the token on, so its email claim names the
+// caller; a request without one is refused.
+func Caller(e *Env, r *http.Request) (string, error) {
+	if e.localOperator != "" {
+		return "local:" + e.localOperator, nil
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	parts := strings.Split(token, ".")
+	if !ok || len(parts) != 3 {
+		return "", errors.New("no ID token in Authorization: call Resolve with an identity token (gcloud auth print-identity-token)")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", errors.New("the ID token's payload is not base64url")
+	}
+	var claims struct {
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+	}
+	if json.Unmarshal(raw, &claims) != nil || claims.Email == "" || !claims.EmailVerified {
+		return "", errors.New("the ID token has no verified email claim: use a user's or service account's identity token")
+	}
+	return claims.Email, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,9 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/firestoreemu"
 )
 
 var rotT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -93,7 +96,15 @@ func newRotWorld(t *testing.T, ages []time.Duration, mutate ...func(*config.Conf
 		emu.SecretManager.SetVersionCreateTime(fmt.Sprintf("projects/%s/secrets/anthropic-api-key/versions/%d", cfg.Cloud.GCP.Project, i+1), rotT0.Add(-a))
 	}
 	logs := &lockedBuffer{}
-	env, err := NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug))
+	if _, err := firestoreemu.Shared(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), "rotation-"+strconv.FormatInt(rotStores.Add(1), 10), store.Options{Now: emu.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	env, err := NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug), WithStore(st))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +171,10 @@ func rotationEvent(t *testing.T, msg events.PubSubMessage) event.Event {
 	}
 	return ev
 }
+
+// rotStores numbers the tests' incident stores (projects in the one
+// Firestore emulator of this test binary).
+var rotStores atomic.Int64
 
 func TestRotateKeysSchedulerAndSecretRotateDriveThePolicy(t *testing.T) {
 	for _, sample := range []string{"scheduler-rotation-message.json", "secretmanager-rotate-notification.json"} {

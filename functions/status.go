@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -103,7 +104,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		}
 		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
 	}
-	incidents, err := e.Recorder.List(ctx, 50)
+	incidents, err := ListIncidents(ctx, e, StatusIncidents)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +168,27 @@ func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) 
 		st.RotationDue, st.RotationDueReason, st.NextRotation = plan.Due, plan.DueReason, plan.NextRotation
 	}
 	return st, nil
+}
+
+// StatusIncidents is how many incidents Status lists.
+const StatusIncidents = 50
+
+// ListIncidents returns the most recently updated incidents from the
+// incident store, newest first: what coopguard recorded, never what Cloud
+// Logging holds (anyone with logWriter can write there).
+func ListIncidents(ctx context.Context, e *Env, limit int) ([]IncidentRecord, error) {
+	if e.Store == nil {
+		return nil, respond.ErrNoStore
+	}
+	recs, err := e.Store.List(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IncidentRecord, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.View())
+	}
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }

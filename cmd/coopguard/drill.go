@@ -18,9 +18,10 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/shared/report"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // runDrill publishes a synthetic Monitoring incident for the sandbox and
@@ -188,6 +189,16 @@ func postDrill(ctx context.Context, t *target, project, id string, payload []byt
 	return nil
 }
 
+// unfinished reports whether an outcome may still change: a response in
+// progress (the store's claimed or acting), or incomplete.
+func unfinished(outcome string) bool {
+	switch outcome {
+	case store.StateClaimed, store.StateActing, incident.OutcomeIncomplete:
+		return true
+	}
+	return false
+}
+
 // awaitReport polls Status until the report of incident id is final, or
 // ctx (--timeout) ends. An incomplete report may still be finished by a
 // redelivery, so it is returned only when time runs out.
@@ -202,7 +213,7 @@ func awaitReport(ctx context.Context, t *target, id string) (*incident.Report, e
 					last = &r
 				}
 			}
-			if last != nil && last.Outcome != incident.OutcomeIncomplete {
+			if last != nil && !unfinished(last.Outcome) {
 				return last, nil
 			}
 		case ctx.Err() == nil:
@@ -246,11 +257,15 @@ func drillDirect(ctx context.Context, t *target, playbook string, dryRun bool) (
 		return nil, fmt.Errorf("publish the drill to %s: %w", e.Config.Coopguard.Topics.Alerts, err)
 	}
 	for pause := 500 * time.Millisecond; ; pause = min(pause*2, 5*time.Second) {
-		rep, err := e.Recorder.Get(ctx, id)
-		if err == nil {
-			return rep, nil
+		if e.Store == nil {
+			return nil, respond.ErrNoStore
 		}
-		if !errors.Is(err, report.ErrNotFound) {
+		rec, err := e.Store.Get(ctx, id)
+		if err == nil && rec.Finished() {
+			rep := rec.View()
+			return &rep, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		select {
@@ -262,7 +277,9 @@ func drillDirect(ctx context.Context, t *target, playbook string, dryRun bool) (
 }
 
 // printIncident renders a report as a readable timeline.
-func printIncident(w io.Writer, rep *incident.Report) {
+func printIncident(w io.Writer, raw *incident.Report) {
+	safe := printable(*raw)
+	rep := &safe
 	inc := rep.Incident
 	fmt.Fprintf(w, "incident %s  (%s, %s via %s)\n", inc.ID, rep.Outcome, inc.Playbook, inc.Source)
 	fmt.Fprintf(w, "  trigger   %s\n", inc.Trigger)

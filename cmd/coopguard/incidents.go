@@ -65,7 +65,7 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 func listIncidents(ctx context.Context, t *target) ([]incident.Report, error) {
 	if t.direct() {
 		return fetch(ctx, t, "", func(ctx context.Context, e *functions.Env) ([]incident.Report, error) {
-			return e.Recorder.List(ctx, 50)
+			return functions.ListIncidents(ctx, e, functions.StatusIncidents)
 		})
 	}
 	st, err := serverStatus(ctx, t)
@@ -83,6 +83,7 @@ func printIncidentList(w io.Writer, reps []incident.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tPLAYBOOK\tSOURCE\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN\tRESOLVED BY")
 	for _, r := range reps {
+		r = printable(r)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%s\n", r.Incident.ID, r.Outcome, r.Incident.Playbook, r.Incident.Source,
 			r.Incident.Trigger, r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds, r.ResolvedBy)
 	}
@@ -100,12 +101,11 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	t.flags(fs)
 	restore := fs.Bool("restore", false, "undo the containment: re-enable the versions it disabled, clear the agent-stop flag and quarantine tag, start the VM")
 	dryRun := fs.Bool("dry-run", false, "show what would be undone and change nothing")
-	by := fs.String("by", whoami(), "who resolves it (recorded in the report)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	req := functions.ResolveRequest{ID: id, Restore: *restore, By: *by, DryRun: *dryRun}
+	req := functions.ResolveRequest{ID: id, Restore: *restore, DryRun: *dryRun}
 	var rep *incident.Report
 	var runErr error
 	if t.direct() {
@@ -114,7 +114,9 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer closeFn()
-		rep, runErr = e.Responder.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: req.By, DryRun: req.DryRun})
+		// Direct mode acts with this user's credentials: the caller is the
+		// local user.
+		rep, runErr = e.Responder.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun})
 	} else {
 		resp, err := t.call(ctx, http.MethodPost, "/Resolve", req, "")
 		if resp != nil {
@@ -142,7 +144,8 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	return runErr
 }
 
-// whoami is the default --by: the local user.
+// whoami is the local user: the operator of `coopguard serve` and of
+// direct mode.
 func whoami() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/test/firestoreemu"
 )
 
 // TestQuickStart follows README's quick start: serve on the emulated GCP,
@@ -110,7 +111,8 @@ func TestServerUnreachableSaysWhatToDo(t *testing.T) {
 // waitFor polls until addr accepts connections, for at most 10 s.
 func waitFor(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// serve starts the Firestore emulator (Java) before it listens.
+	deadline := time.Now().Add(firestoreemu.StartTimeout + 10*time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {

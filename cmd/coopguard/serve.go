@@ -34,9 +34,11 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
+	"github.com/cloudcoop/coopguard/test/firestoreemu"
 )
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
@@ -119,7 +121,12 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer clients.Close()
-	env, err := functions.NewEnv(cfg, clients, log)
+	st, err := openServeStore(ctx, emu, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	env, err := functions.NewEnv(cfg, clients, log, functions.WithStore(st), functions.WithLocalOperator(whoami()))
 	if err != nil {
 		return err
 	}
@@ -181,6 +188,34 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 // seedDemo gives the emulated project what a user's project would already
 // have: the managed secrets with one enabled version each. The payload is
 // random and never shown.
+// openServeStore opens the incident store: on real GCP the project's
+// Firestore database; on the emulated GCP the real Firestore emulator,
+// started here (printing a line, since Java takes a few seconds) and
+// stopped when serve ends.
+func openServeStore(ctx context.Context, emu *emulator.Emulator, cfg *config.Config, stdout io.Writer) (*store.Store, error) {
+	o := store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")}
+	if emu != nil {
+		fmt.Fprintln(stdout, "coopguard serve: starting the Firestore emulator (Java, a few seconds)...")
+		fe, err := firestoreemu.Start(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Setenv(firestoreemu.EnvHost, fe.Host); err != nil {
+			fe.Stop()
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "  Firestore emulator: %s=%s  database %s\n", firestoreemu.EnvHost, fe.Host, store.DefaultDatabase)
+		o.Now = emu.Clock.Now
+		st, err := store.Open(ctx, cfg.Cloud.GCP.Project, o)
+		if err != nil {
+			fe.Stop()
+			return nil, err
+		}
+		return st.OnClose(fe.Stop), nil
+	}
+	return store.Open(ctx, cfg.Cloud.GCP.Project, o)
+}
+
 func seedDemo(emu *emulator.Emulator, cfg *config.Config) {
 	for _, id := range cfg.Coopguard.Secrets {
 		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("demo-"+rand.Text()))

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // target is where a command acts: in this process against the GCP project
@@ -48,12 +49,18 @@ func (t *target) env(ctx context.Context) (*functions.Env, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := functions.NewEnv(cfg, clients, logger.FromContext(ctx))
+	st, err := store.Open(ctx, cfg.Cloud.GCP.Project, store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")})
 	if err != nil {
 		clients.Close()
 		return nil, nil, err
 	}
-	return e, func() { clients.Close() }, nil
+	e, err := functions.NewEnv(cfg, clients, logger.FromContext(ctx), functions.WithStore(st))
+	if err != nil {
+		st.Close()
+		clients.Close()
+		return nil, nil, err
+	}
+	return e, func() { st.Close(); clients.Close() }, nil
 }
 
 // call sends a request to the server and returns the response; a non-2xx

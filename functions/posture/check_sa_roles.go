@@ -11,9 +11,11 @@ import (
 
 // forbiddenRolePrefixes and forbiddenRoles are the security guide's "never
 // grant these" list: roles/compute.*, roles/iam.*, roles/storage.*,
-// roles/billing.*, roles/editor, roles/owner.
+// roles/billing.*, roles/editor, roles/owner; and any Firestore role
+// (roles/datastore.*): coopguard's incident record must stay out of the
+// sandbox's reach.
 var (
-	forbiddenRolePrefixes = []string{"roles/compute.", "roles/iam.", "roles/storage.", "roles/billing."}
+	forbiddenRolePrefixes = []string{"roles/compute.", "roles/iam.", "roles/storage.", "roles/billing.", "roles/datastore."}
 	forbiddenRoles        = []string{"roles/editor", "roles/owner"}
 )
 
@@ -80,6 +82,6 @@ func (serviceAccountRoles) Run(ctx context.Context, c *gcp.Clients, in *Input) R
 	for _, sa := range accounts {
 		grants = append(grants, sa+": "+joinOr(held[sa], "no roles"))
 	}
-	return pass("project %s grants %s; none forbidden (compute.*, iam.*, storage.*, billing.*, editor, owner)",
+	return pass("project %s grants %s; none forbidden (compute.*, iam.*, storage.*, billing.*, datastore.*, editor, owner)",
 		in.Project(), strings.Join(grants, "; "))
 }

@@ -267,6 +267,7 @@ func TestChecks(t *testing.T) {
 		{"owner", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/owner", nil) }, nil, posture.Fail, "has roles/owner", "--role roles/owner"},
 		{"iam.*", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/iam.serviceAccountUser", nil) }, nil, posture.Fail, "roles/iam.serviceAccountUser", ""},
 		{"compute.*", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/compute.admin", nil) }, nil, posture.Fail, "roles/compute.admin", ""},
+		{"datastore.* (the incident store)", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/datastore.user", nil) }, nil, posture.Fail, "roles/datastore.user", ""},
 		{"conditional storage.*", "service-account-roles", func(t *testing.T, w *world) {
 			w.grant(t, "roles/storage.admin", &expr.Expr{Title: "until-friday", Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`})
 		}, nil, posture.Fail, "roles/storage.admin (conditional: until-friday)", "--condition=all"},

@@ -2,11 +2,13 @@ package respond
 
 import (
 	"context"
-
-	"cloud.google.com/go/compute/apiv1/computepb"
+	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
 	"github.com/cloudcoop/coopguard/functions/playbook"
@@ -14,13 +16,19 @@ import (
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // execute runs the plan: each step as soon as the steps it comes after have
-// finished (whatever their result), all others in parallel. It returns the
-// results in plan order, collect-logs' excerpt, and the critical path: the
-// longest chain of steps weighted by their measured durations.
-func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration) {
+// finished (whatever their result), all others in parallel. A step whose
+// prior outcome (committed by an earlier attempt) is done or already is
+// not run again; its committed outcome stands. commit (nil: none) records
+// each outcome as it finishes; once it reports store.ErrLeaseLost, steps
+// not yet started are skipped. It returns the results in plan order,
+// collect-logs' excerpt, the critical path (the longest chain of steps
+// weighted by their measured durations) and the commit errors.
+func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target,
+	prior map[string]incident.ActionResult, commit func(incident.ActionResult) error) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
 	n := len(plan.Steps)
 	index := make(map[string]int, n)
 	for i, s := range plan.Steps {
@@ -34,6 +42,11 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 		done[i] = make(chan struct{})
 	}
 	log := logger.FromContext(ctx)
+	var (
+		mu         sync.Mutex
+		commitErrs []error
+		lost       bool
+	)
 	for i, s := range plan.Steps {
 		go func() {
 			defer close(done[i])
@@ -42,6 +55,17 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 				j := index[dep]
 				<-done[j]
 				after = max(after, finishedAt[j])
+			}
+			if p, ok := prior[s.Action]; ok && (p.Result == incident.ResultDone || p.Result == incident.ResultAlready) {
+				results[i], finishedAt[i] = p, after
+				return
+			}
+			mu.Lock()
+			stop := lost
+			mu.Unlock()
+			if stop {
+				results[i] = incident.ActionResult{Action: s.Action, Result: incident.ResultSkipped, Reason: "another responder took the incident over"}
+				return
 			}
 			res := incident.ActionResult{Action: s.Action, Start: time.Now()}
 			a, ok := actions.Lookup(s.Action)
@@ -80,7 +104,15 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 			} else {
 				log.Log(ctx, slog.LevelInfo, "action "+res.Result, "action", s.Action, "target", res.Target, "detail", res.Detail)
 			}
-			results[i], excerpts[i] = res, out.Excerpt
+			if commit != nil {
+				if err := commit(res); err != nil {
+					mu.Lock()
+					commitErrs = append(commitErrs, err)
+					lost = lost || errors.Is(err, store.ErrLeaseLost)
+					mu.Unlock()
+				}
+			}
+			results[i], excerpts[i] = store.MergeResult(prior[s.Action], res), out.Excerpt
 			finishedAt[i] = after + res.End.Sub(res.Start)
 		}()
 	}
@@ -93,7 +125,7 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 			excerpt = excerpts[i]
 		}
 	}
-	return results, excerpt, critical
+	return results, excerpt, critical, errors.Join(commitErrs...)
 }
 
 type errUnknownAction string

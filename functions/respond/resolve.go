@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/shared/report"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // ErrRefused is returned by Resolve when it will not act; the message says
@@ -23,52 +25,97 @@ var ErrRefused = errors.New("resolve refused")
 
 // ResolveOptions are the choices of `coopguard resolve`.
 type ResolveOptions struct {
-	// Restore undoes the containment: re-enable the versions the incident
-	// disabled, clear the agent-stop flag and the quarantine tag, start
-	// the VM.
+	// Restore undoes the containment: exactly what the incident's own
+	// actions recorded changing (the versions it disabled, the flag, tag
+	// and label it set, the VM it stopped).
 	Restore bool
-	// By names who resolved it.
+	// By is who resolved it: the verified caller, set by the server from
+	// the request's identity, never from its body.
 	By string
 	// DryRun reports what would be undone and changes nothing.
 	DryRun bool
 }
 
+// undoes maps each restore action to the containment action it undoes: a
+// restore step runs only if that action changed something.
+var undoes = map[string]string{
+	"enable-secrets":        "disable-secrets",
+	"clear-agents-flag":     "stop-agents",
+	"remove-quarantine-tag": "quarantine-tag",
+	"clear-incident-label":  "label-incident",
+	"start-vm":              "stop-vm",
+}
+
 // Resolve closes an incident as a false positive and records it in the
-// incident's report. With Restore it undoes the containment. It refuses an
-// id coopguard has no report of, and a restore after a rotation (a newer
-// secret version than the incident): the disabled key must then stay
-// disabled.
+// incident store. Everything it decides on comes from the store, never
+// from Cloud Logging. With Restore it undoes exactly what the incident's
+// own actions recorded changing. It refuses an id the store does not hold,
+// an incident still being handled, a restore of an incident coopguard did
+// not contain (notify, dry-run, refused, posture drift), a restore while
+// another incident is open on the same VM, and a restore after a rotation
+// (a newer secret version than the incident: the disabled key stays
+// disabled).
 func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*incident.Report, error) {
-	if r.rec == nil {
-		return nil, errors.New("resolve needs the incident reports, and this responder has no recorder")
+	if r.st == nil {
+		return nil, ErrNoStore
 	}
-	prev, err := r.rec.Get(ctx, id)
-	if errors.Is(err, report.ErrNotFound) {
+	if o.By == "" {
+		return nil, errors.New("resolve: the caller's identity is required")
+	}
+	// A lease of its own: no responder or other resolve acts on the
+	// incident meanwhile.
+	owner := "resolve-" + uuid.NewString()
+	prev, err := r.st.Lock(ctx, id, owner)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("%w: %q is not a coopguard incident (see coopguard incidents for the ids)", ErrRefused, id)
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrBusy):
+		return nil, fmt.Errorf("%w: %s is being handled right now; try again when it has finished", ErrRefused, id)
+	case err != nil:
 		return nil, err
 	}
-	if prev.Outcome == incident.OutcomeResolved {
-		return prev, nil
+	recorded := false
+	defer func() {
+		if !recorded {
+			if err := r.st.Unlock(context.WithoutCancel(ctx), id, owner); err != nil {
+				logger.FromContext(ctx).Warn("incident lock not released (it expires)", "incident", id, "error", err)
+			}
+		}
+	}()
+	view := prev.View()
+	switch prev.State {
+	case incident.OutcomeResolved:
+		return &view, nil
+	case store.StateClaimed, store.StateActing:
+		return nil, fmt.Errorf("%w: the response to %s did not finish (%s); its redelivery completes it, then resolve", ErrRefused, id, prev.State)
+	case incident.OutcomeRefused:
+		return nil, fmt.Errorf("%w: coopguard did not act on %s (refused: %s), so there is nothing to resolve", ErrRefused, id, view.Reason)
 	}
-	if prev.Outcome == incident.OutcomeRefused || prev.Instance == "" {
-		return nil, fmt.Errorf("%w: coopguard did not act on %s (%s), so there is nothing to resolve", ErrRefused, id, prev.Outcome)
+	if o.Restore {
+		if reason := notRestorable(prev); reason != "" {
+			return nil, fmt.Errorf("%w: %s: %s; resolve without --restore", ErrRefused, id, reason)
+		}
 	}
-	rep := *prev
-	rep.Actions = slices.Clone(prev.Actions)
-	rep.Outcome, rep.ResolvedBy, rep.ResolvedAt = incident.OutcomeResolved, o.By, r.now()
-	if rep.ResolvedBy == "" {
-		rep.ResolvedBy = "unknown"
-	}
+	rep := view
+	rep.Actions = slices.Clone(view.Actions)
+	rep.Outcome, rep.Reason, rep.ResolvedBy, rep.ResolvedAt = incident.OutcomeResolved, "", o.By, r.now()
 	if !o.Restore {
 		if o.DryRun {
 			return &rep, nil
 		}
-		r.Forget(id)
-		return &rep, r.rec.Record(ctx, &rep)
+		if err := r.st.Finish(ctx, id, owner, &rep); err != nil {
+			return nil, err
+		}
+		recorded = true
+		r.copyReport(ctx, &rep)
+		return &rep, nil
 	}
 
+	if open, err := r.otherOpen(ctx, prev); err != nil {
+		return nil, err
+	} else if open != "" {
+		return nil, fmt.Errorf("%w: incident %s is still open on %s; resolve it first, or resolve %s without --restore", ErrRefused, open, prev.Instance, id)
+	}
 	inst, err := r.getInstance(ctx, prev.Instance)
 	if err != nil {
 		return nil, fmt.Errorf("read instance %s: %w", prev.Instance, err)
@@ -81,38 +128,94 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	} else if newer != "" {
 		return nil, fmt.Errorf("%w: a rotation has happened since the incident (%s is newer): the disabled versions stay disabled; resolve without --restore and start the VM yourself", ErrRefused, newer)
 	}
-	var restore []string
-	for _, a := range prev.Actions {
-		if a.Action == "disable-secrets" {
-			restore = append(restore, a.Changed...)
-		}
-	}
 	t := &actions.Target{
 		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
-		Secrets: r.cfg.Coopguard.Secrets, DryRun: o.DryRun, Now: r.now, Restore: restore,
+		Secrets: r.cfg.Coopguard.Secrets, DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
 	}
-	l := r.instanceLock(inst.GetName())
-	l.Lock()
-	defer l.Unlock()
-	results, _, _ := execute(ctx, r.c, r.policy, playbook.Restore(), t)
+	unlock, _, err := r.st.LockInstance(ctx, inst.GetName(), owner, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock(context.WithoutCancel(ctx))
+	results, _, _, _ := execute(ctx, r.c, r.policy, restorePlan(prev.Actions), t, nil, nil)
 	rep.Actions = append(rep.Actions, results...)
-	for _, a := range results {
-		if a.Result == incident.ResultFailed {
-			rep.Outcome = incident.OutcomeIncomplete
-			rep.Reason = "restore incomplete: run coopguard resolve --restore again"
-		}
-	}
 	if o.DryRun {
 		return &rep, nil
 	}
-	r.Forget(id)
-	if err := r.rec.Record(ctx, &rep); err != nil {
+	for _, a := range results {
+		if a.Result == incident.ResultFailed {
+			// Not recorded: the incident stays contained, and running the
+			// restore again finishes what is left.
+			rep.Outcome, rep.Reason = incident.OutcomeIncomplete, "restore incomplete: run coopguard resolve --restore again"
+			return &rep, fmt.Errorf("%w: %s", ErrIncomplete, failures(&rep))
+		}
+	}
+	if err := r.st.Finish(ctx, id, owner, &rep); err != nil {
 		return &rep, err
 	}
-	if rep.Outcome == incident.OutcomeIncomplete {
-		return &rep, fmt.Errorf("%w: %s", ErrIncomplete, failures(&rep))
-	}
+	recorded = true
+	r.copyReport(ctx, &rep)
 	return &rep, nil
+}
+
+// notRestorable says why an incident's containment cannot be "restored",
+// or "".
+func notRestorable(rec *store.Record) string {
+	switch {
+	case rec.Incident.Source == incident.SourcePosture:
+		return "it is a posture-drift report; coopguard changed nothing"
+	case rec.State == incident.OutcomeNotified || rec.Incident.Playbook == incident.PlaybookNotify:
+		return "it ran the notify playbook; coopguard changed nothing"
+	case rec.State == incident.OutcomeDryRun || rec.Incident.DryRun:
+		return "it was a dry run; coopguard changed nothing"
+	case rec.Instance == "":
+		return "coopguard acted on no instance"
+	}
+	return ""
+}
+
+// otherOpen returns the id of another incident on the same VM that is not
+// closed (claimed, acting, contained or incomplete), or "".
+func (r *Responder) otherOpen(ctx context.Context, rec *store.Record) (string, error) {
+	others, err := r.st.OnInstance(ctx, rec.Instance)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range others {
+		if o.ID == rec.ID {
+			continue
+		}
+		switch o.State {
+		case store.StateClaimed, store.StateActing, incident.OutcomeContained, incident.OutcomeIncomplete:
+			return o.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// restorePlan is the restore playbook cut down to the steps that undo an
+// action this incident recorded changing something.
+func restorePlan(done map[string]incident.ActionResult) playbook.Plan {
+	full := playbook.Restore()
+	keep := map[string]bool{}
+	for _, s := range full.Steps {
+		a := done[undoes[s.Action]]
+		keep[s.Action] = a.Result == incident.ResultDone || len(a.Changed) > 0
+	}
+	plan := playbook.Plan{Playbook: full.Playbook}
+	for _, s := range full.Steps {
+		if !keep[s.Action] {
+			continue
+		}
+		var after []string
+		for _, dep := range s.After {
+			if keep[dep] {
+				after = append(after, dep)
+			}
+		}
+		plan.Steps = append(plan.Steps, playbook.Step{Action: s.Action, After: after})
+	}
+	return plan
 }
 
 // versionSince returns the name of a managed secret version created after

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
@@ -24,60 +25,77 @@ import (
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/report"
 	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // ErrIncomplete is returned when an action failed: the event should be
 // redelivered, and the redelivery finishes only what is left.
 var ErrIncomplete = errors.New("containment incomplete")
 
-// Responder runs playbooks for one configured project.
+// ErrInProgress is returned when another responder holds the incident and
+// did not finish within the delivery's time: the event is redelivered.
+var ErrInProgress = errors.New("incident is being handled by another responder")
+
+// Responder runs playbooks for one configured project. What it did lives
+// in the incident store (Firestore), shared by every function instance:
+// the claim, each action's outcome, the reports.
 type Responder struct {
 	cfg *config.Config
 	c   *gcp.Clients
 	rec *report.Recorder
+	st  *store.Store
 	now func() time.Time
+	// owner names this responder in leases: unique per process.
+	owner string
 	// policy is the retry policy of every GCP call.
 	policy retry.Policy
 
+	// inflight joins concurrent deliveries of one incident to this
+	// process into one call of the store (a saving, not the dedupe: the
+	// store decides who acts across instances).
 	mu       sync.Mutex
-	inflight map[string]*flight          // incident id → running response
-	done     map[string]*incident.Report // recently contained incidents
-	order    []string                    // done's keys, oldest first
-	locks    map[string]*sync.Mutex      // instance → one response at a time
+	inflight map[string]*flight
 }
 
-// flight is a response in progress that concurrent deliveries join.
+// flight is a delivery in progress that concurrent ones join.
 type flight struct {
 	finished chan struct{}
 	rep      *incident.Report
 	err      error
 }
 
-// maxRemembered bounds the in-process memory of finished incidents.
-const maxRemembered = 1024
+// ErrNoStore is returned by a Responder built without an incident store.
+var ErrNoStore = errors.New("no incident store: coopguard needs its Firestore database (deploy creates it; tests and coopguard serve start the Firestore emulator)")
 
-// New returns a Responder. now is the clock (nil: time.Now).
-func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, now func() time.Time) *Responder {
+// New returns a Responder. rec receives copies of the reports (Cloud
+// Logging, the incidents topic, the metric); st is the system of record.
+// now is the clock (nil: time.Now).
+func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Store, now func() time.Time) *Responder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Responder{cfg: cfg, c: c, rec: rec, now: now, policy: retry.Default,
-		inflight: map[string]*flight{}, done: map[string]*incident.Report{}, locks: map[string]*sync.Mutex{}}
+	return &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
+		inflight: map[string]*flight{}}
 }
 
 // SetRetryPolicy replaces the retry policy (tests shorten it).
 func (r *Responder) SetRetryPolicy(p retry.Policy) { r.policy = p }
 
-// Respond handles one incident. Concurrent deliveries of the same incident
-// share one response; a redelivery of one this process already contained
-// returns the earlier report without acting again. The error wraps
-// ErrIncomplete when an action failed.
+// Store is the incident store (nil when none was given).
+func (r *Responder) Store() *store.Store { return r.st }
+
+// Respond handles one delivery of an incident. The store decides who
+// acts: the first delivery claims the incident; a delivery while another
+// responder holds it waits for that response and returns its report; a
+// delivery of a finished incident returns the stored report without
+// acting (see package store for the rule); a delivery after a responder
+// died, or of an incomplete incident, resumes the actions not yet done.
+// The error wraps ErrIncomplete when an action failed.
 func (r *Responder) Respond(ctx context.Context, inc incident.Incident, received time.Time) (*incident.Report, error) {
-	r.mu.Lock()
-	if rep, ok := r.done[inc.ID]; ok {
-		r.mu.Unlock()
-		return rep, nil
+	if r.st == nil {
+		return nil, ErrNoStore
 	}
+	r.mu.Lock()
 	if f, ok := r.inflight[inc.ID]; ok {
 		r.mu.Unlock()
 		select {
@@ -90,55 +108,49 @@ func (r *Responder) Respond(ctx context.Context, inc incident.Incident, received
 	f := &flight{finished: make(chan struct{})}
 	r.inflight[inc.ID] = f
 	r.mu.Unlock()
-
-	// The response outlives a delivery whose caller gave up: other
-	// deliveries may be waiting on it.
-	f.rep, f.err = r.respond(context.WithoutCancel(ctx), inc, received)
-
+	f.rep, f.err = r.deliver(ctx, inc, received)
 	r.mu.Lock()
 	delete(r.inflight, inc.ID)
-	if f.err == nil && !inc.DryRun && f.rep.Outcome != incident.OutcomeDryRun {
-		r.remember(inc.ID, f.rep)
-	}
 	r.mu.Unlock()
 	close(f.finished)
 	return f.rep, f.err
 }
 
-// Forget drops the memory of an incident (after `coopguard resolve`).
-func (r *Responder) Forget(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.done, id)
-}
-
-func (r *Responder) remember(id string, rep *incident.Report) {
-	r.done[id] = rep
-	r.order = append(r.order, id)
-	if len(r.order) > maxRemembered {
-		delete(r.done, r.order[0])
-		r.order = r.order[1:]
-	}
-}
-
-// instanceLock serialises responses on one instance, so two distinct
-// incidents do not race each other's fingerprints; the second finds the
-// first's work done.
-func (r *Responder) instanceLock(name string) *sync.Mutex {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.locks[name]
-	if !ok {
-		l = &sync.Mutex{}
-		r.locks[name] = l
-	}
-	return l
-}
-
-func (r *Responder) respond(ctx context.Context, inc incident.Incident, received time.Time) (*incident.Report, error) {
-	log := logger.FromContext(ctx).With("incident", inc.ID, "playbook", inc.Playbook)
+// deliver is one delivery's exchange with the store: claim, wait, or
+// return the record.
+func (r *Responder) deliver(ctx context.Context, inc incident.Incident, received time.Time) (*incident.Report, error) {
 	inc.DryRun = inc.DryRun || r.cfg.Coopguard.DryRun
-	rep := &incident.Report{Incident: inc, ReceivedAt: received, Actions: []incident.ActionResult{}}
+	for {
+		cl, err := r.st.Claim(ctx, inc, r.owner, received)
+		switch {
+		case errors.Is(err, store.ErrBusy):
+			rec, werr := r.st.Wait(ctx, inc.ID)
+			if werr != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInProgress, werr)
+			}
+			if rec.Finished() {
+				rep := rec.View()
+				return &rep, nil
+			}
+			continue // the holder died or left it incomplete: claim it
+		case err != nil:
+			return nil, err
+		case !cl.Taken:
+			rep := cl.Record.View()
+			return &rep, nil
+		}
+		// The response outlives a delivery whose caller gave up: its
+		// outcomes are committed as they come.
+		return r.respond(context.WithoutCancel(ctx), inc, cl.Record)
+	}
+}
+
+func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed *store.Record) (*incident.Report, error) {
+	log := logger.FromContext(ctx).With("incident", inc.ID, "playbook", inc.Playbook)
+	rep := &incident.Report{Incident: inc, ReceivedAt: claimed.ReceivedAt, Actions: []incident.ActionResult{}}
+	if claimed.Claims > 1 {
+		log.Info("resuming incident", "claims", claimed.Claims, "committed", len(claimed.Actions))
+	}
 
 	plan, err := playbook.For(inc.Playbook)
 	if err != nil {
@@ -156,19 +168,27 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, received
 	}
 	resolved := time.Since(start)
 	rep.Instance = inst.GetName()
+	if err := r.st.Acting(ctx, inc.ID, r.owner, inst.GetName()); err != nil {
+		return nil, err
+	}
 
-	l := r.instanceLock(inst.GetName())
-	if !l.TryLock() {
-		l.Lock()
+	// One response acts on a VM at a time, across instances, so two
+	// incidents do not race each other's fingerprints: the second finds
+	// the first's work done.
+	t0 := time.Now()
+	unlock, waited, err := r.st.LockInstance(ctx, inst.GetName(), r.owner, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock(ctx)
+	if waited {
 		// Another incident on this instance just finished: act on what it
 		// left, not on what we read before waiting.
-		t0 := time.Now()
 		if fresh, err := r.getInstance(ctx, inst.GetName()); err == nil {
 			inst = fresh
 		}
-		resolved += time.Since(t0)
 	}
-	defer l.Unlock()
+	resolved += time.Since(t0)
 	t := &actions.Target{
 		Project:          r.cfg.Cloud.GCP.Project,
 		Zone:             r.cfg.Cloud.GCP.Zone,
@@ -180,7 +200,12 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, received
 		LogWindow:        30 * time.Minute,
 		Now:              r.now,
 	}
-	results, excerpt, critical := execute(ctx, r.c, r.policy, plan, t)
+	commit := func(res incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res) }
+	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit)
+	if errors.Is(err, store.ErrLeaseLost) {
+		// Another responder took over (ours expired): it writes the report.
+		return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
+	}
 	rep.Actions, rep.LogExcerpt = results, excerpt
 	rep.CriticalPathSeconds = (resolved + critical).Seconds()
 	rep.Outcome = incident.OutcomeContained
@@ -191,9 +216,9 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, received
 		rep.Outcome = incident.OutcomeNotified
 	}
 	var runErr error
-	if rep.Failed() {
+	if rep.Failed() || err != nil {
 		rep.Outcome = incident.OutcomeIncomplete
-		runErr = fmt.Errorf("%w: %s", ErrIncomplete, failures(rep))
+		runErr = fmt.Errorf("%w: %s", ErrIncomplete, errors.Join(errors.New(failures(rep)), err))
 	}
 	return r.finish(ctx, rep, runErr)
 }
@@ -204,8 +229,9 @@ func (r *Responder) refuse(ctx context.Context, rep *incident.Report, reason str
 	return r.finish(ctx, rep, nil)
 }
 
-// finish timestamps and records the report. A report that cannot be
-// recorded is an error too, so the event is redelivered.
+// finish timestamps the report and records it in the store (the record:
+// its failure is returned, so the event is redelivered), then sends the
+// copies to Cloud Logging, the topic and the metric.
 func (r *Responder) finish(ctx context.Context, rep *incident.Report, runErr error) (*incident.Report, error) {
 	rep.FinishedAt = r.now()
 	last := rep.ReceivedAt
@@ -218,14 +244,28 @@ func (r *Responder) finish(ctx context.Context, rep *incident.Report, runErr err
 	if rep.ContainmentSeconds < 0 {
 		rep.ContainmentSeconds = 0
 	}
-	if r.rec != nil {
-		if err := retry.Do(ctx, r.policy, func(ctx context.Context) error { return r.rec.Record(ctx, rep) }); err != nil {
-			return rep, errors.Join(runErr, err)
+	if err := r.st.Finish(ctx, rep.Incident.ID, r.owner, rep); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
 		}
+		return rep, errors.Join(runErr, err)
 	}
+	r.copyReport(ctx, rep)
 	logger.FromContext(ctx).Log(ctx, severityLevel(rep.Severity()), "incident "+rep.Outcome,
 		"incident", rep.Incident.ID, "instance", rep.Instance, "outcome", rep.Outcome, "containmentSeconds", rep.ContainmentSeconds)
 	return rep, runErr
+}
+
+// copyReport sends the report to Cloud Logging, the incidents topic and
+// the metric for people and SIEMs. Nothing is read back from them, so a
+// failure is logged, not returned.
+func (r *Responder) copyReport(ctx context.Context, rep *incident.Report) {
+	if r.rec == nil {
+		return
+	}
+	if err := retry.Do(ctx, r.policy, func(ctx context.Context) error { return r.rec.Record(ctx, rep) }); err != nil {
+		logger.FromContext(ctx).Warn("incident report not copied to Cloud Logging (the store has it)", "incident", rep.Incident.ID, "error", err)
+	}
 }
 
 // resolve finds the incident's instance and checks that coopguard may act

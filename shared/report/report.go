@@ -1,23 +1,22 @@
-// Package report records incident reports where people and machines look:
-// a JSON entry in Cloud Logging (log coopguard-incidents, with Cloud
-// Logging's severity), a message on the coopguard-incidents Pub/Sub topic
-// for notification fan-out, and a custom metric. It also reads the reports
-// back from Cloud Logging for Status and the CLI.
+// Package report copies incident reports to where people and machines
+// look: a JSON entry in Cloud Logging (log coopguard-incidents, with Cloud
+// Logging's severity) as the human-readable audit trail, a message on the
+// coopguard-incidents Pub/Sub topic for notification fan-out, and a custom
+// metric. They are copies: the record is the incident store (package
+// store), and nothing is ever read back from them, since the sandbox's
+// account may write that log too.
 package report
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/pubsub/v2"
-	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	ltype "google.golang.org/genproto/googleapis/logging/type"
@@ -36,7 +35,7 @@ const LogID = "coopguard-incidents"
 // MetricType is the custom metric written once per report.
 const MetricType = "custom.googleapis.com/coopguard/incident"
 
-// Recorder writes and reads incident reports for one project.
+// Recorder writes copies of incident reports for one project.
 type Recorder struct {
 	c       *gcp.Clients
 	project string
@@ -60,9 +59,8 @@ func (r *Recorder) Stop() { r.pub.Stop() }
 func (r *Recorder) LogName() string { return "projects/" + r.project + "/logs/" + LogID }
 
 // Record writes rep to Cloud Logging and the incidents topic, and writes
-// the metric. The log entry is the system of record: its failure is
-// returned (the caller retries); the topic and the metric are best effort
-// and only logged.
+// the metric. The log entry's failure is returned (the caller retries it);
+// the topic and the metric are best effort and only logged.
 func (r *Recorder) Record(ctx context.Context, rep *incident.Report) error {
 	log := logger.FromContext(ctx)
 	raw, err := json.Marshal(rep)
@@ -123,80 +121,4 @@ func (r *Recorder) writeMetric(ctx context.Context, rep *incident.Report) error 
 			}},
 		}},
 	})
-}
-
-// List returns the latest report of each of the most recent incidents,
-// newest first, at most limit.
-func (r *Recorder) List(ctx context.Context, limit int) ([]incident.Report, error) {
-	return r.list(ctx, fmt.Sprintf("logName=%q", r.LogName()), limit)
-}
-
-// Get returns the latest report of incident id.
-func (r *Recorder) Get(ctx context.Context, id string) (*incident.Report, error) {
-	reps, err := r.list(ctx, fmt.Sprintf("logName=%q AND labels.incident=%q", r.LogName(), id), 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(reps) == 0 {
-		return nil, fmt.Errorf("incident %q: %w", id, ErrNotFound)
-	}
-	return &reps[0], nil
-}
-
-// History returns every report recorded for incident id, oldest first.
-func (r *Recorder) History(ctx context.Context, id string) ([]incident.Report, error) {
-	var out []incident.Report
-	err := r.scan(ctx, fmt.Sprintf("logName=%q AND labels.incident=%q", r.LogName(), id), func(rep incident.Report) bool {
-		out = append(out, rep)
-		return true
-	})
-	slices.Reverse(out)
-	return out, err
-}
-
-// ErrNotFound is returned by Get for an unknown incident.
-var ErrNotFound = errors.New("no such coopguard incident")
-
-func (r *Recorder) list(ctx context.Context, filter string, limit int) ([]incident.Report, error) {
-	seen := map[string]bool{}
-	var out []incident.Report
-	err := r.scan(ctx, filter, func(rep incident.Report) bool {
-		if seen[rep.Incident.ID] {
-			return true
-		}
-		seen[rep.Incident.ID] = true
-		out = append(out, rep)
-		return len(out) < limit
-	})
-	return out, err
-}
-
-// scan visits reports newest first until visit returns false.
-func (r *Recorder) scan(ctx context.Context, filter string, visit func(incident.Report) bool) error {
-	it := r.c.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + r.project},
-		Filter:        filter,
-		OrderBy:       "timestamp desc",
-		PageSize:      100,
-	})
-	for {
-		e, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read incidents from log %s: %w", LogID, err)
-		}
-		raw, err := protojson.Marshal(e.GetJsonPayload())
-		if err != nil {
-			continue
-		}
-		var rep incident.Report
-		if json.Unmarshal(raw, &rep) != nil || rep.Incident.ID == "" {
-			continue // not a report: ignore rather than fail the listing
-		}
-		if !visit(rep) {
-			return nil
-		}
-	}
 }

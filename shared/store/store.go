@@ -134,6 +134,7 @@ type Options struct {
 
 // Store reads and writes coopguard's incident documents.
 type Store struct {
+	project string
 	fs      *firestore.Client
 	now     func() time.Time
 	lease   time.Duration
@@ -156,7 +157,7 @@ func Open(ctx context.Context, project string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open Firestore database %s of project %s: %w", o.Database, project, err)
 	}
-	return &Store{fs: fs, now: o.Now, lease: o.Lease}, nil
+	return &Store{project: project, fs: fs, now: o.Now, lease: o.Lease}, nil
 }
 
 // Close releases the client, then runs the OnClose functions.
@@ -174,6 +175,9 @@ func (s *Store) OnClose(f func()) *Store {
 	s.onClose = append(s.onClose, f)
 	return s
 }
+
+// Project is the project whose database the store uses.
+func (s *Store) Project() string { return s.project }
 
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now() }
@@ -543,9 +547,9 @@ type instanceLease struct {
 
 // LockInstance waits until owner holds the VM's lease (one response acts
 // on a VM at a time, so two incidents do not race each other's
-// fingerprints) and returns the function that releases it. It gives up
-// when ctx ends.
-func (s *Store) LockInstance(ctx context.Context, instance, owner, incidentID string) (func(context.Context), error) {
+// fingerprints) and returns the function that releases it, and whether it
+// had to wait for another holder. It gives up when ctx ends.
+func (s *Store) LockInstance(ctx context.Context, instance, owner, incidentID string) (release func(context.Context), waited bool, err error) {
 	ref := s.fs.Collection(Instances).Doc(instance)
 	delay := 20 * time.Millisecond
 	for {
@@ -555,10 +559,10 @@ func (s *Store) LockInstance(ctx context.Context, instance, owner, incidentID st
 		switch {
 		case status.Code(err) == codes.NotFound:
 		case err != nil:
-			return nil, fmt.Errorf("lock instance %s: %w", instance, err)
+			return nil, waited, fmt.Errorf("lock instance %s: %w", instance, err)
 		default:
 			if err := snap.DataTo(&l); err != nil {
-				return nil, fmt.Errorf("lock instance %s: %w", instance, err)
+				return nil, waited, fmt.Errorf("lock instance %s: %w", instance, err)
 			}
 		}
 		now := s.now()
@@ -572,17 +576,17 @@ func (s *Store) LockInstance(ctx context.Context, instance, owner, incidentID st
 			}
 			switch status.Code(err) {
 			case codes.OK:
-				return func(ctx context.Context) { s.unlockInstance(ctx, ref, owner) }, nil
+				return func(ctx context.Context) { s.unlockInstance(ctx, ref, owner) }, waited, nil
 			case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
 			default:
-				return nil, fmt.Errorf("lock instance %s: %w", instance, err)
+				return nil, waited, fmt.Errorf("lock instance %s: %w", instance, err)
 			}
 		}
 		t := time.NewTimer(delay + time.Duration(rand.Int64N(int64(delay))))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("lock instance %s (another incident is acting on it): %w", instance, ctx.Err())
+			return nil, waited, fmt.Errorf("lock instance %s (another incident is acting on it): %w", instance, ctx.Err())
 		case <-t.C:
 		}
 		delay = min(2*delay, 500*time.Millisecond)

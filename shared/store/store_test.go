@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,9 +133,25 @@ func TestIncompleteIsResumed(t *testing.T) {
 	}
 }
 
+// TestConcurrentClaimsTakeOnce: of concurrent claims of a new incident
+// (create precondition) and of an incomplete one (update-time
+// precondition), exactly one takes it.
 func TestConcurrentClaimsTakeOnce(t *testing.T) {
+	t.Run("new", func(t *testing.T) { concurrentClaims(t, false) })
+	t.Run("incomplete", func(t *testing.T) { concurrentClaims(t, true) })
+}
+
+func concurrentClaims(t *testing.T, incomplete bool) {
 	s, clock := open(t)
 	ctx := context.Background()
+	if incomplete {
+		if _, err := s.Claim(ctx, inc("alert-race"), "first", clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, "alert-race", "first", &incident.Report{Incident: inc("alert-race"), Outcome: incident.OutcomeIncomplete}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var taken, busy atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 12 {
@@ -246,18 +261,18 @@ func TestLockWaitListOnInstance(t *testing.T) {
 func TestLockInstance(t *testing.T) {
 	s, clock := open(t)
 	ctx := context.Background()
-	release, err := s.LockInstance(ctx, "vm", "a", "alert-1")
-	if err != nil {
-		t.Fatal(err)
+	release, waited, err := s.LockInstance(ctx, "vm", "a", "alert-1")
+	if err != nil || waited {
+		t.Fatalf("first lock: waited %v, %v", waited, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer cancel()
-	if _, err := s.LockInstance(wctx, "vm", "b", "alert-2"); err == nil || !strings.Contains(err.Error(), "another incident") {
+	if _, _, err := s.LockInstance(wctx, "vm", "b", "alert-2"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second lock while held = %v, want a wait that gives up", err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		rel, err := s.LockInstance(ctx, "vm", "b", "alert-2")
+		rel, _, err := s.LockInstance(ctx, "vm", "b", "alert-2")
 		if err == nil {
 			rel(ctx)
 		}
@@ -268,11 +283,11 @@ func TestLockInstance(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	// A holder that died: its lease expires on the store's clock.
-	if _, err := s.LockInstance(ctx, "vm2", "dead", "alert-3"); err != nil {
+	if _, _, err := s.LockInstance(ctx, "vm2", "dead", "alert-3"); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(2 * time.Minute)
-	rel, err := s.LockInstance(ctx, "vm2", "b", "alert-4")
+	rel, _, err := s.LockInstance(ctx, "vm2", "b", "alert-4")
 	if err != nil {
 		t.Fatalf("lock after the holder's lease expired: %v", err)
 	}

@@ -13,8 +13,10 @@ import (
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 
+	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
@@ -196,7 +198,7 @@ func auditOf(e *loggingpb.LogEntry) (AuditEntry, bool) {
 
 // reportIDs lists the incidents recorded so far.
 func (w *World) reportIDs(ctx context.Context) (map[string]bool, error) {
-	reps, err := w.Env.Recorder.List(ctx, 1000)
+	reps, err := functions.ListIncidents(ctx, w.Env, 1000)
 	if err != nil {
 		return nil, fmt.Errorf("list incident reports: %w", err)
 	}
@@ -207,15 +209,19 @@ func (w *World) reportIDs(ctx context.Context) (map[string]bool, error) {
 	return ids, nil
 }
 
-// reportsSince returns the latest report of every incident not in before.
+// reportsSince returns the latest report of every incident not in before
+// (from the incident store; one still being handled is not reported yet).
 func (w *World) reportsSince(ctx context.Context, before map[string]bool) ([]incident.Report, error) {
-	reps, err := w.Env.Recorder.List(ctx, 1000)
+	reps, err := functions.ListIncidents(ctx, w.Env, 1000)
 	if err != nil {
 		return nil, fmt.Errorf("list incident reports: %w", err)
 	}
 	var out []incident.Report
 	got := map[string]bool{}
 	for _, r := range reps {
+		if r.Outcome == store.StateClaimed || r.Outcome == store.StateActing {
+			continue
+		}
 		if !before[r.Incident.ID] && !got[r.Incident.ID] {
 			got[r.Incident.ID] = true
 			out = append(out, r)

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -31,9 +32,11 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
+	"github.com/cloudcoop/coopguard/test/firestoreemu"
 )
 
 // Thief is the user who, in the secret-theft drill, reads the managed key
@@ -77,6 +80,9 @@ type Options struct {
 	// Log receives the functions' log (default: discarded).
 	Log io.Writer
 }
+
+// worlds numbers the worlds of this process (their incident stores).
+var worlds atomic.Int64
 
 // Start starts the emulated GCP, deploys coopguard to it as deploy.sh
 // would, serves the functions, and provisions the sandbox. Close ends it.
@@ -143,7 +149,17 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if logOut == nil {
 		logOut = io.Discard
 	}
-	env, err := functions.NewEnv(cfg, responder, logger.New(logOut, slog.LevelInfo))
+	// The incident store: the real Firestore emulator, one per process,
+	// a project of its own per world.
+	if _, err := firestoreemu.Shared(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, "attack-"+strconv.FormatInt(worlds.Add(1), 10), store.Options{Now: emu.Clock.Now})
+	if err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, func() { st.Close() })
+	env, err := functions.NewEnv(cfg, responder, logger.New(logOut, slog.LevelInfo), functions.WithStore(st), functions.WithLocalOperator("attack-drill"))
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,8 @@ var rows = []row{
 	{"BenchmarkDecidePerEvent/logentry-benign", "decode + match + plan: audit log entry (no match)", []string{"ns/op", "allocs/op"}},
 	{"BenchmarkRotate200x50", "rotation run: 200 secrets × 50 versions", []string{"ns/op"}},
 	{"BenchmarkDetectionLatency", "detection: the agent's refused call → first containment action (audit log, sink, Pub/Sub, Eventarc; GCP-like profile)", []string{"ms-to-first-action"}},
+	{"BenchmarkStatus", "Status: 1,000 stored incidents, 50 concurrent clients", []string{"status-p50-ms", "status-p99-ms"}},
+	{"BenchmarkClaimCommit", "incident store: claim + 6 action commits + report", []string{"store-ms/incident"}},
 	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
 }
 

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,12 +15,71 @@ import (
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
+// oncall is the caller of resolve: the email in the ID token that Cloud
+// Run verified before passing the request on.
+const oncall = "oncall@example.com"
+
 func resolve(t *testing.T, body string) (int, incident.Report, string) {
 	t.Helper()
-	code, b := do(t, http.MethodPost, "/Resolve", "application/json", strings.NewReader(body))
+	return resolveAs(t, body, idToken(oncall))
+}
+
+// resolveAs posts body to Resolve with the Authorization header auth.
+func resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/Resolve", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rep incident.Report
 	_ = json.Unmarshal(b, &rep)
-	return code, rep, string(b)
+	return resp.StatusCode, rep, string(b)
+}
+
+// idToken is an Authorization header with an ID token for email, shaped
+// as Cloud Run passes it on after verifying its signature.
+func idToken(email string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	payload, _ := json.Marshal(map[string]any{"iss": "https://accounts.google.com", "email": email, "email_verified": true})
+	return "Bearer " + enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(payload) + ".c2lnbmF0dXJl"
+}
+
+// TestResolveCallerIsTheToken: who resolved is the ID token's email; a
+// "by" in the body is refused and no token is 401.
+func TestResolveCallerIsTheToken(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	// Contained or incomplete, the incident is in the store and resolvable.
+	postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
+	tests := []struct {
+		name, body, auth string
+		want             int
+		says             string
+	}{
+		{"no token", `{"id":"alert-0.n1m3x8a2b7kq"}`, "", http.StatusUnauthorized, "ID token"},
+		{"by in the body", `{"id":"alert-0.n1m3x8a2b7kq","by":"someone-else"}`, idToken(oncall), http.StatusBadRequest, "unknown field"},
+		{"token", `{"id":"alert-0.n1m3x8a2b7kq"}`, idToken(oncall), http.StatusOK, `"resolvedBy": "` + oncall + `"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, body := resolveAs(t, tt.body, tt.auth)
+			if code != tt.want || !strings.Contains(body, tt.says) {
+				t.Errorf("= %d %s, want %d saying %q", code, body, tt.want, tt.says)
+			}
+		})
+	}
 }
 
 func TestResolveRestoresFalsePositive(t *testing.T) {
@@ -36,7 +97,7 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 			if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 				t.Fatalf("HandleAlert = %d", code)
 			}
-			code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true,"by":"oncall@example.com"}`)
+			code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 			if code != http.StatusOK {
 				t.Fatalf("Resolve = %d %s", code, body)
 			}
@@ -60,8 +121,11 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 			for _, a := range timeline.Actions {
 				names = append(names, a.Action)
 			}
-			if !slices.Contains(names, "stop-agents") || !slices.Contains(names, "start-vm") || timeline.Outcome != incident.OutcomeResolved {
-				t.Errorf("timeline = %v outcome %s, want containment then restore", names, timeline.Outcome)
+			// Restore undoes only what the incident did: quarantine left the
+			// VM running, so it starts nothing.
+			stopped := tt.name == "contain"
+			if !slices.Contains(names, "stop-agents") || !slices.Contains(names, "enable-secrets") || slices.Contains(names, "start-vm") != stopped || timeline.Outcome != incident.OutcomeResolved {
+				t.Errorf("timeline = %v outcome %s, want containment then restore (start-vm: %v)", names, timeline.Outcome, stopped)
 			}
 		})
 	}
@@ -72,7 +136,7 @@ func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
 	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
 	}
-	code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","by":"me"}`)
+	code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq"}`)
 	if code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Fatalf("Resolve = %d %s", code, body)
 	}

@@ -44,7 +44,12 @@ var faultKinds = []faultKind{
 
 // bestEffort are calls whose failure must not fail a response: the
 // incident metric.
-var bestEffort = map[string]bool{"google.monitoring.v3.MetricService/CreateTimeSeries": true}
+// The report's copy in Cloud Logging is best effort too: the record is the
+// incident store (Firestore).
+var bestEffort = map[string]bool{
+	"google.monitoring.v3.MetricService/CreateTimeSeries": true,
+	"google.logging.v2.LoggingServiceV2/WriteLogEntries":  true,
+}
 
 // courtesy are the agents flag's calls: the VM stop runs beside them, so
 // a retry often finds the VM stopping and has nothing left to do (no

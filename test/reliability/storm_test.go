@@ -129,7 +129,7 @@ func (s *storm) run(ctx context.Context) []error {
 func stormEnv(tb testing.TB) *fixture.Env {
 	tb.Helper()
 	e := fixture.New(tb)
-	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.New(io.Discard, slog.LevelError+100))
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.New(io.Discard, slog.LevelError+100), functions.WithStore(e.Store))
 	if err != nil {
 		tb.Fatal(err)
 	}

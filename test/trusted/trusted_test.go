@@ -1,0 +1,395 @@
+// Package trusted checks that coopguard's record of incidents is its own:
+// kept in Firestore (the real emulator), shared by every responder, and
+// unaffected by anything the sandbox can write.
+package trusted
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/report"
+	"github.com/cloudcoop/coopguard/shared/store"
+	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/fixture"
+)
+
+// helperEnv, when set, makes the test binary a responder process (see
+// runHelper) instead of running tests.
+const helperEnv = "COOPGUARD_TRUSTED_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelper())
+	}
+	if _, err := firestoreemu.Shared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	firestoreemu.StopShared()
+	os.Exit(code)
+}
+
+// helperConfig is what a responder process needs to reach the test's
+// emulated GCP and Firestore.
+type helperConfig struct {
+	ComputeURL, GRPCAddr, PubSubAddr string
+	StoreProject                     string
+	Incident                         incident.Incident
+}
+
+// runHelper is a responder process: it responds to one incident over the
+// parent test's emulated GCP and Firestore emulator, until it is killed.
+func runHelper() int {
+	var hc helperConfig
+	if err := json.Unmarshal([]byte(os.Getenv(helperEnv)), &hc); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	ctx := context.Background()
+	cfg := fixtureConfig()
+	opts := gcp.Emulated(hc.ComputeURL, hc.GRPCAddr, hc.PubSubAddr)
+	opts.Limits = &gcp.Unlimited
+	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	st, err := store.Open(ctx, hc.StoreProject, store.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	r := respond.New(&cfg, clients, nil, st, nil)
+	_, err = r.Respond(ctx, hc.Incident, time.Now())
+	fmt.Fprintln(os.Stderr, "helper: responded:", err)
+	return 0
+}
+
+// fixtureConfig is fixture.New's config.
+func fixtureConfig() config.Config {
+	cfg := config.Demo()
+	cfg.Coopguard.AgentStopTimeout = config.Duration{Duration: 2 * time.Second}
+	return cfg
+}
+
+// forge writes a report into the incidents log the way anyone holding
+// roles/logging.logWriter can (the sandbox's own account holds it).
+func forge(t *testing.T, e *fixture.Env, rep incident.Report) {
+	t.Helper()
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload structpb.Struct
+	if err := protojson.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	project := e.Cfg.Cloud.GCP.Project
+	if _, err := e.Clients.Logging.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{
+		LogName:  "projects/" + project + "/logs/" + report.LogID,
+		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": project}},
+		Labels:   map[string]string{"incident": rep.Incident.ID, "outcome": rep.Outcome, "playbook": rep.Incident.Playbook},
+		Entries: []*loggingpb.LogEntry{{
+			Timestamp: timestamppb.New(rep.FinishedAt),
+			Payload:   &loggingpb.LogEntry_JsonPayload{JsonPayload: &payload},
+		}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForgedReportsChangeNothing: a leaked key version was disabled before
+// the incident; the incident disables the other. Forged reports in Cloud
+// Logging (for the real incident: timestamped ahead, claiming both
+// versions, or resolved; and for invented incidents) appear nowhere, and
+// restore re-enables only the version the incident disabled.
+func TestForgedReportsChangeNothing(t *testing.T) {
+	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-leaked"), []byte("sk-test-SECRET-PAYLOAD-live"))
+	ctx := fixture.Quiet
+	secret := "projects/" + e.Cfg.Cloud.GCP.Project + "/secrets/" + e.Cfg.Coopguard.Secrets[0]
+	leaked, live := secret+"/versions/1", secret+"/versions/2"
+	if _, err := e.Clients.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: leaked}); err != nil {
+		t.Fatal(err)
+	}
+	vm := e.SandboxVM(e.Cfg.VM.Name)
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.FromContext(ctx), functions.WithStore(e.Store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := e.Incident("alert-real", vm, incident.PlaybookContain)
+	rep, err := env.Responder.Respond(ctx, real, time.Now())
+	if err != nil || rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("containment: %v %+v", err, rep)
+	}
+
+	ahead := time.Now().Add(time.Hour)
+	claimBoth := incident.Report{Incident: real, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, ReceivedAt: ahead.Add(-time.Minute), FinishedAt: ahead,
+		Actions: []incident.ActionResult{{Action: "disable-secrets", Result: incident.ResultDone, Changed: []string{leaked, live}}}}
+	forge(t, e, claimBoth)
+	resolved := claimBoth
+	resolved.Outcome, resolved.ResolvedBy, resolved.FinishedAt = incident.OutcomeResolved, "attacker", ahead.Add(time.Second)
+	forge(t, e, resolved)
+	for i := range 20 {
+		inv := e.Incident(fmt.Sprintf("alert-forged-%d", i), vm, incident.PlaybookContain)
+		inv.Summary = "all clear \x1b[2J\x1b]0;pwned\x07"
+		forge(t, e, incident.Report{Incident: inv, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, FinishedAt: ahead,
+			Actions: []incident.ActionResult{{Action: "disable-secrets", Result: incident.ResultDone, Changed: []string{leaked}}}})
+	}
+
+	listed, err := functions.ListIncidents(ctx, env, functions.StatusIncidents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := functions.CollectStatus(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]incident.Report{"coopguard incidents": listed, "Status": status.Incidents} {
+		if len(got) != 1 || got[0].Incident.ID != "alert-real" || got[0].Outcome != incident.OutcomeContained {
+			t.Fatalf("%s lists %d incidents (%v), want only alert-real, contained", name, len(got), ids(got))
+		}
+		for _, a := range got[0].Actions {
+			// Secret Manager names versions by project number.
+			if a.Action == "disable-secrets" && (len(a.Changed) != 1 || !strings.HasSuffix(a.Changed[0], "/secrets/"+e.Cfg.Coopguard.Secrets[0]+"/versions/2")) {
+				t.Errorf("%s: disable-secrets changed %v, want only version 2", name, a.Changed)
+			}
+		}
+	}
+	if _, err := env.Responder.Resolve(ctx, "alert-forged-0", respond.ResolveOptions{Restore: true, By: "local:test"}); !errors.Is(err, respond.ErrRefused) {
+		t.Errorf("resolve of a forged incident: %v, want refused", err)
+	}
+	got, err := env.Responder.Resolve(ctx, "alert-real", respond.ResolveOptions{Restore: true, By: "local:test"})
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if got.ResolvedBy != "local:test" {
+		t.Errorf("resolved by %q", got.ResolvedBy)
+	}
+	if states := e.VersionStates(); !slices.Equal(states, []string{"DISABLED", "ENABLED"}) {
+		t.Errorf("versions after restore = %v, want the leaked one still DISABLED and the live one ENABLED", states)
+	}
+}
+
+func ids(reps []incident.Report) []string {
+	var out []string
+	for _, r := range reps {
+		out = append(out, r.Incident.ID)
+	}
+	return out
+}
+
+// TestFourRespondersOneResponsePerIncident: four responders (each its own
+// GCP clients, Firestore client and lease owner) share one emulated GCP
+// and one Firestore database and receive 1,000 shuffled deliveries of 50
+// incidents on 50 sandboxes: every incident is claimed once and each
+// action mutates once per incident.
+func TestFourRespondersOneResponsePerIncident(t *testing.T) {
+	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
+	ctx := fixture.Quiet
+	const incidents, deliveries, responders = 50, 1000, 4
+	incs := make([]incident.Incident, incidents)
+	for i := range incs {
+		vm := e.SandboxVM(fmt.Sprintf("sandbox-%02d", i))
+		incs[i] = e.Incident(fmt.Sprintf("alert-%02d", i), vm, incident.PlaybookContain)
+	}
+	rs := make([]*respond.Responder, responders)
+	for i := range rs {
+		clients, err := e.Emu.Clients(ctx, e.Cfg.Cloud.GCP.Project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { clients.Close() })
+		st, err := store.Open(ctx, e.Store.Project(), store.Options{Now: e.Emu.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		rs[i] = respond.New(e.Cfg, clients, e.Recorder, st, nil)
+	}
+	order := make([]int, deliveries)
+	for i := range order {
+		order[i] = i % incidents
+	}
+	rng := rand.New(rand.NewPCG(12, 2026))
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	work := make(chan int)
+	errs := make(chan error, deliveries)
+	var wg sync.WaitGroup
+	for w := range 40 {
+		wg.Go(func() {
+			for n := range work {
+				inc := incs[order[n]]
+				rep, err := rs[(n+w)%responders].Respond(ctx, inc, time.Now())
+				if err == nil && rep.Outcome != incident.OutcomeContained {
+					err = fmt.Errorf("outcome %s", rep.Outcome)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("delivery %d of %s: %w", n, inc.ID, err)
+				}
+			}
+		})
+	}
+	for n := range order {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, inc := range incs {
+		rec, err := e.Store.Get(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Claims != 1 || len(rec.History) != 1 || rec.State != incident.OutcomeContained {
+			t.Errorf("%s: %d claims, %d reports, state %s; want 1, 1, contained", inc.ID, rec.Claims, len(rec.History), rec.State)
+		}
+	}
+	m := e.Emu.Faults.MutationSnapshot()
+	want := map[string]int{
+		"compute.instances.setLabels": incidents, "compute.instances.setMetadata": incidents,
+		"compute.instances.stop": incidents, "compute.disks.createSnapshot": incidents,
+		// The managed secret is shared: the first incident disables its two
+		// versions, the others find them disabled.
+		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion": 2,
+		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      incidents, // one report copy each
+	}
+	for method, n := range want {
+		if m[method] != n {
+			t.Errorf("%s: %d mutating calls, want %d", method, m[method], n)
+		}
+	}
+}
+
+// TestKilledResponderIsResumed: a responder process is killed in the
+// middle of the contain playbook, after disable-secrets committed and
+// while its stop-vm call is in flight. Once its lease expires the
+// redelivery completes the incident, running only what was not done, and
+// the report lists each change once.
+func TestKilledResponderIsResumed(t *testing.T) {
+	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
+	ctx := fixture.Quiet
+	inc := e.Incident("alert-killed", e.SandboxVM(e.Cfg.VM.Name), incident.PlaybookContain)
+
+	// The helper's stop-vm call hangs until its connection dies.
+	stopArrived := make(chan struct{})
+	var once sync.Once
+	e.Emu.Faults.OnCall(func(method string) {
+		if method == "compute.instances.stop" {
+			once.Do(func() { close(stopArrived) })
+		}
+	})
+	e.Emu.Faults.FailNext("compute.instances.stop", 1, faults.Fault{Hang: true})
+	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr, StoreProject: e.Store.Project(), Incident: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), helperEnv+"="+string(hc))
+	out := &fixture.Buffer{}
+	helper.Stdout, helper.Stderr = out, out
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- helper.Wait() }()
+	select {
+	case <-stopArrived:
+	case err := <-exited:
+		t.Fatalf("the responder process ended (%v) before stop-vm:\n%s", err, out.String())
+	case <-time.After(2 * time.Minute):
+		_ = helper.Process.Kill()
+		t.Fatalf("the responder process never reached stop-vm:\n%s", out.String())
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+
+	rec, err := e.Store.Get(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := rec.Actions["disable-secrets"]; ds.Result != incident.ResultDone || len(ds.Changed) != 2 {
+		t.Fatalf("before the kill, disable-secrets committed %+v; want done with both versions", ds)
+	}
+	if _, ok := rec.Actions["stop-vm"]; ok || rec.State != store.StateActing {
+		t.Fatalf("killed responder left state %s, stop-vm %+v; want acting with stop-vm not committed", rec.State, rec.Actions["stop-vm"])
+	}
+	// A delivery while the dead responder's lease runs is not acted on.
+	if _, err := e.Store.Claim(ctx, inc, "early", time.Now()); !errors.Is(err, store.ErrBusy) {
+		t.Fatalf("claim during the dead responder's lease: %v, want busy", err)
+	}
+	e.Emu.Clock.Advance(store.DefaultLease + time.Second)
+	disables := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion")
+
+	rep, err := e.Responder.Respond(ctx, inc, time.Now())
+	if err != nil || rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("redelivery: %v %+v", err, rep)
+	}
+	if d := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion") - disables; d != 0 {
+		t.Errorf("the redelivery disabled %d versions again; disable-secrets was done", d)
+	}
+	if st := e.Instance(e.Cfg.VM.Name).GetStatus(); st != "TERMINATED" {
+		t.Errorf("VM %s after the redelivery, want TERMINATED", st)
+	}
+	seen := map[string]bool{}
+	changes := map[string]int{}
+	for _, a := range rep.Actions {
+		if seen[a.Action] {
+			t.Errorf("report lists %s twice", a.Action)
+		}
+		seen[a.Action] = true
+		for _, c := range a.Changed {
+			changes[c]++
+		}
+		if a.Action == "stop-vm" && a.Result != incident.ResultDone {
+			t.Errorf("stop-vm %s, want done by the redelivery", a)
+		}
+	}
+	for c, n := range changes {
+		if n != 1 {
+			t.Errorf("report lists change %s %d times", c, n)
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("report has actions %v, want the six of contain", seen)
+	}
+	rec, err = e.Store.Get(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Claims != 2 || rec.State != incident.OutcomeContained || len(rec.History) != 1 {
+		t.Errorf("record: %d claims, state %s, %d reports; want 2, contained, 1", rec.Claims, rec.State, len(rec.History))
+	}
+}
