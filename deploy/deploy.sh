@@ -98,7 +98,7 @@ run gcloud services enable --project="$PROJECT" \
 	artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com \
 	cloudscheduler.googleapis.com secretmanager.googleapis.com compute.googleapis.com \
 	logging.googleapis.com monitoring.googleapis.com iam.googleapis.com \
-	cloudresourcemanager.googleapis.com
+	cloudresourcemanager.googleapis.com firestore.googleapis.com
 
 PROJECT_NUMBER=$(query "$DRY_RUN_PROJECT_NUMBER" gcloud projects describe "$PROJECT" --format='value(projectNumber)')
 [[ $PROJECT_NUMBER =~ ^[0-9]+$ ]] || die "could not read the project number of $PROJECT (got '$PROJECT_NUMBER'): check gcloud auth login and the project id"
@@ -134,6 +134,20 @@ update_dead_letter_sub() {
 		--message-retention-duration=7d --expiration-period=never --update-labels=coopguard=true
 }
 ensure "subscription $SUB_DEAD_LETTER" describe_sub create_dead_letter_sub update_dead_letter_sub "$SUB_DEAD_LETTER"
+
+# --- incident store ---------------------------------------------------------------
+
+# coopguard's record of incidents: a Firestore database of its own (Native
+# mode, in the functions' region), so a (default) database the project may
+# already use, possibly in Datastore mode, is left alone.
+FIRESTORE_DATABASE=${COOPGUARD_FIRESTORE_DATABASE:-coopguard}
+describe_database() { run gcloud firestore databases describe --database="$1" --project="$PROJECT"; }
+create_database() {
+	run gcloud firestore databases create --database="$1" --project="$PROJECT" \
+		--location="$REGION" --type=firestore-native
+}
+keep_database() { note "Firestore database $1: kept as it is (its location and mode cannot change)"; }
+ensure "Firestore database $FIRESTORE_DATABASE" describe_database create_database keep_database "$FIRESTORE_DATABASE"
 
 # --- custom roles ---------------------------------------------------------------
 
@@ -185,6 +199,10 @@ run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$
 	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --condition=None --quiet
 run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
 	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --condition=None --quiet
+# The incident store: only coopguard's responder account reads and writes
+# it. The sandbox's account gets no Firestore role (posture checks that).
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role=roles/datastore.user --condition=None --quiet
 # Provision creates the VM to run as the sandbox account: the provisioner
 # may act as that one account only.
 run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \

@@ -81,4 +81,5 @@ for r in "$ROLE_RESPONDER" "$ROLE_RESPONDER_KEYSOURCE" "$ROLE_PROVISIONER"; do
 	remove "role $r" live_role delete_role "$r"
 done
 
+note "the Firestore database ${COOPGUARD_FIRESTORE_DATABASE:-coopguard} is kept: it is the record of every incident (gcloud firestore databases delete --database=${COOPGUARD_FIRESTORE_DATABASE:-coopguard} removes it)"
 note "done: coopguard is removed from $PROJECT; the sandbox itself is untouched"
