@@ -24,11 +24,12 @@ import (
 // prior outcome (committed by an earlier attempt) is done or already is
 // not run again; its committed outcome stands. commit (nil: none) records
 // each outcome as it finishes; once it reports store.ErrLeaseLost, steps
-// not yet started are skipped. It returns the results in plan order,
+// not yet started are skipped. guard (nil: none) is held around each
+// action's run (see Responder.guard). It returns the results in plan order,
 // collect-logs' excerpt, the critical path (the longest chain of steps
 // weighted by their measured durations) and the commit errors.
 func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target,
-	prior map[string]incident.ActionResult, commit func(incident.ActionResult) error) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
+	prior map[string]incident.ActionResult, commit func(incident.ActionResult) error, guard func(ctx context.Context, action string) (func(), error)) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
 	n := len(plan.Steps)
 	index := make(map[string]int, n)
 	for i, s := range plan.Steps {
@@ -84,16 +85,23 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 				// re-reads it, because the failed attempt may have changed
 				// it (an operation that applied but could not be polled).
 				view, attempt := *t, 0
-				err = retry.Do(ctx, p, func(ctx context.Context) error {
-					if attempt++; attempt > 1 && view.Instance != nil {
-						if fresh, gerr := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: view.Project, Zone: view.Zone, Instance: view.Instance.GetName()}); gerr == nil {
-							view.Instance = fresh
+				release := func() {}
+				if guard != nil {
+					release, err = guard(ctx, s.Action)
+				}
+				if err == nil {
+					err = retry.Do(ctx, p, func(ctx context.Context) error {
+						if attempt++; attempt > 1 && view.Instance != nil {
+							if fresh, gerr := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: view.Project, Zone: view.Zone, Instance: view.Instance.GetName()}); gerr == nil {
+								view.Instance = fresh
+							}
 						}
-					}
-					var err error
-					out, err = a.Run(ctx, c, &view)
-					return err
-				})
+						var err error
+						out, err = a.Run(ctx, c, &view)
+						return err
+					})
+					release()
+				}
 			}
 			res.End = time.Now()
 			res.Seconds = res.End.Sub(res.Start).Seconds()

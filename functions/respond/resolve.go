@@ -137,7 +137,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 		return nil, err
 	}
 	defer unlock(context.WithoutCancel(ctx))
-	results, _, _, _ := execute(ctx, r.c, r.policy, restorePlan(prev.Actions), t, nil, nil)
+	results, _, _, _ := execute(ctx, r.c, r.policy, restorePlan(prev.Actions), t, nil, nil, r.guard(owner, id))
 	rep.Actions = append(rep.Actions, results...)
 	if o.DryRun {
 		return &rep, nil

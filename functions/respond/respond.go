@@ -55,6 +55,9 @@ type Responder struct {
 	// store decides who acts across instances).
 	mu       sync.Mutex
 	inflight map[string]*flight
+	// secretsMu queues this process's actions on the managed secrets
+	// before the store's lease (see guard).
+	secretsMu sync.Mutex
 }
 
 // flight is a delivery in progress that concurrent ones join.
@@ -176,7 +179,8 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	// incidents do not race each other's fingerprints: the second finds
 	// the first's work done.
 	t0 := time.Now()
-	unlock, waited, err := r.st.LockInstance(ctx, inst.GetName(), r.owner, inc.ID)
+	lockOwner := r.owner + "/" + inc.ID // per response: two incidents in one process exclude each other too
+	unlock, waited, err := r.st.LockInstance(ctx, inst.GetName(), lockOwner, inc.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		Now:              r.now,
 	}
 	commit := func(res incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res) }
-	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit)
+	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID))
 	if errors.Is(err, store.ErrLeaseLost) {
 		// Another responder took over (ours expired): it writes the report.
 		return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
@@ -221,6 +225,30 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		runErr = fmt.Errorf("%w: %s", ErrIncomplete, errors.Join(errors.New(failures(rep)), err))
 	}
 	return r.finish(ctx, rep, runErr)
+}
+
+// secretsLock names the lease of the managed secrets: one action at a
+// time changes them, whatever VM its incident is about, so that incidents
+// on two sandboxes do not both disable the same version. (':' is not valid
+// in a VM name, so it never names an instance's lease.)
+const secretsLock = "coopguard:managed-secrets"
+
+// guard holds the managed secrets' lease around the actions that change
+// them.
+func (r *Responder) guard(owner, incidentID string) func(ctx context.Context, action string) (func(), error) {
+	return func(ctx context.Context, action string) (func(), error) {
+		if action != "disable-secrets" && action != "enable-secrets" {
+			return func() {}, nil
+		}
+		// One waiter per process polls the store; the others queue here.
+		r.secretsMu.Lock()
+		release, _, err := r.st.LockInstance(ctx, secretsLock, owner, incidentID)
+		if err != nil {
+			r.secretsMu.Unlock()
+			return nil, err
+		}
+		return func() { release(context.WithoutCancel(ctx)); r.secretsMu.Unlock() }, nil
+	}
 }
 
 // refuse records a refusal: nothing was done, and redelivery will not help.
