@@ -342,11 +342,13 @@ func TestPushSubscriptions(t *testing.T) {
 	t.Run("alert contains the sandbox", func(t *testing.T) {
 		w := newWorld(t)
 		ps.publish(t, w.cfg.Coopguard.Topics.Alerts, w.alert(t, "0.pushcontain"), nil)
-		// The report is recorded last, so once Status lists it the
-		// response is over and the world can be torn down.
+		// Status lists the incident from its claim on (claimed, then
+		// acting); once it shows a final outcome the response is over and
+		// the world can be torn down.
 		eventually(t, 20*time.Second, "the VM TERMINATED, the key DISABLED and the report recorded", func() bool {
+			o := reportOutcome(t, "alert-0.pushcontain")
 			return w.vmStatus() == "TERMINATED" && strings.Join(w.versionStates(), ",") == "DISABLED" &&
-				reportOutcome(t, "alert-0.pushcontain") != ""
+				o != "" && o != "claimed" && o != "acting"
 		})
 		if got := reportOutcome(t, "alert-0.pushcontain"); got != "contained" {
 			t.Errorf("outcome = %q, want contained", got)

@@ -32,6 +32,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/report"
 	"github.com/cloudcoop/coopguard/shared/store"
+	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/fixture"
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 // emulated GCP and Firestore.
 type helperConfig struct {
 	ComputeURL, GRPCAddr, PubSubAddr string
+	Identity                         string
 	StoreProject                     string
 	Incident                         incident.Incident
 }
@@ -74,6 +76,7 @@ func runHelper() int {
 	cfg := fixtureConfig()
 	opts := gcp.Emulated(hc.ComputeURL, hc.GRPCAddr, hc.PubSubAddr)
 	opts.Limits = &gcp.Unlimited
+	opts.Identity = hc.Identity
 	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
@@ -97,9 +100,9 @@ func fixtureConfig() config.Config {
 	return cfg
 }
 
-// forge writes a report into the incidents log the way anyone holding
-// roles/logging.logWriter can (the sandbox's own account holds it).
-func forge(t *testing.T, e *fixture.Env, rep incident.Report) {
+// forge writes a report into the incidents log as the sandbox's own
+// account, which holds roles/logging.logWriter.
+func forge(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep incident.Report) {
 	t.Helper()
 	raw, err := json.Marshal(rep)
 	if err != nil {
@@ -110,7 +113,7 @@ func forge(t *testing.T, e *fixture.Env, rep incident.Report) {
 		t.Fatal(err)
 	}
 	project := e.Cfg.Cloud.GCP.Project
-	if _, err := e.Clients.Logging.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{
+	if _, err := sandbox.Logging.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{
 		LogName:  "projects/" + project + "/logs/" + report.LogID,
 		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": project}},
 		Labels:   map[string]string{"incident": rep.Incident.ID, "outcome": rep.Outcome, "playbook": rep.Incident.Playbook},
@@ -147,17 +150,18 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 		t.Fatalf("containment: %v %+v", err, rep)
 	}
 
+	sandbox := fixture.DialAs(t, e.Emu, e.Cfg.Cloud.GCP.Project, e.Cfg.Cloud.GCP.ServiceAccount)
 	ahead := time.Now().Add(time.Hour)
 	claimBoth := incident.Report{Incident: real, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, ReceivedAt: ahead.Add(-time.Minute), FinishedAt: ahead,
 		Actions: []incident.ActionResult{{Action: "disable-secrets", Result: incident.ResultDone, Changed: []string{leaked, live}}}}
-	forge(t, e, claimBoth)
+	forge(t, e, sandbox, claimBoth)
 	resolved := claimBoth
 	resolved.Outcome, resolved.ResolvedBy, resolved.FinishedAt = incident.OutcomeResolved, "attacker", ahead.Add(time.Second)
-	forge(t, e, resolved)
+	forge(t, e, sandbox, resolved)
 	for i := range 20 {
 		inv := e.Incident(fmt.Sprintf("alert-forged-%d", i), vm, incident.PlaybookContain)
 		inv.Summary = "all clear \x1b[2J\x1b]0;pwned\x07"
-		forge(t, e, incident.Report{Incident: inv, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, FinishedAt: ahead,
+		forge(t, e, sandbox, incident.Report{Incident: inv, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, FinishedAt: ahead,
 			Actions: []incident.ActionResult{{Action: "disable-secrets", Result: incident.ResultDone, Changed: []string{leaked}}}})
 	}
 
@@ -219,7 +223,7 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	}
 	rs := make([]*respond.Responder, responders)
 	for i := range rs {
-		clients, err := e.Emu.Clients(ctx, e.Cfg.Cloud.GCP.Project)
+		clients, err := e.Emu.ClientsAs(ctx, e.Cfg.Cloud.GCP.Project, emulator.Responder(e.Cfg.Cloud.GCP.Project))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +314,8 @@ func TestKilledResponderIsResumed(t *testing.T) {
 		}
 	})
 	e.Emu.Faults.FailNext("compute.instances.stop", 1, faults.Fault{Hang: true})
-	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr, StoreProject: e.Store.Project(), Incident: inc})
+	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr,
+		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Incident: inc})
 	if err != nil {
 		t.Fatal(err)
 	}
