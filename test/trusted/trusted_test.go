@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -297,7 +298,7 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 
 // TestKilledResponderIsResumed: a responder process is killed in the
 // middle of the contain playbook, after disable-secrets committed and
-// while its stop-vm call is in flight. Once its lease expires the
+// while its stop-vm call is in flight (hung, so the VM is not stopped). Once its lease expires the
 // redelivery completes the incident, running only what was not done, and
 // the report lists each change once.
 func TestKilledResponderIsResumed(t *testing.T) {
@@ -335,6 +336,23 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		_ = helper.Process.Kill()
 		t.Fatalf("the responder process never reached stop-vm:\n%s", out.String())
+	}
+	// stop-vm is requested beside disable-secrets: kill once the helper
+	// has committed disable-secrets, while its stop hangs.
+	for deadline := time.Now().Add(time.Minute); ; {
+		rec, err := e.Store.Get(ctx, inc.ID)
+		if err == nil && rec.Actions["disable-secrets"].Result == incident.ResultDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = helper.Process.Kill()
+			t.Fatalf("the responder process never committed disable-secrets (%v):\n%s", err, out.String())
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the responder process ended (%v) before committing disable-secrets:\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	if err := helper.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -387,8 +405,8 @@ func TestKilledResponderIsResumed(t *testing.T) {
 			t.Errorf("report lists change %s %d times", c, n)
 		}
 	}
-	if len(seen) != 6 {
-		t.Errorf("report has actions %v, want the six of contain", seen)
+	if plan, _ := playbook.For(incident.PlaybookContain); len(seen) != len(plan.Steps) {
+		t.Errorf("report has actions %v, want the %d of contain", seen, len(plan.Steps))
 	}
 	rec, err = e.Store.Get(ctx, inc.ID)
 	if err != nil {
