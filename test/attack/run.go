@@ -53,8 +53,16 @@ type Result struct {
 
 // Passed reports whether coopguard did what the scenario's kind demands.
 func (r *Result) Passed() bool {
-	if r.Scenario.Kind == Attack {
+	switch r.Scenario.Kind {
+	case Attack:
 		return r.After.Contained() && len(r.Incidents) > 0
+	case Notify:
+		for _, rep := range r.Incidents {
+			if rep.Outcome != incident.OutcomeNotified {
+				return false
+			}
+		}
+		return r.After.Intact() && len(r.Incidents) > 0
 	}
 	return r.After.Intact() && len(r.Incidents) == 0
 }
@@ -283,7 +291,10 @@ func (r *Result) Print(out io.Writer) {
 		verdict = "FAIL"
 	}
 	want := "contained"
-	if s.Kind != Attack {
+	switch s.Kind {
+	case Notify:
+		want = "left as it was, reported (notify)"
+	case Benign, Forged:
 		want = "left as it was, no incident"
 	}
 	fmt.Fprintf(out, "  %s: want %s\n", verdict, want)

@@ -40,6 +40,10 @@ const (
 	// Benign: everything stays as it was (VM RUNNING, versions ENABLED,
 	// no incident).
 	Benign Kind = "benign"
+	// Notify: someone other than the sandbox changed coopguard's
+	// defences; coopguard reports it (a notify incident) and leaves the
+	// sandbox as it was, for the next converge to repair.
+	Notify Kind = "notify"
 	// Forged: the sandbox writes what only GCP may say; coopguard must not
 	// believe it, so everything stays as it was.
 	Forged Kind = "forged"
@@ -202,6 +206,15 @@ func Scenarios() []Scenario {
 				return refused(err, "instances.insert miner")
 			}},
 
+		{Name: "operator-firewall-delete", Kind: Notify, Actor: actorOperator, Counterpart: "firewall-delete",
+			Summary: "deletes coopguard's deny-ingress firewall rule (allowed): firewalls.delete",
+			Act: func(ctx context.Context, w *World) error {
+				op, err := w.Operator.Firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: w.Cfg.Cloud.GCP.Project, Firewall: w.Sandbox.FirewallDenyIngress()})
+				if err != nil {
+					return allowed(err, "firewalls.delete "+w.Sandbox.FirewallDenyIngress())
+				}
+				return allowed(op.Wait(ctx), "firewalls.delete "+w.Sandbox.FirewallDenyIngress())
+			}},
 		{Name: "forged-audit-entry", Kind: Forged, Actor: actorSandbox, Counterpart: "operator-metadata",
 			Summary: "writes, with its roles/logging.logWriter, an entry under a look-alike audit log name saying the operator read the key: WriteLogEntries",
 			Act: func(ctx context.Context, w *World) error {
