@@ -62,7 +62,8 @@ func (DisableSecrets) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outco
 }
 
 // disableSecret disables the enabled versions of one secret in parallel
-// and returns their names.
+// and returns the names of those this call disabled (all of them in a
+// dry run).
 func disableSecret(ctx context.Context, c *gcp.Clients, t *Target, id string) ([]string, error) {
 	parent := "projects/" + t.Project + "/secrets/" + id
 	var enabled []*secretmanagerpb.SecretVersion
@@ -90,22 +91,46 @@ func disableSecret(ctx context.Context, c *gcp.Clients, t *Target, id string) ([
 		return names, nil
 	}
 	errs := make([]error, len(enabled))
+	changed := make([]bool, len(enabled))
 	var wg sync.WaitGroup
 	for i, v := range enabled {
-		wg.Go(func() {
-			_, err := c.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: v.GetName(), Etag: v.GetEtag()})
-			if retry.IsPrecondition(err) {
-				// Changed since listed: disable without the etag, which
-				// is idempotent for a version that is already disabled.
-				_, err = c.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: v.GetName()})
-			}
-			if err != nil {
-				errs[i] = errorf(err, "disable %s", v.GetName())
-			}
-		})
+		wg.Go(func() { changed[i], errs[i] = disableVersion(ctx, c, v) })
 	}
 	wg.Wait()
-	return names, errors.Join(errs...)
+	// Only what this call disabled counts as its change: a version another
+	// incident disabled meanwhile is not this one's to restore.
+	var mine []string
+	for i, v := range enabled {
+		if changed[i] {
+			mine = append(mine, v.GetName())
+		}
+	}
+	return mine, errors.Join(errs...)
+}
+
+// disableVersion disables one version listed as enabled, under its etag.
+// When the version changed since (another incident's containment got
+// there first), it is read again: already disabled is no change, still
+// enabled is disabled under the fresh etag.
+func disableVersion(ctx context.Context, c *gcp.Clients, v *secretmanagerpb.SecretVersion) (bool, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err := c.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: v.GetName(), Etag: v.GetEtag()})
+		if !retry.IsPrecondition(err) {
+			if err != nil {
+				return false, errorf(err, "disable %s", v.GetName())
+			}
+			return true, nil
+		}
+		cur, err := c.Secrets.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: v.GetName()})
+		if err != nil {
+			return false, errorf(err, "read %s after its etag changed", v.GetName())
+		}
+		if cur.GetState() != secretmanagerpb.SecretVersion_ENABLED {
+			return false, nil
+		}
+		v = cur
+	}
+	return false, fmt.Errorf("disable %s: it kept changing under us (etag); retry the incident", v.GetName())
 }
 
 // versionList shortens version names to "secret/N".
