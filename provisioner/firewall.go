@@ -101,7 +101,7 @@ func (r *firewall) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 		return Change{Action: Create, Detail: summary(want), Apply: func(ctx context.Context) error {
 			return created(gcp.Wait(ctx)(c.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{
 				Project: r.s.Project, FirewallResource: want,
-				RequestId: gcp.RequestID("firewall.insert", r.s.Project, summary(want)),
+				RequestId: r.s.requestID("firewall.insert", r.s.Project, summary(want)),
 			})))
 		}}, nil
 	case err != nil:
@@ -114,7 +114,7 @@ func (r *firewall) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	return Change{Action: Update, Detail: "was " + summary(got) + "; now " + summary(want), Apply: func(ctx context.Context) error {
 		return gcp.Wait(ctx)(c.Firewalls.Update(ctx, &computepb.UpdateFirewallRequest{
 			Project: r.s.Project, Firewall: r.Name(), FirewallResource: want,
-			RequestId: gcp.RequestID("firewall.update", r.s.Project, summary(got), summary(want)),
+			RequestId: r.s.requestID("firewall.update", r.s.Project, summary(got), summary(want)),
 		}))
 	}}, nil
 }

@@ -102,7 +102,7 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 		return Change{Action: Create, Detail: fmt.Sprintf("%s, Shielded VM, no external IP, SA %s, OS Login", r.s.MachineType, r.s.ServiceAccount), Apply: func(ctx context.Context) error {
 			return created(gcp.Wait(ctx)(c.Instances.Insert(ctx, &computepb.InsertInstanceRequest{
 				Project: r.s.Project, Zone: r.s.Zone, InstanceResource: r.desired(),
-				RequestId: gcp.RequestID("instance.insert", r.s.Project, r.s.Zone, r.s.Name),
+				RequestId: r.s.requestID("instance.insert", r.s.Project, r.s.Zone, r.s.Name),
 			})))
 		}}, nil
 	case err != nil:
@@ -125,7 +125,7 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	return Change{Action: Update, Detail: "metadata: " + strings.Join(changed, ", "), Apply: func(ctx context.Context) error {
 		return gcp.Wait(ctx)(c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{
 			Project: r.s.Project, Zone: r.s.Zone, Instance: r.s.Name,
-			RequestId:        gcp.RequestID("instance.setMetadata", r.s.Project, r.s.Zone, r.s.Name, fp),
+			RequestId:        r.s.requestID("instance.setMetadata", r.s.Project, r.s.Zone, r.s.Name, fp),
 			MetadataResource: &computepb.Metadata{Fingerprint: proto.String(fp), Items: items},
 		}))
 	}}, nil

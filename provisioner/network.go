@@ -29,7 +29,7 @@ func (r *network) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 		// Switching an auto-mode network to custom mode is one-way and safe.
 		return Change{Action: Update, Detail: "auto-mode network: switch to custom mode", Apply: func(ctx context.Context) error {
 			return gcp.Wait(ctx)(c.Networks.SwitchToCustomMode(ctx, &computepb.SwitchToCustomModeNetworkRequest{
-				Project: r.s.Project, Network: r.Name(), RequestId: gcp.RequestID("network.switch", r.s.Project, r.Name()),
+				Project: r.s.Project, Network: r.Name(), RequestId: r.s.requestID("network.switch", r.s.Project, r.Name()),
 			}))
 		}}, nil
 	}
@@ -40,7 +40,7 @@ func (r *network) create(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
 		return created(gcp.Wait(ctx)(c.Networks.Insert(ctx, &computepb.InsertNetworkRequest{
 			Project:   r.s.Project,
-			RequestId: gcp.RequestID("network.insert", r.s.Project, r.Name()),
+			RequestId: r.s.requestID("network.insert", r.s.Project, r.Name()),
 			NetworkResource: &computepb.Network{
 				Name:                  proto.String(r.Name()),
 				Description:           proto.String("coopguard sandbox " + r.s.Name + ": dedicated VPC"),

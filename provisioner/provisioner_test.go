@@ -150,3 +150,39 @@ func TestProvisionEnablesGuestAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestConvergeRecreatesDeletedFirewall: a firewall rule someone deleted is
+// made again by the next converge. Compute answers a request id it has
+// seen with the old operation, so a converge must not reuse the id of the
+// insert that first made it.
+func TestConvergeRecreatesDeletedFirewall(t *testing.T) {
+	emu, p := setup(t)
+	ctx := context.Background()
+	if _, err := p.Converge(ctx, provisioner.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Demo()
+	op, err := emu.Clients(ctx, cfg.Cloud.GCP.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	const rule = "coopguard-claude-sandbox-deny-ingress"
+	del, err := op.Firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: cfg.Cloud.GCP.Project, Firewall: rule})
+	if err == nil {
+		err = del.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Converge(ctx, provisioner.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, fw := range emu.Compute.Firewalls(cfg.Cloud.GCP.Project) {
+		found = found || fw.GetName() == rule
+	}
+	if !found {
+		t.Errorf("converge reported the deleted %s made, but it does not exist", rule)
+	}
+}

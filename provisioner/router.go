@@ -34,7 +34,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 		return Change{Action: Create, Detail: "Cloud Router with Cloud NAT " + r.s.NAT(), Apply: func(ctx context.Context) error {
 			return created(gcp.Wait(ctx)(c.Routers.Insert(ctx, &computepb.InsertRouterRequest{
 				Project: r.s.Project, Region: r.s.Region,
-				RequestId: gcp.RequestID("router.insert", r.s.Project, r.s.Region, r.Name()),
+				RequestId: r.s.requestID("router.insert", r.s.Project, r.s.Region, r.Name()),
 				RouterResource: &computepb.Router{
 					Name:    proto.String(r.Name()),
 					Network: proto.String(r.s.networkURL()),
@@ -55,7 +55,7 @@ func (r *router) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	return Change{Action: Update, Detail: "add Cloud NAT " + r.s.NAT(), Apply: func(ctx context.Context) error {
 		return gcp.Wait(ctx)(c.Routers.Patch(ctx, &computepb.PatchRouterRequest{
 			Project: r.s.Project, Region: r.s.Region, Router: r.Name(),
-			RequestId:      gcp.RequestID("router.patch", r.s.Project, r.s.Region, r.Name(), r.s.NAT()),
+			RequestId:      r.s.requestID("router.patch", r.s.Project, r.s.Region, r.Name(), r.s.NAT()),
 			RouterResource: &computepb.Router{Nats: nats},
 		}))
 	}}, nil

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/google/uuid"
 	"sync"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -32,6 +34,11 @@ type Sandbox struct {
 	Topics         config.Topics
 	RotationPeriod int64 // seconds
 	SinkFilter     string
+	// run names this converge in its Compute request ids: retries within
+	// it apply once, while a later converge that recreates a deleted
+	// resource is a new request (Compute answers a known request id with
+	// its old operation, recreating nothing).
+	run string
 
 	// channel is the notification channel's resource name, known once the
 	// channel resource has been observed or created; the alert policy
@@ -51,6 +58,7 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		return nil, fmt.Errorf("%w: name %q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter (RFC 1035)", config.ErrInvalid, name)
 	}
 	return &Sandbox{
+		run:            uuid.NewString(),
 		Project:        cfg.Cloud.GCP.Project,
 		Zone:           cfg.Cloud.GCP.Zone,
 		Region:         cfg.Region(),
@@ -162,4 +170,9 @@ func derive(sandbox, suffix string) string {
 	h := sha256.Sum256([]byte(sandbox))
 	keep := 63 - len("coopguard-") - len(suffix) - 1 - 7
 	return "coopguard-" + sandbox[:keep] + "-" + hex.EncodeToString(h[:])[:6] + "-" + suffix
+}
+
+// requestID is the Compute requestId of one mutation of this converge.
+func (s *Sandbox) requestID(parts ...string) *string {
+	return gcp.RequestID(append(parts, s.run)...)
 }

@@ -30,7 +30,7 @@ func (r *subnetwork) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 		return Change{Action: Update, Detail: "turn on Private Google Access", Apply: func(ctx context.Context) error {
 			return gcp.Wait(ctx)(c.Subnetworks.SetPrivateIpGoogleAccess(ctx, &computepb.SetPrivateIpGoogleAccessSubnetworkRequest{
 				Project: r.s.Project, Region: r.s.Region, Subnetwork: r.Name(),
-				RequestId: gcp.RequestID("subnetwork.setPrivateIpGoogleAccess", r.s.Project, r.Name()),
+				RequestId: r.s.requestID("subnetwork.setPrivateIpGoogleAccess", r.s.Project, r.Name()),
 				SubnetworksSetPrivateIpGoogleAccessRequestResource: &computepb.SubnetworksSetPrivateIpGoogleAccessRequest{
 					PrivateIpGoogleAccess: proto.Bool(true),
 				},
@@ -45,7 +45,7 @@ func (r *subnetwork) create(c *gcp.Clients) func(context.Context) error {
 		return created(gcp.Wait(ctx)(c.Subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{
 			Project:   r.s.Project,
 			Region:    r.s.Region,
-			RequestId: gcp.RequestID("subnetwork.insert", r.s.Project, r.Name(), r.s.SubnetCIDR),
+			RequestId: r.s.requestID("subnetwork.insert", r.s.Project, r.Name(), r.s.SubnetCIDR),
 			SubnetworkResource: &computepb.Subnetwork{
 				Name:                  proto.String(r.Name()),
 				Network:               proto.String(r.s.networkURL()),

@@ -65,7 +65,17 @@ func (g *Gate) projectOf(resource string) string {
 	if !ok {
 		return ""
 	}
-	p, _, _ := strings.Cut(rest, "/")
+	p, tail, _ := strings.Cut(rest, "/")
+	if p == "-" {
+		// IAM's "projects/-/serviceAccounts/EMAIL": the entry belongs to
+		// the project that owns the account.
+		if email, ok := strings.CutPrefix(tail, "serviceAccounts/"); ok {
+			email, _, _ = strings.Cut(email, "/")
+			if _, dom, ok := strings.Cut(email, "@"); ok {
+				p, _ = strings.CutSuffix(dom, ".iam.gserviceaccount.com")
+			}
+		}
+	}
 	return g.ProjectID(p)
 }
 

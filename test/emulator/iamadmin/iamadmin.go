@@ -109,7 +109,6 @@ func (s *Server) create(project, id string, in *adminpb.ServiceAccount) (*adminp
 		DisplayName:    in.GetDisplayName(),
 		Description:    in.GetDescription(),
 		Oauth2ClientId: uid,
-		Etag:           []byte("MDEwMjE5MjA="),
 	}
 	s.accounts[email] = sa
 	s.keys[email] = map[string]*adminpb.ServiceAccountKey{}
