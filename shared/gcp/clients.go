@@ -145,7 +145,7 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run = withLimits(o.ResourceManager), withLimits(o.Run)
 	if o.Identity != "" {
-		id := option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(EmulatedToken(o.Identity))))
+		id := EmulatedIdentity(o.Identity)
 		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run} {
 			*opts = append(*opts, id)
 		}
@@ -231,6 +231,12 @@ func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, 
 	}
 	*dst = v
 	c.closers = append(c.closers, v.Close)
+}
+
+// EmulatedIdentity is the option that makes a gRPC client of the emulated
+// GCP act as principal (any official client, not only this set's).
+func EmulatedIdentity(principal string) option.ClientOption {
+	return option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(EmulatedToken(principal))))
 }
 
 // emulatedCreds sends an emulated access token on every gRPC call. The

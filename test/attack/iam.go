@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	admin "cloud.google.com/go/iam/admin/apiv1"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 )
@@ -22,7 +20,7 @@ func (w *World) agentIAM(ctx context.Context) (*admin.IamClient, error) {
 	if w.Emu.IAMAdmin.SeedServiceAccount(w.Cfg.Cloud.GCP.Project, id) != sa {
 		return nil, fmt.Errorf("the emulated IAM API names the sandbox's account otherwise than %s", sa)
 	}
-	opts := append(gcp.EmulatedGRPC(w.Emu.GRPCAddr), option.WithGRPCDialOption(grpc.WithPerRPCCredentials(token(gcp.EmulatedToken(sa)))))
+	opts := append(gcp.EmulatedGRPC(w.Emu.GRPCAddr), gcp.EmulatedIdentity(sa))
 	c, err := admin.NewIamClient(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial the emulated IAM API: %w", err)
@@ -30,13 +28,3 @@ func (w *World) agentIAM(ctx context.Context) (*admin.IamClient, error) {
 	w.closers = append(w.closers, func() { c.Close() })
 	return c, nil
 }
-
-// token sends an emulated access token on every call; the emulated GCP
-// listens in plain text on loopback.
-type token string
-
-func (t token) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(t)}, nil
-}
-
-func (token) RequireTransportSecurity() bool { return false }

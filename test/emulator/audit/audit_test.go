@@ -1,6 +1,8 @@
 package audit_test
 
 import (
+	admin "cloud.google.com/go/iam/admin/apiv1"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"context"
 	"errors"
 	"net/http"
@@ -276,5 +278,24 @@ func TestEveryServedMethodHasARow(t *testing.T) {
 				t.Errorf("%s has no row but answered %v", full, err)
 			}
 		}
+	}
+}
+
+// TestServiceAccountCallsBelongToTheirProject: an IAM call naming
+// projects/-/serviceAccounts/EMAIL is audited in the project that owns the
+// account, where that project's sinks see it.
+func TestServiceAccountCallsBelongToTheirProject(t *testing.T) {
+	w := newWorld(t)
+	c, err := admin.NewIamClient(context.Background(), append(gcp.EmulatedGRPC(w.emu.GRPCAddr), gcp.EmulatedIdentity(sandbox))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.CreateServiceAccountKey(context.Background(), &adminpb.CreateServiceAccountKeyRequest{Name: "projects/-/serviceAccounts/" + sandbox})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("CreateServiceAccountKey by the sandbox = %v, want PermissionDenied", err)
+	}
+	if ln := w.logNameOf("google.iam.admin.v1.CreateServiceAccountKey"); ln != "projects/"+project+"/logs/"+audit.ActivityLog {
+		t.Errorf("logName = %q, want the activity log of %s", ln, project)
 	}
 }
