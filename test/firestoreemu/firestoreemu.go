@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cloudcoop/coopguard/test/gcloudsdk"
 )
 
 // Package is the Debian package that ships the emulator.
@@ -49,15 +51,7 @@ type Emulator struct {
 // root (platform/cloud-firestore-emulator), found from the gcloud on PATH
 // (which the Debian package links from the SDK root's bin/) or, failing
 // that, the Debian package's location.
-func Dir() string {
-	root := "/usr/lib/google-cloud-sdk"
-	if p, err := exec.LookPath("gcloud"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			root = filepath.Dir(filepath.Dir(real))
-		}
-	}
-	return filepath.Join(root, "platform", "cloud-firestore-emulator")
-}
+func Dir() string { return gcloudsdk.Platform("cloud-firestore-emulator") }
 
 // Start runs the emulator on 127.0.0.1 at a free port and returns once it
 // answers HTTP, or an error carrying the end of its output. progress, if

@@ -41,10 +41,11 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/fixture"
+	"github.com/cloudcoop/coopguard/test/gcloudsdk"
 )
 
 // emulatorBin is the Pub/Sub emulator of the machine's Google Cloud CLI.
-const emulatorBin = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+var emulatorBin = gcloudsdk.Platform("pubsub-emulator", "bin", "cloud-pubsub-emulator")
 
 // maxAttempts is the subscriptions' dead-letter bound: Pub/Sub's minimum,
 // to keep the test short (deploy uses 10).
