@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
+	"github.com/cloudcoop/coopguard/test/emulator/googleerr"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
@@ -29,7 +30,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		principal, ok := iam.PrincipalFromAuthorization(r.Header.Get("Authorization"))
 		if !ok {
-			writeJSONError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "required", unauthenticatedMessage)
+			googleerr.Write(w, http.StatusUnauthorized, "required", unauthenticatedMessage)
 			return
 		}
 		route, ok := fake.RouteOf(r)
@@ -39,7 +40,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 		}
 		row, known := REST[route.Method]
 		if !known {
-			writeJSONError(w, http.StatusForbidden, "PERMISSION_DENIED", "forbidden", "the emulated GCP has no IAM row for "+route.Method+": add it to test/emulator/audit/table.go")
+			googleerr.Write(w, http.StatusForbidden, "forbidden", "the emulated GCP has no IAM row for "+route.Method+": add it to test/emulator/audit/table.go")
 			return
 		}
 		var body []byte
@@ -53,12 +54,12 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 		if denied != nil {
 			msg := "Required '" + denied.perm + "' permission for '" + denied.resource + "'"
 			g.record(r.Context(), c, authz, statusOf(code.Code_PERMISSION_DENIED, msg))
-			writeJSONError(w, http.StatusForbidden, "PERMISSION_DENIED", "forbidden", msg)
+			googleerr.Write(w, http.StatusForbidden, "forbidden", msg)
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(iam.WithPrincipal(r.Context(), principal)))
-		g.record(r.Context(), c, authz, statusOf(httpToCode(rec.code), http.StatusText(rec.code)))
+		g.record(r.Context(), c, authz, statusOf(code.Code(googleerr.Code(rec.code)), http.StatusText(rec.code)))
 	})
 }
 
@@ -126,54 +127,4 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
-}
-
-// httpToCode maps an HTTP status to the google.rpc.Code audit entries carry.
-func httpToCode(status int) code.Code {
-	switch {
-	case status < 300:
-		return code.Code_OK
-	case status == http.StatusBadRequest:
-		return code.Code_INVALID_ARGUMENT
-	case status == http.StatusUnauthorized:
-		return code.Code_UNAUTHENTICATED
-	case status == http.StatusForbidden:
-		return code.Code_PERMISSION_DENIED
-	case status == http.StatusNotFound:
-		return code.Code_NOT_FOUND
-	case status == http.StatusConflict:
-		return code.Code_ALREADY_EXISTS
-	case status == http.StatusPreconditionFailed:
-		return code.Code_FAILED_PRECONDITION
-	case status == http.StatusTooManyRequests:
-		return code.Code_RESOURCE_EXHAUSTED
-	case status == http.StatusServiceUnavailable:
-		return code.Code_UNAVAILABLE
-	case status == http.StatusGatewayTimeout:
-		return code.Code_DEADLINE_EXCEEDED
-	}
-	return code.Code_INTERNAL
-}
-
-// writeJSONError answers in Google's JSON error shape, which the official
-// REST clients read as a *googleapi.Error.
-func writeJSONError(w http.ResponseWriter, status int, statusName, reason, msg string) {
-	type item struct {
-		Message string `json:"message"`
-		Domain  string `json:"domain"`
-		Reason  string `json:"reason"`
-	}
-	var body struct {
-		Error struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Errors  []item `json:"errors"`
-			Status  string `json:"status"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message, body.Error.Status = status, msg, statusName
-	body.Error.Errors = []item{{Message: msg, Domain: "global", Reason: reason}}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }

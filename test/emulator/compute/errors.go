@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/googleerr"
 )
 
 // apiError is an error the API answers with. Its JSON is Google's error
@@ -25,51 +25,13 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.code, e.reason, e.message)
 }
 
-// statusNames are the canonical names Google's error JSON carries in
-// "status" next to the HTTP code.
-var statusNames = map[int]string{
-	http.StatusBadRequest:          "INVALID_ARGUMENT",
-	http.StatusUnauthorized:        "UNAUTHENTICATED",
-	http.StatusForbidden:           "PERMISSION_DENIED",
-	http.StatusNotFound:            "NOT_FOUND",
-	http.StatusConflict:            "ALREADY_EXISTS",
-	http.StatusPreconditionFailed:  "FAILED_PRECONDITION",
-	http.StatusTooManyRequests:     "RESOURCE_EXHAUSTED",
-	499:                            "CANCELLED",
-	http.StatusInternalServerError: "INTERNAL",
-	http.StatusNotImplemented:      "UNIMPLEMENTED",
-	http.StatusServiceUnavailable:  "UNAVAILABLE",
-	http.StatusGatewayTimeout:      "DEADLINE_EXCEEDED",
-}
-
 // writeError answers err in Google's JSON error shape.
 func writeError(w http.ResponseWriter, err error) {
 	e, ok := err.(*apiError)
 	if !ok {
 		e = &apiError{code: http.StatusInternalServerError, reason: "backendError", message: err.Error()}
 	}
-	type item struct {
-		Message string `json:"message"`
-		Domain  string `json:"domain"`
-		Reason  string `json:"reason"`
-	}
-	type body struct {
-		Error struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Errors  []item `json:"errors"`
-			Status  string `json:"status,omitempty"`
-		} `json:"error"`
-	}
-	var b body
-	b.Error.Code = e.code
-	b.Error.Message = e.message
-	b.Error.Errors = []item{{Message: e.message, Domain: "global", Reason: e.reason}}
-	b.Error.Status = statusNames[e.code]
-	out, _ := json.Marshal(b)
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(e.code)
-	_, _ = w.Write(out)
+	googleerr.Write(w, e.code, e.reason, e.message)
 }
 
 // errNotFound is the real API's answer for a missing resource.

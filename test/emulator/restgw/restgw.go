@@ -8,15 +8,12 @@ package restgw
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
-	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -24,6 +21,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	_ "google.golang.org/genproto/googleapis/cloud/audit" // AuditLog payloads in JSON
+
+	"github.com/cloudcoop/coopguard/test/emulator/googleerr"
 )
 
 // route is one REST method: a fresh request message and the RPC to call.
@@ -70,18 +69,18 @@ func (g *Gateway) Close() error { return g.conn.Close() }
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := g.routes[r.Method+" "+r.URL.Path]
 	if !ok {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested URL "+r.URL.Path+" was not found on this server.")
+		googleerr.Write(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "could not read the request body: "+err.Error())
+		googleerr.Write(w, http.StatusBadRequest, "badRequest", "could not read the request body: "+err.Error())
 		return
 	}
 	req := rt.newReq()
 	if len(strings.TrimSpace(string(body))) > 0 {
 		if err := (protojson.UnmarshalOptions{}).Unmarshal(body, req); err != nil {
-			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. "+err.Error())
+			googleerr.Write(w, http.StatusBadRequest, "badRequest", "Invalid JSON payload received. "+err.Error())
 			return
 		}
 	}
@@ -92,55 +91,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := rt.call(ctx, g.conn, req)
 	if err != nil {
 		st := status.Convert(err)
-		writeError(w, httpStatus(st.Code()), rpccode.Code_name[int32(st.Code())], st.Message())
+		googleerr.Write(w, googleerr.HTTPStatus(st.Code()), "", st.Message())
 		return
 	}
 	out, err := protojson.Marshal(resp)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
+		googleerr.Write(w, http.StatusInternalServerError, "backendError", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	_, _ = w.Write(out)
-}
-
-// httpStatus maps a gRPC code to its HTTP status
-// (https://cloud.google.com/apis/design/errors#handling_errors).
-func httpStatus(c codes.Code) int {
-	switch c {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	}
-	return http.StatusInternalServerError
-}
-
-// writeError answers in Google's JSON error shape.
-func writeError(w http.ResponseWriter, code int, statusName, msg string) {
-	var body struct {
-		Error struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Status  string `json:"status"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message, body.Error.Status = code, msg, statusName
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
 }
