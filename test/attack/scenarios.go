@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -214,6 +215,36 @@ func Scenarios() []Scenario {
 					return allowed(err, "firewalls.delete "+w.Sandbox.FirewallDenyIngress())
 				}
 				return allowed(op.Wait(ctx), "firewalls.delete "+w.Sandbox.FirewallDenyIngress())
+			}},
+		{Name: "junk-storm", Kind: Attack, Actor: actorSandbox, Counterpart: "forged-audit-entry",
+			Summary: "floods Logging with 500 look-alike audit entries (WriteLogEntries, its logWriter role), then makes itself owner: Projects.SetIamPolicy (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				p := w.Cfg.Cloud.GCP.Project
+				payload, err := anypb.New(&auditpb.AuditLog{
+					ServiceName: "cloudresourcemanager.googleapis.com", MethodName: "SetIamPolicy", ResourceName: "projects/" + p,
+					AuthenticationInfo: &auditpb.AuthenticationInfo{PrincipalEmail: w.Cfg.Cloud.GCP.ServiceAccount},
+				})
+				if err != nil {
+					return err
+				}
+				// The look-alikes come in batches, as an agent's logging
+				// library sends them; the sink must route none of them.
+				for batch := 0; batch < 5; batch++ {
+					var entries []*loggingpb.LogEntry
+					for i := 0; i < 100; i++ {
+						entries = append(entries, &loggingpb.LogEntry{
+							LogName:  "projects/" + p + "/logs/cloudaudit.googleapis.com%2Factivity" + strconv.Itoa(batch*100+i),
+							Resource: &monitoredres.MonitoredResource{Type: "project", Labels: map[string]string{"project_id": p}},
+							Payload:  &loggingpb.LogEntry_ProtoPayload{ProtoPayload: payload},
+						})
+					}
+					if _, err := w.Agent.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{Entries: entries}); err != nil {
+						return allowed(err, "WriteLogEntries")
+					}
+				}
+				_, err = w.Agent.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + p, Policy: &iampb.Policy{
+					Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
+				return refused(err, "Projects.SetIamPolicy on projects/"+p)
 			}},
 		{Name: "forged-audit-entry", Kind: Forged, Actor: actorSandbox, Counterpart: "operator-metadata",
 			Summary: "writes, with its roles/logging.logWriter, an entry under a look-alike audit log name saying the operator read the key: WriteLogEntries",
