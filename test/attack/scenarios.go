@@ -83,12 +83,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "privilege-escalation", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
 			Summary: "makes itself owner of the project: Projects.SetIamPolicy (refused by IAM, audit status 7)",
-			Act: func(ctx context.Context, w *World) error {
-				p := "projects/" + w.Cfg.Cloud.GCP.Project
-				_, err := w.Agent.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: p, Policy: &iampb.Policy{
-					Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
-				return refused(err, "Projects.SetIamPolicy on "+p)
-			}},
+			Act:     escalate},
 		{Name: "secret-policy-grab", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
 			Summary: "grants itself Secret Manager admin on its key, to mint versions: SecretManagerService.SetIamPolicy (refused)",
 			Act: func(ctx context.Context, w *World) error {
@@ -242,9 +237,7 @@ func Scenarios() []Scenario {
 						return allowed(err, "WriteLogEntries")
 					}
 				}
-				_, err = w.Agent.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + p, Policy: &iampb.Policy{
-					Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
-				return refused(err, "Projects.SetIamPolicy on projects/"+p)
+				return escalate(ctx, w)
 			}},
 		{Name: "forged-audit-entry", Kind: Forged, Actor: actorSandbox, Counterpart: "operator-metadata",
 			Summary: "writes, with its roles/logging.logWriter, an entry under a look-alike audit log name saying the operator read the key: WriteLogEntries",
@@ -405,4 +398,13 @@ func isDenied(err error) bool {
 	}
 	var ae *apierror.APIError
 	return errors.As(err, &ae) && (ae.HTTPCode() == http.StatusForbidden || ae.GRPCStatus().Code() == codes.PermissionDenied)
+}
+
+// escalate is the agent making itself owner of the project with
+// Projects.SetIamPolicy, which IAM refuses.
+func escalate(ctx context.Context, w *World) error {
+	p := "projects/" + w.Cfg.Cloud.GCP.Project
+	_, err := w.Agent.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: p, Policy: &iampb.Policy{
+		Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{"serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount}}}}})
+	return refused(err, "Projects.SetIamPolicy on "+p)
 }
