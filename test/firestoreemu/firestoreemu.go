@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -68,6 +69,24 @@ func Start(ctx context.Context, progress io.Writer) (*Emulator, error) {
 	if _, err := os.Stat(jar); err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrMissing, err)
 	}
+	// A free port can be taken by another process between our probe and
+	// the emulator's bind (test binaries start their emulators at once):
+	// a bind failure is retried on a fresh port.
+	for attempt := 0; attempt < 3; attempt++ {
+		var e *Emulator
+		e, err = start(ctx, java, jar, progress)
+		if err == nil {
+			return e, nil
+		}
+		if !strings.Contains(err.Error(), "Address already in use") {
+			break
+		}
+	}
+	return nil, err
+}
+
+// start runs one emulator process on a free port and waits until it serves.
+func start(ctx context.Context, java, jar string, progress io.Writer) (*Emulator, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
