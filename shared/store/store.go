@@ -498,28 +498,24 @@ func (s *Store) Wait(ctx context.Context, id string) (*Record, error) {
 
 // List returns up to limit incidents, most recently updated first.
 func (s *Store) List(ctx context.Context, limit int) ([]*Record, error) {
-	it := s.fs.Collection(Incidents).OrderBy("updatedAt", firestore.Desc).Limit(limit).Documents(ctx)
-	defer it.Stop()
-	var out []*Record
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list incidents: %w", err)
-		}
-		var rec Record
-		if err := snap.DataTo(&rec); err != nil {
-			return nil, fmt.Errorf("decode incident document %s: %w", snap.Ref.ID, err)
-		}
-		out = append(out, &rec)
+	out, err := records(s.fs.Collection(Incidents).OrderBy("updatedAt", firestore.Desc).Limit(limit).Documents(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
 	}
+	return out, nil
 }
 
 // OnInstance returns the incidents recorded against a VM.
 func (s *Store) OnInstance(ctx context.Context, instance string) ([]*Record, error) {
-	it := s.fs.Collection(Incidents).Where("instance", "==", instance).Documents(ctx)
+	out, err := records(s.fs.Collection(Incidents).Where("instance", "==", instance).Documents(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list incidents on %s: %w", instance, err)
+	}
+	return out, nil
+}
+
+// records decodes every incident document a query returns.
+func records(it *firestore.DocumentIterator) ([]*Record, error) {
 	defer it.Stop()
 	var out []*Record
 	for {
@@ -528,7 +524,7 @@ func (s *Store) OnInstance(ctx context.Context, instance string) ([]*Record, err
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list incidents on %s: %w", instance, err)
+			return nil, err
 		}
 		var rec Record
 		if err := snap.DataTo(&rec); err != nil {
