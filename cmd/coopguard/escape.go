@@ -30,6 +30,16 @@ func escape(s string) string {
 	return b.String()
 }
 
+// escapeText is escape for text of several lines: the newlines between
+// them stay, everything else is escaped.
+func escapeText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = escape(lines[i])
+	}
+	return strings.Join(lines, "\n")
+}
+
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == unicode.ReplacementChar
 }
@@ -61,6 +71,14 @@ func printable(rep incident.Report) incident.Report {
 	if rep.LogExcerpt != nil {
 		ex := *rep.LogExcerpt
 		ex.Filter, ex.First = escape(ex.Filter), escapeAll(ex.First)
+		// Severities are keys as the log entries wrote them.
+		if ex.BySeverity != nil {
+			by := make(map[string]int, len(ex.BySeverity))
+			for k, n := range ex.BySeverity {
+				by[escape(k)] += n
+			}
+			ex.BySeverity = by
+		}
 		rep.LogExcerpt = &ex
 	}
 	return rep

@@ -45,10 +45,11 @@ func main() {
 	stop()
 	switch {
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, escapeText(err.Error()))
 		os.Exit(2)
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "coopguard:", err)
+		// Errors quote servers, GCP and reports (a drill's reason).
+		fmt.Fprintln(os.Stderr, "coopguard:", escapeText(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -55,7 +55,7 @@ func postureErr(rep *posture.Report) error {
 }
 
 func printPosture(w io.Writer, rep *posture.Report) {
-	fmt.Fprintf(w, "project %s  sandbox %s  zone %s\n\n", rep.Project, rep.Sandbox, rep.Zone)
+	fmt.Fprintf(w, "project %s  sandbox %s  zone %s\n\n", escape(rep.Project), escape(rep.Sandbox), escape(rep.Zone))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tEVIDENCE\tFIX")
 	counts := map[posture.Status]int{}
@@ -65,14 +65,15 @@ func printPosture(w io.Writer, rep *posture.Report) {
 		if r.Status == posture.Pass || fix == "" {
 			fix = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Check, strings.ToUpper(string(r.Status)), oneLine(r.Evidence), oneLine(fix))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", escape(r.Check), escape(strings.ToUpper(string(r.Status))), oneLine(r.Evidence), oneLine(fix))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d passed, %d failed, %d could not run (%.1fs)\n", counts[posture.Pass], counts[posture.Fail], counts[posture.Error], rep.Seconds)
 }
 
 // oneLine keeps a table cell on one line: evidence quoting an API error
-// may carry newlines, and tabs would break the columns.
+// may carry newlines, and tabs would break the columns. What is left of
+// the control characters is escaped: evidence quotes what GCP returned.
 func oneLine(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+	return escape(strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s))
 }

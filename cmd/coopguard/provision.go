@@ -27,7 +27,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	progress := func(res provisioner.Result) {
 		if !*asJSON {
-			fmt.Fprintf(stdout, "  %-8s %-20s %-40s %s\n", res.Status, res.Kind, res.Name, res.Action)
+			fmt.Fprintf(stdout, "  %-8s %-20s %-40s %s\n", escape(res.Status), escape(res.Kind), escape(res.Name), escape(string(res.Action)))
 		}
 	}
 	var rep *provisioner.Report
@@ -110,7 +110,8 @@ func printProvisionReport(w io.Writer, rep *provisioner.Report) {
 		if len(detail) > 90 {
 			detail = detail[:87] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Action, r.Status, detail)
+		// Detail and error quote GCP's answers.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", escape(r.Kind), escape(r.Name), escape(string(r.Action)), escape(r.Status), escape(detail))
 	}
 	tw.Flush()
 }

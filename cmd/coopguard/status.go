@@ -32,11 +32,14 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func printStatus(w io.Writer, rep *functions.StatusReport) {
-	fmt.Fprintf(w, "project %s\n\n", rep.Project)
+	// Everything here came from the server or from GCP: the VM writes its
+	// own agents flag, and incidents carry text from events and logs.
+	fmt.Fprintf(w, "project %s\n\n", escape(rep.Project))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tID\tZONE\tSTATUS\tEXTERNAL IP\tTAGS\tAGENTS\tSERVICE ACCOUNT")
 	for _, in := range rep.Instances {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", in.Name, in.ID, in.Zone, in.Status, in.ExternalIP, strings.Join(in.NetworkTags, ","), in.AgentsFlag, in.ServiceAccount)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", escape(in.Name), escape(in.ID), escape(in.Zone), escape(in.Status), in.ExternalIP,
+			escape(strings.Join(in.NetworkTags, ",")), escape(in.AgentsFlag), escape(in.ServiceAccount))
 	}
 	if len(rep.Instances) == 0 {
 		fmt.Fprintln(tw, "(none: run coopguard provision)")
@@ -47,10 +50,10 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 	fmt.Fprintln(tw, "SECRET\tVERSION\tSTATE")
 	for _, s := range rep.Secrets {
 		if s.Missing || len(s.Versions) == 0 {
-			fmt.Fprintf(tw, "%s\t-\t%s\n", s.Name, map[bool]string{true: "MISSING", false: "NO VERSIONS"}[s.Missing])
+			fmt.Fprintf(tw, "%s\t-\t%s\n", escape(s.Name), map[bool]string{true: "MISSING", false: "NO VERSIONS"}[s.Missing])
 		}
 		for _, v := range s.Versions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, v.Name[strings.LastIndex(v.Name, "/")+1:], v.State)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(s.Name), escape(v.Name[strings.LastIndex(v.Name, "/")+1:]), escape(v.State))
 		}
 	}
 	tw.Flush()
@@ -61,6 +64,7 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tPLAYBOOK\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN")
 	for _, r := range rep.Incidents {
+		r = printable(r)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\n", r.Incident.ID, r.Outcome, r.Incident.Playbook, r.Incident.Trigger,
 			r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds)
 	}
