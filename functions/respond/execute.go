@@ -23,13 +23,16 @@ import (
 // finished (whatever their result), all others in parallel. A step whose
 // prior outcome (committed by an earlier attempt) is done or already is
 // not run again; its committed outcome stands. commit (nil: none) records
-// each outcome as it finishes; once it reports store.ErrLeaseLost, steps
-// not yet started are skipped. guard (nil: none) is held around each
+// outcomes as they finish, off the steps' path: a step's dependents start
+// when it ends, while its outcome is written (outcomes that finish during
+// a write go together in the next one), and execute returns only once
+// every outcome is committed. Once commit reports store.ErrLeaseLost,
+// steps not yet started are skipped. guard (nil: none) is held around each
 // action's run (see Responder.guard). It returns the results in plan order,
 // collect-logs' excerpt, the critical path (the longest chain of steps
 // weighted by their measured durations) and the commit errors.
 func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target,
-	prior map[string]incident.ActionResult, commit func(incident.ActionResult) error, guard func(ctx context.Context, action string) (func(), error)) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
+	prior map[string]incident.ActionResult, commit func(...incident.ActionResult) error, guard func(ctx context.Context, action string) (func(), error)) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
 	n := len(plan.Steps)
 	index := make(map[string]int, n)
 	for i, s := range plan.Steps {
@@ -48,6 +51,35 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 		commitErrs []error
 		lost       bool
 	)
+	outcomes := make(chan incident.ActionResult, n)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for res := range outcomes {
+			batch := []incident.ActionResult{res}
+		more:
+			for {
+				select {
+				case r, ok := <-outcomes:
+					if !ok {
+						break more
+					}
+					batch = append(batch, r)
+				default:
+					break more
+				}
+			}
+			if commit == nil {
+				continue
+			}
+			if err := commit(batch...); err != nil {
+				mu.Lock()
+				commitErrs = append(commitErrs, err)
+				lost = lost || errors.Is(err, store.ErrLeaseLost)
+				mu.Unlock()
+			}
+		}
+	}()
 	for i, s := range plan.Steps {
 		go func() {
 			defer close(done[i])
@@ -112,14 +144,7 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 			} else {
 				log.Log(ctx, slog.LevelInfo, "action "+res.Result, "action", s.Action, "target", res.Target, "detail", res.Detail)
 			}
-			if commit != nil {
-				if err := commit(res); err != nil {
-					mu.Lock()
-					commitErrs = append(commitErrs, err)
-					lost = lost || errors.Is(err, store.ErrLeaseLost)
-					mu.Unlock()
-				}
-			}
+			outcomes <- res
 			results[i], excerpts[i] = store.MergeResult(prior[s.Action], res), out.Excerpt
 			finishedAt[i] = after + res.End.Sub(res.Start)
 		}()
@@ -133,6 +158,10 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 			excerpt = excerpts[i]
 		}
 	}
+	close(outcomes)
+	<-committed
+	mu.Lock()
+	defer mu.Unlock()
 	return results, excerpt, critical, errors.Join(commitErrs...)
 }
 

@@ -171,9 +171,14 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	}
 	resolved := time.Since(start)
 	rep.Instance = inst.GetName()
-	if err := r.st.Acting(ctx, inc.ID, r.owner, inst.GetName()); err != nil {
-		return nil, err
-	}
+	// The acting mark (this incident's document) and the VM's lease
+	// (another document) are independent writes: made at once.
+	var actErr error
+	acted := make(chan struct{})
+	go func() {
+		defer close(acted)
+		actErr = r.st.Acting(ctx, inc.ID, r.owner, inst.GetName())
+	}()
 
 	// One response acts on a VM at a time, across instances, so two
 	// incidents do not race each other's fingerprints: the second finds
@@ -181,10 +186,15 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	t0 := time.Now()
 	lockOwner := r.owner + "/" + inc.ID // per response: two incidents in one process exclude each other too
 	unlock, waited, err := r.st.LockInstance(ctx, inst.GetName(), lockOwner, inc.ID)
+	locked := time.Since(t0)
+	<-acted
 	if err != nil {
 		return nil, err
 	}
 	defer unlock(ctx)
+	if actErr != nil {
+		return nil, actErr
+	}
 	if waited {
 		// Another incident on this instance just finished: act on what it
 		// left, not on what we read before waiting.
@@ -192,7 +202,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 			inst = fresh
 		}
 	}
-	resolved += time.Since(t0)
+	resolved += locked
 	t := &actions.Target{
 		Project:          r.cfg.Cloud.GCP.Project,
 		Zone:             r.cfg.Cloud.GCP.Zone,
@@ -204,7 +214,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		LogWindow:        30 * time.Minute,
 		Now:              r.now,
 	}
-	commit := func(res incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res) }
+	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
 	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID))
 	if errors.Is(err, store.ErrLeaseLost) {
 		// Another responder took over (ours expired): it writes the report.

@@ -26,6 +26,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -286,23 +287,27 @@ type Claim struct {
 // a finished one is returned as it is; one leased by another responder
 // returns ErrBusy with the record.
 func (s *Store) Claim(ctx context.Context, inc incident.Incident, owner string, received time.Time) (Claim, error) {
+	// A first delivery (the usual case, and the one a containment waits
+	// on) creates the document in one write, without reading first.
+	fresh := s.claimed(&Record{ID: inc.ID, Incident: inc, ReceivedAt: received}, owner)
+	_, err := s.doc(inc.ID).Create(ctx, fresh)
+	switch status.Code(err) {
+	case codes.OK:
+		return Claim{Record: fresh, Taken: true}, nil
+	case codes.AlreadyExists:
+	default:
+		return Claim{}, fmt.Errorf("claim incident %s: %w", inc.ID, err)
+	}
 	out := Claim{}
 	rec, err := s.modify(ctx, inc.ID, func(rec *Record) (*Record, error) {
-		now := s.now()
 		if rec == nil {
 			rec = &Record{ID: inc.ID, Incident: inc, ReceivedAt: received}
 		} else if rec.Finished() {
 			return nil, nil
-		} else if rec.leased(owner, now) {
+		} else if rec.leased(owner, s.now()) {
 			return nil, ErrBusy
 		}
-		next := *rec
-		next.State, next.Owner, next.LeaseUntil = StateClaimed, owner, now.Add(s.lease)
-		next.Claims++
-		if next.Actions == nil {
-			next.Actions = map[string]incident.ActionResult{}
-		}
-		return &next, nil
+		return s.claimed(rec, owner), nil
 	})
 	out.Record = rec
 	if errors.Is(err, ErrBusy) {
@@ -315,6 +320,19 @@ func (s *Store) Claim(ctx context.Context, inc incident.Incident, owner string, 
 	return out, nil
 }
 
+// claimed is rec taken by owner: a fresh lease, one more claim.
+func (s *Store) claimed(rec *Record, owner string) *Record {
+	now := s.now()
+	next := *rec
+	next.State, next.Owner, next.LeaseUntil = StateClaimed, owner, now.Add(s.lease)
+	next.Claims++
+	if next.Actions == nil {
+		next.Actions = map[string]incident.ActionResult{}
+	}
+	next.UpdatedAt = now
+	return &next
+}
+
 // Acting records that owner vetted the target instance and starts acting,
 // renewing the lease.
 func (s *Store) Acting(ctx context.Context, id, owner, instance string) error {
@@ -323,13 +341,19 @@ func (s *Store) Acting(ctx context.Context, id, owner, instance string) error {
 	})
 }
 
-// CommitAction merges one action's outcome into the document as soon as it
-// finishes, and renews owner's lease. The outcome is a fact about GCP, so
-// it is kept even when owner lost the lease (ErrLeaseLost is returned
-// then, and the caller stops). Merging keeps every change once: the
-// changed resources are the union of both outcomes, and a success is not
-// overwritten by a later failure or "already".
-func (s *Store) CommitAction(ctx context.Context, id, owner string, res incident.ActionResult) error {
+// CommitAction merges actions' outcomes into the document as soon as they
+// finish (several at once when they finished together: one write), and
+// renews owner's lease. The outcomes are facts about GCP, so they are kept
+// even when owner lost the lease (ErrLeaseLost is returned then, and the
+// caller stops). Merging keeps every change once: the changed resources
+// are the union of both outcomes, and a success is not overwritten by a
+// later failure or "already".
+func (s *Store) CommitAction(ctx context.Context, id, owner string, results ...incident.ActionResult) error {
+	names := make([]string, len(results))
+	for i, res := range results {
+		names[i] = res.Action
+	}
+	what := strings.Join(names, ", ")
 	lost := false
 	_, err := s.modify(ctx, id, func(rec *Record) (*Record, error) {
 		if rec == nil {
@@ -340,7 +364,9 @@ func (s *Store) CommitAction(ctx context.Context, id, owner string, res incident
 		if next.Actions == nil {
 			next.Actions = map[string]incident.ActionResult{}
 		}
-		next.Actions[res.Action] = MergeResult(rec.Actions[res.Action], res)
+		for _, res := range results {
+			next.Actions[res.Action] = MergeResult(next.Actions[res.Action], res)
+		}
 		lost = rec.Owner != owner
 		if !lost {
 			next.LeaseUntil = s.now().Add(s.lease)
@@ -348,10 +374,10 @@ func (s *Store) CommitAction(ctx context.Context, id, owner string, res incident
 		return &next, nil
 	})
 	if err != nil {
-		return fmt.Errorf("commit %s of incident %s: %w", res.Action, id, err)
+		return fmt.Errorf("commit %s of incident %s: %w", what, id, err)
 	}
 	if lost {
-		return fmt.Errorf("commit %s of incident %s: %w", res.Action, id, ErrLeaseLost)
+		return fmt.Errorf("commit %s of incident %s: %w", what, id, ErrLeaseLost)
 	}
 	return nil
 }
