@@ -21,6 +21,7 @@ type row struct {
 
 var rows = []row{
 	{"BenchmarkContainment", "containment, 20 ms per GCP call (contain playbook)", []string{"containment-ms", "critical-path-ms", "containment/critical", "sum-of-actions-ms"}},
+	{"BenchmarkContainment", "contain DAG against its own critical path; the incident store's claim before it and its work after it", []string{"dag-ms", "dag-critical-ms", "dag/critical", "claim-ms", "done-after-ms"}},
 	{"BenchmarkGCPLikeContainment", "containment, GCP-like operation times (stop 90 s, snapshot 3 min): event → key disabled, → VM TERMINATED", []string{"s-to-key-disabled", "s-to-vm-terminated"}},
 	{"BenchmarkConverge", "provisioning a new sandbox, 20 ms per GCP call", []string{"wall-ms", "critical-path-ms", "wall/critical", "sequential-ms"}},
 	{"BenchmarkStorm", "storm: 1,000 deliveries, 50 sandboxes, default rate limits", []string{"events/s", "compute-mutations/sandbox"}},
