@@ -534,7 +534,7 @@ func TestReadErrors(t *testing.T) {
 		{"Cloud Run unavailable", "google.cloud.run.v2.Services/ListServices", faults.Fault{Code: codes.Internal},
 			0, []string{"functions-authenticated"}, "retry"},
 		{"sink read hangs", "google.logging.v2.ConfigServiceV2/GetSink", faults.Fault{Hang: true},
-			200 * time.Millisecond, []string{"log-sink"}, "timed out"},
+			2 * time.Second, []string{"log-sink"}, "timed out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
