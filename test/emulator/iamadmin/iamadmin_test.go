@@ -13,7 +13,6 @@ import (
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"github.com/cloudcoop/coopguard/test/emulator/iamadmin"
@@ -24,19 +23,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func start(t *testing.T) (*iamadmin.Server, *admin.IamClient) {
 	t.Helper()
 	fake := iamadmin.New(func() time.Time { return t0 })
-	c, err := admin.NewIamClient(context.Background(), grpctest.Serve(t, fake.Register)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return fake, c
-}
-
-func wantCode(t *testing.T, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error = %v, want code %v", err, want)
-	}
+	return fake, grpctest.Client(t, grpctest.Serve(t, fake.Register), admin.NewIamClient)
 }
 
 func TestServiceAccounts(t *testing.T) {
@@ -58,7 +45,7 @@ func TestServiceAccounts(t *testing.T) {
 	for _, tt := range creates {
 		t.Run("create "+tt.name, func(t *testing.T) {
 			sa, err := c.CreateServiceAccount(ctx, &adminpb.CreateServiceAccountRequest{Name: tt.parent, AccountId: tt.id, ServiceAccount: &adminpb.ServiceAccount{DisplayName: "helper"}})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err != nil {
 				return
 			}
@@ -92,7 +79,7 @@ func TestServiceAccounts(t *testing.T) {
 	for _, tt := range gets {
 		t.Run("get "+tt.name, func(t *testing.T) {
 			sa, err := c.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: tt.resource})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err == nil && sa.Email != email {
 				t.Errorf("got %s, want %s", sa.Email, email)
 			}
@@ -163,7 +150,7 @@ func TestServiceAccountKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("list "+tt.name, func(t *testing.T) {
 			resp, err := c.ListServiceAccountKeys(ctx, tt.req)
-			wantCode(t, err, tt.code)
+			grpctest.WantCode(t, err, tt.code)
 			if len(resp.GetKeys()) != tt.want {
 				t.Fatalf("keys = %v, want %d", resp.GetKeys(), tt.want)
 			}
@@ -186,12 +173,12 @@ func TestServiceAccountKeys(t *testing.T) {
 	}
 	for _, tt := range deletes {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, c.DeleteServiceAccountKey(ctx, &adminpb.DeleteServiceAccountKeyRequest{Name: tt.key}), tt.want)
+			grpctest.WantCode(t, c.DeleteServiceAccountKey(ctx, &adminpb.DeleteServiceAccountKeyRequest{Name: tt.key}), tt.want)
 		})
 	}
 	if n := len(fake.Keys(email)); n != 0 {
 		t.Errorf("%d keys left, want 0", n)
 	}
 	_, err = c.CreateServiceAccountKey(ctx, &adminpb.CreateServiceAccountKeyRequest{Name: name, PrivateKeyType: adminpb.ServiceAccountPrivateKeyType_TYPE_PKCS12_FILE})
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/genproto/googleapis/cloud/audit"
@@ -195,16 +196,16 @@ func TestQueryLanguageInvalid(t *testing.T) {
 		t.Run(f[:min(len(f), 30)], func(t *testing.T) {
 			e.clock.Advance(time.Minute)
 			_, err := list(e, f)
-			wantCode(t, err, codes.InvalidArgument)
+			grpctest.WantCode(t, err, codes.InvalidArgument)
 			_, err = e.config.CreateSink(ctx, &loggingpb.CreateSinkRequest{Parent: "projects/p", Sink: &loggingpb.LogSink{Name: "s", Destination: "pubsub.googleapis.com/projects/p/topics/t", Filter: f}})
-			wantCode(t, err, codes.InvalidArgument)
+			grpctest.WantCode(t, err, codes.InvalidArgument)
 		})
 	}
 	if _, err := e.config.CreateSink(ctx, &loggingpb.CreateSinkRequest{Parent: "projects/p", Sink: &loggingpb.LogSink{Name: "s", Destination: "pubsub.googleapis.com/projects/p/topics/t", Filter: "severity>=ERROR"}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.config.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{SinkName: "projects/p/sinks/s", Sink: &loggingpb.LogSink{Filter: "severity>=ERROR OR"}})
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 	_, err = e.config.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{SinkName: "projects/p/sinks/s", Sink: &loggingpb.LogSink{Exclusions: []*loggingpb.LogExclusion{{Name: "x", Filter: "thud=1"}}}})
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 }

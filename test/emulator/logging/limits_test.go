@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/cloud/audit"
 	ltype "google.golang.org/genproto/googleapis/logging/type"
@@ -37,7 +38,7 @@ func TestListQuota(t *testing.T) {
 		t.Fatalf("request 60: %v", err)
 	}
 	err := page("p")
-	wantCode(t, err, codes.ResourceExhausted)
+	grpctest.WantCode(t, err, codes.ResourceExhausted)
 	if err := page("q"); err != nil {
 		t.Fatalf("another project's quota is its own: %v", err)
 	}
@@ -48,7 +49,7 @@ func TestListQuota(t *testing.T) {
 			t.Fatalf("next minute, request %d: %v", i+1, err)
 		}
 	}
-	wantCode(t, page("p"), codes.ResourceExhausted)
+	grpctest.WantCode(t, page("p"), codes.ResourceExhausted)
 }
 
 // TestRetention: entries.list returns nothing older than the bucket's

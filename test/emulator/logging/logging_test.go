@@ -2,10 +2,11 @@ package logging_test
 
 import (
 	"context"
-	"google.golang.org/protobuf/proto"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"cloud.google.com/go/logging"
 	logapi "cloud.google.com/go/logging/apiv2"
@@ -39,25 +40,7 @@ func start(t *testing.T, at time.Time) env {
 	clk := emulator.FrozenClock(at)
 	f := fake.New(clk.Now)
 	opts := grpctest.Serve(t, f.Register)
-	ctx := context.Background()
-	lc, err := logapi.NewClient(ctx, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lc.Close() })
-	cc, err := logapi.NewConfigClient(ctx, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return env{fake: f, logs: lc, config: cc, opts: opts, clock: clk}
-}
-
-func wantCode(t *testing.T, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error = %v, want code %v", err, want)
-	}
+	return env{fake: f, logs: grpctest.Client(t, opts, logapi.NewClient), config: grpctest.Client(t, opts, logapi.NewConfigClient), opts: opts, clock: clk}
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -122,7 +105,7 @@ func TestWriteLogEntries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.fake.Entries("projects/p/logs/x"))
 			_, err := e.logs.WriteLogEntries(ctx, tt.req)
-			wantCode(t, err, codes.InvalidArgument)
+			grpctest.WantCode(t, err, codes.InvalidArgument)
 			if n := len(e.fake.Entries("projects/p/logs/x")) - before; n != tt.written {
 				t.Errorf("wrote %d entries, want %d", n, tt.written)
 			}
@@ -150,7 +133,7 @@ func TestWriteLogEntries(t *testing.T) {
 	if err := e.logs.DeleteLog(ctx, &loggingpb.DeleteLogRequest{LogName: "projects/p/logs/x"}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, e.logs.DeleteLog(ctx, &loggingpb.DeleteLogRequest{LogName: "projects/p/logs/x"}), codes.NotFound)
+	grpctest.WantCode(t, e.logs.DeleteLog(ctx, &loggingpb.DeleteLogRequest{LogName: "projects/p/logs/x"}), codes.NotFound)
 }
 
 func TestListLogEntries(t *testing.T) {
@@ -206,7 +189,7 @@ func TestListLogEntries(t *testing.T) {
 					break
 				}
 				if err != nil {
-					wantCode(t, err, tt.code)
+					grpctest.WantCode(t, err, tt.code)
 					return
 				}
 				if m := le.GetJsonPayload().GetFields()["method"]; m != nil {
@@ -215,7 +198,7 @@ func TestListLogEntries(t *testing.T) {
 					got = append(got, le.GetTextPayload())
 				}
 			}
-			wantCode(t, nil, tt.code)
+			grpctest.WantCode(t, nil, tt.code)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
@@ -227,9 +210,9 @@ func TestListLogEntries(t *testing.T) {
 		})
 	}
 	_, err := e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{}).Next()
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 	_, err = e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/p"}, PageToken: "garbage!"}).Next()
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 }
 
 func TestSinks(t *testing.T) {
@@ -254,7 +237,7 @@ func TestSinks(t *testing.T) {
 	for _, tt := range creates {
 		t.Run("create "+tt.name, func(t *testing.T) {
 			got, err := e.config.CreateSink(ctx, &loggingpb.CreateSinkRequest{Parent: tt.parent, Sink: tt.sink, UniqueWriterIdentity: tt.unique})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err != nil {
 				return
 			}
@@ -268,7 +251,7 @@ func TestSinks(t *testing.T) {
 		t.Fatalf("get = %v, %v", got, err)
 	}
 	_, err = e.config.GetSink(ctx, &loggingpb.GetSinkRequest{SinkName: "projects/123/sinks/none"})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 
 	var names []string
 	it := e.config.ListSinks(ctx, &loggingpb.ListSinksRequest{Parent: "projects/123", PageSize: 1})
@@ -320,7 +303,7 @@ func TestSinks(t *testing.T) {
 				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: tt.paths}
 			}
 			got, err := e.config.UpdateSink(ctx, req)
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err != nil {
 				return
 			}
@@ -335,7 +318,7 @@ func TestSinks(t *testing.T) {
 	if err := e.config.DeleteSink(ctx, &loggingpb.DeleteSinkRequest{SinkName: "projects/123/sinks/old"}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, e.config.DeleteSink(ctx, &loggingpb.DeleteSinkRequest{SinkName: "projects/123/sinks/old"}), codes.NotFound)
+	grpctest.WantCode(t, e.config.DeleteSink(ctx, &loggingpb.DeleteSinkRequest{SinkName: "projects/123/sinks/old"}), codes.NotFound)
 }
 
 // TestHighLevelClients drives the fake through the packages coopguard's

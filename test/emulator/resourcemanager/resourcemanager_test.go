@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/genproto/googleapis/type/expr"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
@@ -23,21 +22,7 @@ import (
 func start(t *testing.T) (*resourcemanager.Server, *rmapi.ProjectsClient) {
 	t.Helper()
 	fake := resourcemanager.New(func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
-	opts := grpctest.Serve(t, fake.Register)
-	c, err := rmapi.NewProjectsClient(context.Background(),
-		opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return fake, c
-}
-
-func wantCode(t *testing.T, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error = %v, want code %v", err, want)
-	}
+	return fake, grpctest.Client(t, grpctest.Serve(t, fake.Register), rmapi.NewProjectsClient)
 }
 
 func auditAll() []*iampb.AuditConfig {
@@ -66,7 +51,7 @@ func TestGetIamPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := c.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: tt.resource})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err != nil {
 				return
 			}
@@ -152,7 +137,7 @@ func TestSetIamPolicy(t *testing.T) {
 			})
 			before, _ := fake.Policy("p")
 			got, err := c.SetIamPolicy(ctx, tt.req(before.Etag))
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			after, _ := fake.Policy("p")
 			if err != nil {
 				if string(after.Etag) != string(before.Etag) {
@@ -179,7 +164,7 @@ func TestGetProject(t *testing.T) {
 		t.Errorf("project = %v, want id p, ACTIVE, name %s", got, want)
 	}
 	_, err = c.GetProject(context.Background(), &resourcemanagerpb.GetProjectRequest{Name: "projects/other"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 }
 
 func TestProjectNumber(t *testing.T) {

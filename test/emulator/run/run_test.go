@@ -22,21 +22,7 @@ import (
 func start(t *testing.T) (*run.Server, *runapi.ServicesClient) {
 	t.Helper()
 	fake := run.New(func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
-	opts := grpctest.Serve(t, fake.Register)
-	c, err := runapi.NewServicesClient(context.Background(),
-		opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return fake, c
-}
-
-func wantCode(t *testing.T, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error = %v, want code %v", err, want)
-	}
+	return fake, grpctest.Client(t, grpctest.Serve(t, fake.Register), runapi.NewServicesClient)
 }
 
 const invoker = "serviceAccount:coopguard-invoker@p.iam.gserviceaccount.com"
@@ -59,7 +45,7 @@ func TestGetService(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := c.GetService(context.Background(), &runpb.GetServiceRequest{Name: tt.svc})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if tt.msg != "" && status.Convert(err).Message() != tt.msg {
 				t.Errorf("message = %q, want %q", status.Convert(err).Message(), tt.msg)
 			}
@@ -98,12 +84,12 @@ func TestListServicesPages(t *testing.T) {
 					break
 				}
 				if err != nil {
-					wantCode(t, err, tt.code)
+					grpctest.WantCode(t, err, tt.code)
 					return
 				}
 				got = append(got, svc.Name[len(tt.parent+"/services/"):])
 			}
-			wantCode(t, nil, tt.code)
+			grpctest.WantCode(t, nil, tt.code)
 			if len(got) != len(tt.want) {
 				t.Fatalf("services = %v, want %v", got, tt.want)
 			}
@@ -145,7 +131,7 @@ func TestServiceIamPolicy(t *testing.T) {
 			}
 			if tt.set != nil {
 				_, err := c.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: tt.set(p.Etag)})
-				wantCode(t, err, tt.code)
+				grpctest.WantCode(t, err, tt.code)
 				if p, err = c.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: name}); err != nil {
 					t.Fatal(err)
 				}
@@ -169,7 +155,7 @@ func TestServiceIamPolicy(t *testing.T) {
 	t.Run("missing service", func(t *testing.T) {
 		_, c := start(t)
 		_, err := c.GetIamPolicy(context.Background(), &iampb.GetIamPolicyRequest{Resource: name})
-		wantCode(t, err, codes.NotFound)
+		grpctest.WantCode(t, err, codes.NotFound)
 	})
 }
 
