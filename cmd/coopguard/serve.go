@@ -240,6 +240,10 @@ func startDemoWatcher(emu *emulator.Emulator, cfg *config.Config) (stop func(), 
 		"GCE_METADATA_HOST="+emu.MetadataServer(cfg.Cloud.GCP.Project, cfg.Cloud.GCP.Zone, cfg.VM.Name),
 		"COOPGUARD_TMUX_DIRS="+filepath.Join(dir, "tmux"),
 		"COOPGUARD_POLL_TIMEOUT=60",
+		// This machine is not the sandbox: the demo's agents are the
+		// tmux servers in dir, never this machine's users or containers.
+		"COOPGUARD_AGENT_USERS="+strconv.Itoa(os.Getuid()),
+		"COOPGUARD_DOCKER=",
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -27,7 +27,8 @@ type Target struct {
 	// Secrets are the managed secret ids (config), the only ones touched.
 	Secrets []string
 	DryRun  bool
-	// AgentStopTimeout bounds the wait for the watcher's confirmation.
+	// AgentStopTimeout bounds how long stop-agents reads the watcher's
+	// (unverified) report.
 	AgentStopTimeout time.Duration
 	// LogWindow is how far before the incident collect-logs looks.
 	LogWindow time.Duration

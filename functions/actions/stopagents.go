@@ -32,9 +32,10 @@ func (StopAgents) Name() string { return "stop-agents" }
 func (StopAgents) Mutates() bool { return true }
 
 // ackSchedule is how long stop-agents waits before each guest attribute
-// read: GCE allows a VM's guest attributes to be read in bursts of 3 and
-// 10 times a minute, so two quick reads, then one every 6 s.
-var ackSchedule = []time.Duration{250 * time.Millisecond, time.Second}
+// read after the flag: GCE allows a VM's guest attributes to be read in
+// bursts of 3 and 10 times a minute, so one read before the flag, two
+// quick ones after it, then one every 6 s.
+var ackSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
 
 // ackEvery spaces the reads after the quick ones.
 const ackEvery = 6 * time.Second
@@ -50,7 +51,7 @@ func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 		flag := watcher.StopValue(t.Incident.ID)
 		// An ack counts only if written after the flag: from when this
 		// run set it, or, if an earlier delivery did, from the incident.
-		since := t.Incident.StartedAt
+		w := ackWindow{id: t.Incident.ID, since: t.Incident.StartedAt}
 		out.Result = incident.ResultAlready
 		if v, _ := metadataValue(inst, watcher.MetadataKey); v != flag {
 			out.Detail = watcher.MetadataKey + "=" + flag
@@ -58,25 +59,53 @@ func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 				out.Result = incident.ResultDryRun
 				return out, nil
 			}
-			since = t.now()
+			// What the attribute holds before the flag exists was not
+			// written in answer to it, whatever date it carries.
+			w.before, _ = guestAck(ctx, c, t)
+			w.since = t.now()
 			if err := setAgentsFlag(ctx, c, t, inst, flag); err != nil {
 				return out, err
 			}
 			out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
 		}
-		out.Detail = "flag " + watcher.MetadataKey + "=" + flag + " set; " + awaitAck(ctx, c, t, since)
+		out.Detail = "flag " + watcher.MetadataKey + "=" + flag + " set; " + awaitAck(ctx, c, t, w)
 		return out, nil
 	})
 }
 
+// Ack verdicts, the words reports use: the VM's report is its word
+// (unverified) at best; one that does not answer this flag is stale, and
+// no report at all is missing. None is ever a confirmation.
+const (
+	AckUnverified = "reported by the VM (unverified)"
+	AckStale      = "ack stale (ignored)"
+	AckMissing    = "ack missing"
+)
+
+// ackWindow is what an ack must match to count.
+type ackWindow struct {
+	// id is the incident the flag names.
+	id string
+	// since is when the flag was set (an ack is dated no earlier).
+	since time.Time
+	// before is the attribute's value before this run set the flag.
+	before string
+}
+
 // awaitAck reads the watcher's guest attribute on ackSchedule until it
-// names this incident, the VM is off, or AgentStopTimeout passes, and says
-// what it found. It never fails the action: the VM stop does not depend
-// on it.
-func awaitAck(ctx context.Context, c *gcp.Clients, t *Target, since time.Time) string {
+// answers this flag, the VM is off, or AgentStopTimeout passes, and says
+// what it found. It never fails the action, and nothing waits for it: the
+// VM stop is requested beside it.
+func awaitAck(ctx context.Context, c *gcp.Clients, t *Target, w ackWindow) string {
 	ctx, cancel := context.WithTimeout(ctx, t.AgentStopTimeout)
 	defer cancel()
-	seen := ""
+	stale := ""
+	end := func(missing string) string {
+		if stale != "" {
+			return stale
+		}
+		return AckMissing + ": " + missing + " (nothing waits for it: the VM stop ends the agents)"
+	}
 	for i := 0; ; i++ {
 		pause := ackEvery
 		if i < len(ackSchedule) {
@@ -84,37 +113,50 @@ func awaitAck(ctx context.Context, c *gcp.Clients, t *Target, since time.Time) s
 		}
 		select {
 		case <-ctx.Done():
-			if seen != "" {
-				return "ignored the VM's report " + strconv.Quote(seen) + ": it does not name this incident or predates the flag"
-			}
-			return "no report from the VM within " + t.AgentStopTimeout.String() + " (nothing waits for it: the VM stop ends the agents)"
+			return end("no report from the VM within " + t.AgentStopTimeout.String())
 		case <-time.After(pause):
 		}
 		ack, err := guestAck(ctx, c, t)
 		switch {
-		case err == nil && ackNames(ack, t.Incident.ID, since):
-			return "reported by the VM (unverified): " + ack
-		case err == nil:
-			seen = ack
-		case ctx.Err() != nil:
+		case err == nil && strings.HasPrefix(ack, "stopped"):
+			// Anything else ("running <time>" while idle) is no ack.
+			why := w.judge(ack)
+			if why == "" {
+				return AckUnverified + ": " + ack
+			}
+			stale = AckStale + ": the VM's report " + strconv.Quote(ack) + " " + why
+		case err != nil && ctx.Err() != nil:
 			continue
 		}
 		if off, _ := vmOff(ctx, c, t); off {
-			return "the VM stopped before it reported (the agents end with it)"
+			return end("the VM stopped before it reported")
 		}
 	}
 }
 
-// ackNames reports whether ack is "stopped <incident id> <unix time>" for
-// this incident, written no earlier than since (to the second: the VM's
-// clock is as good as its word, which is why the report stays unverified).
-func ackNames(ack, id string, since time.Time) bool {
+// judge says why ack does not answer the flag, or "" when it does: it must
+// read "stopped <incident id> <unix time>" for this incident, differ from
+// what the attribute held before the flag, and be dated no earlier than
+// the flag (to the second). The VM's clock is as good as its word, which is
+// why even a good ack stays unverified.
+func (w ackWindow) judge(ack string) string {
 	f := strings.Fields(ack)
-	if len(f) != 3 || f[0] != "stopped" || f[1] != id {
-		return false
+	if len(f) != 3 || f[0] != "stopped" {
+		return "is not \"stopped <incident id> <unix time>\""
+	}
+	if f[1] != w.id {
+		return "names incident " + strconv.Quote(f[1]) + ", not " + w.id
 	}
 	at, err := strconv.ParseInt(f[2], 10, 64)
-	return err == nil && at >= since.Unix()
+	switch {
+	case err != nil:
+		return "carries no unix time"
+	case w.before != "" && ack == w.before:
+		return "was there before the flag was set"
+	case at < w.since.Unix():
+		return "is dated " + time.Unix(at, 0).UTC().Format(time.RFC3339) + ", before the flag (" + w.since.UTC().Format(time.RFC3339) + ")"
+	}
+	return ""
 }
 
 // vmOff reports whether the VM is no longer running.

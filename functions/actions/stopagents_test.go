@@ -16,9 +16,10 @@ import (
 )
 
 // TestStopAgentsAck pins issue 13's honest ack: the flag names the
-// incident; only an ack that names the same incident and is no older than
+// incident; only an ack that names the same incident and was written after
 // the flag counts, and it is the VM's word ("unverified"), never a
-// confirmation; anything else is ignored and nothing fails.
+// confirmation; an ack for another incident, one older than the flag or one
+// already there before it is stale, no ack is missing, and nothing fails.
 func TestStopAgentsAck(t *testing.T) {
 	const id = "alert-ack-1"
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -32,11 +33,13 @@ func TestStopAgentsAck(t *testing.T) {
 		forged string
 		want   string
 	}{
-		{name: "the VM reports for this incident", standIn: true, enabled: true, want: "reported by the VM (unverified): stopped " + id + " "},
-		{name: "guest attributes off", standIn: true, want: "no report from the VM"},
-		{name: "an ack written before the incident", enabled: true, forged: fmt.Sprintf("stopped %s %d", id, start.Add(-time.Hour).Unix()), want: "ignored the VM's report"},
-		{name: "an ack for another incident", enabled: true, forged: fmt.Sprintf("stopped alert-other %d", start.Unix()), want: "ignored the VM's report"},
-		{name: "an ack naming no incident", enabled: true, forged: fmt.Sprintf("stopped %d", start.Unix()), want: "ignored the VM's report"},
+		{name: "the VM reports for this incident", standIn: true, enabled: true, want: actions.AckUnverified + ": stopped " + id + " "},
+		{name: "guest attributes off", standIn: true, want: actions.AckMissing + ": no report from the VM"},
+		{name: "the watcher idle, never acking", enabled: true, forged: fmt.Sprintf("running %d", start.Unix()), want: actions.AckMissing + ": no report from the VM"},
+		{name: "an ack dated before the incident", enabled: true, forged: fmt.Sprintf("stopped %s %d", id, start.Add(-time.Hour).Unix()), want: actions.AckStale + ": the VM's report"},
+		{name: "an ack dated after the flag but there before it", enabled: true, forged: fmt.Sprintf("stopped %s %d", id, start.Add(30*time.Second).Unix()), want: "was there before the flag was set"},
+		{name: "an ack for another incident", enabled: true, forged: fmt.Sprintf("stopped alert-other %d", start.Unix()), want: `names incident "alert-other", not ` + id},
+		{name: "an ack naming no incident", enabled: true, forged: fmt.Sprintf("stopped %d", start.Unix()), want: actions.AckStale},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

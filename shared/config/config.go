@@ -64,8 +64,8 @@ type Coopguard struct {
 	Rules []Rule `toml:"rules" env:"COOPGUARD_RULES"`
 	// Rotation is the key rotation policy of the managed secrets.
 	Rotation Rotation `toml:"rotation"`
-	// AgentStopTimeout bounds the wait for the VM's watcher to confirm that
-	// the agents are stopped.
+	// AgentStopTimeout bounds how long stop-agents reads the VM's
+	// (unverified) report that the agents are stopped; nothing waits for it.
 	AgentStopTimeout Duration `toml:"agent_stop_timeout" env:"COOPGUARD_AGENT_STOP_TIMEOUT"`
 	// Canary is the decoy secret Provision makes per sandbox.
 	Canary Canary `toml:"canary"`

@@ -1,78 +1,227 @@
 package e2e
 
 import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
+	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
 // agents is a sandbox VM's agent side, for real: tmux sessions like
-// cloudcoop's, and the coopguard watcher script talking to the VM's
-// emulated metadata server.
+// cloudcoop's, run as an agent user, and the coopguard watcher script
+// talking to the VM's emulated metadata server.
+//
+// Run as root (as on the test machine), the agents are a UID of their own
+// that no account uses, the watcher runs as root as under systemd, and a
+// root tmux server beside them stands for what is not an agent's. Run as
+// anyone else, the agents are the test's own user, whose processes the
+// watcher never kills (it would kill itself), so what only root can show
+// is left out.
 type agents struct {
+	// uid is the agent user; root tells whether the test runs as root.
+	uid  int
+	root bool
+	// tmuxDir holds the tmux-UID socket directories the watcher scans.
 	tmuxDir  string
 	sessions []string
+	// stray is an agent process outside tmux (root only); strayDone is
+	// closed when it has ended.
+	stray     *exec.Cmd
+	strayDone chan struct{}
+	// host is the VM's metadata server (GCE_METADATA_HOST).
+	host string
+	// watcher is the watcher's process; log what it wrote.
+	watcher *exec.Cmd
+	log     *fixture.Buffer
+	stopped sync.Once
+}
+
+// agentOptions make the VM hostile to the watcher.
+type agentOptions struct {
+	// silent adds, in the agent's tmux socket directory, a socket that
+	// accepts and never answers (as the agent user), and makes Docker's
+	// socket such a one too.
+	silent bool
 }
 
 // startAgents starts tmux sessions (one per repository, plus the older
-// claude-agents session) and the watcher for instance name.
-func startAgents(t *testing.T, w *world, name string) *agents {
+// claude-agents session) as an agent user, and the watcher for instance
+// name.
+func startAgents(t *testing.T, w *world, name string, opts ...agentOptions) *agents {
 	t.Helper()
-	a := &agents{tmuxDir: t.TempDir(), sessions: []string{"claude-agents", "my-repo"}}
+	var o agentOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	a := &agents{uid: os.Getuid(), root: os.Getuid() == 0, sessions: []string{"claude-agents", "my-repo"}, log: &fixture.Buffer{}}
+	if a.root {
+		a.uid = 1_900_000_000 + rand.IntN(100_000_000)
+	}
+	// Shared like /tmp, so the agent user can make its tmux-UID directory.
+	dir, err := os.MkdirTemp("", "coopguard-agents-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	a.tmuxDir = dir
 	for _, s := range a.sessions {
-		a.tmux(t, "new-session", "-d", "-s", s, "sleep 3600")
+		a.tmux(t, a.uid, "new-session", "-d", "-s", s, "sleep 3600")
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", a.socket(), "kill-server").Run() })
 	if !a.alive(t, "claude-agents") {
 		t.Fatal("tmux session did not start")
 	}
+	if a.root {
+		// Root's own tmux server: not an agent user's, so never touched.
+		a.tmux(t, 0, "new-session", "-d", "-s", "operator", "sleep 3600")
+		t.Cleanup(func() { _ = exec.Command("tmux", "-S", a.socketOf(0), "kill-server").Run() })
+		// An agent running outside tmux.
+		a.stray = exec.Command("sleep", "3600")
+		a.stray.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.uid)}}
+		if err := a.stray.Start(); err != nil {
+			t.Fatal(err)
+		}
+		a.strayDone = make(chan struct{})
+		go func() { _ = a.stray.Wait(); close(a.strayDone) }()
+		t.Cleanup(func() { _ = a.stray.Process.Kill(); <-a.strayDone })
+	}
 
+	a.host = w.emu.MetadataServer(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, name)
+	env := []string{
+		"GCE_METADATA_HOST=" + a.host,
+		"COOPGUARD_AGENT_USERS=" + strconv.Itoa(a.uid),
+		"COOPGUARD_TMUX_DIRS=" + a.tmuxDir,
+		"COOPGUARD_POLL_TIMEOUT=30",
+		// Never this machine's containers: the Docker CLI talks only to
+		// a socket of the test's, or not at all.
+		"COOPGUARD_DOCKER=",
+	}
+	if o.silent {
+		silentSocket(t, filepath.Join(a.tmuxDir, "tmux-"+strconv.Itoa(a.uid), "0-silent"), a.uid)
+		env[len(env)-1] = "DOCKER_HOST=unix://" + silentSocket(t, filepath.Join(a.tmuxDir, "docker.sock"), os.Getuid())
+	}
 	script := filepath.Join(t.TempDir(), "coopguard-watcher")
 	if err := os.WriteFile(script, []byte(watcher.Script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	host := w.emu.MetadataServer(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, name)
-	cmd := exec.Command("sh", script)
-	cmd.Env = append(os.Environ(),
-		"GCE_METADATA_HOST="+host,
-		"COOPGUARD_TMUX_DIRS="+a.tmuxDir,
-		"COOPGUARD_POLL_TIMEOUT=30",
-	)
-	cmd.Stderr = &testWriter{t: t}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	a.watcher = exec.Command("sh", script)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_") {
+			a.watcher.Env = append(a.watcher.Env, kv)
+		}
+	}
+	a.watcher.Env = append(a.watcher.Env, env...)
+	a.watcher.Stderr = io.MultiWriter(&testWriter{t: t}, a.log)
+	a.watcher.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := a.watcher.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	t.Cleanup(a.killWatcher)
 	return a
 }
 
-func (a *agents) socket() string {
-	return filepath.Join(a.tmuxDir, "tmux-"+strconv.Itoa(os.Getuid()), "default")
+// killWatcher kills the watcher and everything it started, as an attacker
+// with sudo can.
+func (a *agents) killWatcher() {
+	a.stopped.Do(func() {
+		_ = syscall.Kill(-a.watcher.Process.Pid, syscall.SIGKILL)
+		_ = a.watcher.Wait()
+	})
 }
 
-func (a *agents) tmux(t *testing.T, args ...string) {
+// silentSocket listens on a unix socket at path, owned by uid, that
+// accepts every connection and never answers, until the test ends.
+func silentSocket(t *testing.T, path string, uid int) string {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(path, uid, uid); err != nil && !errors.Is(err, os.ErrPermission) {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return path
+}
+
+func (a *agents) socket() string { return a.socketOf(a.uid) }
+
+func (a *agents) socketOf(uid int) string {
+	return filepath.Join(a.tmuxDir, "tmux-"+strconv.Itoa(uid), "default")
+}
+
+// tmux runs a tmux command as uid.
+func (a *agents) tmux(t *testing.T, uid int, args ...string) {
 	t.Helper()
 	cmd := exec.Command("tmux", args...)
-	cmd.Env = append(os.Environ(), "TMUX_TMPDIR="+a.tmuxDir)
+	cmd.Env = append(os.Environ(), "TMUX_TMPDIR="+a.tmuxDir, "SHELL=/bin/sh", "HOME="+a.tmuxDir)
+	if uid != os.Getuid() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tmux %v: %v: %s", args, err, out)
+		t.Fatalf("tmux %v as UID %d: %v: %s", args, uid, err, out)
 	}
 }
 
-// alive reports whether the session still exists.
+// alive reports whether the agent's session still exists.
 func (a *agents) alive(t *testing.T, session string) bool {
 	t.Helper()
 	return exec.Command("tmux", "-S", a.socket(), "has-session", "-t", session).Run() == nil
+}
+
+// operatorAlive reports whether root's own tmux session still exists.
+func (a *agents) operatorAlive() bool {
+	return exec.Command("tmux", "-S", a.socketOf(0), "has-session", "-t", "operator").Run() == nil
+}
+
+// strayAlive reports whether the agent process outside tmux still runs.
+func (a *agents) strayAlive() bool {
+	if a.stray == nil {
+		return false
+	}
+	select {
+	case <-a.strayDone:
+		return false
+	default:
+		return true
+	}
 }
 
 // testWriter forwards a child's stderr to the test log.
