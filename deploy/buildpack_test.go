@@ -5,12 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudcoop/coopguard/deploy"
+	"github.com/cloudcoop/coopguard/functions"
 )
 
 // TestBuildpackBuildsTheStagedSource builds what the Go functions buildpack
@@ -65,21 +65,16 @@ func TestBuildpackBuildsTheStagedSource(t *testing.T) {
 // functions/register.go but missing from FUNCTIONS in deploy/lib.sh would
 // never reach GCP.
 func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "functions", "register.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	registered := regexp.MustCompile(`functions\.(?:HTTP|CloudEvent|Typed)\("([A-Za-z0-9_]+)"`).FindAllStringSubmatch(string(b), -1)
-	if len(registered) == 0 {
-		t.Fatal("no functions.HTTP/CloudEvent registrations found in functions/register.go")
+	if len(functions.Registered) == 0 {
+		t.Fatal("functions.Registered is empty")
 	}
 	deployed := map[string]bool{}
 	for _, f := range libList(t, "FUNCTIONS") {
 		deployed[strings.Fields(f)[1]] = true
 	}
-	for _, m := range registered {
-		if !deployed[m[1]] {
-			t.Errorf("functions/register.go registers %s but deploy does not deploy it: add it to FUNCTIONS in deploy/lib.sh (name, entry point, http or topic, service account) and to the README's Deploy section", m[1])
+	for _, f := range functions.Registered {
+		if !deployed[f.Name] {
+			t.Errorf("functions/register.go registers %s but deploy does not deploy it: add it to FUNCTIONS in deploy/lib.sh (name, entry point, http or topic, service account) and to the README's Deploy section", f.Name)
 		}
 	}
 }

@@ -181,6 +181,7 @@ func postDrill(ctx context.Context, t *target, project, id string, payload []byt
 	req.Header.Set("ce-specversion", "1.0")
 	req.Header.Set("ce-type", events.PubSubMessagePublished)
 	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+project+"/topics/coopguard-alerts")
+	t.authorize(req)
 	hr, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("deliver the drill to %s: %w", t.server, err)

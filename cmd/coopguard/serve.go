@@ -17,14 +17,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
-	ffunctions "github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -112,7 +110,6 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents); err != nil {
 			return err
 		}
-		registerEmulatorPublish()
 		servePubSub.Store(&emulatedPubSub{client: ps, triggers: eventTriggers(cfg)})
 		defer servePubSub.Store(nil)
 	}
@@ -146,13 +143,34 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --port)", addr, err)
 	}
-	l.Close()
+	defer l.Close()
+	// On the real project every request needs the token: whoever reaches
+	// the port would otherwise act with the operator's credentials.
+	var token, tokenPath string
+	if emu == nil {
+		var remove func()
+		token, tokenPath, remove, err = writeToken(*port)
+		if err != nil {
+			return err
+		}
+		defer remove()
+	}
+	handler, err := functionsHandler(ctx, emu != nil)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: newGuard(*host, *port, token, tokenPath, handler), ReadHeaderTimeout: 10 * time.Second}
 	cloud := "real GCP (Application Default Credentials)"
 	if emu != nil {
 		cloud = "EMULATED GCP (nothing real is touched)"
 	}
 	fmt.Fprintf(stdout, "coopguard serve: http://%s  project %s  cloud: %s\n", addr, cfg.Cloud.GCP.Project, cloud)
-	fmt.Fprintf(stdout, "  try: curl -X POST http://%s/Provision   curl http://%s/Status\n", addr, addr)
+	if token != "" {
+		fmt.Fprintf(stdout, "  every request needs the bearer token in %s (the CLI reads it)\n", tokenPath)
+		fmt.Fprintf(stdout, "  try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/Status\n", tokenPath, addr)
+	} else {
+		fmt.Fprintf(stdout, "  try: curl -X POST http://%s/Provision   curl http://%s/Status\n", addr, addr)
+	}
 	if emu != nil {
 		info := newEmulatorInfo(emu, cfg)
 		dir, err := os.MkdirTemp("", "coopguard-serve-")
@@ -168,7 +186,14 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		info.print(stdout, addr)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- funcframework.StartHostPort(*host, strconv.Itoa(*port)) }()
+	go func() { errc <- srv.Serve(l) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 	if emu != nil {
 		stop, err := startBridge(ctx, ps, cfg, *host, *port, errc, stdout)
 		if err != nil {
@@ -336,16 +361,44 @@ type emulatedPubSub struct {
 // EmulatorPublish answers 404, as a server without the function would.
 var servePubSub atomic.Pointer[emulatedPubSub]
 
-var registerOnce sync.Once
-
-// registerEmulatorPublish adds EmulatorPublish to the functions server.
-// Only an emulated serve registers it (the registry is global, so once per
-// process): deployed functions never offer it.
-func registerEmulatorPublish() {
-	registerOnce.Do(func() {
-		ffunctions.HTTP("EmulatorPublish", EmulatorPublish)
-		ffunctions.HTTP("EmulatorInfo", EmulatorInfo)
-	})
+// functionsHandler serves coopguard's functions (functions.Registered) as
+// the Functions Framework does when deployed: each at /NAME, event
+// functions as CloudEvents over HTTP through the CloudEvents SDK. serve
+// builds it itself, not through funcframework.Start, to put the guard in
+// front. Only an emulated serve adds EmulatorPublish and EmulatorInfo:
+// deployed functions never offer them.
+func functionsHandler(ctx context.Context, emulated bool) (http.Handler, error) {
+	log := logger.FromContext(ctx)
+	mux := http.NewServeMux()
+	for _, f := range functions.Registered {
+		if f.HTTP != nil {
+			mux.HandleFunc("/"+f.Name, f.HTTP)
+			continue
+		}
+		p, err := cloudevents.NewHTTP()
+		if err != nil {
+			return nil, fmt.Errorf("serve %s: %w", f.Name, err)
+		}
+		name, fn := f.Name, f.Event
+		h, err := cloudevents.NewHTTPReceiveHandler(ctx, p, func(ctx context.Context, ev cloudevents.Event) error {
+			err := fn(ctx, ev)
+			if err != nil {
+				// The framework logs a failed event function too; the
+				// answer (5xx) makes Pub/Sub redeliver.
+				log.Error("function failed", "function", name, "event", ev.ID(), "error", err)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("serve %s: %w", f.Name, err)
+		}
+		mux.Handle("/"+f.Name, h)
+	}
+	if emulated {
+		mux.HandleFunc("/EmulatorPublish", EmulatorPublish)
+		mux.HandleFunc("/EmulatorInfo", EmulatorInfo)
+	}
+	return mux, nil
 }
 
 // publishRequest is EmulatorPublish's body.

@@ -79,6 +79,7 @@ func (t *target) call(ctx context.Context, method, path string, body any, accept
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	t.authorize(req)
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
@@ -100,6 +101,14 @@ func (t *target) call(ctx context.Context, method, path string, body any, accept
 		return resp, fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	return resp, nil
+}
+
+// authorize adds the bearer token of a local `coopguard serve` with a
+// real config (see serverToken) to req.
+func (t *target) authorize(req *http.Request) {
+	if tok := serverToken(t.server); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 }
 
 // getJSON GETs path from the server and decodes its JSON answer.
