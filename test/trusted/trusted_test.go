@@ -4,10 +4,12 @@
 package trusted
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,7 +21,9 @@ import (
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
+	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -62,18 +66,35 @@ type helperConfig struct {
 	ComputeURL, GRPCAddr, PubSubAddr string
 	Identity                         string
 	StoreProject                     string
-	Incident                         incident.Incident
+	// Ahead moves the process's clock forward: a redelivery that Pub/Sub
+	// makes after a dead instance's lease ran out.
+	Ahead time.Duration
 }
 
-// runHelper is a responder process: it responds to one incident over the
-// parent test's emulated GCP and Firestore emulator, until it is killed.
+// helperResult is a responder process's answer to one delivery.
+type helperResult struct {
+	ID     string           `json:"id"`
+	Report *incident.Report `json:"report,omitempty"`
+	Error  string           `json:"error,omitempty"`
+}
+
+// helperConcurrency is how many deliveries one responder process handles
+// at once, as a function instance with that concurrency would.
+const helperConcurrency = 10
+
+// runHelper is a responder process, as one instance of HandleAlert: its
+// own GCP clients over gRPC/HTTP to the parent test's emulated GCP, its
+// own Firestore client, report recorder and lease owner. It reads
+// deliveries (one incident as JSON per line) from stdin, responds to each,
+// and writes a helperResult per line to stdout; it exits when stdin ends
+// and every response is done, or when it is killed.
 func runHelper() int {
 	var hc helperConfig
 	if err := json.Unmarshal([]byte(os.Getenv(helperEnv)), &hc); err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	ctx := context.Background()
+	ctx := fixture.Quiet
 	cfg := fixtureConfig()
 	opts := gcp.Emulated(hc.ComputeURL, hc.GRPCAddr, hc.PubSubAddr)
 	opts.Limits = &gcp.Unlimited
@@ -83,16 +104,125 @@ func runHelper() int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	st, err := store.Open(ctx, hc.StoreProject, store.Options{})
+	defer clients.Close()
+	now := func() time.Time { return time.Now().Add(hc.Ahead) }
+	st, err := store.Open(ctx, hc.StoreProject, store.Options{Now: now})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	r := respond.New(&cfg, clients, nil, st, nil)
-	_, err = r.Respond(ctx, hc.Incident, time.Now())
-	fmt.Fprintln(os.Stderr, "helper: responded:", err)
+	defer st.Close()
+	rec := report.New(clients, cfg.Coopguard.Topics.Incidents)
+	defer rec.Stop()
+	r := respond.New(&cfg, clients, rec, st, now)
+
+	var mu sync.Mutex
+	out := json.NewEncoder(os.Stdout)
+	slots := make(chan struct{}, helperConcurrency)
+	var wg sync.WaitGroup
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(nil, 1<<20)
+	for in.Scan() {
+		var inc incident.Incident
+		if err := json.Unmarshal(in.Bytes(), &inc); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: bad delivery:", err)
+			return 2
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			rep, err := r.Respond(ctx, inc, now())
+			res := helperResult{ID: inc.ID, Report: rep}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			_ = out.Encode(res)
+		})
+	}
+	wg.Wait()
 	return 0
 }
+
+// responder is a responder process (runHelper) started by a test.
+type responder struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	stderr  *fixture.Buffer
+	results chan helperResult
+	exited  chan error
+}
+
+// startResponder starts a responder process on e's emulated GCP and store,
+// its clock ahead by ahead; it is killed if still running when the test
+// ends.
+func startResponder(t *testing.T, e *fixture.Env, ahead time.Duration) *responder {
+	t.Helper()
+	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr,
+		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Ahead: ahead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &responder{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &fixture.Buffer{},
+		results: make(chan helperResult, 1024), exited: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), helperEnv+"="+string(hc))
+	p.cmd.Stderr = p.stderr
+	if p.in, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var res helperResult
+			if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+				res.Error = "bad result line: " + err.Error()
+			}
+			p.results <- res
+		}
+		close(p.results)
+		p.exited <- p.cmd.Wait()
+	}()
+	t.Cleanup(p.kill)
+	return p
+}
+
+// deliver hands the process one delivery of inc.
+func (p *responder) deliver(t *testing.T, inc incident.Incident) {
+	t.Helper()
+	b, err := json.Marshal(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.in.Write(append(b, '\n')); err != nil {
+		t.Fatalf("deliver %s: %v\n%s", inc.ID, err, p.stderr.String())
+	}
+}
+
+// finish ends the process's input and returns its results once it exited.
+func (p *responder) finish(t *testing.T) []helperResult {
+	t.Helper()
+	p.in.Close()
+	var out []helperResult
+	for res := range p.results {
+		out = append(out, res)
+	}
+	if err := <-p.exited; err != nil {
+		t.Fatalf("responder process: %v\n%s", err, p.stderr.String())
+	}
+	return out
+}
+
+// kill kills the process (SIGKILL: nothing of it runs on).
+func (p *responder) kill() { _ = p.cmd.Process.Kill() }
 
 // fixtureConfig is fixture.New's config.
 func fixtureConfig() config.Config {
@@ -208,11 +338,12 @@ func ids(reps []incident.Report) []string {
 	return out
 }
 
-// TestFourRespondersOneResponsePerIncident: four responders (each its own
-// GCP clients, Firestore client and lease owner) share one emulated GCP
-// and one Firestore database and receive 1,000 shuffled deliveries of 50
-// incidents on 50 sandboxes: every incident is claimed once and each
-// action mutates once per incident.
+// TestFourRespondersOneResponsePerIncident: four responder processes
+// (each its own GCP clients over gRPC/HTTP, Firestore client, report
+// recorder and lease owner) share one emulated GCP and one Firestore
+// emulator and receive 1,000 shuffled deliveries of 50 incidents on 50
+// sandboxes: every incident is claimed once, and the emulated GCP's fakes
+// and its audit log see each action's mutation once per incident.
 func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
@@ -222,19 +353,9 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 		vm := e.SandboxVM(fmt.Sprintf("sandbox-%02d", i))
 		incs[i] = e.Incident(fmt.Sprintf("alert-%02d", i), vm, incident.PlaybookContain)
 	}
-	rs := make([]*respond.Responder, responders)
-	for i := range rs {
-		clients, err := e.Emu.ClientsAs(ctx, e.Cfg.Cloud.GCP.Project, emulator.Responder(e.Cfg.Cloud.GCP.Project))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { clients.Close() })
-		st, err := store.Open(ctx, e.Store.Project(), store.Options{Now: e.Emu.Clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		rs[i] = respond.New(e.Cfg, clients, e.Recorder, st, nil)
+	procs := make([]*responder, responders)
+	for i := range procs {
+		procs[i] = startResponder(t, e, 0)
 	}
 	order := make([]int, deliveries)
 	for i := range order {
@@ -242,31 +363,31 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(12, 2026))
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	work := make(chan int)
-	errs := make(chan error, deliveries)
+	// Pub/Sub hands each delivery to any instance: here round robin over
+	// the shuffled order, each process fed by a writer of its own.
 	var wg sync.WaitGroup
-	for w := range 40 {
+	for k, p := range procs {
 		wg.Go(func() {
-			for n := range work {
-				inc := incs[order[n]]
-				rep, err := rs[(n+w)%responders].Respond(ctx, inc, time.Now())
-				if err == nil && rep.Outcome != incident.OutcomeContained {
-					err = fmt.Errorf("outcome %s", rep.Outcome)
-				}
-				if err != nil {
-					errs <- fmt.Errorf("delivery %d of %s: %w", n, inc.ID, err)
-				}
+			for n := k; n < deliveries; n += responders {
+				p.deliver(t, incs[order[n]])
 			}
 		})
 	}
-	for n := range order {
-		work <- n
-	}
-	close(work)
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+	got := 0
+	for k, p := range procs {
+		for _, res := range p.finish(t) {
+			got++
+			switch {
+			case res.Error != "":
+				t.Errorf("responder %d, delivery of %s: %s", k, res.ID, res.Error)
+			case res.Report == nil || res.Report.Outcome != incident.OutcomeContained:
+				t.Errorf("responder %d, delivery of %s: report %+v, want contained", k, res.ID, res.Report)
+			}
+		}
+	}
+	if got != deliveries {
+		t.Fatalf("%d results from the responder processes, want %d", got, deliveries)
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -294,6 +415,45 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 			t.Errorf("%s: %d mutating calls, want %d", method, m[method], n)
 		}
 	}
+	// The audit log agrees, resource by resource: one entry per sandbox
+	// for each Compute mutation of the playbook.
+	for _, method := range []string{"v1.compute.instances.stop", "v1.compute.instances.setLabels", "v1.compute.instances.setMetadata", "v1.compute.disks.createSnapshot"} {
+		perResource := auditedCalls(t, e, method)
+		if len(perResource) != incidents {
+			t.Errorf("audit log: %s on %d resources, want %d", method, len(perResource), incidents)
+		}
+		for res, n := range perResource {
+			if n != 1 {
+				t.Errorf("audit log: %s on %s %d times, want once", method, res, n)
+			}
+		}
+	}
+}
+
+// auditedCalls counts the Admin Activity audit entries of method made by
+// the responder, per resource, as the operator reads them with the Logging
+// API.
+func auditedCalls(t *testing.T, e *fixture.Env, method string) map[string]int {
+	t.Helper()
+	project := e.Cfg.Cloud.GCP.Project
+	filter := fmt.Sprintf(`logName="projects/%s/logs/cloudaudit.googleapis.com%%2Factivity" AND protoPayload.methodName=%q AND protoPayload.authenticationInfo.principalEmail=%q`,
+		project, method, emulator.Responder(project))
+	out := map[string]int{}
+	it := e.Operator.Logging.ListLogEntries(context.Background(), &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + project}, Filter: filter, PageSize: 1000})
+	for {
+		entry, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("read the audit log (%s): %v", filter, err)
+		}
+		var al auditpb.AuditLog
+		if err := entry.GetProtoPayload().UnmarshalTo(&al); err != nil {
+			t.Fatalf("audit entry %s: %v", entry.GetInsertId(), err)
+		}
+		out[al.GetResourceName()]++
+	}
 }
 
 // TestKilledResponderIsResumed: a responder process is killed in the
@@ -315,27 +475,14 @@ func TestKilledResponderIsResumed(t *testing.T) {
 		}
 	})
 	e.Emu.Faults.FailNext("compute.instances.stop", 1, faults.Fault{Hang: true})
-	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr,
-		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Incident: inc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper := exec.Command(os.Args[0], "-test.run=^$")
-	helper.Env = append(os.Environ(), helperEnv+"="+string(hc))
-	out := &fixture.Buffer{}
-	helper.Stdout, helper.Stderr = out, out
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- helper.Wait() }()
+	helper := startResponder(t, e, 0)
+	helper.deliver(t, inc)
 	select {
 	case <-stopArrived:
-	case err := <-exited:
-		t.Fatalf("the responder process ended (%v) before stop-vm:\n%s", err, out.String())
+	case err := <-helper.exited:
+		t.Fatalf("the responder process ended (%v) before stop-vm:\n%s", err, helper.stderr.String())
 	case <-time.After(2 * time.Minute):
-		_ = helper.Process.Kill()
-		t.Fatalf("the responder process never reached stop-vm:\n%s", out.String())
+		t.Fatalf("the responder process never reached stop-vm:\n%s", helper.stderr.String())
 	}
 	// stop-vm is requested beside disable-secrets: kill once the helper
 	// has committed disable-secrets, while its stop hangs.
@@ -345,19 +492,16 @@ func TestKilledResponderIsResumed(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			_ = helper.Process.Kill()
-			t.Fatalf("the responder process never committed disable-secrets (%v):\n%s", err, out.String())
+			t.Fatalf("the responder process never committed disable-secrets (%v):\n%s", err, helper.stderr.String())
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("the responder process ended (%v) before committing disable-secrets:\n%s", err, out.String())
+		case err := <-helper.exited:
+			t.Fatalf("the responder process ended (%v) before committing disable-secrets:\n%s", err, helper.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if err := helper.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
+	helper.kill()
+	<-helper.exited
 
 	rec, err := e.Store.Get(ctx, inc.ID)
 	if err != nil {
@@ -373,13 +517,16 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	if _, err := e.Store.Claim(ctx, inc, "early", time.Now()); !errors.Is(err, store.ErrBusy) {
 		t.Fatalf("claim during the dead responder's lease: %v, want busy", err)
 	}
+	// Pub/Sub redelivers, to another instance, once the lease ran out.
 	e.Emu.Clock.Advance(store.DefaultLease + time.Second)
 	disables := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion")
-
-	rep, err := e.Responder.Respond(ctx, inc, time.Now())
-	if err != nil || rep.Outcome != incident.OutcomeContained {
-		t.Fatalf("redelivery: %v %+v", err, rep)
+	next := startResponder(t, e, store.DefaultLease+time.Second)
+	next.deliver(t, inc)
+	results := next.finish(t)
+	if len(results) != 1 || results[0].Error != "" || results[0].Report == nil || results[0].Report.Outcome != incident.OutcomeContained {
+		t.Fatalf("redelivery: %+v\n%s", results, next.stderr.String())
 	}
+	rep := results[0].Report
 	if d := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion") - disables; d != 0 {
 		t.Errorf("the redelivery disabled %d versions again; disable-secrets was done", d)
 	}
