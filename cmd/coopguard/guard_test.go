@@ -318,3 +318,38 @@ func TestRealConfigServeNeedsToken(t *testing.T) {
 		t.Errorf("token file after serve stopped: %v, want it removed", err)
 	}
 }
+
+// TestServerTokenStaysLocal: the CLI sends the token of a local serve
+// only to that serve, never to another machine.
+func TestServerTokenStaysLocal(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	token, path, remove, err := writeToken(18080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file %s: %v %v, want mode 0600", path, fi, err)
+	}
+	for _, tt := range []struct {
+		server string
+		want   string
+	}{
+		{"http://127.0.0.1:18080", token},
+		{"http://localhost:18080/", token},
+		{"http://[::1]:18080", token},
+		{"http://127.0.0.1:18081", ""},
+		{"https://127.0.0.1:18080", ""},
+		{"http://10.0.0.7:18080", ""},
+		{"http://coopguard.example:18080", ""},
+		{"http://127.0.0.1.evil.example:18080", ""},
+	} {
+		if got := serverToken(tt.server); got != tt.want {
+			t.Errorf("serverToken(%s) = %q, want %q", tt.server, got, tt.want)
+		}
+	}
+	remove()
+	if serverToken("http://127.0.0.1:18080") != "" {
+		t.Error("token still read after serve removed it")
+	}
+}
