@@ -300,12 +300,12 @@ func TestRealConfigServeNeedsToken(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(answer, `\"id\" is required`) {
 		t.Errorf("POST /Resolve {} with the token = %d %s, want Resolve's own 400", code, answer)
 	}
-	// The CLI reads the token: its resolve reaches the store, which has no
-	// such incident.
+	// The CLI reads the token: its resolve reaches Resolve, which finds no
+	// such incident in the store (409).
 	var cliOut bytes.Buffer
 	err = realMain(context.Background(), []string{"resolve", "alert-none", "--server", server}, &cliOut)
-	if err == nil || strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "alert-none") {
-		t.Errorf("coopguard resolve through the token-guarded server: %v, want the store's answer about alert-none", err)
+	if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), `"alert-none" is not a coopguard incident`) {
+		t.Errorf("coopguard resolve through the token-guarded server: %v, want Resolve's 409 about alert-none", err)
 	}
 	if strings.Contains(out.String(), token) {
 		t.Errorf("serve printed its token:\n%s", out.String())
