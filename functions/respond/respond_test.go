@@ -8,7 +8,6 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
@@ -145,72 +144,4 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// BenchmarkGCPLikeContainment runs a containment with Compute operations
-// taking GCP's time (compute.GCPLike: a stop 90 s, a snapshot 3 min) on a
-// frozen emulated clock that jumps to each operation's end, and reports
-// the seconds from event received to the key versions disabled (nothing
-// emulated waits on the way: real seconds) and to the VM TERMINATED
-// (emulated seconds, from the VM's lastStopTimestamp).
-func BenchmarkGCPLikeContainment(b *testing.B) {
-	e := fixture.New(b)
-	e.Emu.Compute.SetProfile(compute.GCPLike())
-	var keyOff, terminated float64
-	for i := range b.N {
-		b.StopTimer()
-		name := fmt.Sprintf("sandbox-%d", i)
-		vm := e.SandboxVM(name)
-		t0 := time.Now().Truncate(time.Millisecond)
-		e.Emu.Clock.Set(t0)
-		stop := make(chan struct{})
-		go driveToDeadlines(e, stop)
-		b.StartTimer()
-		received := time.Now()
-		rep, err := e.Responder.Respond(fixture.Quiet, e.Incident(fmt.Sprintf("gcp-like-%d", i), vm, incident.PlaybookContain), received)
-		b.StopTimer()
-		close(stop)
-		if err != nil || rep.Outcome != incident.OutcomeContained {
-			b.Fatalf("outcome %s: %v %+v", rep.Outcome, err, rep.Actions)
-		}
-		for _, a := range rep.Actions {
-			if a.Action == "disable-secrets" {
-				keyOff += a.End.Sub(received).Seconds()
-			}
-		}
-		stopped, err := time.Parse("2006-01-02T15:04:05.000-07:00", e.Instance(name).GetLastStopTimestamp())
-		if err != nil {
-			b.Fatalf("VM %s has no stop time: %v", e.Instance(name).GetStatus(), err)
-		}
-		terminated += stopped.Sub(t0).Seconds()
-		b.StartTimer()
-	}
-	n := float64(b.N)
-	b.ReportMetric(keyOff/n, "s-to-key-disabled")
-	b.ReportMetric(terminated/n, "s-to-vm-terminated")
-}
-
-// driveToDeadlines moves the frozen emulated clock to the end of the
-// earliest running Compute operation, once the emulated GCP has heard
-// nothing for 20 ms (everything that does not wait on an operation has
-// been asked by then), until stop.
-func driveToDeadlines(e *fixture.Env, stop <-chan struct{}) {
-	calls, quiet := e.Emu.Faults.TotalCalls(), time.Now()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-time.After(time.Millisecond):
-		}
-		if n := e.Emu.Faults.TotalCalls(); n != calls {
-			calls, quiet = n, time.Now()
-			continue
-		}
-		if time.Since(quiet) < 20*time.Millisecond {
-			continue
-		}
-		if next, ok := e.Emu.Compute.NextDeadline(); ok && next.After(e.Emu.Clock.Now()) {
-			e.Emu.Clock.Set(next)
-		}
-	}
 }

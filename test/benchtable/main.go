@@ -22,7 +22,8 @@ type row struct {
 var rows = []row{
 	{"BenchmarkContainment", "containment, 20 ms per GCP call (contain playbook)", []string{"containment-ms", "critical-path-ms", "containment/critical", "sum-of-actions-ms"}},
 	{"BenchmarkContainment", "contain DAG against its own critical path; the incident store's claim before it and its work after it", []string{"dag-ms", "dag-critical-ms", "dag/critical", "claim-ms", "done-after-ms"}},
-	{"BenchmarkGCPLikeContainment", "containment, GCP-like operation times (stop 90 s, snapshot 3 min): event → key disabled, → VM TERMINATED", []string{"s-to-key-disabled", "s-to-vm-terminated"}},
+	{"BenchmarkGCPLikeContainment", "contain playbook, GCP-like operation times (mutation 2 s, stop 90 s): event → egress cut (tag on), key unusable (versions disabled), VM stop requested, VM TERMINATED, in s", []string{"s-to-egress-cut", "s-to-key-unusable", "s-to-vm-stop-requested", "s-to-vm-terminated"}},
+	{"BenchmarkGCPLikeContainment", "the same incident by the runbook, one step after another (stop agents awaiting the ack, disable versions, stop VM; egress ends with the VM), in s; runbook ÷ contain to egress cut and key unusable", []string{"runbook-s-to-egress-cut", "runbook-s-to-key-unusable", "runbook-s-to-vm-stop-requested", "runbook-s-to-vm-terminated", "runbook/contain"}},
 	{"BenchmarkConverge", "provisioning a new sandbox, 20 ms per GCP call", []string{"wall-ms", "critical-path-ms", "wall/critical", "sequential-ms"}},
 	{"BenchmarkStorm", "storm: 1,000 deliveries, 50 sandboxes, default rate limits", []string{"events/s", "compute-mutations/sandbox"}},
 	{"BenchmarkDecidePerEvent/alert", "decode + match + plan: Monitoring alert", []string{"ns/op", "allocs/op"}},
