@@ -159,6 +159,12 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 	w.closers = append(w.closers, func() { st.Close() })
+	// Deploy creates the database before any incident; the emulator makes
+	// a project's on its first request, so that request is made now, not
+	// by the first incident.
+	if _, err := st.Get(ctx, "coopguard-deploy-check"); !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("the incident store of project %s: %w", st.Project(), err)
+	}
 	env, err := functions.NewEnv(cfg, responder, logger.New(logOut, slog.LevelInfo), functions.WithStore(st), functions.WithLocalOperator("attack-drill"))
 	if err != nil {
 		return nil, err

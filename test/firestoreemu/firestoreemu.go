@@ -112,8 +112,27 @@ func start(ctx context.Context, java, jar string, progress io.Writer) (*Emulator
 	return e, nil
 }
 
+// warm reads one (absent) document: the emulator answers "/" long before
+// it serves documents, and initialises its store on the first document
+// request, which then takes seconds. Start returns an emulator that
+// answers its first real request at its usual speed.
+func (e *Emulator) warm(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.Host+"/v1/projects/coopguard-warm-up/databases/(default)/documents/warm-up/warm-up", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the Firestore emulator on %s did not answer its first document read: %w:\n%s", e.Host, err, e.out.String())
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+		return fmt.Errorf("the Firestore emulator on %s answered its first document read with HTTP %s:\n%s", e.Host, resp.Status, e.out.String())
+	}
+	return nil
+}
+
 // waitReady polls the emulator's HTTP root (it answers "Ok" once serving)
-// until it answers, the process exits or the deadline passes.
+// until it answers, the process exits or the deadline passes, then warms
+// it.
 func (e *Emulator) waitReady(ctx context.Context, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
@@ -126,7 +145,7 @@ func (e *Emulator) waitReady(ctx context.Context, within time.Duration) error {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return e.warm(ctx)
 			}
 			err = fmt.Errorf("HTTP %s", resp.Status)
 		}
