@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +42,8 @@ type agents struct {
 	// closed when it has ended.
 	stray     *exec.Cmd
 	strayDone chan struct{}
+	// docker is the VM's Docker Engine (nil when it is a silent socket).
+	docker *dockerEngine
 	// host is the VM's metadata server (GCE_METADATA_HOST).
 	host string
 	// watcher is the watcher's process; log what it wrote.
@@ -106,14 +111,17 @@ func startAgents(t *testing.T, w *world, name string, opts ...agentOptions) *age
 		"COOPGUARD_AGENT_USERS=" + strconv.Itoa(a.uid),
 		"COOPGUARD_TMUX_DIRS=" + a.tmuxDir,
 		"COOPGUARD_POLL_TIMEOUT=30",
-		// Never this machine's containers: the Docker CLI talks only to
-		// a socket of the test's, or not at all.
-		"COOPGUARD_DOCKER=",
 	}
+	dockerSock := filepath.Join(a.tmuxDir, "docker.sock")
 	if o.silent {
 		silentSocket(t, filepath.Join(a.tmuxDir, "tmux-"+strconv.Itoa(a.uid), "0-silent"), a.uid)
-		env[len(env)-1] = "DOCKER_HOST=unix://" + silentSocket(t, filepath.Join(a.tmuxDir, "docker.sock"), os.Getuid())
+		silentSocket(t, dockerSock, os.Getuid())
+	} else {
+		a.docker = startDockerEngine(t, dockerSock, "4c01db0b339c", "9f2a6c1d0e77")
 	}
+	// Never this machine's containers: the Docker CLI talks only to the
+	// test's engine (the environment's DOCKER_* are dropped below).
+	env = append(env, "DOCKER_HOST=unix://"+dockerSock)
 	script := filepath.Join(t.TempDir(), "coopguard-watcher")
 	if err := os.WriteFile(script, []byte(watcher.Script), 0o755); err != nil {
 		t.Fatal(err)
@@ -222,6 +230,73 @@ func (a *agents) strayAlive() bool {
 	default:
 		return true
 	}
+}
+
+// dockerEngine is the VM's Docker Engine, as far as the watcher uses it
+// (https://docs.docker.com/reference/api/engine/: GET /_ping answers "OK"
+// with the API-Version header the CLI negotiates down to; GET
+// /containers/json lists the running containers; POST
+// /containers/{id}/kill kills one and answers 204), on a unix socket the
+// real Docker CLI reaches through DOCKER_HOST.
+type dockerEngine struct {
+	mu      sync.Mutex
+	running []string
+}
+
+// startDockerEngine serves an engine with the running containers ids at
+// path until the test ends.
+func startDockerEngine(t *testing.T, path string, ids ...string) *dockerEngine {
+	t.Helper()
+	d := &dockerEngine{running: ids}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(d.serve)}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return d
+}
+
+func (d *dockerEngine) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Api-Version", "1.45")
+	w.Header().Set("Ostype", "linux")
+	p := r.URL.Path
+	if v, rest, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/"); ok && strings.HasPrefix(v, "v1.") {
+		p = "/" + rest
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch id, verb, _ := strings.Cut(strings.TrimPrefix(p, "/containers/"), "/"); {
+	case p == "/_ping":
+		_, _ = io.WriteString(w, "OK")
+	case r.Method == http.MethodGet && p == "/containers/json":
+		list := []map[string]any{}
+		for _, c := range d.running {
+			list = append(list, map[string]any{"Id": c, "Names": []string{"/agent-" + c[:4]}, "State": "running", "Status": "Up 1 hour"})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(list)
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "/containers/") && verb == "kill":
+		i := slices.IndexFunc(d.running, func(c string) bool { return strings.HasPrefix(c, id) })
+		if i < 0 {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"message":"No such container: `+id+`"}`)
+			return
+		}
+		d.running = slices.Delete(d.running, i, i+1)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"message":"page not found"}`)
+	}
+}
+
+// Running lists the containers still running.
+func (d *dockerEngine) Running() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.running)
 }
 
 // testWriter forwards a child's stderr to the test log.

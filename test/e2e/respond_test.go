@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,6 +171,16 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 	for _, sess := range ag.sessions {
 		if ag.alive(t, sess) {
 			t.Errorf("tmux session %s still running", sess)
+		}
+	}
+	// Outside tmux too: the agent users' processes and the containers.
+	if _, err := exec.LookPath("docker"); err == nil && len(ag.docker.Running()) != 0 {
+		t.Errorf("containers %v still running", ag.docker.Running())
+	}
+	if ag.root {
+		waitFor(t, "the agent process outside tmux ended", func() bool { return !ag.strayAlive() })
+		if !ag.operatorAlive() {
+			t.Error("the watcher killed root's tmux server, which is no agent user's")
 		}
 	}
 	for _, a := range incidents(t)["alert-0.n1m3x8a2b7kq"].Actions {
