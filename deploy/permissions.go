@@ -160,6 +160,10 @@ var Methods = map[string]Need{
 	"Services.GetService":   {Perms: []string{"run.services.get"}},
 	"Services.GetIamPolicy": {Perms: []string{"run.services.getIamPolicy"}},
 
+	// IAM: posture reads the permissions of a custom role bound to the
+	// sandbox's account.
+	"IAMAdmin.GetRole": {Perms: []string{"iam.roles.get"}},
+
 	// Pub/Sub.
 	"PubSub.TopicAdminClient.GetTopic":                  {Perms: []string{"pubsub.topics.get"}},
 	"PubSub.TopicAdminClient.ListTopics":                {Perms: []string{"pubsub.topics.list"}},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -132,4 +133,55 @@ func TestPostureOnlyGET(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodGet {
 		t.Errorf("POST /Posture = %s, Allow %q; want 405, Allow GET", resp.Status, resp.Header.Get("Allow"))
 	}
+}
+
+// TestReadmePostureSample: README's posture table is what a real run on
+// a freshly provisioned demo prints — every check it shows has the same
+// result, and the service-account-roles line (the sandbox's project-level
+// roles) matches word for word. Lines with times and counts are compared
+// by check and result only; checks the README does not show are allowed.
+func TestReadmePostureSample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "From a real run of `coopguard serve` after `coopguard provision`")
+	if !ok {
+		t.Fatal("README has no posture sample")
+	}
+	_, rest, _ = strings.Cut(rest, "```\n")
+	sample, _, _ := strings.Cut(rest, "```")
+	_, _, server := postureServer(t)
+	var out bytes.Buffer
+	if err := runPosture(context.Background(), []string{"--server", server}, &out); err != nil {
+		t.Fatalf("posture: %v\n%s", err, out.String())
+	}
+	real := postureLines(out.String())
+	shown := postureLines(sample)
+	if len(shown) == 0 {
+		t.Fatalf("README's posture sample has no check lines:\n%s", sample)
+	}
+	for check, line := range shown {
+		got, ok := real[check]
+		switch {
+		case !ok:
+			t.Errorf("README shows check %s, which a real run does not print", check)
+		case strings.Fields(got)[1] != strings.Fields(line)[1]:
+			t.Errorf("README shows %s as %s, a real run prints:\n%s", check, strings.Fields(line)[1], got)
+		case check == "service-account-roles" && strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(line), " "):
+			t.Errorf("README's %s line differs from a real run:\nREADME: %s\nreal:   %s", check, line, got)
+		}
+	}
+}
+
+// postureLines maps each check's name to its table line.
+func postureLines(table string) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(table, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[1] == "PASS" || f[1] == "FAIL" || f[1] == "ERROR") {
+			out[f[0]] = l
+		}
+	}
+	return out
 }

@@ -278,6 +278,25 @@ func TestChecks(t *testing.T) {
 				p.Bindings = append(p.Bindings, &iampb.Binding{Role: "roles/editor", Members: []string{"serviceAccount:" + other}})
 			})
 		}, nil, posture.Fail, "other@coopguard-local.iam.gserviceaccount.com has roles/editor", ""},
+		{"project-wide secretAccessor", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/secretmanager.secretAccessor", nil) }, nil,
+			posture.Fail, "cc-sandbox@coopguard-local.iam.gserviceaccount.com has roles/secretmanager.secretAccessor (secretmanager)", "--role roles/secretmanager.secretAccessor"},
+		{"pubsub.*", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/pubsub.publisher", nil) }, nil, posture.Fail, "roles/pubsub.publisher (pubsub)", ""},
+		{"viewer (basic)", "service-account-roles", func(t *testing.T, w *world) { w.grant(t, "roles/viewer", nil) }, nil, posture.Fail, "roles/viewer (basic role", ""},
+		{"each role named", "service-account-roles", func(t *testing.T, w *world) {
+			w.grant(t, "roles/secretmanager.viewer", nil)
+			w.grant(t, "roles/storage.objectViewer", nil)
+		}, nil, posture.Fail, "roles/secretmanager.viewer (secretmanager); cc-sandbox@coopguard-local.iam.gserviceaccount.com has roles/storage.objectViewer (storage)", ""},
+		{"custom role reading secrets", "service-account-roles", func(t *testing.T, w *world) {
+			w.emu.IAM.DefineRole("projects/coopguard-local/roles/agentTools", []string{"logging.logEntries.create", "secretmanager.versions.access", "pubsub.topics.publish"})
+			w.grant(t, "projects/coopguard-local/roles/agentTools", nil)
+		}, nil, posture.Fail, "has projects/coopguard-local/roles/agentTools (pubsub.topics.publish, secretmanager.versions.access)", "--role projects/coopguard-local/roles/agentTools"},
+		{"custom role within logging", "service-account-roles", func(t *testing.T, w *world) {
+			w.emu.IAM.DefineRole("projects/coopguard-local/roles/agentLogs", []string{"logging.logEntries.create"})
+			w.grant(t, "projects/coopguard-local/roles/agentLogs", nil)
+		}, nil, posture.Pass, "projects/coopguard-local/roles/agentLogs", ""},
+		{"custom role that does not exist", "service-account-roles", func(t *testing.T, w *world) {
+			w.grant(t, "projects/coopguard-local/roles/gone", nil)
+		}, nil, posture.Error, "read custom role projects/coopguard-local/roles/gone", ""},
 		{"person is owner, SA is not", "service-account-roles", func(t *testing.T, w *world) {
 			w.editPolicy(t, nil, func(p *iampb.Policy) {
 				p.Bindings = append(p.Bindings, &iampb.Binding{Role: "roles/editor", Members: []string{"user:dev@example.com"}})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
+	iamadmin "cloud.google.com/go/iam/admin/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/pubsub/v2"
@@ -36,6 +37,8 @@ type Options struct {
 	// Run services that coopguard's functions are (posture checks).
 	ResourceManager []option.ClientOption
 	Run             []option.ClientOption
+	// IAM is the IAM API (service accounts, roles).
+	IAM []option.ClientOption
 
 	// CallTimeout bounds every Compute REST request (default 30 s). The
 	// Compute client sends its list calls without the caller's context, so
@@ -69,6 +72,7 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 
 		ResourceManager: grpcOpts(grpcAddr),
 		Run:             grpcOpts(grpcAddr),
+		IAM:             grpcOpts(grpcAddr),
 	}
 }
 
@@ -113,6 +117,9 @@ type Clients struct {
 	Projects *resourcemanager.ProjectsClient
 	// Services reads the Cloud Run services of coopguard's functions.
 	Services *run.ServicesClient
+	// IAMAdmin manages the sandbox's service account (Provision) and
+	// reads custom roles (posture).
+	IAMAdmin *iamadmin.IamClient
 
 	closers  []func() error
 	limiters *limiters
@@ -143,10 +150,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 		return append(slices.Clone(opts), option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.limiters.unaryInterceptor())))
 	}
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
-	o.ResourceManager, o.Run = withLimits(o.ResourceManager), withLimits(o.Run)
+	o.ResourceManager, o.Run, o.IAM = withLimits(o.ResourceManager), withLimits(o.Run), withLimits(o.IAM)
 	if o.Identity != "" {
 		id := EmulatedIdentity(o.Identity)
-		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run} {
+		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM} {
 			*opts = append(*opts, id)
 		}
 	}
@@ -181,6 +188,7 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 		return resourcemanager.NewProjectsClient(ctx, o.ResourceManager...)
 	})
 	dial(&errs, c, "cloud run services", &c.Services, func() (*run.ServicesClient, error) { return run.NewServicesClient(ctx, o.Run...) })
+	dial(&errs, c, "iam admin", &c.IAMAdmin, func() (*iamadmin.IamClient, error) { return iamadmin.NewIamClient(ctx, o.IAM...) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

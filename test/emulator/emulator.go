@@ -87,6 +87,8 @@ func Start() (*Emulator, error) {
 	e.Run = run.New(e.Clock.Now)
 	e.IAMAdmin = iamadmin.New(e.Clock.Now)
 	e.newGate()
+	e.IAMAdmin.SetRoles(e.IAM.CustomRole)
+	e.IAMAdmin.SetPolicies(e.IAM)
 	e.httpSrv = httptest.NewServer(e.Gate.Middleware(e.Compute, e.Compute))
 	e.ComputeURL = e.httpSrv.URL
 

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -180,9 +181,28 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 	if pol == nil {
 		pol = &iampb.Policy{Version: 1}
 	}
-	pol.Bindings = append(pol.Bindings, bind...)
+	for _, b := range bind {
+		for _, m := range b.Members {
+			addBinding(pol, b.Role, m)
+		}
+	}
 	e.ResourceManager.SetPolicy(project, pol)
 	return nil
+}
+
+// addBinding adds member to role's unconditional binding in p, as
+// `gcloud projects add-iam-policy-binding --condition=None` does: a
+// member already there is not added twice.
+func addBinding(p *iampb.Policy, role, member string) {
+	for _, b := range p.Bindings {
+		if b.GetRole() == role && b.GetCondition() == nil {
+			if !slices.Contains(b.Members, member) {
+				b.Members = append(b.Members, member)
+			}
+			return
+		}
+	}
+	p.Bindings = append(p.Bindings, &iampb.Binding{Role: role, Members: []string{member}})
 }
 
 // DeployConfig runs Deploy for a coopguard config: its project, sandbox

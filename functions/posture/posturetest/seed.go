@@ -7,6 +7,8 @@
 package posturetest
 
 import (
+	"slices"
+
 	"cloud.google.com/go/iam/apiv1/iampb"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
@@ -14,12 +16,13 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
-// SandboxRoles are the roles the security guide recommends for the
-// sandbox's service account; none is forbidden.
+// SandboxRoles are the project-level roles the sandbox's service account
+// holds: writing its logs and metrics. It reads its secrets through
+// bindings on each secret, which Provision makes, never through a
+// project-wide Secret Manager role (posture fails that).
 var SandboxRoles = []string{
 	"roles/logging.logWriter",
 	"roles/monitoring.metricWriter",
-	"roles/secretmanager.secretAccessor",
 }
 
 // Invoker is the principal deploy lets call coopguard's functions
@@ -58,7 +61,12 @@ func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
 		pol.Bindings = append(pol.Bindings, old.GetBindings()...)
 	}
 	for _, r := range SandboxRoles {
-		pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: r, Members: []string{sa}})
+		held := slices.ContainsFunc(pol.Bindings, func(b *iampb.Binding) bool {
+			return b.GetRole() == r && b.GetCondition() == nil && slices.Contains(b.GetMembers(), sa)
+		})
+		if !held {
+			pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: r, Members: []string{sa}})
+		}
 	}
 	emu.ResourceManager.SetPolicy(project, pol)
 	for _, name := range posture.Services {

@@ -147,6 +147,9 @@ var GRPC = map[string]Row{
 	"/google.iam.admin.v1.IAM/DeleteServiceAccountKey": {Service: iamSvc, Method: "google.iam.admin.v1.DeleteServiceAccountKey", Perms: []string{"iam.serviceAccountKeys.delete"}, Type: AdminWrite, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/GetIamPolicy":            {Service: iamSvc, Method: "google.iam.admin.v1.GetIamPolicy", Perms: []string{"iam.serviceAccounts.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
 	"/google.iam.admin.v1.IAM/SetIamPolicy":            {Service: iamSvc, Method: "google.iam.admin.v1.SetIamPolicy", Perms: []string{"iam.serviceAccounts.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
+	// Custom roles (https://cloud.google.com/iam/docs/creating-custom-roles#viewing_custom_roles):
+	// reading one needs iam.roles.get on its project or organisation.
+	"/google.iam.admin.v1.IAM/GetRole": {Service: iamSvc, Method: "google.iam.admin.v1.GetRole", Perms: []string{"iam.roles.get"}, Type: AdminRead, Resource: []string{"name"}},
 }
 
 func withSuffix(r Row, coll, field string) Row {

@@ -58,6 +58,19 @@ func (e *Evaluator) DefineRole(name string, permissions []string) {
 	e.custom[name] = Role{Patterns: append([]string(nil), permissions...)}
 }
 
+// CustomRole returns the permissions of a custom role by full name
+// ("projects/<id or number>/roles/<roleId>"), or false when no such role
+// is defined.
+func (e *Evaluator) CustomRole(name string) ([]string, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	r, ok := e.custom[e.canonical(name)]
+	if !ok {
+		return nil, false
+	}
+	return append([]string(nil), r.Patterns...), true
+}
+
 // GrantInherited binds role to member at the organisation, above every
 // project: the project's own policy does not show it, as in GCP.
 func (e *Evaluator) GrantInherited(member, role string) {

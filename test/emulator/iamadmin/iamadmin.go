@@ -62,6 +62,9 @@ type Server struct {
 	accounts map[string]*adminpb.ServiceAccount
 	// keys is keyed by email, then by key id; private key data is never kept.
 	keys map[string]map[string]*adminpb.ServiceAccountKey
+	// roles answers GetRole; policies hold the accounts' allow policies.
+	roles    RoleSource
+	policies PolicyStore
 }
 
 // New returns a Server without accounts. now is the clock for key validity
