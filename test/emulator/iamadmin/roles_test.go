@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/grpctest"
 )
 
 // TestGetRole: a custom role is read with its permissions; predefined
@@ -39,7 +41,7 @@ func TestGetRole(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := c.GetRole(ctx, &adminpb.GetRoleRequest{Name: tt.name})
-			wantCode(t, err, tt.want)
+			grpctest.WantCode(t, err, tt.want)
 			if err != nil {
 				return
 			}
@@ -90,7 +92,7 @@ func TestServiceAccountPolicy(t *testing.T) {
 	}
 	stale.Bindings = append(stale.Bindings, &iampb.Binding{Role: "roles/owner", Members: []string{"user:eve@example.com"}})
 	_, err = c.SetIamPolicy(ctx, &admin.SetIamPolicyRequest{Resource: res, Policy: &iam.Policy{InternalProto: stale}})
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
 	_, err = c.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/coopguard-demo/serviceAccounts/nobody@coopguard-demo.iam.gserviceaccount.com"})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 }
