@@ -4,16 +4,20 @@
 package trusted
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +25,7 @@ import (
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
@@ -32,6 +37,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
@@ -61,33 +67,23 @@ func TestMain(m *testing.M) {
 }
 
 // helperConfig is what a responder process needs to reach the test's
-// emulated GCP and Firestore.
+// emulated GCP and Firestore, and where it serves.
 type helperConfig struct {
 	ComputeURL, GRPCAddr, PubSubAddr string
 	Identity                         string
 	StoreProject                     string
-	// Ahead moves the process's clock forward: a redelivery that Pub/Sub
+	// Port is where the process serves the functions on 127.0.0.1.
+	Port int
+	// Ahead moves the store's clock forward: a redelivery that Pub/Sub
 	// makes after a dead instance's lease ran out.
 	Ahead time.Duration
 }
 
-// helperResult is a responder process's answer to one delivery.
-type helperResult struct {
-	ID     string           `json:"id"`
-	Report *incident.Report `json:"report,omitempty"`
-	Error  string           `json:"error,omitempty"`
-}
-
-// helperConcurrency is how many deliveries one responder process handles
-// at once, as a function instance with that concurrency would.
-const helperConcurrency = 10
-
-// runHelper is a responder process, as one instance of HandleAlert: its
-// own GCP clients over gRPC/HTTP to the parent test's emulated GCP, its
-// own Firestore client, report recorder and lease owner. It reads
-// deliveries (one incident as JSON per line) from stdin, responds to each,
-// and writes a helperResult per line to stdout; it exits when stdin ends
-// and every response is done, or when it is killed.
+// runHelper is a responder process: one instance of coopguard's functions
+// as deployed (the Functions Framework serving every registered function),
+// with its own GCP clients over gRPC/HTTP to the parent test's emulated
+// GCP and its own Firestore client, report recorder and lease owner. It
+// serves until it is killed.
 func runHelper() int {
 	var hc helperConfig
 	if err := json.Unmarshal([]byte(os.Getenv(helperEnv)), &hc); err != nil {
@@ -104,121 +100,115 @@ func runHelper() int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	defer clients.Close()
-	now := func() time.Time { return time.Now().Add(hc.Ahead) }
-	st, err := store.Open(ctx, hc.StoreProject, store.Options{Now: now})
+	st, err := store.Open(ctx, hc.StoreProject, store.Options{Now: func() time.Time { return time.Now().Add(hc.Ahead) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	defer st.Close()
-	rec := report.New(clients, cfg.Coopguard.Topics.Incidents)
-	defer rec.Stop()
-	r := respond.New(&cfg, clients, rec, st, now)
-
-	var mu sync.Mutex
-	out := json.NewEncoder(os.Stdout)
-	slots := make(chan struct{}, helperConcurrency)
-	var wg sync.WaitGroup
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(nil, 1<<20)
-	for in.Scan() {
-		var inc incident.Incident
-		if err := json.Unmarshal(in.Bytes(), &inc); err != nil {
-			fmt.Fprintln(os.Stderr, "helper: bad delivery:", err)
-			return 2
-		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			rep, err := r.Respond(ctx, inc, now())
-			res := helperResult{ID: inc.ID, Report: rep}
-			if err != nil {
-				res.Error = err.Error()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			_ = out.Encode(res)
-		})
+	env, err := functions.NewEnv(&cfg, clients, logger.New(os.Stderr, slog.LevelWarn), functions.WithStore(st))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
 	}
-	wg.Wait()
-	return 0
+	functions.SetEnv(env)
+	err = funcframework.StartHostPort("127.0.0.1", strconv.Itoa(hc.Port))
+	fmt.Fprintln(os.Stderr, "helper: serve:", err)
+	return 2
 }
 
 // responder is a responder process (runHelper) started by a test.
 type responder struct {
-	cmd     *exec.Cmd
-	in      io.WriteCloser
-	stderr  *fixture.Buffer
-	results chan helperResult
-	exited  chan error
+	cmd    *exec.Cmd
+	url    string
+	stderr *fixture.Buffer
+	exited chan error
+	cfg    *config.Config
 }
 
 // startResponder starts a responder process on e's emulated GCP and store,
-// its clock ahead by ahead; it is killed if still running when the test
-// ends.
+// its store's clock ahead by ahead, and waits until it serves. It is
+// killed when the test ends.
 func startResponder(t *testing.T, e *fixture.Env, ahead time.Duration) *responder {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr,
-		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Ahead: ahead})
+		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Port: port, Ahead: ahead})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &responder{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &fixture.Buffer{},
-		results: make(chan helperResult, 1024), exited: make(chan error, 1)}
+	p := &responder{cmd: exec.Command(os.Args[0], "-test.run=^$"), url: "http://127.0.0.1:" + strconv.Itoa(port),
+		stderr: &fixture.Buffer{}, exited: make(chan error, 1), cfg: e.Cfg}
 	p.cmd.Env = append(os.Environ(), helperEnv+"="+string(hc))
-	p.cmd.Stderr = p.stderr
-	if p.in, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var res helperResult
-			if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
-				res.Error = "bad result line: " + err.Error()
-			}
-			p.results <- res
-		}
-		close(p.results)
-		p.exited <- p.cmd.Wait()
-	}()
+	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(p.kill)
-	return p
+	for deadline := time.Now().Add(time.Minute); ; {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.url, "http://"), time.Second)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("responder process not serving on %s: %v\n%s", p.url, err, p.stderr.String())
+		}
+		select {
+		case err := <-p.exited:
+			t.Fatalf("responder process ended (%v) before serving:\n%s", err, p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
-// deliver hands the process one delivery of inc.
-func (p *responder) deliver(t *testing.T, inc incident.Incident) {
+// alert is Cloud Monitoring's notification that incident id opened on the
+// VM with numeric id vmID, under a policy labelled for the contain
+// playbook; coopguard names the incident "alert-" + id.
+func alert(t *testing.T, e *fixture.Env, id, vmID string) []byte {
 	t.Helper()
-	b, err := json.Marshal(inc)
+	payload, err := events.EncodeIncident(events.MonitoringIncident{
+		Version: "1.2", IncidentID: id, State: events.IncidentOpen, PolicyName: "coopguard test policy",
+		PolicyUserLabels: map[string]string{functions.PlaybookLabel: incident.PlaybookContain},
+		Resource: events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{
+			"instance_id": vmID, "zone": e.Cfg.Cloud.GCP.Zone, "project_id": e.Cfg.Cloud.GCP.Project}},
+		StartedAt: time.Now(), Summary: "test", Severity: "Critical",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		t.Fatalf("deliver %s: %v\n%s", inc.ID, err, p.stderr.String())
-	}
+	return payload
 }
 
-// finish ends the process's input and returns its results once it exited.
-func (p *responder) finish(t *testing.T) []helperResult {
-	t.Helper()
-	p.in.Close()
-	var out []helperResult
-	for res := range p.results {
-		out = append(out, res)
+// deliver posts one delivery of payload (Pub/Sub message messageID) to the
+// process's HandleAlert as Eventarc does (a binary-mode CloudEvent) and
+// returns the HTTP status; a 5xx makes Pub/Sub redeliver.
+func (p *responder) deliver(ctx context.Context, payload []byte, messageID string) (int, error) {
+	body, err := events.EncodePubSub(events.PubSubMessage{Data: payload, MessageID: messageID, PublishTime: time.Now()})
+	if err != nil {
+		return 0, err
 	}
-	if err := <-p.exited; err != nil {
-		t.Fatalf("responder process: %v\n%s", err, p.stderr.String())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/HandleAlert", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
 	}
-	return out
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-id", messageID)
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-type", events.PubSubMessagePublished)
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+p.cfg.Cloud.GCP.Project+"/topics/"+p.cfg.Coopguard.Topics.Alerts)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
 }
 
 // kill kills the process (SIGKILL: nothing of it runs on).
@@ -338,20 +328,23 @@ func ids(reps []incident.Report) []string {
 	return out
 }
 
-// TestFourRespondersOneResponsePerIncident: four responder processes
-// (each its own GCP clients over gRPC/HTTP, Firestore client, report
-// recorder and lease owner) share one emulated GCP and one Firestore
-// emulator and receive 1,000 shuffled deliveries of 50 incidents on 50
-// sandboxes: every incident is claimed once, and the emulated GCP's fakes
-// and its audit log see each action's mutation once per incident.
+// TestFourRespondersOneResponsePerIncident: four responder processes, each
+// an instance of the functions as deployed (its own GCP clients over
+// gRPC/HTTP, Firestore client, report recorder and lease owner), share one
+// emulated GCP and one Firestore emulator and receive 1,000 shuffled
+// deliveries of 50 incidents on 50 sandboxes as Eventarc CloudEvents:
+// every incident is claimed once, and the emulated GCP's fakes and its
+// audit log see each action's mutation once per incident.
 func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
 	const incidents, deliveries, responders = 50, 1000, 4
-	incs := make([]incident.Incident, incidents)
-	for i := range incs {
+	names := make([]string, incidents)
+	payloads := make([][]byte, incidents)
+	for i := range incidents {
 		vm := e.SandboxVM(fmt.Sprintf("sandbox-%02d", i))
-		incs[i] = e.Incident(fmt.Sprintf("alert-%02d", i), vm, incident.PlaybookContain)
+		names[i] = fmt.Sprintf("alert-%02d", i)
+		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), vm)
 	}
 	procs := make([]*responder, responders)
 	for i := range procs {
@@ -363,42 +356,45 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(12, 2026))
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	// Pub/Sub hands each delivery to any instance: here round robin over
-	// the shuffled order, each process fed by a writer of its own.
+	// Pub/Sub pushes each delivery to any instance, many at once.
+	work := make(chan int)
+	errs := make(chan error, deliveries)
 	var wg sync.WaitGroup
-	for k, p := range procs {
+	for w := range 40 {
 		wg.Go(func() {
-			for n := k; n < deliveries; n += responders {
-				p.deliver(t, incs[order[n]])
+			for n := range work {
+				code, err := procs[(n+w)%responders].deliver(context.Background(), payloads[order[n]], "msg-"+strconv.Itoa(n))
+				if err == nil && code != http.StatusOK {
+					err = fmt.Errorf("HTTP %d", code)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("delivery %d of %s: %w", n, names[order[n]], err)
+				}
 			}
 		})
 	}
-	wg.Wait()
-	got := 0
-	for k, p := range procs {
-		for _, res := range p.finish(t) {
-			got++
-			switch {
-			case res.Error != "":
-				t.Errorf("responder %d, delivery of %s: %s", k, res.ID, res.Error)
-			case res.Report == nil || res.Report.Outcome != incident.OutcomeContained:
-				t.Errorf("responder %d, delivery of %s: report %+v, want contained", k, res.ID, res.Report)
-			}
-		}
+	for n := range order {
+		work <- n
 	}
-	if got != deliveries {
-		t.Fatalf("%d results from the responder processes, want %d", got, deliveries)
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 	if t.Failed() {
+		for k, p := range procs {
+			t.Logf("responder %d:\n%s", k, p.stderr.String())
+		}
 		t.FailNow()
 	}
-	for _, inc := range incs {
-		rec, err := e.Store.Get(ctx, inc.ID)
+	for _, name := range names {
+		rec, err := e.Store.Get(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rec.Claims != 1 || len(rec.History) != 1 || rec.State != incident.OutcomeContained {
-			t.Errorf("%s: %d claims, %d reports, state %s; want 1, 1, contained", inc.ID, rec.Claims, len(rec.History), rec.State)
+			t.Errorf("%s: %d claims, %d reports, state %s; want 1, 1, contained", name, rec.Claims, len(rec.History), rec.State)
 		}
 	}
 	m := e.Emu.Faults.MutationSnapshot()
@@ -464,7 +460,9 @@ func auditedCalls(t *testing.T, e *fixture.Env, method string) map[string]int {
 func TestKilledResponderIsResumed(t *testing.T) {
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
-	inc := e.Incident("alert-killed", e.SandboxVM(e.Cfg.VM.Name), incident.PlaybookContain)
+	vm := e.SandboxVM(e.Cfg.VM.Name)
+	inc := e.Incident("alert-killed", vm, incident.PlaybookContain)
+	payload := alert(t, e, "killed", vm)
 
 	// The helper's stop-vm call hangs until its connection dies.
 	stopArrived := make(chan struct{})
@@ -476,7 +474,8 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	})
 	e.Emu.Faults.FailNext("compute.instances.stop", 1, faults.Fault{Hang: true})
 	helper := startResponder(t, e, 0)
-	helper.deliver(t, inc)
+	// The delivery hangs with the stop call until the process dies.
+	go func() { _, _ = helper.deliver(context.Background(), payload, "msg-killed") }()
 	select {
 	case <-stopArrived:
 	case err := <-helper.exited:
@@ -521,12 +520,16 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	e.Emu.Clock.Advance(store.DefaultLease + time.Second)
 	disables := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion")
 	next := startResponder(t, e, store.DefaultLease+time.Second)
-	next.deliver(t, inc)
-	results := next.finish(t)
-	if len(results) != 1 || results[0].Error != "" || results[0].Report == nil || results[0].Report.Outcome != incident.OutcomeContained {
-		t.Fatalf("redelivery: %+v\n%s", results, next.stderr.String())
+	// A redelivery carries the same message.
+	if code, err := next.deliver(context.Background(), payload, "msg-killed"); err != nil || code != http.StatusOK {
+		t.Fatalf("redelivery: HTTP %d %v\n%s", code, err, next.stderr.String())
 	}
-	rep := results[0].Report
+	rec, err = e.Store.Get(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := rec.View()
+	rep := &view
 	if d := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion") - disables; d != 0 {
 		t.Errorf("the redelivery disabled %d versions again; disable-secrets was done", d)
 	}
