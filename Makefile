@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 LONG_FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck firestore-emulator
+.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck firestore-emulator chromium
 
 all: test
 
@@ -23,7 +23,7 @@ run: build firestore-emulator
 ## test: lint, unit and end-to-end tests with the race detector, short fuzzing.
 test: lint unit fuzz
 
-unit: firestore-emulator
+unit: firestore-emulator chromium
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 lint: tools shellcheck
@@ -72,6 +72,14 @@ shellcheck:
 	  apt-get install -y shellcheck || { apt-get update && apt-get install -y shellcheck; } || \
 	  { echo "could not install shellcheck: run apt-get install shellcheck as root"; exit 1; }; }
 	shellcheck -x $$(find . -name "*.sh" -not -path "./.git/*")
+
+## chromium: the headless browser the HTML incident report is tested in
+## (shared/render); installs Debian's chromium with apt-get when missing.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "chromium not found: installing it with apt-get"; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } || \
+	  { echo "could not install chromium: run apt-get install chromium as root"; exit 1; }; }
 
 ## firestore-emulator: the real Firestore emulator that tests and `make run`
 ## use (Java); installs it with apt-get when missing.

@@ -98,6 +98,7 @@ var Methods = map[string]Need{
 	"Firewalls.Update":                     {Perms: []string{"compute.firewalls.update", "compute.networks.updatePolicy", globalOp}},
 	"Firewalls.Patch":                      {Perms: []string{"compute.firewalls.update", "compute.networks.updatePolicy", globalOp}},
 	"Routers.Get":                          {Perms: []string{"compute.routers.get"}},
+	"Routers.List":                         {Perms: []string{"compute.routers.list"}},
 	"Routers.Insert":                       {Perms: []string{"compute.routers.create", regionOp}},
 	"Routers.Patch":                        {Perms: []string{"compute.routers.update", regionOp}},
 	"Routers.Update":                       {Perms: []string{"compute.routers.update", regionOp}},

@@ -34,6 +34,8 @@ type Sandbox struct {
 	Topics         config.Topics
 	RotationPeriod int64 // seconds
 	SinkFilter     string
+	// NATLogs is the Cloud NAT logging to configure: all, errors or off.
+	NATLogs string
 	// run names this converge in its Compute request ids: retries within
 	// it apply once, while a later converge that recreates a deleted
 	// resource is a new request (Compute answers a known request id with
@@ -74,6 +76,7 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		Topics:         cfg.Coopguard.Topics,
 		RotationPeriod: int64(cfg.Coopguard.Rotation.MaxAge.Seconds()),
 		SinkFilter:     sinkFilter,
+		NATLogs:        cfg.Coopguard.Evidence.NATLogs,
 	}, nil
 }
 

@@ -308,8 +308,6 @@ func printIncident(w io.Writer, raw *incident.Report) {
 		}
 		tw.Flush()
 	}
-	if ex := rep.LogExcerpt; ex != nil {
-		fmt.Fprintf(w, "\n  logs: %d entries in the incident window %v\n", ex.Entries, ex.BySeverity)
-	}
+	printEvidence(w, raw.Evidence)
 	fmt.Fprintf(w, "\n  time to containment: %.3fs (critical path %.3fs)\n", rep.ContainmentSeconds, rep.CriticalPathSeconds)
 }

@@ -68,18 +68,6 @@ func printable(rep incident.Report) incident.Report {
 		}
 		a.Changed, a.Retries = escapeAll(a.Changed), escapeAll(a.Retries)
 	}
-	if rep.LogExcerpt != nil {
-		ex := *rep.LogExcerpt
-		ex.Filter, ex.First = escape(ex.Filter), escapeAll(ex.First)
-		// Severities are keys as the log entries wrote them.
-		if ex.BySeverity != nil {
-			by := make(map[string]int, len(ex.BySeverity))
-			for k, n := range ex.BySeverity {
-				by[escape(k)] += n
-			}
-			ex.BySeverity = by
-		}
-		rep.LogExcerpt = &ex
-	}
+	// The evidence is escaped where it is printed (printEvidence).
 	return rep
 }

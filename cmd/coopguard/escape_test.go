@@ -39,8 +39,12 @@ func TestPrintedIncidentsCarryNoControlCharacters(t *testing.T) {
 	rep := incident.Report{
 		Incident: incident.Incident{ID: "alert-" + evil, Trigger: evil, Summary: evil, Source: "log", Playbook: "contain"},
 		Instance: evil, Outcome: incident.OutcomeContained, Reason: evil, ResolvedBy: evil,
-		Actions:    []incident.ActionResult{{Action: "collect-logs", Result: "done", Detail: evil, Reason: evil, Changed: []string{evil}}},
-		LogExcerpt: &incident.LogExcerpt{First: []string{evil}},
+		Actions: []incident.ActionResult{{Action: "collect-logs", Result: "done", Detail: evil, Reason: evil, Changed: []string{evil}}},
+		Evidence: &incident.Evidence{
+			Audit: &incident.AuditEvidence{Principal: evil, Entries: 1, Methods: []incident.Count{{Name: evil, Count: 1}}},
+			NAT:   &incident.NATEvidence{Entries: 1, Destinations: []incident.Count{{Name: evil, Count: 1}}, Note: evil},
+			VM:    &incident.LogExcerpt{Entries: 1, First: []string{evil}},
+		},
 	}
 	var out bytes.Buffer
 	printIncidentList(&out, []incident.Report{rep})

@@ -28,6 +28,11 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 	var t target
 	t.flags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	var format, output *string
+	if show {
+		format = fs.String("format", "text", "with show: text, json, markdown (for a chat or a ticket) or html (a self-contained page with the timeline drawn)")
+		output = fs.String("output", "", "with show: write the report to this file instead of standard output")
+	}
 	var id string
 	if show {
 		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
@@ -46,10 +51,9 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 		for _, r := range reps {
 			if r.Incident.ID == id {
 				if *asJSON {
-					return printJSON(stdout, r)
+					*format = "json"
 				}
-				printIncident(stdout, &r)
-				return nil
+				return showIncident(&r, *format, *output, stdout)
 			}
 		}
 		return fmt.Errorf("no incident %q among the latest %d: run coopguard incidents", id, len(reps))

@@ -32,6 +32,9 @@ type Target struct {
 	AgentStopTimeout time.Duration
 	// LogWindow is how far before the incident collect-logs looks.
 	LogWindow time.Duration
+	// NATLogs is the Cloud NAT logging Provision configures (all, errors,
+	// off), which collect-logs states beside what it found.
+	NATLogs string
 	// Now is the clock (tests control it).
 	Now func() time.Time
 	// Restore lists what a resolve --restore undoes: the secret versions
@@ -49,8 +52,8 @@ type Outcome struct {
 	Detail string
 	// Changed lists what was changed (full resource names).
 	Changed []string
-	// Excerpt is set by collect-logs.
-	Excerpt *incident.LogExcerpt
+	// Evidence is set by collect-logs.
+	Evidence *incident.Evidence
 }
 
 // Action is one containment step.

@@ -4,21 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"strconv"
+	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/api/iterator"
 
+	"github.com/cloudcoop/coopguard/shared/evidence"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
-// maxExcerptEntries bounds how many entries collect-logs reads.
-const maxExcerptEntries = 1000
+// Read bounds of collect-logs: pages of evidencePageSize entries, at most
+// evidencePages per query. The usual incident costs one entries.list call
+// of Logging's 60 a minute; a window flooded by the VM's own entries costs
+// at most 2×evidencePages.
+const (
+	evidencePageSize = 1000
+	evidencePages    = 3
+)
 
-// CollectLogs reads the incident window's log entries of the VM into the
-// report: counts by severity and the first few calls. It keeps no payload
-// text, which could carry secrets.
+// CollectLogs reads the incident window's evidence into the report: the
+// sandbox account's audited calls and the VM's NAT translations, which
+// Google Cloud writes, and the VM's own entries, which the attacker may
+// have written. It keeps counts, times and names, no payload text.
 type CollectLogs struct{}
 
 // Name implements Action.
@@ -31,47 +41,102 @@ func (CollectLogs) Mutates() bool { return false }
 func (CollectLogs) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	start := t.Incident.StartedAt
 	if start.IsZero() {
-		start = t.Now()
+		start = t.now()
 	}
-	from := start.Add(-t.LogWindow).UTC().Format(time.RFC3339)
-	to := t.Now().UTC().Format(time.RFC3339)
-	filter := fmt.Sprintf(`resource.type="gce_instance" AND resource.labels.instance_id="%d" AND timestamp>="%s" AND timestamp<="%s"`,
-		t.Instance.GetId(), from, to)
-	ex := &incident.LogExcerpt{Filter: filter, BySeverity: map[string]int{}}
-	it := c.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + t.Project},
-		Filter:        filter,
-		OrderBy:       "timestamp asc",
-		PageSize:      200,
-	})
-	for ex.Entries < maxExcerptEntries {
-		e, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
+	from, to := start.Add(-t.LogWindow), t.now()
+	src := evidence.Sources{Project: t.Project, VMName: t.Instance.GetName(), InstanceID: strconv.FormatUint(t.Instance.GetId(), 10)}
+	for _, sa := range t.Instance.GetServiceAccounts() {
+		if sa.GetEmail() != "" {
+			src.Principals = append(src.Principals, sa.GetEmail())
 		}
+	}
+	natLogs := t.NATLogs
+	if natLogs == "" {
+		natLogs = "off"
+	}
+	if natLogs != "off" {
+		ids, err := natRouters(ctx, c, t)
 		if err != nil {
-			return Outcome{Target: t.instanceRef()}, errorf(err, "list log entries")
+			return Outcome{Target: t.instanceRef()}, err
 		}
-		ex.Entries++
-		ex.BySeverity[e.GetSeverity().String()]++
-		if len(ex.First) < 5 {
-			ex.First = append(ex.First, summarize(e))
+		src.RouterIDs = ids
+	}
+	col := evidence.NewCollector(src, natLogs, from, to)
+	more, err := readEntries(ctx, c, t.Project, src.Filter(from, to), col)
+	if err != nil {
+		return Outcome{Target: t.instanceRef()}, err
+	}
+	if more {
+		// The bound was hit, perhaps by the VM's own entries: read what
+		// Google wrote again, alone, so a flood cannot hide it.
+		col.Truncate(true, false)
+		if f := src.TrustedFilter(from, to); f != "" {
+			col.ResetTrusted()
+			trustedMore, err := readEntries(ctx, c, t.Project, f, col)
+			if err != nil {
+				return Outcome{Target: t.instanceRef()}, err
+			}
+			col.Truncate(false, trustedMore)
 		}
 	}
+	ev := col.Evidence()
 	return Outcome{
-		Result:  incident.ResultDone,
-		Target:  t.instanceRef(),
-		Detail:  fmt.Sprintf("%d entries from %s", ex.Entries, from),
-		Excerpt: ex,
+		Result:   incident.ResultDone,
+		Target:   t.instanceRef(),
+		Detail:   fmt.Sprintf("%d audited calls, %d NAT connections, %d VM entries", ev.Audit.Entries, ev.NAT.Entries, ev.VM.Entries),
+		Evidence: ev,
 	}, nil
 }
 
-// summarize is one line about an entry: time, severity, log, and for audit
-// logs the method and principal. Never payload text.
-func summarize(e *loggingpb.LogEntry) string {
-	s := e.GetTimestamp().AsTime().UTC().Format(time.RFC3339) + " " + e.GetSeverity().String() + " " + e.GetLogName()
-	if p := e.GetProtoPayload(); p != nil {
-		s += " " + p.GetTypeUrl()
+// readEntries pages through the entries that match filter, at most
+// evidencePages pages, into col; more reports that entries were left.
+func readEntries(ctx context.Context, c *gcp.Clients, project, filter string, col *evidence.Collector) (more bool, err error) {
+	it := c.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
+		ResourceNames: []string{"projects/" + project},
+		Filter:        filter,
+		OrderBy:       "timestamp asc",
+		PageSize:      evidencePageSize,
+	})
+	pager := iterator.NewPager(it, evidencePageSize, "")
+	for range evidencePages {
+		var page []*loggingpb.LogEntry
+		token, err := pager.NextPage(&page)
+		if err != nil {
+			return false, errorf(err, "list log entries")
+		}
+		for _, e := range page {
+			col.Add(e)
+		}
+		if token == "" {
+			return false, nil
+		}
 	}
-	return s
+	return true, nil
+}
+
+// natRouters returns the ids of the Cloud Routers in the VM's region whose
+// NAT serves its network: the routers whose entries are the VM's.
+func natRouters(ctx context.Context, c *gcp.Clients, t *Target) ([]string, error) {
+	nets := map[string]bool{}
+	for _, nic := range t.Instance.GetNetworkInterfaces() {
+		nets[nic.GetNetwork()] = true
+	}
+	region := t.Zone
+	if i := strings.LastIndex(region, "-"); i > 0 {
+		region = region[:i]
+	}
+	var ids []string
+	it := c.Routers.List(ctx, &computepb.ListRoutersRequest{Project: t.Project, Region: region})
+	for {
+		r, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return ids, nil
+		}
+		if err != nil {
+			return nil, errorf(err, "list the Cloud Routers of %s", region)
+		}
+		if nets[r.GetNetwork()] && len(r.GetNats()) > 0 {
+			ids = append(ids, strconv.FormatUint(r.GetId(), 10))
+		}
+	}
 }

@@ -29,17 +29,17 @@ import (
 // every outcome is committed. Once commit reports store.ErrLeaseLost,
 // steps not yet started are skipped. guard (nil: none) is held around each
 // action's run (see Responder.guard). It returns the results in plan order,
-// collect-logs' excerpt, the critical path (the longest chain of steps
+// collect-logs' evidence, the critical path (the longest chain of steps
 // weighted by their measured durations) and the commit errors.
 func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan playbook.Plan, t *actions.Target,
-	prior map[string]incident.ActionResult, commit func(...incident.ActionResult) error, guard func(ctx context.Context, action string) (func(), error)) ([]incident.ActionResult, *incident.LogExcerpt, time.Duration, error) {
+	prior map[string]incident.ActionResult, commit func(...incident.ActionResult) error, guard func(ctx context.Context, action string) (func(), error)) ([]incident.ActionResult, *incident.Evidence, time.Duration, error) {
 	n := len(plan.Steps)
 	index := make(map[string]int, n)
 	for i, s := range plan.Steps {
 		index[s.Action] = i
 	}
 	results := make([]incident.ActionResult, n)
-	excerpts := make([]*incident.LogExcerpt, n)
+	excerpts := make([]*incident.Evidence, n)
 	finishedAt := make([]time.Duration, n) // critical-path finish of each step
 	done := make([]chan struct{}, n)
 	for i := range done {
@@ -145,11 +145,11 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 				log.Log(ctx, slog.LevelInfo, "action "+res.Result, "action", s.Action, "target", res.Target, "detail", res.Detail)
 			}
 			outcomes <- res
-			results[i], excerpts[i] = store.MergeResult(prior[s.Action], res), out.Excerpt
+			results[i], excerpts[i] = store.MergeResult(prior[s.Action], res), out.Evidence
 			finishedAt[i] = after + res.End.Sub(res.Start)
 		}()
 	}
-	var excerpt *incident.LogExcerpt
+	var excerpt *incident.Evidence
 	var critical time.Duration
 	for i := range done {
 		<-done[i]

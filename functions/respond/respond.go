@@ -212,6 +212,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		DryRun:           inc.DryRun,
 		AgentStopTimeout: r.cfg.Coopguard.AgentStopTimeout.Duration,
 		LogWindow:        30 * time.Minute,
+		NATLogs:          r.cfg.Coopguard.Evidence.NATLogs,
 		Now:              r.now,
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
@@ -220,7 +221,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		// Another responder took over (ours expired): it writes the report.
 		return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
 	}
-	rep.Actions, rep.LogExcerpt = results, excerpt
+	rep.Actions, rep.Evidence = results, excerpt
 	rep.CriticalPathSeconds = (resolved + critical).Seconds()
 	rep.Outcome = incident.OutcomeContained
 	switch {

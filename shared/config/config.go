@@ -69,7 +69,25 @@ type Coopguard struct {
 	AgentStopTimeout Duration `toml:"agent_stop_timeout" env:"COOPGUARD_AGENT_STOP_TIMEOUT"`
 	// Canary is the decoy secret Provision makes per sandbox.
 	Canary Canary `toml:"canary"`
+	// Evidence is what incident reports gather from outside the VM.
+	Evidence Evidence `toml:"evidence"`
 }
+
+// Evidence is the [coopguard.evidence] table.
+type Evidence struct {
+	// NATLogs is the Cloud NAT logging Provision configures, which shows
+	// in a report where the VM connected to: "all" (every connection and
+	// drop), "errors" (drops only) or "off". NAT logs are billed as Cloud
+	// Logging ingestion (README).
+	NATLogs string `toml:"nat_logs" env:"COOPGUARD_EVIDENCE_NAT_LOGS"`
+}
+
+// NAT logging settings of [coopguard.evidence] nat_logs.
+const (
+	NATLogsAll    = "all"
+	NATLogsErrors = "errors"
+	NATLogsOff    = "off"
+)
 
 // Canary is the [coopguard.canary] table: a decoy secret (honeytoken) per
 // sandbox that the sandbox's account may read and nothing legitimate ever
@@ -154,6 +172,7 @@ func Defaults() Config {
 			},
 			AgentStopTimeout: Duration{20 * time.Second},
 			Canary:           Canary{Enabled: true, Secret: "anthropic-admin-api-key"},
+			Evidence:         Evidence{NATLogs: NATLogsAll},
 		},
 	}
 }

@@ -48,6 +48,8 @@ secrets = ["anthropic-api-key", "github-token"]
 [coopguard.rotation]
 max_age = "30d"
 grace = "12h"
+[coopguard.evidence]
+nat_logs = "errors"
 [[coopguard.rules]]
 name = "x"
 expression = "true"
@@ -83,6 +85,8 @@ func TestLoadFileAndEnv(t *testing.T) {
 		{"grace", c.Coopguard.Rotation.Grace.Duration, 12 * time.Hour},
 		{"rules", len(c.Coopguard.Rules), 1},
 		{"default topic", c.Coopguard.Topics.Alerts, "coopguard-alerts"},
+		{"nat logs from file", c.Coopguard.Evidence.NATLogs, NATLogsErrors},
+		{"nat logs default", Defaults().Coopguard.Evidence.NATLogs, NATLogsAll},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -119,6 +123,8 @@ func TestInvalid(t *testing.T) {
 		{"canary is a managed secret", map[string]string{"COOPGUARD_CANARY_SECRET": "anthropic-api-key"}, "coopguard.canary.secret", "also in coopguard.secrets"},
 		{"canary too long", map[string]string{"COOPGUARD_CANARY_SECRET": strings.Repeat("k", 250)}, "coopguard.canary.secret", "255 characters"},
 		{"canary enabled not a bool", map[string]string{"COOPGUARD_CANARY_ENABLED": "yes please"}, "COOPGUARD_CANARY_ENABLED", "true or false"},
+		{"nat logs unknown", map[string]string{"COOPGUARD_EVIDENCE_NAT_LOGS": "translations"}, "coopguard.evidence.nat_logs", `want "all"`},
+		{"nat logs upper case", map[string]string{"COOPGUARD_EVIDENCE_NAT_LOGS": "ALL"}, "coopguard.evidence.nat_logs", `"off"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

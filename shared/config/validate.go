@@ -125,6 +125,11 @@ func (c *Config) Validate() error {
 			bad("coopguard.canary.secret", "COOPGUARD_CANARY_SECRET", "%q is also in coopguard.secrets: the decoy must be a secret nothing legitimate reads, pick another name", can.Secret)
 		}
 	}
+	switch c.Coopguard.Evidence.NATLogs {
+	case NATLogsAll, NATLogsErrors, NATLogsOff:
+	default:
+		bad("coopguard.evidence.nat_logs", "COOPGUARD_EVIDENCE_NAT_LOGS", "%q is not a NAT logging setting: want \"all\" (every connection), \"errors\" (dropped connections only) or \"off\"", c.Coopguard.Evidence.NATLogs)
+	}
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}

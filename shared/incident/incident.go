@@ -133,14 +133,104 @@ const (
 	OutcomeRotationDue = "rotation-due" // a managed secret needs a new version
 )
 
-// LogExcerpt summarises the incident window's log entries without their
-// payloads.
+// Where evidence comes from, as a report labels it. The trust model: the
+// VM and everything it writes belong to the attacker; what Google Cloud
+// writes about the VM's account and traffic does not.
+const (
+	FromOutside = "from Google Cloud (outside the VM)"
+	FromVM      = "written from inside the VM: untrusted"
+)
+
+// Count is one name and how often it occurred.
+type Count struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	// Denied is how many of Count were refused (audited calls only).
+	Denied int `json:"denied,omitempty"`
+}
+
+// Evidence is what the logs of the incident window show, by source. It
+// holds counts, times and names, never payload text.
+type Evidence struct {
+	// From and To bound the incident window.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Audit is the sandbox account's own calls (Cloud Audit Logs).
+	Audit *AuditEvidence `json:"audit,omitempty"`
+	// NAT is where the VM connected to (Cloud NAT's logs).
+	NAT *NATEvidence `json:"nat,omitempty"`
+	// VM is the VM's own log entries.
+	VM *LogExcerpt `json:"vm,omitempty"`
+}
+
+// Entries is how many entries the evidence holds, over all sources.
+func (e *Evidence) Entries() int {
+	if e == nil {
+		return 0
+	}
+	n := 0
+	if e.Audit != nil {
+		n += e.Audit.Entries
+	}
+	if e.NAT != nil {
+		n += e.NAT.Entries
+	}
+	if e.VM != nil {
+		n += e.VM.Entries
+	}
+	return n
+}
+
+// AuditEvidence summarises the Cloud Audit Logs entries whose principal is
+// the sandbox's service account: what it tried, allowed or denied.
+type AuditEvidence struct {
+	// Source is FromOutside.
+	Source    string    `json:"source"`
+	Principal string    `json:"principal"`
+	Entries   int       `json:"entries"`
+	Allowed   int       `json:"allowed"`
+	Denied    int       `json:"denied"`
+	First     time.Time `json:"first,omitzero"`
+	Last      time.Time `json:"last,omitzero"`
+	// Methods are the most frequent methods, most frequent first.
+	Methods []Count `json:"methods,omitempty"`
+	// Truncated says the window held more entries than were read.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// NATEvidence summarises Cloud NAT's translation log entries of the VM:
+// the connections it opened to the outside.
+type NATEvidence struct {
+	// Source is FromOutside.
+	Source string `json:"source"`
+	// Logging is the NAT logging coopguard configures (all, errors, off);
+	// Note says why there may be nothing to see.
+	Logging string `json:"logging,omitempty"`
+	Note    string `json:"note,omitempty"`
+	Entries int    `json:"entries"`
+	// Translated counts connections made (allocation_status OK), Dropped
+	// those the NAT dropped.
+	Translated int       `json:"translated"`
+	Dropped    int       `json:"dropped"`
+	First      time.Time `json:"first,omitzero"`
+	Last       time.Time `json:"last,omitzero"`
+	// Destinations are the most frequent ip:port/protocol, most frequent
+	// first.
+	Destinations []Count `json:"destinations,omitempty"`
+	Truncated    bool    `json:"truncated,omitempty"`
+}
+
+// LogExcerpt summarises the VM's own log entries of the incident window
+// without their payloads.
 type LogExcerpt struct {
+	// Source is FromVM.
+	Source     string         `json:"source,omitempty"`
 	Filter     string         `json:"filter"`
 	Entries    int            `json:"entries"`
 	BySeverity map[string]int `json:"bySeverity,omitempty"`
-	// First lists a few entries: time, severity, method, principal.
-	First []string `json:"first,omitempty"`
+	// First lists a few entries: time, severity, log.
+	First     []string `json:"first,omitempty"`
+	Truncated bool     `json:"truncated,omitempty"`
 }
 
 // Report is the one structured record of an incident.
@@ -151,11 +241,12 @@ type Report struct {
 	// Outcome is contained, incomplete, refused, ignored, dry-run or notified.
 	Outcome string `json:"outcome"`
 	// Reason explains refused and ignored outcomes.
-	Reason     string         `json:"reason,omitempty"`
-	Actions    []ActionResult `json:"actions"`
-	LogExcerpt *LogExcerpt    `json:"logExcerpt,omitempty"`
-	ReceivedAt time.Time      `json:"receivedAt"`
-	FinishedAt time.Time      `json:"finishedAt"`
+	Reason  string         `json:"reason,omitempty"`
+	Actions []ActionResult `json:"actions"`
+	// Evidence is what collect-logs read of the incident window.
+	Evidence   *Evidence `json:"evidence,omitempty"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
 	// ContainmentSeconds is event received → last action confirmed.
 	ContainmentSeconds float64 `json:"containmentSeconds"`
 	// CriticalPathSeconds is the longest chain of the plan's actions,

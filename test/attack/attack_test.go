@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
@@ -44,10 +45,37 @@ func TestScenarios(t *testing.T) {
 			if s.Name == "junk-storm" && r.Routed > 2 {
 				t.Errorf("the sink routed %d entries of a storm of look-alikes and one refused call, want only the genuine ones", r.Routed)
 			}
+			if s.Name == "exfiltration" {
+				checkExfilEvidence(t, w, r)
+			}
 			if strings.Contains(out.String()+logs.String(), "sk-drill-") {
 				t.Errorf("a key payload appeared in the drill's output or log")
 			}
 			t.Log("\n" + out.String())
 		})
+	}
+}
+
+// checkExfilEvidence: the exfiltration drill's report holds, from outside
+// the VM, the sandbox account's audited reads and the NAT destination the
+// key went to, and the VM's own entries marked untrusted.
+func checkExfilEvidence(t *testing.T, w *World, r *Result) {
+	t.Helper()
+	if len(r.Incidents) == 0 || r.Incidents[0].Evidence == nil {
+		t.Fatalf("no evidence in the report: %+v", r.Incidents)
+	}
+	ev := r.Incidents[0].Evidence
+	a, n, vm := ev.Audit, ev.NAT, ev.VM
+	if a == nil || a.Source != incident.FromOutside || a.Principal != w.Cfg.Cloud.GCP.ServiceAccount || a.Entries < 2 || a.Allowed < 2 {
+		t.Errorf("audit evidence = %+v, want the sandbox account's two reads, from outside the VM", a)
+	} else if len(a.Methods) == 0 || !strings.HasSuffix(a.Methods[0].Name, "AccessSecretVersion") {
+		t.Errorf("audit methods = %+v, want AccessSecretVersion first", a.Methods)
+	}
+	want := ExfilAddress + ":443/tcp"
+	if n == nil || n.Source != incident.FromOutside || n.Translated != 1 || len(n.Destinations) != 1 || n.Destinations[0].Name != want {
+		t.Errorf("NAT evidence = %+v, want one connection to %s, from outside the VM", n, want)
+	}
+	if vm == nil || vm.Source != incident.FromVM {
+		t.Errorf("VM evidence = %+v, want it marked %q", vm, incident.FromVM)
 	}
 }

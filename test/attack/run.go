@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
+	"github.com/cloudcoop/coopguard/shared/render"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
@@ -278,6 +280,7 @@ func (r *Result) Print(out io.Writer) {
 			}
 			tw.Flush()
 		}
+		printEvidence(out, rep.Evidence)
 	}
 	fmt.Fprintf(out, "  sandbox     before: %s\n              after:  %s\n", r.Before, r.After)
 	if r.FirstAction > 0 && s.Kind == Attack {
@@ -298,6 +301,28 @@ func (r *Result) Print(out io.Writer) {
 		want = "left as it was, no incident"
 	}
 	fmt.Fprintf(out, "  %s: want %s\n", verdict, want)
+}
+
+// printEvidence writes what the report's evidence says, by source.
+func printEvidence(out io.Writer, ev *incident.Evidence) {
+	source := ""
+	for _, b := range render.Evidence(ev) {
+		if b.Source != source {
+			source = b.Source
+			fmt.Fprintf(out, "  evidence    %s\n", source)
+		}
+		fmt.Fprintf(out, "    %s: %s\n", b.Title, b.Summary)
+		if b.Note != "" {
+			fmt.Fprintf(out, "      (%s)\n", b.Note)
+		}
+		for _, r := range b.Rows {
+			if b.Untrusted() {
+				// The VM wrote these: quoted, so no escape sequence acts.
+				r = strconv.Quote(r)
+			}
+			fmt.Fprintf(out, "      %s\n", r)
+		}
+	}
 }
 
 // ErrNotPassed is returned by the CLI when coopguard did not do what the

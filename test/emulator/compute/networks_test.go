@@ -259,3 +259,51 @@ func TestOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterNATLogConfig: a NAT keeps its logConfig (enable, filter) as
+// written; filter takes ALL, ERRORS_ONLY or TRANSLATIONS_ONLY, or nothing,
+// and any other value is a 400 (routers API reference, RouterNatLogConfig).
+func TestRouterNATLogConfig(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	e.createNetwork(t, testProject, "sandbox", "10.10.0.0/24")
+	wait(t)(e.rt.Insert(ctx, &computepb.InsertRouterRequest{Project: testProject, Region: testRegion, RouterResource: &computepb.Router{
+		Name: proto.String("nat-router"), Network: proto.String("global/networks/sandbox"),
+	}}))
+	tests := []struct {
+		name   string
+		config *computepb.RouterNatLogConfig
+		code   int
+	}{
+		{"all", &computepb.RouterNatLogConfig{Enable: proto.Bool(true), Filter: proto.String("ALL")}, http.StatusOK},
+		{"errors only", &computepb.RouterNatLogConfig{Enable: proto.Bool(true), Filter: proto.String("ERRORS_ONLY")}, http.StatusOK},
+		{"translations only", &computepb.RouterNatLogConfig{Enable: proto.Bool(true), Filter: proto.String("TRANSLATIONS_ONLY")}, http.StatusOK},
+		{"off, no filter", &computepb.RouterNatLogConfig{Enable: proto.Bool(false)}, http.StatusOK},
+		{"unknown filter", &computepb.RouterNatLogConfig{Enable: proto.Bool(true), Filter: proto.String("EVERYTHING")}, http.StatusBadRequest},
+		{"lower case", &computepb.RouterNatLogConfig{Enable: proto.Bool(true), Filter: proto.String("all")}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nat := &computepb.RouterNat{Name: proto.String("egress"), NatIpAllocateOption: proto.String("AUTO_ONLY"),
+				SourceSubnetworkIpRangesToNat: proto.String("ALL_SUBNETWORKS_ALL_IP_RANGES"), LogConfig: tt.config}
+			op, err := e.rt.Patch(ctx, &computepb.PatchRouterRequest{Project: testProject, Region: testRegion, Router: "nat-router",
+				RouterResource: &computepb.Router{Nats: []*computepb.RouterNat{nat}}})
+			if tt.code != http.StatusOK {
+				if code, _ := apiCode(t, err); code != tt.code {
+					t.Fatalf("patch: %d (%v), want %d", code, err, tt.code)
+				}
+				return
+			}
+			if err == nil {
+				err = op.Wait(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, err := e.rt.Get(ctx, &computepb.GetRouterRequest{Project: testProject, Region: testRegion, Router: "nat-router"})
+			if err != nil || len(rt.GetNats()) != 1 || !proto.Equal(rt.GetNats()[0].GetLogConfig(), tt.config) {
+				t.Fatalf("logConfig = %v (%v), want %v", rt.GetNats(), err, tt.config)
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package compute
 
 import (
+	"strings"
+
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 )
@@ -62,9 +64,16 @@ func validateNats(rt *computepb.Router) error {
 		if n.NatIpAllocateOption == nil {
 			return errInvalidField("resource.nats.natIpAllocateOption", "", "Must be specified.")
 		}
+		if lc := n.GetLogConfig(); lc != nil && lc.Filter != nil && !natLogFilters[lc.GetFilter()] {
+			return errInvalidField("resource.nats.logConfig.filter", lc.GetFilter(), "Must be one of ALL, ERRORS_ONLY, TRANSLATIONS_ONLY.")
+		}
 	}
 	return nil
 }
+
+// natLogFilters are RouterNatLogConfig.filter's values (routers API
+// reference); unset means ALL.
+var natLogFilters = map[string]bool{"ALL": true, "ERRORS_ONLY": true, "TRANSLATIONS_ONLY": true}
 
 // getRouter returns one router.
 func (s *Server) getRouter(c *call) (any, error) {
@@ -114,4 +123,19 @@ func (s *Server) deleteRouter(c *call) (target, error) {
 	key := c.key("routers", c.name)
 	id, err := s.remove(key)
 	return target{key: key, id: id}, err
+}
+
+// Routers returns clones of the project's routers in region, sorted by
+// name, for the emulated Cloud NAT and for tests.
+func (s *Server) Routers(project, region string) []*computepb.Router {
+	s.lock()
+	defer s.mu.Unlock()
+	prefix := "projects/" + project + "/regions/" + region + "/routers/"
+	var out []*computepb.Router
+	for _, k := range sortedKeys(s.objects) {
+		if rt, ok := s.objects[k].(*computepb.Router); ok && strings.HasPrefix(k, prefix) {
+			out = append(out, proto.Clone(rt).(*computepb.Router))
+		}
+	}
+	return out
 }
