@@ -164,6 +164,12 @@ var Methods = map[string]Need{
 	// IAM: posture reads the permissions of a custom role bound to the
 	// sandbox's account.
 	"IAMAdmin.GetRole": {Perms: []string{"iam.roles.get"}},
+	// Provision makes a sandbox's own account (one per sandbox) and lets
+	// the provisioner and responder act as it, on that account's policy.
+	"IAMAdmin.GetServiceAccount":    {Perms: []string{"iam.serviceAccounts.get"}},
+	"IAMAdmin.CreateServiceAccount": {Perms: []string{"iam.serviceAccounts.create"}},
+	"IAMAdmin.GetIamPolicy":         {Perms: []string{"iam.serviceAccounts.getIamPolicy"}},
+	"IAMAdmin.SetIamPolicy":         {Perms: []string{"iam.serviceAccounts.setIamPolicy"}},
 
 	// Pub/Sub.
 	"PubSub.TopicAdminClient.GetTopic":                  {Perms: []string{"pubsub.topics.get"}},

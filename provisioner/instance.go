@@ -29,15 +29,20 @@ func (r *instance) Kind() string { return "instance" }
 func (r *instance) Name() string { return r.s.Name }
 
 // Deps makes the VM wait for its subnet and all three firewall rules, so it
-// never runs unprotected.
+// never runs unprotected, and for its own account and that account's grants.
 func (r *instance) Deps() []string {
-	return []string{
+	deps := []string{
 		"subnetwork/" + r.s.Subnet(),
 		"firewall/" + r.s.FirewallDenyIngress(),
 		"firewall/" + r.s.FirewallIAPSSH(),
 		"firewall/" + r.s.FirewallQuarantine(),
 		"router/" + r.s.Router(),
 	}
+	if r.s.OwnAccount {
+		// Creating a VM that runs as the account needs actAs on it.
+		deps = append(deps, "account-users/"+r.s.ServiceAccount, "project-roles/"+r.s.ServiceAccount)
+	}
+	return deps
 }
 
 // requiredMetadata are the metadata items coopguard enforces.

@@ -18,17 +18,23 @@ const IAPRange = "35.235.240.0/20"
 // Sandbox is the desired state of one sandbox, derived from config: every
 // name coopguard gives a resource is decided here.
 type Sandbox struct {
-	Project        string
-	Zone           string
-	Region         string
-	Name           string // the VM's name, also the coopguard-sandbox label value
+	Project string
+	Zone    string
+	Region  string
+	Name    string // the VM's name, also the coopguard-sandbox label value
+	// ServiceAccount is the account the VM runs as: cloud.gcp.service_account
+	// for the configured sandbox (vm.name), and the sandbox's own account
+	// (ServiceAccountID) for any other, so no two sandboxes share one.
 	ServiceAccount string
-	MachineType    string
-	DiskSizeGB     int64
-	Image          string
-	Tags           []string
-	SubnetCIDR     string
-	Secrets        []string
+	// OwnAccount is true when ServiceAccount is derived from the name:
+	// Provision then creates it and grants it what a sandbox needs.
+	OwnAccount  bool
+	MachineType string
+	DiskSizeGB  int64
+	Image       string
+	Tags        []string
+	SubnetCIDR  string
+	Secrets     []string
 	// Canary is the id of the sandbox's decoy secret, "" when off.
 	Canary         string
 	Topics         config.Topics
@@ -59,13 +65,22 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 	if !config.ValidName(name) {
 		return nil, fmt.Errorf("%w: name %q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter (RFC 1035)", config.ErrInvalid, name)
 	}
+	sa, own := cfg.Cloud.GCP.ServiceAccount, false
+	if name != cfg.VM.Name || sa == "" {
+		id, err := ServiceAccountID(name)
+		if err != nil {
+			return nil, err
+		}
+		sa, own = config.AccountEmail(id, cfg.Cloud.GCP.Project), true
+	}
 	return &Sandbox{
+		OwnAccount:     own,
 		run:            uuid.NewString(),
 		Project:        cfg.Cloud.GCP.Project,
 		Zone:           cfg.Cloud.GCP.Zone,
 		Region:         cfg.Region(),
 		Name:           name,
-		ServiceAccount: cfg.Cloud.GCP.ServiceAccount,
+		ServiceAccount: sa,
 		MachineType:    cfg.VM.MachineType,
 		DiskSizeGB:     cfg.VM.DiskSizeGB,
 		Image:          cfg.VM.Image,
@@ -136,7 +151,7 @@ func (s *Sandbox) channelName() string {
 // Resources lists the sandbox's resources with their dependencies. The VM
 // comes last: it must not boot before its firewalls lock it down.
 func (s *Sandbox) Resources() []Resource {
-	rs := []Resource{
+	rs := append(s.ownAccountResources(),
 		&network{s},
 		&subnetwork{s},
 		&firewall{s, denyIngress},
@@ -151,7 +166,7 @@ func (s *Sandbox) Resources() []Resource {
 		&alertPolicy{s},
 		&logSink{s},
 		&auditConfig{s},
-	}
+	)
 	for _, id := range s.Secrets {
 		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})
 	}

@@ -107,7 +107,7 @@ type secretAccess struct {
 
 func (r *secretAccess) Kind() string   { return "secret-access" }
 func (r *secretAccess) Name() string   { return r.id }
-func (r *secretAccess) Deps() []string { return []string{r.dep} }
+func (r *secretAccess) Deps() []string { return append([]string{r.dep}, r.s.accountDeps()...) }
 
 func (r *secretAccess) path() string { return "projects/" + r.s.Project + "/secrets/" + r.id }
 

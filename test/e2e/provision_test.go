@@ -191,7 +191,7 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 	m := w.emu.Faults.MutationSnapshot()
 	for _, method := range []string{"compute.networks.insert", "compute.subnetworks.insert", "compute.routers.insert", "compute.instances.insert",
 		"google.monitoring.v3.NotificationChannelService/CreateNotificationChannel", "google.monitoring.v3.AlertPolicyService/CreateAlertPolicy",
-		"google.logging.v2.ConfigServiceV2/CreateSink"} {
+		"google.logging.v2.ConfigServiceV2/CreateSink", "google.iam.admin.v1.IAM/CreateServiceAccount"} {
 		if m[method] != 1 {
 			t.Errorf("%s called %d times, want 1 (all: %v)", method, m[method], m)
 		}
