@@ -85,10 +85,20 @@ func Status(w http.ResponseWriter, r *http.Request) {
 var statusBurst coalesce.Group[*StatusReport]
 
 // CollectStatus reads the sandbox instances (those labelled
-// coopguard-sandbox in the configured zone) and the managed secrets.
+// coopguard-sandbox in the configured zone) and the managed secrets from
+// GCP while it reads the incidents from the store.
 func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 	cfg := e.Config
 	rep := &StatusReport{Project: cfg.Cloud.GCP.Project, Instances: []InstanceStatus{}, Secrets: []SecretStatus{}, Incidents: []IncidentRecord{}}
+	type listed struct {
+		incidents []IncidentRecord
+		err       error
+	}
+	fromStore := make(chan listed, 1)
+	go func() {
+		incidents, err := ListIncidents(ctx, e, StatusIncidents)
+		fromStore <- listed{incidents, err}
+	}()
 	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
 		Project: cfg.Cloud.GCP.Project,
 		Zone:    cfg.Cloud.GCP.Zone,
@@ -104,11 +114,6 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		}
 		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
 	}
-	incidents, err := ListIncidents(ctx, e, StatusIncidents)
-	if err != nil {
-		return nil, err
-	}
-	rep.Incidents = append(rep.Incidents, incidents...)
 	for _, id := range cfg.Coopguard.Secrets {
 		s, err := secretStatus(ctx, e, id)
 		if err != nil {
@@ -116,6 +121,11 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		}
 		rep.Secrets = append(rep.Secrets, s)
 	}
+	got := <-fromStore
+	if got.err != nil {
+		return nil, got.err
+	}
+	rep.Incidents = append(rep.Incidents, got.incidents...)
 	return rep, nil
 }
 

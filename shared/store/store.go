@@ -522,9 +522,17 @@ func (s *Store) Wait(ctx context.Context, id string) (*Record, error) {
 	}
 }
 
-// List returns up to limit incidents, most recently updated first.
+// List returns up to limit incidents, most recently updated first,
+// without their History: what they show (View) is the latest report, and
+// a document keeps up to 20 reports, so Status does not read them all.
 func (s *Store) List(ctx context.Context, limit int) ([]*Record, error) {
-	out, err := records(s.fs.Collection(Incidents).OrderBy("updatedAt", firestore.Desc).Limit(limit).Documents(ctx))
+	var paths []string
+	for _, u := range fields(&Record{}) {
+		if u.Path != "history" {
+			paths = append(paths, u.Path)
+		}
+	}
+	out, err := records(s.fs.Collection(Incidents).Select(paths...).OrderBy("updatedAt", firestore.Desc).Limit(limit).Documents(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}

@@ -249,6 +249,15 @@ func TestLockWaitListOnInstance(t *testing.T) {
 	if want := []string{"alert-a", "Odd/ID with spaces"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("List(2) = %v, want most recently updated first %v", ids, want)
 	}
+	// Listed records carry their latest report, not the history.
+	for _, r := range list {
+		if len(r.History) != 0 {
+			t.Errorf("List read %s's history of %d reports, want none", r.ID, len(r.History))
+		}
+	}
+	if list[0].Report == nil || list[0].View().Outcome != incident.OutcomeContained {
+		t.Errorf("listed alert-a shows %+v, want its contained report", list[0].Report)
+	}
 	on, err := s.OnInstance(ctx, "vm")
 	if err != nil || len(on) != 3 {
 		t.Fatalf("OnInstance = %d records, %v; want 3", len(on), err)

@@ -32,7 +32,7 @@ var rows = []row{
 	{"BenchmarkRotate200x50", "rotation run: 200 secrets × 50 versions", []string{"ns/op"}},
 	{"BenchmarkDetectionLatency", "detection: the agent's refused call → first containment action (audit log, sink, Pub/Sub, Eventarc; GCP-like profile)", []string{"ms-to-first-action"}},
 	{"BenchmarkStatus", "Status: 1,000 stored incidents, 50 concurrent clients", []string{"status-p50-ms", "status-p99-ms"}},
-	{"BenchmarkClaimCommit", "incident store: claim + 6 action commits + report", []string{"store-ms/incident"}},
+	{"BenchmarkClaimCommit", "incident store per incident: claim, acting mark, a commit per contain action, report", []string{"store-ms/incident", "claim-ms", "acting-ms", "commit-ms/action", "report-ms"}},
 	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
 }
 

@@ -10,52 +10,89 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
-// containActions are the contain playbook's actions, as a response
-// commits them.
-var containActions = []string{"label-incident", "stop-agents", "disable-secrets", "stop-vm", "snapshot-disk", "collect-logs"}
+// storeTimes are the store's calls of one response, timed.
+type storeTimes struct {
+	claim, acting, commits, finish time.Duration
+	actions                        int
+}
 
-// recordIncident writes one finished incident as a response does: claim,
-// acting, one commit per action, the report.
-func recordIncident(e *fixture.Env, id string) error {
+// recordIncident writes one finished incident as a response does: the
+// claim, the acting mark, a commit per contain action (the most a
+// response makes: it commits outcomes that finish together in one
+// write), the report.
+func recordIncident(e *fixture.Env, id string) (storeTimes, error) {
 	ctx := fixture.Quiet
+	var st storeTimes
+	plan, err := playbook.For(incident.PlaybookContain)
+	if err != nil {
+		return st, err
+	}
 	inc := e.Incident(id, "1", incident.PlaybookContain)
+	t0 := time.Now()
 	if _, err := e.Store.Claim(ctx, inc, "bench", time.Now()); err != nil {
-		return err
+		return st, err
 	}
+	t1 := time.Now()
 	if err := e.Store.Acting(ctx, id, "bench", "vm"); err != nil {
-		return err
+		return st, err
 	}
+	t2 := time.Now()
 	rep := &incident.Report{Incident: inc, Instance: "vm", Outcome: incident.OutcomeContained}
-	for _, a := range containActions {
-		res := incident.ActionResult{Action: a, Result: incident.ResultDone, Start: time.Now(), End: time.Now()}
+	for _, s := range plan.Steps {
+		res := incident.ActionResult{Action: s.Action, Result: incident.ResultDone, Start: time.Now(), End: time.Now()}
 		if err := e.Store.CommitAction(ctx, id, "bench", res); err != nil {
-			return err
+			return st, err
 		}
 		rep.Actions = append(rep.Actions, res)
 	}
-	return e.Store.Finish(ctx, id, "bench", rep)
+	t3 := time.Now()
+	if err := e.Store.Finish(ctx, id, "bench", rep); err != nil {
+		return st, err
+	}
+	st = storeTimes{claim: t1.Sub(t0), acting: t2.Sub(t1), commits: t3.Sub(t2), finish: time.Since(t3), actions: len(plan.Steps)}
+	return st, nil
 }
 
 // BenchmarkClaimCommit is the store's overhead per incident: the claim,
-// the acting mark, a commit per contain action and the report.
+// the acting mark, a commit per contain action and the report, after one
+// untimed incident (a project's first Firestore call pays the emulator's
+// set-up of its database).
 func BenchmarkClaimCommit(b *testing.B) {
 	e := fixture.New(b)
+	if _, err := recordIncident(e, "warm-up"); err != nil {
+		b.Fatal(err)
+	}
+	var sum storeTimes
 	b.ResetTimer()
 	for i := range b.N {
-		if err := recordIncident(e, fmt.Sprintf("bench-%d", i)); err != nil {
+		st, err := recordIncident(e, fmt.Sprintf("bench-%d", i))
+		if err != nil {
 			b.Fatal(err)
 		}
+		sum.claim += st.claim
+		sum.acting += st.acting
+		sum.commits += st.commits
+		sum.finish += st.finish
+		sum.actions += st.actions
 	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "store-ms/incident")
+	ms := func(d time.Duration, n int) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	b.ReportMetric(ms(b.Elapsed(), b.N), "store-ms/incident")
+	b.ReportMetric(ms(sum.claim, b.N), "claim-ms")
+	b.ReportMetric(ms(sum.acting, b.N), "acting-ms")
+	b.ReportMetric(ms(sum.commits, sum.actions), "commit-ms/action")
+	b.ReportMetric(ms(sum.finish, b.N), "report-ms")
 }
 
 // BenchmarkStatus is Status's latency with 1,000 incidents in the store
-// and 50 clients asking at once.
+// and 50 clients asking at once. (The Firestore emulator answers the
+// newest-first query by scanning the collection; Firestore reads an
+// index, so it costs the same whatever the store holds.)
 func BenchmarkStatus(b *testing.B) {
 	e := fixture.New(b)
 	e.SandboxVM(e.Cfg.VM.Name)
@@ -71,7 +108,7 @@ func BenchmarkStatus(b *testing.B) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range ids {
-				if err := recordIncident(e, fmt.Sprintf("stored-%04d", i)); err != nil {
+				if _, err := recordIncident(e, fmt.Sprintf("stored-%04d", i)); err != nil {
 					b.Error(err)
 				}
 			}
@@ -84,8 +121,7 @@ func BenchmarkStatus(b *testing.B) {
 	wg.Wait()
 	var mu sync.Mutex
 	var lat []time.Duration
-	b.ResetTimer()
-	for range b.N {
+	round := func() {
 		for range clients {
 			wg.Go(func() {
 				w := httptest.NewRecorder()
@@ -101,6 +137,14 @@ func BenchmarkStatus(b *testing.B) {
 			})
 		}
 		wg.Wait()
+	}
+	// One untimed round: the Firestore emulator (Java) runs a query of a
+	// new shape slowly the first time.
+	round()
+	lat = nil
+	b.ResetTimer()
+	for range b.N {
+		round()
 	}
 	b.StopTimer()
 	slices.Sort(lat)
