@@ -143,13 +143,17 @@ var Methods = map[string]Need{
 
 	// Cloud Logging.
 	"Logging.WriteLogEntries": {Perms: []string{"logging.logEntries.create"}},
-	"Logging.ListLogEntries":  {Perms: []string{"logging.logEntries.list"}},
-	"Logging.TailLogEntries":  {Perms: []string{"logging.logEntries.list"}},
-	"LogConfig.GetSink":       {Perms: []string{"logging.sinks.get"}},
-	"LogConfig.ListSinks":     {Perms: []string{"logging.sinks.list"}},
-	"LogConfig.CreateSink":    {Perms: []string{"logging.sinks.create"}},
-	"LogConfig.UpdateSink":    {Perms: []string{"logging.sinks.update"}},
-	"LogConfig.DeleteSink":    {Perms: []string{"logging.sinks.delete"}},
+	// Reading Data Access audit logs (the sandbox account's secret reads
+	// in an incident's evidence) needs the private-log permission too
+	// (https://cloud.google.com/logging/docs/access-control,
+	// roles/logging.privateLogViewer).
+	"Logging.ListLogEntries": {Perms: []string{"logging.logEntries.list", "logging.privateLogEntries.list"}},
+	"Logging.TailLogEntries": {Perms: []string{"logging.logEntries.list"}},
+	"LogConfig.GetSink":      {Perms: []string{"logging.sinks.get"}},
+	"LogConfig.ListSinks":    {Perms: []string{"logging.sinks.list"}},
+	"LogConfig.CreateSink":   {Perms: []string{"logging.sinks.create"}},
+	"LogConfig.UpdateSink":   {Perms: []string{"logging.sinks.update"}},
+	"LogConfig.DeleteSink":   {Perms: []string{"logging.sinks.delete"}},
 
 	// Resource Manager and Cloud Run (posture checks read them).
 	"Projects.GetIamPolicy": {Perms: []string{"resourcemanager.projects.getIamPolicy"}},
