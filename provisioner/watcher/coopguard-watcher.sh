@@ -40,6 +40,7 @@ timeout="${COOPGUARD_POLL_TIMEOUT:-300}"
 step="${COOPGUARD_STEP_TIMEOUT:-2}"
 docker="${COOPGUARD_DOCKER-docker}"
 self=$(id -u)
+agents=""
 
 log() { printf 'coopguard-watcher: %s\n' "$*" >&2; }
 
@@ -52,19 +53,21 @@ bounded() { timeout -k 1 "$step" "$@"; }
 agent_uids() {
 	for u in ${COOPGUARD_AGENT_USERS:-}; do
 		case "$u" in
-		*[!0-9]*) id -u "$u" 2>/dev/null || log "agent user $u does not exist" ;;
+		# A name lookup may ask OS Login over the network: bounded too.
+		*[!0-9]*) bounded id -u "$u" 2>/dev/null || log "agent user $u not found within ${step}s" ;;
 		*) echo "$u" ;;
 		esac
 	done
 }
 
-# is_agent reports whether UID $1 is an agent user's.
+# is_agent reports whether UID $1 is an agent user's ($agents: the
+# configured users' UIDs, looked up once per stop).
 is_agent() {
 	if [ -z "${COOPGUARD_AGENT_USERS:-}" ]; then
 		[ "$1" -ge 1000 ] && [ "$1" -ne 65534 ]
 		return
 	fi
-	for a in $(agent_uids); do
+	for a in $agents; do
 		[ "$a" = "$1" ] && return 0
 	done
 	return 1
@@ -96,7 +99,7 @@ stop_tmux() {
 # servers, so nothing restarts them): agents run outside tmux too.
 stop_processes() {
 	if [ -n "${COOPGUARD_AGENT_USERS:-}" ]; then
-		uids=$(agent_uids)
+		uids=$agents
 	else
 		uids=$(bounded ps -e -o uid= | sort -un)
 	fi
@@ -160,6 +163,7 @@ while :; do
 		incident="${incident# }"
 		# tmux servers first, so none restarts an agent; then the
 		# processes and the containers side by side.
+		agents=$(agent_uids)
 		stop_tmux
 		stop_processes &
 		stop_containers &
