@@ -10,9 +10,9 @@ import (
 
 // Timeline geometry of the HTML page's SVG, in pixels.
 const (
-	svgLabel = 170 // the action names' column
-	svgAxis  = 560 // the time axis
-	svgNote  = 250 // the results' column beside the bars
+	svgLabel = 150 // the action names' column
+	svgAxis  = 460 // the time axis
+	svgNote  = 480 // the results (and evidence counts) beside the bars
 	svgRow   = 26
 	svgTop   = 30 // the axis and its ticks
 )
@@ -32,16 +32,16 @@ type tick struct {
 
 // htmlView is what the page template reads.
 type htmlView struct {
-	Rep      *incident.Report
-	Bars     []htmlBar
-	Ticks    []tick
-	Width    int
-	Height   int
-	AxisEnd  int
-	Counts   string
-	Evidence []Block
-	Next     []string
-	Window   string
+	Rep                *incident.Report
+	Bars               []htmlBar
+	Ticks              []tick
+	Width              int
+	Height             int
+	AxisStart, AxisEnd int
+	Counts             string
+	Evidence           []Block
+	Next               []string
+	Window             string
 }
 
 // HTML writes rep as one self-contained page: inline CSS and SVG, no
@@ -51,7 +51,7 @@ type htmlView struct {
 func HTML(w io.Writer, rep *incident.Report) error {
 	bars, total := Timeline(rep)
 	v := htmlView{Rep: rep, Counts: Counts(rep.Evidence), Evidence: Evidence(rep.Evidence), Next: NextSteps(rep),
-		Width: svgLabel + svgAxis + svgNote, AxisEnd: svgLabel + svgAxis}
+		Width: svgLabel + svgAxis + svgNote, AxisStart: svgLabel, AxisEnd: svgLabel + svgAxis}
 	for i, b := range bars {
 		x := svgLabel + int(b.Start/total*svgAxis)
 		wd := max(2, int((b.End-b.Start)/total*svgAxis+0.5))
@@ -120,9 +120,9 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 <p class="counts" id="evidence-counts">Evidence: {{x .Counts}}</p>
 {{if .Bars}}<svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="actions on a time axis, seconds after the event was received">
 {{range .Ticks}}<line class="grid" x1="{{.X}}" y1="18" x2="{{.X}}" y2="{{$.Height}}"></line><text x="{{.X}}" y="12" text-anchor="middle">{{x .Label}}</text>
-{{end}}<line class="axis" x1="170" y1="20" x2="{{.AxisEnd}}" y2="20"></line>
+{{end}}<line class="axis" x1="{{.AxisStart}}" y1="20" x2="{{.AxisEnd}}" y2="20"></line>
 {{range .Bars}}<g class="action" data-action="{{x .Action}}"><title>{{x .Action}}: {{x .Result}} {{printf "%.3f" .Start}}–{{printf "%.3f" .End}} s {{x .Detail}}</title>
-<text x="4" y="{{.TextY}}">{{x .Action}}</text><rect class="bar {{x .Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="16" rx="3"></rect><text x="{{$.AxisEnd}}" dx="8" y="{{.TextY}}">{{x .Result}}</text></g>
+<text x="4" y="{{.TextY}}">{{x .Action}}</text><rect class="bar {{x .Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="16" rx="3"></rect><text x="{{$.AxisEnd}}" dx="8" y="{{.TextY}}">{{x .Aside}}</text></g>
 {{end}}</svg>{{else}}<p>No action was taken.</p>{{end}}
 
 <h2 id="actions">Actions and changes</h2>

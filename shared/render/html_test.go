@@ -80,6 +80,9 @@ func TestHTMLRendersInChromium(t *testing.T) {
 			t.Errorf("the timeline's %s has no bar drawn", a.Action)
 		}
 	}
+	if i := strings.Index(dom, `data-action="collect-logs"`); i < 0 || !strings.Contains(dom[i:], "done: 2 audited calls") {
+		t.Errorf("the collect-logs bar has no evidence counts beside it")
+	}
 	for _, want := range []string{"from Google Cloud (outside the VM)", "written from inside the VM: untrusted", "198.51.100.23:443/tcp", `class="evidence untrusted"`, "2 audited calls, 1 NAT connection, 1 VM entry (untrusted)"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)

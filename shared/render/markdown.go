@@ -70,7 +70,7 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 			from := int(br.Start / total * barWidth)
 			to := max(from+1, int(br.End/total*barWidth+0.5))
 			line := strings.Repeat(" ", from) + strings.Repeat("█", to-from) + strings.Repeat(" ", max(0, barWidth-to))
-			fmt.Fprintf(b, "%-*s |%s| %7.3f–%.3f s  %s\n", width, code(br.Action), line, br.Start, br.End, code(br.Status))
+			fmt.Fprintf(b, "%-*s |%s| %7.3f–%.3f s  %s\n", width, code(br.Action), line, br.Start, br.End, code(br.Aside))
 		}
 		b.WriteString("```\n\n")
 	}

@@ -21,6 +21,9 @@ type Bar struct {
 	Action, Result, Status, Detail string
 	// Start and End are seconds after the event was received.
 	Start, End float64
+	// Aside is what is shown beside the bar: the result, and for the
+	// action that collected the evidence, its counts.
+	Aside string
 }
 
 // Timeline returns the report's actions as bars, and the axis length in
@@ -32,6 +35,10 @@ func Timeline(rep *incident.Report) (bars []Bar, span float64) {
 		if !a.Start.IsZero() {
 			b.Start = max(0, a.Start.Sub(rep.ReceivedAt).Seconds())
 			b.End = max(b.Start, a.End.Sub(rep.ReceivedAt).Seconds())
+		}
+		b.Aside = a.Result
+		if a.Action == "collect-logs" && rep.Evidence != nil {
+			b.Aside += ": " + Counts(rep.Evidence)
 		}
 		span = max(span, b.End)
 		bars = append(bars, b)
