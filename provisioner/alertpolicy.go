@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -27,9 +29,16 @@ func (r *alertPolicy) Name() string   { return r.s.AlertPolicyName() }
 func (r *alertPolicy) Deps() []string { return []string{"notificationChannel/" + r.s.ChannelName()} }
 
 func (r *alertPolicy) find(ctx context.Context, c *gcp.Clients) (*monitoringpb.AlertPolicy, error) {
+	return findPolicy(ctx, c, r.s.Project, r.Name())
+}
+
+// findPolicy returns the project's alert policy with this display name, or
+// nil. Policies have no client-chosen id, so coopguard finds its own by
+// display name.
+func findPolicy(ctx context.Context, c *gcp.Clients, project, displayName string) (*monitoringpb.AlertPolicy, error) {
 	it := c.AlertPolicies.ListAlertPolicies(ctx, &monitoringpb.ListAlertPoliciesRequest{
-		Name:   "projects/" + r.s.Project,
-		Filter: fmt.Sprintf("display_name = %q", r.Name()),
+		Name:   "projects/" + project,
+		Filter: fmt.Sprintf("display_name = %q", displayName),
 	})
 	for {
 		p, err := it.Next()
@@ -39,10 +48,79 @@ func (r *alertPolicy) find(ctx context.Context, c *gcp.Clients) (*monitoringpb.A
 		if err != nil {
 			return nil, err
 		}
-		if p.GetDisplayName() == r.Name() {
+		if p.GetDisplayName() == displayName {
 			return p, nil
 		}
 	}
+}
+
+// convergePolicy plans the change that makes the policy named
+// want.DisplayName match want: create it when missing; when it exists but
+// is disabled, lost coopguard's condition, documentation or alert
+// strategy, or does not notify every channel of want, replace it with
+// want, keeping any channel the user added.
+func convergePolicy(ctx context.Context, c *gcp.Clients, project string, want *monitoringpb.AlertPolicy, created string) (Change, error) {
+	got, err := findPolicy(ctx, c, project, want.GetDisplayName())
+	if err != nil {
+		return Change{}, err
+	}
+	if got == nil {
+		return Change{Action: Create, Detail: created, Apply: func(ctx context.Context) error {
+			if got, err := findPolicy(ctx, c, project, want.GetDisplayName()); err != nil || got != nil {
+				return err
+			}
+			_, err := c.AlertPolicies.CreateAlertPolicy(ctx, &monitoringpb.CreateAlertPolicyRequest{Name: "projects/" + project, AlertPolicy: want})
+			return err
+		}}, nil
+	}
+	var drift []string
+	if !got.GetEnabled().GetValue() {
+		drift = append(drift, "enabled")
+	}
+	if !sameConditions(got.GetConditions(), want.GetConditions()) {
+		drift = append(drift, "condition")
+	}
+	if !proto.Equal(got.GetDocumentation(), want.GetDocumentation()) {
+		drift = append(drift, "documentation")
+	}
+	if !proto.Equal(got.GetAlertStrategy(), want.GetAlertStrategy()) {
+		drift = append(drift, "alert strategy")
+	}
+	for _, ch := range want.GetNotificationChannels() {
+		if !slices.Contains(got.GetNotificationChannels(), ch) {
+			drift = append(drift, "notification channel "+ch)
+		}
+	}
+	if len(drift) == 0 {
+		return Change{Action: None, Detail: got.GetName()}, nil
+	}
+	return Change{Action: Update, Detail: fmt.Sprintf("restore %s", strings.Join(drift, ", ")), Apply: func(ctx context.Context) error {
+		p := proto.Clone(want).(*monitoringpb.AlertPolicy)
+		p.Name = got.GetName()
+		for _, ch := range got.GetNotificationChannels() {
+			if !slices.Contains(p.NotificationChannels, ch) {
+				p.NotificationChannels = append(p.NotificationChannels, ch)
+			}
+		}
+		_, err := c.AlertPolicies.UpdateAlertPolicy(ctx, &monitoringpb.UpdateAlertPolicyRequest{AlertPolicy: p})
+		return err
+	}}, nil
+}
+
+// sameConditions compares conditions without the names the service gives
+// them.
+func sameConditions(a, b []*monitoringpb.AlertPolicy_Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := proto.Clone(a[i]).(*monitoringpb.AlertPolicy_Condition), proto.Clone(b[i]).(*monitoringpb.AlertPolicy_Condition)
+		x.Name, y.Name = "", ""
+		if !proto.Equal(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *alertPolicy) desired(channel string) *monitoringpb.AlertPolicy {

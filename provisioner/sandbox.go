@@ -42,6 +42,10 @@ type Sandbox struct {
 	SinkFilter     string
 	// NATLogs is the Cloud NAT logging to configure: all, errors or off.
 	NATLogs string
+	// NotifyChannels are the operator's notification channels
+	// ([coopguard.notify] channels) that the incident and dead-letter
+	// policies notify.
+	NotifyChannels []string
 	// run names this converge in its Compute request ids: retries within
 	// it apply once, while a later converge that recreates a deleted
 	// resource is a new request (Compute answers a known request id with
@@ -92,6 +96,7 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		RotationPeriod: int64(cfg.Coopguard.Rotation.MaxAge.Seconds()),
 		SinkFilter:     sinkFilter,
 		NATLogs:        cfg.Coopguard.Evidence.NATLogs,
+		NotifyChannels: cfg.Coopguard.Notify.Channels,
 	}, nil
 }
 
@@ -118,6 +123,10 @@ func (s *Sandbox) FirewallQuarantine() string { return derive(s.Name, "quarantin
 
 // AlertPolicyName is the CPU alert policy's display name.
 func (s *Sandbox) AlertPolicyName() string { return "coopguard " + s.Name + " CPU" }
+
+// IncidentPolicyName is the display name of the log-match policy that
+// tells the operator's channels of the sandbox's incidents.
+func (s *Sandbox) IncidentPolicyName() string { return "coopguard " + s.Name + " incidents" }
 
 // ChannelName is the notification channel's display name.
 func (s *Sandbox) ChannelName() string { return "coopguard alerts (" + s.Topics.Alerts + ")" }
@@ -164,6 +173,8 @@ func (s *Sandbox) Resources() []Resource {
 		&topic{s, s.Topics.Incidents},
 		&channel{s},
 		&alertPolicy{s},
+		&incidentPolicy{s},
+		&deadLetterPolicy{s},
 		&logSink{s},
 		&auditConfig{s},
 	)

@@ -169,13 +169,29 @@ func (w *world) secretName() string {
 
 func (w *world) alertPolicy(t *testing.T) *monitoringpb.AlertPolicy {
 	t.Helper()
+	return w.policyNamed(t, w.sb.AlertPolicyName())
+}
+
+func (w *world) policyNamed(t *testing.T, name string) *monitoringpb.AlertPolicy {
+	t.Helper()
 	for _, p := range w.emu.Monitoring.AlertPolicies(w.project()) {
-		if p.GetDisplayName() == w.sb.AlertPolicyName() {
+		if p.GetDisplayName() == name {
 			return p
 		}
 	}
-	t.Fatal("alert policy missing after provision")
+	t.Fatalf("alert policy %q missing after provision", name)
 	return nil
+}
+
+// updatePolicy updates the named policy's fields in mask from p.
+func (w *world) updatePolicy(t *testing.T, name string, p *monitoringpb.AlertPolicy, mask ...string) {
+	t.Helper()
+	p.Name = w.policyNamed(t, name).GetName()
+	if _, err := w.clients.AlertPolicies.UpdateAlertPolicy(w.ctx, &monitoringpb.UpdateAlertPolicyRequest{
+		AlertPolicy: p, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (w *world) servicePolicy(t *testing.T, name string, members ...string) {
@@ -443,6 +459,30 @@ func TestChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "topic projects/coopguard-local/topics/coopguard-alerts does not exist", ""},
+		{"incident policy deleted", "alert-policies", func(t *testing.T, w *world) {
+			if err := w.clients.AlertPolicies.DeleteAlertPolicy(w.ctx, &monitoringpb.DeleteAlertPolicyRequest{Name: w.policyNamed(t, w.sb.IncidentPolicyName()).GetName()}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, `no alert policy "coopguard claude-sandbox incidents": nobody is told`, "coopguard provision"},
+		{"incident policy matches other logs", "alert-policies", func(t *testing.T, w *world) {
+			p := proto.Clone(w.policyNamed(t, w.sb.IncidentPolicyName())).(*monitoringpb.AlertPolicy)
+			p.Conditions[0].GetConditionMatchedLog().Filter = `logName="projects/coopguard-local/logs/elsewhere"`
+			w.updatePolicy(t, w.sb.IncidentPolicyName(), p, "conditions")
+		}, nil, posture.Fail, "no longer has coopguard's condition", "coopguard provision"},
+		{"dead-letter policy notifies nobody", "alert-policies", func(t *testing.T, w *world) {
+			w.updatePolicy(t, provisioner.DeadLetterPolicyName, &monitoringpb.AlertPolicy{}, "notification_channels")
+		}, nil, posture.Fail, `alert policy "coopguard dead-letter events" does not notify ` + config.DemoChannel, "coopguard provision"},
+		{"operator's channel disabled", "alert-policies", func(t *testing.T, w *world) {
+			if _, err := w.clients.Channels.UpdateNotificationChannel(w.ctx, &monitoringpb.UpdateNotificationChannelRequest{
+				NotificationChannel: &monitoringpb.NotificationChannel{Name: config.DemoChannel, Enabled: wrapperspb.Bool(false)},
+				UpdateMask:          &fieldmaskpb.FieldMask{Paths: []string{"enabled"}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "is disabled: nobody is told", "--enabled"},
+		{"no channels configured", "alert-policies", nil, func(in *posture.Input) {
+			in.Sandbox.NotifyChannels = nil
+		}, posture.Fail, "no [coopguard.notify] channels", "[coopguard.notify] channels"},
 
 		// log-sink
 		{"sink deleted", "log-sink", func(t *testing.T, w *world) {

@@ -71,6 +71,18 @@ type Coopguard struct {
 	Canary Canary `toml:"canary"`
 	// Evidence is what incident reports gather from outside the VM.
 	Evidence Evidence `toml:"evidence"`
+	// Notify names who is told of incidents.
+	Notify Notify `toml:"notify"`
+}
+
+// Notify is the [coopguard.notify] table: the operator's own Cloud
+// Monitoring notification channels (email, Slack, PagerDuty, SMS,
+// webhooks), which Provision's incident and dead-letter alert policies
+// notify. coopguard never creates or changes them.
+type Notify struct {
+	// Channels are full channel names,
+	// projects/PROJECT/notificationChannels/ID, in the sandbox's project.
+	Channels []string `toml:"channels" env:"COOPGUARD_NOTIFY_CHANNELS"`
 }
 
 // Evidence is the [coopguard.evidence] table.
@@ -177,6 +189,9 @@ func Defaults() Config {
 	}
 }
 
+// DemoChannel is the demo operator's notification channel.
+const DemoChannel = "projects/coopguard-local/notificationChannels/4200000000000000001"
+
 // Demo returns the built-in configuration that `coopguard serve` uses on the
 // emulated GCP when no file is given.
 func Demo() Config {
@@ -187,6 +202,9 @@ func Demo() Config {
 		ServiceAccount: "cc-sandbox@coopguard-local.iam.gserviceaccount.com",
 	}
 	c.Coopguard.AgentStopTimeout = Duration{5 * time.Second}
+	// The operator's email channel, which the emulated project has from
+	// the start (test/emulator DeployConfig seeds it).
+	c.Coopguard.Notify.Channels = []string{DemoChannel}
 	return c
 }
 

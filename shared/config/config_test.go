@@ -45,6 +45,9 @@ count = 3
 secrets = ["anthropic-api-key", "github-token"]
 [coopguard.playbooks]
 "sandbox CPU" = "quarantine"
+[coopguard.notify]
+channels = ["projects/my-sandbox-proj/notificationChannels/42", "projects/123456789012/notificationChannels/7"]
+
 [coopguard.rotation]
 max_age = "30d"
 grace = "12h"
@@ -87,6 +90,7 @@ func TestLoadFileAndEnv(t *testing.T) {
 		{"default topic", c.Coopguard.Topics.Alerts, "coopguard-alerts"},
 		{"nat logs from file", c.Coopguard.Evidence.NATLogs, NATLogsErrors},
 		{"nat logs default", Defaults().Coopguard.Evidence.NATLogs, NATLogsAll},
+		{"notify channels (by project id or number)", strings.Join(c.Coopguard.Notify.Channels, ","), "projects/my-sandbox-proj/notificationChannels/42,projects/123456789012/notificationChannels/7"},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -122,6 +126,8 @@ func TestInvalid(t *testing.T) {
 		{"canary empty while enabled", map[string]string{"COOPGUARD_CANARY_SECRET": ""}, "coopguard.canary.secret", "coopguard.canary.enabled = false"},
 		{"canary is a managed secret", map[string]string{"COOPGUARD_CANARY_SECRET": "anthropic-api-key"}, "coopguard.canary.secret", "also in coopguard.secrets"},
 		{"canary too long", map[string]string{"COOPGUARD_CANARY_SECRET": strings.Repeat("k", 250)}, "coopguard.canary.secret", "255 characters"},
+		{"channel not a full name", map[string]string{"COOPGUARD_NOTIFY_CHANNELS": "12345"}, "coopguard.notify.channels", "projects/PROJECT/notificationChannels/ID"},
+		{"channel of another project", map[string]string{"COOPGUARD_NOTIFY_CHANNELS": "projects/other-proj/notificationChannels/1"}, "coopguard.notify.channels", "in project other-proj"},
 		{"canary enabled not a bool", map[string]string{"COOPGUARD_CANARY_ENABLED": "yes please"}, "COOPGUARD_CANARY_ENABLED", "true or false"},
 		{"nat logs unknown", map[string]string{"COOPGUARD_EVIDENCE_NAT_LOGS": "translations"}, "coopguard.evidence.nat_logs", `want "all"`},
 		{"nat logs upper case", map[string]string{"COOPGUARD_EVIDENCE_NAT_LOGS": "ALL"}, "coopguard.evidence.nat_logs", `"off"`},

@@ -17,6 +17,7 @@ var (
 	saEmail    = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.gserviceaccount\.com$`)
 	secretID   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	topicID    = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$`)
+	channel    = regexp.MustCompile(`^projects/([^/]+)/notificationChannels/([^/]+)$`)
 )
 
 // Playbook names accepted in config.
@@ -130,10 +131,29 @@ func (c *Config) Validate() error {
 	default:
 		bad("coopguard.evidence.nat_logs", "COOPGUARD_EVIDENCE_NAT_LOGS", "%q is not a NAT logging setting: want \"all\" (every connection), \"errors\" (dropped connections only) or \"off\"", c.Coopguard.Evidence.NATLogs)
 	}
+	for _, ch := range c.Coopguard.Notify.Channels {
+		m := channel.FindStringSubmatch(ch)
+		switch {
+		case m == nil:
+			bad("coopguard.notify.channels", "COOPGUARD_NOTIFY_CHANNELS", "%q is not a notification channel name: want projects/PROJECT/notificationChannels/ID (gcloud beta monitoring channels list --format='value(name)')", ch)
+		case m[1] != g.Project && !isNumber(m[1]):
+			bad("coopguard.notify.channels", "COOPGUARD_NOTIFY_CHANNELS", "%q is in project %s: alert policies notify channels of their own project, create the channel in %s", ch, m[1], g.Project)
+		}
+	}
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}
 	return errors.Join(errs...)
+}
+
+// isNumber reports whether s is a project number.
+func isNumber(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // QuarantineTag is the network tag whose priority-0 firewall rule denies all

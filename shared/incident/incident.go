@@ -121,6 +121,11 @@ func (a ActionResult) String() string {
 	return a.Result
 }
 
+// ReportLogID is the Cloud Logging log that holds the copies of incident
+// reports (package report writes them; Provision's incident alert policy
+// matches them).
+const ReportLogID = "coopguard-incidents"
+
 // Outcomes of a whole response.
 const (
 	OutcomeContained   = "contained"    // every action done or already

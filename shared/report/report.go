@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
@@ -30,7 +31,7 @@ import (
 )
 
 // LogID is the Cloud Logging log that holds incident reports.
-const LogID = "coopguard-incidents"
+const LogID = incident.ReportLogID
 
 // MetricType is the custom metric written once per report.
 const MetricType = "custom.googleapis.com/coopguard/incident"
@@ -82,7 +83,7 @@ func (r *Recorder) Record(ctx context.Context, rep *incident.Report) error {
 	_, err = r.c.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{
 		LogName:  r.LogName(),
 		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": r.project}},
-		Labels:   map[string]string{"incident": rep.Incident.ID, "outcome": rep.Outcome, "playbook": rep.Incident.Playbook},
+		Labels:   map[string]string{"incident": rep.Incident.ID, "outcome": rep.Outcome, "playbook": rep.Incident.Playbook, "actions": actionsLabel(rep)},
 		Entries: []*loggingpb.LogEntry{{
 			Severity:  sev,
 			Timestamp: timestamppb.New(rep.FinishedAt),
@@ -101,6 +102,20 @@ func (r *Recorder) Record(ctx context.Context, rep *incident.Report) error {
 		log.Debug("incident metric not written", "incident", rep.Incident.ID, "error", merr)
 	}
 	return err
+}
+
+// actionsLabel is what was done, "stop-vm done, disable-secrets failed",
+// for the notification that the incident alert policy sends (label
+// extractors read entry labels, which are strings).
+func actionsLabel(rep *incident.Report) string {
+	parts := make([]string, 0, len(rep.Actions))
+	for _, a := range rep.Actions {
+		parts = append(parts, a.Action+" "+a.Result)
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeMetric writes one gauge point: the containment seconds, labelled

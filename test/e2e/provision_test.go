@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/protobuf/proto"
 
@@ -117,11 +118,18 @@ func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 	if sec.GetRotation().GetRotationPeriod().AsDuration().Hours() != 90*24 || len(sec.GetTopics()) != 1 || sec.GetTopics()[0].GetName() != "projects/"+p+"/topics/coopguard-rotation" {
 		t.Errorf("secret = %v, want 90d rotation notifying coopguard-rotation", sec)
 	}
-	pols := w.emu.Monitoring.AlertPolicies(p)
+	// The CPU policy triggers the responder; the incident and dead-letter
+	// policies tell the operator (TestIncidentNotifiesOperatorChannels).
+	pols := slices.DeleteFunc(w.emu.Monitoring.AlertPolicies(p), func(p *monitoringpb.AlertPolicy) bool {
+		return p.GetUserLabels()[provisioner.NotifyLabel] != ""
+	})
 	if len(pols) != 1 || pols[0].GetUserLabels()["coopguard-playbook"] != "contain" || pols[0].GetConditions()[0].GetConditionThreshold().GetThresholdValue() != 0.9 {
 		t.Errorf("alert policies = %v", pols)
 	}
-	chans := w.emu.Monitoring.NotificationChannels(p)
+	// Besides the operator's own channels, which the emulated project has.
+	chans := slices.DeleteFunc(w.emu.Monitoring.NotificationChannels(p), func(ch *monitoringpb.NotificationChannel) bool {
+		return slices.Contains(w.cfg.Coopguard.Notify.Channels, ch.GetName())
+	})
 	if len(chans) != 1 || chans[0].GetType() != "pubsub" || chans[0].GetLabels()["topic"] != "projects/"+p+"/topics/coopguard-alerts" {
 		t.Errorf("channels = %v", chans)
 	}
@@ -190,11 +198,15 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 	}
 	m := w.emu.Faults.MutationSnapshot()
 	for _, method := range []string{"compute.networks.insert", "compute.subnetworks.insert", "compute.routers.insert", "compute.instances.insert",
-		"google.monitoring.v3.NotificationChannelService/CreateNotificationChannel", "google.monitoring.v3.AlertPolicyService/CreateAlertPolicy",
+		"google.monitoring.v3.NotificationChannelService/CreateNotificationChannel",
 		"google.logging.v2.ConfigServiceV2/CreateSink", "google.iam.admin.v1.IAM/CreateServiceAccount"} {
 		if m[method] != 1 {
 			t.Errorf("%s called %d times, want 1 (all: %v)", method, m[method], m)
 		}
+	}
+	// CPU, incidents and dead-letter: one create each.
+	if n := m["google.monitoring.v3.AlertPolicyService/CreateAlertPolicy"]; n != 3 {
+		t.Errorf("CreateAlertPolicy called %d times, want 3 (all: %v)", n, m)
 	}
 	if m["compute.firewalls.insert"] != 3 {
 		t.Errorf("firewalls inserted %d times, want 3", m["compute.firewalls.insert"])

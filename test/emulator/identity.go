@@ -8,6 +8,7 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 
 	"github.com/cloudcoop/coopguard/deploy"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -208,6 +209,16 @@ func addBinding(p *iampb.Policy, role, member string) {
 // DeployConfig runs Deploy for a coopguard config: its project, sandbox
 // account, key source credential and topics.
 func (e *Emulator) DeployConfig(cfg *config.Config) error {
+	// The operator's notification channels exist before coopguard: an
+	// email channel stands in for each.
+	for i, ch := range cfg.Coopguard.Notify.Channels {
+		if err := e.Monitoring.SeedNotificationChannel(&monitoringpb.NotificationChannel{
+			Name: ch, Type: "email", DisplayName: "operator",
+			Labels: map[string]string{"email_address": fmt.Sprintf("operator+%d@example.com", i)},
+		}); err != nil {
+			return fmt.Errorf("emulator: seed notification channel %s: %w", ch, err)
+		}
+	}
 	return e.Deploy(cfg.Cloud.GCP.Project, Deployment{
 		SandboxAccount:      cfg.Cloud.GCP.ServiceAccount,
 		KeySourceCredential: cfg.Coopguard.Rotation.KeySourceCredentialSecret,

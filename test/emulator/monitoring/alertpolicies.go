@@ -54,6 +54,9 @@ func (s *Server) preparePolicy(p *monitoringpb.AlertPolicy) error {
 	if len(p.GetConditions()) == 0 {
 		return status.Error(codes.InvalidArgument, "Field alert_policy.conditions must contain at least one condition.")
 	}
+	if err := validatePolicy(p); err != nil {
+		return err
+	}
 	if len(p.GetConditions()) > 1 && p.GetCombiner() == monitoringpb.AlertPolicy_COMBINE_UNSPECIFIED {
 		return status.Error(codes.InvalidArgument, "Field alert_policy.combiner must be specified when there is more than one condition.")
 	}

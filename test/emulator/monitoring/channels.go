@@ -276,3 +276,25 @@ func (s *Server) NotificationChannels(project string) []*monitoringpb.Notificati
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// SeedNotificationChannel stores ch under its own name, as a channel the
+// operator made before coopguard (the emulated project's demo email
+// channel); it replaces a channel of that name. The type and labels must
+// be valid.
+func (s *Server) SeedNotificationChannel(ch *monitoringpb.NotificationChannel) error {
+	if _, err := parseChildName(ch.GetName(), "notificationChannels"); err != nil {
+		return err
+	}
+	if err := validateChannel(ch); err != nil {
+		return err
+	}
+	ch = proto.Clone(ch).(*monitoringpb.NotificationChannel)
+	if ch.Enabled == nil {
+		ch.Enabled = wrapperspb.Bool(true)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch.CreationRecord = s.record()
+	s.channels[ch.GetName()] = ch
+	return nil
+}

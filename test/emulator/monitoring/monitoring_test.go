@@ -2,6 +2,8 @@ package monitoring_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +79,25 @@ func policy(name string, channels ...string) *monitoringpb.AlertPolicy {
 			},
 		}},
 		NotificationChannels: channels,
+		AlertStrategy: &monitoringpb.AlertPolicy_AlertStrategy{
+			NotificationRateLimit: &monitoringpb.AlertPolicy_AlertStrategy_NotificationRateLimit{Period: durationpb.New(5 * time.Minute)},
+		},
 	}
+}
+
+// thresholdPolicy is a policy with n metric-threshold conditions.
+func thresholdPolicy(name string, n int) *monitoringpb.AlertPolicy {
+	p := &monitoringpb.AlertPolicy{DisplayName: name, Combiner: monitoringpb.AlertPolicy_OR}
+	for i := range n {
+		p.Conditions = append(p.Conditions, &monitoringpb.AlertPolicy_Condition{
+			DisplayName: fmt.Sprintf("cpu %d", i),
+			Condition: &monitoringpb.AlertPolicy_Condition_ConditionThreshold{ConditionThreshold: &monitoringpb.AlertPolicy_Condition_MetricThreshold{
+				Filter:     `metric.type="compute.googleapis.com/instance/cpu/utilization" AND resource.type="gce_instance"`,
+				Comparison: monitoringpb.ComparisonType_COMPARISON_GT, ThresholdValue: 0.9, Duration: durationpb.New(time.Minute),
+			}},
+		})
+	}
+	return p
 }
 
 func TestNotificationChannels(t *testing.T) {
@@ -216,9 +236,8 @@ func TestAlertPolicies(t *testing.T) {
 	}
 	noCond := policy("x")
 	noCond.Conditions = nil
-	twoNoCombiner := policy("x")
+	twoNoCombiner := thresholdPolicy("x", 2)
 	twoNoCombiner.Combiner = monitoringpb.AlertPolicy_COMBINE_UNSPECIFIED
-	twoNoCombiner.Conditions = append(twoNoCombiner.Conditions, twoNoCombiner.Conditions[0])
 	creates := []struct {
 		name string
 		p    *monitoringpb.AlertPolicy
@@ -518,4 +537,117 @@ func TestTimeSeries(t *testing.T) {
 	if len(got) != 2 || len(got[0].Points) != 2 || got[0].Points[0].Value.GetInt64Value() != 2 {
 		t.Errorf("TimeSeries = %v", got)
 	}
+}
+
+// TestAlertPolicyRules pins the API's documented rules for alert policies
+// (FIDELITY.md, Monitoring): each case breaks one rule, on create and on
+// update.
+func TestAlertPolicyRules(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	ch, err := c.channels.CreateNotificationChannel(ctx, &monitoringpb.CreateNotificationChannelRequest{Name: "projects/p", NotificationChannel: pubsubChannel("projects/p/topics/alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPolicy := func(edit func(p *monitoringpb.AlertPolicy)) *monitoringpb.AlertPolicy {
+		p := policy("incidents", ch.Name)
+		p.Conditions[0].GetConditionMatchedLog().LabelExtractors = map[string]string{"outcome": "EXTRACT(jsonPayload.outcome)"}
+		p.Documentation = &monitoringpb.AlertPolicy_Documentation{Content: "Outcome ${log.extracted_label.outcome}", MimeType: "text/markdown"}
+		p.UserLabels = map[string]string{"coopguard-sandbox": "claude-sandbox"}
+		if edit != nil {
+			edit(p)
+		}
+		return p
+	}
+	labels := func(n int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("k%d", i)] = "v"
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		p    *monitoringpb.AlertPolicy
+		want codes.Code
+	}{
+		{"log-match policy with a rate limit", logPolicy(nil), codes.OK},
+		{"log-match without notificationRateLimit", logPolicy(func(p *monitoringpb.AlertPolicy) { p.AlertStrategy = nil }), codes.InvalidArgument},
+		{"rate limit under 5 minutes", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.AlertStrategy.NotificationRateLimit.Period = durationpb.New(time.Minute)
+		}), codes.InvalidArgument},
+		{"log-match notifies on CLOSED", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.AlertStrategy.NotificationPrompts = []monitoringpb.AlertPolicy_AlertStrategy_NotificationPrompt{monitoringpb.AlertPolicy_AlertStrategy_CLOSED}
+		}), codes.InvalidArgument},
+		{"log-match beside another condition", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Conditions = append(p.Conditions, thresholdPolicy("x", 1).Conditions...)
+		}), codes.InvalidArgument},
+		{"log-match filter the query language refuses", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Conditions[0].GetConditionMatchedLog().Filter = `thud="x"`
+		}), codes.InvalidArgument},
+		{"log-match without a filter", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Conditions[0].GetConditionMatchedLog().Filter = ""
+		}), codes.InvalidArgument},
+		{"label extractor not EXTRACT", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Conditions[0].GetConditionMatchedLog().LabelExtractors["id"] = "jsonPayload.incident.id"
+		}), codes.InvalidArgument},
+		{"REGEXP_EXTRACT with two groups", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Conditions[0].GetConditionMatchedLog().LabelExtractors["id"] = `REGEXP_EXTRACT(jsonPayload.incident.id, "(a)(b)")`
+		}), codes.InvalidArgument},
+		{"six conditions", thresholdPolicy("six", 6), codes.OK},
+		{"seven conditions", thresholdPolicy("seven", 7), codes.InvalidArgument},
+		{"threshold policy needs no rate limit", thresholdPolicy("one", 1), codes.OK},
+		{"threshold filter over 2048 characters", func() *monitoringpb.AlertPolicy {
+			p := thresholdPolicy("long", 1)
+			p.Conditions[0].GetConditionThreshold().Filter += strings.Repeat(" ", 2048)
+			return p
+		}(), codes.InvalidArgument},
+		{"64 user labels", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = labels(64) }), codes.OK},
+		{"65 user labels", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = labels(65) }), codes.InvalidArgument},
+		{"label key starts with a digit", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = map[string]string{"1a": "v"} }), codes.InvalidArgument},
+		{"label key upper case", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = map[string]string{"Sandbox": "v"} }), codes.InvalidArgument},
+		{"label value with a dot", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = map[string]string{"a": "v.1"} }), codes.InvalidArgument},
+		{"label value 64 characters", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = map[string]string{"a": strings.Repeat("v", 64)} }), codes.InvalidArgument},
+		{"label value 63 characters", logPolicy(func(p *monitoringpb.AlertPolicy) { p.UserLabels = map[string]string{"a": strings.Repeat("v", 63)} }), codes.OK},
+		{"display name 513 characters", logPolicy(func(p *monitoringpb.AlertPolicy) { p.DisplayName = strings.Repeat("é", 513) }), codes.InvalidArgument},
+		{"documentation 8192 characters", logPolicy(func(p *monitoringpb.AlertPolicy) { p.Documentation.Content = strings.Repeat("a", 8192) }), codes.OK},
+		{"documentation 8193 characters", logPolicy(func(p *monitoringpb.AlertPolicy) { p.Documentation.Content = strings.Repeat("a", 8193) }), codes.InvalidArgument},
+		{"documentation over 10240 bytes", logPolicy(func(p *monitoringpb.AlertPolicy) { p.Documentation.Content = strings.Repeat("é", 5121) }), codes.InvalidArgument},
+		{"documentation as HTML", logPolicy(func(p *monitoringpb.AlertPolicy) { p.Documentation.MimeType = "text/html" }), codes.InvalidArgument},
+		{"four documentation links", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			for range 4 {
+				p.Documentation.Links = append(p.Documentation.Links, &monitoringpb.AlertPolicy_Documentation_Link{DisplayName: "runbook", Url: "https://example.com"})
+			}
+		}), codes.InvalidArgument},
+		{"link without a display name", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.Documentation.Links = []*monitoringpb.AlertPolicy_Documentation_Link{{Url: "https://example.com"}}
+		}), codes.InvalidArgument},
+		{"channel that does not exist", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.NotificationChannels = []string{"projects/p/notificationChannels/404"}
+		}), codes.NotFound},
+		{"channel of another project", logPolicy(func(p *monitoringpb.AlertPolicy) {
+			p.NotificationChannels = []string{"projects/q/notificationChannels/1"}
+		}), codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.policies.CreateAlertPolicy(ctx, &monitoringpb.CreateAlertPolicyRequest{Name: "projects/p", AlertPolicy: tt.p})
+			wantCode(t, err, tt.want)
+		})
+	}
+	// The same rules hold on update: a valid log-match policy cannot lose
+	// its rate limit, whether replaced whole or through the mask.
+	ok, err := c.policies.CreateAlertPolicy(ctx, &monitoringpb.CreateAlertPolicyRequest{Name: "projects/p", AlertPolicy: logPolicy(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := logPolicy(func(p *monitoringpb.AlertPolicy) { p.AlertStrategy = nil })
+	whole.Name = ok.Name
+	_, err = c.policies.UpdateAlertPolicy(ctx, &monitoringpb.UpdateAlertPolicyRequest{AlertPolicy: whole})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = c.policies.UpdateAlertPolicy(ctx, &monitoringpb.UpdateAlertPolicyRequest{
+		AlertPolicy: &monitoringpb.AlertPolicy{Name: ok.Name},
+		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"alert_strategy"}},
+	})
+	wantCode(t, err, codes.InvalidArgument)
 }
