@@ -2,6 +2,7 @@ package respond_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,35 @@ func TestStormMutatesOncePerAction(t *testing.T) {
 	for method, n := range want {
 		if m[method] != n {
 			t.Errorf("%s: %d mutating calls, want %d (all: %v)", method, m[method], n, m)
+		}
+	}
+}
+
+// TestEveryOutcomeCommittedBeforeReport: outcomes are written off the
+// playbook's path, yet when a response reports the incident done, the
+// store holds every action's outcome as the report states it.
+func TestEveryOutcomeCommittedBeforeReport(t *testing.T) {
+	e := fixture.New(t, []byte("k1"), []byte("k2"))
+	plan, err := playbook.For(incident.PlaybookContain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := e.Incident("alert-committed", e.SandboxVM("claude-sandbox"), incident.PlaybookContain)
+	rep, err := e.Responder.Respond(fixture.Quiet, inc, time.Now())
+	if err != nil || rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("outcome %s: %v", rep.Outcome, err)
+	}
+	rec, err := e.Store.Get(fixture.Quiet, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != incident.OutcomeContained || len(rec.Actions) != len(plan.Steps) {
+		t.Fatalf("store: state %s with %d outcomes, want contained with the %d of the plan", rec.State, len(rec.Actions), len(plan.Steps))
+	}
+	for _, a := range rep.Actions {
+		got := rec.Actions[a.Action]
+		if got.Result != a.Result || !slices.Equal(got.Changed, a.Changed) {
+			t.Errorf("%s: stored %s %v, reported %s %v", a.Action, got.Result, got.Changed, a.Result, a.Changed)
 		}
 	}
 }
