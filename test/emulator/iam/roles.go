@@ -38,12 +38,14 @@ func (r Role) Grants(permission string) bool {
 var Predefined = map[string]Role{
 	"roles/owner":  {Patterns: []string{"*"}},
 	"roles/editor": {Patterns: []string{"*"}, Except: []string{"*.setIamPolicy", "iam.roles.create", "iam.roles.update", "iam.roles.delete"}},
-	"roles/viewer": {Patterns: []string{"*"}, Except: append([]string{"secretmanager.versions.access", "*.enable", "*.disable", "*.destroy", "*.add", "*.publish", "*.actAs", "*.consume", "*.route", "*.invoke"}, writeVerbs...)},
+	"roles/viewer": {Patterns: []string{"*"}, Except: append([]string{"secretmanager.versions.access", "logging.privateLogEntries.list", "*.enable", "*.disable", "*.destroy", "*.add", "*.publish", "*.actAs", "*.consume", "*.route", "*.invoke"}, writeVerbs...)},
 
-	"roles/logging.logWriter":    {Patterns: []string{"logging.logEntries.create", "logging.logEntries.route"}},
-	"roles/logging.viewer":       {Patterns: []string{"logging.logEntries.list", "logging.logs.list", "logging.sinks.get", "logging.sinks.list"}},
-	"roles/logging.configWriter": {Patterns: []string{"logging.sinks.*", "logging.exclusions.*", "logging.logs.list"}},
-	"roles/logging.admin":        {Patterns: []string{"logging.*"}},
+	"roles/logging.logWriter": {Patterns: []string{"logging.logEntries.create", "logging.logEntries.route"}},
+	"roles/logging.viewer":    {Patterns: []string{"logging.logEntries.list", "logging.logs.list", "logging.sinks.get", "logging.sinks.list"}},
+	// privateLogViewer is logging.viewer and the private logs (Data Access).
+	"roles/logging.privateLogViewer": {Patterns: []string{"logging.logEntries.list", "logging.logs.list", "logging.sinks.get", "logging.sinks.list", "logging.privateLogEntries.list"}},
+	"roles/logging.configWriter":     {Patterns: []string{"logging.sinks.*", "logging.exclusions.*", "logging.logs.list"}},
+	"roles/logging.admin":            {Patterns: []string{"logging.*"}},
 
 	"roles/monitoring.metricWriter": {Patterns: []string{"monitoring.timeSeries.create", "monitoring.metricDescriptors.create", "monitoring.metricDescriptors.get", "monitoring.metricDescriptors.list"}},
 	"roles/monitoring.viewer":       {Patterns: []string{"monitoring.alertPolicies.get", "monitoring.alertPolicies.list", "monitoring.notificationChannels.get", "monitoring.notificationChannels.list", "monitoring.timeSeries.list", "monitoring.metricDescriptors.get", "monitoring.metricDescriptors.list"}},

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // loggingService is the LoggingServiceV2 face of Server.
@@ -165,7 +167,7 @@ func partialError(failed map[int32]*spb.Status) error {
 // ListLogEntries returns the entries of the named parents that match the
 // filter, in timestamp order (ascending unless order_by says
 // "timestamp desc"), paged 50 by default.
-func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
+func (l *loggingService) ListLogEntries(ctx context.Context, req *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
 	if len(req.GetResourceNames()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "resource_names must name at least one project, folder, organization or billing account.")
 	}
@@ -199,12 +201,13 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 	if err != nil {
 		return nil, err
 	}
+	private := s.mayReadPrivate(ctx, parents)
 	s.mu.Lock()
 	var kept []storedEntry
 	for name, entries := range s.logs {
 		in := false
 		for _, p := range prefixes {
-			in = in || strings.HasPrefix(name, p)
+			in = in || (strings.HasPrefix(name, p) && (private[p] || !isPrivate(name)))
 		}
 		if !in {
 			continue
@@ -231,6 +234,33 @@ func (l *loggingService) ListLogEntries(_ context.Context, req *loggingpb.ListLo
 		resp.Entries = append(resp.Entries, proto.Clone(se.entry).(*loggingpb.LogEntry))
 	}
 	return resp, nil
+}
+
+// isPrivate reports whether a log is private: Data Access audit logs,
+// which only a caller with logging.privateLogEntries.list may read
+// (https://cloud.google.com/logging/docs/access-control).
+func isPrivate(logName string) bool {
+	_, enc, _ := strings.Cut(logName, "/logs/")
+	id, err := url.PathUnescape(enc)
+	return err == nil && id == "cloudaudit.googleapis.com/data_access"
+}
+
+// mayReadPrivate returns, per parent's "P/logs/" prefix, whether the
+// caller may read its private logs. Without them entries.list leaves
+// their entries out rather than failing (an assumption: the references
+// say the permission is needed, not how a query without it answers; the
+// silent answer is the one a reader can miss). A call that did not pass
+// the emulated IAM (the fake served on its own) reads everything.
+func (s *Server) mayReadPrivate(ctx context.Context, parents []parentName) map[string]bool {
+	out := map[string]bool{}
+	principal, known := iam.PrincipalFrom(ctx)
+	s.mu.Lock()
+	authorize := s.authorize
+	s.mu.Unlock()
+	for _, p := range parents {
+		out[p.String()+"/logs/"] = !known || authorize == nil || authorize(ctx, iam.Member(principal), "logging.privateLogEntries.list", p.String())
+	}
+	return out
 }
 
 // sortEntries orders by timestamp, then by write order.
