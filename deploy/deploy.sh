@@ -231,6 +231,13 @@ if [[ -n $KEY_SOURCE ]]; then
 	fi
 fi
 
+REVOKE_CRED=${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-}
+if [[ -n ${COOPGUARD_REVOKE_PROVIDER:-} && -n $REVOKE_CRED ]]; then
+	note "provider revocation: the responder, and no other account, may read the provider credential in secret $REVOKE_CRED"
+	run gcloud secrets add-iam-policy-binding "$REVOKE_CRED" --project="$PROJECT" \
+		--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --condition=None --quiet
+fi
+
 note "service agents publish to their topics; the responder publishes incidents (custom role)"
 grant_publisher() {
 	run gcloud pubsub topics add-iam-policy-binding "$1" --project="$PROJECT" \

@@ -275,6 +275,34 @@ func TestDeployKeySourceGrants(t *testing.T) {
 	}
 }
 
+func TestDeployRevokeCredentialGrant(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		grant bool
+	}{
+		{"revocation off", nil, false},
+		{"anthropic", []string{"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=anthropic-admin"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmds, _ := dryRun(t, "deploy.sh", tt.env...)
+			grants := find(cmds, "gcloud", "secrets", "add-iam-policy-binding", "anthropic-admin")
+			if (len(grants) == 1) != tt.grant || len(grants) > 1 {
+				t.Fatalf("%d grants on the admin key's secret, want grant=%v", len(grants), tt.grant)
+			}
+			for _, c := range grants {
+				if m := flag(t, c, "member"); !strings.Contains(m, "coopguard-responder@") {
+					t.Errorf("the admin key's secret is granted to %s, want the responder only", m)
+				}
+				if r := flag(t, c, "role"); r != "roles/secretmanager.secretAccessor" {
+					t.Errorf("role %s", r)
+				}
+			}
+		})
+	}
+}
+
 func TestDeployRefusesMissingSettings(t *testing.T) {
 	for _, tc := range []struct {
 		env  []string

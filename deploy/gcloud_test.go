@@ -32,7 +32,8 @@ func TestGcloudAcceptsEveryCommand(t *testing.T) {
 		t.Fatal("gcloud not found: install the Google Cloud CLI (this test runs every deploy command through it, offline)")
 	}
 	keySource := []string{"COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
-		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token", "INVOKER=user:oncall@example.com"}
+		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token", "INVOKER=user:oncall@example.com",
+		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=anthropic-admin"}
 	var all []deploy.Command
 	for _, run := range []struct {
 		script string

@@ -32,5 +32,8 @@ func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
 	if err != nil {
 		return posture.Report{}, err
 	}
+	if e.Store != nil {
+		in.KeyIDs = e.Store
+	}
 	return posture.Run(ctx, e.Clients, in), nil
 }

@@ -19,10 +19,12 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/functions/rotation"
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // RotateKeysJob is the coopguard-job attribute value of the Cloud Scheduler
@@ -214,6 +216,13 @@ func NewRotationRunner(e *Env) *rotation.Runner {
 			Project:          e.Config.Cloud.GCP.Project,
 			CredentialSecret: rc.KeySourceCredentialSecret,
 			Secrets:          e.Clients.Secrets,
+		}
+	}
+	// The new key's provider id goes to the incident store, where only
+	// coopguard's accounts write: revoke-key names the key by it.
+	if rv := e.Config.Coopguard.Revoke; rv.Provider == config.RevokeAnthropic && e.Store != nil {
+		r.RecordKeyID = func(ctx context.Context, secret, version, keyID string) error {
+			return e.Store.RecordProviderKey(ctx, store.ProviderKey{Secret: secret, Version: version, Provider: rv.Provider, KeyID: keyID})
 		}
 	}
 	return r

@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 
+	"github.com/cloudcoop/coopguard/functions/revoke"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
@@ -40,6 +41,9 @@ type Target struct {
 	// Restore lists what a resolve --restore undoes: the secret versions
 	// the incident disabled.
 	Restore []string
+	// Revoker revokes the managed key at its provider; nil when
+	// [coopguard.revoke] is off.
+	Revoker revoke.Revoker
 }
 
 // Outcome is what an action did; failures are returned as errors instead.

@@ -5,6 +5,7 @@ var all = []Action{
 	LabelIncident{},
 	StopAgents{},
 	DisableSecrets{},
+	RevokeKey{},
 	StopVM{},
 	SnapshotDisk{},
 	QuarantineTag{},

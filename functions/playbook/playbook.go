@@ -25,24 +25,28 @@ type Plan struct {
 // plans is the one table of playbooks.
 var plans = map[string][]Step{
 	// contain: everything that needs nothing from the VM at once — label,
-	// cut egress, disable the key, request the VM stop — and the agents
-	// flag beside them as a courtesy that nothing waits for; once the VM
-	// is TERMINATED, the snapshot and the logs.
+	// cut egress, disable the key and revoke it at its provider, request
+	// the VM stop — and the agents flag beside them as a courtesy that
+	// nothing waits for; once the VM is TERMINATED, the snapshot and the
+	// logs.
 	incident.PlaybookContain: {
 		{Action: "label-incident"},
 		{Action: "quarantine-tag"},
 		{Action: "disable-secrets"},
+		{Action: "revoke-key"},
 		{Action: "stop-vm"},
 		{Action: "stop-agents"},
 		{Action: "snapshot-disk", After: []string{"stop-vm"}},
 		{Action: "collect-logs", After: []string{"stop-vm"}},
 	},
-	// quarantine: egress cut, agents stopped, key disabled; the VM stays up.
+	// quarantine: egress cut, agents stopped, key disabled and revoked at
+	// its provider; the VM stays up.
 	incident.PlaybookQuarantine: {
 		{Action: "label-incident"},
 		{Action: "quarantine-tag"},
 		{Action: "stop-agents"},
 		{Action: "disable-secrets"},
+		{Action: "revoke-key"},
 		{Action: "collect-logs"},
 	},
 	// notify: report only.

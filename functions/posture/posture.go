@@ -23,6 +23,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 
+	"github.com/cloudcoop/coopguard/functions/revoke"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -81,6 +82,9 @@ type Input struct {
 	Services []string
 	// Timeout bounds each check; NewInput sets DefaultTimeout.
 	Timeout time.Duration
+	// KeyIDs reads the provider key ids rotation recorded (the incident
+	// store); nil when there is none.
+	KeyIDs revoke.KeyIDs
 
 	vm     memo[*computepb.Instance]
 	policy memo[*iampb.Policy]

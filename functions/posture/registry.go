@@ -39,6 +39,7 @@ var checks = []Check{
 	alertPolicies{},
 	logSink{},
 	keyRotation{},
+	revokeKeyNamed{},
 	functionsAuthenticated{},
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -54,7 +55,9 @@ var undoes = map[string]string{
 // not contain (notify, dry-run, refused, posture drift), a restore while
 // another incident is open on the same VM, and a restore after a rotation
 // (a newer secret version than the incident: the disabled key stays
-// disabled).
+// disabled), and a restore of an incident whose key was revoked at its
+// provider before a rotation (after one, the rest is restored and the
+// versions holding the revoked key stay disabled).
 func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*incident.Report, error) {
 	if r.st == nil {
 		return nil, ErrNoStore
@@ -123,21 +126,34 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	if inst.GetLabels()[config.SandboxLabel] == "" {
 		return nil, fmt.Errorf("%w: instance %s has no %s label", ErrRefused, inst.GetName(), config.SandboxLabel)
 	}
-	if newer, err := r.versionSince(ctx, prev.ReceivedAt); err != nil {
+	newer, err := r.versionSince(ctx, prev.ReceivedAt)
+	if err != nil {
 		return nil, err
-	} else if newer != "" {
+	}
+	// A key revoked at its provider is never re-enabled: the disabled
+	// versions hold it. After a rotation the VM may come back with the
+	// new key; before one, there is no key to come back with.
+	revoked := revokedKeys(prev)
+	switch {
+	case len(revoked) > 0 && newer == "":
+		return nil, fmt.Errorf("%w: %s: the managed key was %s (%s) and is never re-enabled: rotate first (coopguard rotate), then restore", ErrRefused, id, actions.RevokedAtProvider, strings.Join(revoked, " "))
+	case len(revoked) == 0 && newer != "":
 		return nil, fmt.Errorf("%w: a rotation has happened since the incident (%s is newer): the disabled versions stay disabled; resolve without --restore and start the VM yourself", ErrRefused, newer)
 	}
 	t := &actions.Target{
 		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
 		Secrets: r.cfg.Coopguard.Secrets, DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
 	}
+	plan := restorePlan(prev.Actions)
+	if len(revoked) > 0 {
+		t.Restore, plan = nil, without(plan, "enable-secrets")
+	}
 	unlock, _, err := r.st.LockInstance(ctx, inst.GetName(), owner, id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock(context.WithoutCancel(ctx))
-	results, _, _, _ := execute(ctx, r.c, r.policy, restorePlan(prev.Actions), t, nil, nil, r.guard(owner, id))
+	results, _, _, _ := execute(ctx, r.c, r.policy, plan, t, nil, nil, r.guard(owner, id))
 	rep.Actions = append(rep.Actions, results...)
 	if o.DryRun {
 		return &rep, nil
@@ -216,6 +232,31 @@ func restorePlan(done map[string]incident.ActionResult) playbook.Plan {
 		plan.Steps = append(plan.Steps, playbook.Step{Action: s.Action, After: after})
 	}
 	return plan
+}
+
+// revokedKeys lists the keys the incident's revoke-key action revoked at
+// the provider, or found revoked there already.
+func revokedKeys(rec *store.Record) []string {
+	a := rec.Actions["revoke-key"]
+	switch {
+	case len(a.Changed) > 0:
+		return slices.Clone(a.Changed)
+	case strings.HasPrefix(a.Detail, actions.RevokedAtProvider):
+		return []string{"already revoked at the provider"}
+	}
+	return nil
+}
+
+// without is plan less the step named action (and any "after" on it).
+func without(plan playbook.Plan, action string) playbook.Plan {
+	out := playbook.Plan{Playbook: plan.Playbook}
+	for _, s := range plan.Steps {
+		if s.Action == action {
+			continue
+		}
+		out.Steps = append(out.Steps, playbook.Step{Action: s.Action, After: slices.DeleteFunc(slices.Clone(s.After), func(a string) bool { return a == action })})
+	}
+	return out
 }
 
 // versionSince returns the name of a managed secret version created after

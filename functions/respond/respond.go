@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions/actions"
 	"github.com/cloudcoop/coopguard/functions/playbook"
+	"github.com/cloudcoop/coopguard/functions/revoke"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -58,6 +59,8 @@ type Responder struct {
 	// secretsMu queues this process's actions on the managed secrets
 	// before the store's lease (see guard).
 	secretsMu sync.Mutex
+	// revoker revokes the managed key at its provider (nil: off).
+	revoker revoke.Revoker
 }
 
 // flight is a delivery in progress that concurrent ones join.
@@ -77,8 +80,16 @@ func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Sto
 	if now == nil {
 		now = time.Now
 	}
-	return &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
+	r := &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
 		inflight: map[string]*flight{}}
+	var keys revoke.KeyIDs
+	if st != nil {
+		keys = st
+	}
+	if c != nil {
+		r.revoker = revoke.New(cfg.Coopguard.Revoke, cfg.Cloud.GCP.Project, c.Secrets, keys, nil)
+	}
+	return r
 }
 
 // SetRetryPolicy replaces the retry policy (tests shorten it).
@@ -214,6 +225,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		LogWindow:        30 * time.Minute,
 		NATLogs:          r.cfg.Coopguard.Evidence.NATLogs,
 		Now:              r.now,
+		Revoker:          r.revoker,
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
 	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID))

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"regexp"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,6 +16,7 @@ import (
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 
+	"github.com/cloudcoop/coopguard/shared/outbound"
 	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
@@ -56,9 +57,11 @@ const maxKeyResponse = 64 << 10
 //
 // answered with 200 or 201 and
 //
-//	{"key": "<the new key>"}
+//	{"key": "<the new key>", "key_id": "<the provider's id of it>"}
 //
-// (other fields are ignored; at most 64 KiB). The key's UTF-8 bytes become
+// (key_id is optional: with it, coopguard records which provider key the
+// new version holds, so containment can revoke it there; other fields are
+// ignored; at most 64 KiB). The key's UTF-8 bytes become
 // the new version's payload. Any other status, a redirect, or another body
 // is a failure; the response body is never copied into an error or a log,
 // since an admin API may echo secrets in it.
@@ -75,30 +78,59 @@ type HTTPKeySource struct {
 	// Secrets reads the credential.
 	Secrets *secretmanager.Client
 	// HTTP sends the request; nil means a client with a 30 s timeout.
-	// Redirects are always refused, so the credential goes nowhere else.
+	// Redirects and other hosts are always refused (package outbound), so
+	// the credential goes nowhere else.
 	HTTP *http.Client
 	// Retry is the policy for reading the credential; zero means retry.Default.
 	Retry retry.Policy
 }
 
+// KeyIDSource is a KeySource that also tells the provider's id of the key
+// it minted ("" when it does not know), which revocation uses to name the
+// key to the provider without reading it.
+type KeyIDSource interface {
+	KeySource
+	NewKeyWithID(ctx context.Context, req KeyRequest) (key []byte, keyID string, err error)
+}
+
+// keyIDSyntax is what a recorded key id may look like (Anthropic's are
+// apikey_…): anything else is not recorded.
+var keyIDSyntax = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
 // NewKey calls the endpoint and returns the new key. The request itself is
 // not retried: minting is not idempotent at every provider, so a failure
 // fails the run and Pub/Sub redelivers it (with the same Idempotency-Key).
 func (s *HTTPKeySource) NewKey(ctx context.Context, req KeyRequest) ([]byte, error) {
+	key, _, err := s.NewKeyWithID(ctx, req)
+	return key, err
+}
+
+// NewKeyWithID is NewKey that also returns the answer's optional "key_id"
+// (the provider's id of the new key, e.g. apikey_…; "" when absent or not
+// an id).
+func (s *HTTPKeySource) NewKeyWithID(ctx context.Context, req KeyRequest) ([]byte, string, error) {
+	key, id, err := s.newKey(ctx, req)
+	if !keyIDSyntax.MatchString(id) {
+		id = ""
+	}
+	return key, id, err
+}
+
+func (s *HTTPKeySource) newKey(ctx context.Context, req KeyRequest) ([]byte, string, error) {
 	where := redactURL(s.URL)
 	cred, err := s.credential(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	body, err := json.Marshal(map[string]string{"project": req.Project, "secret": req.Secret})
 	if err != nil {
 		clear(cred)
-		return nil, err
+		return nil, "", err
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
 		clear(cred)
-		return nil, fmt.Errorf("key source %s: build request: %w (check coopguard.rotation.key_source_url)", where, err)
+		return nil, "", fmt.Errorf("key source %s: build request: %w (check coopguard.rotation.key_source_url)", where, err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
@@ -110,36 +142,28 @@ func (s *HTTPKeySource) NewKey(ctx context.Context, req KeyRequest) ([]byte, err
 	hreq.Header.Set("Authorization", "Bearer "+string(cred))
 	clear(cred)
 
-	resp, err := s.client().Do(hreq)
+	resp, err := outbound.Client(s.HTTP, hreq.URL.Host, 30*time.Second).Do(hreq)
 	if err != nil {
-		// url.Error repeats the URL, which may carry a query: report ours.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("key source %s: %w (check that the endpoint is up and reachable from coopguard)", where, err)
+		return nil, "", fmt.Errorf("key source %s: %w (check that the endpoint is up and reachable from coopguard)", where, outbound.CallError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxKeyResponse))
-		return nil, fmt.Errorf("key source %s answered %s: check its logs and the credential in secret %s (the response body is not shown: it may carry key material)", where, resp.Status, s.CredentialSecret)
+		return nil, "", fmt.Errorf("key source %s answered %s: check its logs and the credential in secret %s (the response body is not shown: it may carry key material)", where, resp.Status, s.CredentialSecret)
 	}
-	// A fixed buffer, so no reallocation leaves stray copies of the key.
-	buf := make([]byte, maxKeyResponse+1)
-	defer clear(buf)
-	n, err := io.ReadFull(resp.Body, buf)
+	buf, err := outbound.ReadAll(resp.Body, maxKeyResponse)
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+	case errors.Is(err, outbound.ErrTooLarge):
+		return nil, "", fmt.Errorf("key source %s: response over %d bytes: answer {\"key\": \"...\"} only", where, maxKeyResponse)
 	case err != nil:
-		return nil, fmt.Errorf("key source %s: read the response: %w", where, err)
-	default:
-		return nil, fmt.Errorf("key source %s: response over %d bytes: answer {\"key\": \"...\"} only", where, maxKeyResponse)
+		return nil, "", fmt.Errorf("key source %s: read the response: %w", where, err)
 	}
-	key, err := parseKeyResponse(buf[:n])
+	defer clear(buf)
+	key, id, err := parseKeyResponse(buf)
 	if err != nil {
-		return nil, fmt.Errorf("key source %s: %w", where, err)
+		return nil, "", fmt.Errorf("key source %s: %w", where, err)
 	}
-	return key, nil
+	return key, id, nil
 }
 
 // credential reads the bearer credential. The caller zeroes it.
@@ -169,49 +193,32 @@ func (s *HTTPKeySource) credential(ctx context.Context) ([]byte, error) {
 	return cred, nil
 }
 
-func (s *HTTPKeySource) client() *http.Client {
-	c := &http.Client{Timeout: 30 * time.Second}
-	if s.HTTP != nil {
-		cp := *s.HTTP
-		c = &cp
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error {
-		return errors.New("redirect refused: the credential is sent to the configured URL only")
-	}
-	return c
-}
-
 // redactURL is the URL without user info, query or fragment, safe to print.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable key_source_url)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
+func redactURL(raw string) string { return outbound.Redact(raw) }
 
 // parseKeyResponse extracts the key of {"key": "..."} into a fresh slice
 // without going through a Go string, which could not be zeroed. Errors
 // describe the shape, never the content.
-func parseKeyResponse(body []byte) ([]byte, error) {
+func parseKeyResponse(body []byte) ([]byte, string, error) {
 	var w struct {
-		Key json.RawMessage `json:"key"`
+		Key   json.RawMessage `json:"key"`
+		KeyID string          `json:"key_id"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, errors.New(`the response is not a JSON object like {"key": "..."}`)
+		return nil, "", errors.New(`the response is not a JSON object like {"key": "..."}`)
 	}
 	defer clear(w.Key)
 	if len(w.Key) == 0 || string(w.Key) == "null" {
-		return nil, errors.New(`the response has no "key" field: answer {"key": "..."}`)
+		return nil, "", errors.New(`the response has no "key" field: answer {"key": "..."}`)
 	}
 	key, err := unquoteJSON(w.Key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(key) == 0 {
-		return nil, errors.New(`the response's "key" is empty`)
+		return nil, "", errors.New(`the response's "key" is empty`)
 	}
-	return key, nil
+	return key, w.KeyID, nil
 }
 
 // unquoteJSON decodes a JSON string literal into bytes. The output is never

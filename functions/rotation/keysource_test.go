@@ -25,7 +25,7 @@ func TestParseKeyResponse(t *testing.T) {
 		{`{"key":"sk-abc"`, "", true},
 	}
 	for _, tc := range tests {
-		got, err := parseKeyResponse([]byte(tc.body))
+		got, _, err := parseKeyResponse([]byte(tc.body))
 		if (err != nil) != tc.wantErr || string(got) != tc.want {
 			t.Errorf("parseKeyResponse(%s) = %q, %v; want %q (error %v)", tc.body, got, err, tc.want, tc.wantErr)
 		}

@@ -52,6 +52,10 @@ type Runner struct {
 	PageSize int32
 	// Parallel bounds the secrets worked on at once; zero means DefaultParallel.
 	Parallel int
+	// RecordKeyID, when set, records the provider's id of the key a new
+	// version holds (from a KeyIDSource), so containment can revoke that
+	// key at the provider without reading it.
+	RecordKeyID func(ctx context.Context, secret, version, keyID string) error
 }
 
 // Options select what one run does.
@@ -355,11 +359,19 @@ func (r *Runner) addVersion(ctx context.Context, id string, plan Plan, dryRun bo
 	if plan.NewestEnabled >= 0 {
 		replaced = plan.Versions[plan.NewestEnabled].Number
 	}
-	key, err := r.Source.NewKey(ctx, KeyRequest{
+	kreq := KeyRequest{
 		Project:        r.Project,
 		Secret:         id,
 		IdempotencyKey: r.Project + "/" + id + "/after-" + strconv.FormatInt(replaced, 10),
-	})
+	}
+	var key []byte
+	var keyID string
+	var err error
+	if src, ok := r.Source.(KeyIDSource); ok {
+		key, keyID, err = src.NewKeyWithID(ctx, kreq)
+	} else {
+		key, err = r.Source.NewKey(ctx, kreq)
+	}
 	if err != nil {
 		clear(key)
 		err = fmt.Errorf("rotate secret %s: mint a new key: %w", id, err)
@@ -381,7 +393,30 @@ func (r *Runner) addVersion(ctx context.Context, id string, plan Plan, dryRun bo
 		return finish(incident.ResultFailed, err.Error()), err
 	}
 	a.Target = got.GetName()
-	a.Detail = fmt.Sprintf("added version %d", VersionNumber(got.GetName()))
+	version := strconv.FormatInt(VersionNumber(got.GetName()), 10)
+	a.Detail = "added version " + version
 	logger.FromContext(ctx).Log(ctx, slog.LevelInfo, "rotation: new version added", "secret", id, "version", got.GetName())
+	if r.RecordKeyID != nil {
+		// The version exists: a failure to record its key's id is
+		// reported (posture names the version), not retried by minting
+		// another key.
+		switch rerr := r.recordKeyID(ctx, id, version, keyID); {
+		case keyID == "":
+			a.Detail += "; the key source told no key_id: revocation cannot name this key to the provider"
+		case rerr != nil:
+			a.Detail += "; its key id was not recorded: " + rerr.Error()
+			logger.FromContext(ctx).Warn("rotation: key id not recorded", "secret", id, "version", version, "error", rerr)
+		default:
+			a.Detail += " (key " + keyID + ")"
+		}
+	}
 	return finish(incident.ResultDone, ""), nil
+}
+
+// recordKeyID records keyID for the version, retrying transient failures.
+func (r *Runner) recordKeyID(ctx context.Context, secret, version, keyID string) error {
+	if keyID == "" {
+		return nil
+	}
+	return retry.Do(ctx, r.retryPolicy(), func(ctx context.Context) error { return r.RecordKeyID(ctx, secret, version, keyID) })
 }

@@ -638,3 +638,49 @@ func TestInspectMatchesRun(t *testing.T) {
 		t.Error("GetSecretVersion called: the listing has everything")
 	}
 }
+
+func TestRotationRecordsTheNewKeysID(t *testing.T) {
+	tests := []struct {
+		name, response string
+		recorded       string // "" for none
+		detail         string
+	}{
+		{"key_id told", `{"key":"sk-new-KEY","key_id":"apikey_01Rj2N8SVvo6BePZj99NhmiT"}`, "apikey_01Rj2N8SVvo6BePZj99NhmiT", "(key apikey_01Rj2N8SVvo6BePZj99NhmiT)"},
+		{"no key_id", `{"key":"sk-new-KEY"}`, "", "told no key_id"},
+		{"key_id that is not an id", `{"key":"sk-new-KEY","key_id":"apikey x; drop"}`, "", "told no key_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ks := newKeyServer(t)
+			ks.response.Store(tt.response)
+			f.seed(t, "k", 120*day)
+			r := f.withSource(t, f.runner(defaultPolicy, "k"), ks)
+			var got []string
+			r.RecordKeyID = func(_ context.Context, secret, version, keyID string) error {
+				got = append(got, secret+"/"+version+"="+keyID)
+				return nil
+			}
+			rep, err := r.Run(context.Background(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.recorded != "" {
+				want = []string{"k/2=" + tt.recorded}
+			}
+			if !eq(got, want) {
+				t.Errorf("recorded %v, want %v", got, want)
+			}
+			var detail string
+			for _, a := range rep.Secrets[0].Actions {
+				if a.Action == ActionAddVersion {
+					detail = a.Detail
+				}
+			}
+			if !strings.Contains(detail, tt.detail) || strings.Contains(detail, "sk-new-KEY") {
+				t.Errorf("detail = %q, want %q and no key", detail, tt.detail)
+			}
+		})
+	}
+}

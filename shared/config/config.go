@@ -73,6 +73,8 @@ type Coopguard struct {
 	Evidence Evidence `toml:"evidence"`
 	// Notify names who is told of incidents.
 	Notify Notify `toml:"notify"`
+	// Revoke revokes the managed key at its provider (revoke.go).
+	Revoke Revoke `toml:"revoke"`
 }
 
 // Notify is the [coopguard.notify] table: the operator's own Cloud
@@ -185,6 +187,7 @@ func Defaults() Config {
 			AgentStopTimeout: Duration{20 * time.Second},
 			Canary:           Canary{Enabled: true, Secret: "anthropic-admin-api-key"},
 			Evidence:         Evidence{NATLogs: NATLogsAll},
+			Revoke:           defaultRevoke(),
 		},
 	}
 }

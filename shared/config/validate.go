@@ -140,6 +140,7 @@ func (c *Config) Validate() error {
 			bad("coopguard.notify.channels", "COOPGUARD_NOTIFY_CHANNELS", "%q is in project %s: alert policies notify channels of their own project, create the channel in %s", ch, m[1], g.Project)
 		}
 	}
+	c.validateRevoke(bad)
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}

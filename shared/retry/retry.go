@@ -87,7 +87,8 @@ func Retryable(err error) bool {
 	return false
 }
 
-// HTTPCode returns the HTTP status of a REST client error.
+// HTTPCode returns the HTTP status of a REST client error, or of an error
+// with an HTTPStatus method.
 func HTTPCode(err error) (int, bool) {
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
@@ -96,6 +97,11 @@ func HTTPCode(err error) (int, bool) {
 	var aerr *apierror.APIError
 	if errors.As(err, &aerr) && aerr.HTTPCode() > 0 {
 		return aerr.HTTPCode(), true
+	}
+	// Errors of coopguard's own HTTP clients (provider revocation).
+	var serr interface{ HTTPStatus() int }
+	if errors.As(err, &serr) {
+		return serr.HTTPStatus(), true
 	}
 	return 0, false
 }

@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 // secretMarkers are substrings of every secret payload and credential the
 // tests seed or mint: none may appear in a log line, an error, a report or
 // a response.
-var secretMarkers = []string{fixture.SecretMarker, "sk-ant-e2e-MINTED", "e2e-CRED-value"}
+var secretMarkers = []string{fixture.SecretMarker, "sk-ant-e2e-MINTED", "e2e-CRED-value", "e2e-ADMINKEY"}
 
 // leaks returns the first secret marker found in s, or "".
 func leaks(s string) string {

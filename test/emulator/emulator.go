@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator/anthropic"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
@@ -70,6 +71,11 @@ type Emulator struct {
 	// RESTURL serves the REST form of the gRPC fakes that gcloud speaks
 	// REST to (Cloud Logging's entries.list and entries.write).
 	RESTURL string
+	// Anthropic is the emulated Anthropic Admin API (API keys), served at
+	// AnthropicURL: the base URL coopguard.revoke.url takes.
+	Anthropic    *anthropic.Server
+	AnthropicURL string
+	anthropicSrv *httptest.Server
 
 	httpSrv  *httptest.Server
 	restSrv  *httptest.Server
@@ -118,6 +124,9 @@ func Start() (*Emulator, error) {
 	}
 	e.restSrv = httptest.NewServer(e.restGW)
 	e.RESTURL = e.restSrv.URL
+	e.Anthropic = anthropic.New(e.Faults, e.Clock.Now)
+	e.anthropicSrv = httptest.NewServer(e.Anthropic)
+	e.AnthropicURL = e.anthropicSrv.URL
 
 	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
 	e.PubSub.SetTimeNowFunc(e.Clock.Now)
@@ -170,6 +179,8 @@ func (e *Emulator) Close() error {
 	e.httpSrv.CloseClientConnections()
 	e.httpSrv.Close()
 	e.restSrv.Close()
+	e.anthropicSrv.CloseClientConnections()
+	e.anthropicSrv.Close()
 	_ = e.restGW.Close()
 	e.grpcSrv.Stop()
 	return errors.Join(e.PubSub.Close())

@@ -119,6 +119,10 @@ type Deployment struct {
 	// key source's credential: the responder gets the key-source role and
 	// may read that one secret.
 	KeySourceCredential string
+	// RevokeCredential, when set, is the secret holding the revocation
+	// provider's credential (the Anthropic Admin API key): the responder
+	// may read that one secret, and nobody else is granted it.
+	RevokeCredential string
 	// LogsTopic, AlertsTopic and RotationTopic receive from the Logging
 	// sink's writer, Monitoring's and Secret Manager's service agents.
 	LogsTopic, AlertsTopic, RotationTopic string
@@ -158,6 +162,9 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
 			e.IAM.Grant("projects/"+project+"/secrets/"+d.KeySourceCredential, resp, "roles/secretmanager.secretAccessor")
 		}
+	}
+	if d.RevokeCredential != "" {
+		e.IAM.Grant("projects/"+project+"/secrets/"+d.RevokeCredential, resp, "roles/secretmanager.secretAccessor")
 	}
 	if d.SandboxAccount != "" {
 		sb := iam.Member(d.SandboxAccount)
@@ -222,6 +229,7 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 	return e.Deploy(cfg.Cloud.GCP.Project, Deployment{
 		SandboxAccount:      cfg.Cloud.GCP.ServiceAccount,
 		KeySourceCredential: cfg.Coopguard.Rotation.KeySourceCredentialSecret,
+		RevokeCredential:    cfg.Coopguard.Revoke.CredentialSecret,
 		LogsTopic:           cfg.Coopguard.Topics.Logs,
 		AlertsTopic:         cfg.Coopguard.Topics.Alerts,
 		RotationTopic:       cfg.Coopguard.Topics.Rotation,
