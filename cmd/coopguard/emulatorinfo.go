@@ -31,6 +31,10 @@ type emulatorInfo struct {
 	PubSub string `json:"pubsub"`
 	// MetadataServer is the sandbox VM's metadata server (GCE_METADATA_HOST).
 	MetadataServer string `json:"metadataServer"`
+	// AnthropicAdminAPI is the emulated Anthropic Admin API's base URL,
+	// where [coopguard.revoke] provider "anthropic" revokes on the
+	// emulated project.
+	AnthropicAdminAPI string `json:"anthropicAdminAPI"`
 	// Principals are the identities of the emulated project, and Token
 	// how to act as one: an OAuth access token "emulated:<email>".
 	Principals map[string]string `json:"principals"`
@@ -72,12 +76,13 @@ var serveInfo atomic.Pointer[emulatorInfo]
 func newEmulatorInfo(emu *emulator.Emulator, cfg *config.Config) *emulatorInfo {
 	p := cfg.Cloud.GCP.Project
 	return &emulatorInfo{
-		Project:         p,
-		ComputeEndpoint: emu.ComputeURL + "/compute/v1/",
-		LoggingEndpoint: emu.RESTURL + "/",
-		GRPC:            emu.GRPCAddr,
-		PubSub:          emu.PubSubAddr,
-		MetadataServer:  emu.MetadataServer(p, cfg.Cloud.GCP.Zone, cfg.VM.Name),
+		Project:           p,
+		ComputeEndpoint:   emu.ComputeURL + "/compute/v1/",
+		LoggingEndpoint:   emu.RESTURL + "/",
+		GRPC:              emu.GRPCAddr,
+		PubSub:            emu.PubSubAddr,
+		MetadataServer:    emu.MetadataServer(p, cfg.Cloud.GCP.Zone, cfg.VM.Name),
+		AnthropicAdminAPI: emu.AnthropicURL,
 		Principals: map[string]string{
 			"operator":    emulator.Operator,
 			"responder":   emulator.Responder(p),

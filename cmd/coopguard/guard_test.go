@@ -232,6 +232,11 @@ func TestServeRefusesWebPages(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal([]byte(answer), &info) != nil || info.GRPC == "" {
 		t.Errorf("GET /EmulatorInfo = %d %s", code, answer)
 	}
+	// The emulated Anthropic Admin API answers there, and asks for an
+	// Admin API key.
+	if code, answer := post(t, http.MethodGet, info.AnthropicAdminAPI+"/v1/organizations/api_keys", "", nil); code != http.StatusUnauthorized || !strings.Contains(answer, "authentication_error") {
+		t.Errorf("GET %s/v1/organizations/api_keys = %d %s, want 401 authentication_error", info.AnthropicAdminAPI, code, answer)
+	}
 }
 
 // TestRealConfigServeNeedsToken: `coopguard serve --config` (real GCP)

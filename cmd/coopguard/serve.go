@@ -81,6 +81,10 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		// Operations take GCP's time here, so an incident rehearsed on
 		// the emulated project unfolds as it would in GCP.
 		emu.Compute.SetProfile(profile)
+		// Revocation through Anthropic goes to the emulated Admin API.
+		if r := &cfg.Coopguard.Revoke; r.Provider == config.RevokeAnthropic {
+			r.URL = emu.AnthropicURL
+		}
 		seedDemo(emu, cfg)
 		posturetest.SeedDemoPosture(emu, cfg)
 		// Grant what deploy grants; every function acts as its deployed
