@@ -304,4 +304,15 @@ create_job() { run gcloud scheduler jobs create pubsub "$1" "${job_flags[@]}" --
 update_job() { run gcloud scheduler jobs update pubsub "$1" "${job_flags[@]}" --update-attributes=coopguard-job=rotate-keys; }
 ensure "scheduler job $SCHEDULER_JOB" describe_job create_job update_job "$SCHEDULER_JOB"
 
+# --- dashboard --------------------------------------------------------------------------
+
+# Dashboards have server-chosen ids: find coopguard's by display name.
+DASHBOARD=$(query "projects/$DRY_RUN_PROJECT_NUMBER/dashboards/dry-run" gcloud monitoring dashboards list --project="$PROJECT" \
+	--filter='displayName="coopguard"' --format='value(name)' --limit=1)
+has_dashboard() { [[ -n $DASHBOARD ]]; }
+create_dashboard() { run gcloud monitoring dashboards create --project="$PROJECT" --config-from-file="$DEPLOY_DIR/dashboard.json"; }
+update_dashboard() { run gcloud monitoring dashboards update "$DASHBOARD" --project="$PROJECT" --config-from-file="$DEPLOY_DIR/dashboard.json"; }
+ensure "dashboard coopguard (incidents, containment seconds, sandbox CPU, sink export errors, dead-letter depth)" \
+	has_dashboard create_dashboard update_dashboard
+
 note "done: coopguard is deployed in $PROJECT ($REGION). Next: curl the Provision function (README, Deploy)"

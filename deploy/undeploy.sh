@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/undeploy.sh — remove what deploy.sh created (make undeploy):
-# the Scheduler job, the functions, the topics and the dead-letter
+# the dashboard, the Scheduler job, the functions, the topics and the dead-letter
 # subscription, the IAM bindings, the service accounts coopguard runs as and
 # the custom roles. It does not touch the sandbox (VM, network, secrets,
 # alert policy, log sink) or the sandbox VM's service account: tear those
@@ -24,6 +24,12 @@ try() {
 		note "nothing to remove: ${*:1:4}"
 	fi
 }
+
+DASHBOARD=$(query "projects/$DRY_RUN_PROJECT_NUMBER/dashboards/dry-run" gcloud monitoring dashboards list --project="$PROJECT" \
+	--filter='displayName="coopguard"' --format='value(name)' --limit=1)
+if [[ -n $DASHBOARD ]]; then
+	run gcloud monitoring dashboards delete "$DASHBOARD" --project="$PROJECT" --quiet
+fi
 
 describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
 delete_job() { run gcloud scheduler jobs delete "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION" --quiet; }
