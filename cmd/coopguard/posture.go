@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/functions/posture"
@@ -54,21 +54,64 @@ func postureErr(rep *posture.Report) error {
 	return errors.New("posture of project " + rep.Project + ": " + strings.Join(parts, "; ") + " (see FIX)")
 }
 
+// tableWidth is the terminal width the table fits: each check's row holds
+// its name and result, and its evidence and fix are wrapped under it.
+// --json keeps them whole.
+const tableWidth = 100
+
+// cellIndent sets the wrapped evidence and fix under their row.
+const cellIndent = "    "
+
 func printPosture(w io.Writer, rep *posture.Report) {
 	fmt.Fprintf(w, "project %s  sandbox %s  zone %s\n\n", escape(rep.Project), escape(rep.Sandbox), escape(rep.Zone))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tRESULT\tEVIDENCE\tFIX")
+	nameWidth := len("CHECK")
+	for _, r := range rep.Results {
+		nameWidth = max(nameWidth, utf8.RuneCountInString(escape(r.Check)))
+	}
+	fmt.Fprintf(w, "%-*s  %s\n", nameWidth, "CHECK", "RESULT")
 	counts := map[posture.Status]int{}
 	for _, r := range rep.Results {
 		counts[r.Status]++
-		fix := r.Fix
-		if r.Status == posture.Pass || fix == "" {
-			fix = "-"
+		fmt.Fprintf(w, "%-*s  %s\n", nameWidth, escape(r.Check), escape(strings.ToUpper(string(r.Status))))
+		cells := []string{oneLine(r.Evidence)}
+		if r.Status != posture.Pass && r.Fix != "" {
+			cells = append(cells, "fix: "+oneLine(r.Fix))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", escape(r.Check), escape(strings.ToUpper(string(r.Status))), oneLine(r.Evidence), oneLine(fix))
+		for _, c := range cells {
+			for _, l := range wrap(c, tableWidth-len(cellIndent)) {
+				fmt.Fprintln(w, cellIndent+l)
+			}
+		}
 	}
-	tw.Flush()
 	fmt.Fprintf(w, "\n%d passed, %d failed, %d could not run (%.1fs)\n", counts[posture.Pass], counts[posture.Fail], counts[posture.Error], rep.Seconds)
+}
+
+// wrap breaks s into lines of at most width columns (runes) at spaces,
+// cutting a word longer than a line (a long resource name) where it must.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		for utf8.RuneCountInString(word) > width {
+			if line != "" {
+				lines, line = append(lines, line), ""
+			}
+			r := []rune(word)
+			lines, word = append(lines, string(r[:width])), string(r[width:])
+		}
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			lines, line = append(lines, line), word
+		}
+	}
+	if line != "" || len(lines) == 0 {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // oneLine keeps a table cell on one line: evidence quoting an API error

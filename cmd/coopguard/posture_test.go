@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 
@@ -78,7 +80,8 @@ func TestPostureCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("posture on a provisioned demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"CHECK", "RESULT", "EVIDENCE", "FIX", "ssh-iap-only", "PASS", fmt.Sprintf("%d passed, 0 failed, 0 could not run", len(posture.Checks()))} {
+	fits(t, out)
+	for _, want := range []string{"CHECK", "RESULT", "ssh-iap-only", "PASS", fmt.Sprintf("%d passed, 0 failed, 0 could not run", len(posture.Checks()))} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -105,8 +108,12 @@ func TestPostureCommand(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "1 check(s) fail: functions-authenticated") {
 				t.Errorf("error = %v, want the failing check named (non-zero exit)", err)
 			}
+			if tt.name == "table" {
+				fits(t, out)
+			}
+			flat := strings.Join(strings.Fields(out), " ")
 			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
+				if !strings.Contains(flat, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
@@ -175,13 +182,51 @@ func TestReadmePostureSample(t *testing.T) {
 	}
 }
 
+// fits fails the test when a line of the table is wider than a
+// 100-column terminal.
+func fits(t *testing.T, table string) {
+	t.Helper()
+	for _, l := range strings.Split(table, "\n") {
+		if n := utf8.RuneCountInString(l); n > tableWidth {
+			t.Errorf("line of %d columns, want at most %d:\n%s", n, tableWidth, l)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	tests := []struct {
+		s     string
+		width int
+		want  []string
+	}{
+		{"", 10, []string{""}},
+		{"short line", 10, []string{"short line"}},
+		{"one two three", 7, []string{"one two", "three"}},
+		{"a  b\tc", 10, []string{"a b c"}},
+		{"projects/p/alertPolicies/1 → x", 12, []string{"projects/p/a", "lertPolicies", "/1 → x"}},
+		{"é é é", 3, []string{"é é", "é"}},
+	}
+	for _, tt := range tests {
+		if got := wrap(tt.s, tt.width); !slices.Equal(got, tt.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tt.s, tt.width, got, tt.want)
+		}
+	}
+}
+
 // postureLines maps each check's name to its table line.
 func postureLines(table string) map[string]string {
 	out := map[string]string{}
+	check := ""
 	for _, l := range strings.Split(table, "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && (f[1] == "PASS" || f[1] == "FAIL" || f[1] == "ERROR") {
-			out[f[0]] = l
+		switch {
+		case len(f) == 2 && (f[1] == "PASS" || f[1] == "FAIL" || f[1] == "ERROR"):
+			check, out[f[0]] = f[0], l
+		case check != "" && strings.HasPrefix(l, "    "):
+			// Evidence and fix are wrapped under the check's row.
+			out[check] += " " + strings.TrimSpace(l)
+		default:
+			check = ""
 		}
 	}
 	return out
