@@ -57,10 +57,27 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 		return printJSON(stdout, rep)
 	}
 	printIncident(stdout, rep)
+	fmt.Fprintf(stdout, "\nnext: %s\n", drillNext(rep))
 	if rep.Outcome == incident.OutcomeIncomplete || rep.Outcome == incident.OutcomeRefused {
 		return fmt.Errorf("drill %s: %s %s", rep.Incident.ID, rep.Outcome, rep.Reason)
 	}
 	return nil
+}
+
+// drillNext is the command to run after a drill, by its outcome: read the
+// report and undo the drill's containment, or see what is left.
+func drillNext(rep *incident.Report) string {
+	id := escape(rep.Incident.ID)
+	switch rep.Outcome {
+	case incident.OutcomeContained:
+		return "coopguard incidents show " + id + "   then undo the drill: coopguard resolve " + id + " --restore"
+	case incident.OutcomeDryRun:
+		return "coopguard drill   (without --dry-run: contain the sandbox for real, then resolve " + id + " --restore)"
+	case incident.OutcomeIncomplete, incident.OutcomeRefused:
+		return "coopguard incidents show " + id + "   (what failed), then coopguard status"
+	default:
+		return "coopguard incidents show " + id
+	}
 }
 
 // drillIncident is a Monitoring incident for the sandbox VM as the CPU

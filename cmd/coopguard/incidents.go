@@ -96,16 +96,19 @@ func printIncidentList(w io.Writer, reps []incident.Report) {
 
 // runResolve closes an incident as a false positive.
 func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return fmt.Errorf("%w: coopguard resolve INCIDENT [--restore] [flags]", errUsage)
-	}
-	id := args[0]
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
 	restore := fs.Bool("restore", false, "undo the containment: re-enable the versions it disabled, clear the agent-stop flag and quarantine tag, start the VM")
 	dryRun := fs.Bool("dry-run", false, "show what would be undone and change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return parseFlags(fs, args[:1])
+	}
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return fmt.Errorf("%w: coopguard resolve INCIDENT [--restore] [flags]", errUsage)
+	}
+	id := args[0]
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

@@ -23,20 +23,47 @@ type command struct {
 	run   func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
-// commands is the one list of subcommands.
-var commands = []command{
-	{"serve", "run the functions on 127.0.0.1 (emulated GCP without a configured project)", runServe},
-	{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
-	{"status", "show the sandbox: instances, secrets, incidents", runStatus},
-	{"rotate", "run the key rotation policy now (--dry-run shows what it would do)", runRotate},
-	{"posture", "check the project against the security checklist (exit 1 if any check fails)", runPosture},
-	{"drill", "fire drill: send a synthetic incident for the sandbox and show the response (--attack: play a compromised agent)", runDrill},
-	{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
-	{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},
+// commands is the one list of subcommands. It is set in init: the run
+// functions' -h reads it (printHelp), which a variable initializer would
+// make a cycle.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "run the functions on 127.0.0.1 (emulated GCP without a configured project)", runServe},
+		{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
+		{"status", "show the sandbox: instances, secrets, incidents", runStatus},
+		{"rotate", "run the key rotation policy now (--dry-run shows what it would do)", runRotate},
+		{"posture", "check the project against the security checklist (exit 1 if any check fails)", runPosture},
+		{"drill", "fire drill: send a synthetic incident for the sandbox and show the response (--attack: play a compromised agent)", runDrill},
+		{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
+		{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},
+	}
 }
 
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
+
+// errHelp means COMMAND -h printed the command's help: it does nothing
+// else, and coopguard exits 0.
+var errHelp = errors.New("help printed")
+
+// examples are the subcommands' examples that COMMAND -h prints. They are
+// apart from commands because the commands' run functions read them (via
+// parseFlags).
+var examples = map[string][]string{
+	"serve":     {"coopguard serve                      # demo sandbox on an emulated GCP", "coopguard serve --config .cloudcoop/config.toml"},
+	"provision": {"coopguard provision --dry-run        # the plan, nothing changed", "coopguard provision --config .cloudcoop/config.toml"},
+	"status":    {"coopguard status", "coopguard status --json"},
+	"rotate":    {"coopguard rotate --dry-run --config .cloudcoop/config.toml"},
+	"posture":   {"coopguard posture", "coopguard posture --json"},
+	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --attack exfiltration"},
+	"incidents": {"coopguard incidents", "coopguard incidents show INCIDENT_ID"},
+	"resolve":   {"coopguard resolve INCIDENT_ID --restore --dry-run"},
+}
+
+// helpOut is where COMMAND -h prints (tests swap it).
+var helpOut io.Writer = os.Stdout
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,7 +91,10 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout)
+			if err := c.run(ctx, args[1:], stdout); !errors.Is(err, errHelp) {
+				return err
+			}
+			return nil
 		}
 	}
 	return fmt.Errorf("%w: unknown command %q: run coopguard help", errUsage, args[0])
@@ -84,9 +114,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			return nil
+			printHelp(helpOut, fs)
+			return errHelp
 		}
 		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	}
@@ -94,4 +123,21 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// printHelp prints a command's purpose, flags and examples.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	for _, c := range commands {
+		if c.name == fs.Name() {
+			fmt.Fprintf(w, "coopguard %s: %s\n", c.name, c.usage)
+		}
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintln(w, "\nExamples:")
+	for _, e := range examples[fs.Name()] {
+		fmt.Fprintln(w, "  "+e)
+	}
 }

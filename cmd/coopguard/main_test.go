@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,11 +69,12 @@ func TestQuickStart(t *testing.T) {
 	if len(st.Instances) != 1 || st.Instances[0].Status != "RUNNING" {
 		t.Fatalf("status = %+v", st)
 	}
-	if out := run("drill", "--dry-run"); !strings.Contains(out, "dry-run") {
+	if out := run("drill", "--dry-run"); !strings.Contains(out, "dry-run") || !strings.Contains(out, "\nnext: coopguard drill ") {
 		t.Errorf("drill --dry-run printed:\n%s", out)
 	}
 	out := run("drill")
-	if !strings.Contains(out, "(contained, contain via drill)") || !strings.Contains(out, "time to containment") {
+	if !strings.Contains(out, "(contained, contain via drill)") || !strings.Contains(out, "time to containment") ||
+		!strings.Contains(out, "\nnext: coopguard incidents show alert-drill-") || !strings.HasSuffix(out, " --restore\n") {
 		t.Errorf("drill printed:\n%s", out)
 	}
 	if out := run("status"); !strings.Contains(out, "TERMINATED") || !strings.Contains(out, "DISABLED") {
@@ -123,5 +125,25 @@ func waitFor(t *testing.T, addr string) {
 			t.Fatalf("%s not listening: %v", addr, err)
 		}
 		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// TestEveryCommandHasHelp: COMMAND -h prints what the command does, its
+// flags and at least one example of it, and runs nothing.
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands {
+		for _, flag := range []string{"-h", "--help"} {
+			var help, out bytes.Buffer
+			helpOut = &help
+			err := realMain(context.Background(), []string{c.name, flag}, &out)
+			helpOut = os.Stdout
+			if err != nil || out.Len() != 0 {
+				t.Errorf("coopguard %s %s = %v, printed %q; want its help only", c.name, flag, err, out.String())
+			}
+			h := help.String()
+			if !strings.HasPrefix(h, "coopguard "+c.name+": ") || !strings.Contains(h, "\nFlags:\n") || !strings.Contains(h, "\nExamples:\n  coopguard "+c.name) {
+				t.Errorf("coopguard %s %s help lacks its purpose, flags or an example:\n%s", c.name, flag, h)
+			}
+		}
 	}
 }
