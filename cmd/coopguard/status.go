@@ -38,8 +38,12 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tID\tZONE\tSTATUS\tEXTERNAL IP\tTAGS\tAGENTS\tSERVICE ACCOUNT")
 	for _, in := range rep.Instances {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", escape(in.Name), escape(in.ID), escape(in.Zone), escape(in.Status), in.ExternalIP,
-			escape(strings.Join(in.NetworkTags, ",")), escape(in.AgentsFlag), escape(in.ServiceAccount))
+		ip := "none"
+		if in.ExternalIP {
+			ip = "YES (exposed)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(in.Name), escape(in.ID), escape(in.Zone), escape(in.Status), ip,
+			orDash(escape(strings.Join(in.NetworkTags, ","))), orDash(escape(in.AgentsFlag)), orDash(escape(in.ServiceAccount)))
 	}
 	if len(rep.Instances) == 0 {
 		fmt.Fprintln(tw, "(none: run coopguard provision)")
@@ -69,4 +73,12 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 			r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds)
 	}
 	tw.Flush()
+}
+
+// orDash shows an empty table cell as "-" rather than nothing.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
