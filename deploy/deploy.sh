@@ -166,6 +166,7 @@ update_role() {
 }
 ensure "role $ROLE_RESPONDER" describe_role create_role update_role "$ROLE_RESPONDER" "$DEPLOY_DIR/roles/responder.yaml"
 ensure "role $ROLE_PROVISIONER" describe_role create_role update_role "$ROLE_PROVISIONER" "$DEPLOY_DIR/roles/provisioner.yaml"
+ensure "role $ROLE_RESPONDER_SECRETS" describe_role create_role update_role "$ROLE_RESPONDER_SECRETS" "$DEPLOY_DIR/roles/responder-secrets.yaml"
 KEY_SOURCE=${COOPGUARD_ROTATION_KEY_SOURCE_URL:-}
 if [[ -n $KEY_SOURCE ]]; then
 	ensure "role $ROLE_RESPONDER_KEYSOURCE" describe_role create_role update_role "$ROLE_RESPONDER_KEYSOURCE" "$DEPLOY_DIR/roles/responder-keysource.yaml"
@@ -199,6 +200,26 @@ run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$
 	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --condition=None --quiet
 run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
 	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --condition=None --quiet
+# The managed secrets: the responder's Secret Manager permissions hold on
+# those secrets and their versions only (an IAM condition on resource.name,
+# which Secret Manager writes with the project number), never on another
+# secret of the project.
+IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
+# managed_condition [versions]: the CEL expression matching the managed
+# secrets and their versions, or with "versions" their versions only.
+managed_condition() {
+	local expr="" s
+	for s in "${MANAGED[@]}"; do
+		s=${s//[[:space:]]/}
+		[[ -n $s ]] || continue
+		[[ -n $1 ]] || expr+="${expr:+ || }resource.name == \"projects/$PROJECT_NUMBER/secrets/$s\""
+		expr+="${expr:+ || }resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
+	done
+	echo "$expr"
+}
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_SECRETS" \
+	--condition="expression=$(managed_condition ""),title=coopguard-managed-secrets-responder,description=the secrets coopguard manages and their versions" --quiet
 # The incident store: only coopguard's responder account reads and writes
 # it. The sandbox's account gets no Firestore role (posture checks that).
 run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
@@ -214,16 +235,9 @@ run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="
 
 if [[ -n $KEY_SOURCE ]]; then
 	note "key source configured: the responder may add versions to the managed secrets"
-	IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
-	expr=""
-	for s in "${MANAGED[@]}"; do
-		s=${s//[[:space:]]/}
-		[[ -n $s ]] || continue
-		expr+="${expr:+ || }resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
-	done
 	run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
 		--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" \
-		--condition="expression=$expr,title=coopguard-managed-secrets,description=versions of the secrets coopguard manages" --quiet
+		--condition="expression=$(managed_condition versions),title=coopguard-managed-secrets,description=versions of the secrets coopguard manages" --quiet
 	CRED=${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-}
 	if [[ -n $CRED ]]; then
 		run gcloud secrets add-iam-policy-binding "$CRED" --project="$PROJECT" \

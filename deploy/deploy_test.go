@@ -270,6 +270,23 @@ func TestDeployKeySourceGrants(t *testing.T) {
 	if !bound {
 		t.Error("key source configured but the key-source role is not bound")
 	}
+	// The responder's Secret Manager role holds on the managed secrets
+	// and their versions only.
+	var secrets int
+	for _, c := range find(with, "gcloud", "projects", "add-iam-policy-binding") {
+		if r, _ := c.Flag("role"); strings.HasSuffix(r, "/coopguardResponderSecrets") {
+			secrets++
+			cond := flag(t, c, "condition")
+			for _, s := range []string{"anthropic-api-key", "other-key"} {
+				if !strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) || !strings.Contains(cond, "/secrets/"+s+"/") {
+					t.Errorf("managed-secrets role condition %q does not cover secret %s and its versions", cond, s)
+				}
+			}
+		}
+	}
+	if secrets != 1 {
+		t.Errorf("the managed-secrets role is bound %d times, want once, under its condition", secrets)
+	}
 	if len(find(with, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")) != 1 {
 		t.Error("the responder may not read the key source's credential secret mint-token")
 	}

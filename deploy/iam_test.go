@@ -34,7 +34,7 @@ func TestRolesMatchTheCode(t *testing.T) {
 	for _, c := range req.Unknown {
 		t.Errorf("%s: no IAM mapping for %s — add it to deploy.Methods (deploy/permissions.go)", c.Pos, c.Method)
 	}
-	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleProvisioner} {
+	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleResponderSecrets, deploy.RoleProvisioner} {
 		file := deploy.RoleFile(role)
 		r, err := deploy.ReadRole(filepath.Join(root, file))
 		if err != nil {
@@ -128,6 +128,7 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	want := map[string]string{
 		"coopguardResponder":          sa("coopguard-responder"),
 		"coopguardResponderKeySource": sa("coopguard-responder"),
+		"coopguardResponderSecrets":   sa("coopguard-responder"),
 		"coopguardProvisioner":        sa("coopguard-provisioner"),
 	}
 	for id, member := range want {
@@ -138,6 +139,7 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	files := map[string]string{
 		"coopguardResponder":          deploy.RoleFile(deploy.RoleResponder),
 		"coopguardResponderKeySource": deploy.RoleFile(deploy.RoleResponderKeySource),
+		"coopguardResponderSecrets":   deploy.RoleFile(deploy.RoleResponderSecrets),
 		"coopguardProvisioner":        deploy.RoleFile(deploy.RoleProvisioner),
 	}
 	for id, file := range files {

@@ -28,6 +28,7 @@ const (
 var RoleIDs = map[string]string{
 	RoleResponder:          "coopguardResponder",
 	RoleResponderKeySource: "coopguardResponderKeySource",
+	RoleResponderSecrets:   "coopguardResponderSecrets",
 	RoleProvisioner:        "coopguardProvisioner",
 }
 

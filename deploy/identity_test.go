@@ -22,6 +22,7 @@ func TestIdentityMatchesLib(t *testing.T) {
 		"SA_INVOKER=" + deploy.AccountInvoker + "\n",
 		"ROLE_RESPONDER=" + deploy.RoleIDs[deploy.RoleResponder] + "\n",
 		"ROLE_RESPONDER_KEYSOURCE=" + deploy.RoleIDs[deploy.RoleResponderKeySource] + "\n",
+		"ROLE_RESPONDER_SECRETS=" + deploy.RoleIDs[deploy.RoleResponderSecrets] + "\n",
 		"ROLE_PROVISIONER=" + deploy.RoleIDs[deploy.RoleProvisioner] + "\n",
 	} {
 		if !strings.Contains(lib, want) {

@@ -45,6 +45,7 @@ SA_INVOKER=coopguard-invoker
 # Custom roles (ids) and their definition files, see deploy/roles/.
 ROLE_RESPONDER=coopguardResponder
 ROLE_RESPONDER_KEYSOURCE=coopguardResponderKeySource
+ROLE_RESPONDER_SECRETS=coopguardResponderSecrets
 ROLE_PROVISIONER=coopguardProvisioner
 
 # The functions: deployed name, entry point (functions/register.go), trigger

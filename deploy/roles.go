@@ -15,6 +15,7 @@ import (
 const (
 	RoleResponder          = "responder"           // HandleAlert, HandleLogEntry, RotateKeys, Status
 	RoleResponderKeySource = "responder-keysource" // the responder, when a key source is configured
+	RoleResponderSecrets   = "responder-secrets"   // the responder, on the managed secrets only (IAM condition)
 	RoleProvisioner        = "provisioner"         // Provision
 )
 
@@ -169,12 +170,8 @@ func Requirements(byRole map[string][]CallSite) Required {
 				req.Unknown = append(req.Unknown, c)
 				continue
 			}
-			target := role
-			if need.KeySource && role == RoleResponder {
-				target = RoleResponderKeySource
-			}
 			for _, p := range need.Perms {
-				add(target, p, c)
+				add(target(role, p, need), p, c)
 			}
 			if need.Grant != "" {
 				req.Grants[need.Grant] = append(req.Grants[need.Grant], c)
@@ -182,6 +179,22 @@ func Requirements(byRole map[string][]CallSite) Required {
 		}
 	}
 	return req
+}
+
+// target is the role file a responder permission goes to: a key source's
+// to the key-source role, Secret Manager's to the managed-secrets role
+// (both bound under a condition on the managed secrets), the rest to the
+// responder's own.
+func target(role, perm string, need Need) string {
+	switch {
+	case role != RoleResponder:
+		return role
+	case need.KeySource:
+		return RoleResponderKeySource
+	case strings.HasPrefix(perm, "secretmanager."):
+		return RoleResponderSecrets
+	}
+	return role
 }
 
 // RoleFile is the definition file of a role, relative to the repository.

@@ -57,6 +57,8 @@ try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccoun
 	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --all --quiet
 try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
 	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" --all --quiet
+try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
+	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_SECRETS" --all --quiet
 try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
 	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --all --quiet
 try gcloud iam service-accounts remove-iam-policy-binding "$COOPGUARD_SERVICE_ACCOUNT" --project="$PROJECT" \
@@ -83,7 +85,7 @@ live_role() {
 	fi
 }
 delete_role() { run gcloud iam roles delete "$1" --project="$PROJECT" --quiet; }
-for r in "$ROLE_RESPONDER" "$ROLE_RESPONDER_KEYSOURCE" "$ROLE_PROVISIONER"; do
+for r in "$ROLE_RESPONDER" "$ROLE_RESPONDER_KEYSOURCE" "$ROLE_RESPONDER_SECRETS" "$ROLE_PROVISIONER"; do
 	remove "role $r" live_role delete_role "$r"
 done
 

@@ -9,6 +9,8 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"google.golang.org/genproto/googleapis/type/expr"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/deploy"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -123,6 +125,10 @@ type Deployment struct {
 	// provider's credential (the Anthropic Admin API key): the responder
 	// may read that one secret, and nobody else is granted it.
 	RevokeCredential string
+	// ManagedSecrets are the secrets coopguard manages (default
+	// anthropic-api-key, as deploy.sh): the responder's Secret Manager
+	// role is bound under a condition naming them and their versions.
+	ManagedSecrets []string
 	// LogsTopic, AlertsTopic and RotationTopic receive from the Logging
 	// sink's writer, Monitoring's and Secret Manager's service agents.
 	LogsTopic, AlertsTopic, RotationTopic string
@@ -139,14 +145,16 @@ func Provisioner(project string) string {
 
 // Deploy grants in project what deploy/deploy.sh grants: deploy's custom
 // roles defined from deploy/roles/*.yaml and bound to the responder and
-// provisioner, actAs on the sandbox's account for both (the responder
+// provisioner (the responder's Secret Manager role under deploy's
+// condition on the managed secrets), actAs on the sandbox's account for both (the responder
 // sets the agents flag in the VM's metadata), the service agents'
 // publisher grants on their topics — and what cloudcoop's own setup gives
 // the sandbox's account (log and metric writer).
 func (e *Emulator) Deploy(project string, d Deployment) error {
 	resp, prov := iam.Member(Responder(project)), iam.Member(Provisioner(project))
 	var bind []*iampb.Binding
-	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleProvisioner} {
+	var conditional []*iampb.Binding
+	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleResponderSecrets, deploy.RoleProvisioner} {
 		r, err := deploy.EmbeddedRole(role)
 		if err != nil {
 			return err
@@ -156,6 +164,8 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 		switch {
 		case role == deploy.RoleResponder:
 			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
+		case role == deploy.RoleResponderSecrets:
+			conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{resp}, Condition: managedSecrets(project, d.ManagedSecrets)})
 		case role == deploy.RoleProvisioner:
 			bind = append(bind, &iampb.Binding{Role: name, Members: []string{prov}})
 		case d.KeySourceCredential != "":
@@ -194,8 +204,29 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 			addBinding(pol, b.Role, m)
 		}
 	}
+	for _, b := range conditional {
+		if !slices.ContainsFunc(pol.Bindings, func(o *iampb.Binding) bool { return proto.Equal(o, b) }) {
+			pol.Bindings = append(pol.Bindings, b)
+		}
+		pol.Version = 3
+	}
 	e.ResourceManager.SetPolicy(project, pol)
 	return nil
+}
+
+// managedSecrets is deploy.sh's condition on the managed secrets and their
+// versions, by project number as Secret Manager writes resource names.
+func managedSecrets(project string, secrets []string) *expr.Expr {
+	if len(secrets) == 0 {
+		secrets = []string{"anthropic-api-key"}
+	}
+	num := resourcemanager.NumberOf(project)
+	var terms []string
+	for _, s := range secrets {
+		name := "projects/" + num + "/secrets/" + s
+		terms = append(terms, `resource.name == "`+name+`"`, `resource.name.startsWith("`+name+`/")`)
+	}
+	return &expr.Expr{Title: "coopguard-managed-secrets-responder", Description: "the secrets coopguard manages and their versions", Expression: strings.Join(terms, " || ")}
 }
 
 // addBinding adds member to role's unconditional binding in p, as
@@ -230,6 +261,7 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 		SandboxAccount:      cfg.Cloud.GCP.ServiceAccount,
 		KeySourceCredential: cfg.Coopguard.Rotation.KeySourceCredentialSecret,
 		RevokeCredential:    cfg.Coopguard.Revoke.CredentialSecret,
+		ManagedSecrets:      cfg.Coopguard.Secrets,
 		LogsTopic:           cfg.Coopguard.Topics.Logs,
 		AlertsTopic:         cfg.Coopguard.Topics.Alerts,
 		RotationTopic:       cfg.Coopguard.Topics.Rotation,
