@@ -59,6 +59,8 @@ func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
 	// Keep what is already granted (deploy's bindings).
 	if old, ok := emu.ResourceManager.Policy(project); ok {
 		pol.Bindings = append(pol.Bindings, old.GetBindings()...)
+		// Deploy's conditional bindings need version 3.
+		pol.Version = max(pol.Version, old.GetVersion())
 	}
 	for _, r := range SandboxRoles {
 		held := slices.ContainsFunc(pol.Bindings, func(b *iampb.Binding) bool {
