@@ -213,20 +213,21 @@ func TestWrap(t *testing.T) {
 	}
 }
 
-// postureLines maps each check's name to its table line.
+// postureLines maps each check's name to its table row and the evidence
+// and fix lines wrapped under it.
 func postureLines(table string) map[string]string {
 	out := map[string]string{}
-	check := ""
+	var cur string
 	for _, l := range strings.Split(table, "\n") {
 		f := strings.Fields(l)
 		switch {
-		case len(f) == 2 && (f[1] == "PASS" || f[1] == "FAIL" || f[1] == "ERROR"):
-			check, out[f[0]] = f[0], l
-		case check != "" && strings.HasPrefix(l, "    "):
-			// Evidence and fix are wrapped under the check's row.
-			out[check] += " " + strings.TrimSpace(l)
+		case len(f) >= 2 && (f[1] == "PASS" || f[1] == "FAIL" || f[1] == "ERROR"):
+			cur = f[0]
+			out[cur] = l
+		case cur != "" && strings.HasPrefix(l, " ") && len(f) > 0:
+			out[cur] += "\n" + l
 		default:
-			check = ""
+			cur = ""
 		}
 	}
 	return out
