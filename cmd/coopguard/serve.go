@@ -127,6 +127,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if emu != nil {
+		if err := seedDemoRevocation(ctx, emu, cfg, st); err != nil {
+			return err
+		}
+	}
 	env, err := functions.NewEnv(cfg, clients, log, functions.WithStore(st), functions.WithLocalOperator(whoami()))
 	if err != nil {
 		return err
