@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadmeGcloudCommands runs the README's "inspect the emulated project
@@ -51,6 +54,10 @@ func TestReadmeGcloudCommands(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("Provision = %d", resp.StatusCode)
 	}
+	// A human reads the README after the VM's watcher has reported; the
+	// test waits for that report (the watcher backs off while the VM does
+	// not exist yet) before it runs the commands.
+	waitForWatcher(t, "http://127.0.0.1:"+port)
 	script := "set -euo pipefail\n" + strings.ReplaceAll(block, "127.0.0.1:8080", "127.0.0.1:"+port)
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Env = append(os.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
@@ -72,5 +79,41 @@ func TestReadmeGcloudCommands(t *testing.T) {
 	cancel()
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// waitForWatcher waits until the demo VM's agent watcher has written its
+// guest attribute coopguard/agents, read as the VM reads it (its metadata
+// server), which no Compute API rate limit counts.
+func waitForWatcher(t *testing.T, server string) {
+	t.Helper()
+	resp, err := http.Get(server + "/EmulatorInfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info emulatorInfo
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("GET /EmulatorInfo: %v", err)
+	}
+	url := "http://" + info.MetadataServer + "/computeMetadata/v1/instance/guest-attributes/coopguard/agents"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Metadata-Flavor", "Google")
+		resp, err := http.DefaultClient.Do(req)
+		last := fmt.Sprint(err)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo VM's watcher wrote no guest attribute coopguard/agents within 30 s (last answer: %s)", last)
+		}
+		<-time.After(50 * time.Millisecond)
 	}
 }
