@@ -18,15 +18,9 @@ import (
 // disables, enables and lists the API key's versions, and is refused the
 // same calls one secret over.
 func TestResponderSecretsAreTheManagedOnes(t *testing.T) {
-	emu, err := emulator.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = emu.Close() })
-	ctx := context.Background()
 	cfg := config.Demo()
 	project := cfg.Cloud.GCP.Project
-	emu.ResourceManager.SeedProject(project)
+	emu, ctx := startProject(t, project)
 	if err := emu.DeployConfig(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -86,4 +80,16 @@ func TestResponderSecretsAreTheManagedOnes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// startProject starts an emulated GCP for one test with project seeded.
+func startProject(t *testing.T, project string) (*emulator.Emulator, context.Context) {
+	t.Helper()
+	emu, err := emulator.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	emu.ResourceManager.SeedProject(project)
+	return emu, context.Background()
 }

@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -19,14 +18,8 @@ import (
 // coopguard's responder), and leaves them out for the others
 // (roles/logging.viewer, roles/viewer), who still read the rest.
 func TestPrivateLogsNeedTheirPermission(t *testing.T) {
-	emu, err := emulator.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = emu.Close() })
-	ctx := context.Background()
 	const project = "coopguard-demo"
-	emu.ResourceManager.SeedProject(project)
+	emu, ctx := startProject(t, project)
 	for member, role := range map[string]string{
 		"user:viewer@example.com": "roles/logging.viewer", "user:auditor@example.com": "roles/logging.privateLogViewer", "user:reader@example.com": "roles/viewer",
 	} {

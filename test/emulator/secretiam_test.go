@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -9,23 +8,15 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
 // TestSecretLevelAccess pins that a binding on one secret lets its member
 // read that secret's versions and nothing else, and that the secret's
 // TestIamPermissions answers what the caller really holds there.
 func TestSecretLevelAccess(t *testing.T) {
-	emu, err := emulator.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = emu.Close() })
-	ctx := context.Background()
 	const project = "coopguard-demo"
+	emu, ctx := startProject(t, project)
 	const sandbox = "cc-sandbox@coopguard-demo.iam.gserviceaccount.com"
-	emu.ResourceManager.SeedProject(project)
 	emu.SecretManager.SeedSecret(project, "anthropic-api-key", []byte("sk-ONE"))
 	emu.SecretManager.SeedSecret(project, "other", []byte("sk-OTHER"))
 	op, err := emu.Clients(ctx, project)
