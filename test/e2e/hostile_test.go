@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -218,20 +217,12 @@ func (a *agents) putGuestAttr(t *testing.T, v string) {
 func (a *agents) metadataCall(t *testing.T, req *http.Request) string {
 	t.Helper()
 	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode == http.StatusNotFound {
+	code, b := send(t, req)
+	if code == http.StatusNotFound {
 		return ""
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s = %d %s", req.Method, req.URL.Path, resp.StatusCode, b)
+	if code != http.StatusOK {
+		t.Fatalf("%s %s = %d %s", req.Method, req.URL.Path, code, b)
 	}
 	return string(b)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,18 +34,10 @@ func resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, b := send(t, req)
 	var rep incident.Report
 	_ = json.Unmarshal(b, &rep)
-	return resp.StatusCode, rep, string(b)
+	return code, rep, string(b)
 }
 
 // idToken is an Authorization header with an ID token for email, shaped
