@@ -3,6 +3,7 @@ module github.com/cloudcoop/coopguard
 go 1.26.8
 
 require (
+	cloud.google.com/go/artifactregistry v1.28.0
 	cloud.google.com/go/compute v1.74.0
 	cloud.google.com/go/firestore v1.29.0
 	cloud.google.com/go/iam v1.15.0
@@ -12,6 +13,7 @@ require (
 	cloud.google.com/go/resourcemanager v1.18.0
 	cloud.google.com/go/run v1.24.0
 	cloud.google.com/go/secretmanager v1.23.0
+	cloud.google.com/go/serviceusage v1.16.0
 	github.com/BurntSushi/toml v1.6.0
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2

@@ -165,6 +165,10 @@ var Methods = map[string]Need{
 	"Services.GetService":   {Perms: []string{"run.services.get"}},
 	"Services.GetIamPolicy": {Perms: []string{"run.services.getIamPolicy"}},
 
+	// Service Usage and Artifact Registry: posture's image-scanning check.
+	"ServiceUsage.GetService":       {Perms: []string{"serviceusage.services.get"}},
+	"Repositories.ListRepositories": {Perms: []string{"artifactregistry.repositories.list"}},
+
 	// IAM: posture reads the permissions of a custom role bound to the
 	// sandbox's account.
 	"IAMAdmin.GetRole": {Perms: []string{"iam.roles.get"}},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
@@ -542,6 +543,26 @@ func TestChecks(t *testing.T) {
 			posture.Fail, "coopguard-extra not deployed in us-central1", "make deploy PROJECT=coopguard-local REGION=us-central1"},
 		{"deployed elsewhere", "functions-authenticated", nil, func(in *posture.Input) { in.Region = "europe-west1" },
 			posture.Fail, "coopguard-provision not deployed in europe-west1", ""},
+
+		// image-scanning
+		{"scanning API off", "image-scanning", func(t *testing.T, w *world) {
+			w.emu.ServiceUsage.Enable(w.project(), posture.ScanningAPI, false)
+		}, nil, posture.Fail, "containerscanning.googleapis.com is not enabled: images in sandbox-images are not scanned",
+			"gcloud services enable containerscanning.googleapis.com --project coopguard-local"},
+		{"repository with scanning disabled", "image-scanning", func(t *testing.T, w *world) {
+			w.emu.ArtifactRegistry.SeedRepository(w.project(), w.cfg.Region(), "legacy", artifactregistrypb.Repository_DOCKER,
+				artifactregistrypb.Repository_VulnerabilityScanningConfig_DISABLED)
+		}, nil, posture.Fail, "legacy has vulnerability scanning off",
+			"gcloud artifacts repositories update legacy --location us-central1 --project coopguard-local --allow-vulnerability-scanning"},
+		{"no Docker repository", "image-scanning", func(t *testing.T, w *world) {
+			w.emu.ArtifactRegistry.SeedRepository(w.project(), "europe-west1", "jars", artifactregistrypb.Repository_MAVEN,
+				artifactregistrypb.Repository_VulnerabilityScanningConfig_DISABLED)
+		}, func(in *posture.Input) { in.Region = "europe-west1" },
+			posture.Pass, "not applicable: no Artifact Registry Docker repository in europe-west1", ""},
+		{"all scanned", "image-scanning", func(t *testing.T, w *world) {
+			w.emu.ArtifactRegistry.SeedRepository(w.project(), w.cfg.Region(), "more", artifactregistrypb.Repository_DOCKER,
+				artifactregistrypb.Repository_VulnerabilityScanningConfig_ENABLEMENT_CONFIG_UNSPECIFIED)
+		}, nil, posture.Pass, "containerscanning.googleapis.com on; scanning active in more, sandbox-images (us-central1)", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.check+"/"+tt.name, func(t *testing.T) {
@@ -592,6 +613,8 @@ func TestReadErrors(t *testing.T) {
 			0, []string{"service-account-roles", "audit-logging"}, "grant resourcemanager.projects.getIamPolicy"},
 		{"Cloud Run unavailable", "google.cloud.run.v2.Services/ListServices", faults.Fault{Code: codes.Internal},
 			0, []string{"functions-authenticated"}, "retry"},
+		{"Artifact Registry denied", "google.devtools.artifactregistry.v1.ArtifactRegistry/ListRepositories", faults.Fault{Code: codes.PermissionDenied},
+			0, []string{"image-scanning"}, "grant artifactregistry.repositories.list"},
 		{"sink read hangs", "google.logging.v2.ConfigServiceV2/GetSink", faults.Fault{Hang: true},
 			2 * time.Second, []string{"log-sink"}, "timed out"},
 	}

@@ -41,6 +41,7 @@ var checks = []Check{
 	keyRotation{},
 	revokeKeyNamed{},
 	functionsAuthenticated{},
+	imageScanning{},
 }
 
 // Checks returns the registered checks in report order.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	artifactregistry "cloud.google.com/go/artifactregistry/apiv1"
 	compute "cloud.google.com/go/compute/apiv1"
 	iamadmin "cloud.google.com/go/iam/admin/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
@@ -20,6 +21,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	run "cloud.google.com/go/run/apiv2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	serviceusage "cloud.google.com/go/serviceusage/apiv1"
 	"google.golang.org/api/option"
 	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
@@ -37,6 +39,10 @@ type Options struct {
 	// Run services that coopguard's functions are (posture checks).
 	ResourceManager []option.ClientOption
 	Run             []option.ClientOption
+	// ServiceUsage and ArtifactRegistry read whether images are scanned
+	// (posture).
+	ServiceUsage     []option.ClientOption
+	ArtifactRegistry []option.ClientOption
 	// IAM is the IAM API (service accounts, roles).
 	IAM []option.ClientOption
 
@@ -72,7 +78,10 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 
 		ResourceManager: grpcOpts(grpcAddr),
 		Run:             grpcOpts(grpcAddr),
-		IAM:             grpcOpts(grpcAddr),
+
+		ServiceUsage:     grpcOpts(grpcAddr),
+		ArtifactRegistry: grpcOpts(grpcAddr),
+		IAM:              grpcOpts(grpcAddr),
 	}
 }
 
@@ -117,6 +126,10 @@ type Clients struct {
 	Projects *resourcemanager.ProjectsClient
 	// Services reads the Cloud Run services of coopguard's functions.
 	Services *run.ServicesClient
+	// ServiceUsage reads whether an API is enabled; Repositories lists
+	// Artifact Registry repositories (posture's image-scanning check).
+	ServiceUsage *serviceusage.Client
+	Repositories *artifactregistry.Client
 	// IAMAdmin manages the sandbox's service account (Provision) and
 	// reads custom roles (posture).
 	IAMAdmin *iamadmin.IamClient
@@ -151,9 +164,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	}
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run, o.IAM = withLimits(o.ResourceManager), withLimits(o.Run), withLimits(o.IAM)
+	o.ServiceUsage, o.ArtifactRegistry = withLimits(o.ServiceUsage), withLimits(o.ArtifactRegistry)
 	if o.Identity != "" {
 		id := EmulatedIdentity(o.Identity)
-		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM} {
+		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry} {
 			*opts = append(*opts, id)
 		}
 	}
@@ -188,6 +202,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 		return resourcemanager.NewProjectsClient(ctx, o.ResourceManager...)
 	})
 	dial(&errs, c, "cloud run services", &c.Services, func() (*run.ServicesClient, error) { return run.NewServicesClient(ctx, o.Run...) })
+	dial(&errs, c, "service usage", &c.ServiceUsage, func() (*serviceusage.Client, error) { return serviceusage.NewClient(ctx, o.ServiceUsage...) })
+	dial(&errs, c, "artifact registry", &c.Repositories, func() (*artifactregistry.Client, error) {
+		return artifactregistry.NewClient(ctx, o.ArtifactRegistry...)
+	})
 	dial(&errs, c, "iam admin", &c.IAMAdmin, func() (*iamadmin.IamClient, error) { return iamadmin.NewIamClient(ctx, o.IAM...) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator/anthropic"
+	"github.com/cloudcoop/coopguard/test/emulator/artifactregistry"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
@@ -33,6 +34,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/restgw"
 	"github.com/cloudcoop/coopguard/test/emulator/run"
 	"github.com/cloudcoop/coopguard/test/emulator/secretmanager"
+	"github.com/cloudcoop/coopguard/test/emulator/serviceusage"
 )
 
 // Emulator is a running emulated GCP. Close stops it.
@@ -51,6 +53,10 @@ type Emulator struct {
 	// services of coopguard's functions.
 	ResourceManager *resourcemanager.Server
 	Run             *run.Server
+	// ServiceUsage holds which APIs each project has enabled;
+	// ArtifactRegistry its repositories and their scanning config.
+	ServiceUsage     *serviceusage.Server
+	ArtifactRegistry *artifactregistry.Server
 	// IAMAdmin holds service accounts and their keys (IAM API), which
 	// attack drills create and mint.
 	IAMAdmin *iamadmin.Server
@@ -96,6 +102,8 @@ func Start() (*Emulator, error) {
 	e.NAT = cloudnat.New(e.Compute, e.Logging)
 	e.ResourceManager = resourcemanager.New(e.Clock.Now)
 	e.Run = run.New(e.Clock.Now)
+	e.ServiceUsage = serviceusage.New()
+	e.ArtifactRegistry = artifactregistry.New(e.ServiceUsage.Enabled)
 	e.IAMAdmin = iamadmin.New(e.Clock.Now)
 	e.newGate()
 	e.IAMAdmin.SetRoles(e.IAM.CustomRole)
@@ -114,6 +122,8 @@ func Start() (*Emulator, error) {
 	e.Logging.Register(e.grpcSrv)
 	e.ResourceManager.Register(e.grpcSrv)
 	e.Run.Register(e.grpcSrv)
+	e.ServiceUsage.Register(e.grpcSrv)
+	e.ArtifactRegistry.Register(e.grpcSrv)
 	e.IAMAdmin.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()

@@ -3,12 +3,14 @@
 // real project would already have — the project IAM policy (audit logs on,
 // least-privilege grants for the sandbox's service account) and
 // coopguard's functions deployed as Cloud Run services that require
-// authentication. Tests use it, and so does `coopguard serve`'s demo.
+// authentication, and Docker images scanned for vulnerabilities. Tests use
+// it, and so does `coopguard serve`'s demo.
 package posturetest
 
 import (
 	"slices"
 
+	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
@@ -24,6 +26,10 @@ var SandboxRoles = []string{
 	"roles/logging.logWriter",
 	"roles/monitoring.metricWriter",
 }
+
+// DemoRepository is the Docker repository of the demo project, which has
+// vulnerability scanning active.
+const DemoRepository = "sandbox-images"
 
 // Invoker is the principal deploy lets call coopguard's functions
 // (deploy/lib.sh SA_INVOKER).
@@ -74,4 +80,8 @@ func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
 	for _, name := range posture.Services {
 		emu.Run.SeedService(project, cfg.Region(), name, []string{Invoker(project)})
 	}
+	// Images are scanned: the API on and a Docker repository inheriting it.
+	emu.ServiceUsage.Enable(project, posture.ScanningAPI, true)
+	emu.ArtifactRegistry.SeedRepository(project, cfg.Region(), DemoRepository,
+		artifactregistrypb.Repository_DOCKER, artifactregistrypb.Repository_VulnerabilityScanningConfig_INHERITED)
 }

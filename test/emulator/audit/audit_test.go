@@ -10,11 +10,14 @@ import (
 	"sync"
 	"testing"
 
+	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"cloud.google.com/go/serviceusage/apiv1/serviceusagepb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/iterator"
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/genproto/googleapis/type/expr"
 	"google.golang.org/grpc"
@@ -297,5 +300,41 @@ func TestServiceAccountCallsBelongToTheirProject(t *testing.T) {
 	}
 	if ln := w.logNameOf("google.iam.admin.v1.CreateServiceAccountKey"); ln != "projects/"+project+"/logs/"+audit.ActivityLog {
 		t.Errorf("logName = %q, want the activity log of %s", ln, project)
+	}
+}
+
+// TestImageScanningReadsNeedTheirPermissions pins the Service Usage and
+// Artifact Registry rows: an account without them is refused naming the
+// permission, an operator is allowed.
+func TestImageScanningReadsNeedTheirPermissions(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		call func(c *gcp.Clients) error
+		perm string
+	}{
+		{"GetService", func(c *gcp.Clients) error {
+			_, err := c.ServiceUsage.GetService(ctx, &serviceusagepb.GetServiceRequest{Name: "projects/" + project + "/services/containerscanning.googleapis.com"})
+			return err
+		}, "serviceusage.services.get"},
+		{"ListRepositories", func(c *gcp.Clients) error {
+			_, err := c.Repositories.ListRepositories(ctx, &artifactregistrypb.ListRepositoriesRequest{Parent: "projects/" + project + "/locations/us-central1"}).Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			return err
+		}, "artifactregistry.repositories.list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call(w.clients(t, sandbox))
+			if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), "'"+tt.perm+"'") {
+				t.Errorf("%s by the sandbox = %v, want PermissionDenied naming %s", tt.name, err, tt.perm)
+			}
+			if err := tt.call(w.clients(t, emulator.Operator)); err != nil {
+				t.Errorf("%s by the operator = %v, want allowed", tt.name, err)
+			}
+		})
 	}
 }

@@ -52,6 +52,8 @@ const (
 	runSvc        = "run.googleapis.com"
 	iamSvc        = "iam.googleapis.com"
 	computeSvc    = "compute.googleapis.com"
+	usageSvc      = "serviceusage.googleapis.com"
+	arSvc         = "artifactregistry.googleapis.com"
 )
 
 // sm builds a Secret Manager row. Permission types:
@@ -136,6 +138,13 @@ var GRPC = map[string]Row{
 	"/google.cloud.run.v2.Services/ListServices": {Service: runSvc, Method: "google.cloud.run.v2.Services.ListServices", Perms: []string{"run.services.list"}, Type: AdminRead, Resource: []string{"parent"}},
 	"/google.cloud.run.v2.Services/GetIamPolicy": {Service: runSvc, Method: "google.cloud.run.v2.Services.GetIamPolicy", Perms: []string{"run.services.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
 	"/google.cloud.run.v2.Services/SetIamPolicy": {Service: runSvc, Method: "google.cloud.run.v2.Services.SetIamPolicy", Perms: []string{"run.services.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
+
+	// Service Usage (https://cloud.google.com/service-usage/docs/access-control)
+	// and Artifact Registry (https://cloud.google.com/artifact-registry/docs/access-control):
+	// reads of configuration, audited as ADMIN_READ (the stricter choice:
+	// written whenever Admin Activity is, see FIDELITY.md).
+	"/google.api.serviceusage.v1.ServiceUsage/GetService":                    {Service: usageSvc, Method: "google.api.serviceusage.v1.ServiceUsage.GetService", Perms: []string{"serviceusage.services.get"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.devtools.artifactregistry.v1.ArtifactRegistry/ListRepositories": {Service: arSvc, Method: "google.devtools.artifactregistry.v1.ArtifactRegistry.ListRepositories", Perms: []string{"artifactregistry.repositories.list"}, Type: AdminRead, Resource: []string{"parent"}},
 
 	// IAM service accounts and keys (https://cloud.google.com/iam/docs/audit-logging).
 	"/google.iam.admin.v1.IAM/CreateServiceAccount":    withSuffix(Row{Service: iamSvc, Method: "google.iam.admin.v1.CreateServiceAccount", Perms: []string{"iam.serviceAccounts.create"}, Type: AdminWrite, Resource: []string{"name"}}, "serviceAccounts", "account_id"),
