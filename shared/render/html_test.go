@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -35,13 +36,24 @@ func runChromium(t *testing.T, page string, args ...string) []byte {
 	defer cancel()
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
 		"--disable-dev-shm-usage", "--disable-extensions", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, chromium(t), append(append(base, args...), "file://"+page)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+	// Chromium itself sometimes dies of a signal while it starts on a
+	// loaded machine: that is the browser's crash, not the page's, so a
+	// crash is tried again (at most 3 runs); any other failure is final.
+	for run := 1; ; run++ {
+		cmd := exec.CommandContext(ctx, chromium(t), append(append(base, args...), "file://"+page)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err == nil {
+			return stdout.Bytes()
+		}
+		var exit *exec.ExitError
+		crashed := errors.As(err, &exit) && !exit.Exited() && ctx.Err() == nil
+		if !crashed || run == 3 {
+			t.Fatalf("chromium %v (run %d): %v\n%s", args, run, err, stderr.String())
+		}
+		t.Logf("chromium %v crashed (run %d: %v); running it again", args, run, err)
 	}
-	return stdout.Bytes()
 }
 
 // TestHTMLRendersInChromium: the page, opened from a file with no network,
