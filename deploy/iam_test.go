@@ -34,7 +34,7 @@ func TestRolesMatchTheCode(t *testing.T) {
 	for _, c := range req.Unknown {
 		t.Errorf("%s: no IAM mapping for %s — add it to deploy.Methods (deploy/permissions.go)", c.Pos, c.Method)
 	}
-	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleResponderSecrets, deploy.RoleProvisioner} {
+	for role := range deploy.RoleIDs {
 		file := deploy.RoleFile(role)
 		r, err := deploy.ReadRole(filepath.Join(root, file))
 		if err != nil {
@@ -69,8 +69,15 @@ func TestRolesMatchTheCode(t *testing.T) {
 			t.Errorf("%s grants permissions no %s code uses — remove them (or the call they were for is gone):\n%s", file, role, strings.Join(extra, "\n"))
 		}
 	}
-	if !sort.StringsAreSorted(mustRole(t, root, deploy.RoleResponder)) || !sort.StringsAreSorted(mustRole(t, root, deploy.RoleProvisioner)) {
-		t.Error("keep includedPermissions sorted, so reviews see what changed")
+	for role := range deploy.RoleIDs {
+		if !sort.StringsAreSorted(mustRole(t, root, role)) {
+			t.Errorf("%s: keep includedPermissions sorted, so reviews see what changed", deploy.RoleFile(role))
+		}
+	}
+	for role, perms := range req.Perms {
+		if _, ok := deploy.RoleIDs[role]; !ok {
+			t.Errorf("the %s code needs a role file %s that deploy does not define (%d permissions)", role, deploy.RoleFile(role), len(perms))
+		}
 	}
 }
 
@@ -95,59 +102,81 @@ func sites(calls []deploy.CallSite) string {
 	return strings.Join(s, ", ")
 }
 
-// TestDeployBindsRolesAndGrants: each function's service account gets its
-// role, and deploy makes exactly the resource-level grants the code needs.
-// firestoreRole is the one predefined role deploy grants on the project.
-const firestoreRole = "roles/datastore.user"
-
+// TestDeployBindsRolesAndGrants: each job's service account gets its roles
+// (its own, its managed-secrets role under a condition, its key-source role
+// when a key source is set, its Firestore role), each function is deployed
+// as its job's account, and deploy makes exactly the resource-level grants
+// each job's code needs, to that job only.
 func TestDeployBindsRolesAndGrants(t *testing.T) {
 	cmds, _ := dryRun(t, "deploy.sh", "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
-		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token")
+		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token",
+		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key")
 	sa := func(id string) string { return "serviceAccount:" + id + "@" + testProject + ".iam.gserviceaccount.com" }
-	bindings := map[string]string{} // role id → member
+	type binding struct{ role, member string }
+	bound := map[binding]string{} // → condition flag ("None" or the expression)
 	for _, c := range find(cmds, "gcloud", "projects", "add-iam-policy-binding", testProject) {
 		r, _ := c.Flag("role")
 		m, _ := c.Flag("member")
-		if prev, ok := bindings[r]; ok && prev != m {
-			t.Errorf("role %s bound to %s and %s", r, prev, m)
-		}
-		bindings[r] = m
-		if r == firestoreRole {
+		cond, _ := c.Flag("condition")
+		bound[binding{r, m}] = cond
+		if r == "roles/datastore.user" || r == "roles/datastore.viewer" {
 			continue
 		}
 		if !strings.HasPrefix(r, "projects/"+testProject+"/roles/") {
 			t.Errorf("deploy grants the predefined role %s on the project: use a custom role in deploy/roles/", r)
 		}
 	}
-	// The incident store: Firestore's predefined data role, to the
-	// responder only (it has no custom-role equivalent worth keeping in
-	// step with Firestore's permissions).
-	if got := bindings[firestoreRole]; got != sa("coopguard-responder") {
-		t.Errorf("%s bound to %q, want the responder only", firestoreRole, got)
-	}
-	want := map[string]string{
-		"coopguardResponder":          sa("coopguard-responder"),
-		"coopguardResponderKeySource": sa("coopguard-responder"),
-		"coopguardResponderSecrets":   sa("coopguard-responder"),
-		"coopguardProvisioner":        sa("coopguard-provisioner"),
-	}
-	for id, member := range want {
-		if got := bindings["projects/"+testProject+"/roles/"+id]; got != member {
-			t.Errorf("role %s bound to %q, want %q", id, got, member)
+	want := map[binding]bool{}
+	for _, j := range deploy.Jobs {
+		member := sa(j.Account)
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role)} {
+			id, ok := deploy.RoleIDs[file]
+			if !ok {
+				continue
+			}
+			b := binding{"projects/" + testProject + "/roles/" + id, member}
+			want[b] = true
+			cond, ok := bound[b]
+			switch {
+			case !ok:
+				t.Errorf("role %s is not bound to %s", id, member)
+			case file == j.Role && cond != "None":
+				t.Errorf("role %s is bound to %s under a condition %q: it is the job's project role", id, member, cond)
+			case file != j.Role && !strings.Contains(cond, "resource.name"):
+				t.Errorf("role %s is bound to %s without the managed secrets' condition (got %q)", id, member, cond)
+			}
+			for _, verb := range []string{"create", "update"} {
+				c := find(cmds, "gcloud", "iam", "roles", verb, id)
+				if len(c) != 1 || !strings.HasSuffix(flag(t, c[0], "file"), deploy.RoleFile(file)) {
+					t.Errorf("no `gcloud iam roles %s %s --file=.../%s`", verb, id, deploy.RoleFile(file))
+				}
+			}
+		}
+		if j.Datastore != "" {
+			b := binding{j.Datastore, member}
+			want[b] = true
+			if _, ok := bound[b]; !ok {
+				t.Errorf("%s is not bound to %s: the job reads the incident store", j.Datastore, member)
+			}
+		}
+		for _, fn := range j.Functions {
+			var found bool
+			for _, c := range find(cmds, "gcloud", "functions", "deploy") {
+				if e, _ := c.Flag("entry-point"); e == fn {
+					found = true
+					if got, _ := c.Flag("service-account"); "serviceAccount:"+got != member {
+						t.Errorf("function %s is deployed as %s, want %s (job %s)", fn, got, member, j.Role)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("deploy does not deploy function %s", fn)
+			}
 		}
 	}
-	files := map[string]string{
-		"coopguardResponder":          deploy.RoleFile(deploy.RoleResponder),
-		"coopguardResponderKeySource": deploy.RoleFile(deploy.RoleResponderKeySource),
-		"coopguardResponderSecrets":   deploy.RoleFile(deploy.RoleResponderSecrets),
-		"coopguardProvisioner":        deploy.RoleFile(deploy.RoleProvisioner),
-	}
-	for id, file := range files {
-		for _, verb := range []string{"create", "update"} {
-			c := find(cmds, "gcloud", "iam", "roles", verb, id)
-			if len(c) != 1 || !strings.HasSuffix(flag(t, c[0], "file"), file) {
-				t.Errorf("no `gcloud iam roles %s %s --file=.../%s`", verb, id, file)
-			}
+	for b := range bound {
+		if !want[b] {
+			t.Errorf("deploy binds %s to %s, which no job needs", b.role, b.member)
 		}
 	}
 
@@ -157,27 +186,43 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	}
 	byRole, _ := deploy.Attribute(pkgs)
 	req := deploy.Requirements(byRole)
-	actAs := func(account string) bool {
-		n := 0
+	account := map[string]string{}
+	for _, j := range deploy.Jobs {
+		account[j.Role] = j.Account
+	}
+	// made[grant][job] is how many times deploy makes the grant to the job.
+	made := map[string]map[string]int{deploy.GrantActAs: {}, deploy.GrantCredential: {}}
+	for _, j := range deploy.Jobs {
 		for _, c := range find(cmds, "gcloud", "iam", "service-accounts", "add-iam-policy-binding", "cc-sandbox@"+testProject+".iam.gserviceaccount.com") {
-			if strings.Contains(c.Line, "--member="+sa(account)) && strings.Contains(c.Line, "--role=roles/iam.serviceAccountUser") {
-				n++
+			if strings.Contains(c.Line, "--member="+sa(j.Account)) && strings.Contains(c.Line, "--role=roles/iam.serviceAccountUser") {
+				made[deploy.GrantActAs][j.Role]++
 			}
 		}
-		return n == 1
+		for _, secret := range []string{"mint-token", "admin-key"} {
+			for _, c := range find(cmds, "gcloud", "secrets", "add-iam-policy-binding", secret) {
+				if strings.Contains(c.Line, "--member="+sa(j.Account)) && strings.Contains(c.Line, "--role=roles/secretmanager.secretAccessor") {
+					made[deploy.GrantCredential][j.Role]++
+				}
+			}
+		}
 	}
-	grants := map[string]bool{
-		deploy.GrantSandboxActAs:        actAs("coopguard-provisioner"),
-		deploy.GrantResponderActAs:      actAs("coopguard-responder"),
-		deploy.GrantKeySourceCredential: len(find(cmds, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")) == 1,
+	for g, byJob := range made {
+		for _, j := range deploy.Jobs {
+			calls, needed := req.Grants[g][j.Role]
+			n := byJob[j.Role]
+			switch {
+			case needed && n == 0:
+				t.Errorf("the %s code needs grant %s (%s) but deploy does not make it to %s", j.Role, g, sites(calls), account[j.Role])
+			case !needed && n > 0:
+				t.Errorf("deploy makes grant %s to %s but no %s code needs it: remove it from deploy/deploy.sh", g, account[j.Role], j.Role)
+			}
+		}
 	}
-	for g, made := range grants {
-		calls, needed := req.Grants[g]
-		switch {
-		case needed && !made:
-			t.Errorf("the code needs grant %s (%s) but deploy does not make it", g, sites(calls))
-		case !needed && made:
-			t.Errorf("deploy makes grant %s but no code needs it: remove it from deploy/deploy.sh", g)
+	// Each credential goes to the one job that reads it.
+	for secret, job := range map[string]string{"mint-token": deploy.AccountRotator, "admin-key": deploy.AccountResponder} {
+		c := find(cmds, "gcloud", "secrets", "add-iam-policy-binding", secret)
+		if len(c) != 1 || !strings.Contains(c[0].Line, "--member="+sa(job)) {
+			t.Errorf("secret %s: want one accessor grant, to %s; got %v", secret, job, c)
 		}
 	}
 }

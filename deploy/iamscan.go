@@ -43,6 +43,7 @@ const clientsPkg = "shared/gcp"
 // directories in skip, e.g. "test") and returns its packages with their
 // GCP client calls: method calls on the gcp.Clients fields (c.Instances.Stop,
 // e.Clients.Secrets.DisableSecretVersion,
+// e.ClientsOf(account).Instances.List — a package function returning a client,
 // c.PubSub.TopicAdminClient.CreateTopic, c.PubSub.Publisher(t).Publish), also
 // through variables, parameters and struct fields of those client types.
 func Scan(root string, skip ...string) (map[string]*Package, error) {
@@ -92,7 +93,7 @@ func Scan(root string, skip ...string) (map[string]*Package, error) {
 	for dir, fs := range files {
 		p := &Package{Dir: dir}
 		pkgs[dir] = p
-		sc := &scanner{fset: fset, root: root, kinds: kinds, module: module, dir: dir, fields: map[string]string{}}
+		sc := &scanner{fset: fset, root: root, kinds: kinds, module: module, dir: dir, fields: map[string]string{}, funcs: map[string]string{}}
 		imports := map[string]bool{}
 		for _, f := range fs {
 			for _, imp := range f.Imports {
@@ -253,6 +254,9 @@ type scanner struct {
 	// package with client-typed fields (name-based: x.pub is a Publisher
 	// whatever x is).
 	fields map[string]string
+	// funcs: function or method name → kind of its first result, for the
+	// package's functions that return a client (e.ClientsOf(account)).
+	funcs map[string]string
 }
 
 func (s *scanner) localPath() string {
@@ -268,6 +272,13 @@ func (s *scanner) kindOfType(e ast.Expr, imports map[string]string) string {
 
 func (s *scanner) collectFields(f *ast.File) {
 	imports := importNames(f)
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Type.Results != nil && len(fd.Type.Results.List) > 0 {
+			if k := s.kindOfType(fd.Type.Results.List[0].Type, imports); k != "" {
+				s.funcs[fd.Name.Name] = k
+			}
+		}
+	}
 	ast.Inspect(f, func(n ast.Node) bool {
 		st, ok := n.(*ast.StructType)
 		if !ok {
@@ -424,11 +435,17 @@ func (s *scanner) kindOf(e ast.Expr, vars map[string]string) string {
 		}
 		return s.fields[name]
 	case *ast.CallExpr:
-		if sel, ok := x.Fun.(*ast.SelectorExpr); ok && s.kindOf(sel.X, vars) == "PubSub" {
-			switch sel.Sel.Name {
-			case "Publisher", "Subscriber":
-				return "PubSub." + sel.Sel.Name
+		switch fn := x.Fun.(type) {
+		case *ast.SelectorExpr:
+			if s.kindOf(fn.X, vars) == "PubSub" {
+				switch fn.Sel.Name {
+				case "Publisher", "Subscriber":
+					return "PubSub." + fn.Sel.Name
+				}
 			}
+			return s.funcs[fn.Sel.Name]
+		case *ast.Ident:
+			return s.funcs[fn.Name]
 		}
 	}
 	return ""

@@ -20,16 +20,49 @@ var roleFiles embed.FS
 // names them (deploy/identity_test.go keeps both in step).
 const (
 	AccountResponder   = config.AccountResponder
+	AccountRestorer    = config.AccountRestorer
+	AccountReader      = config.AccountReader
+	AccountRotator     = config.AccountRotator
 	AccountProvisioner = config.AccountProvisioner
 	AccountInvoker     = "coopguard-invoker"
 )
 
+// Job is one of coopguard's identities: the account, the functions
+// deployed as it, its role files and its access to the incident store.
+type Job struct {
+	// Role is the job's role file (RoleResponder, …); SecretsRole(Role)
+	// and KeySourceRole(Role) are bound too where they exist.
+	Role    string
+	Account string
+	// Functions are the entry points deployed as Account.
+	Functions []string
+	// Datastore is the predefined Firestore role on the project: the
+	// incident store (none for the provisioner).
+	Datastore string
+}
+
+// Jobs lists coopguard's identities. deploy.sh creates and binds the same
+// (deploy/iam_test.go), and the emulated GCP deploys from this table.
+var Jobs = []Job{
+	{Role: RoleResponder, Account: AccountResponder, Functions: []string{"HandleAlert", "HandleLogEntry"}, Datastore: "roles/datastore.user"},
+	{Role: RoleRestorer, Account: AccountRestorer, Functions: []string{"Resolve"}, Datastore: "roles/datastore.user"},
+	{Role: RoleReader, Account: AccountReader, Functions: []string{"Status", "Posture"}, Datastore: "roles/datastore.viewer"},
+	{Role: RoleRotator, Account: AccountRotator, Functions: []string{"RotateKeys"}, Datastore: "roles/datastore.user"},
+	{Role: RoleProvisioner, Account: AccountProvisioner, Functions: []string{"Provision"}},
+}
+
 // RoleIDs maps a role file (RoleResponder, …) to its custom role id.
 var RoleIDs = map[string]string{
-	RoleResponder:          "coopguardResponder",
-	RoleResponderKeySource: "coopguardResponderKeySource",
-	RoleResponderSecrets:   "coopguardResponderSecrets",
-	RoleProvisioner:        "coopguardProvisioner",
+	RoleResponder:              "coopguardResponder",
+	SecretsRole(RoleResponder): "coopguardResponderSecrets",
+	RoleRestorer:               "coopguardRestorer",
+	SecretsRole(RoleRestorer):  "coopguardRestorerSecrets",
+	RoleReader:                 "coopguardReader",
+	SecretsRole(RoleReader):    "coopguardReaderSecrets",
+	RoleRotator:                "coopguardRotator",
+	SecretsRole(RoleRotator):   "coopguardRotatorSecrets",
+	KeySourceRole(RoleRotator): "coopguardRotatorKeySource",
+	RoleProvisioner:            "coopguardProvisioner",
 }
 
 // AccountEmail is the email of a coopguard account in project.

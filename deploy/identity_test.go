@@ -21,7 +21,7 @@ func TestIdentityMatchesLib(t *testing.T) {
 		"SA_PROVISIONER=" + deploy.AccountProvisioner + "\n",
 		"SA_INVOKER=" + deploy.AccountInvoker + "\n",
 		"ROLE_RESPONDER=" + deploy.RoleIDs[deploy.RoleResponder] + "\n",
-		"ROLE_RESPONDER_KEYSOURCE=" + deploy.RoleIDs[deploy.RoleResponderKeySource] + "\n",
+		"ROLE_RESPONDER_KEYSOURCE=" + deploy.RoleIDs[deploy.RoleRotatorKeySource] + "\n",
 		"ROLE_RESPONDER_SECRETS=" + deploy.RoleIDs[deploy.RoleResponderSecrets] + "\n",
 		"ROLE_PROVISIONER=" + deploy.RoleIDs[deploy.RoleProvisioner] + "\n",
 	} {

@@ -10,30 +10,30 @@ type Need struct {
 	// Perms are project-level permissions: they go in the calling
 	// function's custom role (deploy/roles/).
 	Perms []string
-	// KeySource marks methods only rotation with a key source uses (adding a
-	// secret version, reading the key source's credential): their Perms go
-	// in the responder-keysource role, bound only when a key source is
-	// configured, and only on the managed secrets.
+	// KeySource marks methods only rotation with a key source uses (adding
+	// a secret version): their Perms go in the job's key-source role
+	// (rotator-keysource), bound only when a key source is configured, and
+	// only on the managed secrets.
 	KeySource bool
 	// Grant is a resource-level grant deploy makes instead of (or besides)
 	// a role permission; see Grants.
 	Grant string
 }
 
-// Resource-level grants deploy/deploy.sh makes.
+// Resource-level grants deploy/deploy.sh makes, to each job whose calls
+// need them.
 const (
-	// GrantSandboxActAs: roles/iam.serviceAccountUser on the sandbox VM's
-	// service account, so the provisioner can create a VM running as it
-	// (iam.serviceAccounts.actAs) and as no other account.
-	GrantSandboxActAs = "sandbox-actas"
-	// GrantResponderActAs: roles/iam.serviceAccountUser on the sandbox VM's
-	// service account for the responder: changing the metadata of a VM
-	// that runs as a service account (the agents flag) acts as it
+	// GrantActAs: roles/iam.serviceAccountUser on the sandbox VM's service
+	// account (iam.serviceAccounts.actAs), and on no other account: the
+	// provisioner creates a VM running as it, and changing the metadata
+	// of a VM that runs as a service account (the agents flag, set by the
+	// responder and cleared by the restorer) acts as it
 	// (https://cloud.google.com/compute/docs/access/iam#the_serviceaccountuser_role).
-	GrantResponderActAs = "responder-actas"
-	// GrantKeySourceCredential: roles/secretmanager.secretAccessor on the
-	// key source's credential secret only.
-	GrantKeySourceCredential = "keysource-credential"
+	GrantActAs = "actas"
+	// GrantCredential: roles/secretmanager.secretAccessor on the one
+	// credential secret the job reads — the key source's for the rotator,
+	// the revocation provider's for the responder — and no managed secret.
+	GrantCredential = "credential"
 )
 
 // Operation polling: a Compute mutation returns an operation the client
@@ -60,7 +60,7 @@ var Methods = map[string]Need{
 		"compute.instances.create", "compute.disks.create", "compute.subnetworks.use",
 		"compute.instances.setMetadata", "compute.instances.setLabels", "compute.instances.setTags",
 		"compute.instances.setServiceAccount", zoneOp,
-	}, Grant: GrantSandboxActAs},
+	}, Grant: GrantActAs},
 	// Compute Engine: zonal operations, looked up by requestId and
 	// waited for when a retry resumes a change an attempt started.
 	"ZoneOperations.List":   {Perms: []string{"compute.zoneOperations.list"}},
@@ -68,7 +68,7 @@ var Methods = map[string]Need{
 	"Instances.Stop":        {Perms: []string{"compute.instances.stop", zoneOp}},
 	"Instances.Start":       {Perms: []string{"compute.instances.start", zoneOp}},
 	"Instances.Delete":      {Perms: []string{"compute.instances.delete", zoneOp}},
-	"Instances.SetMetadata": {Perms: []string{"compute.instances.setMetadata", zoneOp}, Grant: GrantResponderActAs},
+	"Instances.SetMetadata": {Perms: []string{"compute.instances.setMetadata", zoneOp}, Grant: GrantActAs},
 	"Instances.SetLabels":   {Perms: []string{"compute.instances.setLabels", zoneOp}},
 	"Instances.SetTags":     {Perms: []string{"compute.instances.setTags", zoneOp}},
 
@@ -119,9 +119,10 @@ var Methods = map[string]Need{
 	// access on its secrets, never on the project.
 	"Secrets.GetIamPolicy": {Perms: []string{"secretmanager.secrets.getIamPolicy"}},
 	"Secrets.SetIamPolicy": {Perms: []string{"secretmanager.secrets.setIamPolicy"}},
-	// Only the key source's credential is ever read, never a managed
-	// secret: a grant on that one secret, no role permission.
-	"Secrets.AccessSecretVersion": {KeySource: true, Grant: GrantKeySourceCredential},
+	// Only a credential (the key source's, the revocation provider's) is
+	// ever read, never a managed secret: a grant on that one secret, no
+	// role permission.
+	"Secrets.AccessSecretVersion": {Grant: GrantCredential},
 
 	// Cloud Monitoring.
 	"AlertPolicies.ListAlertPolicies":          {Perms: []string{"monitoring.alertPolicies.list"}},

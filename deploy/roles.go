@@ -4,20 +4,43 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// The functions' identities. Each custom role in deploy/roles/ is the
-// permission set of one of them.
+// The functions' identities, one per job: each is a service account with
+// its own custom roles (deploy/roles/<role>.yaml, and <role>-secrets.yaml
+// bound only on the managed secrets, <role>-keysource when a key source is
+// configured). A job's role holds exactly what its code calls, so the
+// responder cannot start a VM, re-enable a key or destroy a version.
 const (
-	RoleResponder          = "responder"           // HandleAlert, HandleLogEntry, RotateKeys, Status
-	RoleResponderKeySource = "responder-keysource" // the responder, when a key source is configured
-	RoleResponderSecrets   = "responder-secrets"   // the responder, on the managed secrets only (IAM condition)
-	RoleProvisioner        = "provisioner"         // Provision
+	RoleResponder   = "responder"   // HandleAlert, HandleLogEntry: contain, quarantine, notify
+	RoleRestorer    = "restorer"    // Resolve: undo a containment
+	RoleReader      = "reader"      // Status, Posture: read only
+	RoleRotator     = "rotator"     // RotateKeys: rotation and the scheduled posture check
+	RoleProvisioner = "provisioner" // Provision
+
+	// The responder's Secret Manager role on the managed secrets.
+	RoleResponderSecrets = RoleResponder + secretsSuffix
+	// The rotator's role for adding versions, when a key source is set.
+	RoleRotatorKeySource = RoleRotator + keySourceSuffix
 )
+
+const (
+	secretsSuffix   = "-secrets"
+	keySourceSuffix = "-keysource"
+)
+
+// SecretsRole is the role file of job's Secret Manager permissions, bound
+// under an IAM condition naming the managed secrets and their versions.
+func SecretsRole(job string) string { return job + secretsSuffix }
+
+// KeySourceRole is the role file of job's key-source permissions (adding
+// versions), bound only when a key source is configured.
+func KeySourceRole(job string) string { return job + keySourceSuffix }
 
 // Role is a custom role definition file, as `gcloud iam roles create
 // --file` reads it.
@@ -57,18 +80,52 @@ func ReadRole(file string) (*Role, error) {
 // is the functions package and what it imports, and a call counts for the
 // role of every root that reaches its package through imports without
 // entering another role's root (functions imports provisioner, but only
-// Provision runs it). Packages no root reaches are not deployed (the CLI in
-// cmd/ runs with the credentials of whoever runs it; test/ and deploy/ never
-// run deployed), so their calls need no role.
+// Provision runs it). Every job of the functions binary reaches what
+// functions imports; Claims narrow that to the jobs that run each file.
+// Packages no root reaches are not deployed (the CLI in cmd/ runs with the
+// credentials of whoever runs it; test/ and deploy/ never run deployed), so
+// their calls need no role.
 var Roots = map[string][]string{
 	RoleProvisioner: {"provisioner"},
 	RoleResponder:   {"functions"},
+	RoleRestorer:    {"functions"},
+	RoleReader:      {"functions"},
+	RoleRotator:     {"functions"},
 }
 
-// FileRoles overrides the role of single files: the Provision entry point
-// lives in package functions but runs as the provisioner.
-var FileRoles = map[string]string{
-	"functions/provision.go": RoleProvisioner,
+// Claims name the jobs that run a file (or every file of a package
+// directory): its calls count for those jobs only. Every file of the
+// functions binary that calls GCP is claimed (deploy/iam_test.go): an
+// unclaimed call would count for every job, and a read-only job would hold
+// a mutation. Entry points are claimed by their function's job, actions by
+// the playbooks that run them (contain/quarantine/notify: responder; the
+// undo actions of resolve --restore: restorer), shared helpers by every
+// job that uses them.
+var Claims = map[string][]string{
+	"functions/provision.go":       {RoleProvisioner},
+	"functions/status.go":          {RoleReader},
+	"functions/rotatekeys.go":      {RoleRotator},
+	"functions/posture":            {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
+	"functions/rotation":           {RoleRotator},
+	"functions/revoke":             {RoleResponder},
+	"functions/respond/resolve.go": {RoleRestorer},
+	// Every job that responds: the event handlers, Resolve, and
+	// RotateKeys reporting posture drift as a notify incident.
+	"functions/respond/respond.go": {RoleResponder, RoleRestorer, RoleRotator},
+	"functions/respond/execute.go": {RoleResponder, RoleRestorer, RoleRotator},
+	"shared/report":                {RoleResponder, RoleRestorer, RoleRotator},
+	// Helpers of the containment and the undo actions.
+	"functions/actions/instance.go":   {RoleResponder, RoleRestorer},
+	"functions/actions/operation.go":  {RoleResponder, RoleRestorer},
+	"functions/actions/agentsflag.go": {RoleResponder, RoleRestorer},
+	// collect-logs is in the notify playbook too.
+	"functions/actions/collectlogs.go":    {RoleResponder, RoleRotator},
+	"functions/actions/disablesecrets.go": {RoleResponder},
+	"functions/actions/snapshotdisk.go":   {RoleResponder},
+	"functions/actions/stopagents.go":     {RoleResponder},
+	"functions/actions/stopvm.go":         {RoleResponder},
+	"functions/actions/enablesecrets.go":  {RoleRestorer},
+	"functions/actions/startvm.go":        {RoleRestorer},
 }
 
 // Ignored are top-level directories the scanner skips: never deployed.
@@ -78,15 +135,14 @@ var Ignored = []string{"cmd", "test", "deploy"}
 // packages no root reaches are returned as undeployed.
 func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeployed []CallSite) {
 	byRole = map[string][]CallSite{}
-	rootOf := func(dir string) string {
-		for role, roots := range Roots {
-			for _, r := range roots {
-				if dir == r {
-					return role
-				}
+	isRootOf := func(dir, role string) bool { return slices.Contains(Roots[role], dir) }
+	isOtherRoot := func(dir, role string) bool {
+		for r, roots := range Roots {
+			if r != role && slices.Contains(roots, dir) && !isRootOf(dir, role) {
+				return true
 			}
 		}
-		return ""
+		return false
 	}
 	// reach[dir] = roles whose roots reach dir without entering another
 	// role's root.
@@ -105,15 +161,17 @@ func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeploy
 			return
 		}
 		for _, imp := range p.Imports {
-			if r := rootOf(imp); r != "" && r != role {
+			if isOtherRoot(imp, role) {
 				continue
 			}
 			visit(imp, role)
 		}
 	}
-	for dir := range pkgs {
-		if r := rootOf(dir); r != "" {
-			visit(dir, r)
+	for role, roots := range Roots {
+		for _, r := range roots {
+			if pkgs[r] != nil {
+				visit(r, role)
+			}
 		}
 	}
 	dirs := make([]string, 0, len(pkgs))
@@ -123,8 +181,10 @@ func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeploy
 	sort.Strings(dirs)
 	for _, dir := range dirs {
 		for _, c := range pkgs[dir].Calls {
-			if r, ok := FileRoles[c.File]; ok {
-				byRole[r] = append(byRole[r], c)
+			if roles, ok := Claimed(c); ok {
+				for _, r := range roles {
+					byRole[r] = append(byRole[r], c)
+				}
 				continue
 			}
 			roles := make([]string, 0, len(reach[dir]))
@@ -144,19 +204,28 @@ func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeploy
 	return byRole, undeployed
 }
 
+// Claimed returns the jobs that claim c's file or package, if any.
+func Claimed(c CallSite) ([]string, bool) {
+	if roles, ok := Claims[c.File]; ok {
+		return roles, true
+	}
+	roles, ok := Claims[c.Dir]
+	return roles, ok
+}
+
 // Required is what a role's calls need: the permissions per role file (a
 // responder's KeySource methods go to RoleResponderKeySource), the
 // resource-level grants, the call sites behind each permission and grant,
 // and the calls of methods missing from Methods.
 type Required struct {
 	Perms   map[string]map[string][]CallSite // role file → permission → calls
-	Grants  map[string][]CallSite            // grant → calls
+	Grants  map[string]map[string][]CallSite // grant → role → calls
 	Unknown []CallSite
 }
 
 // Requirements maps attributed calls to permissions.
 func Requirements(byRole map[string][]CallSite) Required {
-	req := Required{Perms: map[string]map[string][]CallSite{}, Grants: map[string][]CallSite{}}
+	req := Required{Perms: map[string]map[string][]CallSite{}, Grants: map[string]map[string][]CallSite{}}
 	add := func(role, perm string, c CallSite) {
 		if req.Perms[role] == nil {
 			req.Perms[role] = map[string][]CallSite{}
@@ -174,25 +243,28 @@ func Requirements(byRole map[string][]CallSite) Required {
 				add(target(role, p, need), p, c)
 			}
 			if need.Grant != "" {
-				req.Grants[need.Grant] = append(req.Grants[need.Grant], c)
+				if req.Grants[need.Grant] == nil {
+					req.Grants[need.Grant] = map[string][]CallSite{}
+				}
+				req.Grants[need.Grant][role] = append(req.Grants[need.Grant][role], c)
 			}
 		}
 	}
 	return req
 }
 
-// target is the role file a responder permission goes to: a key source's
-// to the key-source role, Secret Manager's to the managed-secrets role
+// target is the role file a job's permission goes to: a key source's to
+// the job's key-source role, Secret Manager's to its managed-secrets role
 // (both bound under a condition on the managed secrets), the rest to the
-// responder's own.
+// job's own. The provisioner's all go to its own role.
 func target(role, perm string, need Need) string {
 	switch {
-	case role != RoleResponder:
+	case role == RoleProvisioner:
 		return role
 	case need.KeySource:
-		return RoleResponderKeySource
+		return KeySourceRole(role)
 	case strings.HasPrefix(perm, "secretmanager."):
-		return RoleResponderSecrets
+		return SecretsRole(role)
 	}
 	return role
 }

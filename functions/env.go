@@ -25,7 +25,9 @@ import (
 // Env is everything a function needs: configuration, GCP clients and the
 // logic built on them. Build it with NewEnv.
 type Env struct {
-	Config      *config.Config
+	Config *config.Config
+	// Clients are the responder's (HandleAlert, HandleLogEntry); every
+	// other job acts through ClientsOf its own account.
 	Clients     *gcp.Clients
 	Logger      *slog.Logger
 	Provisioner *provisioner.Provisioner
@@ -36,26 +38,56 @@ type Env struct {
 	// the Env was built without one, and then responding, resolving and
 	// listing incidents fail with respond.ErrNoStore.
 	Store *store.Store
-	// Responder runs playbooks.
+	// Responder runs playbooks: the event handlers' containment.
 	Responder *respond.Responder
+	// Restorer is Resolve's responder, acting as the restorer: the only
+	// job that may start a VM or re-enable a key.
+	Restorer *respond.Responder
+	// Rotator reports RotateKeys' posture drift, acting as the rotator.
+	Rotator *respond.Responder
 	// Rules are the compiled detection rules.
 	Rules *detect.Engine
 	// Sandbox is what the rules know about the configured sandbox.
 	Sandbox detect.Sandbox
 
 	sandbox *provisioner.Sandbox
+	// accounts are the client sets each job's functions act through, by
+	// account id (config.Account*).
+	accounts map[string]*gcp.Clients
 	// localOperator is set by `coopguard serve` (WithLocalOperator).
 	localOperator string
 }
 
-// UseProvisionerClients makes Provision act through clients. Deployed,
-// each function is its own Cloud Run service whose clients carry its own
-// identity; `coopguard serve` and the tests run every function in one
-// process, so Provision gets the provisioner's client set here.
-func (e *Env) UseProvisionerClients(clients *gcp.Clients) {
-	e.Provisioner = provisioner.New(e.Config, clients, func(s *provisioner.Sandbox) string {
-		return detect.SinkFilter(sandboxForRules(e.Config, s))
-	})
+// UseAccount makes the functions deployed as account (config.AccountResponder,
+// AccountRestorer, AccountReader, AccountRotator, AccountProvisioner) act
+// through clients. Deployed, each function is its own Cloud Run service
+// whose client set carries its job's identity, the one NewEnv is given;
+// `coopguard serve` and the tests run every function in one process, so
+// each job gets its own identity's clients here.
+func (e *Env) UseAccount(account string, clients *gcp.Clients) {
+	e.accounts[account] = clients
+	switch account {
+	case config.AccountProvisioner:
+		e.Provisioner = provisioner.New(e.Config, clients, func(s *provisioner.Sandbox) string {
+			return detect.SinkFilter(sandboxForRules(e.Config, s))
+		})
+	case config.AccountResponder:
+		e.Clients = clients
+		e.Recorder = report.New(clients, e.Config.Coopguard.Topics.Incidents)
+		e.Responder = respond.New(e.Config, clients, e.Recorder, e.Store, nil)
+	case config.AccountRestorer:
+		e.Restorer = respond.New(e.Config, clients, report.New(clients, e.Config.Coopguard.Topics.Incidents), e.Store, nil)
+	case config.AccountRotator:
+		e.Rotator = respond.New(e.Config, clients, report.New(clients, e.Config.Coopguard.Topics.Incidents), e.Store, nil)
+	}
+}
+
+// ClientsOf returns the clients the functions of account act through.
+func (e *Env) ClientsOf(account string) *gcp.Clients {
+	if c, ok := e.accounts[account]; ok {
+		return c
+	}
+	return e.Clients
 }
 
 // Option completes an Env.
@@ -90,14 +122,14 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger, opts ...
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb}
+	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb, accounts: map[string]*gcp.Clients{}}
 	for _, o := range opts {
 		o(e)
 	}
 	e.Sandbox = sandboxForRules(cfg, sb)
-	e.UseProvisionerClients(clients)
-	e.Recorder = report.New(clients, cfg.Coopguard.Topics.Incidents)
-	e.Responder = respond.New(cfg, clients, e.Recorder, e.Store, nil)
+	for _, a := range config.Accounts {
+		e.UseAccount(a, clients)
+	}
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
+	"github.com/cloudcoop/coopguard/shared/config"
 )
 
 // Posture checks the live project against the security checklist and
@@ -28,6 +29,12 @@ func Posture(w http.ResponseWriter, r *http.Request) {
 // the functions' clock (SetClock in tests). The CLI's direct mode and the
 // scheduled run call it too.
 func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
+	return checkPosture(ctx, e, config.AccountReader)
+}
+
+// checkPosture runs the checks acting as account: the reader for Posture,
+// the rotator for RotateKeys' scheduled run.
+func checkPosture(ctx context.Context, e *Env, account string) (posture.Report, error) {
 	in, err := posture.NewInput(e.Config, currentTime())
 	if err != nil {
 		return posture.Report{}, err
@@ -35,5 +42,5 @@ func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
 	if e.Store != nil {
 		in.KeyIDs = e.Store
 	}
-	return posture.Run(ctx, e.Clients, in), nil
+	return posture.Run(ctx, e.ClientsOf(account), in), nil
 }

@@ -40,7 +40,7 @@ func Resolve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "%v", err)
 		return
 	}
-	rep, err := e.Responder.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: by, DryRun: req.DryRun})
+	rep, err := e.Restorer.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: by, DryRun: req.DryRun})
 	switch {
 	case errors.Is(err, respond.ErrRefused):
 		writeError(w, http.StatusConflict, "%v", err)

@@ -143,7 +143,7 @@ func RotateKeys(ctx context.Context, ev event.Event) error {
 // scheduledPosture runs the posture checks and turns failing ones into a
 // notify incident (one per day and set of failing checks).
 func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
-	rep, err := CheckPosture(ctx, e)
+	rep, err := checkPosture(ctx, e, config.AccountRotator)
 	if err != nil {
 		return fmt.Errorf("posture check: %w", err)
 	}
@@ -155,7 +155,7 @@ func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
 	if dryRun {
 		return nil
 	}
-	_, err = e.Responder.Respond(ctx, inc, time.Now())
+	_, err = e.Rotator.Respond(ctx, inc, time.Now())
 	return err
 }
 
@@ -167,7 +167,7 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 	log := logger.FromContext(ctx)
 	cfg := e.Config
 	opts.DryRun = opts.DryRun || cfg.Coopguard.DryRun
-	rep, err := NewRotationRunner(e).Run(ctx, opts)
+	rep, err := NewRotationRunner(e, config.AccountRotator).Run(ctx, opts)
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
@@ -198,13 +198,13 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 	return rep, errors.Join(errs...)
 }
 
-// NewRotationRunner builds the rotation executor for e: its managed
-// secrets, policy, clock and, when key_source_url is set, the HTTP key
-// source.
-func NewRotationRunner(e *Env) *rotation.Runner {
+// NewRotationRunner builds the rotation executor for e, acting as account
+// (the rotator rotates; the reader only inspects): its managed secrets,
+// policy, clock and, when key_source_url is set, the HTTP key source.
+func NewRotationRunner(e *Env, account string) *rotation.Runner {
 	rc := e.Config.Coopguard.Rotation
 	r := &rotation.Runner{
-		Client:  e.Clients.Secrets,
+		Client:  e.ClientsOf(account).Secrets,
 		Project: e.Config.Cloud.GCP.Project,
 		Managed: e.Config.Coopguard.Secrets,
 		Policy:  rotation.PolicyFrom(rc),
@@ -215,7 +215,7 @@ func NewRotationRunner(e *Env) *rotation.Runner {
 			URL:              rc.KeySourceURL,
 			Project:          e.Config.Cloud.GCP.Project,
 			CredentialSecret: rc.KeySourceCredentialSecret,
-			Secrets:          e.Clients.Secrets,
+			Secrets:          e.ClientsOf(account).Secrets,
 		}
 	}
 	// The new key's provider id goes to the incident store, where only
@@ -259,7 +259,7 @@ func writeRotationMetric(ctx context.Context, e *Env, at time.Time, due []rotati
 	for i := 0; i < len(series); i += perCall {
 		chunk := series[i:min(i+perCall, len(series))]
 		err := retry.Do(ctx, retry.Default, func(ctx context.Context) error {
-			return e.Clients.Metrics.CreateTimeSeries(ctx, &monitoringpb.CreateTimeSeriesRequest{Name: "projects/" + project, TimeSeries: chunk})
+			return e.ClientsOf(config.AccountRotator).Metrics.CreateTimeSeries(ctx, &monitoringpb.CreateTimeSeriesRequest{Name: "projects/" + project, TimeSeries: chunk})
 		})
 		if err != nil {
 			logger.FromContext(ctx).Info("rotation_due metric not written (best effort)", "metric", RotationDueMetric, "error", err)
@@ -274,7 +274,7 @@ func writeRotationMetric(ctx context.Context, e *Env, at time.Time, due []rotati
 // scheduled run publishes until the secret is rotated.
 func publishRotationDue(ctx context.Context, e *Env, rep *rotation.Report, due []rotation.SecretReport) error {
 	topic := e.Config.Coopguard.Topics.Incidents
-	pub := e.Clients.PubSub.Publisher(topic)
+	pub := e.ClientsOf(config.AccountRotator).PubSub.Publisher(topic)
 	pub.PublishSettings.DelayThreshold = time.Millisecond
 	defer pub.Stop()
 	finished := rep.StartedAt.Add(time.Duration(rep.Seconds * float64(time.Second)))

@@ -99,7 +99,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		incidents, err := ListIncidents(ctx, e, StatusIncidents)
 		fromStore <- listed{incidents, err}
 	}()
-	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
+	it := e.ClientsOf(config.AccountReader).Instances.List(ctx, &computepb.ListInstancesRequest{
 		Project: cfg.Cloud.GCP.Project,
 		Zone:    cfg.Cloud.GCP.Zone,
 		Filter:  ptr("labels." + config.SandboxLabel + ":*"),
@@ -163,7 +163,7 @@ func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
 // secretStatus lists a secret's versions and asks the rotation policy
 // whether it is due, exactly as a rotation run would decide.
 func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) {
-	r := NewRotationRunner(e)
+	r := NewRotationRunner(e, config.AccountReader)
 	st := SecretStatus{Name: "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id, Versions: []VersionStatus{}}
 	plan, missing, err := r.Inspect(ctx, id)
 	if err != nil {

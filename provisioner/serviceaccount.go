@@ -165,10 +165,11 @@ func (r *projectRoles) missing(pol *iampb.Policy) []string {
 // accountUserRole lets a principal act as one service account.
 const accountUserRole = "roles/iam.serviceAccountUser"
 
-// accountUsers lets coopguard's provisioner (which creates the VM running
-// as the account) and responder (which sets the agents flag on that VM)
-// act as the sandbox's own account: a binding on that account's policy,
-// so neither may act as any other account.
+// accountUsers lets coopguard's accounts that need it (config.ActAsAccounts:
+// the provisioner creates the VM running as the account, the responder and
+// restorer set and clear the agents flag on that VM) act as the sandbox's
+// own account: a binding on that account's policy, so none may act as any
+// other account.
 type accountUsers struct{ s *Sandbox }
 
 func (r *accountUsers) Kind() string   { return "account-users" }
@@ -177,7 +178,7 @@ func (r *accountUsers) Deps() []string { return []string{"service-account/" + r.
 
 func (r *accountUsers) members() []string {
 	var out []string
-	for _, a := range []string{config.AccountProvisioner, config.AccountResponder} {
+	for _, a := range config.ActAsAccounts {
 		out = append(out, "serviceAccount:"+config.AccountEmail(a, r.s.Project))
 	}
 	return out

@@ -123,7 +123,7 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 		defer closeFn()
 		// Direct mode acts with this user's credentials: the caller is the
 		// local user.
-		rep, runErr = e.Responder.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun})
+		rep, runErr = e.Restorer.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun})
 	} else {
 		resp, err := t.call(ctx, http.MethodPost, "/Resolve", req, "")
 		if resp != nil {

@@ -137,12 +137,15 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if emu != nil {
-		prov, err := emu.ClientsAs(ctx, cfg.Cloud.GCP.Project, emulator.Provisioner(cfg.Cloud.GCP.Project))
+		// Each function acts as its own deployed identity.
+		accounts, err := emu.AccountClients(ctx, cfg.Cloud.GCP.Project)
 		if err != nil {
 			return err
 		}
-		defer prov.Close()
-		env.UseProvisionerClients(prov)
+		for a, c := range accounts {
+			defer c.Close()
+			env.UseAccount(a, c)
+		}
 	}
 	functions.SetEnv(env)
 

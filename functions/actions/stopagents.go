@@ -168,34 +168,6 @@ func vmOff(ctx context.Context, c *gcp.Clients, t *Target) (bool, error) {
 	return stopped(inst) && inst.GetStatus() != "STOPPING", nil
 }
 
-// setAgentsFlag sets coopguard-agents to value, keeping every other item.
-func setAgentsFlag(ctx context.Context, c *gcp.Clients, t *Target, inst *computepb.Instance, value string) error {
-	var items []*computepb.Items
-	found := false
-	for _, it := range inst.GetMetadata().GetItems() {
-		if it.GetKey() == watcher.MetadataKey {
-			it = &computepb.Items{Key: it.Key, Value: proto.String(value)}
-			found = true
-		}
-		items = append(items, it)
-	}
-	if !found {
-		items = append(items, &computepb.Items{Key: proto.String(watcher.MetadataKey), Value: proto.String(value)})
-	}
-	err := gcp.Wait(ctx)(c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{
-		Project: t.Project, Zone: t.Zone, Instance: inst.GetName(),
-		RequestId: requestID(t, "agents-"+value, inst.GetMetadata().GetFingerprint()),
-		MetadataResource: &computepb.Metadata{
-			Fingerprint: inst.GetMetadata().Fingerprint,
-			Items:       items,
-		},
-	}))
-	if err != nil {
-		return errorf(err, "set metadata %s=%s on %s", watcher.MetadataKey, value, t.instanceRef())
-	}
-	return nil
-}
-
 // rateLimited reports whether err is Compute's 403 rateLimitExceeded.
 func rateLimited(err error) bool {
 	var gerr *googleapi.Error

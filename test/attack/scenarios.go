@@ -334,7 +334,7 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			Act: func(ctx context.Context, w *World) error {
-				rep, err := w.Env.Responder.Resolve(ctx, w.lastIncident, respond.ResolveOptions{Restore: true, By: emulator.Operator})
+				rep, err := w.Env.Restorer.Resolve(ctx, w.lastIncident, respond.ResolveOptions{Restore: true, By: emulator.Operator})
 				if err != nil {
 					return fmt.Errorf("resolve --restore %s: %w", w.lastIncident, err)
 				}

@@ -129,13 +129,15 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		w.closers = append(w.closers, func() { c.Close() })
 		return c, nil
 	}
-	responder, err := dial(emulator.Responder(project))
+	accounts, err := emu.AccountClients(ctx, project)
 	if err != nil {
 		return nil, err
 	}
-	if w.Provisioner, err = dial(emulator.Provisioner(project)); err != nil {
-		return nil, err
+	for _, c := range accounts {
+		w.closers = append(w.closers, func() { c.Close() })
 	}
+	responder := accounts[config.AccountResponder]
+	w.Provisioner = accounts[config.AccountProvisioner]
 	if w.Operator, err = dial(emulator.Operator); err != nil {
 		return nil, err
 	}
@@ -169,7 +171,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err != nil {
 		return nil, err
 	}
-	env.UseProvisionerClients(w.Provisioner)
+	for a, c := range accounts {
+		env.UseAccount(a, c)
+	}
 	w.Env = env
 	functions.SetEnv(env)
 	// Rotation judges ages on the emulated clock, as Secret Manager does.

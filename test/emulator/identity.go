@@ -134,8 +134,8 @@ type Deployment struct {
 	LogsTopic, AlertsTopic, RotationTopic string
 }
 
-// Responder and Provisioner are the accounts coopguard's functions run as
-// in project.
+// Responder is the account HandleAlert and HandleLogEntry run as in
+// project.
 func Responder(project string) string { return deploy.AccountEmail(deploy.AccountResponder, project) }
 
 // Provisioner is the account Provision runs as in project.
@@ -143,38 +143,50 @@ func Provisioner(project string) string {
 	return deploy.AccountEmail(deploy.AccountProvisioner, project)
 }
 
-// Deploy grants in project what deploy/deploy.sh grants: deploy's custom
-// roles defined from deploy/roles/*.yaml and bound to the responder and
-// provisioner (the responder's Secret Manager role under deploy's
-// condition on the managed secrets), actAs on the sandbox's account for both (the responder
-// sets the agents flag in the VM's metadata), the service agents'
+// Deploy grants in project what deploy/deploy.sh grants: for every job of
+// deploy.Jobs, its custom roles defined from deploy/roles/*.yaml and bound
+// to its account (the managed-secrets role under deploy's condition on the
+// managed secrets, the key-source role only with a key source) and its
+// Firestore role; actAs on the sandbox's account for config.ActAsAccounts;
+// each credential secret to the one job that reads it; the service agents'
 // publisher grants on their topics — and what cloudcoop's own setup gives
 // the sandbox's account (log and metric writer).
 func (e *Emulator) Deploy(project string, d Deployment) error {
-	resp, prov := iam.Member(Responder(project)), iam.Member(Provisioner(project))
-	var bind []*iampb.Binding
-	var conditional []*iampb.Binding
-	for _, role := range []string{deploy.RoleResponder, deploy.RoleResponderKeySource, deploy.RoleResponderSecrets, deploy.RoleProvisioner} {
-		r, err := deploy.EmbeddedRole(role)
-		if err != nil {
-			return err
+	var bind, conditional []*iampb.Binding
+	for _, j := range deploy.Jobs {
+		member := iam.Member(deploy.AccountEmail(j.Account, project))
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role)} {
+			id, ok := deploy.RoleIDs[file]
+			if !ok {
+				continue
+			}
+			r, err := deploy.EmbeddedRole(file)
+			if err != nil {
+				return err
+			}
+			name := "projects/" + project + "/roles/" + id
+			e.IAM.DefineRole(name, r.IncludedPermissions)
+			switch file {
+			case j.Role:
+				bind = append(bind, &iampb.Binding{Role: name, Members: []string{member}})
+			case deploy.SecretsRole(j.Role):
+				conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role, true)})
+			default:
+				if d.KeySourceCredential != "" {
+					conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role, false)})
+				}
+			}
 		}
-		name := "projects/" + project + "/roles/" + deploy.RoleIDs[role]
-		e.IAM.DefineRole(name, r.IncludedPermissions)
-		switch {
-		case role == deploy.RoleResponder:
-			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
-		case role == deploy.RoleResponderSecrets:
-			conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{resp}, Condition: managedSecrets(project, d.ManagedSecrets)})
-		case role == deploy.RoleProvisioner:
-			bind = append(bind, &iampb.Binding{Role: name, Members: []string{prov}})
-		case d.KeySourceCredential != "":
-			bind = append(bind, &iampb.Binding{Role: name, Members: []string{resp}})
-			e.IAM.Grant("projects/"+project+"/secrets/"+d.KeySourceCredential, resp, "roles/secretmanager.secretAccessor")
+		if j.Datastore != "" {
+			bind = append(bind, &iampb.Binding{Role: j.Datastore, Members: []string{member}})
 		}
 	}
+	rotator, responder := iam.Member(deploy.AccountEmail(deploy.AccountRotator, project)), iam.Member(Responder(project))
+	if d.KeySourceCredential != "" {
+		e.IAM.Grant("projects/"+project+"/secrets/"+d.KeySourceCredential, rotator, "roles/secretmanager.secretAccessor")
+	}
 	if d.RevokeCredential != "" {
-		e.IAM.Grant("projects/"+project+"/secrets/"+d.RevokeCredential, resp, "roles/secretmanager.secretAccessor")
+		e.IAM.Grant("projects/"+project+"/secrets/"+d.RevokeCredential, responder, "roles/secretmanager.secretAccessor")
 	}
 	if d.SandboxAccount != "" {
 		sb := iam.Member(d.SandboxAccount)
@@ -182,8 +194,9 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 			&iampb.Binding{Role: "roles/logging.logWriter", Members: []string{sb}},
 			&iampb.Binding{Role: "roles/monitoring.metricWriter", Members: []string{sb}})
 		sa := audit.ServiceAccountResource(d.SandboxAccount)
-		e.IAM.Grant(sa, prov, "roles/iam.serviceAccountUser")
-		e.IAM.Grant(sa, resp, "roles/iam.serviceAccountUser")
+		for _, a := range config.ActAsAccounts {
+			e.IAM.Grant(sa, iam.Member(deploy.AccountEmail(a, project)), "roles/iam.serviceAccountUser")
+		}
 	}
 	num := resourcemanager.NumberOf(project)
 	for topic, agent := range map[string]string{
@@ -215,8 +228,9 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 }
 
 // managedSecrets is deploy.sh's condition on the managed secrets and their
-// versions, by project number as Secret Manager writes resource names.
-func managedSecrets(project string, secrets []string) *expr.Expr {
+// versions (withSecrets) or their versions only, by project number as
+// Secret Manager writes resource names.
+func managedSecrets(project string, secrets []string, job string, withSecrets bool) *expr.Expr {
 	if len(secrets) == 0 {
 		secrets = []string{"anthropic-api-key"}
 	}
@@ -224,9 +238,12 @@ func managedSecrets(project string, secrets []string) *expr.Expr {
 	var terms []string
 	for _, s := range secrets {
 		name := "projects/" + num + "/secrets/" + s
-		terms = append(terms, `resource.name == "`+name+`"`, `resource.name.startsWith("`+name+`/")`)
+		if withSecrets {
+			terms = append(terms, `resource.name == "`+name+`"`)
+		}
+		terms = append(terms, `resource.name.startsWith("`+name+`/")`)
 	}
-	return &expr.Expr{Title: "coopguard-managed-secrets-responder", Description: "the secrets coopguard manages and their versions", Expression: strings.Join(terms, " || ")}
+	return &expr.Expr{Title: "coopguard-managed-secrets-" + job, Description: "the secrets coopguard manages and their versions", Expression: strings.Join(terms, " || ")}
 }
 
 // addBinding adds member to role's unconditional binding in p, as
@@ -266,4 +283,23 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 		AlertsTopic:         cfg.Coopguard.Topics.Alerts,
 		RotationTopic:       cfg.Coopguard.Topics.Rotation,
 	})
+}
+
+// AccountClients dials one client set per coopguard account in project
+// (config.Accounts), each acting as that account, as each deployed
+// function does: give them to functions.Env.UseAccount. Close them when
+// done.
+func (e *Emulator) AccountClients(ctx context.Context, project string) (map[string]*gcp.Clients, error) {
+	out := map[string]*gcp.Clients{}
+	for _, a := range config.Accounts {
+		c, err := e.ClientsAs(ctx, project, deploy.AccountEmail(a, project))
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out[a] = c
+	}
+	return out, nil
 }

@@ -305,10 +305,10 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 			}
 		}
 	}
-	if _, err := env.Responder.Resolve(ctx, "alert-forged-0", respond.ResolveOptions{Restore: true, By: "local:test"}); !errors.Is(err, respond.ErrRefused) {
+	if _, err := env.Restorer.Resolve(ctx, "alert-forged-0", respond.ResolveOptions{Restore: true, By: "local:test"}); !errors.Is(err, respond.ErrRefused) {
 		t.Errorf("resolve of a forged incident: %v, want refused", err)
 	}
-	got, err := env.Responder.Resolve(ctx, "alert-real", respond.ResolveOptions{Restore: true, By: "local:test"})
+	got, err := env.Restorer.Resolve(ctx, "alert-real", respond.ResolveOptions{Restore: true, By: "local:test"})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
