@@ -40,4 +40,3 @@ func setAgentsFlag(ctx context.Context, c *gcp.Clients, t *Target, inst *compute
 	}
 	return nil
 }
-
