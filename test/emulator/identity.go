@@ -170,10 +170,12 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 			case j.Role:
 				bind = append(bind, &iampb.Binding{Role: name, Members: []string{member}})
 			case deploy.SecretsRole(j.Role):
-				conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role, true)})
+				conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role)})
 			default:
+				// Adding a version is checked on the secret (its parent),
+				// so the condition names the secrets too.
 				if d.KeySourceCredential != "" {
-					conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role, false)})
+					conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role)})
 				}
 			}
 		}
@@ -228,9 +230,8 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 }
 
 // managedSecrets is deploy.sh's condition on the managed secrets and their
-// versions (withSecrets) or their versions only, by project number as
-// Secret Manager writes resource names.
-func managedSecrets(project string, secrets []string, job string, withSecrets bool) *expr.Expr {
+// versions, by project number as Secret Manager writes resource names.
+func managedSecrets(project string, secrets []string, job string) *expr.Expr {
 	if len(secrets) == 0 {
 		secrets = []string{"anthropic-api-key"}
 	}
@@ -238,10 +239,7 @@ func managedSecrets(project string, secrets []string, job string, withSecrets bo
 	var terms []string
 	for _, s := range secrets {
 		name := "projects/" + num + "/secrets/" + s
-		if withSecrets {
-			terms = append(terms, `resource.name == "`+name+`"`)
-		}
-		terms = append(terms, `resource.name.startsWith("`+name+`/")`)
+		terms = append(terms, `resource.name == "`+name+`"`, `resource.name.startsWith("`+name+`/")`)
 	}
 	return &expr.Expr{Title: "coopguard-managed-secrets-" + job, Description: "the secrets coopguard manages and their versions", Expression: strings.Join(terms, " || ")}
 }

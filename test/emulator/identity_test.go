@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -12,73 +13,92 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
-// TestResponderSecretsAreTheManagedOnes: deployed as deploy.sh deploys
-// it, the responder's Secret Manager permissions hold on the managed
-// secrets and their versions only (an IAM condition on resource.name): it
-// disables, enables and lists the API key's versions, and is refused the
-// same calls one secret over.
-func TestResponderSecretsAreTheManagedOnes(t *testing.T) {
-	cfg := config.Demo()
-	project := cfg.Cloud.GCP.Project
-	emu, ctx := startProject(t, project)
-	if err := emu.DeployConfig(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	managed := cfg.Coopguard.Secrets[0]
-	emu.SecretManager.SeedSecret(project, managed, []byte("sk-MANAGED"))
-	emu.SecretManager.SeedSecret(project, "billing-token", []byte("sk-OTHER"))
-	// A look-alike whose name starts with the managed one's.
-	emu.SecretManager.SeedSecret(project, managed+"-backup", []byte("sk-BACKUP"))
-	resp, err := emu.ClientsAs(ctx, project, emulator.Responder(project))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = resp.Close() })
-	calls := []struct {
-		name string
-		call func(secret string) error
+// TestJobSecretsAreTheManagedOnes: deployed as deploy.sh deploys them,
+// each job's Secret Manager permissions hold on the managed secrets and
+// their versions only (an IAM condition on resource.name), and only those
+// of its job: the responder disables, the restorer re-enables, the rotator
+// destroys, the reader reads metadata. Every call is refused one secret
+// over, and no job reads a managed key's payload.
+func TestJobSecretsAreTheManagedOnes(t *testing.T) {
+	const (
+		get = "get secret"
+		lst = "list versions"
+		dis = "disable version"
+		ena = "enable version"
+		des = "destroy version"
+		acc = "read payload"
+	)
+	jobs := []struct {
+		account string
+		may     []string
 	}{
-		{"get secret", func(s string) error {
-			_, err := resp.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: "projects/" + project + "/secrets/" + s})
-			return err
-		}},
-		{"list versions", func(s string) error {
-			_, err := resp.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: "projects/" + project + "/secrets/" + s}).Next()
-			return err
-		}},
-		{"disable version", func(s string) error {
-			_, err := resp.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: "projects/" + project + "/secrets/" + s + "/versions/1"})
-			return err
-		}},
-		{"enable version", func(s string) error {
-			_, err := resp.Secrets.EnableSecretVersion(ctx, &secretmanagerpb.EnableSecretVersionRequest{Name: "projects/" + project + "/secrets/" + s + "/versions/1"})
-			return err
-		}},
-		{"read payload", func(s string) error {
-			_, err := resp.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: "projects/" + project + "/secrets/" + s + "/versions/1"})
-			return err
-		}},
+		{config.AccountResponder, []string{lst, dis}},
+		{config.AccountRestorer, []string{get, lst, ena}},
+		{config.AccountReader, []string{get, lst}},
+		{config.AccountRotator, []string{get, lst, dis, des}},
 	}
-	for _, c := range calls {
-		for _, tt := range []struct {
-			secret string
-			want   codes.Code
-		}{
-			{managed, codes.OK},
-			{"billing-token", codes.PermissionDenied},
-			{managed + "-backup", codes.PermissionDenied},
-		} {
-			want := tt.want
-			if c.name == "read payload" {
-				// No coopguard identity ever reads a managed key.
-				want = codes.PermissionDenied
+	for _, job := range jobs {
+		t.Run(job.account, func(t *testing.T) {
+			cfg := config.Demo()
+			project := cfg.Cloud.GCP.Project
+			emu, ctx := startProject(t, project)
+			if err := emu.DeployConfig(&cfg); err != nil {
+				t.Fatal(err)
 			}
-			t.Run(c.name+"/"+tt.secret, func(t *testing.T) {
-				if got := status.Code(c.call(tt.secret)); got != want {
-					t.Errorf("responder %s on %s: %v, want %v", c.name, tt.secret, got, want)
+			managed := cfg.Coopguard.Secrets[0]
+			emu.SecretManager.SeedSecret(project, managed, []byte("sk-MANAGED"))
+			emu.SecretManager.SeedSecret(project, "billing-token", []byte("sk-OTHER"))
+			// A look-alike whose name starts with the managed one's.
+			emu.SecretManager.SeedSecret(project, managed+"-backup", []byte("sk-BACKUP"))
+			c, err := emu.ClientsAs(ctx, project, config.AccountEmail(job.account, project))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			version := func(s string) string { return "projects/" + project + "/secrets/" + s + "/versions/1" }
+			// In this order, so that each call that may succeed finds the
+			// version in a state it applies to.
+			calls := []struct {
+				name string
+				call func(secret string) error
+			}{
+				{get, func(s string) error {
+					_, err := c.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: "projects/" + project + "/secrets/" + s})
+					return err
+				}},
+				{lst, func(s string) error {
+					_, err := c.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: "projects/" + project + "/secrets/" + s}).Next()
+					return err
+				}},
+				{acc, func(s string) error {
+					_, err := c.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: version(s)})
+					return err
+				}},
+				{dis, func(s string) error {
+					_, err := c.Secrets.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: version(s)})
+					return err
+				}},
+				{ena, func(s string) error {
+					_, err := c.Secrets.EnableSecretVersion(ctx, &secretmanagerpb.EnableSecretVersionRequest{Name: version(s)})
+					return err
+				}},
+				{des, func(s string) error {
+					_, err := c.Secrets.DestroySecretVersion(ctx, &secretmanagerpb.DestroySecretVersionRequest{Name: version(s)})
+					return err
+				}},
+			}
+			for _, call := range calls {
+				for _, secret := range []string{managed, "billing-token", managed + "-backup"} {
+					want := codes.PermissionDenied
+					if secret == managed && slices.Contains(job.may, call.name) {
+						want = codes.OK
+					}
+					if got := status.Code(call.call(secret)); got != want {
+						t.Errorf("%s: %s on %s: %v, want %v", job.account, call.name, secret, got, want)
+					}
 				}
-			})
-		}
+			}
+		})
 	}
 }
 
