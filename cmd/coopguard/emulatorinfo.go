@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -83,14 +84,21 @@ func newEmulatorInfo(emu *emulator.Emulator, cfg *config.Config) *emulatorInfo {
 		PubSub:            emu.PubSubAddr,
 		MetadataServer:    emu.MetadataServer(p, cfg.Cloud.GCP.Zone, cfg.VM.Name),
 		AnthropicAdminAPI: emu.AnthropicURL,
-		Principals: map[string]string{
-			"operator":    emulator.Operator,
-			"responder":   emulator.Responder(p),
-			"provisioner": emulator.Provisioner(p),
-			"sandbox":     cfg.Cloud.GCP.ServiceAccount,
-		},
-		Token: gcp.EmulatedToken("<email>"),
+		Principals:        principals(cfg),
+		Token:             gcp.EmulatedToken("<email>"),
 	}
+}
+
+// principals are the identities of the emulated project: the operator,
+// each coopguard job's account (by its id without "coopguard-") and the
+// sandbox's.
+func principals(cfg *config.Config) map[string]string {
+	p := cfg.Cloud.GCP.Project
+	out := map[string]string{"operator": emulator.Operator, "sandbox": cfg.Cloud.GCP.ServiceAccount}
+	for _, a := range config.Accounts {
+		out[strings.TrimPrefix(a, "coopguard-")] = config.AccountEmail(a, p)
+	}
+	return out
 }
 
 // print writes the endpoints and the gcloud set-up for them.

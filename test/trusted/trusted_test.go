@@ -265,6 +265,9 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Resolve acts as the restorer, as deployed.
+	project := e.Cfg.Cloud.GCP.Project
+	env.UseAccount(config.AccountRestorer, fixture.DialAs(t, e.Emu, project, config.AccountEmail(config.AccountRestorer, project)))
 	real := e.Incident("alert-real", vm, incident.PlaybookContain)
 	rep, err := env.Responder.Respond(ctx, real, time.Now())
 	if err != nil || rep.Outcome != incident.OutcomeContained {
