@@ -104,6 +104,7 @@ var Roots = map[string][]string{
 var Claims = map[string][]string{
 	"functions/provision.go":       {RoleProvisioner},
 	"functions/status.go":          {RoleReader},
+	"functions/sandboxes.go":       {RoleResponder}, // HandleLogEntry finds the sandbox an entry concerns
 	"functions/rotatekeys.go":      {RoleRotator},
 	"functions/posture":            {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
 	"functions/rotation":           {RoleRotator},

@@ -2,6 +2,8 @@ package functions
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,9 +37,9 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 		log.Warn("log entry ignored: not a Cloud Audit Logs entry of the guarded project", "insertId", entry.InsertID, "logName", entry.LogName, "reason", err.Error())
 		return nil
 	}
-	matches, err := e.Rules.Evaluate(ctx, entry, e.Sandbox)
+	matches, instanceID, err := match(ctx, e, entry)
 	if err != nil {
-		log.Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)
+		return fmt.Errorf("find the sandbox entry %s concerns: %w (redelivered)", entry.InsertID, err)
 	}
 	if len(matches) == 0 {
 		log.Debug("log entry matched no rule", "insertId", entry.InsertID, "method", entry.Audit.MethodName)
@@ -55,13 +57,53 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 		StartedAt: entry.Timestamp,
 		EventID:   msg.MessageID,
 		DryRun:    msg.Attributes[AttrDryRun] == "true",
+		// The sandbox is the one whose account made the call (or whose
+		// key or cage was touched), as match found it — never whatever
+		// instance the entry names: an entry naming another VM, written
+		// by this sandbox's account, contains this sandbox.
+		InstanceID: instanceID,
 	}
-	// The sandbox is the one whose account made the call (or whose key or
-	// cage was touched): the configured sandbox, never whatever instance
-	// the entry names — an entry naming another VM, written by this
-	// sandbox's account, contains this sandbox.
 	_, err = e.Responder.Respond(ctx, inc, received)
 	return err
+}
+
+// match evaluates the rules for the sandbox the entry concerns. The
+// sandbox whose account made the call is the only one judged: its own
+// reads of the managed key are no theft, and nothing it does is blamed on
+// another sandbox. A call by any other principal is judged against the
+// configured sandbox, then every other sandbox Provision built (a name
+// override, each with its own account, network and canary). instanceID
+// is the matched sandbox's instance id, or "" for the configured sandbox.
+func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, instanceID string, err error) {
+	principal := entry.Audit.PrincipalEmail
+	evaluate := func(sb detect.Sandbox) []detect.Match {
+		m, err := e.Rules.Evaluate(ctx, entry, sb)
+		if err != nil {
+			logger.FromContext(ctx).Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)
+		}
+		return m
+	}
+	if principal == e.Sandbox.ServiceAccount || slices.Contains(e.Sandbox.Coopguard, principal) {
+		return evaluate(e.Sandbox), "", nil
+	}
+	others, err := otherSandboxes(ctx, e)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, o := range others {
+		if o.rules.ServiceAccount == principal {
+			return evaluate(o.rules), o.id, nil
+		}
+	}
+	if m := evaluate(e.Sandbox); len(m) > 0 {
+		return m, "", nil
+	}
+	for _, o := range others {
+		if m := evaluate(o.rules); len(m) > 0 {
+			return m, o.id, nil
+		}
+	}
+	return nil, "", nil
 }
 
 // entryProject is the project the entry is about: the resource's

@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/config"
+)
+
+// TestEachSandboxAnswersForItsOwnAccount: a sandbox Provision built under
+// another name has its own account, and the detection rules judge that
+// account's calls against that sandbox. Its privileged call contains it
+// and leaves the configured sandbox running; its read of the managed key
+// (which Provision granted it) is no theft, for it or for the configured
+// sandbox.
+func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
+	s := newSandbox(t, fastAgentTimeout)
+	const second = "second-sandbox"
+	if code, rep := provision(t, `{"name":"`+second+`"}`); code != http.StatusOK {
+		t.Fatalf("provision %s = %d: %+v", second, code, rep.Failed())
+	}
+	id, err := provisioner.ServiceAccountID(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := config.AccountEmail(id, s.cfg.Cloud.GCP.Project)
+	configured := "cc-sandbox@" + s.cfg.Cloud.GCP.Project + ".iam.gserviceaccount.com"
+	if s.cfg.Cloud.GCP.ServiceAccount != configured {
+		t.Fatalf("the demo's sandbox account is %s, the samples name %s", s.cfg.Cloud.GCP.ServiceAccount, configured)
+	}
+	status := func(name string) string {
+		inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, name)
+		return inst.GetStatus()
+	}
+
+	// The second sandbox's account reads the managed key: its own.
+	read := strings.ReplaceAll(string(s.alert(t, "logentry-secret-access-unknown-principal.json")), "someone@example.com", account)
+	if code := postEvent(t, "HandleLogEntry", binary, []byte(read), nil); code != http.StatusOK {
+		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
+	}
+	if n := len(incidents(t)); n != 0 {
+		t.Errorf("%d incidents from sandbox %s reading its own key, want none", n, second)
+	}
+
+	// The second sandbox's account changes IAM policy.
+	call := strings.ReplaceAll(string(s.alert(t, "logentry-setiampolicy-by-sandbox-sa.json")), configured, account)
+	if code := postEvent(t, "HandleLogEntry", binary, []byte(call), nil); code != http.StatusOK {
+		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
+	}
+	if st := status(second); st != "TERMINATED" && st != "STOPPING" {
+		t.Errorf("sandbox %s, whose account made the call, is %s: want it stopped\n%s", second, st, s.logs)
+	}
+	if st := status(s.cfg.VM.Name); st != "RUNNING" {
+		t.Errorf("the configured sandbox %s is %s: another sandbox's call must not touch it", s.cfg.VM.Name, st)
+	}
+	var found bool
+	for _, r := range incidents(t) {
+		if r.Instance == second && r.Incident.Trigger == "sandbox-sa-privileged-call" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no incident on %s triggered by sandbox-sa-privileged-call: %v", second, incidents(t))
+	}
+}
