@@ -55,8 +55,10 @@ var Jobs = []Job{
 var RoleIDs = map[string]string{
 	RoleResponder:              "coopguardResponder",
 	SecretsRole(RoleResponder): "coopguardResponderSecrets",
+	SandboxRole(RoleResponder): config.SandboxRoles[AccountResponder],
 	RoleRestorer:               "coopguardRestorer",
 	SecretsRole(RoleRestorer):  "coopguardRestorerSecrets",
+	SandboxRole(RoleRestorer):  config.SandboxRoles[AccountRestorer],
 	RoleReader:                 "coopguardReader",
 	SecretsRole(RoleReader):    "coopguardReaderSecrets",
 	RoleRotator:                "coopguardRotator",

@@ -17,7 +17,7 @@ func jobPerms(t *testing.T, job string) map[string]bool {
 	t.Helper()
 	root := repoRoot(t)
 	out := map[string]bool{}
-	for _, file := range []string{job, deploy.SecretsRole(job), deploy.KeySourceRole(job)} {
+	for _, file := range []string{job, deploy.SecretsRole(job), deploy.KeySourceRole(job), deploy.SandboxRole(job)} {
 		if _, ok := deploy.RoleIDs[file]; !ok {
 			continue
 		}
@@ -160,5 +160,29 @@ func TestActAsAccountsMatchTheCode(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("config.ActAsAccounts = %v, but the jobs that set a VM's metadata or create one are %v", got, want)
+	}
+}
+
+// TestSandboxRolesMatchTheCode: the jobs whose code changes a sandbox's
+// VM or disk are exactly those with a sandbox role Provision names each
+// sandbox for (config.SandboxRoles), under the ids deploy creates.
+func TestSandboxRolesMatchTheCode(t *testing.T) {
+	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRole, _ := deploy.Attribute(pkgs)
+	perms := deploy.Requirements(byRole).Perms
+	for _, j := range deploy.Jobs {
+		_, needs := perms[deploy.SandboxRole(j.Role)]
+		id, has := config.SandboxRoles[j.Account]
+		switch {
+		case needs && !has:
+			t.Errorf("the %s code changes a sandbox's VM, but config.SandboxRoles has no role for %s: Provision would not name sandboxes for it", j.Role, j.Account)
+		case !needs && has:
+			t.Errorf("config.SandboxRoles grants %s a sandbox role, but no %s code changes a VM", j.Account, j.Role)
+		case has && deploy.RoleIDs[deploy.SandboxRole(j.Role)] != id:
+			t.Errorf("config.SandboxRoles[%s] = %s, deploy creates %s", j.Account, id, deploy.RoleIDs[deploy.SandboxRole(j.Role)])
+		}
 	}
 }

@@ -36,6 +36,22 @@ const (
 	GrantCredential = "credential"
 )
 
+// sandboxScoped are the permissions IAM checks on the sandbox's own VM or
+// boot disk (resource.name of the instance or disk): a job's calls that
+// need them go to its sandbox role, bound only on the sandboxes. Reads
+// (get, list) stay project-wide: Status and the responder list the
+// labelled VMs; a snapshot's creation is checked on the new snapshot, so
+// compute.snapshots.create stays project-wide too.
+var sandboxScoped = map[string]bool{
+	"compute.instances.stop":               true,
+	"compute.instances.start":              true,
+	"compute.instances.setTags":            true,
+	"compute.instances.setLabels":          true,
+	"compute.instances.setMetadata":        true,
+	"compute.instances.getGuestAttributes": true,
+	"compute.disks.createSnapshot":         true,
+}
+
 // Operation polling: a Compute mutation returns an operation the client
 // polls (op.Wait) with the get permission of its scope.
 const (

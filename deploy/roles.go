@@ -32,7 +32,14 @@ const (
 const (
 	secretsSuffix   = "-secrets"
 	keySourceSuffix = "-keysource"
+	sandboxSuffix   = "-sandbox"
 )
+
+// SandboxRole is the role file of job's permissions on a sandbox's own
+// VM and boot disk (stop, start, tag, label, metadata, snapshot), bound
+// under an IAM condition naming the sandboxes' instances and disks
+// (config.SandboxCondition): coopguard's jobs cannot change any other VM.
+func SandboxRole(job string) string { return job + sandboxSuffix }
 
 // SecretsRole is the role file of job's Secret Manager permissions, bound
 // under an IAM condition naming the managed secrets and their versions.
@@ -256,12 +263,16 @@ func Requirements(byRole map[string][]CallSite) Required {
 
 // target is the role file a job's permission goes to: a key source's to
 // the job's key-source role, Secret Manager's to its managed-secrets role
-// (both bound under a condition on the managed secrets), the rest to the
-// job's own. The provisioner's all go to its own role.
+// (both bound under a condition on the managed secrets), a change to a
+// sandbox's VM or disk to its sandbox role (bound under a condition on the
+// sandboxes), the rest to the job's own. The provisioner's all go to its
+// own role: it creates the sandbox.
 func target(role, perm string, need Need) string {
 	switch {
 	case role == RoleProvisioner:
 		return role
+	case sandboxScoped[perm]:
+		return SandboxRole(role)
 	case need.KeySource:
 		return KeySourceRole(role)
 	case strings.HasPrefix(perm, "secretmanager."):

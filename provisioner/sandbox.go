@@ -177,6 +177,7 @@ func (s *Sandbox) Resources() []Resource {
 		&deadLetterPolicy{s},
 		&logSink{s},
 		&auditConfig{s},
+		&sandboxAccess{s},
 	)
 	for _, id := range s.Secrets {
 		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})

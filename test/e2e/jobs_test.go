@@ -122,6 +122,34 @@ func TestEachJobActsAsItsOwnAccount(t *testing.T) {
 		}
 	}
 
+	// A VM that is no sandbox: no job may change it, though the same calls
+	// succeed on the sandbox (the sandbox roles' condition names only the
+	// sandboxes' instances and disks).
+	prod := s.emu.Compute.SeedInstance(project, zone, &computepb.Instance{Name: proto.String("prod-api"), Labels: map[string]string{"env": "prod"}})
+	for _, tc := range []struct {
+		account, permission string
+		do                  func(c *gcp.Clients) error
+	}{
+		{config.AccountResponder, "compute.instances.stop", func(c *gcp.Clients) error {
+			_, err := c.Instances.Stop(ctx, &computepb.StopInstanceRequest{Project: project, Zone: zone, Instance: prod.GetName()})
+			return err
+		}},
+		{config.AccountResponder, "compute.instances.setTags", func(c *gcp.Clients) error {
+			_, err := c.Instances.SetTags(ctx, &computepb.SetTagsInstanceRequest{Project: project, Zone: zone, Instance: prod.GetName(), TagsResource: &computepb.Tags{Items: []string{"coopguard-quarantine"}}})
+			return err
+		}},
+		{config.AccountRestorer, "compute.instances.setLabels", func(c *gcp.Clients) error {
+			_, err := c.Instances.SetLabels(ctx, &computepb.SetLabelsInstanceRequest{Project: project, Zone: zone, Instance: prod.GetName(), InstancesSetLabelsRequestResource: &computepb.InstancesSetLabelsRequest{}})
+			return err
+		}},
+	} {
+		t.Run(tc.account+" may not change a VM that is no sandbox", func(t *testing.T) {
+			if err := tc.do(env.ClientsOf(tc.account)); !denied(err, tc.permission) {
+				t.Errorf("as %s on %s: %v, want refused for lack of %s", tc.account, prod.GetName(), err, tc.permission)
+			}
+		})
+	}
+
 	// coopguard's own restore code, run as the responder, is refused at
 	// the first step that needs the restorer's role.
 	clients := env.ClientsOf(config.AccountResponder)

@@ -118,7 +118,7 @@ type Deployment struct {
 	// SandboxAccount is the sandbox VM's service account.
 	SandboxAccount string
 	// KeySourceCredential, when set, is the secret holding the rotation
-	// key source's credential: the responder gets the key-source role and
+	// key source's credential: the rotator gets the key-source role and
 	// may read that one secret.
 	KeySourceCredential string
 	// RevokeCredential, when set, is the secret holding the revocation
@@ -129,6 +129,9 @@ type Deployment struct {
 	// anthropic-api-key, as deploy.sh): the responder's Secret Manager
 	// role is bound under a condition naming them and their versions.
 	ManagedSecrets []string
+	// Sandbox and Zone name the configured sandbox VM: each job's sandbox
+	// role is bound under a condition naming it (and its boot disk).
+	Sandbox, Zone string
 	// LogsTopic, AlertsTopic and RotationTopic receive from the Logging
 	// sink's writer, Monitoring's and Secret Manager's service agents.
 	LogsTopic, AlertsTopic, RotationTopic string
@@ -155,7 +158,7 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 	var bind, conditional []*iampb.Binding
 	for _, j := range deploy.Jobs {
 		member := iam.Member(deploy.AccountEmail(j.Account, project))
-		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role)} {
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role)} {
 			id, ok := deploy.RoleIDs[file]
 			if !ok {
 				continue
@@ -171,6 +174,12 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 				bind = append(bind, &iampb.Binding{Role: name, Members: []string{member}})
 			case deploy.SecretsRole(j.Role):
 				conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role)})
+			case deploy.SandboxRole(j.Role):
+				if d.Sandbox != "" {
+					conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: &expr.Expr{
+						Title: config.SandboxConditionTitle, Description: "the sandboxes' own VMs and boot disks",
+						Expression: config.SandboxCondition(project, d.Zone, []string{d.Sandbox})}})
+				}
 			default:
 				// Adding a version is checked on the secret (its parent),
 				// so the condition names the secrets too.
@@ -277,6 +286,8 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 		KeySourceCredential: cfg.Coopguard.Rotation.KeySourceCredentialSecret,
 		RevokeCredential:    cfg.Coopguard.Revoke.CredentialSecret,
 		ManagedSecrets:      cfg.Coopguard.Secrets,
+		Sandbox:             cfg.VM.Name,
+		Zone:                cfg.Cloud.GCP.Zone,
 		LogsTopic:           cfg.Coopguard.Topics.Logs,
 		AlertsTopic:         cfg.Coopguard.Topics.Alerts,
 		RotationTopic:       cfg.Coopguard.Topics.Rotation,

@@ -1,0 +1,135 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/genproto/googleapis/type/expr"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// sandboxAccess names the sandbox in the condition under which each of
+// coopguard's jobs that changes a sandbox's VM holds its sandbox role
+// (config.SandboxRoles): the responder may then contain this sandbox and
+// the restorer restore it, and neither may touch a VM no condition names.
+// Deploy names the configured sandbox; this adds a sandbox built under
+// another name (and repairs a binding that lost it), changing only those
+// bindings' conditions.
+type sandboxAccess struct{ s *Sandbox }
+
+func (r *sandboxAccess) Kind() string { return "sandbox-access" }
+func (r *sandboxAccess) Name() string { return r.s.Name }
+
+// Deps: the project policy's other writers go first, so the
+// read-modify-writes do not race.
+func (r *sandboxAccess) Deps() []string {
+	deps := []string{"auditConfig/" + AuditedService}
+	if r.s.OwnAccount {
+		deps = append(deps, "project-roles/"+r.s.ServiceAccount)
+	}
+	return deps
+}
+
+func (r *sandboxAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
+	pol, err := (&projectRoles{r.s}).read(ctx, c)
+	if err != nil {
+		return Change{}, err
+	}
+	missing := r.missing(pol)
+	detail := "the sandbox's VM and disk named in the condition " + config.SandboxConditionTitle + " of " + r.jobs()
+	if len(missing) == 0 {
+		return Change{Action: None, Detail: detail}, nil
+	}
+	return Change{Action: Update, Detail: "name " + detail, Apply: func(ctx context.Context) error {
+		for range 3 {
+			pol, err := (&projectRoles{r.s}).read(ctx, c)
+			if err != nil {
+				return err
+			}
+			if len(r.missing(pol)) == 0 {
+				return nil
+			}
+			r.add(pol)
+			pol.Version = 3 // conditional bindings
+			_, err = c.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + r.s.Project, Policy: pol,
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"bindings", "etag"}}})
+			if !retry.IsPrecondition(err) {
+				if err != nil {
+					return fmt.Errorf("name sandbox %s in the %s condition on project %s: %w (deploy/deploy.sh creates the roles; run it first)", r.s.Name, config.SandboxConditionTitle, r.s.Project, err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("name sandbox %s in the %s condition on project %s: the policy kept changing", r.s.Name, config.SandboxConditionTitle, r.s.Project)
+	}}, nil
+}
+
+// accounts are the jobs' accounts with a sandbox role, sorted.
+func (r *sandboxAccess) accounts() []string {
+	out := make([]string, 0, len(config.SandboxRoles))
+	for a := range config.SandboxRoles {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *sandboxAccess) jobs() string { return fmt.Sprint(r.accounts()) }
+
+func (r *sandboxAccess) role(account string) string {
+	return "projects/" + r.s.Project + "/roles/" + config.SandboxRoles[account]
+}
+
+// binding is account's conditional binding of its sandbox role, or nil.
+func (r *sandboxAccess) binding(pol *iampb.Policy, account string) *iampb.Binding {
+	member := "serviceAccount:" + config.AccountEmail(account, r.s.Project)
+	for _, b := range pol.GetBindings() {
+		if b.GetRole() == r.role(account) && b.GetCondition().GetTitle() == config.SandboxConditionTitle && slices.Contains(b.GetMembers(), member) {
+			return b
+		}
+	}
+	return nil
+}
+
+// missing lists the accounts whose condition does not name the sandbox.
+func (r *sandboxAccess) missing(pol *iampb.Policy) []string {
+	var out []string
+	for _, a := range r.accounts() {
+		b := r.binding(pol, a)
+		if b == nil || !slices.Contains(config.SandboxesIn(b.GetCondition().GetExpression(), r.s.Project, r.s.Zone), r.s.Name) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// add names the sandbox in every account's condition, creating the
+// binding where it is missing; a binding shared with other members is
+// left to them and a new one made for the account.
+func (r *sandboxAccess) add(pol *iampb.Policy) {
+	for _, a := range r.missing(pol) {
+		member := "serviceAccount:" + config.AccountEmail(a, r.s.Project)
+		b := r.binding(pol, a)
+		var names []string
+		if b != nil {
+			names = config.SandboxesIn(b.GetCondition().GetExpression(), r.s.Project, r.s.Zone)
+			if len(b.Members) > 1 {
+				b.Members = slices.DeleteFunc(b.Members, func(m string) bool { return m == member })
+				b = nil
+			}
+		}
+		if b == nil {
+			b = &iampb.Binding{Role: r.role(a), Members: []string{member}}
+			pol.Bindings = append(pol.Bindings, b)
+		}
+		b.Condition = &expr.Expr{Title: config.SandboxConditionTitle, Description: "the sandboxes' own VMs and boot disks",
+			Expression: config.SandboxCondition(r.s.Project, r.s.Zone, append(names, r.s.Name))}
+	}
+}
