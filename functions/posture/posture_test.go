@@ -3,6 +3,7 @@ package posture_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,37 @@ func (w *world) editPolicy(t *testing.T, mask []string, change func(*iampb.Polic
 		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: mask}
 	}
 	if _, err := w.clients.Projects.SetIamPolicy(w.ctx, req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editSandboxAccess drops the coopguard-sandboxes bindings drop selects
+// and changes the others with change, in the version 3 policy.
+func (w *world) editSandboxAccess(t *testing.T, drop func(*iampb.Binding) bool, change func(*iampb.Binding)) {
+	t.Helper()
+	res := "projects/" + w.project()
+	p, err := w.clients.Projects.GetIamPolicy(w.ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	p.Bindings = slices.DeleteFunc(p.Bindings, func(b *iampb.Binding) bool {
+		if b.GetCondition().GetTitle() != config.SandboxConditionTitle {
+			return false
+		}
+		n++
+		if drop(b) {
+			return true
+		}
+		if change != nil {
+			change(b)
+		}
+		return false
+	})
+	if n == 0 {
+		t.Fatal("no coopguard-sandboxes binding to edit: deploy did not make one")
+	}
+	if _, err := w.clients.Projects.SetIamPolicy(w.ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: p}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -404,6 +436,16 @@ func TestChecks(t *testing.T) {
 		}, nil, posture.Fail, `"agent-env" (value contains an Anthropic API key`, ""},
 		{"harmless items", "no-key-in-metadata", func(t *testing.T, w *world) { w.setMetadata(t, "agent-count", "4") }, nil, posture.Pass, "none holds a key", ""},
 
+		// sandbox-access
+		{"responder's sandbox binding removed", "sandbox-access", func(t *testing.T, w *world) {
+			w.editSandboxAccess(t, func(b *iampb.Binding) bool { return strings.Contains(b.GetRole(), "coopguardResponderSandbox") }, nil)
+		}, nil, posture.Fail, "not named in the coopguard-sandboxes condition of coopguard-responder (coopguardResponderSandbox): coopguard cannot contain", "coopguard provision"},
+		{"condition names another sandbox", "sandbox-access", func(t *testing.T, w *world) {
+			w.editSandboxAccess(t, func(*iampb.Binding) bool { return false }, func(b *iampb.Binding) {
+				b.Condition.Expression = config.SandboxCondition(w.project(), w.cfg.Cloud.GCP.Zone, []string{"other-sandbox"})
+			})
+		}, nil, posture.Fail, "coopguard-responder (coopguardResponderSandbox), coopguard-restorer (coopguardRestorerSandbox)", "deploy/deploy.sh"},
+
 		// audit-logging
 		{"DATA_WRITE off", "audit-logging", func(t *testing.T, w *world) {
 			w.editPolicy(t, []string{"auditConfigs"}, func(p *iampb.Policy) {
@@ -610,7 +652,7 @@ func TestReadErrors(t *testing.T) {
 		fix     string
 	}{
 		{"IAM policy denied", "google.cloud.resourcemanager.v3.Projects/GetIamPolicy", faults.Fault{Code: codes.PermissionDenied},
-			0, []string{"service-account-roles", "audit-logging"}, "grant resourcemanager.projects.getIamPolicy"},
+			0, []string{"service-account-roles", "audit-logging", "sandbox-access"}, "grant resourcemanager.projects.getIamPolicy"},
 		{"Cloud Run unavailable", "google.cloud.run.v2.Services/ListServices", faults.Fault{Code: codes.Internal},
 			0, []string{"functions-authenticated"}, "retry"},
 		{"Artifact Registry denied", "google.devtools.artifactregistry.v1.ArtifactRegistry/ListRepositories", faults.Fault{Code: codes.PermissionDenied},

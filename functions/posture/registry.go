@@ -38,6 +38,7 @@ var checks = []Check{
 	auditLogging{},
 	alertPolicies{},
 	logSink{},
+	sandboxAccess{},
 	keyRotation{},
 	revokeKeyNamed{},
 	functionsAuthenticated{},
@@ -66,7 +67,7 @@ func readError(err error, perm string) Result {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || code == codes.DeadlineExceeded || code == codes.Canceled:
 		fix = "the read timed out: retry; if it persists, check the API's status"
 	case code == codes.PermissionDenied:
-		fix = "grant " + perm + " to the identity running coopguard (deploy/roles/responder.yaml for the functions; your own account for the CLI), then retry"
+		fix = "grant " + perm + " to the identity running coopguard (deploy/roles/reader.yaml for Posture, rotator.yaml for the scheduled run; your own account for the CLI), then retry"
 	case code == codes.Unauthenticated:
 		fix = "log in: gcloud auth application-default login, then retry"
 	}
