@@ -12,6 +12,23 @@ import (
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
+// scan scans the repository's deployed source.
+func scan(t *testing.T) map[string]*deploy.Package {
+	t.Helper()
+	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// requirements is what the deployed code needs, by job.
+func requirements(t *testing.T) deploy.Required {
+	t.Helper()
+	byRole, _ := deploy.Attribute(scan(t))
+	return deploy.Requirements(byRole)
+}
+
 // jobPerms is every permission of job's role files that exist.
 func jobPerms(t *testing.T, job string) map[string]bool {
 	t.Helper()
@@ -74,10 +91,7 @@ func TestJobsHoldOnlyTheirJob(t *testing.T) {
 // no job claims would count for every job (deploy.Attribute), read-only
 // ones too; the scanner must not find one.
 func TestEveryFunctionsCallIsClaimed(t *testing.T) {
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := scan(t)
 	n := 0
 	for _, p := range pkgs {
 		for _, c := range p.Calls {
@@ -100,10 +114,7 @@ func TestEveryFunctionsCallIsClaimed(t *testing.T) {
 // notify by the responder (notify by the rotator too: posture drift), the
 // restore playbook by the restorer.
 func TestActionClaimsFollowPlaybooks(t *testing.T) {
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := scan(t)
 	hasCalls := map[string]bool{}
 	for _, c := range pkgs["functions/actions"].Calls {
 		hasCalls[c.File] = true
@@ -143,12 +154,7 @@ func TestActionClaimsFollowPlaybooks(t *testing.T) {
 // sandbox's own account (config.ActAsAccounts) are exactly the jobs whose
 // code needs actAs.
 func TestActAsAccountsMatchTheCode(t *testing.T) {
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byRole, _ := deploy.Attribute(pkgs)
-	need := deploy.Requirements(byRole).Grants[deploy.GrantActAs]
+	need := requirements(t).Grants[deploy.GrantActAs]
 	var want []string
 	for _, j := range deploy.Jobs {
 		if _, ok := need[j.Role]; ok {
@@ -167,12 +173,7 @@ func TestActAsAccountsMatchTheCode(t *testing.T) {
 // VM or disk are exactly those with a sandbox role Provision names each
 // sandbox for (config.SandboxRoles), under the ids deploy creates.
 func TestSandboxRolesMatchTheCode(t *testing.T) {
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byRole, _ := deploy.Attribute(pkgs)
-	perms := deploy.Requirements(byRole).Perms
+	perms := requirements(t).Perms
 	for _, j := range deploy.Jobs {
 		_, needs := perms[deploy.SandboxRole(j.Role)]
 		id, has := config.SandboxRoles[j.Account]

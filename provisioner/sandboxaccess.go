@@ -71,8 +71,8 @@ func (r *sandboxAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, er
 	}}, nil
 }
 
-// accounts are the jobs' accounts with a sandbox role, sorted.
-func (r *sandboxAccess) accounts() []string {
+// sandboxAccounts are the jobs' accounts with a sandbox role, sorted.
+func sandboxAccounts() []string {
 	out := make([]string, 0, len(config.SandboxRoles))
 	for a := range config.SandboxRoles {
 		out = append(out, a)
@@ -81,29 +81,34 @@ func (r *sandboxAccess) accounts() []string {
 	return out
 }
 
-func (r *sandboxAccess) jobs() string { return fmt.Sprint(r.accounts()) }
+func (r *sandboxAccess) jobs() string { return fmt.Sprint(sandboxAccounts()) }
 
-func (r *sandboxAccess) role(account string) string {
-	return "projects/" + r.s.Project + "/roles/" + config.SandboxRoles[account]
+func (r *sandboxAccess) missing(pol *iampb.Policy) []string {
+	return SandboxAccessMissing(pol, r.s.Project, r.s.Zone, r.s.Name)
 }
 
-// binding is account's conditional binding of its sandbox role, or nil.
-func (r *sandboxAccess) binding(pol *iampb.Policy, account string) *iampb.Binding {
-	member := "serviceAccount:" + config.AccountEmail(account, r.s.Project)
+// sandboxBinding is account's binding of its sandbox role under the
+// coopguard-sandboxes condition in pol, or nil.
+func sandboxBinding(pol *iampb.Policy, project, account string) *iampb.Binding {
+	role := "projects/" + project + "/roles/" + config.SandboxRoles[account]
+	member := "serviceAccount:" + config.AccountEmail(account, project)
 	for _, b := range pol.GetBindings() {
-		if b.GetRole() == r.role(account) && b.GetCondition().GetTitle() == config.SandboxConditionTitle && slices.Contains(b.GetMembers(), member) {
+		if b.GetRole() == role && b.GetCondition().GetTitle() == config.SandboxConditionTitle && slices.Contains(b.GetMembers(), member) {
 			return b
 		}
 	}
 	return nil
 }
 
-// missing lists the accounts whose condition does not name the sandbox.
-func (r *sandboxAccess) missing(pol *iampb.Policy) []string {
+// SandboxAccessMissing lists the accounts of config.SandboxRoles (sorted)
+// whose sandbox role, in the project policy pol, is not bound under a
+// coopguard-sandboxes condition naming sandbox name of project's zone:
+// those jobs cannot act on that sandbox's VM.
+func SandboxAccessMissing(pol *iampb.Policy, project, zone, name string) []string {
 	var out []string
-	for _, a := range r.accounts() {
-		b := r.binding(pol, a)
-		if b == nil || !slices.Contains(config.SandboxesIn(b.GetCondition().GetExpression(), r.s.Project, r.s.Zone), r.s.Name) {
+	for _, a := range sandboxAccounts() {
+		b := sandboxBinding(pol, project, a)
+		if b == nil || !slices.Contains(config.SandboxesIn(b.GetCondition().GetExpression(), project, zone), name) {
 			out = append(out, a)
 		}
 	}
@@ -116,7 +121,7 @@ func (r *sandboxAccess) missing(pol *iampb.Policy) []string {
 func (r *sandboxAccess) add(pol *iampb.Policy) {
 	for _, a := range r.missing(pol) {
 		member := "serviceAccount:" + config.AccountEmail(a, r.s.Project)
-		b := r.binding(pol, a)
+		b := sandboxBinding(pol, r.s.Project, a)
 		var names []string
 		if b != nil {
 			names = config.SandboxesIn(b.GetCondition().GetExpression(), r.s.Project, r.s.Zone)
@@ -126,7 +131,7 @@ func (r *sandboxAccess) add(pol *iampb.Policy) {
 			}
 		}
 		if b == nil {
-			b = &iampb.Binding{Role: r.role(a), Members: []string{member}}
+			b = &iampb.Binding{Role: "projects/" + r.s.Project + "/roles/" + config.SandboxRoles[a], Members: []string{member}}
 			pol.Bindings = append(pol.Bindings, b)
 		}
 		b.Condition = &expr.Expr{Title: config.SandboxConditionTitle, Description: "the sandboxes' own VMs and boot disks",

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 )
@@ -25,28 +26,17 @@ func (sandboxAccess) Run(ctx context.Context, c *gcp.Clients, in *Input) Result 
 	if err != nil {
 		return readError(err, "resourcemanager.projects.getIamPolicy")
 	}
-	accounts := make([]string, 0, len(config.SandboxRoles))
-	for a := range config.SandboxRoles {
-		accounts = append(accounts, a)
-	}
-	sort.Strings(accounts)
+	missingAccounts := provisioner.SandboxAccessMissing(pol, in.Project(), in.Sandbox.Zone, in.Sandbox.Name)
 	var missing, have []string
-	for _, a := range accounts {
-		role := "projects/" + in.Project() + "/roles/" + config.SandboxRoles[a]
-		member := "serviceAccount:" + config.AccountEmail(a, in.Project())
-		named := false
-		for _, b := range pol.GetBindings() {
-			if b.GetRole() == role && b.GetCondition().GetTitle() == config.SandboxConditionTitle && slices.Contains(b.GetMembers(), member) &&
-				slices.Contains(config.SandboxesIn(b.GetCondition().GetExpression(), in.Project(), in.Sandbox.Zone), in.Sandbox.Name) {
-				named = true
-			}
-		}
-		if named {
-			have = append(have, a)
-		} else {
+	for a := range config.SandboxRoles {
+		if slices.Contains(missingAccounts, a) {
 			missing = append(missing, a+" ("+config.SandboxRoles[a]+")")
+		} else {
+			have = append(have, a)
 		}
 	}
+	sort.Strings(missing)
+	sort.Strings(have)
 	if len(missing) > 0 {
 		return fail(fmt.Sprintf("sandbox %s: not named in the %s condition of %s: coopguard cannot contain or restore it",
 			in.Sandbox.Name, config.SandboxConditionTitle, strings.Join(missing, ", ")),
