@@ -130,8 +130,19 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 		t.Fatalf("VM sandbox-b runs as %v, want %s", vm.GetServiceAccounts(), own)
 	}
 
-	// Project level: exactly log and metric writing.
+	// coopguard's jobs may act on both sandboxes' VMs: the condition that
+	// named the configured one (deploy) names sandbox-b too.
 	pol, _ := emu.ResourceManager.Policy(project)
+	for _, name := range []string{cfg.VM.Name, "sandbox-b"} {
+		if missing := provisioner.SandboxAccessMissing(pol, project, cfg.Cloud.GCP.Zone, name); len(missing) > 0 {
+			t.Errorf("sandbox %s is not named in the sandbox condition of %v", name, missing)
+		}
+	}
+	if missing := provisioner.SandboxAccessMissing(pol, project, cfg.Cloud.GCP.Zone, "sandbox-c"); len(missing) != len(config.SandboxRoles) {
+		t.Errorf("a sandbox never provisioned is named for %d jobs", len(config.SandboxRoles)-len(missing))
+	}
+
+	// Project level: exactly log and metric writing.
 	var roles []string
 	for _, b := range pol.GetBindings() {
 		if slices.Contains(b.GetMembers(), member) {
