@@ -8,12 +8,13 @@
 #
 # Creates: the Pub/Sub topics (alerts, logs, rotation, incidents, and a
 # dead-letter topic with a subscription), the custom roles in deploy/roles/,
-# the service accounts coopguard-responder, coopguard-provisioner and
-# coopguard-invoker (and the sandbox VM's account if missing), the
-# functions (Cloud Run functions, gen2), the dead-letter policy on their
-# trigger subscriptions, the IAM that lets Monitoring, the log sink, Secret
-# Manager and Pub/Sub publish where they must, and the Cloud Scheduler job
-# that triggers RotateKeys.
+# one service account per job (coopguard-responder, -restorer, -reader,
+# -rotator, -provisioner: lib.sh JOBS) bound to its job's roles, the
+# Eventarc account coopguard-invoker (and the sandbox VM's account if
+# missing), the functions (Cloud Run functions, gen2), each running as its
+# job's account, the dead-letter policy on their trigger subscriptions, the
+# IAM that lets Monitoring, the log sink, Secret Manager and Pub/Sub publish
+# where they must, and the Cloud Scheduler job that triggers RotateKeys.
 set -euo pipefail
 exec 3>&1
 # shellcheck source=deploy/lib.sh
@@ -164,24 +165,28 @@ update_role() {
 	fi
 	run gcloud iam roles update "$1" --project="$PROJECT" --file="$2" --quiet
 }
-ensure "role $ROLE_RESPONDER" describe_role create_role update_role "$ROLE_RESPONDER" "$DEPLOY_DIR/roles/responder.yaml"
-ensure "role $ROLE_PROVISIONER" describe_role create_role update_role "$ROLE_PROVISIONER" "$DEPLOY_DIR/roles/provisioner.yaml"
-ensure "role $ROLE_RESPONDER_SECRETS" describe_role create_role update_role "$ROLE_RESPONDER_SECRETS" "$DEPLOY_DIR/roles/responder-secrets.yaml"
 KEY_SOURCE=${COOPGUARD_ROTATION_KEY_SOURCE_URL:-}
-if [[ -n $KEY_SOURCE ]]; then
-	ensure "role $ROLE_RESPONDER_KEYSOURCE" describe_role create_role update_role "$ROLE_RESPONDER_KEYSOURCE" "$DEPLOY_DIR/roles/responder-keysource.yaml"
-fi
+# Every job's role files; a -keysource role only when a key source is set.
+for job in "${JOBS[@]}"; do
+	read -r role _ <<<"$job"
+	for file in $(job_roles "$role"); do
+		[[ $file != *-keysource || -n $KEY_SOURCE ]] || continue
+		id=$(role_id "$file")
+		ensure "role $id" describe_role create_role update_role "$id" "$DEPLOY_DIR/roles/$file.yaml"
+	done
+done
 
 # --- service accounts -------------------------------------------------------------
 
 describe_sa() { run gcloud iam service-accounts describe "$1" --project="$PROJECT"; }
 create_sa() { run gcloud iam service-accounts create "${1%@*}" --project="$PROJECT" --display-name="$2"; }
 update_sa() { run gcloud iam service-accounts update "$1" --project="$PROJECT" --display-name="$2"; }
-RESPONDER=$(sa_email "$SA_RESPONDER")
-PROVISIONER=$(sa_email "$SA_PROVISIONER")
+for job in "${JOBS[@]}"; do
+	read -r _ sa _ display <<<"$job"
+	email=$(sa_email "${!sa}")
+	ensure "service account $email" describe_sa create_sa update_sa "$email" "$display"
+done
 INVOKER_SA=$(sa_email "$SA_INVOKER")
-ensure "service account $RESPONDER" describe_sa create_sa update_sa "$RESPONDER" "coopguard responder (HandleAlert, HandleLogEntry, RotateKeys, Status, Resolve)"
-ensure "service account $PROVISIONER" describe_sa create_sa update_sa "$PROVISIONER" "coopguard provisioner (Provision)"
 ensure "service account $INVOKER_SA" describe_sa create_sa update_sa "$INVOKER_SA" "coopguard event delivery (Eventarc triggers)"
 # The sandbox VM's own dedicated account (cloud.gcp.service_account): made
 # if missing, with no roles (cloudcoop grants it what the agents need).
@@ -195,15 +200,10 @@ fi
 
 # --- IAM ----------------------------------------------------------------------------
 
-note "grant the custom roles"
-run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --condition=None --quiet
-run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
-	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --condition=None --quiet
-# The managed secrets: the responder's Secret Manager permissions hold on
-# those secrets and their versions only (an IAM condition on resource.name,
-# which Secret Manager writes with the project number), never on another
-# secret of the project.
+# The managed secrets: a job's Secret Manager permissions hold on those
+# secrets and their versions only (an IAM condition on resource.name, which
+# Secret Manager writes with the project number), never on another secret
+# of the project.
 IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
 # managed_condition [versions]: the CEL expression matching the managed
 # secrets and their versions, or with "versions" their versions only.
@@ -217,42 +217,60 @@ managed_condition() {
 	done
 	echo "$expr"
 }
-run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_SECRETS" \
-	--condition="expression=$(managed_condition ""),title=coopguard-managed-secrets-responder,description=the secrets coopguard manages and their versions" --quiet
-# The incident store: only coopguard's responder account reads and writes
-# it. The sandbox's account gets no Firestore role (posture checks that).
-run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role=roles/datastore.user --condition=None --quiet
-# Provision creates the VM to run as the sandbox account: the provisioner
-# may act as that one account only.
-run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
-	--member="serviceAccount:$PROVISIONER" --role=roles/iam.serviceAccountUser --condition=None --quiet
-# The responder sets the agents flag in that VM's metadata, which acts as
-# the account the VM runs as: it too may act as that one account only.
-run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
-	--member="serviceAccount:$RESPONDER" --role=roles/iam.serviceAccountUser --condition=None --quiet
+# bind MEMBER ROLE [CONDITION]: a project binding, unconditional by default.
+bind() {
+	run gcloud projects add-iam-policy-binding "$PROJECT" --member="$1" --role="$2" --condition="${3:-None}" --quiet
+}
 
-if [[ -n $KEY_SOURCE ]]; then
-	note "key source configured: the responder may add versions to the managed secrets"
-	run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-		--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" \
-		--condition="expression=$(managed_condition versions),title=coopguard-managed-secrets,description=versions of the secrets coopguard manages" --quiet
-	CRED=${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-}
-	if [[ -n $CRED ]]; then
-		run gcloud secrets add-iam-policy-binding "$CRED" --project="$PROJECT" \
-			--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --condition=None --quiet
-	fi
+note "grant each job its roles: its own, its -secrets role on the managed secrets, its Firestore role"
+for job in "${JOBS[@]}"; do
+	read -r role sa datastore _ <<<"$job"
+	member="serviceAccount:$(sa_email "${!sa}")"
+	for file in $(job_roles "$role"); do
+		id="projects/$PROJECT/roles/$(role_id "$file")"
+		case $file in
+		"$role") bind "$member" "$id" ;;
+		*-secrets)
+			bind "$member" "$id" "expression=$(managed_condition ""),title=coopguard-managed-secrets-$role,description=the secrets coopguard manages and their versions"
+			;;
+		*-keysource)
+			[[ -n $KEY_SOURCE ]] || continue
+			note "key source configured: the $role may add versions to the managed secrets"
+			bind "$member" "$id" "expression=$(managed_condition versions),title=coopguard-managed-secrets-$role,description=versions of the secrets coopguard manages"
+			;;
+		esac
+	done
+	# The incident store; the sandbox's account gets no Firestore role
+	# (posture checks that).
+	[[ $datastore == - ]] || bind "$member" "$datastore"
+done
+
+# The sandbox VM's account: the jobs of ACT_AS may act as that one account
+# only (creating a VM that runs as it, changing that VM's metadata).
+for sa in "${ACT_AS[@]}"; do
+	run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
+		--member="serviceAccount:$(sa_email "${!sa}")" --role=roles/iam.serviceAccountUser --condition=None --quiet
+done
+
+# A deployment from before the split by job: the responder's key-source role
+# and credential grant go (the rotator's are granted below).
+retire_responder_keysource
+
+# Each credential secret is readable by the one job that uses it.
+CRED=${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-}
+if [[ -n $KEY_SOURCE && -n $CRED ]]; then
+	note "key source: the rotator, and no other account, may read its credential in secret $CRED"
+	run gcloud secrets add-iam-policy-binding "$CRED" --project="$PROJECT" \
+		--member="serviceAccount:$(sa_email "$SA_ROTATOR")" --role=roles/secretmanager.secretAccessor --condition=None --quiet
 fi
-
 REVOKE_CRED=${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-}
 if [[ -n ${COOPGUARD_REVOKE_PROVIDER:-} && -n $REVOKE_CRED ]]; then
 	note "provider revocation: the responder, and no other account, may read the provider credential in secret $REVOKE_CRED"
 	run gcloud secrets add-iam-policy-binding "$REVOKE_CRED" --project="$PROJECT" \
-		--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --condition=None --quiet
+		--member="serviceAccount:$(sa_email "$SA_RESPONDER")" --role=roles/secretmanager.secretAccessor --condition=None --quiet
 fi
 
-note "service agents publish to their topics; the responder publishes incidents (custom role)"
+note "service agents publish to their topics; the jobs that report incidents publish them (custom roles)"
 grant_publisher() {
 	run gcloud pubsub topics add-iam-policy-binding "$1" --project="$PROJECT" \
 		--member="serviceAccount:$2" --role=roles/pubsub.publisher --quiet

@@ -110,16 +110,15 @@ func TestDeployFunctions(t *testing.T) {
 	parts := strings.SplitN(goLine, ".", 3)
 	wantRuntime := "go" + parts[0] + parts[1] // go 1.26.8 → go126
 
-	responder := "coopguard-responder@" + testProject + ".iam.gserviceaccount.com"
-	provisioner := "coopguard-provisioner@" + testProject + ".iam.gserviceaccount.com"
+	sa := func(id string) string { return id + "@" + testProject + ".iam.gserviceaccount.com" }
 	want := map[string]struct{ topic, sa string }{
-		"Provision":      {"", provisioner},
-		"Status":         {"", responder},
-		"Resolve":        {"", responder},
-		"Posture":        {"", responder},
-		"HandleAlert":    {"coopguard-alerts", responder},
-		"HandleLogEntry": {"coopguard-logs", responder},
-		"RotateKeys":     {"coopguard-rotation", responder},
+		"Provision":      {"", sa("coopguard-provisioner")},
+		"Status":         {"", sa("coopguard-reader")},
+		"Resolve":        {"", sa("coopguard-restorer")},
+		"Posture":        {"", sa("coopguard-reader")},
+		"HandleAlert":    {"coopguard-alerts", sa("coopguard-responder")},
+		"HandleLogEntry": {"coopguard-logs", sa("coopguard-responder")},
+		"RotateKeys":     {"coopguard-rotation", sa("coopguard-rotator")},
 	}
 	deploys := find(cmds, "gcloud", "functions", "deploy")
 	if len(deploys) != len(want) {
@@ -249,46 +248,63 @@ func TestDeployForwardsEveryConfigVariable(t *testing.T) {
 func TestDeployKeySourceGrants(t *testing.T) {
 	without, _ := dryRun(t, "deploy.sh")
 	for _, c := range without {
-		if strings.Contains(c.Line, "coopguardResponderKeySource") || c.Is("gcloud", "secrets", "add-iam-policy-binding") {
+		if strings.Contains(c.Line, "coopguardRotatorKeySource") || c.Is("gcloud", "secrets", "add-iam-policy-binding") {
 			t.Errorf("no key source configured, yet: %s", c)
 		}
 	}
 	with, _ := dryRun(t, "deploy.sh", "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
 		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token", "COOPGUARD_SECRETS=anthropic-api-key,other-key")
-	var bound bool
+	rotator := "serviceAccount:coopguard-rotator@" + testProject + ".iam.gserviceaccount.com"
+	var bound int
 	for _, c := range find(with, "gcloud", "projects", "add-iam-policy-binding") {
-		if r, _ := c.Flag("role"); strings.HasSuffix(r, "/coopguardResponderKeySource") {
-			bound = true
+		if r, _ := c.Flag("role"); strings.HasSuffix(r, "/coopguardRotatorKeySource") {
+			bound++
+			if m := flag(t, c, "member"); m != rotator {
+				t.Errorf("the key-source role is bound to %s, want the rotator %s", m, rotator)
+			}
 			cond := flag(t, c, "condition")
 			for _, s := range []string{"anthropic-api-key", "other-key"} {
 				if !strings.Contains(cond, "/secrets/"+s+"/") {
-					t.Errorf("key-source role condition %q does not cover secret %s", cond, s)
+					t.Errorf("key-source role condition %q does not cover secret %s's versions", cond, s)
+				}
+				if strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) {
+					t.Errorf("key-source role condition %q covers secret %s itself: versions only", cond, s)
 				}
 			}
 		}
 	}
-	if !bound {
-		t.Error("key source configured but the key-source role is not bound")
+	if bound != 1 {
+		t.Errorf("key source configured: the key-source role is bound %d times, want once", bound)
 	}
-	// The responder's Secret Manager role holds on the managed secrets
-	// and their versions only.
-	var secrets int
-	for _, c := range find(with, "gcloud", "projects", "add-iam-policy-binding") {
-		if r, _ := c.Flag("role"); strings.HasSuffix(r, "/coopguardResponderSecrets") {
-			secrets++
-			cond := flag(t, c, "condition")
-			for _, s := range []string{"anthropic-api-key", "other-key"} {
-				if !strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) || !strings.Contains(cond, "/secrets/"+s+"/") {
-					t.Errorf("managed-secrets role condition %q does not cover secret %s and its versions", cond, s)
+	// Each job's Secret Manager role holds on the managed secrets and
+	// their versions only.
+	for _, j := range deploy.Jobs {
+		id, ok := deploy.RoleIDs[deploy.SecretsRole(j.Role)]
+		if !ok {
+			continue
+		}
+		var secrets int
+		for _, c := range find(with, "gcloud", "projects", "add-iam-policy-binding") {
+			if r, _ := c.Flag("role"); strings.HasSuffix(r, "/"+id) {
+				secrets++
+				cond := flag(t, c, "condition")
+				for _, s := range []string{"anthropic-api-key", "other-key"} {
+					if !strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) || !strings.Contains(cond, "/secrets/"+s+"/") {
+						t.Errorf("%s condition %q does not cover secret %s and its versions", id, cond, s)
+					}
+				}
+				if !strings.Contains(cond, "title=coopguard-managed-secrets-"+j.Role+",") {
+					t.Errorf("%s condition %q is not titled coopguard-managed-secrets-%s", id, cond, j.Role)
 				}
 			}
 		}
+		if secrets != 1 {
+			t.Errorf("%s is bound %d times, want once, under its condition", id, secrets)
+		}
 	}
-	if secrets != 1 {
-		t.Errorf("the managed-secrets role is bound %d times, want once, under its condition", secrets)
-	}
-	if len(find(with, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")) != 1 {
-		t.Error("the responder may not read the key source's credential secret mint-token")
+	grants := find(with, "gcloud", "secrets", "add-iam-policy-binding", "mint-token")
+	if len(grants) != 1 || flag(t, grants[0], "member") != rotator {
+		t.Errorf("the key source's credential secret mint-token: want one accessor grant, to the rotator; got %v", grants)
 	}
 }
 
@@ -309,7 +325,7 @@ func TestDeployRevokeCredentialGrant(t *testing.T) {
 				t.Fatalf("%d grants on the admin key's secret, want grant=%v", len(grants), tt.grant)
 			}
 			for _, c := range grants {
-				if m := flag(t, c, "member"); !strings.Contains(m, "coopguard-responder@") {
+				if m := flag(t, c, "member"); m != "serviceAccount:coopguard-responder@"+testProject+".iam.gserviceaccount.com" {
 					t.Errorf("the admin key's secret is granted to %s, want the responder only", m)
 				}
 				if r := flag(t, c, "role"); r != "roles/secretmanager.secretAccessor" {
@@ -342,8 +358,11 @@ func TestDeployRefusesMissingSettings(t *testing.T) {
 }
 
 func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
-	deployed, _ := dryRun(t, "deploy.sh")
-	removed, _ := dryRun(t, "undeploy.sh")
+	env := []string{"COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
+		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token",
+		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key"}
+	deployed, _ := dryRun(t, "deploy.sh", env...)
+	removed, _ := dryRun(t, "undeploy.sh", env...)
 	has := func(words ...string) bool { return len(find(removed, words...)) > 0 }
 	for _, c := range find(deployed, "gcloud", "pubsub", "topics", "create") {
 		if !has("gcloud", "pubsub", "topics", "delete", c.Args[4]) {
@@ -360,9 +379,42 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 			t.Errorf("undeploy keeps role %s", c.Args[4])
 		}
 	}
-	for _, id := range []string{"coopguard-responder", "coopguard-provisioner", "coopguard-invoker"} {
+	for _, c := range find(deployed, "gcloud", "iam", "service-accounts", "create") {
+		id := c.Args[4]
+		if id == "cc-sandbox" {
+			continue // the sandbox VM's account: the sandbox is not undeploy's
+		}
 		if !has("gcloud", "iam", "service-accounts", "delete", id+"@"+testProject+".iam.gserviceaccount.com") {
 			t.Errorf("undeploy keeps service account %s", id)
+		}
+	}
+	accounts := []string{deploy.AccountInvoker}
+	for _, j := range deploy.Jobs {
+		accounts = append(accounts, j.Account)
+	}
+	for _, id := range accounts {
+		if !has("gcloud", "iam", "service-accounts", "delete", id+"@"+testProject+".iam.gserviceaccount.com") {
+			t.Errorf("undeploy keeps service account %s", id)
+		}
+	}
+	// Every binding of a coopguard account, on the project, the sandbox's
+	// account or a credential secret.
+	for _, scope := range [][]string{{"projects"}, {"iam", "service-accounts"}, {"secrets"}} {
+		add := append(append([]string{"gcloud"}, scope...), "add-iam-policy-binding")
+		rm := append(append([]string{"gcloud"}, scope...), "remove-iam-policy-binding")
+		for _, c := range find(deployed, add...) {
+			member, role := flag(t, c, "member"), flag(t, c, "role")
+			var gone bool
+			for _, r := range find(removed, append(rm, c.Args[len(add)])...) {
+				if m, _ := r.Flag("member"); m == member {
+					if rr, _ := r.Flag("role"); rr == role {
+						gone = true
+					}
+				}
+			}
+			if !gone {
+				t.Errorf("undeploy keeps the binding of %s to %s on %s", role, member, c.Args[len(add)])
+			}
 		}
 	}
 	if !has("gcloud", "scheduler", "jobs", "delete", "coopguard-rotate-keys") {
@@ -371,6 +423,39 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 	for _, c := range removed {
 		if c.Is("gcloud", "compute") || c.Is("gcloud", "secrets", "delete") || c.Is("gcloud", "logging", "sinks", "delete") {
 			t.Errorf("undeploy touches the sandbox: %s", c)
+		}
+	}
+}
+
+// TestDeployRetiresResponderKeySource: a deployment from before the split
+// by job bound coopguardResponderKeySource and the key source's credential
+// to the responder; deploy and undeploy take both back and delete the role.
+func TestDeployRetiresResponderKeySource(t *testing.T) {
+	responder := "serviceAccount:coopguard-responder@" + testProject + ".iam.gserviceaccount.com"
+	for _, script := range []string{"deploy.sh", "undeploy.sh"} {
+		cmds, _ := dryRun(t, script, "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
+			"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token")
+		var role, cred bool
+		for _, c := range find(cmds, "gcloud", "projects", "remove-iam-policy-binding", testProject) {
+			if r, _ := c.Flag("role"); r == "projects/"+testProject+"/roles/coopguardResponderKeySource" && flag(t, c, "member") == responder {
+				role = true
+			}
+		}
+		for _, c := range find(cmds, "gcloud", "secrets", "remove-iam-policy-binding", "mint-token") {
+			if flag(t, c, "member") == responder {
+				cred = true
+			}
+		}
+		if !role || !cred {
+			t.Errorf("%s: the responder keeps its retired key-source role (taken back: %v) or the key source's credential (taken back: %v)", script, role, cred)
+		}
+		if len(find(cmds, "gcloud", "iam", "roles", "delete", "coopguardResponderKeySource")) != 1 {
+			t.Errorf("%s does not delete the retired role coopguardResponderKeySource", script)
+		}
+		for _, c := range find(cmds, "gcloud", "projects", "add-iam-policy-binding") {
+			if strings.Contains(c.Line, "coopguardResponderKeySource") {
+				t.Errorf("%s binds the retired role: %s", script, c)
+			}
 		}
 	}
 }

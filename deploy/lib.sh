@@ -37,27 +37,54 @@ TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-coopguard-dead-letter}
 SUB_DEAD_LETTER=${SUB_DEAD_LETTER:-coopguard-dead-letter-sub}
 SCHEDULER_JOB=${SCHEDULER_JOB:-coopguard-rotate-keys}
 
-# Service accounts coopguard runs as (account ids; emails below).
+# Service accounts coopguard runs as (account ids; emails below), one per
+# job (deploy.Jobs in deploy/identity.go), and the Eventarc invoker.
 SA_RESPONDER=coopguard-responder
+SA_RESTORER=coopguard-restorer
+SA_READER=coopguard-reader
+SA_ROTATOR=coopguard-rotator
 SA_PROVISIONER=coopguard-provisioner
 SA_INVOKER=coopguard-invoker
 
-# Custom roles (ids) and their definition files, see deploy/roles/.
+# Custom roles (ids) and their definition files, see deploy/roles/: each
+# job's project role, its -secrets role (bound on the managed secrets only)
+# and the rotator's -keysource role (only with a key source).
 ROLE_RESPONDER=coopguardResponder
-ROLE_RESPONDER_KEYSOURCE=coopguardResponderKeySource
 ROLE_RESPONDER_SECRETS=coopguardResponderSecrets
+ROLE_RESTORER=coopguardRestorer
+ROLE_RESTORER_SECRETS=coopguardRestorerSecrets
+ROLE_READER=coopguardReader
+ROLE_READER_SECRETS=coopguardReaderSecrets
+ROLE_ROTATOR=coopguardRotator
+ROLE_ROTATOR_SECRETS=coopguardRotatorSecrets
+ROLE_ROTATOR_KEYSOURCE=coopguardRotatorKeySource
 ROLE_PROVISIONER=coopguardProvisioner
 
+# The jobs (deploy.Jobs): role file (deploy/roles/<file>.yaml, with its
+# -secrets and -keysource files where they exist), service account, Firestore
+# role on the incident store (- for none), display name.
+JOBS=(
+	"responder SA_RESPONDER roles/datastore.user coopguard responder: contains incidents (HandleAlert, HandleLogEntry)"
+	"restorer SA_RESTORER roles/datastore.user coopguard restorer: undoes a containment (Resolve)"
+	"reader SA_READER roles/datastore.viewer coopguard reader: reads only (Status, Posture)"
+	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
+	"provisioner SA_PROVISIONER - coopguard provisioner: creates the sandbox (Provision)"
+)
+# The jobs that act as the sandbox VM's account (config.ActAsAccounts): the
+# provisioner creates the VM to run as it; the responder sets and the
+# restorer clears the agents flag in its metadata.
+ACT_AS=(SA_PROVISIONER SA_RESPONDER SA_RESTORER)
+
 # The functions: deployed name, entry point (functions/register.go), trigger
-# (http or a topic variable), service account.
+# (http or a topic variable), service account (its job's).
 FUNCTIONS=(
 	"coopguard-provision Provision http SA_PROVISIONER"
-	"coopguard-status Status http SA_RESPONDER"
-	"coopguard-resolve Resolve http SA_RESPONDER"
-	"coopguard-posture Posture http SA_RESPONDER"
+	"coopguard-status Status http SA_READER"
+	"coopguard-resolve Resolve http SA_RESTORER"
+	"coopguard-posture Posture http SA_READER"
 	"coopguard-handle-alert HandleAlert TOPIC_ALERTS SA_RESPONDER"
 	"coopguard-handle-log-entry HandleLogEntry TOPIC_LOGS SA_RESPONDER"
-	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_RESPONDER"
+	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_ROTATOR"
 )
 
 # Every configuration variable the functions read (shared/config: the env
@@ -174,6 +201,57 @@ remove() {
 	else
 		note "$label: already gone"
 	fi
+}
+
+# role_id FILE: the custom role id of deploy/roles/FILE.yaml (its ROLE_*
+# variable: rotator-keysource -> ROLE_ROTATOR_KEYSOURCE).
+role_id() {
+	local v=ROLE_${1^^}
+	v=${v//-/_}
+	[[ -n ${!v:-} ]] || die "deploy/roles/$1.yaml has no role id: set $v in deploy/lib.sh"
+	echo "${!v}"
+}
+
+# job_roles ROLE: the role files of a job that exist (ROLE, ROLE-secrets,
+# ROLE-keysource), one a line.
+job_roles() {
+	local f
+	for f in "$1" "$1-secrets" "$1-keysource"; do
+		[[ ! -f $DEPLOY_DIR/roles/$f.yaml ]] || echo "$f"
+	done
+}
+
+# try CMD...: run a removal that may find nothing to remove (a binding that
+# is already gone); report instead of failing.
+try() {
+	if dry_run; then
+		run "$@"
+	elif ! "$@" >/dev/null 2>&1; then
+		note "nothing to remove: ${*:1:4}"
+	fi
+}
+
+# retire_responder_keysource: before coopguard's identities were split by
+# job, the responder held coopguardResponderKeySource (adding versions to the
+# managed secrets) and read the key source's credential. Take both back and
+# delete that role, if it exists (a dry run prints the steps).
+retire_responder_keysource() {
+	local id=coopguardResponderKeySource deleted="" responder
+	responder="serviceAccount:$(sa_email "$SA_RESPONDER")"
+	if dry_run; then
+		note "role $id (before the split by job): if present"
+		run gcloud iam roles describe "$id" --project="$PROJECT" --format='value(deleted)'
+	elif ! deleted=$(gcloud iam roles describe "$id" --project="$PROJECT" --format='value(deleted)' 2>/dev/null); then
+		return 0
+	fi
+	note "role $id is retired: the responder no longer adds secret versions or reads the key source's credential"
+	try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$responder" \
+		--role="projects/$PROJECT/roles/$id" --all --quiet
+	if [[ -n ${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-} ]]; then
+		try gcloud secrets remove-iam-policy-binding "$COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET" --project="$PROJECT" \
+			--member="$responder" --role=roles/secretmanager.secretAccessor --all --quiet
+	fi
+	[[ $deleted == True ]] || run gcloud iam roles delete "$id" --project="$PROJECT" --quiet
 }
 
 # sa_email ID: a coopguard service account's email in PROJECT.

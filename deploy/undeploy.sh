@@ -12,18 +12,6 @@ exec 3>&1
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 check_settings
-RESPONDER=$(sa_email "$SA_RESPONDER")
-PROVISIONER=$(sa_email "$SA_PROVISIONER")
-
-# try CMD...: run a removal that may find nothing to remove (a binding that
-# is already gone); report instead of failing.
-try() {
-	if dry_run; then
-		run "$@"
-	elif ! "$@" >/dev/null 2>&1; then
-		note "nothing to remove: ${*:1:4}"
-	fi
-}
 
 DASHBOARD=$(query "projects/$DRY_RUN_PROJECT_NUMBER/dashboards/dry-run" gcloud monitoring dashboards list --project="$PROJECT" \
 	--filter='displayName="coopguard"' --format='value(name)' --limit=1)
@@ -53,26 +41,41 @@ for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TO
 done
 
 note "remove the IAM bindings"
-try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role="projects/$PROJECT/roles/$ROLE_RESPONDER" --all --quiet
-try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_KEYSOURCE" --all --quiet
-try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$RESPONDER" \
-	--role="projects/$PROJECT/roles/$ROLE_RESPONDER_SECRETS" --all --quiet
-try gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$PROVISIONER" \
-	--role="projects/$PROJECT/roles/$ROLE_PROVISIONER" --all --quiet
-try gcloud iam service-accounts remove-iam-policy-binding "$COOPGUARD_SERVICE_ACCOUNT" --project="$PROJECT" \
-	--member="serviceAccount:$PROVISIONER" --role=roles/iam.serviceAccountUser --all --quiet
+# Every job's custom roles (a -keysource role whether or not a key source is
+# set now: one may have been when deploy ran) and its Firestore role.
+for job in "${JOBS[@]}"; do
+	read -r role sa datastore _ <<<"$job"
+	member="serviceAccount:$(sa_email "${!sa}")"
+	for file in $(job_roles "$role"); do
+		try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$member" \
+			--role="projects/$PROJECT/roles/$(role_id "$file")" --all --quiet
+	done
+	if [[ $datastore != - ]]; then
+		try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$member" --role="$datastore" --all --quiet
+	fi
+done
+for sa in "${ACT_AS[@]}"; do
+	try gcloud iam service-accounts remove-iam-policy-binding "$COOPGUARD_SERVICE_ACCOUNT" --project="$PROJECT" \
+		--member="serviceAccount:$(sa_email "${!sa}")" --role=roles/iam.serviceAccountUser --all --quiet
+done
 if [[ -n ${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-} ]]; then
 	try gcloud secrets remove-iam-policy-binding "$COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET" --project="$PROJECT" \
-		--member="serviceAccount:$RESPONDER" --role=roles/secretmanager.secretAccessor --all --quiet
+		--member="serviceAccount:$(sa_email "$SA_ROTATOR")" --role=roles/secretmanager.secretAccessor --all --quiet
 fi
+if [[ -n ${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-} ]]; then
+	try gcloud secrets remove-iam-policy-binding "$COOPGUARD_REVOKE_CREDENTIAL_SECRET" --project="$PROJECT" \
+		--member="serviceAccount:$(sa_email "$SA_RESPONDER")" --role=roles/secretmanager.secretAccessor --all --quiet
+fi
+
+retire_responder_keysource
 
 describe_sa() { run gcloud iam service-accounts describe "$1" --project="$PROJECT"; }
 delete_sa() { run gcloud iam service-accounts delete "$1" --project="$PROJECT" --quiet; }
-for id in "$SA_RESPONDER" "$SA_PROVISIONER" "$SA_INVOKER"; do
-	remove "service account $id" describe_sa delete_sa "$(sa_email "$id")"
+for job in "${JOBS[@]}"; do
+	read -r _ sa _ <<<"$job"
+	remove "service account ${!sa}" describe_sa delete_sa "$(sa_email "${!sa}")"
 done
+remove "service account $SA_INVOKER" describe_sa delete_sa "$(sa_email "$SA_INVOKER")"
 
 # A deleted custom role lingers for 7 days (deleted: True); deploy.sh
 # undeletes it if you deploy again within that time.
@@ -85,8 +88,12 @@ live_role() {
 	fi
 }
 delete_role() { run gcloud iam roles delete "$1" --project="$PROJECT" --quiet; }
-for r in "$ROLE_RESPONDER" "$ROLE_RESPONDER_KEYSOURCE" "$ROLE_RESPONDER_SECRETS" "$ROLE_PROVISIONER"; do
-	remove "role $r" live_role delete_role "$r"
+for job in "${JOBS[@]}"; do
+	read -r role _ <<<"$job"
+	for file in $(job_roles "$role"); do
+		r=$(role_id "$file")
+		remove "role $r" live_role delete_role "$r"
+	done
 done
 
 note "the Firestore database ${COOPGUARD_FIRESTORE_DATABASE:-coopguard} is kept: it is the record of every incident (gcloud firestore databases delete --database=${COOPGUARD_FIRESTORE_DATABASE:-coopguard} removes it)"
