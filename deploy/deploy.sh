@@ -205,17 +205,17 @@ fi
 # Secret Manager writes with the project number), never on another secret
 # of the project.
 IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
-# managed_condition [versions]: the CEL expression matching the managed
-# secrets and their versions, or with "versions" their versions only.
+# managed_condition: the IAM condition matching the managed secrets and
+# their versions, titled for job $1.
 managed_condition() {
 	local expr="" s
 	for s in "${MANAGED[@]}"; do
 		s=${s//[[:space:]]/}
 		[[ -n $s ]] || continue
-		[[ -n $1 ]] || expr+="${expr:+ || }resource.name == \"projects/$PROJECT_NUMBER/secrets/$s\""
-		expr+="${expr:+ || }resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
+		expr+="${expr:+ || }resource.name == \"projects/$PROJECT_NUMBER/secrets/$s\""
+		expr+=" || resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
 	done
-	echo "$expr"
+	echo "expression=$expr,title=coopguard-managed-secrets-$1,description=the secrets coopguard manages and their versions"
 }
 # bind MEMBER ROLE [CONDITION]: a project binding, unconditional by default.
 bind() {
@@ -230,13 +230,13 @@ for job in "${JOBS[@]}"; do
 		id="projects/$PROJECT/roles/$(role_id "$file")"
 		case $file in
 		"$role") bind "$member" "$id" ;;
-		*-secrets)
-			bind "$member" "$id" "expression=$(managed_condition ""),title=coopguard-managed-secrets-$role,description=the secrets coopguard manages and their versions"
-			;;
+		*-secrets) bind "$member" "$id" "$(managed_condition "$role")" ;;
 		*-keysource)
+			# Adding a version is checked on the secret (the request's
+			# parent), so the condition names the secrets too.
 			[[ -n $KEY_SOURCE ]] || continue
 			note "key source configured: the $role may add versions to the managed secrets"
-			bind "$member" "$id" "expression=$(managed_condition versions),title=coopguard-managed-secrets-$role,description=versions of the secrets coopguard manages"
+			bind "$member" "$id" "$(managed_condition "$role")"
 			;;
 		esac
 	done

@@ -262,14 +262,17 @@ func TestDeployKeySourceGrants(t *testing.T) {
 			if m := flag(t, c, "member"); m != rotator {
 				t.Errorf("the key-source role is bound to %s, want the rotator %s", m, rotator)
 			}
+			// AddSecretVersion is checked on its parent, the secret
+			// (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/addVersion):
+			// a condition on the versions alone would never allow it.
 			cond := flag(t, c, "condition")
 			for _, s := range []string{"anthropic-api-key", "other-key"} {
-				if !strings.Contains(cond, "/secrets/"+s+"/") {
-					t.Errorf("key-source role condition %q does not cover secret %s's versions", cond, s)
+				if !strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) {
+					t.Errorf("key-source role condition %q does not name secret %s, on which adding a version is checked", cond, s)
 				}
-				if strings.Contains(cond, `resource.name == "projects/123456789012/secrets/`+s+`"`) {
-					t.Errorf("key-source role condition %q covers secret %s itself: versions only", cond, s)
-				}
+			}
+			if strings.Contains(cond, "anthropic-admin") || strings.Count(cond, "resource.name ==") != 2 {
+				t.Errorf("key-source role condition %q names more than the two managed secrets", cond)
 			}
 		}
 	}
