@@ -222,7 +222,45 @@ bind() {
 	run gcloud projects add-iam-policy-binding "$PROJECT" --member="$1" --role="$2" --condition="${3:-None}" --quiet
 }
 
-note "grant each job its roles: its own, its -secrets role on the managed secrets, its Firestore role"
+# The sandboxes: a job's changes to a VM (its -sandbox role) hold on the
+# sandboxes' own instances and boot disks only, named in the condition
+# coopguard-sandboxes (config.SandboxCondition). deploy names the configured
+# sandbox; Provision adds each sandbox it builds under another name.
+SANDBOX_DESCRIPTION="the sandboxes' own VMs and boot disks"
+# sandbox_expr NAME...: the CEL expression naming those sandboxes' instances
+# and disks in COOPGUARD_ZONE, sorted and distinct as config.SandboxCondition.
+sandbox_expr() {
+	local expr="" n base="projects/$PROJECT/zones/$COOPGUARD_ZONE"
+	for n in $(printf '%s\n' "$@" | LC_ALL=C sort -u); do
+		expr+="${expr:+ || }resource.name == \"$base/instances/$n\" || resource.name == \"$base/disks/$n\""
+	done
+	echo "$expr"
+}
+# bind_sandbox MEMBER ROLE: bind ROLE under coopguard-sandboxes naming the
+# configured sandbox and every sandbox the current condition names (a dry
+# run cannot read it: other-sandbox stands for one Provision added). A
+# condition cannot be edited in place: bind the wider one, then remove the
+# narrower.
+bind_sandbox() {
+	local current names old
+	current=$(query "$(sandbox_expr other-sandbox)" gcloud projects get-iam-policy "$PROJECT" --flatten='bindings[]' \
+		--filter="bindings.role=\"$2\" AND bindings.members:\"$1\" AND bindings.condition.title=coopguard-sandboxes" \
+		--format='value(bindings.condition.expression)')
+	names=$(grep -o "resource\.name == \"projects/$PROJECT/zones/$COOPGUARD_ZONE/instances/[^\"]*\"" <<<"$current" |
+		sed 's|.*/instances/||; s|"$||' || true)
+	if grep -qxF "$SANDBOX_VM" <<<"$names"; then
+		note "${2##*/}: its condition names sandbox $SANDBOX_VM already"
+		return
+	fi
+	# shellcheck disable=SC2086  # names are one a line, without spaces
+	bind "$1" "$2" "expression=$(sandbox_expr $names "$SANDBOX_VM"),title=coopguard-sandboxes,description=$SANDBOX_DESCRIPTION"
+	while IFS= read -r old; do
+		[[ -z $old ]] || try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$1" --role="$2" \
+			--condition="expression=$old,title=coopguard-sandboxes,description=$SANDBOX_DESCRIPTION" --quiet
+	done <<<"$current"
+}
+
+note "grant each job its roles: its own, its -secrets role on the managed secrets, its -sandbox role on the sandboxes, its Firestore role"
 for job in "${JOBS[@]}"; do
 	read -r role sa datastore _ <<<"$job"
 	member="serviceAccount:$(sa_email "${!sa}")"
@@ -231,6 +269,7 @@ for job in "${JOBS[@]}"; do
 		case $file in
 		"$role") bind "$member" "$id" ;;
 		*-secrets) bind "$member" "$id" "$(managed_condition "$role")" ;;
+		*-sandbox) bind_sandbox "$member" "$id" ;;
 		*-keysource)
 			# Adding a version is checked on the secret (the request's
 			# parent), so the condition names the secrets too.

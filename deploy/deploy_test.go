@@ -311,6 +311,54 @@ func TestDeployKeySourceGrants(t *testing.T) {
 	}
 }
 
+// TestDeploySandboxRoles: the responder's and restorer's sandbox roles are
+// bound under coopguard-sandboxes naming the configured sandbox's instance
+// and disk, as config.SandboxCondition writes it (Provision parses and
+// extends it), keeping the sandboxes the current condition names (in a dry
+// run, other-sandbox), and the narrower binding it replaces is removed.
+func TestDeploySandboxRoles(t *testing.T) {
+	const zone = "europe-west1-b"
+	cmds, _ := dryRun(t, "deploy.sh", "COOPGUARD_VM_NAME=agent-box", "COOPGUARD_ZONE="+zone)
+	wantExpr := config.SandboxCondition(testProject, zone, []string{"agent-box", "other-sandbox"})
+	oldExpr := config.SandboxCondition(testProject, zone, []string{"other-sandbox"})
+	for account, id := range config.SandboxRoles {
+		member := "serviceAccount:" + config.AccountEmail(account, testProject)
+		role := "projects/" + testProject + "/roles/" + id
+		var added, removed int
+		for _, c := range find(cmds, "gcloud", "projects", "add-iam-policy-binding", testProject) {
+			if r, _ := c.Flag("role"); r != role {
+				continue
+			}
+			added++
+			if m := flag(t, c, "member"); m != member {
+				t.Errorf("%s is bound to %s, want %s", id, m, member)
+			}
+			want := "expression=" + wantExpr + ",title=" + config.SandboxConditionTitle + ",description=the sandboxes' own VMs and boot disks"
+			got := flag(t, c, "condition")
+			if got != want {
+				t.Errorf("%s condition:\n got %s\nwant %s", id, got, want)
+			}
+			if names := config.SandboxesIn(got, testProject, zone); !slices.Equal(names, []string{"agent-box", "other-sandbox"}) {
+				t.Errorf("Provision reads sandboxes %v from deploy's condition on %s, want agent-box and other-sandbox", names, id)
+			}
+		}
+		for _, c := range find(cmds, "gcloud", "projects", "remove-iam-policy-binding", testProject) {
+			if r, _ := c.Flag("role"); r == role && flag(t, c, "member") == member {
+				removed++
+				if cond := flag(t, c, "condition"); !strings.HasPrefix(cond, "expression="+oldExpr+",title="+config.SandboxConditionTitle+",") {
+					t.Errorf("%s: removes the binding under %q, want the narrower one naming other-sandbox only", id, cond)
+				}
+			}
+		}
+		if added != 1 || removed != 1 {
+			t.Errorf("%s: bound %d times and the narrower binding removed %d times, want once each", id, added, removed)
+		}
+	}
+	if len(config.SandboxRoles) == 0 {
+		t.Fatal("config.SandboxRoles is empty: nothing to check")
+	}
+}
+
 func TestDeployRevokeCredentialGrant(t *testing.T) {
 	tests := []struct {
 		name  string

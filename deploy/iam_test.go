@@ -103,8 +103,8 @@ func sites(calls []deploy.CallSite) string {
 }
 
 // TestDeployBindsRolesAndGrants: each job's service account gets its roles
-// (its own, its managed-secrets role under a condition, its key-source role
-// when a key source is set, its Firestore role), each function is deployed
+// (its own, its managed-secrets and sandbox roles under a condition, its
+// key-source role when a key source is set, its Firestore role), each function is deployed
 // as its job's account, and deploy makes exactly the resource-level grants
 // each job's code needs, to that job only.
 func TestDeployBindsRolesAndGrants(t *testing.T) {
@@ -129,7 +129,7 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	want := map[binding]bool{}
 	for _, j := range deploy.Jobs {
 		member := sa(j.Account)
-		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role)} {
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role)} {
 			id, ok := deploy.RoleIDs[file]
 			if !ok {
 				continue

@@ -29,7 +29,8 @@ func TestIdentityMatchesLib(t *testing.T) {
 		t.Fatal(err)
 	}
 	lib := string(b)
-	want := []string{"SA_INVOKER=" + deploy.AccountInvoker + "\n"}
+	want := []string{"SA_INVOKER=" + deploy.AccountInvoker + "\n",
+		"SANDBOX_VM=${COOPGUARD_VM_NAME:-" + config.Defaults().VM.Name + "}\n"}
 	for _, j := range deploy.Jobs {
 		want = append(want, libVar("SA_", j.Role)+"="+j.Account+"\n")
 	}

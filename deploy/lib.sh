@@ -25,6 +25,9 @@ MAX_INSTANCES_EVENT=${MAX_INSTANCES_EVENT:-5}
 MAX_INSTANCES_HTTP=${MAX_INSTANCES_HTTP:-2}
 # Pub/Sub delivery attempts before a message goes to the dead-letter topic.
 MAX_DELIVERY_ATTEMPTS=${MAX_DELIVERY_ATTEMPTS:-10}
+# The configured sandbox VM (vm.name; its default as config.Defaults): the
+# responder's and restorer's sandbox roles hold on it and its boot disk.
+SANDBOX_VM=${COOPGUARD_VM_NAME:-claude-sandbox}
 # Optional IAM member allowed to call Provision and Status, e.g.
 # user:me@example.com (project owners can call them anyway).
 INVOKER=${INVOKER:-}
@@ -47,12 +50,15 @@ SA_PROVISIONER=coopguard-provisioner
 SA_INVOKER=coopguard-invoker
 
 # Custom roles (ids) and their definition files, see deploy/roles/: each
-# job's project role, its -secrets role (bound on the managed secrets only)
-# and the rotator's -keysource role (only with a key source).
+# job's project role, its -secrets role (bound on the managed secrets only),
+# the responder's and restorer's -sandbox roles (bound on the sandboxes' VMs
+# and disks only) and the rotator's -keysource role (only with a key source).
 ROLE_RESPONDER=coopguardResponder
 ROLE_RESPONDER_SECRETS=coopguardResponderSecrets
+ROLE_RESPONDER_SANDBOX=coopguardResponderSandbox
 ROLE_RESTORER=coopguardRestorer
 ROLE_RESTORER_SECRETS=coopguardRestorerSecrets
+ROLE_RESTORER_SANDBOX=coopguardRestorerSandbox
 ROLE_READER=coopguardReader
 ROLE_READER_SECRETS=coopguardReaderSecrets
 ROLE_ROTATOR=coopguardRotator
@@ -61,7 +67,7 @@ ROLE_ROTATOR_KEYSOURCE=coopguardRotatorKeySource
 ROLE_PROVISIONER=coopguardProvisioner
 
 # The jobs (deploy.Jobs): role file (deploy/roles/<file>.yaml, with its
-# -secrets and -keysource files where they exist), service account, Firestore
+# -secrets, -sandbox and -keysource files where they exist), service account, Firestore
 # role on the incident store (- for none), display name.
 JOBS=(
 	"responder SA_RESPONDER roles/datastore.user coopguard responder: contains incidents (HandleAlert, HandleLogEntry)"
@@ -213,10 +219,10 @@ role_id() {
 }
 
 # job_roles ROLE: the role files of a job that exist (ROLE, ROLE-secrets,
-# ROLE-keysource), one a line.
+# ROLE-sandbox, ROLE-keysource), one a line.
 job_roles() {
 	local f
-	for f in "$1" "$1-secrets" "$1-keysource"; do
+	for f in "$1" "$1-secrets" "$1-sandbox" "$1-keysource"; do
 		[[ ! -f $DEPLOY_DIR/roles/$f.yaml ]] || echo "$f"
 	done
 }
