@@ -222,9 +222,9 @@ func Claimed(c CallSite) ([]string, bool) {
 }
 
 // Required is what a role's calls need: the permissions per role file (a
-// responder's KeySource methods go to RoleResponderKeySource), the
-// resource-level grants, the call sites behind each permission and grant,
-// and the calls of methods missing from Methods.
+// job's own, its -secrets, -keysource and -sandbox files: see target), the
+// resource-level grants per job, the call sites behind each permission and
+// grant, and the calls of methods missing from Methods.
 type Required struct {
 	Perms   map[string]map[string][]CallSite // role file → permission → calls
 	Grants  map[string]map[string][]CallSite // grant → role → calls
