@@ -37,7 +37,7 @@ func (e *Emulator) newGate() {
 		if !ok {
 			return nil, false
 		}
-		return rm.Policy(id)
+		return rm.PolicySnapshot(id)
 	})
 	e.Gate = &audit.Gate{
 		IAM:           e.IAM,
@@ -45,7 +45,7 @@ func (e *Emulator) newGate() {
 		ProjectID:     rm.IDOf,
 		ProjectNumber: resourcemanager.NumberOf,
 		AuditConfigs: func(project string) []*iampb.AuditConfig {
-			p, ok := rm.Policy(project)
+			p, ok := rm.PolicySnapshot(project)
 			if !ok {
 				return nil
 			}
@@ -311,4 +311,18 @@ func (e *Emulator) AccountClients(ctx context.Context, project string) (map[stri
 		out[a] = c
 	}
 	return out, nil
+}
+
+// NameSandbox does what Provision's sandbox-access does for a sandbox
+// the test seeds itself: it names the VM (and its boot disk, named after
+// it) in the coopguard-sandboxes condition of every job's sandbox role
+// that Deploy bound in project.
+func (e *Emulator) NameSandbox(project, zone, name string) {
+	e.ResourceManager.UpdatePolicy(project, func(p *iampb.Policy) {
+		for _, b := range p.Bindings {
+			if c := b.GetCondition(); c.GetTitle() == config.SandboxConditionTitle {
+				c.Expression = config.SandboxCondition(project, zone, append(config.SandboxesIn(c.GetExpression(), project, zone), name))
+			}
+		}
+	})
 }

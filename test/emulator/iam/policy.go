@@ -33,8 +33,13 @@ type Evaluator struct {
 	projectID func(string) string
 
 	celEnv *cel.Env
-	// progs caches compiled conditions: expression → cel.Program.
+	// progs caches compiled conditions: expression → *compiled.
 	progs sync.Map
+	// timeless caches the result of a condition that does not read
+	// request.time, by expression and resource: it can only change with
+	// either. (A long condition, such as the one naming every sandbox, is
+	// otherwise evaluated again on every call the gate checks.)
+	timeless sync.Map
 }
 
 // New returns an Evaluator with GCP's predefined roles and no policies.
@@ -244,21 +249,42 @@ func (e *Evaluator) roleGrants(role, permission string) bool {
 // expression that does not compile or fails to evaluate is false, as GCP
 // treats an evaluation error.
 func (e *Evaluator) conditionHolds(expr, resource string) bool {
-	var prg cel.Program
-	if p, ok := e.progs.Load(expr); ok {
-		prg = p.(cel.Program)
-	} else {
+	if strings.Contains(expr, "request.") {
+		return e.evalCondition(expr, resource)
+	}
+	key := expr + "\x00" + resource
+	if v, ok := e.timeless.Load(key); ok {
+		return v.(bool)
+	}
+	held := e.evalCondition(expr, resource)
+	e.timeless.Store(key, held)
+	return held
+}
+
+// compiled is one condition's program, compiled once however many calls
+// need it at the same moment (a long condition takes a while under -race).
+type compiled struct {
+	once sync.Once
+	prg  cel.Program // nil when the expression does not compile
+}
+
+// evalCondition compiles (once) and evaluates a condition.
+func (e *Evaluator) evalCondition(expr, resource string) bool {
+	entry, _ := e.progs.LoadOrStore(expr, &compiled{})
+	c := entry.(*compiled)
+	c.once.Do(func() {
 		ast, iss := e.celEnv.Compile(expr)
 		if iss.Err() != nil {
-			return false
+			return
 		}
-		p, err := e.celEnv.Program(ast)
-		if err != nil {
-			return false
+		if p, err := e.celEnv.Program(ast); err == nil {
+			c.prg = p
 		}
-		e.progs.Store(expr, p)
-		prg = p
+	})
+	if c.prg == nil {
+		return false
 	}
+	prg := c.prg
 	out, _, err := prg.Eval(map[string]any{
 		"resource": map[string]any{"name": resource, "type": ResourceType(resource), "service": ResourceService(resource)},
 		"request":  map[string]any{"time": e.now()},

@@ -101,6 +101,33 @@ func (s *Server) SetPolicy(project string, p *iampb.Policy) {
 	s.policies[project] = cp
 }
 
+// UpdatePolicy changes project's IAM policy in place under the server's
+// lock (seeding, as SetPolicy: a new etag, no audit entry), so that
+// concurrent seeders do not lose each other's changes.
+func (s *Server) UpdatePolicy(project string, change func(*iampb.Policy)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seed(project)
+	p := &iampb.Policy{Version: 1}
+	if cur, ok := s.policies[project]; ok {
+		p = proto.Clone(cur).(*iampb.Policy)
+	}
+	change(p)
+	p.Etag = []byte(s.newEtag())
+	s.policies[project] = p
+}
+
+// PolicySnapshot returns project's IAM policy as stored, without a copy,
+// for the emulated IAM's every permission check. Stored policies are
+// never changed in place (every write stores a new one), so the snapshot
+// stays as it was; callers must not modify it.
+func (s *Server) PolicySnapshot(project string) (*iampb.Policy, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.policies[project]
+	return p, ok
+}
+
 // Policy returns a clone of project's IAM policy, for tests to inspect.
 func (s *Server) Policy(project string) (*iampb.Policy, bool) {
 	s.mu.Lock()
