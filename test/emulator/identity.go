@@ -229,6 +229,7 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 		}
 	}
 	for _, b := range conditional {
+		e.IAM.Precompile(b.GetCondition().GetExpression())
 		if !slices.ContainsFunc(pol.Bindings, func(o *iampb.Binding) bool { return proto.Equal(o, b) }) {
 			pol.Bindings = append(pol.Bindings, b)
 		}
@@ -322,6 +323,7 @@ func (e *Emulator) NameSandbox(project, zone, name string) {
 		for _, b := range p.Bindings {
 			if c := b.GetCondition(); c.GetTitle() == config.SandboxConditionTitle {
 				c.Expression = config.SandboxCondition(project, zone, append(config.SandboxesIn(c.GetExpression(), project, zone), name))
+				e.IAM.Precompile(c.Expression)
 			}
 		}
 	})

@@ -268,8 +268,13 @@ type compiled struct {
 	prg  cel.Program // nil when the expression does not compile
 }
 
-// evalCondition compiles (once) and evaluates a condition.
-func (e *Evaluator) evalCondition(expr, resource string) bool {
+// Precompile compiles a condition now, so that the first call it decides
+// does not wait for the compilation: deploy-time seeding calls it for the
+// conditions it binds.
+func (e *Evaluator) Precompile(expr string) { e.program(expr) }
+
+// program returns expr compiled (once); nil when it does not compile.
+func (e *Evaluator) program(expr string) *compiled {
 	entry, _ := e.progs.LoadOrStore(expr, &compiled{})
 	c := entry.(*compiled)
 	c.once.Do(func() {
@@ -281,6 +286,12 @@ func (e *Evaluator) evalCondition(expr, resource string) bool {
 			c.prg = p
 		}
 	})
+	return c
+}
+
+// evalCondition evaluates a condition.
+func (e *Evaluator) evalCondition(expr, resource string) bool {
+	c := e.program(expr)
 	if c.prg == nil {
 		return false
 	}
