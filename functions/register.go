@@ -28,6 +28,7 @@ var Registered = []Function{
 	{Name: "HandleAlert", Event: HandleAlert},
 	{Name: "HandleLogEntry", Event: HandleLogEntry},
 	{Name: "RotateKeys", Event: RotateKeys},
+	{Name: "FinishIncidents", Event: FinishIncidents},
 }
 
 // init registers every coopguard function with the functions framework.

@@ -6,6 +6,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,11 +45,15 @@ type Target struct {
 	// Revoker revokes the managed key at its provider; nil when
 	// [coopguard.revoke] is off.
 	Revoker revoke.Revoker
+	// Prior are the outcomes committed so far, by action: what a
+	// follow-up step reads of the containment it follows.
+	Prior map[string]incident.ActionResult
 }
 
 // Outcome is what an action did; failures are returned as errors instead.
 type Outcome struct {
-	// Result is incident.ResultDone, ResultAlready or ResultDryRun.
+	// Result is incident.ResultDone, ResultAlready or ResultDryRun, or
+	// ResultPending from a follow-up step still waiting.
 	Result string
 	// Target names what was acted on.
 	Target string
@@ -58,6 +63,9 @@ type Outcome struct {
 	Changed []string
 	// Evidence is set by collect-logs.
 	Evidence *incident.Evidence
+	// State is kept in the incident store for a follow-up step
+	// (incident.ActionResult.State), never shown.
+	State string
 }
 
 // Action is one containment step.
@@ -109,6 +117,14 @@ func stopped(inst *computepb.Instance) bool {
 	}
 	return false
 }
+
+// ErrPermanent marks a follow-up step's failure that looking again cannot
+// mend (a snapshot FAILED, a stop refused): the follow-up reports it at
+// once instead of retrying until its deadline.
+var ErrPermanent = errors.New("looking again cannot mend it")
+
+// permanent wraps err as ErrPermanent.
+func permanent(err error) error { return fmt.Errorf("%w (%w)", err, ErrPermanent) }
 
 // errorf wraps err with what failed and on which target.
 func errorf(err error, format string, args ...any) error {

@@ -12,32 +12,34 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 )
 
-// resumeOperation finds the zonal operation that requestId rid started
-// (Compute echoes it as clientOperationId) and waits until it is DONE. It
-// reports false, with no error, when there is none: the change, if any,
-// was not this incident's. A retry after a timed-out attempt, or a
-// redelivery, thus reports the change it made instead of "already".
-func resumeOperation(ctx context.Context, c *gcp.Clients, t *Target, rid string) (bool, error) {
+// findOperation finds the zonal operation that requestId rid started
+// (Compute echoes it as clientOperationId), as it is now: nil, with no
+// error, when there is none (the change, if any, was not this incident's).
+// It never waits: a retry, a redelivery or a follow-up thus reports the
+// change this incident made instead of "already", without holding a
+// request while the operation runs.
+func findOperation(ctx context.Context, c *gcp.Clients, t *Target, rid string) (*computepb.Operation, error) {
 	it := c.ZoneOperations.List(ctx, &computepb.ListZoneOperationsRequest{
 		Project: t.Project, Zone: t.Zone,
 		Filter: proto.String(fmt.Sprintf("clientOperationId = %q", rid)),
 	})
 	op, err := it.Next()
 	if errors.Is(err, iterator.Done) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, errorf(err, "look up the operation of request %s in %s", rid, t.Zone)
+		return nil, errorf(err, "look up the operation of request %s in %s", rid, t.Zone)
 	}
-	// Each wait returns within about two minutes, DONE or not.
-	for op.GetStatus() != computepb.Operation_DONE {
-		op, err = c.ZoneOperations.Wait(ctx, &computepb.WaitZoneOperationRequest{Project: t.Project, Zone: t.Zone, Operation: op.GetName()})
-		if err != nil {
-			return true, errorf(err, "wait for operation %s", op.GetName())
-		}
+	return op, nil
+}
+
+// operationError is the error a DONE operation ended with, or nil.
+func operationError(op *computepb.Operation) error {
+	if op.GetStatus() != computepb.Operation_DONE {
+		return nil
 	}
 	if code := op.GetHttpErrorStatusCode(); code != 0 && (code < 200 || code > 299) {
-		return true, fmt.Errorf("operation %s (%s) failed: %d %s", op.GetName(), op.GetOperationType(), code, op.GetError().String())
+		return fmt.Errorf("operation %s (%s) failed: %d %s", op.GetName(), op.GetOperationType(), code, op.GetError().String())
 	}
-	return true, nil
+	return nil
 }

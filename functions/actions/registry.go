@@ -10,6 +10,9 @@ var all = []Action{
 	SnapshotDisk{},
 	QuarantineTag{},
 	CollectLogs{},
+	// The follow-up's looks after containment.
+	AgentsAck{},
+	VMTerminated{},
 	// The undo actions of `coopguard resolve --restore`.
 	EnableSecrets{},
 	ClearAgentsFlag{},

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -15,10 +16,12 @@ import (
 	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
-// SnapshotDisk snapshots the stopped VM's boot disk for forensics. One
-// snapshot per incident; a VM that was already stopped when the incident
-// came in keeps the snapshot an earlier incident took, since its disk has
-// not changed since.
+// SnapshotDisk snapshots the stopped VM's boot disk for forensics, as a
+// follow-up step after vm-terminated. One snapshot per incident; a VM that
+// was already stopped when the incident came in keeps the snapshot an
+// earlier incident took, since its disk has not changed since. It never
+// waits: it requests the snapshot, then each look reports it pending while
+// it is CREATING or UPLOADING (minutes in GCP) and done once READY.
 type SnapshotDisk struct{}
 
 // Name implements Action.
@@ -35,32 +38,35 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	disk := bootDisk(t.Instance)
 	out := Outcome{Target: "zones/" + t.Zone + "/disks/" + disk}
 	if disk == "" {
-		return out, errors.New("the instance has no boot disk to snapshot")
+		return out, permanent(errors.New("the instance has no boot disk to snapshot"))
 	}
 	name := snapshotName(t)
 	ref := "global/snapshots/" + name
-	rid := requestID(t, "snapshot", disk)
-	_, err := c.Snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: t.Project, Snapshot: name})
+	snap, err := c.Snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: t.Project, Snapshot: name})
 	switch {
 	case err == nil:
-		if !t.DryRun {
-			// The snapshot may be the one an attempt that timed out (or a
-			// delivery that died) started: wait until it is READY.
-			ours, err := resumeOperation(ctx, c, t, *rid)
-			if err != nil {
-				return out, errorf(err, "snapshot disk %s", disk)
-			}
+		ours := snap.GetLabels()[IncidentLabel] == t.Incident.LabelValue()
+		switch snap.GetStatus() {
+		case "READY":
+			out.Result, out.Detail = incident.ResultAlready, "snapshot "+name
 			if ours {
-				out.Result, out.Detail, out.Changed = incident.ResultDone, "snapshot "+name+" (this incident's, resumed)", []string{ref}
-				return out, nil
+				out.Result, out.Changed = incident.ResultDone, []string{ref}
+			}
+		case "FAILED":
+			return out, permanent(fmt.Errorf("snapshot %s of disk %s FAILED: delete it (gcloud compute snapshots delete %s) and take one by hand", name, disk, name))
+		default:
+			out.Result, out.Detail = incident.ResultPending, "snapshot "+name+" is "+snap.GetStatus()
+			if ours {
+				out.Changed = []string{ref}
 			}
 		}
-		out.Result, out.Detail = incident.ResultAlready, "snapshot "+name
 		return out, nil
 	case !retry.IsNotFound(err):
 		return out, errorf(err, "read snapshot %s", name)
 	}
-	if stopped(t.Instance) {
+	if prior := t.Prior["stop-vm"]; prior.Result == incident.ResultAlready {
+		// The VM was stopped before this incident: its disk may be in an
+		// earlier incident's snapshot already.
 		prev, err := earlierSnapshot(ctx, c, t, disk)
 		if err != nil {
 			return out, err
@@ -75,9 +81,9 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 		out.Result = incident.ResultDryRun
 		return out, nil
 	}
-	err = gcp.Wait(ctx)(c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
+	op, err := c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: rid,
+		RequestId: requestID(t, "snapshot", disk),
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),
@@ -87,16 +93,19 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 				diskLabel:           disk,
 			},
 		},
-	}))
-	if retry.IsAlreadyExists(err) {
-		// Another delivery of this incident took it first.
-		out.Result = incident.ResultAlready
+	})
+	switch {
+	case retry.IsAlreadyExists(err):
+		// Another look of this incident requested it first.
+		out.Result, out.Detail = incident.ResultPending, "snapshot "+name+" requested"
 		return out, nil
-	}
-	if err != nil {
+	case retry.IsNotFound(err):
+		return out, permanent(errorf(err, "snapshot disk %s", disk))
+	case err != nil:
 		return out, errorf(err, "snapshot disk %s", disk)
 	}
-	out.Result, out.Changed = incident.ResultDone, []string{ref}
+	out.Result, out.Changed = incident.ResultPending, []string{ref}
+	out.Detail = "snapshot " + name + " requested (operation " + op.Name() + ")"
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -19,10 +20,10 @@ import (
 )
 
 // StopAgents asks the VM's watcher to stop the agents: it sets metadata
-// coopguard-agents="stop <incident id>" and reads, within GCE's guest
-// attribute limits, whether the VM reported back. Everything inside the
-// VM belongs to whoever controls it, so this is a courtesy: nothing waits
-// for it, and a report from the VM is shown as such, never as proof.
+// coopguard-agents="stop <incident id>". Everything inside the VM belongs
+// to whoever controls it, so this is a courtesy: nothing waits for it. The
+// follow-up's agents-ack reads whether the VM reported back, and a report
+// from the VM is shown as such, never as proof.
 type StopAgents struct{}
 
 // Name implements Action.
@@ -30,15 +31,6 @@ func (StopAgents) Name() string { return "stop-agents" }
 
 // Mutates implements Action.
 func (StopAgents) Mutates() bool { return true }
-
-// ackSchedule is how long stop-agents waits before each guest attribute
-// read after the flag: GCE allows a VM's guest attributes to be read in
-// bursts of 3 and 10 times a minute, so one read before the flag, two
-// quick ones after it, then one every 6 s.
-var ackSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
-
-// ackEvery spaces the reads after the quick ones.
-const ackEvery = 6 * time.Second
 
 // Run implements Action.
 func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
@@ -51,7 +43,7 @@ func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 		flag := watcher.StopValue(t.Incident.ID)
 		// An ack counts only if written after the flag: from when this
 		// run set it, or, if an earlier delivery did, from the incident.
-		w := ackWindow{id: t.Incident.ID, since: t.Incident.StartedAt}
+		w := ackWindow{ID: t.Incident.ID, Since: t.Incident.StartedAt}
 		out.Result = incident.ResultAlready
 		if v, _ := metadataValue(inst, watcher.MetadataKey); v != flag {
 			out.Detail = watcher.MetadataKey + "=" + flag
@@ -61,14 +53,15 @@ func (a StopAgents) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 			}
 			// What the attribute holds before the flag exists was not
 			// written in answer to it, whatever date it carries.
-			w.before, _ = guestAck(ctx, c, t)
-			w.since = t.now()
+			w.Before, _ = guestAck(ctx, c, t)
+			w.Since = t.now()
 			if err := setAgentsFlag(ctx, c, t, inst, flag); err != nil {
 				return out, err
 			}
 			out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
 		}
-		out.Detail = "flag " + watcher.MetadataKey + "=" + flag + " set; " + awaitAck(ctx, c, t, w)
+		out.Detail = "flag " + watcher.MetadataKey + "=" + flag + " set; the VM's answer is read by the follow-up (agents-ack)"
+		out.State = w.encode()
 		return out, nil
 	})
 }
@@ -82,56 +75,25 @@ const (
 	AckMissing    = "ack missing"
 )
 
-// ackWindow is what an ack must match to count.
+// ackWindow is what an ack must match to count; stop-agents keeps it in
+// its outcome's State for agents-ack.
 type ackWindow struct {
-	// id is the incident the flag names.
-	id string
-	// since is when the flag was set (an ack is dated no earlier).
-	since time.Time
-	// before is the attribute's value before this run set the flag.
-	before string
+	// ID is the incident the flag names.
+	ID string `json:"id"`
+	// Since is when the flag was set (an ack is dated no earlier).
+	Since time.Time `json:"since"`
+	// Before is the attribute's value before this run set the flag.
+	Before string `json:"before,omitempty"`
 }
 
-// awaitAck reads the watcher's guest attribute on ackSchedule until it
-// answers this flag, the VM is off, or AgentStopTimeout passes, and says
-// what it found. It never fails the action, and nothing waits for it: the
-// VM stop is requested beside it.
-func awaitAck(ctx context.Context, c *gcp.Clients, t *Target, w ackWindow) string {
-	ctx, cancel := context.WithTimeout(ctx, t.AgentStopTimeout)
-	defer cancel()
-	stale := ""
-	end := func(missing string) string {
-		if stale != "" {
-			return stale
-		}
-		return AckMissing + ": " + missing + " (nothing waits for it: the VM stop ends the agents)"
-	}
-	for i := 0; ; i++ {
-		pause := ackEvery
-		if i < len(ackSchedule) {
-			pause = ackSchedule[i]
-		}
-		select {
-		case <-ctx.Done():
-			return end("no report from the VM within " + t.AgentStopTimeout.String())
-		case <-time.After(pause):
-		}
-		ack, err := guestAck(ctx, c, t)
-		switch {
-		case err == nil && strings.HasPrefix(ack, "stopped"):
-			// Anything else ("running <time>" while idle) is no ack.
-			why := w.judge(ack)
-			if why == "" {
-				return AckUnverified + ": " + ack
-			}
-			stale = AckStale + ": the VM's report " + strconv.Quote(ack) + " " + why
-		case err != nil && ctx.Err() != nil:
-			continue
-		}
-		if off, _ := vmOff(ctx, c, t); off {
-			return end("the VM stopped before it reported")
-		}
-	}
+func (w ackWindow) encode() string {
+	b, _ := json.Marshal(w)
+	return string(b)
+}
+
+// decodeAckWindow reads stop-agents' State; ok is false when it holds none.
+func decodeAckWindow(state string) (w ackWindow, ok bool) {
+	return w, state != "" && json.Unmarshal([]byte(state), &w) == nil && w.ID != ""
 }
 
 // judge says why ack does not answer the flag, or "" when it does: it must
@@ -144,17 +106,17 @@ func (w ackWindow) judge(ack string) string {
 	if len(f) != 3 || f[0] != "stopped" {
 		return "is not \"stopped <incident id> <unix time>\""
 	}
-	if f[1] != w.id {
-		return "names incident " + strconv.Quote(f[1]) + ", not " + w.id
+	if f[1] != w.ID {
+		return "names incident " + strconv.Quote(f[1]) + ", not " + w.ID
 	}
 	at, err := strconv.ParseInt(f[2], 10, 64)
 	switch {
 	case err != nil:
 		return "carries no unix time"
-	case w.before != "" && ack == w.before:
+	case w.Before != "" && ack == w.Before:
 		return "was there before the flag was set"
-	case at < w.since.Unix():
-		return "is dated " + time.Unix(at, 0).UTC().Format(time.RFC3339) + ", before the flag (" + w.since.UTC().Format(time.RFC3339) + ")"
+	case at < w.Since.Unix():
+		return "is dated " + time.Unix(at, 0).UTC().Format(time.RFC3339) + ", before the flag (" + w.Since.UTC().Format(time.RFC3339) + ")"
 	}
 	return ""
 }

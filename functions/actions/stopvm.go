@@ -9,8 +9,10 @@ import (
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
-// StopVM stops the instance: the agents end with it and the disk is frozen
-// for forensics. The disk and everything on it are kept.
+// StopVM requests the instance's stop: the agents end with it and the disk
+// is frozen for forensics. The disk and everything on it are kept. It does
+// not wait for the stop, which lets the guest shut down for up to 90 s:
+// the follow-up's vm-terminated sees it end.
 type StopVM struct{}
 
 // Name implements Action.
@@ -26,13 +28,16 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 	if stopped(t.Instance) {
 		if !t.DryRun {
 			// STOPPING or TERMINATED may be our own stop, requested by an
-			// attempt that timed out or a delivery that died: finish it.
-			ours, err := resumeOperation(ctx, c, t, *rid)
+			// attempt that timed out or a delivery that died.
+			op, err := findOperation(ctx, c, t, *rid)
 			if err != nil {
 				return out, errorf(err, "stop %s", t.instanceRef())
 			}
-			if ours {
-				out.Result, out.Detail, out.Changed = incident.ResultDone, "stopped (this incident's stop, resumed)", []string{t.instanceRef()}
+			if op != nil {
+				if err := operationError(op); err != nil {
+					return out, errorf(err, "stop %s", t.instanceRef())
+				}
+				out.Result, out.Detail, out.Changed = incident.ResultDone, "stop requested (this incident's, resumed); VM is "+t.Instance.GetStatus(), []string{t.instanceRef()}
 				return out, nil
 			}
 		}
@@ -44,13 +49,14 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 		out.Result = incident.ResultDryRun
 		return out, nil
 	}
-	err := gcp.Wait(ctx)(c.Instances.Stop(ctx, &computepb.StopInstanceRequest{
+	op, err := c.Instances.Stop(ctx, &computepb.StopInstanceRequest{
 		Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName(),
 		RequestId: rid,
-	}))
+	})
 	if err != nil {
 		return out, errorf(err, "stop %s", t.instanceRef())
 	}
 	out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
+	out.Detail = "stop requested (operation " + op.Name() + "); was " + t.Instance.GetStatus()
 	return out, nil
 }

@@ -14,54 +14,84 @@ import (
 type Step struct {
 	Action string
 	After  []string
+	// Holds marks the steps that make the sandbox harmless (egress cut,
+	// key unusable, VM stop requested): time to containment is the moment
+	// the last of them held, not the end of a courtesy step.
+	Holds bool
 }
 
-// Plan is the DAG of a playbook, steps in a valid order.
+// Plan is the DAG of a playbook, steps in a valid order. Steps are the
+// containment: the event function answers once they are done. FollowUp
+// runs after, carried by the scheduled follow-up (FinishIncidents), never
+// by a held request: each of its steps looks once and reports pending
+// until what it waits for (a VM stopping, a snapshot) is there. A
+// follow-up step's After may name containment steps or follow-up steps.
 type Plan struct {
 	Playbook string
 	Steps    []Step
+	FollowUp []Step
 }
 
 // plans is the one table of playbooks.
-var plans = map[string][]Step{
+var plans = map[string]Plan{
 	// contain: everything that needs nothing from the VM at once — label,
 	// cut egress, disable the key and revoke it at its provider, request
 	// the VM stop — and the agents flag beside them as a courtesy that
-	// nothing waits for; once the VM is TERMINATED, the snapshot and the
-	// logs.
+	// nothing waits for. The follow-up: the VM's (unverified) answer to
+	// the flag, TERMINATED, then the snapshot and the logs.
 	incident.PlaybookContain: {
-		{Action: "label-incident"},
-		{Action: "quarantine-tag"},
-		{Action: "disable-secrets"},
-		{Action: "revoke-key"},
-		{Action: "stop-vm"},
-		{Action: "stop-agents"},
-		{Action: "snapshot-disk", After: []string{"stop-vm"}},
-		{Action: "collect-logs", After: []string{"stop-vm"}},
+		Steps: []Step{
+			{Action: "label-incident"},
+			{Action: "quarantine-tag", Holds: true},
+			{Action: "disable-secrets", Holds: true},
+			{Action: "revoke-key", Holds: true},
+			{Action: "stop-vm", Holds: true},
+			{Action: "stop-agents"},
+		},
+		FollowUp: []Step{
+			{Action: "agents-ack"},
+			{Action: "vm-terminated"},
+			{Action: "snapshot-disk", After: []string{"vm-terminated"}},
+			{Action: "collect-logs", After: []string{"vm-terminated"}},
+		},
 	},
 	// quarantine: egress cut, agents stopped, key disabled and revoked at
-	// its provider; the VM stays up.
+	// its provider; the VM stays up. The follow-up: the VM's answer, the
+	// logs.
 	incident.PlaybookQuarantine: {
-		{Action: "label-incident"},
-		{Action: "quarantine-tag"},
-		{Action: "stop-agents"},
-		{Action: "disable-secrets"},
-		{Action: "revoke-key"},
-		{Action: "collect-logs"},
+		Steps: []Step{
+			{Action: "label-incident"},
+			{Action: "quarantine-tag", Holds: true},
+			{Action: "stop-agents"},
+			{Action: "disable-secrets", Holds: true},
+			{Action: "revoke-key", Holds: true},
+		},
+		FollowUp: []Step{
+			{Action: "agents-ack"},
+			{Action: "collect-logs"},
+		},
 	},
-	// notify: report only.
+	// notify: report only; the follow-up collects the logs.
 	incident.PlaybookNotify: {
-		{Action: "collect-logs"},
+		FollowUp: []Step{
+			{Action: "collect-logs"},
+		},
 	},
 }
 
 // For returns the plan of the named playbook.
 func For(name string) (Plan, error) {
-	steps, ok := plans[name]
+	p, ok := plans[name]
 	if !ok {
 		return Plan{}, fmt.Errorf("unknown playbook %q: use contain, quarantine or notify", name)
 	}
-	return Plan{Playbook: name, Steps: steps}, nil
+	p.Playbook = name
+	return p, nil
+}
+
+// All is the plan's steps, containment then follow-up.
+func (p Plan) All() []Step {
+	return append(append([]Step{}, p.Steps...), p.FollowUp...)
 }
 
 // Known reports whether name is a playbook.

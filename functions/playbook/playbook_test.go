@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
@@ -15,7 +16,7 @@ func TestPlansAreValidDAGs(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen := map[string]bool{}
-		for _, s := range p.Steps {
+		for _, s := range p.All() {
 			if _, ok := actions.Lookup(s.Action); !ok {
 				t.Errorf("%s: unknown action %q", name, s.Action)
 			}
@@ -35,9 +36,11 @@ func TestPlansAreValidDAGs(t *testing.T) {
 	}
 }
 
-// TestContainActsOutsideTheVMFirst pins issue 13's order: the VM stop,
-// egress cut, key disable, label and agents flag all start at once; only
-// the snapshot and the logs wait, and only for the VM stop.
+// TestContainActsOutsideTheVMFirst pins issue 13's order and issue 19's
+// split: the VM stop, egress cut, key disable, label and agents flag all
+// start at once and are the containment; waiting for TERMINATED, the
+// snapshot and the logs are the follow-up, the snapshot and the logs only
+// once the VM is TERMINATED.
 func TestContainActsOutsideTheVMFirst(t *testing.T) {
 	p, _ := For("contain")
 	after := map[string][]string{}
@@ -46,12 +49,40 @@ func TestContainActsOutsideTheVMFirst(t *testing.T) {
 	}
 	for _, first := range []string{"stop-vm", "quarantine-tag", "disable-secrets", "label-incident", "stop-agents"} {
 		if a, ok := after[first]; !ok || len(a) != 0 {
-			t.Errorf("%s: present=%v, after %v; want it to start at once", first, ok, a)
+			t.Errorf("%s: present=%v, after %v; want it in the containment, starting at once", first, ok, a)
 		}
 	}
+	follow := map[string][]string{}
+	for _, s := range p.FollowUp {
+		follow[s.Action] = s.After
+	}
 	for _, later := range []string{"snapshot-disk", "collect-logs"} {
-		if a := after[later]; len(a) != 1 || a[0] != "stop-vm" {
-			t.Errorf("%s after %v, want after stop-vm only", later, a)
+		if _, inContainment := after[later]; inContainment {
+			t.Errorf("%s is in the containment: no request may wait on it", later)
+		}
+		if a := follow[later]; len(a) != 1 || a[0] != "vm-terminated" {
+			t.Errorf("%s after %v, want a follow-up after vm-terminated only", later, a)
+		}
+	}
+}
+
+// TestHoldsAreWhatMakesTheSandboxHarmless pins which steps time to
+// containment measures: egress, key and stop request, never a courtesy.
+func TestHoldsAreWhatMakesTheSandboxHarmless(t *testing.T) {
+	for name, want := range map[string][]string{
+		"contain":    {"quarantine-tag", "disable-secrets", "revoke-key", "stop-vm"},
+		"quarantine": {"quarantine-tag", "disable-secrets", "revoke-key"},
+		"notify":     nil,
+	} {
+		p, _ := For(name)
+		var got []string
+		for _, s := range p.Steps {
+			if s.Holds {
+				got = append(got, s.Action)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s holds %v, want %v", name, got, want)
 		}
 	}
 }

@@ -137,7 +137,7 @@ func execute(ctx context.Context, c *gcp.Clients, policy retry.Policy, plan play
 			}
 			res.End = time.Now()
 			res.Seconds = res.End.Sub(res.Start).Seconds()
-			res.Target, res.Detail, res.Result, res.Changed = out.Target, out.Detail, out.Result, out.Changed
+			res.Target, res.Detail, res.Result, res.Changed, res.State = out.Target, out.Detail, out.Result, out.Changed, out.State
 			if err != nil {
 				res.Result, res.Reason = incident.ResultFailed, err.Error()
 				log.Error("action failed", "action", s.Action, "error", err)

@@ -102,6 +102,10 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	rep := view
 	rep.Actions = slices.Clone(view.Actions)
 	rep.Outcome, rep.Reason, rep.ResolvedBy, rep.ResolvedAt = incident.OutcomeResolved, "", o.By, r.now()
+	if rep.FollowUp == incident.FollowUpRunning {
+		// A resolved incident is closed: its follow-up stops where it is.
+		rep.FollowUp, rep.Reason = incident.FollowUpDone, "follow-up stopped by resolve"
+	}
 	if !o.Restore {
 		if o.DryRun {
 			return &rep, nil
@@ -191,7 +195,7 @@ func notRestorable(rec *store.Record) string {
 }
 
 // otherOpen returns the id of another incident on the same VM that is not
-// closed (claimed, acting, contained or incomplete), or "".
+// closed (claimed, acting, contained, complete or incomplete), or "".
 func (r *Responder) otherOpen(ctx context.Context, rec *store.Record) (string, error) {
 	others, err := r.st.OnInstance(ctx, rec.Instance)
 	if err != nil {
@@ -202,7 +206,7 @@ func (r *Responder) otherOpen(ctx context.Context, rec *store.Record) (string, e
 			continue
 		}
 		switch o.State {
-		case store.StateClaimed, store.StateActing, incident.OutcomeContained, incident.OutcomeIncomplete:
+		case store.StateClaimed, store.StateActing, incident.OutcomeContained, incident.OutcomeComplete, incident.OutcomeIncomplete:
 			return o.ID, nil
 		}
 	}

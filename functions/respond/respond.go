@@ -33,8 +33,8 @@ import (
 // redelivered, and the redelivery finishes only what is left.
 var ErrIncomplete = errors.New("containment incomplete")
 
-// ErrInProgress is returned when another responder holds the incident and
-// did not finish within the delivery's time: the event is redelivered.
+// ErrInProgress is returned when this responder lost the incident's lease
+// to another while acting: that one writes the report.
 var ErrInProgress = errors.New("incident is being handled by another responder")
 
 // Responder runs playbooks for one configured project. What it did lives
@@ -99,9 +99,12 @@ func (r *Responder) SetRetryPolicy(p retry.Policy) { r.policy = p }
 func (r *Responder) Store() *store.Store { return r.st }
 
 // Respond handles one delivery of an incident. The store decides who
-// acts: the first delivery claims the incident; a delivery while another
-// responder holds it waits for that response and returns its report; a
-// delivery of a finished incident returns the stored report without
+// acts: the first delivery claims the incident and answers once the
+// containment holds (the follow-up runs later, see FollowUp); a delivery
+// while another responder holds it is answered at once with the progress
+// so far (the holder's own delivery stays unacknowledged until it is done,
+// so if the holder dies, that delivery comes back and finishes the work);
+// a delivery of a finished incident returns the stored report without
 // acting (see package store for the rule); a delivery after a responder
 // died, or of an incomplete incident, resumes the actions not yet done.
 // The error wraps ErrIncomplete when an action failed.
@@ -130,33 +133,39 @@ func (r *Responder) Respond(ctx context.Context, inc incident.Incident, received
 	return f.rep, f.err
 }
 
-// deliver is one delivery's exchange with the store: claim, wait, or
-// return the record.
+// deliver is one delivery's exchange with the store: claim and act, or
+// answer with the record.
 func (r *Responder) deliver(ctx context.Context, inc incident.Incident, received time.Time) (*incident.Report, error) {
 	inc.DryRun = inc.DryRun || r.cfg.Coopguard.DryRun
-	for {
-		cl, err := r.st.Claim(ctx, inc, r.owner, received)
-		switch {
-		case errors.Is(err, store.ErrBusy):
-			rec, werr := r.st.Wait(ctx, inc.ID)
-			if werr != nil {
-				return nil, fmt.Errorf("%w: %w", ErrInProgress, werr)
-			}
-			if rec.Finished() {
-				rep := rec.View()
-				return &rep, nil
-			}
-			continue // the holder died or left it incomplete: claim it
-		case err != nil:
-			return nil, err
-		case !cl.Taken:
-			rep := cl.Record.View()
-			return &rep, nil
+	cl, err := r.st.Claim(ctx, inc, r.owner, received)
+	switch {
+	case errors.Is(err, store.ErrBusy):
+		// Holding this delivery would only hold a Cloud Run instance:
+		// acknowledge it, with what the holder has done so far.
+		logger.FromContext(ctx).Info("duplicate delivery acknowledged: another responder holds the incident",
+			"incident", inc.ID, "holder", holderOf(cl.Record))
+		if cl.Record == nil {
+			return &incident.Report{Incident: inc, ReceivedAt: received, Outcome: store.StateClaimed, Actions: []incident.ActionResult{}}, nil
 		}
-		// The response outlives a delivery whose caller gave up: its
-		// outcomes are committed as they come.
-		return r.respond(context.WithoutCancel(ctx), inc, cl.Record)
+		rep := cl.Record.View()
+		return &rep, nil
+	case err != nil:
+		return nil, err
+	case !cl.Taken:
+		rep := cl.Record.View()
+		return &rep, nil
 	}
+	// The response outlives a delivery whose caller gave up: its
+	// outcomes are committed as they come.
+	return r.respond(context.WithoutCancel(ctx), inc, cl.Record)
+}
+
+// holderOf names the lease holder of rec, for logs.
+func holderOf(rec *store.Record) string {
+	if rec == nil {
+		return ""
+	}
+	return rec.Owner
 }
 
 func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed *store.Record) (*incident.Report, error) {
@@ -235,6 +244,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	}
 	rep.Actions, rep.Evidence = results, excerpt
 	rep.CriticalPathSeconds = (resolved + critical).Seconds()
+	rep.ContainmentSeconds = containmentSeconds(plan, rep)
 	rep.Outcome = incident.OutcomeContained
 	switch {
 	case inc.DryRun:
@@ -247,7 +257,68 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		rep.Outcome = incident.OutcomeIncomplete
 		runErr = fmt.Errorf("%w: %s", ErrIncomplete, errors.Join(errors.New(failures(rep)), err))
 	}
+	if runErr == nil && len(plan.FollowUp) > 0 {
+		if inc.DryRun {
+			// A dry run waits for nothing: its follow-up says what it would
+			// do, now.
+			t.Prior = indexResults(results)
+			more, ev, _, _ := execute(ctx, r.c, r.policy, playbook.Plan{Steps: plan.FollowUp}, t, claimed.Actions, commit, nil)
+			rep.Actions = append(rep.Actions, more...)
+			rep.Evidence = firstEvidence(ev, rep.Evidence)
+		} else {
+			rep.FollowUp = incident.FollowUpRunning
+			rep.Actions = append(rep.Actions, pendingFollowUp(plan)...)
+		}
+	}
 	return r.finish(ctx, rep, runErr)
+}
+
+// containmentSeconds is the time from receipt until the last of the
+// plan's holding steps ended (all its steps when none holds): the moment
+// egress, key and stop request held, not the end of a courtesy.
+func containmentSeconds(plan playbook.Plan, rep *incident.Report) float64 {
+	holds := map[string]bool{}
+	for _, s := range plan.Steps {
+		if s.Holds {
+			holds[s.Action] = true
+		}
+	}
+	last := rep.ReceivedAt
+	for _, a := range rep.Actions {
+		if (len(holds) == 0 || holds[a.Action]) && a.End.After(last) {
+			last = a.End
+		}
+	}
+	return max(0, last.Sub(rep.ReceivedAt).Seconds())
+}
+
+// pendingFollowUp is the follow-up's steps as a report shows them before
+// its first look.
+func pendingFollowUp(plan playbook.Plan) []incident.ActionResult {
+	out := make([]incident.ActionResult, 0, len(plan.FollowUp))
+	for _, s := range plan.FollowUp {
+		out = append(out, incident.ActionResult{Action: s.Action, Result: incident.ResultPending, Detail: "follow-up: not looked at yet"})
+	}
+	return out
+}
+
+// indexResults maps results by action.
+func indexResults(results []incident.ActionResult) map[string]incident.ActionResult {
+	out := make(map[string]incident.ActionResult, len(results))
+	for _, r := range results {
+		out[r.Action] = r
+	}
+	return out
+}
+
+// firstEvidence returns the first non-nil evidence.
+func firstEvidence(ev ...*incident.Evidence) *incident.Evidence {
+	for _, e := range ev {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // secretsLock names the lease of the managed secrets: one action at a
@@ -285,16 +356,6 @@ func (r *Responder) refuse(ctx context.Context, rep *incident.Report, reason str
 // copies to Cloud Logging, the topic and the metric.
 func (r *Responder) finish(ctx context.Context, rep *incident.Report, runErr error) (*incident.Report, error) {
 	rep.FinishedAt = r.now()
-	last := rep.ReceivedAt
-	for _, a := range rep.Actions {
-		if a.End.After(last) {
-			last = a.End
-		}
-	}
-	rep.ContainmentSeconds = last.Sub(rep.ReceivedAt).Seconds()
-	if rep.ContainmentSeconds < 0 {
-		rep.ContainmentSeconds = 0
-	}
 	if err := r.st.Finish(ctx, rep.Incident.ID, r.owner, rep); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			return nil, fmt.Errorf("%w: %w", ErrInProgress, err)

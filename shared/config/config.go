@@ -120,6 +120,9 @@ type Topics struct {
 	Logs      string `toml:"logs" env:"COOPGUARD_TOPIC_LOGS"`
 	Rotation  string `toml:"rotation" env:"COOPGUARD_TOPIC_ROTATION"`
 	Incidents string `toml:"incidents" env:"COOPGUARD_TOPIC_INCIDENTS"`
+	// FollowUp carries the Cloud Scheduler job's minute ticks to
+	// FinishIncidents, which finishes contained incidents' follow-ups.
+	FollowUp string `toml:"followup" env:"COOPGUARD_TOPIC_FOLLOWUP"`
 }
 
 // Rule is one detection rule: a CEL expression over a log entry.
@@ -179,6 +182,7 @@ func Defaults() Config {
 				Logs:      "coopguard-logs",
 				Rotation:  "coopguard-rotation",
 				Incidents: "coopguard-incidents",
+				FollowUp:  "coopguard-followup",
 			},
 			Rotation: Rotation{
 				MaxAge: Duration{90 * 24 * time.Hour},

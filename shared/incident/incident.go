@@ -87,6 +87,9 @@ const (
 	ResultDryRun  = "dry-run"
 	ResultFailed  = "failed"
 	ResultSkipped = "skipped"
+	// ResultPending is a follow-up step still under way (a VM stopping, a
+	// snapshot CREATING): the next follow-up looks again.
+	ResultPending = "pending"
 )
 
 // ActionResult is one action's line in a report.
@@ -107,6 +110,10 @@ type ActionResult struct {
 	// Retries lists the transient failures that were retried, each with
 	// its time: what failed and when it recovered.
 	Retries []string `json:"retries,omitempty"`
+	// State is what a follow-up step needs from the containment step it
+	// follows (e.g. the agents flag's time and the guest attribute read
+	// before it). Kept in the incident store, never shown.
+	State string `json:"-"`
 	// Start and End bound the action; Seconds is their difference.
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
@@ -128,8 +135,9 @@ const ReportLogID = "coopguard-incidents"
 
 // Outcomes of a whole response.
 const (
-	OutcomeContained   = "contained"    // every action done or already
-	OutcomeIncomplete  = "incomplete"   // some action failed; redelivery finishes it
+	OutcomeContained   = "contained"    // every containment action done or already; the follow-up may still run
+	OutcomeComplete    = "complete"     // contained, and the follow-up (snapshot, evidence) finished
+	OutcomeIncomplete  = "incomplete"   // some action failed; redelivery finishes it (containment) or the follow-up gave up
 	OutcomeRefused     = "refused"      // the target is not ours; nothing was done
 	OutcomeIgnored     = "ignored"      // closed incident, test notification, no rule matched
 	OutcomeDryRun      = "dry-run"      // planned only
@@ -243,8 +251,13 @@ type Report struct {
 	Incident Incident `json:"incident"`
 	// Instance is the name of the VM acted on (empty when refused early).
 	Instance string `json:"instance,omitempty"`
-	// Outcome is contained, incomplete, refused, ignored, dry-run or notified.
+	// Outcome is contained, complete, incomplete, refused, ignored,
+	// dry-run or notified.
 	Outcome string `json:"outcome"`
+	// FollowUp is the state of what runs after containment holds (waiting
+	// for the VM to stop, the snapshot, the evidence): FollowUpRunning,
+	// FollowUpDone, or empty when the playbook has none.
+	FollowUp string `json:"followUp,omitempty"`
 	// Reason explains refused and ignored outcomes.
 	Reason  string         `json:"reason,omitempty"`
 	Actions []ActionResult `json:"actions"`
@@ -252,7 +265,8 @@ type Report struct {
 	Evidence   *Evidence `json:"evidence,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
-	// ContainmentSeconds is event received → last action confirmed.
+	// ContainmentSeconds is event received → containment held: egress
+	// cut, key unusable, VM stop requested (the follow-up is not in it).
 	ContainmentSeconds float64 `json:"containmentSeconds"`
 	// CriticalPathSeconds is the longest chain of the plan's actions,
 	// each weighted by its measured time: the least any schedule needs.
@@ -261,6 +275,12 @@ type Report struct {
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 }
+
+// States of a report's follow-up.
+const (
+	FollowUpRunning = "running"
+	FollowUpDone    = "done"
+)
 
 // Failed reports whether any action failed (so the event should be
 // redelivered).

@@ -9,7 +9,12 @@
 //
 //	claimed → acting → contained | notified | dry-run | incomplete | refused
 //	incomplete → claimed (a redelivery resumes it)
-//	contained | incomplete → resolved (coopguard resolve)
+//	contained → complete | incomplete (the follow-up ends; field followUp)
+//	contained | complete | incomplete → resolved (coopguard resolve)
+//
+// The follow-up (waiting for TERMINATED, the snapshot, the evidence) runs
+// after the event is answered: field followUp is "running" until it ends
+// ("done"), and the scheduled FinishIncidents finds the running ones.
 //
 // Rule for a repeated or new delivery of an incident id that is already
 // finished (contained, notified, dry-run, refused or resolved): nothing is
@@ -63,6 +68,11 @@ const (
 // is longer than any one action (a VM stop, a snapshot) takes.
 const DefaultLease = 5 * time.Minute
 
+// FollowUpLimit bounds a follow-up: what is still pending this long after
+// containment held is reported failed and the incident ends incomplete
+// (a GCP stop ends within 90 s, a snapshot within minutes).
+const FollowUpLimit = 30 * time.Minute
+
 // maxHistory bounds the reports kept in one document (Firestore documents
 // are at most 1 MiB).
 const maxHistory = 20
@@ -104,11 +114,20 @@ type Record struct {
 	History []incident.Report `firestore:"history"`
 	// UpdatedAt orders the incidents for Status and the CLI.
 	UpdatedAt time.Time `firestore:"updatedAt"`
+	// FollowUp mirrors the report's follow-up state (running, done) so
+	// the follow-up can query the running ones; FollowUpUntil is when it
+	// gives up.
+	FollowUp      string    `firestore:"followUp"`
+	FollowUpUntil time.Time `firestore:"followUpUntil"`
 }
 
 // Finished reports whether the incident reached a final state other than
 // incomplete (which a redelivery resumes).
 func (r *Record) Finished() bool {
+	if r.FollowUp == incident.FollowUpDone {
+		// An incident whose follow-up ended is final, whatever it found.
+		return true
+	}
 	switch r.State {
 	case StateClaimed, StateActing, incident.OutcomeIncomplete, "":
 		return false
@@ -263,6 +282,8 @@ func fields(rec *Record) []firestore.Update {
 		{Path: "report", Value: rec.Report},
 		{Path: "history", Value: rec.History},
 		{Path: "updatedAt", Value: rec.UpdatedAt},
+		{Path: "followUp", Value: rec.FollowUp},
+		{Path: "followUpUntil", Value: rec.FollowUpUntil},
 	}
 }
 
@@ -397,7 +418,7 @@ func rank(result string) int {
 	case incident.ResultFailed:
 		return 1
 	}
-	return 0
+	return 0 // pending: anything later replaces it
 }
 
 // MergeResult combines two outcomes of one action: the higher-ranked one
@@ -438,16 +459,45 @@ func (s *Store) Finish(ctx context.Context, id, owner string, rep *incident.Repo
 }
 
 func (s *Store) addReport(rec *Record, rep *incident.Report) {
+	s.setReport(rec, rep)
+	rec.History = append(rec.History, *rec.Report)
+	if len(rec.History) > maxHistory {
+		rec.History = rec.History[len(rec.History)-maxHistory:]
+	}
+}
+
+// setReport makes rep the record's latest report and state, and starts
+// the follow-up's clock when rep starts a follow-up.
+func (s *Store) setReport(rec *Record, rep *incident.Report) {
 	rec.State = rep.Outcome
 	if rep.Instance != "" {
 		rec.Instance = rep.Instance
 	}
 	r := *rep
 	rec.Report = &r
-	rec.History = append(rec.History, r)
-	if len(rec.History) > maxHistory {
-		rec.History = rec.History[len(rec.History)-maxHistory:]
+	rec.FollowUp = rep.FollowUp
+	if rep.FollowUp == incident.FollowUpRunning && rec.FollowUpUntil.IsZero() {
+		rec.FollowUpUntil = s.now().Add(FollowUpLimit)
 	}
+}
+
+// Progress records owner's report of a follow-up still running (what is
+// done, what is pending) without adding it to the history, and releases
+// the lease.
+func (s *Store) Progress(ctx context.Context, id, owner string, rep *incident.Report) error {
+	return s.update(ctx, id, owner, func(rec *Record) {
+		s.setReport(rec, rep)
+		rec.Owner, rec.LeaseUntil = "", time.Time{}
+	})
+}
+
+// FollowUps returns up to limit incidents whose follow-up is running.
+func (s *Store) FollowUps(ctx context.Context, limit int) ([]*Record, error) {
+	out, err := records(s.fs.Collection(Incidents).Where("followUp", "==", incident.FollowUpRunning).Limit(limit).Documents(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list running follow-ups: %w", err)
+	}
+	return out, nil
 }
 
 // update applies change to the document in a transaction if owner holds
