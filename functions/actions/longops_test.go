@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,56 +60,74 @@ func drive(clock *emulator.Clock, stop <-chan struct{}) {
 	}
 }
 
-// TestLongOperationsResume pins that stop-vm and snapshot-disk, when an
-// attempt times out mid-operation (the per-try timeout is shorter than a
-// GCP stop or snapshot), report on retry or redelivery the change this
-// incident made ("done" with what changed), not "already" with nothing.
-func TestLongOperationsResume(t *testing.T) {
-	cases := []struct {
-		name    string
-		action  actions.Action
-		prepare func(t *testing.T, emu *emulator.Emulator, c *gcp.Clients, tgt *actions.Target)
-		// midway is how far the clock moves between the timed-out attempt
-		// and the retry.
-		midway  time.Duration
-		result  string
-		changed []string
-	}{
-		{name: "stop-vm retried mid-stop", action: actions.StopVM{}, midway: 30 * time.Second,
-			result: incident.ResultDone, changed: []string{"zones/us-central1-a/instances/claude-sandbox"}},
-		{name: "stop-vm retried after the stop ended", action: actions.StopVM{}, midway: 2 * time.Minute,
-			result: incident.ResultDone, changed: []string{"zones/us-central1-a/instances/claude-sandbox"}},
-		{name: "snapshot-disk retried while CREATING", action: actions.SnapshotDisk{}, midway: time.Minute,
-			prepare: stopFirst,
-			result:  incident.ResultDone, changed: []string{"global/snapshots/coopguard-alert-long-ops"}},
+// TestLongOperationsNeverWait pins issue 19 on GCP's operation times (a
+// stop 90 s, a snapshot 3 min, the clock frozen and moved only by the
+// test): stop-vm answers at once with the stop requested; the follow-up's
+// vm-terminated is pending while the VM is STOPPING and done once it is
+// TERMINATED; snapshot-disk requests the snapshot, is pending while it is
+// CREATING and done, with what it changed, once READY; a redelivery's
+// stop-vm mid-stop reports this incident's stop, not "already".
+func TestLongOperationsNeverWait(t *testing.T) {
+	emu, c, tgt := longOps(t)
+	ctx := testCtx(t)
+	step := func(a actions.Action, want string) actions.Outcome {
+		t.Helper()
+		tgt.Instance = reread(t, c, tgt)
+		out, err := a.Run(ctx, c, tgt)
+		if err != nil || out.Result != want {
+			t.Fatalf("%s: %s %q %v, want %s", a.Name(), out.Result, out.Detail, err, want)
+		}
+		return out
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			emu, c, tgt := longOps(t)
-			if tc.prepare != nil {
-				tc.prepare(t, emu, c, tgt)
-			}
-			// The first attempt's per-try timeout ends it mid-operation.
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			_, err := tc.action.Run(ctx, c, tgt)
-			cancel()
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("first attempt: %v, want a per-try timeout", err)
-			}
-			emu.Clock.Advance(tc.midway)
-			view := *tgt
-			view.Instance = reread(t, c, tgt)
-			stop := make(chan struct{})
-			go drive(emu.Clock, stop)
-			out, err := tc.action.Run(testCtx(t), c, &view)
-			close(stop)
-			if err != nil {
-				t.Fatalf("retry: %v", err)
-			}
-			if out.Result != tc.result || !slices.Equal(out.Changed, tc.changed) {
-				t.Errorf("retry: %s %v (%s), want %s %v", out.Result, out.Changed, out.Detail, tc.result, tc.changed)
-			}
-		})
+	stop := step(actions.StopVM{}, incident.ResultDone)
+	if got := reread(t, c, tgt).GetStatus(); got != "STOPPING" {
+		t.Fatalf("after stop-vm the VM is %s, want STOPPING (nothing waited)", got)
+	}
+	tgt.Prior = map[string]incident.ActionResult{"stop-vm": {Action: "stop-vm", Result: stop.Result, Changed: stop.Changed}}
+	if again := step(actions.StopVM{}, incident.ResultDone); !slices.Equal(again.Changed, stop.Changed) {
+		t.Errorf("redelivered stop-vm changed %v, want this incident's %v", again.Changed, stop.Changed)
+	}
+	step(actions.VMTerminated{}, incident.ResultPending)
+	emu.Clock.Advance(60 * time.Second)
+	step(actions.VMTerminated{}, incident.ResultPending)
+	emu.Clock.Advance(30 * time.Second)
+	step(actions.VMTerminated{}, incident.ResultDone)
+
+	want := []string{"global/snapshots/coopguard-alert-long-ops"}
+	if out := step(actions.SnapshotDisk{}, incident.ResultPending); !slices.Equal(out.Changed, want) {
+		t.Errorf("snapshot requested: changed %v, want %v", out.Changed, want)
+	}
+	emu.Clock.Advance(time.Minute)
+	step(actions.SnapshotDisk{}, incident.ResultPending)
+	emu.Clock.Advance(2 * time.Minute)
+	if out := step(actions.SnapshotDisk{}, incident.ResultDone); !slices.Equal(out.Changed, want) {
+		t.Errorf("snapshot READY: changed %v, want %v", out.Changed, want)
+	}
+}
+
+// TestVMTerminatedFailsWhenTheStopCannotEnd pins that the follow-up
+// reports, rather than waits forever on, a VM this incident never stopped
+// and one started again after its stop.
+func TestVMTerminatedFailsWhenTheStopCannotEnd(t *testing.T) {
+	emu, c, tgt := longOps(t)
+	ctx := testCtx(t)
+	if _, err := (actions.VMTerminated{}).Run(ctx, c, tgt); !errors.Is(err, actions.ErrPermanent) {
+		t.Errorf("running VM, no stop requested: %v, want a permanent failure", err)
+	}
+	if _, err := (actions.StopVM{}).Run(ctx, c, tgt); err != nil {
+		t.Fatal(err)
+	}
+	emu.Clock.Advance(2 * time.Minute)
+	stop := make(chan struct{})
+	go drive(emu.Clock, stop)
+	err := gcp.Wait(ctx)(c.Instances.Start(ctx, &computepb.StartInstanceRequest{Project: lpProject, Zone: lpZone, Instance: "claude-sandbox"}))
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt.Instance = reread(t, c, tgt)
+	if _, err := (actions.VMTerminated{}).Run(ctx, c, tgt); !errors.Is(err, actions.ErrPermanent) || !strings.Contains(err.Error(), "started it") {
+		t.Errorf("VM started again after the stop: %v, want a permanent failure saying so", err)
 	}
 }
 

@@ -15,11 +15,13 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
-// TestStopAgentsAck pins issue 13's honest ack: the flag names the
-// incident; only an ack that names the same incident and was written after
-// the flag counts, and it is the VM's word ("unverified"), never a
-// confirmation; an ack for another incident, one older than the flag or one
-// already there before it is stale, no ack is missing, and nothing fails.
+// TestStopAgentsAck pins issue 13's honest ack, read by the follow-up
+// (issue 19: stop-agents only sets the flag, nothing waits for the VM):
+// the flag names the incident; only an ack that names the same incident
+// and was written after the flag counts, and it is the VM's word
+// ("unverified"), never a confirmation; an ack for another incident, one
+// older than the flag or one already there before it is stale, no ack is
+// missing once agent_stop_timeout has passed, and nothing fails.
 func TestStopAgentsAck(t *testing.T) {
 	const id = "alert-ack-1"
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -68,12 +70,25 @@ func TestStopAgentsAck(t *testing.T) {
 			}
 			tgt := &actions.Target{Project: lpProject, Zone: lpZone, Instance: inst, Now: emu.Clock.Now, AgentStopTimeout: 1500 * time.Millisecond,
 				Incident: incident.Incident{ID: id, StartedAt: start, Playbook: incident.PlaybookContain}}
-			out, err := actions.StopAgents{}.Run(testCtx(t), c, tgt)
-			if err != nil {
-				t.Fatalf("stop-agents failed: %v", err)
+			flag, err := actions.StopAgents{}.Run(testCtx(t), c, tgt)
+			if err != nil || flag.Result != incident.ResultDone {
+				t.Fatalf("stop-agents: %s %v", flag.Result, err)
+			}
+			// The follow-up looks until the VM answers or the timeout
+			// passes, each look a minute apart on the emulated clock.
+			tgt.Prior = map[string]incident.ActionResult{"stop-agents": {Action: "stop-agents", Result: flag.Result, State: flag.State}}
+			var out actions.Outcome
+			for look := 0; look < 3; look++ {
+				if out, err = (actions.AgentsAck{}).Run(testCtx(t), c, tgt); err != nil {
+					t.Fatalf("agents-ack failed: %v", err)
+				}
+				if out.Result != incident.ResultPending {
+					break
+				}
+				emu.Clock.Advance(time.Minute)
 			}
 			if out.Result != incident.ResultDone || !strings.Contains(out.Detail, tc.want) || strings.Contains(out.Detail, "confirmed") {
-				t.Errorf("stop-agents: %s %q, want done with %q and never \"confirmed\"", out.Result, out.Detail, tc.want)
+				t.Errorf("agents-ack: %s %q, want done with %q and never \"confirmed\"", out.Result, out.Detail, tc.want)
 			}
 			got, _ := emu.Compute.Instance(lpProject, lpZone, "claude-sandbox")
 			for _, it := range got.GetMetadata().GetItems() {

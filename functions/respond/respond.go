@@ -75,9 +75,14 @@ var ErrNoStore = errors.New("no incident store: coopguard needs its Firestore da
 
 // New returns a Responder. rec receives copies of the reports (Cloud
 // Logging, the incidents topic, the metric); st is the system of record.
-// now is the clock (nil: time.Now).
+// now is the clock (nil: the store's, which leases and the follow-up's
+// deadline are measured with; time.Now without a store).
 func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Store, now func() time.Time) *Responder {
-	if now == nil {
+	switch {
+	case now != nil:
+	case st != nil:
+		now = st.Now
+	default:
 		now = time.Now
 	}
 	r := &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),

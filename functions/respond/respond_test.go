@@ -8,35 +8,94 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions/playbook"
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
-// TestStormMutatesOncePerAction delivers one incident 1,000 times at once:
-// exactly one mutating call per action.
+// TestStormMutatesOncePerAction delivers one incident 1,000 times at once
+// to four responders (four Cloud Run instances sharing the store) on GCP's
+// operation times (a stop 90 s, a snapshot 3 min): exactly one mutating
+// call per action; every delivery answered once the containment holds —
+// none waits for the VM to stop, and a delivery to an instance that does
+// not hold the incident is answered at once, never held as long as the
+// response that acts; the follow-up run once to the end by the
+// Scheduler's ticks; and later deliveries change nothing.
 func TestStormMutatesOncePerAction(t *testing.T) {
 	e := fixture.New(t, []byte("k1"), []byte("k2"))
 	inc := e.Incident("alert-storm", e.SandboxVM("claude-sandbox"), incident.PlaybookContain)
-	var wg sync.WaitGroup
-	errs := make([]error, 1000)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = e.Responder.Respond(fixture.Quiet, inc, time.Now()) })
+	responders := []*respond.Responder{e.Responder}
+	for range 3 {
+		responders = append(responders, respond.New(e.Cfg, e.Clients, e.Recorder, e.Store, nil))
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("delivery %d: %v", i, err)
+	deliver := func(n int) (took []time.Duration, reps []*incident.Report) {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		took, reps = make([]time.Duration, n), make([]*incident.Report, n)
+		for i := range errs {
+			wg.Go(func() {
+				start := time.Now()
+				reps[i], errs[i] = responders[i%len(responders)].Respond(fixture.Quiet, inc, start)
+				took[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("delivery %d: %v", i, err)
+			}
+		}
+		return took, reps
+	}
+	took, reps := deliver(1000)
+	stored, err := e.Store.Get(fixture.Quiet, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.State != incident.OutcomeContained || stored.FollowUp != incident.FollowUpRunning {
+		t.Fatalf("after the storm: %s, follow-up %q; want contained with the follow-up running", stored.State, stored.FollowUp)
+	}
+	if got := e.Instance("claude-sandbox").GetStatus(); got != "STOPPING" {
+		t.Errorf("every delivery answered while the VM is %s; want STOPPING (nobody waited for the stop)", got)
+	}
+	// The acting response is the longest; a delivery answered at once
+	// (claimed or acting at the time) took less.
+	longest := slices.Max(took)
+	for i, r := range reps {
+		switch r.Outcome {
+		case store.StateClaimed, store.StateActing:
+			if took[i] >= longest {
+				t.Errorf("delivery %d answered %s after %v, as long as the acting response (%v)", i, r.Outcome, took[i], longest)
+			}
+		case incident.OutcomeContained:
+		default:
+			t.Errorf("delivery %d: outcome %s", i, r.Outcome)
 		}
 	}
+	passes := e.FinishFollowUps(t, e.Responder)
+	deliver(100)
 	m := e.Emu.Faults.MutationSnapshot()
 	want := map[string]int{
 		"compute.instances.setLabels": 1, "compute.instances.setMetadata": 1, "compute.instances.stop": 1, "compute.disks.createSnapshot": 1,
 		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion": 2, // two enabled versions, one call each
-		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      1, // one report
+		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      2, // the contained report, the complete one
 	}
 	for method, n := range want {
 		if m[method] != n {
 			t.Errorf("%s: %d mutating calls, want %d (all: %v)", method, m[method], n, m)
+		}
+	}
+	done, err := e.Store.Get(fixture.Quiet, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.State != incident.OutcomeComplete || done.FollowUp != incident.FollowUpDone {
+		t.Errorf("after %d follow-up passes: %s, follow-up %q; want complete and done", passes, done.State, done.FollowUp)
+	}
+	for _, a := range done.Report.Actions {
+		if a.Result != incident.ResultDone && a.Result != incident.ResultAlready {
+			t.Errorf("%s: %s (%s %s)", a.Action, a.Result, a.Detail, a.Reason)
 		}
 	}
 }
@@ -63,6 +122,9 @@ func TestEveryOutcomeCommittedBeforeReport(t *testing.T) {
 		t.Fatalf("store: state %s with %d outcomes, want contained with the %d of the plan", rec.State, len(rec.Actions), len(plan.Steps))
 	}
 	for _, a := range rep.Actions {
+		if a.Result == incident.ResultPending {
+			continue // the follow-up's, not looked at yet
+		}
 		got := rec.Actions[a.Action]
 		if got.Result != a.Result || !slices.Equal(got.Changed, a.Changed) {
 			t.Errorf("%s: stored %s %v, reported %s %v", a.Action, got.Result, got.Changed, a.Result, a.Changed)

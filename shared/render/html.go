@@ -42,6 +42,10 @@ type htmlView struct {
 	Evidence           []Block
 	Next               []string
 	Window             string
+	// FollowUp is where the follow-up stands (see FollowUp), Running
+	// whether it is still under way.
+	FollowUp string
+	Running  bool
 }
 
 // HTML writes rep as one self-contained page: inline CSS and SVG, no
@@ -51,7 +55,8 @@ type htmlView struct {
 func HTML(w io.Writer, rep *incident.Report) error {
 	bars, total := Timeline(rep)
 	v := htmlView{Rep: rep, Counts: Counts(rep.Evidence), Evidence: Evidence(rep.Evidence), Next: NextSteps(rep),
-		Width: svgLabel + svgAxis + svgNote, AxisStart: svgLabel, AxisEnd: svgLabel + svgAxis}
+		Width: svgLabel + svgAxis + svgNote, AxisStart: svgLabel, AxisEnd: svgLabel + svgAxis,
+		FollowUp: FollowUp(rep), Running: rep.FollowUp == incident.FollowUpRunning}
 	for i, b := range bars {
 		x := svgLabel + int(b.Start/total*svgAxis)
 		wd := max(2, int((b.End-b.Start)/total*svgAxis+0.5))
@@ -61,6 +66,8 @@ func HTML(w io.Writer, rep *incident.Report) error {
 			hb.Class = "failed"
 		case incident.ResultSkipped:
 			hb.Class = "skipped"
+		case incident.ResultPending:
+			hb.Class = "pending"
 		}
 		v.Bars = append(v.Bars, hb)
 	}
@@ -74,7 +81,17 @@ func HTML(w io.Writer, rep *incident.Report) error {
 	return page.Execute(w, v)
 }
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{"stamp": stamp, "x": code}).Parse(`<!DOCTYPE html>
+// status is a result as a CSS class: one of the known results, never
+// the report's own text (a class is markup the page's style reads).
+func status(result string) string {
+	switch result {
+	case incident.ResultDone, incident.ResultAlready, incident.ResultDryRun, incident.ResultFailed, incident.ResultSkipped, incident.ResultPending:
+		return result
+	}
+	return "other"
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{"stamp": stamp, "x": code, "seconds": seconds, "status": status}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -84,12 +101,18 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{"stamp": 
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#1b1f24;background:#fff}
 h1{font-size:1.5em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
 .outcome{display:inline-block;padding:.1em .6em;border-radius:1em;background:#eaeef2;font-weight:600}
-.outcome.contained{background:#dafbe1}.outcome.incomplete{background:#ffebe9}.outcome.refused{background:#fff8c5}
+.outcome.contained,.outcome.complete{background:#dafbe1}.outcome.incomplete{background:#ffebe9}.outcome.refused{background:#fff8c5}
+.followup{display:inline-block;padding:.1em .6em;border-radius:1em;border:1px dashed #8c959f;color:#57606a}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
-table{border-collapse:collapse;width:100%}th,td{border:1px solid #d0d7de;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #d0d7de;padding:.3em .5em;text-align:left;vertical-align:top}
+.scroll{overflow-x:auto}
+table.actions{table-layout:auto;min-width:48em}
+table.actions th,.actions td.action,.actions td.result,.actions td.seconds{white-space:nowrap}
+.actions td.target{min-width:9em;overflow-wrap:anywhere}.actions td.detail{min-width:14em;overflow-wrap:anywhere}.actions td.changed{min-width:11em;overflow-wrap:anywhere}
+.actions td.seconds{text-align:right}.actions tr.failed td.result{color:#cf222e;font-weight:600}.actions tr.pending td{color:#57606a;font-style:italic}
 th{background:#f6f8fa}code{font:13px ui-monospace,monospace}
 svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
-.bar.ok{fill:#2da44e}.bar.failed{fill:#cf222e}.bar.skipped{fill:#9a6700}.axis{stroke:#57606a}.grid{stroke:#d0d7de}
+.bar.ok{fill:#2da44e}.bar.failed{fill:#cf222e}.bar.skipped{fill:#9a6700}.bar.pending{fill:#d0d7de;stroke:#8c959f;stroke-dasharray:4 3}.axis{stroke:#57606a}.grid{stroke:#d0d7de}
 .evidence{border:1px solid #d0d7de;border-radius:6px;padding:.5em 1em;margin:.8em 0}
 .evidence.outside{border-left:6px solid #2da44e}.evidence.untrusted{border-left:6px solid #cf222e;background:#fff8f8}
 .source{font-size:.85em;font-weight:600;text-transform:uppercase;letter-spacing:.03em}
@@ -99,7 +122,7 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 </head>
 <body>
 <h1>coopguard incident <code>{{x .Rep.Incident.ID}}</code></h1>
-<p><span class="outcome {{x .Rep.Outcome}}" id="outcome">{{x .Rep.Outcome}}</span> {{x .Rep.Incident.Playbook}} playbook, from {{x .Rep.Incident.Source}}</p>
+<p><span class="outcome {{x .Rep.Outcome}}" id="outcome">{{x .Rep.Outcome}}</span>{{if .Running}} <span class="followup" id="followup-running">follow-up running</span>{{end}} {{x .Rep.Incident.Playbook}} playbook, from {{x .Rep.Incident.Source}}</p>
 
 <h2 id="summary">Summary</h2>
 <dl>
@@ -113,6 +136,7 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 <dt>Received</dt><dd>{{stamp .Rep.ReceivedAt}}</dd>
 <dt>Finished</dt><dd>{{stamp .Rep.FinishedAt}}</dd>
 <dt>Time to containment</dt><dd>{{printf "%.3f" .Rep.ContainmentSeconds}} s (critical path {{printf "%.3f" .Rep.CriticalPathSeconds}} s)</dd>
+{{with .FollowUp}}<dt>Follow-up</dt><dd id="followup">{{x .}}</dd>{{end}}
 {{with .Rep.ResolvedBy}}<dt>Resolved by</dt><dd>{{x .}}</dd>{{end}}
 </dl>
 
@@ -126,10 +150,10 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 {{end}}</svg>{{else}}<p>No action was taken.</p>{{end}}
 
 <h2 id="actions">Actions and changes</h2>
-{{if .Rep.Actions}}<table>
+{{if .Rep.Actions}}<div class="scroll"><table class="actions" id="actions-table">
 <tr><th>Action</th><th>Result</th><th>Seconds</th><th>Target</th><th>Detail</th><th>Changed</th></tr>
-{{range .Rep.Actions}}<tr><td><code>{{x .Action}}</code></td><td>{{x .String}}</td><td>{{printf "%.3f" .Seconds}}</td><td>{{x .Target}}</td><td>{{if .Reason}}{{x .Reason}}{{else}}{{x .Detail}}{{end}}</td><td>{{range .Changed}}<code>{{x .}}</code><br>{{end}}</td></tr>
-{{end}}</table>{{else}}<p>None.</p>{{end}}
+{{range .Rep.Actions}}<tr class="{{status .Result}}"><td class="action"><code>{{x .Action}}</code></td><td class="result">{{x .Result}}</td><td class="seconds">{{seconds .}}</td><td class="target">{{x .Target}}</td><td class="detail">{{if .Reason}}{{x .Reason}}{{else}}{{x .Detail}}{{end}}</td><td class="changed">{{range .Changed}}<code>{{x .}}</code><br>{{end}}</td></tr>
+{{end}}</table></div>{{else}}<p>None.</p>{{end}}
 
 <h2 id="evidence">Evidence</h2>
 {{with .Window}}<p>Incident window {{x .}}.</p>{{end}}

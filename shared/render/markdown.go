@@ -31,7 +31,11 @@ const barWidth = 30
 func Markdown(w io.Writer, rep *incident.Report) error {
 	b := bufio.NewWriter(w)
 	inc := rep.Incident
-	fmt.Fprintf(b, "# coopguard incident %s: %s\n\n", md(inc.ID), md(rep.Outcome))
+	title := md(rep.Outcome)
+	if rep.FollowUp == incident.FollowUpRunning {
+		title += ", follow-up running"
+	}
+	fmt.Fprintf(b, "# coopguard incident %s: %s\n\n", md(inc.ID), title)
 
 	fmt.Fprintf(b, "## %s\n\n", SectionSummary)
 	row := func(k, v string) {
@@ -51,6 +55,7 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 	row("Received", stamp(rep.ReceivedAt))
 	row("Finished", stamp(rep.FinishedAt))
 	row("Time to containment", fmt.Sprintf("%.3f s (critical path %.3f s)", rep.ContainmentSeconds, rep.CriticalPathSeconds))
+	row("Follow-up", md(FollowUp(rep)))
 	if rep.ResolvedBy != "" {
 		row("Resolved", "by "+md(rep.ResolvedBy)+" at "+stamp(rep.ResolvedAt))
 	}
@@ -61,7 +66,11 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 	if len(bars) == 0 {
 		b.WriteString("No action was taken.\n\n")
 	} else {
-		fmt.Fprintf(b, "Seconds after the event was received (axis 0 to %.3f s). Evidence: %s.\n\n```\n", total, md(Counts(rep.Evidence)))
+		legend := ""
+		if len(Pending(rep)) > 0 {
+			legend = " ░ is a step still pending."
+		}
+		fmt.Fprintf(b, "Seconds after the event was received (axis 0 to %.3f s). Evidence: %s.%s\n\n```\n", total, md(Counts(rep.Evidence)), legend)
 		width := 0
 		for _, br := range bars {
 			width = max(width, len(br.Action))
@@ -69,7 +78,12 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 		for _, br := range bars {
 			from := int(br.Start / total * barWidth)
 			to := max(from+1, int(br.End/total*barWidth+0.5))
-			line := strings.Repeat(" ", from) + strings.Repeat("█", to-from) + strings.Repeat(" ", max(0, barWidth-to))
+			// A step still pending is drawn light: it has not ended.
+			fill := "█"
+			if br.Pending() {
+				fill = "░"
+			}
+			line := strings.Repeat(" ", from) + strings.Repeat(fill, to-from) + strings.Repeat(" ", max(0, barWidth-to))
 			fmt.Fprintf(b, "%-*s |%s| %7.3f–%.3f s  %s\n", width, code(br.Action), line, br.Start, br.End, code(br.Aside))
 		}
 		b.WriteString("```\n\n")
@@ -89,7 +103,7 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 			for _, c := range a.Changed {
 				changed = append(changed, md(c))
 			}
-			fmt.Fprintf(b, "| %s | %s | %.3f | %s | %s | %s |\n", md(a.Action), md(a.String()), a.Seconds, md(a.Target), md(detail), strings.Join(changed, "<br>"))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", md(a.Action), md(a.String()), seconds(a), md(a.Target), md(detail), strings.Join(changed, "<br>"))
 		}
 		b.WriteString("\n")
 	}
@@ -120,6 +134,15 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 		fmt.Fprintf(b, "- %s\n", md(s))
 	}
 	return b.Flush()
+}
+
+// seconds is how long an action took, or "–" while it is pending (its
+// last look's duration says nothing of how long it will take).
+func seconds(a incident.ActionResult) string {
+	if a.Result == incident.ResultPending {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", a.Seconds)
 }
 
 // stamp is a time in UTC, or "" for none.

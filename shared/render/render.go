@@ -19,19 +19,23 @@ type Bar struct {
 	// Result is as reports spell it ("failed: reason"), Status the bare
 	// result (incident.ResultFailed).
 	Action, Result, Status, Detail string
-	// Start and End are seconds after the event was received.
+	// Start and End are seconds after the event was received. A pending
+	// step's bar runs to the end of the axis: it is still under way.
 	Start, End float64
 	// Aside is what is shown beside the bar: the result, and for the
 	// action that collected the evidence, its counts.
 	Aside string
 }
 
+// Pending reports whether the bar is a follow-up step still under way.
+func (b Bar) Pending() bool { return b.Status == incident.ResultPending }
+
 // Timeline returns the report's actions as bars, and the axis length in
 // seconds (at least a millisecond, so a scale is never zero).
 func Timeline(rep *incident.Report) (bars []Bar, span float64) {
 	span = 0.001
 	for _, a := range rep.Actions {
-		b := Bar{Action: a.Action, Result: a.String(), Status: a.Result, Detail: a.Detail}
+		b := Bar{Action: a.Action, Result: a.String(), Status: a.Result, Detail: firstOf(a.Reason, a.Detail)}
 		if !a.Start.IsZero() {
 			b.Start = max(0, a.Start.Sub(rep.ReceivedAt).Seconds())
 			b.End = max(b.Start, a.End.Sub(rep.ReceivedAt).Seconds())
@@ -43,7 +47,69 @@ func Timeline(rep *incident.Report) (bars []Bar, span float64) {
 		span = max(span, b.End)
 		bars = append(bars, b)
 	}
+	// A pending step has not ended: its bar runs past the last time known,
+	// to the end of an axis a little longer than that. One not looked at
+	// yet has no time of its own: it starts where the containment held.
+	if len(Pending(rep)) > 0 {
+		known := span
+		span *= 1.15
+		for i := range bars {
+			if !bars[i].Pending() {
+				continue
+			}
+			if rep.Actions[i].Start.IsZero() {
+				bars[i].Start = min(rep.ContainmentSeconds, known)
+			}
+			bars[i].End = span
+		}
+	}
 	return bars, span
+}
+
+// FollowUp says where the report's follow-up stands (what runs after the
+// containment held: the VM stopped, the snapshot, the evidence): "" when
+// the playbook has none, "done", or "running" with the steps still
+// pending and what each waits for.
+func FollowUp(rep *incident.Report) string {
+	switch rep.FollowUp {
+	case "":
+		return ""
+	case incident.FollowUpRunning:
+		var waits []string
+		for _, a := range Pending(rep) {
+			if a.Detail != "" {
+				waits = append(waits, a.Action+" ("+a.Detail+")")
+			} else {
+				waits = append(waits, a.Action)
+			}
+		}
+		if len(waits) == 0 {
+			return "running"
+		}
+		return "running, still pending: " + strings.Join(waits, ", ")
+	}
+	return rep.FollowUp
+}
+
+// Pending returns the report's steps still under way, in report order.
+func Pending(rep *incident.Report) []incident.ActionResult {
+	var out []incident.ActionResult
+	for _, a := range rep.Actions {
+		if a.Result == incident.ResultPending {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// firstOf is the first of ss that is not empty.
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // Block is one source of evidence, ready to show.
@@ -150,18 +216,35 @@ func span(first, last time.Time, truncated bool) string {
 	return s
 }
 
-// NextSteps says what the operator should do now, by outcome.
+// NextSteps says what the operator should do now, by outcome and by
+// where the follow-up stands.
 func NextSteps(rep *incident.Report) []string {
 	id := rep.Incident.ID
+	running := rep.FollowUp == incident.FollowUpRunning
 	switch rep.Outcome {
-	case incident.OutcomeContained:
-		return []string{
-			"Read the evidence above: what the sandbox's account called and where the VM connected to come from Google Cloud; the VM's own entries may be forged.",
-			"Revoke the API key at its provider and issue a new one: disabling the secret's versions stops new reads, not a copy already taken.",
-			"Inspect the boot disk snapshot before restarting anything.",
-			"If this was a false positive: coopguard resolve " + id + " --restore",
+	case incident.OutcomeContained, incident.OutcomeComplete:
+		var steps []string
+		if running {
+			steps = append(steps, "Containment holds; the follow-up (VM stopped, disk snapshot, evidence) is still running: coopguard incidents show "+id+" --wait follows it to its end.")
 		}
+		steps = append(steps,
+			"Read the evidence above: what the sandbox's account called and where the VM connected to come from Google Cloud; the VM's own entries may be forged.",
+			"Revoke the API key at its provider and issue a new one: disabling the secret's versions stops new reads, not a copy already taken.")
+		if running {
+			steps = append(steps, "Inspect the boot disk snapshot, once snapshot-disk is done, before restarting anything.")
+		} else {
+			steps = append(steps, "Inspect the boot disk snapshot before restarting anything.")
+		}
+		return append(steps, "If this was a false positive: coopguard resolve "+id+" --restore")
 	case incident.OutcomeIncomplete:
+		if rep.FollowUp == incident.FollowUpDone {
+			// Only a contained incident has a follow-up: it held, and
+			// what the follow-up could not do is never retried.
+			return []string{
+				"Containment held; the follow-up could not finish (see Reason and Actions), and nothing retries it: take the snapshot or read the logs by hand if they are missing.",
+				"If this was a false positive: coopguard resolve " + id + " --restore",
+			}
+		}
 		return []string{
 			"Some action failed (see Actions): coopguard retries on the event's redelivery; check again with coopguard incidents show " + id + ".",
 			"If it keeps failing, contain by hand: stop the VM and disable the key's secret versions.",
@@ -169,7 +252,11 @@ func NextSteps(rep *incident.Report) []string {
 	case incident.OutcomeRefused:
 		return []string{"Nothing was done: " + rep.Reason + ". Check that the VM carries the coopguard-sandbox label in the configured project."}
 	case incident.OutcomeNotified:
-		return []string{"Nothing was changed (notify playbook): decide whether to contain; coopguard drill --playbook contain shows what containment does."}
+		steps := []string{"Nothing was changed (notify playbook): decide whether to contain; coopguard drill --playbook contain shows what containment does."}
+		if running {
+			steps = append(steps, "The evidence is still being collected: coopguard incidents show "+id+" --wait follows it.")
+		}
+		return steps
 	case incident.OutcomeDryRun:
 		return []string{"Dry run: nothing was changed. Run without --dry-run to contain."}
 	case incident.OutcomeResolved:

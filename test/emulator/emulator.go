@@ -227,6 +227,32 @@ func (c *Clock) Set(t time.Time) {
 	c.fixed = t
 }
 
+// AdvanceTo moves the clock forward to t (never back).
+func (c *Clock) AdvanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fixed.IsZero() {
+		if t.After(c.fixed) {
+			c.fixed = t
+		}
+		return
+	}
+	if d := time.Until(t) - c.offset; d > 0 {
+		c.offset += d
+	}
+}
+
+// GCPTime gives the emulated project GCP's operation times
+// (compute.GCPLike: a stop 90 s, a snapshot 3 min) in virtual time: a
+// wait on an operation moves the clock to its end, so what coopguard
+// waits for costs no real time, and what it does not wait for (a VM
+// stopping after the response answered) progresses only as the clock
+// moves. The end-to-end tests run this way.
+func (e *Emulator) GCPTime() {
+	e.Compute.SetProfile(compute.GCPLike())
+	e.Compute.AdvanceOnWait(e.Clock.AdvanceTo)
+}
+
 // Advance moves the clock forward by d.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()

@@ -169,7 +169,19 @@ func (s *Server) waitOperation(c *call) (any, error) {
 		if ok && (op.GetStatus() == computepb.Operation_DONE || !now.Before(until)) {
 			out = proto.Clone(op)
 		}
+		var jump time.Time
+		if p := s.pending[key]; out == nil && p != nil && s.advance != nil {
+			jump = p.at
+			if jump.After(until) {
+				jump = until
+			}
+		}
+		advance := s.advance
 		s.mu.Unlock()
+		if !jump.IsZero() {
+			advance(jump)
+			continue
+		}
 		switch {
 		case !ok:
 			return nil, errNotFound(key)

@@ -62,6 +62,19 @@ func (s *Server) SetProfile(p Profile) {
 	s.profile = p
 }
 
+// AdvanceOnWait makes a wait on an operation that is not DONE move the
+// emulator's clock to the operation's end (advance is the clock's
+// AdvanceTo; nil turns it off). This is virtual time for tests on GCP's
+// operation times: what someone waits for takes its GCP time on the
+// emulated clock and none on the real one, while what nobody waits for (a
+// VM stopping after coopguard answered) stays where it is until the test
+// moves the clock.
+func (s *Server) AdvanceOnWait(advance func(to time.Time)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance = advance
+}
+
 // NextDeadline returns when the earliest running operation will be DONE,
 // so a driver of a frozen clock can move it there; false when none runs.
 func (s *Server) NextDeadline() (time.Time, bool) {

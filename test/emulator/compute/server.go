@@ -81,6 +81,8 @@ type Server struct {
 	seq     uint64
 	// now is the emulator's clock; profile how long operations take.
 	now     func() time.Time
+	// advance, when set, moves the clock for a waiter (AdvanceOnWait).
+	advance func(to time.Time)
 	profile Profile
 	// pending holds the operations not yet DONE, by operation path.
 	pending map[string]*pendingOp
