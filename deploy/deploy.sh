@@ -6,15 +6,16 @@
 #   PROJECT=my-project REGION=us-central1 deploy/deploy.sh      (make deploy)
 #   DRY_RUN=1 ... deploy/deploy.sh     print every command instead (see lib.sh)
 #
-# Creates: the Pub/Sub topics (alerts, logs, rotation, incidents, and a
-# dead-letter topic with a subscription), the custom roles in deploy/roles/,
+# Creates: the Pub/Sub topics (alerts, logs, rotation, incidents, follow-up,
+# and a dead-letter topic with a subscription), the custom roles in deploy/roles/,
 # one service account per job (coopguard-responder, -restorer, -reader,
 # -rotator, -provisioner: lib.sh JOBS) bound to its job's roles, the
 # Eventarc account coopguard-invoker (and the sandbox VM's account if
 # missing), the functions (Cloud Run functions, gen2), each running as its
 # job's account, the dead-letter policy on their trigger subscriptions, the
 # IAM that lets Monitoring, the log sink, Secret Manager and Pub/Sub publish
-# where they must, and the Cloud Scheduler job that triggers RotateKeys.
+# where they must, and the Cloud Scheduler jobs that trigger RotateKeys
+# (daily) and FinishIncidents (every minute).
 set -euo pipefail
 exec 3>&1
 # shellcheck source=deploy/lib.sh
@@ -121,7 +122,7 @@ AGENT_LOGGING=$(query "service-$PROJECT_NUMBER@gcp-sa-logging.iam.gserviceaccoun
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 create_topic() { run gcloud pubsub topics create "$1" --project="$PROJECT" --labels=coopguard=true; }
 update_topic() { run gcloud pubsub topics update "$1" --project="$PROJECT" --update-labels=coopguard=true; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_DEAD_LETTER"; do
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_DEAD_LETTER"; do
 	ensure "topic $t" describe_topic create_topic update_topic "$t"
 done
 
@@ -367,13 +368,27 @@ done
 
 # --- scheduler -------------------------------------------------------------------------
 
+# Both jobs publish the message Cloud Scheduler sends (the body and the
+# coopguard-job attribute, nothing else) with the Cloud Scheduler service
+# agent's own publish permission.
 describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
-job_flags=(--project="$PROJECT" --location="$SCHEDULER_LOCATION" --schedule="$ROTATION_SCHEDULE"
-	--time-zone="$SCHEDULER_TIME_ZONE" --topic="projects/$PROJECT/topics/$TOPIC_ROTATION"
-	--message-body='{"reason":"scheduled"}' --description="coopguard: trigger RotateKeys")
-create_job() { run gcloud scheduler jobs create pubsub "$1" "${job_flags[@]}" --attributes=coopguard-job=rotate-keys; }
-update_job() { run gcloud scheduler jobs update pubsub "$1" "${job_flags[@]}" --update-attributes=coopguard-job=rotate-keys; }
-ensure "scheduler job $SCHEDULER_JOB" describe_job create_job update_job "$SCHEDULER_JOB"
+# scheduler_job VERB ATTRIBUTES_FLAG NAME SCHEDULE TOPIC ENTRY JOB: create or
+# update the Pub/Sub job NAME publishing {"reason":"scheduled"} with
+# attribute coopguard-job=JOB to TOPIC on SCHEDULE (cron, in
+# SCHEDULER_TIME_ZONE), which triggers the function ENTRY.
+scheduler_job() {
+	run gcloud scheduler jobs "$1" pubsub "$3" --project="$PROJECT" --location="$SCHEDULER_LOCATION" \
+		--schedule="$4" --time-zone="$SCHEDULER_TIME_ZONE" --topic="projects/$PROJECT/topics/$5" \
+		--message-body='{"reason":"scheduled"}' --description="coopguard: trigger $6" "--$2=coopguard-job=$7"
+}
+create_job() { scheduler_job create attributes "$@"; }
+update_job() { scheduler_job update update-attributes "$@"; }
+ensure "scheduler job $SCHEDULER_JOB" describe_job create_job update_job \
+	"$SCHEDULER_JOB" "$ROTATION_SCHEDULE" "$TOPIC_ROTATION" RotateKeys rotate-keys
+# The containments' follow-up (TERMINATED, snapshot, evidence): one look per
+# open incident every minute, so no function holds a request while GCP works.
+ensure "scheduler job $FOLLOWUP_JOB" describe_job create_job update_job \
+	"$FOLLOWUP_JOB" "$FOLLOWUP_SCHEDULE" "$TOPIC_FOLLOWUP" FinishIncidents finish-incidents
 
 # --- dashboard --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/deploy"
+	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
@@ -79,7 +80,7 @@ func flag(t *testing.T, c deploy.Command, name string) string {
 
 func TestDeployCreatesTopicsWithBothBranches(t *testing.T) {
 	cmds, _ := dryRun(t, "deploy.sh")
-	for _, topic := range []string{"coopguard-alerts", "coopguard-logs", "coopguard-rotation", "coopguard-incidents", "coopguard-dead-letter"} {
+	for _, topic := range []string{"coopguard-alerts", "coopguard-logs", "coopguard-rotation", "coopguard-incidents", "coopguard-followup", "coopguard-dead-letter"} {
 		for _, verb := range []string{"describe", "create", "update"} {
 			if len(find(cmds, "gcloud", "pubsub", "topics", verb, topic)) != 1 {
 				t.Errorf("dry run has no single `gcloud pubsub topics %s %s` (describe-then-create/update prints both branches)", verb, topic)
@@ -119,6 +120,8 @@ func TestDeployFunctions(t *testing.T) {
 		"HandleAlert":    {"coopguard-alerts", sa("coopguard-responder")},
 		"HandleLogEntry": {"coopguard-logs", sa("coopguard-responder")},
 		"RotateKeys":     {"coopguard-rotation", sa("coopguard-rotator")},
+		// The containments' follow-up runs with the responder's roles.
+		"FinishIncidents": {"coopguard-followup", sa("coopguard-responder")},
 	}
 	deploys := find(cmds, "gcloud", "functions", "deploy")
 	if len(deploys) != len(want) {
@@ -169,27 +172,45 @@ func TestDeployFunctions(t *testing.T) {
 	for entry := range want {
 		t.Errorf("entry point %s is not deployed", entry)
 	}
-	if n := len(find(cmds, "gcloud", "pubsub", "subscriptions", "update")); n < 4 {
-		t.Errorf("dead-letter policy set on %d subscriptions, want the 3 trigger subscriptions and the dead-letter one", n)
+	if n := len(find(cmds, "gcloud", "pubsub", "subscriptions", "update")); n < 5 {
+		t.Errorf("dead-letter policy set on %d subscriptions, want the 4 trigger subscriptions and the dead-letter one", n)
 	}
 }
 
-func TestDeploySchedulerJobDaily(t *testing.T) {
+// TestDeploySchedulerJobs: RotateKeys runs daily; FinishIncidents every
+// minute (Cloud Scheduler's finest), each job publishing the body and the
+// coopguard-job attribute its function takes to the topic that triggers it.
+func TestDeploySchedulerJobs(t *testing.T) {
 	cmds, _ := dryRun(t, "deploy.sh")
-	for _, verb := range []string{"create", "update"} {
-		jobs := find(cmds, "gcloud", "scheduler", "jobs", verb, "pubsub", "coopguard-rotate-keys")
-		if len(jobs) != 1 {
-			t.Fatalf("no `gcloud scheduler jobs %s pubsub coopguard-rotate-keys`", verb)
-		}
-		j := jobs[0]
-		if got := flag(t, j, "schedule"); got != "0 3 * * *" {
-			t.Errorf("%s: schedule %q, want daily", verb, got)
-		}
-		if got := flag(t, j, "topic"); got != "projects/"+testProject+"/topics/coopguard-rotation" {
-			t.Errorf("%s: topic %s", verb, got)
-		}
-		if got := flag(t, j, "message-body"); got != `{"reason":"scheduled"}` {
-			t.Errorf("%s: body %s, want the shape of testdata/samples/scheduler-rotation-message.json", verb, got)
+	for _, tc := range []struct {
+		job, schedule, topic, attr string
+	}{
+		{"coopguard-rotate-keys", "0 3 * * *", "coopguard-rotation", "coopguard-job=" + functions.RotateKeysJob},
+		{"coopguard-finish-incidents", "* * * * *", "coopguard-followup", "coopguard-job=" + functions.FinishIncidentsJob},
+	} {
+		for _, verb := range []string{"create", "update"} {
+			jobs := find(cmds, "gcloud", "scheduler", "jobs", verb, "pubsub", tc.job)
+			if len(jobs) != 1 {
+				t.Errorf("no `gcloud scheduler jobs %s pubsub %s`", verb, tc.job)
+				continue
+			}
+			j := jobs[0]
+			if got := flag(t, j, "schedule"); got != tc.schedule {
+				t.Errorf("%s %s: schedule %q, want %q", verb, tc.job, got, tc.schedule)
+			}
+			if got := flag(t, j, "time-zone"); got != "Etc/UTC" {
+				t.Errorf("%s %s: time zone %q, want Etc/UTC", verb, tc.job, got)
+			}
+			if got := flag(t, j, "topic"); got != "projects/"+testProject+"/topics/"+tc.topic {
+				t.Errorf("%s %s: topic %s, want %s", verb, tc.job, got, tc.topic)
+			}
+			if got := flag(t, j, "message-body"); got != `{"reason":"scheduled"}` {
+				t.Errorf("%s %s: body %s, want the shape of testdata/samples/scheduler-rotation-message.json", verb, tc.job, got)
+			}
+			attrFlag := map[string]string{"create": "attributes", "update": "update-attributes"}[verb]
+			if got := flag(t, j, attrFlag); got != tc.attr {
+				t.Errorf("%s %s: --%s=%s, want %s (the function acknowledges other jobs' messages and does nothing)", verb, tc.job, attrFlag, got, tc.attr)
+			}
 		}
 	}
 }
@@ -468,8 +489,15 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 			}
 		}
 	}
-	if !has("gcloud", "scheduler", "jobs", "delete", "coopguard-rotate-keys") {
-		t.Error("undeploy keeps the scheduler job")
+	for _, c := range find(deployed, "gcloud", "scheduler", "jobs", "create", "pubsub") {
+		if !has("gcloud", "scheduler", "jobs", "delete", c.Args[5]) {
+			t.Errorf("undeploy keeps the scheduler job %s", c.Args[5])
+		}
+	}
+	for _, job := range []string{"coopguard-rotate-keys", "coopguard-finish-incidents"} {
+		if !has("gcloud", "scheduler", "jobs", "delete", job) {
+			t.Errorf("undeploy keeps the scheduler job %s", job)
+		}
 	}
 	for _, c := range removed {
 		if c.Is("gcloud", "compute") || c.Is("gcloud", "secrets", "delete") || c.Is("gcloud", "logging", "sinks", "delete") {

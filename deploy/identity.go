@@ -44,7 +44,9 @@ type Job struct {
 // Jobs lists coopguard's identities. deploy.sh creates and binds the same
 // (deploy/iam_test.go), and the emulated GCP deploys from this table.
 var Jobs = []Job{
-	{Role: RoleResponder, Account: AccountResponder, Functions: []string{"HandleAlert", "HandleLogEntry"}, Datastore: "roles/datastore.user"},
+	// FinishIncidents carries on the responder's containments (the stop,
+	// the snapshot, the evidence), so it runs with the responder's roles.
+	{Role: RoleResponder, Account: AccountResponder, Functions: []string{"HandleAlert", "HandleLogEntry", "FinishIncidents"}, Datastore: "roles/datastore.user"},
 	{Role: RoleRestorer, Account: AccountRestorer, Functions: []string{"Resolve"}, Datastore: "roles/datastore.user"},
 	{Role: RoleReader, Account: AccountReader, Functions: []string{"Status", "Posture"}, Datastore: "roles/datastore.viewer"},
 	{Role: RoleRotator, Account: AccountRotator, Functions: []string{"RotateKeys"}, Datastore: "roles/datastore.user"},

@@ -111,8 +111,9 @@ func TestEveryFunctionsCallIsClaimed(t *testing.T) {
 
 // TestActionClaimsFollowPlaybooks: an action file that calls GCP is
 // claimed by every job whose playbooks run it — contain, quarantine and
-// notify by the responder (notify by the rotator too: posture drift), the
-// restore playbook by the restorer.
+// notify by the responder, their follow-ups too (FinishIncidents runs as
+// the responder; notify by the rotator too: posture drift, whose dry run
+// looks at its follow-up at once), the restore playbook by the restorer.
 func TestActionClaimsFollowPlaybooks(t *testing.T) {
 	pkgs := scan(t)
 	hasCalls := map[string]bool{}
@@ -133,7 +134,7 @@ func TestActionClaimsFollowPlaybooks(t *testing.T) {
 	checked := 0
 	for job, ps := range plans {
 		for _, p := range ps {
-			for _, s := range p.Steps {
+			for _, s := range p.All() {
 				file := "functions/actions/" + strings.ReplaceAll(s.Action, "-", "") + ".go"
 				if !hasCalls[file] {
 					continue

@@ -19,6 +19,10 @@ SCHEDULER_LOCATION=${SCHEDULER_LOCATION:-$REGION}
 # Daily at 03:00 UTC by default (cron syntax, in SCHEDULER_TIME_ZONE).
 ROTATION_SCHEDULE=${ROTATION_SCHEDULE:-0 3 * * *}
 SCHEDULER_TIME_ZONE=${SCHEDULER_TIME_ZONE:-Etc/UTC}
+# FinishIncidents looks at the open follow-ups every minute: Cloud
+# Scheduler's finest granularity, and the longest a contained incident
+# waits between looks.
+FOLLOWUP_SCHEDULE=${FOLLOWUP_SCHEDULE:-* * * * *}
 # Upper bounds on instances per function (a storm of alerts must not fan
 # out into hundreds of responders acting on the same VM).
 MAX_INSTANCES_EVENT=${MAX_INSTANCES_EVENT:-5}
@@ -36,9 +40,11 @@ TOPIC_ALERTS=${COOPGUARD_TOPIC_ALERTS:-coopguard-alerts}
 TOPIC_LOGS=${COOPGUARD_TOPIC_LOGS:-coopguard-logs}
 TOPIC_ROTATION=${COOPGUARD_TOPIC_ROTATION:-coopguard-rotation}
 TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
+TOPIC_FOLLOWUP=${COOPGUARD_TOPIC_FOLLOWUP:-coopguard-followup}
 TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-coopguard-dead-letter}
 SUB_DEAD_LETTER=${SUB_DEAD_LETTER:-coopguard-dead-letter-sub}
 SCHEDULER_JOB=${SCHEDULER_JOB:-coopguard-rotate-keys}
+FOLLOWUP_JOB=${FOLLOWUP_JOB:-coopguard-finish-incidents}
 
 # Service accounts coopguard runs as (account ids; emails below), one per
 # job (deploy.Jobs in deploy/identity.go), and the Eventarc invoker.
@@ -70,7 +76,7 @@ ROLE_PROVISIONER=coopguardProvisioner
 # -secrets, -sandbox and -keysource files where they exist), service account, Firestore
 # role on the incident store (- for none), display name.
 JOBS=(
-	"responder SA_RESPONDER roles/datastore.user coopguard responder: contains incidents (HandleAlert, HandleLogEntry)"
+	"responder SA_RESPONDER roles/datastore.user coopguard responder: contains incidents (HandleAlert, HandleLogEntry, FinishIncidents)"
 	"restorer SA_RESTORER roles/datastore.user coopguard restorer: undoes a containment (Resolve)"
 	"reader SA_READER roles/datastore.viewer coopguard reader: reads only (Status, Posture)"
 	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
@@ -91,6 +97,7 @@ FUNCTIONS=(
 	"coopguard-handle-alert HandleAlert TOPIC_ALERTS SA_RESPONDER"
 	"coopguard-handle-log-entry HandleLogEntry TOPIC_LOGS SA_RESPONDER"
 	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_ROTATOR"
+	"coopguard-finish-incidents FinishIncidents TOPIC_FOLLOWUP SA_RESPONDER"
 )
 
 # Every configuration variable the functions read (shared/config: the env
@@ -103,7 +110,7 @@ CONFIG_ENV=(
 	COOPGUARD_DRY_RUN COOPGUARD_SECRETS COOPGUARD_SUBNET_CIDR
 	COOPGUARD_AGENT_STOP_TIMEOUT
 	COOPGUARD_TOPIC_ALERTS COOPGUARD_TOPIC_LOGS COOPGUARD_TOPIC_ROTATION
-	COOPGUARD_TOPIC_INCIDENTS COOPGUARD_NOTIFY_CHANNELS
+	COOPGUARD_TOPIC_INCIDENTS COOPGUARD_TOPIC_FOLLOWUP COOPGUARD_NOTIFY_CHANNELS
 	COOPGUARD_PLAYBOOKS COOPGUARD_RULES
 	COOPGUARD_ROTATION_MAX_AGE COOPGUARD_ROTATION_GRACE
 	COOPGUARD_ROTATION_KEEP_DISABLED COOPGUARD_ROTATION_DESTROY_AFTER

@@ -17,7 +17,7 @@ import (
 // configured). A job's role holds exactly what its code calls, so the
 // responder cannot start a VM, re-enable a key or destroy a version.
 const (
-	RoleResponder   = "responder"   // HandleAlert, HandleLogEntry: contain, quarantine, notify
+	RoleResponder   = "responder"   // HandleAlert, HandleLogEntry: contain, quarantine, notify; FinishIncidents: their follow-up
 	RoleRestorer    = "restorer"    // Resolve: undo a containment
 	RoleReader      = "reader"      // Status, Posture: read only
 	RoleRotator     = "rotator"     // RotateKeys: rotation and the scheduled posture check
@@ -117,6 +117,9 @@ var Claims = map[string][]string{
 	"functions/rotation":           {RoleRotator},
 	"functions/revoke":             {RoleResponder},
 	"functions/respond/resolve.go": {RoleRestorer},
+	// FinishIncidents carries on the responder's containments.
+	"functions/finishincidents.go":  {RoleResponder},
+	"functions/respond/followup.go": {RoleResponder},
 	// Every job that responds: the event handlers, Resolve, and
 	// RotateKeys reporting posture drift as a notify incident.
 	"functions/respond/respond.go": {RoleResponder, RoleRestorer, RoleRotator},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/undeploy.sh — remove what deploy.sh created (make undeploy):
-# the dashboard, the Scheduler job, the functions, the topics and the dead-letter
+# the dashboard, the Scheduler jobs, the functions, the topics and the dead-letter
 # subscription, the IAM bindings, the service accounts coopguard runs as and
 # the custom roles. It does not touch the sandbox (VM, network, secrets,
 # alert policy, log sink) or the sandbox VM's service account: tear those
@@ -21,7 +21,9 @@ fi
 
 describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
 delete_job() { run gcloud scheduler jobs delete "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION" --quiet; }
-remove "scheduler job $SCHEDULER_JOB" describe_job delete_job "$SCHEDULER_JOB"
+for j in "$SCHEDULER_JOB" "$FOLLOWUP_JOB"; do
+	remove "scheduler job $j" describe_job delete_job "$j"
+done
 
 describe_fn() { run gcloud functions describe "$1" --project="$PROJECT" --region="$REGION"; }
 delete_fn() { run gcloud functions delete "$1" --project="$PROJECT" --region="$REGION" --quiet; }
@@ -36,7 +38,7 @@ remove "subscription $SUB_DEAD_LETTER" describe_sub delete_sub "$SUB_DEAD_LETTER
 
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 delete_topic() { run gcloud pubsub topics delete "$1" --project="$PROJECT" --quiet; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_DEAD_LETTER"; do
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_DEAD_LETTER"; do
 	remove "topic $t" describe_topic delete_topic "$t"
 done
 

@@ -25,55 +25,104 @@ import (
 )
 
 // runDrill publishes a synthetic Monitoring incident for the sandbox and
-// prints what the responder did: a fire drill of the whole path.
+// prints what the responder did: a fire drill of the whole path. It
+// returns once the containment holds (or failed), with what the follow-up
+// is still doing; --wait follows the follow-up to its end.
 func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
 	dryRun := fs.Bool("dry-run", false, "the responder reports what it would do and changes nothing")
 	playbook := fs.String("playbook", "contain", "playbook to drill: contain, quarantine or notify")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the responder's report")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the containment's report")
+	wait := fs.Bool("wait", false, "then follow the follow-up (VM stopped, disk snapshot, evidence) to its end, showing its progress (at most "+(store.FollowUpLimit+followMargin).String()+" more)")
+	asJSON := fs.Bool("json", false, "print the report as JSON (with --wait, only the final one)")
 	attackName := fs.String("attack", "", "play a compromised agent's real API calls on an emulated project and show what coopguard did: a drill name, or list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	if *attackName != "" {
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
 		return runAttackDrill(ctx, *attackName, stdout)
 	}
+	// --timeout bounds the wait for the containment only: the follow-up
+	// that --wait follows takes minutes by design.
+	contained, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	var rep *incident.Report
+	var read reportReader
 	var err error
 	if t.direct() {
-		rep, err = drillDirect(ctx, &t, *playbook, *dryRun)
+		e, closeFn, err := t.env(contained)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		rep, err = drillDirect(contained, e, *playbook, *dryRun)
+		if err != nil {
+			return err
+		}
+		read = storeReport(e.Store, rep.Incident.ID)
 	} else {
-		rep, err = drillServer(ctx, &t, *playbook, *dryRun)
+		rep, err = drillServer(contained, &t, *playbook, *dryRun)
+		if err != nil {
+			return err
+		}
+		read = serverReport(&t, rep.Incident.ID)
 	}
-	if err != nil {
-		return err
+	if !*asJSON {
+		printIncident(stdout, rep)
+	}
+	if *wait {
+		rep, err = followTo(ctx, stdout, rep, read, *asJSON)
 	}
 	if *asJSON {
-		return printJSON(stdout, rep)
+		if jerr := printJSON(stdout, rep); jerr != nil {
+			return jerr
+		}
+		return errors.Join(err, drillErr(rep))
 	}
-	printIncident(stdout, rep)
+	if err != nil {
+		fmt.Fprintf(stdout, "\nnext: coopguard incidents show %s --wait   (the follow-up goes on without you)\n", escape(rep.Incident.ID))
+		return err
+	}
 	fmt.Fprintf(stdout, "\nnext: %s\n", drillNext(rep))
+	return drillErr(rep)
+}
+
+// drillErr is the drill's error by the report's outcome: the containment
+// failed or was refused, or the follow-up could not finish.
+func drillErr(rep *incident.Report) error {
 	if rep.Outcome == incident.OutcomeIncomplete || rep.Outcome == incident.OutcomeRefused {
 		return fmt.Errorf("drill %s: %s %s", rep.Incident.ID, rep.Outcome, rep.Reason)
 	}
 	return nil
 }
 
-// drillNext is the command to run after a drill, by its outcome: read the
-// report and undo the drill's containment, or see what is left.
+// drillNext is the command to run after a drill, by its outcome and its
+// follow-up: follow what still runs, read the report and undo the drill's
+// containment, or see what is left.
 func drillNext(rep *incident.Report) string {
 	id := escape(rep.Incident.ID)
-	switch rep.Outcome {
-	case incident.OutcomeContained:
-		return "coopguard incidents show " + id + "   then undo the drill: coopguard resolve " + id + " --restore"
-	case incident.OutcomeDryRun:
+	running := rep.FollowUp == incident.FollowUpRunning
+	undo := "then undo the drill: coopguard resolve " + id + " --restore"
+	switch {
+	case acting(rep.Outcome):
+		return "coopguard incidents show " + id + " --wait   (the containment is still under way)"
+	case rep.Outcome == incident.OutcomeContained && running:
+		return "coopguard incidents show " + id + " --wait   (follow the follow-up to its end), " + undo
+	case rep.Outcome == incident.OutcomeContained, rep.Outcome == incident.OutcomeComplete:
+		return "coopguard incidents show " + id + "   " + undo
+	case rep.Outcome == incident.OutcomeNotified && running:
+		return "coopguard incidents show " + id + " --wait   (the evidence is still being collected)"
+	case rep.Outcome == incident.OutcomeDryRun:
 		return "coopguard drill   (without --dry-run: contain the sandbox for real, then resolve " + id + " --restore)"
-	case incident.OutcomeIncomplete, incident.OutcomeRefused:
+	case rep.Outcome == incident.OutcomeIncomplete && rep.FollowUp == incident.FollowUpDone:
+		// Only a contained incident has a follow-up: the drill's
+		// containment held and still needs undoing.
+		return "coopguard incidents show " + id + "   (what the follow-up could not do), " + undo
+	case rep.Outcome == incident.OutcomeIncomplete, rep.Outcome == incident.OutcomeRefused:
 		return "coopguard incidents show " + id + "   (what failed), then coopguard status"
 	default:
 		return "coopguard incidents show " + id
@@ -111,8 +160,8 @@ func drillAttrs(dryRun bool) map[string]string {
 // drillServer publishes the drill to the alerts topic of a coopguard
 // server's emulated Pub/Sub (through its EmulatorPublish function), so it
 // reaches HandleAlert the way a deployed alert does, and polls Status until
-// the incident's report appears. A server without EmulatorPublish (404)
-// gets the event posted straight to HandleAlert, as Eventarc would.
+// the incident's containment is over. A server without EmulatorPublish
+// (404) gets the event posted straight to HandleAlert, as Eventarc would.
 func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
 	st, err := serverStatus(ctx, t)
 	if err != nil {
@@ -135,7 +184,11 @@ func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (
 			return nil, err
 		}
 	}
-	return awaitReport(ctx, t, id)
+	rep, err := awaitReport(ctx, serverReport(t, id), 50*time.Millisecond, time.Second)
+	if rep == nil && err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("no report for %s from %s within --timeout: check the server's log for failed deliveries (%w)", id, t.server, err)
+	}
+	return rep, err
 }
 
 // serverStatus reads the server's Status.
@@ -207,31 +260,21 @@ func postDrill(ctx context.Context, t *target, project, id string, payload []byt
 	return nil
 }
 
-// unfinished reports whether an outcome may still change: a response in
-// progress (the store's claimed or acting), or incomplete.
-func unfinished(outcome string) bool {
-	switch outcome {
-	case store.StateClaimed, store.StateActing, incident.OutcomeIncomplete:
-		return true
-	}
-	return false
-}
-
-// awaitReport polls Status until the report of incident id is final, or
-// ctx (--timeout) ends. An incomplete report may still be finished by a
-// redelivery, so it is returned only when time runs out.
-func awaitReport(ctx context.Context, t *target, id string) (*incident.Report, error) {
+// awaitReport reads the incident's report, pausing from first to most
+// between reads, until its containment is over (see acting): contained,
+// notified, dry-run, incomplete or refused, with the follow-up maybe still
+// running. When ctx (--timeout) ends first it returns the last report
+// read, still acting, or nil and the context's error when there was none.
+func awaitReport(ctx context.Context, read reportReader, first, most time.Duration) (*incident.Report, error) {
 	var last *incident.Report
-	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
-		st, err := serverStatus(ctx, t)
+	for pause := first; ; pause = min(pause*2, most) {
+		rep, err := read(ctx)
 		switch {
 		case err == nil:
-			for _, r := range st.Incidents {
-				if r.Incident.ID == id {
-					last = &r
-				}
+			if rep != nil {
+				last = rep
 			}
-			if last != nil && !unfinished(last.Outcome) {
+			if last != nil && !acting(last.Outcome) {
 				return last, nil
 			}
 		case ctx.Err() == nil:
@@ -242,27 +285,25 @@ func awaitReport(ctx context.Context, t *target, id string) (*incident.Report, e
 			if last != nil {
 				return last, nil
 			}
-			return nil, fmt.Errorf("no report for %s from %s within --timeout: check the server's log for failed deliveries (%w)", id, t.server, ctx.Err())
+			return nil, ctx.Err()
 		case <-time.After(pause):
 		}
 	}
 }
 
 // drillDirect publishes the drill to the project's alerts topic, as
-// Monitoring would, and waits for the deployed responder's report in Cloud
-// Logging.
-func drillDirect(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
-	e, closeFn, err := t.env(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer closeFn()
+// Monitoring would, and waits for the deployed responder's containment in
+// the incident store.
+func drillDirect(ctx context.Context, e *functions.Env, playbook string, dryRun bool) (*incident.Report, error) {
 	st, err := functions.CollectStatus(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	if len(st.Instances) == 0 {
 		return nil, errors.New("no sandbox to drill: run coopguard provision first")
+	}
+	if e.Store == nil {
+		return nil, respond.ErrNoStore
 	}
 	vm := st.Instances[0]
 	id, payload, err := drillIncident(st.Project, vm.Zone, vm.ID, playbook)
@@ -274,27 +315,16 @@ func drillDirect(ctx context.Context, t *target, playbook string, dryRun bool) (
 	if _, err := pub.Publish(ctx, &pubsub.Message{Data: payload, Attributes: drillAttrs(dryRun)}).Get(ctx); err != nil {
 		return nil, fmt.Errorf("publish the drill to %s: %w", e.Config.Coopguard.Topics.Alerts, err)
 	}
-	for pause := 500 * time.Millisecond; ; pause = min(pause*2, 5*time.Second) {
-		if e.Store == nil {
-			return nil, respond.ErrNoStore
-		}
-		rec, err := e.Store.Get(ctx, id)
-		if err == nil && rec.Finished() {
-			rep := rec.View()
-			return &rep, nil
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("no report for %s yet: is coopguard deployed and subscribed to %s? (%w)", id, e.Config.Coopguard.Topics.Alerts, ctx.Err())
-		case <-time.After(pause):
-		}
+	rep, err := awaitReport(ctx, storeReport(e.Store, id), 500*time.Millisecond, 5*time.Second)
+	if rep == nil && err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("no report for %s yet: is coopguard deployed and subscribed to %s? (%w)", id, e.Config.Coopguard.Topics.Alerts, err)
 	}
+	return rep, err
 }
 
-// printIncident renders a report as a readable timeline.
+// printIncident renders a report as a readable timeline: the follow-up's
+// state, its steps still pending as pending, and the time to containment
+// (egress, key and stop request held), not to the end of the follow-up.
 func printIncident(w io.Writer, raw *incident.Report) {
 	safe := printable(*raw)
 	rep := &safe
@@ -308,6 +338,9 @@ func printIncident(w io.Writer, raw *incident.Report) {
 		fmt.Fprintf(w, "  reason    %s\n", rep.Reason)
 	}
 	fmt.Fprintf(w, "  received  %s\n", rep.ReceivedAt.Format(time.RFC3339Nano))
+	if s := followUpState(raw); s != "" {
+		fmt.Fprintf(w, "  follow-up %s\n", s)
+	}
 	if rep.ResolvedBy != "" {
 		fmt.Fprintf(w, "  resolved  by %s at %s\n", rep.ResolvedBy, rep.ResolvedAt.Format(time.RFC3339))
 	}
@@ -316,15 +349,32 @@ func printIncident(w io.Writer, raw *incident.Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ACTION\tSTART\tSECONDS\tRESULT\tDETAIL")
 		for _, a := range rep.Actions {
-			start := "+" + strconv.FormatFloat(a.Start.Sub(rep.ReceivedAt).Seconds(), 'f', 3, 64) + "s"
+			// A step not looked at yet has no start; a pending one's
+			// seconds are its last look's, not how long it takes.
+			start, secs := "-", "-"
+			if !a.Start.IsZero() {
+				start = "+" + strconv.FormatFloat(a.Start.Sub(rep.ReceivedAt).Seconds(), 'f', 3, 64) + "s"
+			}
+			if a.Result != incident.ResultPending {
+				secs = strconv.FormatFloat(a.Seconds, 'f', 3, 64)
+			}
 			detail := a.Detail
 			if a.Reason != "" {
 				detail = a.Reason
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%.3f\t%s\t%s\n", a.Action, start, a.Seconds, a.Result, detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.Action, start, secs, a.Result, detail)
 		}
 		tw.Flush()
 	}
 	printEvidence(w, raw.Evidence)
-	fmt.Fprintf(w, "\n  time to containment: %.3fs (critical path %.3fs)\n", rep.ContainmentSeconds, rep.CriticalPathSeconds)
+	if acting(raw.Outcome) {
+		fmt.Fprintf(w, "\n  time to containment: not yet, the containment is under way\n")
+	} else {
+		fmt.Fprintf(w, "\n  time to containment: %.3fs (critical path %.3fs)\n", rep.ContainmentSeconds, rep.CriticalPathSeconds)
+	}
+	if raw.FollowUp == incident.FollowUpRunning {
+		if s := stillRunning(raw); s != "" {
+			fmt.Fprintf(w, "  still running: %s\n", s)
+		}
+	}
 }

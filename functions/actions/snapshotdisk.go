@@ -64,6 +64,24 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	case !retry.IsNotFound(err):
 		return out, errorf(err, "read snapshot %s", name)
 	}
+	rid := requestID(t, "snapshot", disk)
+	if !t.DryRun {
+		// An earlier look's request that left no snapshot: its operation
+		// says why (or that it is still queued).
+		op, err := findOperation(ctx, c, t, *rid)
+		if err != nil {
+			return out, err
+		}
+		if op != nil {
+			if err := operationError(op); err != nil {
+				return out, permanent(errorf(err, "snapshot disk %s", disk))
+			}
+			if op.GetStatus() != computepb.Operation_DONE {
+				out.Result, out.Detail = incident.ResultPending, "snapshot "+name+" requested (operation "+op.GetName()+" "+op.GetStatus().String()+")"
+				return out, nil
+			}
+		}
+	}
 	if prior := t.Prior["stop-vm"]; prior.Result == incident.ResultAlready {
 		// The VM was stopped before this incident: its disk may be in an
 		// earlier incident's snapshot already.
@@ -83,7 +101,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	}
 	op, err := c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: requestID(t, "snapshot", disk),
+		RequestId: rid,
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),

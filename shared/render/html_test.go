@@ -3,7 +3,9 @@ package render
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"html"
 	"image"
 	"image/png"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
 // chromium returns the headless browser the HTML test renders with:
@@ -134,4 +138,112 @@ func colours(img image.Image) int {
 		}
 	}
 	return len(seen)
+}
+
+// measure is a script the column test adds to a copy of the page (the
+// page itself has none): it writes what Chromium laid out into the DOM,
+// which --dump-dom then prints.
+const measure = `<script>
+var out = {cols: [], cells: []};
+document.querySelectorAll("#actions-table th").forEach(function (c) {
+  out.cols.push({name: c.textContent, width: c.getBoundingClientRect().width, fits: c.scrollWidth <= c.clientWidth});
+});
+document.querySelectorAll("#actions-table td").forEach(function (c) {
+  out.cells.push({kind: c.className, text: c.textContent, fits: c.scrollWidth <= c.clientWidth});
+});
+out.outcome = getComputedStyle(document.getElementById("outcome")).backgroundColor;
+var p = document.createElement("pre");
+p.id = "measure";
+p.textContent = JSON.stringify(out);
+document.body.appendChild(p);
+</script>`
+
+// layout is what measure reports.
+type layout struct {
+	Cols []struct {
+		Name  string
+		Width float64
+		Fits  bool
+	}
+	Cells []struct {
+		Kind, Text string
+		Fits       bool
+	}
+	Outcome string
+}
+
+// measured renders rep in Chromium with a window width wide and returns
+// the actions table's layout.
+func measured(t *testing.T, rep *incident.Report, width string) layout {
+	t.Helper()
+	var b bytes.Buffer
+	if err := HTML(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(t.TempDir(), "measured.html")
+	if err := os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", measure+"</body>", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dom := string(runChromium(t, page, "--dump-dom", "--window-size="+width+",1400"))
+	_, after, ok := strings.Cut(dom, `<pre id="measure">`)
+	raw, _, ok2 := strings.Cut(after, "</pre>")
+	var l layout
+	if !ok || !ok2 {
+		t.Fatalf("the measuring script wrote nothing:\n%s", dom)
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(raw)), &l); err != nil {
+		t.Fatalf("measure: %v: %s", err, raw)
+	}
+	return l
+}
+
+// TestHTMLActionColumnsReadable: laid out by Chromium, wide and on a
+// phone, the actions table keeps every column readable however long the
+// outside text in it: each header on one line, action, result and seconds
+// never broken, target, detail and changed at least 8em wide and wrapping
+// inside their cells; a narrow window scrolls the table rather than
+// squeezing a column to a letter. A finished follow-up's "complete" is
+// shown as good as "contained".
+func TestHTMLActionColumnsReadable(t *testing.T) {
+	complete := following()
+	complete.Outcome, complete.FollowUp = incident.OutcomeComplete, incident.FollowUpDone
+	for i := range complete.Actions {
+		complete.Actions[i].Result = incident.ResultDone
+	}
+	outcomes := map[string]string{}
+	for _, tt := range []struct {
+		name, width string
+		rep         *incident.Report
+	}{
+		{"following, wide", "1100", following()},
+		{"complete, phone", "420", complete},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := measured(t, tt.rep, tt.width)
+			outcomes[tt.rep.Outcome] = l.Outcome
+			if len(l.Cols) != 6 || len(l.Cells) != 6*len(tt.rep.Actions) {
+				t.Fatalf("measured %d columns, %d cells: want 6 and %d", len(l.Cols), len(l.Cells), 6*len(tt.rep.Actions))
+			}
+			const em = 15 // the page's font size, in CSS pixels
+			for _, c := range l.Cols {
+				if !c.Fits {
+					t.Errorf("header %q does not fit its column (%.0f px)", c.Name, c.Width)
+				}
+				switch c.Name {
+				case "Target", "Detail", "Changed":
+					if c.Width < 8*em {
+						t.Errorf("column %s is %.0f px wide, want at least 8em (%d px)", c.Name, c.Width, 8*em)
+					}
+				}
+			}
+			for _, c := range l.Cells {
+				if !c.Fits {
+					t.Errorf("a %s cell overflows its column: %q", c.Kind, c.Text)
+				}
+			}
+		})
+	}
+	if c, ok := outcomes[incident.OutcomeContained]; !ok || outcomes[incident.OutcomeComplete] != c {
+		t.Errorf("outcome backgrounds %v: complete should look as good as contained", outcomes)
+	}
 }

@@ -104,3 +104,127 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("stop-agents bar = %+v", b)
 	}
 }
+
+// following is sample as it stands while its follow-up runs: contained,
+// the VM still stopping, the snapshot and the logs waiting for it, with
+// long unbroken outside text in the columns that wrap.
+func following() *incident.Report {
+	rep := sample()
+	rep.FollowUp = incident.FollowUpRunning
+	rep.Evidence = nil
+	rep.Actions = rep.Actions[:4]
+	rep.Actions[3].Reason = strings.Repeat("agent-did-not-answer-the-flag/", 12)
+	at := rep.ReceivedAt.Add(61 * time.Second)
+	rep.Actions = append(rep.Actions,
+		incident.ActionResult{Action: "vm-terminated", Result: incident.ResultPending, Detail: "VM is STOPPING", Target: "projects/coopguard-local/zones/europe-west1-b/instances/claude-sandbox-with-a-long-name", Start: at, End: at.Add(20 * time.Millisecond), Seconds: 0.02},
+		incident.ActionResult{Action: "snapshot-disk", Result: incident.ResultPending, Detail: "waiting for vm-terminated", Changed: []string{"projects/coopguard-local/global/snapshots/coopguard-" + strings.Repeat("x", 80)}},
+		incident.ActionResult{Action: "collect-logs", Result: incident.ResultPending, Detail: "waiting for vm-terminated"},
+	)
+	return rep
+}
+
+// TestFollowUpState: the follow-up's state reads the same in every
+// renderer: none, running with what each pending step waits for, done.
+func TestFollowUpState(t *testing.T) {
+	done := following()
+	done.FollowUp, done.Outcome = incident.FollowUpDone, incident.OutcomeComplete
+	for i := range done.Actions {
+		done.Actions[i].Result = incident.ResultDone
+	}
+	tests := []struct {
+		name string
+		rep  *incident.Report
+		want string
+	}{
+		{"no follow-up", sample(), ""},
+		{"running", following(), "running, still pending: vm-terminated (VM is STOPPING), snapshot-disk (waiting for vm-terminated), collect-logs (waiting for vm-terminated)"},
+		{"done", done, "done"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FollowUp(tt.rep); got != tt.want {
+				t.Errorf("FollowUp = %q, want %q", got, tt.want)
+			}
+			var b bytes.Buffer
+			if err := Markdown(&b, tt.rep); err != nil {
+				t.Fatal(err)
+			}
+			if has := strings.Contains(b.String(), "- **Follow-up:** "+md(tt.want)+"\n"); has != (tt.want != "") {
+				t.Errorf("the Markdown's follow-up row (want %q):\n%s", tt.want, b.String())
+			}
+		})
+	}
+}
+
+// TestMarkdownFollowUpRunning: pending steps read as pending (no
+// duration, a light bar to the axis's end), the title says the follow-up
+// runs, and the next steps say how to follow it.
+func TestMarkdownFollowUpRunning(t *testing.T) {
+	var b bytes.Buffer
+	if err := Markdown(&b, following()); err != nil {
+		t.Fatal(err)
+	}
+	doc := b.String()
+	for _, want := range []string{
+		"# coopguard incident log-canary-1: contained, follow-up running\n",
+		"| vm-terminated | pending | – |",
+		"| collect-logs | pending | – |  | waiting for vm-terminated |",
+		"░ is a step still pending.",
+		"coopguard incidents show log-canary-1 --wait",
+		"once snapshot-disk is done",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the document lacks %q:\n%s", want, doc)
+		}
+	}
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "collect-logs") && (!strings.HasSuffix(strings.Split(line, "|")[1], "░") || strings.Contains(line, "█")) {
+			t.Errorf("the pending collect-logs is not drawn light up to the axis's end: %q", line)
+		}
+	}
+}
+
+// TestTimelinePending: a pending step's bar runs to the end of an axis
+// past the last time known; one not looked at yet starts where the
+// containment held.
+func TestTimelinePending(t *testing.T) {
+	bars, span := Timeline(following())
+	if span <= 61.02 {
+		t.Errorf("axis ends at %.3f s, not past the last look (61.020 s)", span)
+	}
+	for _, b := range bars {
+		switch {
+		case b.Action == "vm-terminated" && (b.Start != 61 || b.End != span):
+			t.Errorf("vm-terminated bar %.3f–%.3f, want 61.000 to the axis's end %.3f", b.Start, b.End, span)
+		case b.Action == "collect-logs" && (b.Start != 0.9 || b.End != span || !b.Pending()):
+			t.Errorf("collect-logs bar %+v, want pending from 0.900 (containment held) to %.3f", b, span)
+		case b.Action == "stop-vm" && b.Pending():
+			t.Errorf("stop-vm is done, drawn pending")
+		}
+	}
+}
+
+// TestNextSteps: what the report tells the operator to do follows the
+// outcome and the follow-up.
+func TestNextSteps(t *testing.T) {
+	rep := func(outcome, followUp string) *incident.Report {
+		return &incident.Report{Incident: incident.Incident{ID: "i"}, Outcome: outcome, FollowUp: followUp}
+	}
+	tests := []struct {
+		rep        *incident.Report
+		want, none string
+	}{
+		{rep(incident.OutcomeContained, incident.FollowUpRunning), "coopguard incidents show i --wait", "redelivery"},
+		{rep(incident.OutcomeContained, ""), "coopguard resolve i --restore", "--wait"},
+		{rep(incident.OutcomeComplete, incident.FollowUpDone), "coopguard resolve i --restore", "--wait"},
+		{rep(incident.OutcomeIncomplete, incident.FollowUpDone), "Containment held; the follow-up could not finish", "redelivery"},
+		{rep(incident.OutcomeIncomplete, ""), "redelivery", "Containment held"},
+		{rep(incident.OutcomeNotified, incident.FollowUpRunning), "coopguard incidents show i --wait", "resolve"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(NextSteps(tt.rep), "\n")
+		if !strings.Contains(got, tt.want) || strings.Contains(got, tt.none) {
+			t.Errorf("%s, follow-up %q: next steps\n%s\nwant %q and not %q", tt.rep.Outcome, tt.rep.FollowUp, got, tt.want, tt.none)
+		}
+	}
+}

@@ -142,6 +142,12 @@ func (s *Server) getOperation(c *call) (any, error) {
 	if !ok {
 		return nil, errNotFound(key)
 	}
+	if p := s.pending[key]; p != nil && s.advance != nil {
+		// The client library waits by polling get: virtual time moves
+		// the clock to the operation's end (AdvanceOnWait).
+		s.advance(p.at)
+		s.settle()
+	}
 	return proto.Clone(op), nil
 }
 

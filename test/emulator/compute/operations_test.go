@@ -232,3 +232,44 @@ func TestOperationWait(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitAdvancesVirtualTime pins the harness's virtual time
+// (AdvanceOnWait): a wait on a 90 s stop answers DONE with the clock moved
+// to the stop's end, and an operation nobody waits for stays where the
+// clock left it.
+func TestWaitAdvancesVirtualTime(t *testing.T) {
+	e, clk := timedEnv(t)
+	e.srv.AdvanceOnWait(func(to time.Time) {
+		clk.mu.Lock()
+		defer clk.mu.Unlock()
+		if to.After(clk.t) {
+			clk.t = to
+		}
+	})
+	ctx := testCtx(t)
+	start := clk.Now()
+	op, err := e.inst.Stop(ctx, &computepb.StopInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.Now().Sub(start); got != 90*time.Second {
+		t.Errorf("the wait moved the clock %v, want the stop's 90 s", got)
+	}
+	if got, _ := instanceStatusOf(ctx, e, "web-1"); got != "TERMINATED" {
+		t.Errorf("waited-for VM is %s, want TERMINATED", got)
+	}
+	if _, err := e.inst.Start(ctx, &computepb.StartInstanceRequest{Project: testProject, Zone: testZone, Instance: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := instanceStatusOf(ctx, e, "web-1"); got != "STAGING" {
+		t.Errorf("a start nobody waits for: VM is %s, want STAGING until the clock moves", got)
+	}
+}
+
+func instanceStatusOf(ctx context.Context, e *env, name string) (string, error) {
+	inst, err := e.inst.Get(ctx, &computepb.GetInstanceRequest{Project: testProject, Zone: testZone, Instance: name})
+	return inst.GetStatus(), err
+}

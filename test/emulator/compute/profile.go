@@ -62,8 +62,10 @@ func (s *Server) SetProfile(p Profile) {
 	s.profile = p
 }
 
-// AdvanceOnWait makes a wait on an operation that is not DONE move the
-// emulator's clock to the operation's end (advance is the clock's
+// AdvanceOnWait makes a wait on an operation that is not DONE (an
+// operations.wait, or an operations.get, which is how the Go client
+// library's Operation.Wait polls) move the emulator's clock to the
+// operation's end (advance is the clock's
 // AdvanceTo; nil turns it off). This is virtual time for tests on GCP's
 // operation times: what someone waits for takes its GCP time on the
 // emulated clock and none on the real one, while what nobody waits for (a
