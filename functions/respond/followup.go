@@ -189,7 +189,13 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 		var ev *incident.Evidence
 		waiting := ""
 		for _, dep := range s.After {
-			if d := now[dep]; !over(d.Result) {
+			d := now[dep]
+			if expired {
+				// The last pass starts nothing new: a step whose
+				// predecessor was still open gives up waiting for it.
+				d = prior[dep]
+			}
+			if !over(d.Result) {
 				waiting = "waiting for " + dep
 			}
 		}
