@@ -144,7 +144,10 @@ func Run(ctx context.Context, w *World, s Scenario, o RunOptions) (*Result, erro
 		r.Deliveries = int(w.logDeliveries.Load() - deliv0)
 		settled := r.Deliveries >= r.Routed
 		if settled && (s.Kind != Attack || st.Contained()) {
-			r.After = st
+			if err := w.FinishFollowUps(ctx); err != nil {
+				return r, fmt.Errorf("drill %s: %w", s.Name, err)
+			}
+			r.After = w.State()
 			break
 		}
 		select {
@@ -157,6 +160,30 @@ func Run(ctx context.Context, w *World, s Scenario, o RunOptions) (*Result, erro
 	}
 	r.Incidents, err = w.reportsSince(ctx, reportsBefore)
 	return r, err
+}
+
+// followUpTicks bounds FinishFollowUps: past store.FollowUpLimit.
+const followUpTicks = 40
+
+// FinishFollowUps plays the Cloud Scheduler job of FinishIncidents: one
+// follow-up pass a minute on the emulated clock, until no incident's
+// follow-up runs (the VM TERMINATED, the snapshot READY, the evidence
+// read).
+func (w *World) FinishFollowUps(ctx context.Context) error {
+	for range followUpTicks {
+		if _, err := w.Env.Responder.FollowUp(ctx); err != nil {
+			return fmt.Errorf("follow-up: %w", err)
+		}
+		running, err := w.Env.Store.FollowUps(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(running) == 0 {
+			return nil
+		}
+		w.Emu.Clock.Advance(time.Minute)
+	}
+	return fmt.Errorf("follow-ups still running after %d Scheduler ticks", followUpTicks)
 }
 
 // waitingFor says what a drill that timed out was still waiting for.

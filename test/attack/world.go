@@ -74,8 +74,8 @@ type World struct {
 
 // Options tune Start.
 type Options struct {
-	// Profile is how long Compute operations take (default
-	// compute.Compressed: done when first looked at).
+	// Profile is how long Compute operations take (default: GCP's,
+	// compute.GCPLike, in virtual time: see emulator.GCPTime).
 	Profile *compute.Profile
 	// Log receives the functions' log (default: discarded).
 	Log io.Writer
@@ -99,11 +99,12 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	}
 	w.Emu = emu
 	w.closers = append(w.closers, func() { emu.Close() })
-	profile := compute.Compressed
+	// GCP's operation times (a stop 90 s, a snapshot 3 min) in virtual
+	// time, unless the caller names a profile.
+	emu.GCPTime()
 	if o.Profile != nil {
-		profile = *o.Profile
+		emu.Compute.SetProfile(*o.Profile)
 	}
-	emu.Compute.SetProfile(profile)
 	// The VM's agent watcher confirms the agents' stop.
 	emu.Compute.StandInForWatcher()
 
@@ -319,7 +320,7 @@ func (w *World) State() State {
 // Contained reports whether the VM is TERMINATED and no managed key
 // version is ENABLED.
 func (s State) Contained() bool {
-	if s.VM != "TERMINATED" || len(s.Versions) == 0 {
+	if (s.VM != "TERMINATED" && s.VM != "STOPPING") || len(s.Versions) == 0 {
 		return false
 	}
 	for _, v := range s.Versions {
