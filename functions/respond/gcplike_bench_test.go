@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,9 @@ import (
 func BenchmarkGCPLikeContainment(b *testing.B) {
 	e := fixture.New(b)
 	e.Emu.Compute.SetProfile(compute.GCPLike())
+	// This benchmark moves the clock itself (see watch), only while
+	// nothing but Compute operations is waited for.
+	e.Emu.Compute.AdvanceOnWait(nil)
 	// The responder's incident store is watched too: the clock may jump
 	// only while nothing but Compute operations is being waited for.
 	fs = &firestoreActivity{}
@@ -64,6 +68,7 @@ func BenchmarkGCPLikeContainment(b *testing.B) {
 		b.Fatal(err)
 	}
 	var ours, book [nMarks]float64
+	var answer, complete, busy, passes float64
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -79,6 +84,7 @@ func BenchmarkGCPLikeContainment(b *testing.B) {
 			ours[k] += m.at[k]
 			book[k] += r.at[k]
 		}
+		answer, complete, busy, passes = answer+m.answer, complete+m.complete, busy+m.busy, passes+float64(m.passes)
 		b.StartTimer()
 	}
 	n := float64(b.N)
@@ -90,6 +96,10 @@ func BenchmarkGCPLikeContainment(b *testing.B) {
 	b.ReportMetric(ours[keyUnusable], "s-to-key-unusable")
 	b.ReportMetric(ours[stopRequested], "s-to-vm-stop-requested")
 	b.ReportMetric(ours[terminated], "s-to-vm-terminated")
+	b.ReportMetric(answer/n, "s-to-answer")
+	b.ReportMetric(complete/n, "s-to-complete")
+	b.ReportMetric(busy/n, "function-s-per-incident")
+	b.ReportMetric(passes/n, "follow-up-passes")
 	b.ReportMetric(book[egressCut], "runbook-s-to-egress-cut")
 	b.ReportMetric(book[keyUnusable], "runbook-s-to-key-unusable")
 	b.ReportMetric(book[stopRequested], "runbook-s-to-vm-stop-requested")
@@ -98,6 +108,9 @@ func BenchmarkGCPLikeContainment(b *testing.B) {
 	b.ReportMetric(bookBoth/both, "runbook/contain")
 	if ours[egressCut] > 2 || ours[keyUnusable] > 2 {
 		b.Errorf("egress cut after %.3f s and key unusable after %.3f s, want both within 2 s of receipt", ours[egressCut], ours[keyUnusable])
+	}
+	if answer/n > 10 {
+		b.Errorf("the event function answered %.1f s after receipt, want within seconds (nothing waits for the stop or the snapshot)", answer/n)
 	}
 	if ours[stopRequested] > 0.5 {
 		b.Errorf("VM stop requested after %.3f s, want within 0.5 s of receipt", ours[stopRequested])
@@ -117,10 +130,16 @@ const (
 )
 
 // marks are the virtual seconds from receipt at which each mark was
-// first seen.
+// first seen, and for coopguard's response: when the event function
+// answered, when the follow-up ended (complete), the function-seconds
+// spent (the answer plus every follow-up pass: what a Cloud Run bill
+// follows) and the follow-up's passes.
 type marks struct {
 	at   [nMarks]float64
 	seen [nMarks]bool
+
+	answer, complete, busy float64
+	passes                 int
 }
 
 // missing names the first mark in want that was never seen.
@@ -135,16 +154,60 @@ func (m marks) missing(want ...int) error {
 }
 
 // containGCPLike responds to an incident about a new sandbox VM with the
-// contain playbook and times it.
+// contain playbook and times it: the marks, the answer, and then the
+// follow-up played as the Scheduler would (a pass, then a minute), until
+// the incident is complete.
 func containGCPLike(e *fixture.Env, name string) (marks, error) {
 	vm := e.SandboxVM(name)
 	freshKey(e)
 	w := watch(e, name)
-	rep, err := e.Responder.Respond(fixture.Quiet, e.Incident("gcp-like-"+name, vm, incident.PlaybookContain), w.received)
-	m := w.stop()
+	id := "gcp-like-" + name
+	rep, err := e.Responder.Respond(fixture.Quiet, e.Incident(id, vm, incident.PlaybookContain), w.received)
+	answered := w.virtual()
+	// From the answer on, time passes as it would: the VM stops, the
+	// Scheduler ticks.
+	w.jump.Store(true)
 	if err != nil || rep.Outcome != incident.OutcomeContained {
+		m := w.stop()
 		return m, fmt.Errorf("outcome %s: %v %+v", rep.Outcome, err, rep.Actions)
 	}
+	busy := answered
+	passes := 0
+	for done := false; !done; {
+		if passes++; passes > fixture.FollowUpTicks {
+			w.stop()
+			return marks{}, fmt.Errorf("follow-up of %s still running after %d passes", id, passes)
+		}
+		t0 := w.virtual()
+		if _, err := e.Responder.FollowUp(fixture.Quiet); err != nil {
+			w.stop()
+			return marks{}, err
+		}
+		busy += w.virtual() - t0
+		rec, err := e.Store.Get(fixture.Quiet, id)
+		if err != nil {
+			w.stop()
+			return marks{}, err
+		}
+		done = rec.FollowUp == incident.FollowUpDone
+		if done && rec.State != incident.OutcomeComplete {
+			w.stop()
+			return marks{}, fmt.Errorf("follow-up ended %s: %s", rec.State, rec.Report.Reason)
+		}
+		if !done {
+			// A minute until the next tick; what ends in between is seen
+			// when it ends.
+			tick := e.Emu.Clock.Now().Add(time.Minute)
+			if next, ok := e.Emu.Compute.NextDeadline(false); ok && next.Before(tick) && next.After(e.Emu.Clock.Now()) {
+				e.Emu.Clock.Set(next)
+				w.observe()
+			}
+			e.Emu.Clock.Set(tick)
+		}
+	}
+	complete := w.virtual()
+	m := w.stop()
+	m.answer, m.complete, m.busy, m.passes = answered, complete, busy, passes
 	return m, m.missing(egressCut, keyUnusable, stopRequested, terminated)
 }
 
@@ -156,6 +219,8 @@ func runbookGCPLike(e *fixture.Env, name string) (marks, error) {
 	ctx := fixture.Quiet
 	g := e.Cfg.Cloud.GCP
 	w := watch(e, name)
+	// A person waits for each step: time passes while they do.
+	w.jump.Store(true)
 	inst, err := e.Clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: g.Project, Zone: g.Zone, Instance: name})
 	if err != nil {
 		w.stop()
@@ -168,11 +233,33 @@ func runbookGCPLike(e *fixture.Env, name string) (marks, error) {
 		// The watcher stand-in stamps its ack with the emulated clock.
 		Now: e.Emu.Clock.Now,
 	}
+	// A person waits for each step: the agents' ack after the flag, the
+	// VM's stop after the request.
+	waitFor := map[string]string{"stop-agents": "agents-ack", "stop-vm": "vm-terminated"}
+	t.Prior = map[string]incident.ActionResult{}
 	for _, step := range []string{"stop-agents", "disable-secrets", "stop-vm"} {
 		a, _ := actions.Lookup(step)
-		if _, err := a.Run(ctx, e.Clients, t); err != nil {
+		out, err := a.Run(ctx, e.Clients, t)
+		if err != nil {
 			w.stop()
 			return marks{}, fmt.Errorf("runbook step %s: %w", step, err)
+		}
+		t.Prior[step] = incident.ActionResult{Action: step, Result: out.Result, State: out.State, Changed: out.Changed}
+		for look := waitFor[step]; look != ""; {
+			if fresh, err := e.Clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: g.Project, Zone: g.Zone, Instance: name}); err == nil {
+				t.Instance = fresh
+			}
+			l, _ := actions.Lookup(look)
+			res, err := l.Run(ctx, e.Clients, t)
+			if err != nil {
+				w.stop()
+				return marks{}, fmt.Errorf("runbook step %s: %w", look, err)
+			}
+			if res.Result != incident.ResultPending {
+				break
+			}
+			// The watcher moves the clock once the emulator is idle.
+			<-time.After(25 * time.Millisecond)
 		}
 		if fresh, err := e.Clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: g.Project, Zone: g.Zone, Instance: name}); err == nil {
 			t.Instance = fresh
@@ -291,6 +378,11 @@ type watcher struct {
 	received time.Time
 	done     chan struct{}
 	wg       sync.WaitGroup
+	// jump lets the watcher move the clock to the next operation's end
+	// when all is idle; while a response runs it is off, and only the
+	// operations the response polls count, so no jump skips past what it
+	// left running (the VM stopping after the answer).
+	jump atomic.Bool
 
 	mu sync.Mutex
 	m  marks
@@ -323,7 +415,7 @@ func (w *watcher) run() {
 		if time.Since(quiet) < 20*time.Millisecond || !fs.idleFor(20*time.Millisecond) {
 			continue
 		}
-		if next, ok := w.e.Emu.Compute.NextDeadline(); ok && next.After(w.e.Emu.Clock.Now()) {
+		if next, ok := w.e.Emu.Compute.NextDeadline(!w.jump.Load()); ok && next.After(w.e.Emu.Clock.Now()) {
 			w.e.Emu.Clock.Set(next)
 		}
 	}
@@ -359,6 +451,11 @@ func (w *watcher) observe() {
 			w.m.seen[k], w.m.at[k] = true, at
 		}
 	}
+}
+
+// virtual is the seconds since receipt on the virtual timeline.
+func (w *watcher) virtual() float64 {
+	return (time.Since(w.received) + w.e.Emu.Clock.Now().Sub(w.received)).Seconds()
 }
 
 // stop ends the watch and returns the marks seen.

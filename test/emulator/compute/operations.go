@@ -33,6 +33,8 @@ type pendingOp struct {
 	// at is when it is DONE; done, if set, completes its change then.
 	at   time.Time
 	done func()
+	// waited is set once someone polls or waits on it (NextDeadline).
+	waited bool
 }
 
 // newOperation records an operation for a mutation of t in the call's
@@ -142,11 +144,14 @@ func (s *Server) getOperation(c *call) (any, error) {
 	if !ok {
 		return nil, errNotFound(key)
 	}
-	if p := s.pending[key]; p != nil && s.advance != nil {
-		// The client library waits by polling get: virtual time moves
-		// the clock to the operation's end (AdvanceOnWait).
-		s.advance(p.at)
-		s.settle()
+	if p := s.pending[key]; p != nil {
+		p.waited = true
+		if s.advance != nil {
+			// The client library waits by polling get: virtual time
+			// moves the clock to the operation's end (AdvanceOnWait).
+			s.advance(p.at)
+			s.settle()
+		}
 	}
 	return proto.Clone(op), nil
 }
@@ -176,6 +181,9 @@ func (s *Server) waitOperation(c *call) (any, error) {
 			out = proto.Clone(op)
 		}
 		var jump time.Time
+		if p := s.pending[key]; p != nil {
+			p.waited = true
+		}
 		if p := s.pending[key]; out == nil && p != nil && s.advance != nil {
 			jump = p.at
 			if jump.After(until) {

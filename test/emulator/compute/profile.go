@@ -79,11 +79,17 @@ func (s *Server) AdvanceOnWait(advance func(to time.Time)) {
 
 // NextDeadline returns when the earliest running operation will be DONE,
 // so a driver of a frozen clock can move it there; false when none runs.
-func (s *Server) NextDeadline() (time.Time, bool) {
+// With waitedOnly, only operations someone has polled or waited on count:
+// a driver that moves the clock for what the code under test waits for,
+// and not for what it left running (a VM stopping after an answer).
+func (s *Server) NextDeadline(waitedOnly bool) (time.Time, bool) {
 	s.lock()
 	defer s.mu.Unlock()
 	var next time.Time
 	for _, p := range s.pending {
+		if waitedOnly && !p.waited {
+			continue
+		}
 		if next.IsZero() || p.at.Before(next) {
 			next = p.at
 		}
