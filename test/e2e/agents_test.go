@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/test/fixture"
@@ -44,8 +45,9 @@ type agents struct {
 	strayDone chan struct{}
 	// docker is the VM's Docker Engine (nil when it is a silent socket).
 	docker *dockerEngine
-	// host is the VM's metadata server (GCE_METADATA_HOST).
+	// host is the VM's metadata server (GCE_METADATA_HOST); name the VM.
 	host string
+	name string
 	// watcher is the watcher's process; log what it wrote.
 	watcher *exec.Cmd
 	log     *fixture.Buffer
@@ -105,7 +107,7 @@ func startAgents(t *testing.T, w *world, name string, opts ...agentOptions) *age
 		t.Cleanup(func() { _ = a.stray.Process.Kill(); <-a.strayDone })
 	}
 
-	a.host = w.emu.MetadataServer(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, name)
+	a.host, a.name = w.emu.MetadataServer(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, name), name
 	env := []string{
 		"GCE_METADATA_HOST=" + a.host,
 		"COOPGUARD_AGENT_USERS=" + strconv.Itoa(a.uid),
@@ -127,8 +129,13 @@ func startAgents(t *testing.T, w *world, name string, opts ...agentOptions) *age
 		t.Fatal(err)
 	}
 	a.watcher = exec.Command("sh", script)
+	bin := vmClock(t)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") {
+		switch {
+		case strings.HasPrefix(kv, "DOCKER_"):
+		case strings.HasPrefix(kv, "PATH="):
+			a.watcher.Env = append(a.watcher.Env, "PATH="+bin+":"+strings.TrimPrefix(kv, "PATH="))
+		default:
 			a.watcher.Env = append(a.watcher.Env, kv)
 		}
 	}
@@ -140,6 +147,26 @@ func startAgents(t *testing.T, w *world, name string, opts ...agentOptions) *age
 	}
 	t.Cleanup(a.killWatcher)
 	return a
+}
+
+// awaitAck waits, in real time and at most 30 s, until the watcher has
+// answered the flag of incident id (guest attribute coopguard/agents =
+// "stopped <id> <time>"), and returns the answer. A real VM has its stop's
+// 90 s for that; a test that then moves the emulated clock past the stop
+// would otherwise cut the watcher off mid-work, which no real stop does.
+func (a *agents) awaitAck(t *testing.T, w *world, id string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, _ := w.emu.Compute.GuestAttribute(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, a.name, "coopguard", "agents")
+		if strings.HasPrefix(v, "stopped "+id+" ") {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not answer the flag of %s within 30 s (attribute %q); its log:\n%s", id, v, a.log)
+		}
+		pollPause()
+	}
 }
 
 // killWatcher kills the watcher and everything it started, as an attacker
@@ -305,4 +332,29 @@ type testWriter struct{ t *testing.T }
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// vmDate is the emulated VM's `date +%s`: a GCE VM keeps GCP's time (it
+// syncs with the metadata server), and the emulated project's time is the
+// emulator's clock, which moves ahead of this machine's when a test waits
+// on an operation (emulator.GCPTime). It reads that time from the Date
+// header the emulated metadata server sends, and is the machine's own date
+// for anything else or when the server does not answer.
+const vmDate = `#!/bin/sh
+if [ "$#" = 1 ] && [ "$1" = "+%s" ] && [ -n "$GCE_METADATA_HOST" ]; then
+	d=$(curl -sS -I --max-time 2 -H 'Metadata-Flavor: Google' "http://$GCE_METADATA_HOST/computeMetadata/v1/" 2>/dev/null |
+		sed -n 's/^[Dd]ate: //p' | tr -d '\r')
+	[ -n "$d" ] && exec /usr/bin/date -d "$d" +%s
+fi
+exec /usr/bin/date "$@"
+`
+
+// vmClock writes vmDate as `date` into a directory for the watcher's PATH.
+func vmClock(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "date"), []byte(vmDate), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

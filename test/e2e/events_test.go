@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
 // samplesDir holds the shared payload samples.
@@ -102,4 +106,28 @@ func postEnvelope(t *testing.T, function string, mode ceMode, data []byte, id st
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// finishFollowUps plays the Cloud Scheduler job of FinishIncidents: it
+// delivers the job's message to the function over HTTP as Eventarc would,
+// then moves the emulated clock one minute, until no incident's follow-up
+// runs. Every delivery must be answered 2xx. It returns the passes made.
+func (w *world) finishFollowUps(t *testing.T) int {
+	t.Helper()
+	attrs := map[string]string{"coopguard-job": functions.FinishIncidentsJob}
+	for pass := 1; pass <= fixture.FollowUpTicks; pass++ {
+		if code := postEvent(t, "FinishIncidents", binary, []byte(`{"reason":"scheduled"}`), attrs); code != http.StatusOK {
+			t.Fatalf("FinishIncidents pass %d = %d, want 2xx; logs:\n%s", pass, code, w.logs)
+		}
+		running, err := w.env.Store.FollowUps(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(running) == 0 {
+			return pass
+		}
+		w.emu.Clock.Advance(time.Minute)
+	}
+	t.Fatalf("follow-ups still running after %d Scheduler ticks", fixture.FollowUpTicks)
+	return 0
 }

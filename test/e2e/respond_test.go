@@ -87,31 +87,56 @@ func incidents(t *testing.T) map[string]incident.Report {
 	return out
 }
 
+// TestAlertContainsSandbox is issue 19's proof on GCP's operation times (a
+// stop 90 s, a snapshot 3 min, on the emulated clock): HandleAlert answers
+// 2xx within seconds with egress cut, every key version disabled and the
+// VM's stop requested — the VM still STOPPING, the incident contained —
+// and the Scheduler's FinishIncidents passes carry the rest: the VM
+// TERMINATED, the snapshot READY, the evidence read, every pass answered
+// 2xx, the incident complete.
 func TestAlertContainsSandbox(t *testing.T) {
 	for _, mode := range []ceMode{binary, structured} {
 		t.Run([]string{"binary", "structured"}[mode], func(t *testing.T) {
 			s := newSandbox(t)
-			startAgents(t, s.world, s.cfg.VM.Name)
+			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			// A second version, so "every enabled version" means more than one.
 			if _, err := s.operator.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{
 				Parent: "projects/" + s.cfg.Cloud.GCP.Project + "/secrets/anthropic-api-key", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-2")},
 			}); err != nil {
 				t.Fatal(err)
 			}
+			sent := s.emu.Clock.Now()
 			if code := postEvent(t, "HandleAlert", mode, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 				t.Fatalf("HandleAlert = %d, logs:\n%s", code, s.logs)
 			}
+			if took := s.emu.Clock.Now().Sub(sent); took > 10*time.Second {
+				t.Errorf("HandleAlert answered after %v on the emulated clock, want within seconds", took)
+			}
 			inst := s.instance(t)
-			if inst.GetStatus() != "TERMINATED" {
-				t.Errorf("VM status = %s, want TERMINATED", inst.GetStatus())
+			if inst.GetStatus() != "STOPPING" {
+				t.Errorf("VM status at the answer = %s, want STOPPING (the stop requested, nobody waiting for it)", inst.GetStatus())
+			}
+			if !slices.Contains(inst.GetTags().GetItems(), config.QuarantineTag) {
+				t.Errorf("tags at the answer = %v, want %s", inst.GetTags().GetItems(), config.QuarantineTag)
 			}
 			if got := s.versionStates(t); !slices.Equal(got, []string{"DISABLED", "DISABLED"}) {
-				t.Errorf("versions = %v, want all DISABLED", got)
+				t.Errorf("versions at the answer = %v, want all DISABLED", got)
 			}
-			// The agents end with the VM, whatever the watcher did: the
-			// stop is requested at once, not after the watcher.
 			if !strings.HasPrefix(inst.GetLabels()["coopguard-incident"], "alert-0-n1m3x8a2b7kq") {
 				t.Errorf("labels = %v, want coopguard-incident", inst.GetLabels())
+			}
+			if rep := incidents(t)["alert-0.n1m3x8a2b7kq"]; rep.Outcome != incident.OutcomeContained || rep.FollowUp != incident.FollowUpRunning {
+				t.Errorf("at the answer the incident is %s, follow-up %q; want contained and running", rep.Outcome, rep.FollowUp)
+			}
+			if n := len(s.emu.Compute.Snapshots(s.cfg.Cloud.GCP.Project)); n != 0 {
+				t.Errorf("%d snapshots at the answer, want none yet (the VM is still stopping)", n)
+			}
+
+			// The VM's stop gives the watcher 90 s to answer the flag.
+			ag.awaitAck(t, s.world, "alert-0.n1m3x8a2b7kq")
+			passes := s.finishFollowUps(t)
+			if got := s.instance(t).GetStatus(); got != "TERMINATED" {
+				t.Errorf("VM status after the follow-up = %s, want TERMINATED", got)
 			}
 			if n := len(s.emu.Compute.Snapshots(s.cfg.Cloud.GCP.Project)); n != 1 {
 				t.Errorf("%d snapshots, want 1", n)
@@ -120,14 +145,17 @@ func TestAlertContainsSandbox(t *testing.T) {
 			if !ok {
 				t.Fatalf("incident missing from Status; logs:\n%s", s.logs)
 			}
-			if rep.Outcome != incident.OutcomeContained || rep.Incident.Playbook != "contain" || rep.Instance != s.cfg.VM.Name {
-				t.Errorf("report = %+v", rep)
+			if rep.Outcome != incident.OutcomeComplete || rep.FollowUp != incident.FollowUpDone || rep.Incident.Playbook != "contain" || rep.Instance != s.cfg.VM.Name {
+				t.Errorf("after %d follow-up passes: report = %+v", passes, rep)
+			}
+			if rep.Evidence == nil || rep.Evidence.Audit == nil {
+				t.Errorf("no evidence in the complete report: %+v", rep.Evidence)
 			}
 			results := map[string]string{}
 			for _, a := range rep.Actions {
 				results[a.Action] = a.Result
 			}
-			for _, a := range []string{"label-incident", "quarantine-tag", "stop-agents", "disable-secrets", "stop-vm", "snapshot-disk", "collect-logs"} {
+			for _, a := range []string{"label-incident", "quarantine-tag", "stop-agents", "disable-secrets", "stop-vm", "agents-ack", "vm-terminated", "snapshot-disk", "collect-logs"} {
 				if results[a] != incident.ResultDone {
 					t.Errorf("action %s = %q, want done (all: %+v)", a, results[a], rep.Actions)
 				}
@@ -135,13 +163,13 @@ func TestAlertContainsSandbox(t *testing.T) {
 			for _, a := range rep.Actions {
 				// The VM's word is never confirmation: either it reported
 				// (unverified) or it stopped first.
-				if a.Action == "stop-agents" && (strings.Contains(a.Detail, "confirmed") ||
+				if a.Action == "agents-ack" && (strings.Contains(a.Detail, "confirmed") ||
 					!strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq") && !strings.Contains(a.Detail, "the VM stopped before it reported")) {
-					t.Errorf("stop-agents detail = %q, want the VM's unverified report or its stop", a.Detail)
+					t.Errorf("agents-ack detail = %q, want the VM's unverified report or its stop", a.Detail)
 				}
 			}
-			if len(s.emu.Logging.Entries("projects/"+s.cfg.Cloud.GCP.Project+"/logs/coopguard-incidents")) == 0 {
-				t.Error("no report in Cloud Logging")
+			if n := len(s.emu.Logging.Entries("projects/" + s.cfg.Cloud.GCP.Project + "/logs/coopguard-incidents")); n != 2 {
+				t.Errorf("%d reports in Cloud Logging, want 2 (contained, complete)", n)
 			}
 			var published bool
 			for _, m := range s.emu.PubSub.Messages() {

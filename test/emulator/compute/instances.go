@@ -712,6 +712,15 @@ func (s *Server) SetGuestAttribute(project, zone, instance, namespace, key, valu
 	s.setGuest("projects/"+project+"/zones/"+zone+"/instances/"+instance, namespace+"/"+key, value)
 }
 
+// GuestAttribute returns a guest attribute of the VM as its guest agent
+// last wrote it, bypassing faults, read limits and call counts.
+func (s *Server) GuestAttribute(project, zone, instance, namespace, key string) (string, bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	v, ok := s.guest["projects/"+project+"/zones/"+zone+"/instances/"+instance][namespace+"/"+key]
+	return v, ok
+}
+
 // setGuest stores a guest attribute; callers hold s.mu.
 func (s *Server) setGuest(instKey, attr, value string) {
 	if s.guest[instKey] == nil {

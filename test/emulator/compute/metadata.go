@@ -47,6 +47,11 @@ func projectNumber(project string) int64 {
 func (m *metadataServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Metadata-Flavor", "Google")
 	w.Header().Set("Server", "Metadata Server for VM")
+	// Google's time, as every HTTP answer carries it: the emulator's clock.
+	m.s.mu.Lock()
+	now := m.s.now()
+	m.s.mu.Unlock()
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	// The header proves the request is deliberate, not a redirected or
 	// forged browser request; the real server refuses without it.
 	if r.Header.Get("Metadata-Flavor") != "Google" {
