@@ -390,3 +390,27 @@ func TestMetadataServerOfStoppedVM(t *testing.T) {
 		t.Errorf("stopped VM's metadata server answered %+v", r)
 	}
 }
+
+// TestMetadataServerDate pins that the metadata server dates its answers
+// with the emulator's clock: a guest keeps Google's time (it syncs with
+// the metadata server), so on the emulated project the VM's time is the
+// emulator's, wherever a test has moved it.
+func TestMetadataServerDate(t *testing.T) {
+	e, clk := timedEnv(t)
+	base := metadataEnv(t, e, "web-1")
+	clk.Advance(42 * time.Hour)
+	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, base+"/computeMetadata/v1/instance/name", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil || !got.Equal(clk.Now().Truncate(time.Second)) {
+		t.Errorf("Date %q (%v), want the emulator's %s", resp.Header.Get("Date"), err, clk.Now().UTC().Format(http.TimeFormat))
+	}
+}
