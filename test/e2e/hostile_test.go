@@ -35,9 +35,9 @@ var containMethods = []string{"v1.compute.instances.stop", "v1.compute.instances
 // script: the watcher hung by a socket that never answers, the watcher
 // killed, an ack forged before the incident. Whatever the VM does, the VM
 // stop is requested, egress cut and the key disabled within onTime on the
-// emulated clock — before the watcher could have answered —
-// and the report gives the VM's ack as unverified, missing or stale, never
-// as confirmed.
+// emulated clock — before the watcher could have answered — HandleAlert
+// answers while the VM is still shutting down, and the follow-up's report
+// gives the VM's ack as unverified, missing or stale, never as confirmed.
 func TestHostileVM(t *testing.T) {
 	const id = "alert-0.n1m3x8a2b7kq"
 	cases := []struct {
@@ -79,6 +79,7 @@ func TestHostileVM(t *testing.T) {
 			}
 
 			done := make(chan int, 1)
+			sent := s.emu.Clock.Now()
 			go func() {
 				code := 0
 				defer func() { done <- code }()
@@ -124,8 +125,7 @@ func TestHostileVM(t *testing.T) {
 					}
 				}
 			}
-			// The guest's shutdown ends: the VM is TERMINATED.
-			s.emu.Clock.Advance(90 * time.Second)
+			// The containment answers without waiting for the VM.
 			select {
 			case code := <-done:
 				if code != http.StatusOK {
@@ -134,6 +134,13 @@ func TestHostileVM(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatalf("HandleAlert did not answer; logs:\n%s", s.logs)
 			}
+			if got := incidents(t)[id]; got.Outcome != incident.OutcomeContained || got.FollowUp != incident.FollowUpRunning {
+				t.Errorf("at the answer: %s, follow-up %q; want contained, follow-up running", got.Outcome, got.FollowUp)
+			}
+			// The guest's shutdown ends: the VM is TERMINATED; the
+			// follow-up reads the VM's answer and finishes.
+			s.emu.Clock.Advance(90 * time.Second)
+			s.finishFollowUps(t)
 
 			rep, ok := incidents(t)[id]
 			if !ok {
@@ -146,17 +153,14 @@ func TestHostileVM(t *testing.T) {
 			if got := s.versionStates(t); !slices.Equal(got, []string{"DISABLED"}) {
 				t.Errorf("key versions %v, want DISABLED", got)
 			}
-			if rep.Outcome != incident.OutcomeContained {
-				t.Errorf("outcome %s, want contained", rep.Outcome)
+			if rep.Outcome != incident.OutcomeComplete {
+				t.Errorf("outcome %s (%s), want complete", rep.Outcome, rep.Reason)
 			}
-			// On the emulated clock (moved only after these calls), from the
-			// start of the plan to each call.
-			var begun time.Time
+			// On the emulated clock (moved by the test only after these
+			// calls), from the alert's delivery to each call.
+			begun := sent
 			for _, a := range rep.Actions {
 				t.Logf("%s: %s +%.3fs %.3fs", a.Action, a.Result, a.Start.Sub(rep.ReceivedAt).Seconds(), a.Seconds)
-				if begun.IsZero() || a.Start.Before(begun) {
-					begun = a.Start
-				}
 			}
 			for _, m := range containMethods {
 				at, ok := firstAudited(s, m, responder)
@@ -164,19 +168,19 @@ func TestHostileVM(t *testing.T) {
 				case !ok:
 					t.Errorf("no audit entry of %s by the responder", m)
 				case at.Sub(begun) > onTime:
-					t.Errorf("%s %.3fs after the response began, want within %s", m, at.Sub(begun).Seconds(), onTime)
+					t.Errorf("%s %.3fs after the alert was delivered, want within %s", m, at.Sub(begun).Seconds(), onTime)
 				case m == "v1.compute.instances.stop" && ack != "" && at.Unix() >= ackTime(t, ack):
 					t.Errorf("the VM stop was requested at %s, not before the watcher's ack %q", at.Format(time.RFC3339Nano), ack)
 				}
 			}
 			var detail string
 			for _, a := range rep.Actions {
-				if a.Action == "stop-agents" {
+				if a.Action == "agents-ack" {
 					detail = a.Detail
 				}
 			}
 			if !strings.Contains(detail, tc.wantAck) || strings.Contains(detail, "confirmed") {
-				t.Errorf("stop-agents detail = %q, want %q and never \"confirmed\"", detail, tc.wantAck)
+				t.Errorf("agents-ack detail = %q, want %q and never \"confirmed\"", detail, tc.wantAck)
 			}
 		})
 	}
