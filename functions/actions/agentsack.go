@@ -25,14 +25,14 @@ func (AgentsAck) Mutates() bool { return false }
 // Run implements Action.
 func (AgentsAck) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	out := Outcome{Target: t.instanceRef(), Result: incident.ResultDone}
+	if t.DryRun {
+		out.Result, out.Detail = incident.ResultDryRun, "would read the VM's answer to the flag"
+		return out, nil
+	}
 	flag := t.Prior["stop-agents"]
 	w, ok := decodeAckWindow(flag.State)
 	if !ok {
 		out.Result, out.Detail = incident.ResultAlready, "no agents flag was set: "+firstOf(flag.Detail, flag.Reason, "stop-agents did not run")
-		return out, nil
-	}
-	if t.DryRun {
-		out.Result, out.Detail = incident.ResultDryRun, "would read the VM's answer to the flag"
 		return out, nil
 	}
 	ack, err := guestAck(ctx, c, t)

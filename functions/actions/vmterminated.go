@@ -27,7 +27,12 @@ func (VMTerminated) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	status := t.Instance.GetStatus()
 	switch status {
 	case "TERMINATED", "STOPPED", "SUSPENDED":
-		out.Result, out.Detail = incident.ResultDone, "VM is "+status
+		// Done when this incident stopped it; a VM stopped before is
+		// "already".
+		out.Result, out.Detail = incident.ResultAlready, "VM is "+status
+		if t.Prior["stop-vm"].Result == incident.ResultDone {
+			out.Result = incident.ResultDone
+		}
 		if ts := t.Instance.GetLastStopTimestamp(); ts != "" {
 			out.Detail += " since " + ts
 		}

@@ -60,8 +60,9 @@ func TestEachJobActsAsItsOwnAccount(t *testing.T) {
 	if rep := incidents(t)[id]; rep.Outcome != incident.OutcomeContained {
 		t.Fatalf("incident %s outcome %q (%s), want contained by the responder", id, rep.Outcome, failures(rep))
 	}
+	s.finishFollowUps(t)
 	if st := s.instance(t).GetStatus(); st != "TERMINATED" {
-		t.Fatalf("VM %s after containment, want TERMINATED", st)
+		t.Fatalf("VM %s after containment and its follow-up, want TERMINATED", st)
 	}
 
 	env := s.env

@@ -83,11 +83,13 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
-			startAgents(t, s.world, s.cfg.VM.Name)
+			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "`+tt.name+`"`)
 			if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 				t.Fatalf("HandleAlert = %d", code)
 			}
+			ag.awaitAck(t, s.world, "alert-0.n1m3x8a2b7kq")
+			s.finishFollowUps(t)
 			code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 			if code != http.StatusOK {
 				t.Fatalf("Resolve = %d %s", code, body)
@@ -127,6 +129,7 @@ func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
 	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
 	}
+	s.finishFollowUps(t)
 	code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq"}`)
 	if code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Fatalf("Resolve = %d %s", code, body)
@@ -141,6 +144,7 @@ func TestResolveRefusals(t *testing.T) {
 	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
 	}
+	s.finishFollowUps(t)
 	// A rotation after the incident: the new key is live, the old one must
 	// stay disabled.
 	if _, err := s.operator.Secrets.AddSecretVersion(context.Background(), &secretmanagerpb.AddSecretVersionRequest{

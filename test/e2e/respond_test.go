@@ -195,7 +195,10 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 		t.Fatalf("HandleAlert = %d\n%s", code, s.logs)
 	}
 	// The VM stays up, so the watcher stops the agents and says so; its
-	// report names the incident and is shown as the VM's word.
+	// report names the incident and is shown, by the follow-up, as the
+	// VM's word.
+	ag.awaitAck(t, s.world, "alert-0.n1m3x8a2b7kq")
+	s.finishFollowUps(t)
 	for _, sess := range ag.sessions {
 		if ag.alive(t, sess) {
 			t.Errorf("tmux session %s still running", sess)
@@ -212,8 +215,8 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 		}
 	}
 	for _, a := range incidents(t)["alert-0.n1m3x8a2b7kq"].Actions {
-		if a.Action == "stop-agents" && !strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq ") {
-			t.Errorf("stop-agents detail = %q, want the VM's unverified report naming the incident", a.Detail)
+		if a.Action == "agents-ack" && !strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq ") {
+			t.Errorf("agents-ack detail = %q, want the VM's unverified report naming the incident", a.Detail)
 		}
 	}
 	inst := s.instance(t)
@@ -295,6 +298,7 @@ func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
 			t.Errorf("delivery %d = %d", i, c)
 		}
 	}
+	s.finishFollowUps(t)
 	after := s.emu.Faults.MutationSnapshot()
 	for _, m := range []string{"compute.instances.stop", "compute.instances.setMetadata", "compute.instances.setLabels", "compute.disks.createSnapshot",
 		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"} {
@@ -307,6 +311,7 @@ func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
 	if code := postEvent(t, "HandleAlert", binary, second, nil); code != http.StatusOK {
 		t.Fatalf("second incident = %d", code)
 	}
+	s.finishFollowUps(t)
 	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - resourceMutations(after); d != 0 {
 		t.Errorf("second incident made %d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
 	}
@@ -371,6 +376,7 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 			t.Errorf("redelivery repeated %s", m)
 		}
 	}
+	s.finishFollowUps(t)
 	if s.instance(t).GetStatus() != "TERMINATED" {
 		t.Error("VM not stopped after redelivery")
 	}
@@ -393,7 +399,7 @@ func TestLogEntriesDriveRules(t *testing.T) {
 			if code := postEvent(t, "HandleLogEntry", binary, entry, map[string]string{"logging.googleapis.com/timestamp": "2026-11-22T09:41:03.502Z"}); code != http.StatusOK {
 				t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 			}
-			stoppedVM := s.instance(t).GetStatus() == "TERMINATED"
+			stoppedVM := s.instance(t).GetStatus() != "RUNNING" // the stop requested
 			if stoppedVM != tt.contains {
 				t.Errorf("VM stopped = %v, want %v\n%s", stoppedVM, tt.contains, s.logs)
 			}

@@ -128,7 +128,7 @@ func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
 	if w.keyStatus() != anthropic.StatusActive {
 		t.Fatal("the key changed although every update failed")
 	}
-	if w.instance(t).GetStatus() != "TERMINATED" {
+	if w.instance(t).GetStatus() != "STOPPING" {
 		t.Error("a failing provider held up the VM stop")
 	}
 	// The provider recovers; the redelivery finishes only what is left.
@@ -153,6 +153,7 @@ func TestRestoreNeverReenablesARevokedKey(t *testing.T) {
 	if code := postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)
 	}
+	w.finishFollowUps(t)
 	code, _, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 	if code == http.StatusOK || !strings.Contains(body, "rotate first (coopguard rotate), then restore") {
 		t.Fatalf("Resolve --restore = %d %s, want a refusal telling to rotate first", code, body)
