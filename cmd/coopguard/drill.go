@@ -54,9 +54,11 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	var read reportReader
 	var err error
 	if t.direct() {
-		e, closeFn, err := t.env(contained)
-		if err != nil {
-			return err
+		// The env outlives the containment's --timeout: --wait reads the
+		// store after it.
+		e, closeFn, envErr := t.env(ctx)
+		if envErr != nil {
+			return envErr
 		}
 		defer closeFn()
 		rep, err = drillDirect(contained, e, *playbook, *dryRun)
@@ -78,10 +80,9 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 		rep, err = followTo(ctx, stdout, rep, read, *asJSON)
 	}
 	if *asJSON {
-		if jerr := printJSON(stdout, rep); jerr != nil {
-			return jerr
-		}
-		return errors.Join(err, drillErr(rep))
+		// As before the follow-up: --json reports, the exit status says
+		// only whether the drill could be followed.
+		return errors.Join(printJSON(stdout, rep), err)
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "\nnext: coopguard incidents show %s --wait   (the follow-up goes on without you)\n", escape(rep.Incident.ID))

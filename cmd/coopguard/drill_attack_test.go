@@ -27,7 +27,7 @@ func TestDrillAttack(t *testing.T) {
 		name string
 		want []string
 	}{
-		{"firewall-widen", []string{"v1.compute.firewalls.patch", "(status 7)", "1 entries routed to topic coopguard-logs", "rule        sandbox-sa-denied", "contain → contained", "VM TERMINATED", "time from the call to containment", "PASS: want contained",
+		{"firewall-widen", []string{"v1.compute.firewalls.patch", "(status 7)", "1 entries routed to topic coopguard-logs", "rule        sandbox-sa-denied", "contain → complete", "VM TERMINATED", "time from the call to containment", "PASS: want contained",
 			"evidence    from Google Cloud (outside the VM)", "1 audited call (0 allowed, 1 denied or failed)", "evidence    written from inside the VM: untrusted"}},
 		{"own-key-read", []string{"none matched: no incident", "after:  VM RUNNING, key versions [ENABLED]", "PASS: want left as it was"}},
 	} {

@@ -29,9 +29,11 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 	t.flags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var format, output *string
+	var wait *bool
 	if show {
 		format = fs.String("format", "text", "with show: text, json, markdown (for a chat or a ticket) or html (a self-contained page with the timeline drawn)")
 		output = fs.String("output", "", "with show: write the report to this file instead of standard output")
+		wait = fs.Bool("wait", false, "with show: follow the incident until its follow-up is over, showing its progress, then show the final report")
 	}
 	var id string
 	if show {
@@ -53,6 +55,9 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 				if *asJSON {
 					*format = "json"
 				}
+				if *wait {
+					return followIncident(ctx, &t, &r, *format, *output, stdout)
+				}
 				return showIncident(&r, *format, *output, stdout)
 			}
 		}
@@ -63,6 +68,33 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	printIncidentList(stdout, reps)
 	return nil
+}
+
+// followIncident is incidents show --wait: it follows rep until its
+// follow-up is over, then shows the final report. The text timeline on
+// standard output shows the report first and the progress under it;
+// another format, or a file, gets only the final report, with the
+// progress on standard output when the report goes to a file.
+func followIncident(ctx context.Context, t *target, rep *incident.Report, format, output string, stdout io.Writer) error {
+	read := serverReport(t, rep.Incident.ID)
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		read = storeReport(e.Store, rep.Incident.ID)
+	}
+	text := (format == "text" || format == "") && output == ""
+	if text {
+		printIncident(stdout, rep)
+	}
+	last, err := followTo(ctx, stdout, rep, read, !text && output == "")
+	if text {
+		return err
+	}
+	// What was read last is shown even when following stopped early.
+	return errors.Join(showIncident(last, format, output, stdout), err)
 }
 
 // listIncidents returns the latest report of each recent incident.
@@ -85,10 +117,10 @@ func printIncidentList(w io.Writer, reps []incident.Report) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tPLAYBOOK\tSOURCE\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN\tRESOLVED BY")
+	fmt.Fprintln(tw, "INCIDENT\tOUTCOME\tFOLLOW-UP\tPLAYBOOK\tSOURCE\tTRIGGER\tINSTANCE\tRECEIVED\tCONTAINED IN\tRESOLVED BY")
 	for _, r := range reps {
 		r = printable(r)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%s\n", r.Incident.ID, r.Outcome, r.Incident.Playbook, r.Incident.Source,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%s\n", r.Incident.ID, r.Outcome, orDash(escape(r.FollowUp)), r.Incident.Playbook, r.Incident.Source,
 			r.Incident.Trigger, r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds, r.ResolvedBy)
 	}
 	tw.Flush()

@@ -193,8 +193,8 @@ func follow(ctx context.Context, rep *incident.Report, read reportReader, p *pro
 // progress shows a follow-up as it progresses. On a terminal it redraws
 // a block in place: the state, then one line per follow-up step.
 // Elsewhere it prints a line for each step whose result or detail changed,
-// and for each change of the outcome or follow-up state, never a line
-// unchanged.
+// and one for each change of the outcome or follow-up state on the way
+// (followTo says how it ended), never a line unchanged.
 type progress struct {
 	w     io.Writer
 	tty   bool
@@ -234,19 +234,21 @@ func (p *progress) update(rep *incident.Report) {
 		p.redraw(rep)
 		return
 	}
-	if st := rep.Outcome + "\x00" + rep.FollowUp; st != p.state {
+	for _, a := range rep.Actions {
+		if s := said(a); p.shown[a.Action] != s {
+			p.shown[a.Action] = s
+			fmt.Fprintf(p.w, "  %8s  %s\n", since(rep, a), stepLine(a, 15, 0))
+		}
+	}
+	// How it ended is said once, by followTo: here only the changes on
+	// the way (a containment that held, a follow-up that started).
+	if st := rep.Outcome + "\x00" + rep.FollowUp; st != p.state && followable(rep) {
 		p.state = st
 		line := "  outcome " + escape(rep.Outcome)
 		if s := followUpState(rep); s != "" {
 			line += ", follow-up " + s
 		}
 		fmt.Fprintln(p.w, line)
-	}
-	for _, a := range rep.Actions {
-		if s := said(a); p.shown[a.Action] != s {
-			p.shown[a.Action] = s
-			fmt.Fprintf(p.w, "  %8s  %s\n", since(rep, a), stepLine(a, 15, 0))
-		}
 	}
 }
 

@@ -228,3 +228,45 @@ func TestNextSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLFollowUp: the page says the follow-up runs and what it waits
+// for, draws pending steps as pending, and shows a complete incident as
+// complete.
+func TestHTMLFollowUp(t *testing.T) {
+	complete := following()
+	complete.Outcome, complete.FollowUp = incident.OutcomeComplete, incident.FollowUpDone
+	complete.Actions = complete.Actions[:4]
+	tests := []struct {
+		name       string
+		rep        *incident.Report
+		want, none []string
+	}{
+		{"running", following(), []string{
+			`<span class="followup" id="followup-running">follow-up running</span>`,
+			`<dd id="followup">running, still pending: vm-terminated (VM is STOPPING), snapshot-disk (waiting for vm-terminated)`,
+			`<rect class="bar pending"`,
+			`<tr class="pending"><td class="action"><code>vm-terminated</code></td><td class="result">pending</td><td class="seconds">–</td>`,
+			`<tr class="failed"><td class="action"><code>stop-agents</code></td><td class="result">failed</td>`,
+		}, nil},
+		{"complete", complete, []string{`<span class="outcome complete" id="outcome">complete</span>`, `<dd id="followup">done</dd>`, ".outcome.contained,.outcome.complete{"},
+			[]string{"followup-running", "bar pending", `class="pending"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := HTML(&b, tt.rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("the page lacks %s", w)
+				}
+			}
+			for _, w := range tt.none {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("the page has %s", w)
+				}
+			}
+		})
+	}
+}
