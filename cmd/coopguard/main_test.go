@@ -92,6 +92,9 @@ func TestQuickStart(t *testing.T) {
 	if !strings.Contains(serveOut.String(), "EMULATED GCP") {
 		t.Errorf("serve did not say the cloud is emulated: %s", serveOut.String())
 	}
+	if !strings.Contains(serveOut.String(), "Cloud Scheduler (emulated): coopguard-finish-incidents every minute") {
+		t.Errorf("serve did not say its emulated Cloud Scheduler runs FinishIncidents: %s", serveOut.String())
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -108,10 +108,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("dial the emulated Pub/Sub: %w", err)
 		}
 		defer ps.Close()
-		// Monitoring, the log sink and Secret Manager publish to these
-		// before anyone calls Provision; Provision finds them and moves on.
+		// Monitoring, the log sink, Secret Manager and Cloud Scheduler
+		// publish to these before anyone calls Provision; Provision finds
+		// them and moves on.
 		tp := cfg.Coopguard.Topics
-		if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents); err != nil {
+		if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, tp.FollowUp); err != nil {
 			return err
 		}
 		servePubSub.Store(&emulatedPubSub{client: ps, triggers: eventTriggers(cfg)})
@@ -212,6 +213,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer stop()
+		// After the bridge: its subscriptions exist, so no run is lost.
+		stopScheduler := startScheduler(ctx, ps, finishIncidentsJob(cfg), emu.Clock.Now, stdout)
+		defer stopScheduler()
 	}
 	select {
 	case <-ctx.Done():
@@ -307,6 +311,7 @@ func eventTriggers(cfg *config.Config) []trigger {
 		{Topic: tp.Alerts, Function: "HandleAlert"},
 		{Topic: tp.Logs, Function: "HandleLogEntry"},
 		{Topic: tp.Rotation, Function: "RotateKeys"},
+		{Topic: tp.FollowUp, Function: "FinishIncidents"},
 	}
 }
 

@@ -20,6 +20,7 @@ var Services = []string{
 	"coopguard-handle-alert",
 	"coopguard-handle-log-entry",
 	"coopguard-rotate-keys",
+	"coopguard-finish-incidents",
 	"coopguard-resolve",
 	"coopguard-posture",
 }

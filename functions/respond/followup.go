@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
@@ -16,11 +18,19 @@ import (
 	"github.com/cloudcoop/coopguard/shared/store"
 )
 
-// FollowUpBatch bounds the incidents one follow-up run looks at: each
-// look is a few quick reads (and collect-logs a few Logging reads, of the
-// project's 60 a minute), so a run stays within seconds however many
-// incidents are open; the rest wait for the next run.
-const FollowUpBatch = 10
+// Bounds of one follow-up run. A run reads up to FollowUpScan running
+// follow-ups and looks at the FollowUpBatch looked at least recently, so
+// a burst of incidents is served in turn, never the same ones first; a
+// look is a few quick reads, FollowUpWorkers at a time. Evidence reads
+// (collect-logs: a few entries.list calls each, of Logging's 60 a minute
+// per project, which the operator's own reads share) are at most
+// EvidencePerRun a run; the others wait for the next.
+const (
+	FollowUpScan    = 500
+	FollowUpBatch   = 50
+	FollowUpWorkers = 4
+	EvidencePerRun  = 10
+)
 
 // FollowUpStats says what one follow-up run did.
 type FollowUpStats struct {
@@ -44,31 +54,53 @@ func (r *Responder) FollowUp(ctx context.Context) (FollowUpStats, error) {
 	if r.st == nil {
 		return st, ErrNoStore
 	}
-	recs, err := r.st.FollowUps(ctx, FollowUpBatch)
+	recs, err := r.st.FollowUps(ctx, FollowUpScan)
 	if err != nil {
 		return st, err
 	}
-	var errs []error
-	for _, rec := range recs {
-		finished, err := r.followUp(ctx, rec.ID)
-		switch {
-		case errors.Is(err, store.ErrBusy):
-			st.Busy++
-			continue
-		case err != nil:
-			errs = append(errs, err)
-		}
-		st.Looked++
-		if finished {
-			st.Finished++
-		}
+	// Least recently looked at first (ordered here: a query ordered by
+	// another field than its filter's needs a composite index).
+	slices.SortFunc(recs, func(a, b *store.Record) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	recs = recs[:min(len(recs), FollowUpBatch)]
+	var (
+		mu       sync.Mutex
+		errs     []error
+		evidence atomic.Int32
+		wg       sync.WaitGroup
+	)
+	work := make(chan string)
+	for range FollowUpWorkers {
+		wg.Go(func() {
+			for id := range work {
+				finished, err := r.followUp(ctx, id, &evidence)
+				mu.Lock()
+				switch {
+				case errors.Is(err, store.ErrBusy):
+					st.Busy++
+				case err != nil:
+					errs = append(errs, err)
+					st.Looked++
+				default:
+					st.Looked++
+					if finished {
+						st.Finished++
+					}
+				}
+				mu.Unlock()
+			}
+		})
 	}
+	for _, rec := range recs {
+		work <- rec.ID
+	}
+	close(work)
+	wg.Wait()
 	return st, errors.Join(errs...)
 }
 
 // followUp looks once at one incident's follow-up and reports whether it
 // ended.
-func (r *Responder) followUp(ctx context.Context, id string) (bool, error) {
+func (r *Responder) followUp(ctx context.Context, id string, evidence *atomic.Int32) (bool, error) {
 	owner := r.owner + "/follow-up"
 	rec, err := r.st.Lock(ctx, id, owner)
 	if err != nil {
@@ -109,7 +141,7 @@ func (r *Responder) followUp(ctx context.Context, id string) (bool, error) {
 		t.Instance = inst
 	}
 	expired := !r.st.Now().Before(rec.FollowUpUntil)
-	results := r.lookOnce(ctx, plan.FollowUp, t, rec.Actions, gone, expired)
+	results := r.lookOnce(ctx, plan.FollowUp, t, rec.Actions, gone, expired, evidence)
 	looked := make([]incident.ActionResult, 0, len(results))
 	done := indexResults(rep.Actions)
 	pending := false
@@ -174,8 +206,9 @@ type followResult struct {
 // outcome; one after a step still pending stays pending; a transient error
 // is noted and looked at again next run; ErrPermanent fails the step; past
 // the deadline (expired) a step still pending fails with what it waited
-// for. gone, when set, fails every open step with that reason.
-func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *actions.Target, prior map[string]incident.ActionResult, gone string, expired bool) []followResult {
+// for. gone, when set, fails every open step with that reason. evidence
+// counts the run's evidence reads against EvidencePerRun.
+func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *actions.Target, prior map[string]incident.ActionResult, gone string, expired bool, evidence *atomic.Int32) []followResult {
 	over := func(res string) bool { return res != incident.ResultPending && res != "" }
 	now := map[string]incident.ActionResult{}
 	var out []followResult
@@ -204,6 +237,8 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 			res.Result, res.Reason = incident.ResultFailed, gone
 		case waiting != "":
 			res.Result, res.Detail = incident.ResultPending, waiting
+		case s.Action == "collect-logs" && !expired && evidence.Add(1) > EvidencePerRun:
+			res.Result, res.Detail = incident.ResultPending, fmt.Sprintf("waiting for the Logging read budget (%d evidence reads a run, within Logging's 60 reads a minute)", EvidencePerRun)
 		default:
 			a, ok := actions.Lookup(s.Action)
 			if !ok {

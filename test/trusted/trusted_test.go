@@ -400,6 +400,13 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 			t.Errorf("%s: %d claims, %d reports, state %s; want 1, 1, contained", name, rec.Claims, len(rec.History), rec.State)
 		}
 	}
+	// The Scheduler's passes finish every follow-up, each once.
+	e.FinishFollowUps(t, e.Responder)
+	for _, name := range names {
+		if rec, err := e.Store.Get(ctx, name); err != nil || rec.State != incident.OutcomeComplete || len(rec.History) != 2 {
+			t.Errorf("%s after the follow-up: %v %s; want complete with 2 reports", name, err, rec.State)
+		}
+	}
 	m := e.Emu.Faults.MutationSnapshot()
 	want := map[string]int{
 		"compute.instances.setLabels": incidents, "compute.instances.setMetadata": incidents,
@@ -407,7 +414,7 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 		// The managed secret is shared: the first incident disables its two
 		// versions, the others find them disabled.
 		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion": 2,
-		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      incidents, // one report copy each
+		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      2 * incidents, // two report copies each: contained, complete
 	}
 	for method, n := range want {
 		if m[method] != n {
@@ -536,8 +543,8 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	if d := e.Emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion") - disables; d != 0 {
 		t.Errorf("the redelivery disabled %d versions again; disable-secrets was done", d)
 	}
-	if st := e.Instance(e.Cfg.VM.Name).GetStatus(); st != "TERMINATED" {
-		t.Errorf("VM %s after the redelivery, want TERMINATED", st)
+	if st := e.Instance(e.Cfg.VM.Name).GetStatus(); st != "STOPPING" {
+		t.Errorf("VM %s after the redelivery, want STOPPING (its stop requested, not waited for)", st)
 	}
 	seen := map[string]bool{}
 	changes := map[string]int{}
@@ -547,7 +554,9 @@ func TestKilledResponderIsResumed(t *testing.T) {
 		}
 		seen[a.Action] = true
 		for _, c := range a.Changed {
-			changes[c]++
+			// A change is an action's on a resource: the agents flag and
+			// the stop both change the instance.
+			changes[a.Action+" "+c]++
 		}
 		if a.Action == "stop-vm" && a.Result != incident.ResultDone {
 			t.Errorf("stop-vm %s, want done by the redelivery", a)
@@ -558,8 +567,8 @@ func TestKilledResponderIsResumed(t *testing.T) {
 			t.Errorf("report lists change %s %d times", c, n)
 		}
 	}
-	if plan, _ := playbook.For(incident.PlaybookContain); len(seen) != len(plan.Steps) {
-		t.Errorf("report has actions %v, want the %d of contain", seen, len(plan.Steps))
+	if plan, _ := playbook.For(incident.PlaybookContain); len(seen) != len(plan.All()) {
+		t.Errorf("report has actions %v, want the %d of contain", seen, len(plan.All()))
 	}
 	rec, err = e.Store.Get(ctx, inc.ID)
 	if err != nil {
