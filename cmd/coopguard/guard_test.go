@@ -267,6 +267,14 @@ func TestRealConfigServeNeedsToken(t *testing.T) {
 	server, out, stop := startServe(t, "--config", cfg)
 	port := strings.Split(server, ":")[2]
 	path := filepath.Join(home, "config", "coopguard", "serve-"+port+".token")
+	// The port opens before serve writes the token (a second serve on a
+	// busy port must not touch the first one's): its banner says when.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "every request needs the bearer token"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never said where its token is:\n%s", out.String())
+		}
+		<-time.After(10 * time.Millisecond)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatalf("no token file: %v\n%s", err, out.String())
