@@ -59,8 +59,11 @@ func (s *Sandbox) incidentDoc() *monitoringpb.AlertPolicy_Documentation {
 	b.WriteString("- **Incident:** `${log.extracted_label.incident}`\n\n")
 	b.WriteString("Read the whole report (every action, its result, the evidence):\n\n")
 	b.WriteString("    coopguard incidents show ${log.extracted_label.incident}\n\n")
-	b.WriteString("An outcome of `incomplete` means an action failed and the event is being redelivered; " +
-		"`contained` means the VM is stopped and the key's versions are disabled: rotate the key before `coopguard resolve`.\n\n")
+	b.WriteString("`contained` means egress is cut, the key's versions are disabled and the VM's stop is requested; " +
+		"the follow-up (the VM TERMINATED, the snapshot, the evidence) runs on and a second message says how it ended: " +
+		"`complete`, or `incomplete` naming what it could not do (the containment still holds). " +
+		"An `incomplete` with no containment means an action failed and the event is being redelivered. " +
+		"Rotate the key before `coopguard resolve`.\n\n")
 	b.WriteString("This message is a prompt, not the record: the sandbox's own account may write to the log it matched. " +
 		"Trust the report `coopguard incidents show` reads from coopguard's store.\n")
 	return &monitoringpb.AlertPolicy_Documentation{
