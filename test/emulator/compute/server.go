@@ -80,7 +80,7 @@ type Server struct {
 	changed chan struct{}
 	seq     uint64
 	// now is the emulator's clock; profile how long operations take.
-	now     func() time.Time
+	now func() time.Time
 	// advance, when set, moves the clock for a waiter (AdvanceOnWait).
 	advance func(to time.Time)
 	profile Profile
