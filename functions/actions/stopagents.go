@@ -121,15 +121,6 @@ func (w ackWindow) judge(ack string) string {
 	return ""
 }
 
-// vmOff reports whether the VM is no longer running.
-func vmOff(ctx context.Context, c *gcp.Clients, t *Target) (bool, error) {
-	inst, err := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: t.Project, Zone: t.Zone, Instance: t.Instance.GetName()})
-	if err != nil {
-		return false, err
-	}
-	return stopped(inst) && inst.GetStatus() != "STOPPING", nil
-}
-
 // rateLimited reports whether err is Compute's 403 rateLimitExceeded.
 func rateLimited(err error) bool {
 	var gerr *googleapi.Error
