@@ -169,3 +169,22 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestStartVMResumesItsOwnStart pins that a restore's start-vm retried
+// after a per-try timeout mid-start (a start takes 20 s in GCP) reports
+// this restore's start, not "already" with nothing changed.
+func TestStartVMResumesItsOwnStart(t *testing.T) {
+	emu, c, tgt := longOps(t)
+	stopFirst(t, emu, c, tgt)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := actions.StartVM{}.Run(ctx, c, tgt)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first attempt: %v, want a per-try timeout", err)
+	}
+	tgt.Instance = reread(t, c, tgt)
+	out, err := actions.StartVM{}.Run(testCtx(t), c, tgt)
+	if err != nil || out.Result != incident.ResultDone || !slices.Equal(out.Changed, []string{"zones/us-central1-a/instances/claude-sandbox"}) {
+		t.Errorf("retry mid-start (VM %s): %s %v %v, want done with the instance changed", tgt.Instance.GetStatus(), out.Result, out.Changed, err)
+	}
+}
