@@ -43,3 +43,24 @@ func operationError(op *computepb.Operation) error {
 	}
 	return nil
 }
+
+// requestChain follows the operations one incident requested for one
+// change, each after the one before failed: the first under requestId
+// base, each next under a requestId naming the failed operation. It
+// returns the newest operation (nil when the next request has not been
+// made), the requestId of the next request, how many were requested and
+// the newest failure.
+func requestChain(ctx context.Context, c *gcp.Clients, t *Target, base string) (op *computepb.Operation, next string, requested int, failed error, err error) {
+	rid := base
+	for {
+		found, err := findOperation(ctx, c, t, rid)
+		if err != nil || found == nil {
+			return op, rid, requested, failed, err
+		}
+		op, requested = found, requested+1
+		if failed = operationError(found); failed == nil {
+			return op, "", requested, nil, nil
+		}
+		rid = *gcp.RequestID(base, "after", found.GetName())
+	}
+}

@@ -30,6 +30,10 @@ func (SnapshotDisk) Name() string { return "snapshot-disk" }
 // Mutates implements Action.
 func (SnapshotDisk) Mutates() bool { return true }
 
+// maxSnapshotRequests bounds the snapshots one incident requests, each
+// after the one before failed.
+const maxSnapshotRequests = 5
+
 // diskLabel labels coopguard's snapshots with the disk they copy.
 const diskLabel = "coopguard-disk"
 
@@ -64,22 +68,21 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	case !retry.IsNotFound(err):
 		return out, errorf(err, "read snapshot %s", name)
 	}
-	rid := requestID(t, "snapshot", disk)
+	rid := *requestID(t, "snapshot", disk)
 	if !t.DryRun {
-		// An earlier look's request that left no snapshot: its operation
-		// says why (or that it is still queued).
-		op, err := findOperation(ctx, c, t, *rid)
-		if err != nil {
+		// Earlier looks' requests that left no snapshot: their
+		// operations say why (or that one is still queued).
+		op, next, requested, failed, err := requestChain(ctx, c, t, rid)
+		switch {
+		case err != nil:
 			return out, err
-		}
-		if op != nil {
-			if err := operationError(op); err != nil {
-				return out, permanent(errorf(err, "snapshot disk %s", disk))
-			}
-			if op.GetStatus() != computepb.Operation_DONE {
-				out.Result, out.Detail = incident.ResultPending, "snapshot "+name+" requested (operation "+op.GetName()+" "+op.GetStatus().String()+")"
-				return out, nil
-			}
+		case failed != nil && requested >= maxSnapshotRequests:
+			return out, permanent(fmt.Errorf("%d snapshots of disk %s failed, the last: %w; take one by hand (gcloud compute disks snapshot %s --zone %s)", requested, disk, failed, disk, t.Zone))
+		case failed != nil:
+			rid = next
+		case op != nil && op.GetStatus() != computepb.Operation_DONE:
+			out.Result, out.Detail = incident.ResultPending, "snapshot "+name+" requested (operation "+op.GetName()+" "+op.GetStatus().String()+")"
+			return out, nil
 		}
 	}
 	if prior := t.Prior["stop-vm"]; prior.Result == incident.ResultAlready {
@@ -101,7 +104,7 @@ func (SnapshotDisk) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome
 	}
 	op, err := c.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{
 		Project: t.Project, Zone: t.Zone, Disk: disk,
-		RequestId: rid,
+		RequestId: &rid,
 		SnapshotResource: &computepb.Snapshot{
 			Name:        proto.String(name),
 			Description: proto.String("coopguard forensics: " + t.Incident.ID + " " + t.Incident.Trigger),

@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -245,7 +246,11 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 				res.Result, res.Reason = incident.ResultFailed, errUnknownAction(s.Action).Error()
 				break
 			}
-			out, err := a.Run(ctx, r.c, t)
+			// One try, bounded like any attempt: a hung call is this
+			// look's failure, not the run's.
+			actx, cancel := context.WithTimeout(ctx, cmp.Or(r.policy.PerTry, retry.Default.PerTry))
+			out, err := a.Run(actx, r.c, t)
+			cancel()
 			res.Target, res.Detail, res.State = out.Target, out.Detail, out.State
 			res.Changed = mergeChanged(res.Changed, out.Changed)
 			ev = out.Evidence

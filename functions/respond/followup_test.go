@@ -26,6 +26,9 @@ func TestFollowUpFaults(t *testing.T) {
 		outcome string
 		// failed maps a follow-up step to words its reason must hold.
 		failed map[string]string
+		// restops: the follow-up requests the stop again (its operation
+		// failed); no other containment call is ever made again.
+		restops bool
 	}{
 		{name: "all goes well", outcome: incident.OutcomeComplete},
 		{name: "a stop that never reaches TERMINATED",
@@ -35,12 +38,29 @@ func TestFollowUpFaults(t *testing.T) {
 			outcome: incident.OutcomeIncomplete,
 			failed: map[string]string{"vm-terminated": "gave up 30m0s after containment: still VM is STOPPING",
 				"snapshot-disk": "waiting for vm-terminated", "collect-logs": "waiting for vm-terminated"}},
-		{name: "a snapshot that fails",
+		{name: "a stop whose operation fails, twice",
+			prepare: func(e *fixture.Env) {
+				e.Emu.Faults.FailNext("compute.instances.stop", 2, faults.Fault{OperationError: true, Code: codes.Internal})
+			},
+			outcome: incident.OutcomeComplete, restops: true},
+		{name: "a stop whose operation always fails",
+			prepare: func(e *fixture.Env) {
+				e.Emu.Faults.FailNext("compute.instances.stop", 10, faults.Fault{OperationError: true, Code: codes.Internal})
+			},
+			// The snapshot (crash-consistent) and the logs are still taken.
+			outcome: incident.OutcomeIncomplete, restops: true,
+			failed: map[string]string{"vm-terminated": "5 stops of zones/us-central1-a/instances/claude-sandbox failed"}},
+		{name: "a snapshot that fails once",
 			prepare: func(e *fixture.Env) {
 				e.Emu.Faults.FailNext("compute.disks.createSnapshot", 1, faults.Fault{OperationError: true, Code: codes.Internal})
 			},
+			outcome: incident.OutcomeComplete},
+		{name: "a snapshot that always fails",
+			prepare: func(e *fixture.Env) {
+				e.Emu.Faults.FailNext("compute.disks.createSnapshot", 10, faults.Fault{OperationError: true, Code: codes.Internal})
+			},
 			outcome: incident.OutcomeIncomplete,
-			failed:  map[string]string{"snapshot-disk": "snapshot disk claude-sandbox"}},
+			failed:  map[string]string{"snapshot-disk": "5 snapshots of disk claude-sandbox failed"}},
 		{name: "the Logging read quota exhausted for a while",
 			prepare: func(e *fixture.Env) {
 				e.Emu.Faults.FailNext("google.logging.v2.LoggingServiceV2/ListLogEntries", 3, faults.Fault{Code: codes.ResourceExhausted})
@@ -78,7 +98,10 @@ func TestFollowUpFaults(t *testing.T) {
 				t.Errorf("the follow-up ran %d passes, past its %v limit", passes, store.FollowUpLimit)
 			}
 			after := e.Emu.Faults.MutationSnapshot()
-			for _, m := range []string{"compute.instances.stop", "compute.instances.setTags", "compute.instances.setLabels", "compute.instances.setMetadata",
+			if !tc.restops && after["compute.instances.stop"] != before["compute.instances.stop"] {
+				t.Errorf("the follow-up requested the stop again, though it did not fail")
+			}
+			for _, m := range []string{"compute.instances.setTags", "compute.instances.setLabels", "compute.instances.setMetadata",
 				"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"} {
 				if after[m] != before[m] {
 					t.Errorf("the follow-up called %s %d more times: containment must never run again", m, after[m]-before[m])

@@ -171,9 +171,8 @@ const followUpTicks = 40
 // read).
 func (w *World) FinishFollowUps(ctx context.Context) error {
 	for range followUpTicks {
-		if _, err := w.Env.Responder.FollowUp(ctx); err != nil {
-			return fmt.Errorf("follow-up: %w", err)
-		}
+		// As FinishIncidents: a failed look is the next pass's work.
+		_, _ = w.Env.Responder.FollowUp(ctx)
 		running, err := w.Env.Store.FollowUps(ctx, 1)
 		if err != nil {
 			return err

@@ -61,8 +61,9 @@ func isComputeMutation(method string) bool {
 		!strings.HasSuffix(method, ".getGuestAttributes") && !strings.HasSuffix(method, ".wait")
 }
 
-// containmentMethods runs one clean containment and returns every method
-// it called: the matrix covers exactly what the responder really does.
+// containmentMethods runs one clean containment and its follow-up and
+// returns every method they called: the matrix covers exactly what the
+// responder really does.
 func containmentMethods(t *testing.T) []string {
 	t.Helper()
 	e := fixture.New(t)
@@ -70,14 +71,17 @@ func containmentMethods(t *testing.T) []string {
 	if _, err := e.Responder.Respond(fixture.Quiet, e.Incident("discover", vm, incident.PlaybookContain), time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	e.FinishFollowUps(t, e.Responder)
 	return e.Emu.Faults.Methods()
 }
 
 // TestContainmentFaultMatrix injects each fault into each call of a
-// containment. A single failure is retried in place: contained, and the
-// report names the failure with its time. A failure that outlasts the
-// retries leaves the response incomplete with a 5xx-worthy error and a
-// report naming what failed; the redelivery finishes only what is left.
+// containment and its follow-up, on GCP's operation times. A single
+// failure is retried in place (or, in the follow-up, at its next pass):
+// contained, then complete. A failure that outlasts the retries leaves the
+// response incomplete with a 5xx-worthy error and a report naming what
+// failed; the redelivery finishes only what is left, and the follow-up's
+// passes the rest.
 func TestContainmentFaultMatrix(t *testing.T) {
 	methods := containmentMethods(t)
 	if len(methods) < 10 {
@@ -104,13 +108,21 @@ func newResponder(t *testing.T) (*fixture.Env, string) {
 	return e, e.SandboxVM("claude-sandbox")
 }
 
-func assertContained(t *testing.T, e *fixture.Env) {
+// assertContained checks what the answer holds (the key disabled; the
+// stop is requested, and a stop whose operation failed is requested again
+// by the follow-up), runs the follow-up to its end and checks it is
+// complete with the VM TERMINATED.
+func assertContained(t *testing.T, e *fixture.Env, id string) {
 	t.Helper()
-	if st := e.Instance("claude-sandbox").GetStatus(); st != "TERMINATED" {
-		t.Errorf("VM %s, want TERMINATED", st)
-	}
 	if got := e.VersionStates(); !slices.Equal(got, []string{"DISABLED"}) {
 		t.Errorf("versions %v, want DISABLED", got)
+	}
+	e.FinishFollowUps(t, e.Responder)
+	if st := e.Instance("claude-sandbox").GetStatus(); st != "TERMINATED" {
+		t.Errorf("VM %s after the follow-up, want TERMINATED", st)
+	}
+	if rec, err := e.Store.Get(fixture.Quiet, id); err != nil || rec.State != incident.OutcomeComplete {
+		t.Errorf("after the follow-up: %v %+v, want complete", err, rec.Report)
 	}
 }
 
@@ -124,7 +136,7 @@ func transientFault(t *testing.T, method string, fk faultKind) {
 	if rep.Outcome != incident.OutcomeContained {
 		t.Fatalf("outcome %s", rep.Outcome)
 	}
-	assertContained(t, e)
+	assertContained(t, e, "inc")
 	if e.Emu.Faults.Calls(method) < 2 && !bestEffort[method] && !courtesy[method] {
 		t.Errorf("%s called %d times: the failure was not retried", method, e.Emu.Faults.Calls(method))
 	}
@@ -144,8 +156,13 @@ func persistentFault(t *testing.T, method string, fk faultKind) {
 		}
 	case err == nil:
 		// The client library's own retries (on idempotent reads) may
-		// outlast the injected failures; then every failure was retried.
-		if n := e.Emu.Faults.Calls(method); n <= fastPolicy.Attempts && !courtesy[method] {
+		// outlast the injected failures, or a retried action may find its
+		// work done; either way every injected failure was met. A method
+		// the response never called is the follow-up's: its passes meet
+		// the failures below.
+		// An operation that fails after its request was accepted is met
+		// by the follow-up, which requests the change again.
+		if n := e.Emu.Faults.Calls(method); n > 0 && n < fastPolicy.Attempts && !courtesy[method] && !fk.fault.OperationError {
 			t.Fatalf("%s failing %d times: response succeeded after only %d calls (report %+v)", method, fastPolicy.Attempts, n, rep)
 		}
 	case rep != nil && rep.Outcome == incident.OutcomeIncomplete && errors.Is(err, respond.ErrIncomplete):
@@ -163,7 +180,7 @@ func persistentFault(t *testing.T, method string, fk faultKind) {
 	if rep.Outcome != incident.OutcomeContained {
 		t.Fatalf("after redelivery: %s %+v", rep.Outcome, rep.Actions)
 	}
-	assertContained(t, e)
+	assertContained(t, e, "inc")
 	// Mutations already done are not repeated.
 	for _, m := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.disks.createSnapshot"} {
 		if n := e.Emu.Faults.Mutations(m); n > 1 && m != method {
