@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
 // findOperation finds the zonal operation that requestId rid started
@@ -63,4 +64,27 @@ func requestChain(ctx context.Context, c *gcp.Clients, t *Target, base string) (
 		}
 		rid = *gcp.RequestID(base, "after", found.GetName())
 	}
+}
+
+// resumed reports whether the instance's current state is this incident's
+// own power change (kind "stop" or "start", requested by an attempt that
+// timed out or a delivery that died): out is then done, naming it; false
+// leaves out alone.
+func resumed(ctx context.Context, c *gcp.Clients, t *Target, kind string, out *Outcome) (bool, error) {
+	if t.DryRun {
+		return false, nil
+	}
+	op, err := findOperation(ctx, c, t, *requestID(t, kind))
+	if err == nil && op != nil {
+		err = operationError(op)
+	}
+	if err != nil {
+		return false, errorf(err, "%s %s", kind, t.instanceRef())
+	}
+	if op == nil {
+		return false, nil
+	}
+	out.Result, out.Changed = incident.ResultDone, []string{t.instanceRef()}
+	out.Detail = kind + " requested (this incident's, resumed); VM is " + t.Instance.GetStatus()
+	return true, nil
 }

@@ -22,20 +22,10 @@ func (StartVM) Mutates() bool { return true }
 func (StartVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, error) {
 	out := Outcome{Target: t.instanceRef()}
 	if t.Instance.GetStatus() != "TERMINATED" {
-		if !t.DryRun {
-			// STAGING or RUNNING may be this restore's own start, from an
-			// attempt that timed out waiting (a start takes 20 s or more).
-			op, err := findOperation(ctx, c, t, *requestID(t, "start"))
-			if err != nil {
-				return out, errorf(err, "start %s", t.instanceRef())
-			}
-			if op != nil {
-				if err := operationError(op); err != nil {
-					return out, errorf(err, "start %s", t.instanceRef())
-				}
-				out.Result, out.Detail, out.Changed = incident.ResultDone, "started (this restore's start, resumed); VM is "+t.Instance.GetStatus(), []string{t.instanceRef()}
-				return out, nil
-			}
+		// STAGING or RUNNING may be this restore's own start, from an
+		// attempt that timed out waiting (a start takes 20 s or more).
+		if ours, err := resumed(ctx, c, t, "start", &out); ours || err != nil {
+			return out, err
 		}
 		out.Result, out.Detail = incident.ResultAlready, "VM is "+t.Instance.GetStatus()
 		return out, nil

@@ -26,20 +26,9 @@ func (StopVM) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, erro
 	out := Outcome{Target: t.instanceRef()}
 	rid := requestID(t, "stop")
 	if stopped(t.Instance) {
-		if !t.DryRun {
-			// STOPPING or TERMINATED may be our own stop, requested by an
-			// attempt that timed out or a delivery that died.
-			op, err := findOperation(ctx, c, t, *rid)
-			if err != nil {
-				return out, errorf(err, "stop %s", t.instanceRef())
-			}
-			if op != nil {
-				if err := operationError(op); err != nil {
-					return out, errorf(err, "stop %s", t.instanceRef())
-				}
-				out.Result, out.Detail, out.Changed = incident.ResultDone, "stop requested (this incident's, resumed); VM is "+t.Instance.GetStatus(), []string{t.instanceRef()}
-				return out, nil
-			}
+		// STOPPING or TERMINATED may be this incident's own stop.
+		if ours, err := resumed(ctx, c, t, "stop", &out); ours || err != nil {
+			return out, err
 		}
 		out.Result, out.Detail = incident.ResultAlready, "VM is "+t.Instance.GetStatus()
 		return out, nil
