@@ -43,7 +43,9 @@ func TestReadmeGcloudCommands(t *testing.T) {
 	var serveOut bytes.Buffer
 	served := make(chan error, 1)
 	go func() {
-		served <- realMain(ctx, []string{"serve", "--port", port, "--operations", "compressed"}, &serveOut)
+		// make run's default: GCP's operation times (the operator's stop
+		// below takes its 90 s).
+		served <- realMain(ctx, []string{"serve", "--port", port}, &serveOut)
 	}()
 	waitFor(t, "127.0.0.1:"+port)
 	resp, err := http.Post("http://127.0.0.1:"+port+"/Provision", "application/json", nil)
