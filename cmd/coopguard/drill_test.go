@@ -206,15 +206,7 @@ func TestDrillFollowUp(t *testing.T) {
 			if reads != tt.reads {
 				t.Errorf("the drill read the incident %d times, want %d (it must return once contained, and follow only with --wait)", reads, tt.reads)
 			}
-			at := 0
-			for _, w := range tt.want {
-				i := strings.Index(got[at:], w)
-				if i < 0 {
-					t.Errorf("output lacks %q after offset %d:\n%s", w, at, got)
-					continue
-				}
-				at += i + len(w)
-			}
+			wantInOrder(t, got, tt.want)
 			for _, w := range tt.once {
 				if n := strings.Count(got, w); n != 1 {
 					t.Errorf("%q printed %d times, want once:\n%s", w, n, got)
@@ -307,15 +299,7 @@ func TestIncidentShowWait(t *testing.T) {
 			if f.reads != tt.reads {
 				t.Errorf("%d reads of the incident, want %d", f.reads, tt.reads)
 			}
-			at := 0
-			for _, w := range tt.want {
-				i := strings.Index(got[at:], w)
-				if i < 0 {
-					t.Errorf("output lacks %q after offset %d:\n%s", w, at, got)
-					continue
-				}
-				at += i + len(w)
-			}
+			wantInOrder(t, got, tt.want)
 			for _, w := range tt.none {
 				if strings.Contains(got, w) {
 					t.Errorf("output has %q:\n%s", w, got)
@@ -380,5 +364,19 @@ func TestDrillProgressStateOnce(t *testing.T) {
 	got := out.String()
 	if n := strings.Count(got, "  outcome contained, follow-up running — 0 of 4 steps over\n"); n != 1 || strings.Count(got, "\n") != 1+len(drillFresh.Actions) {
 		t.Errorf("lines:\n%s", got)
+	}
+}
+
+// wantInOrder fails t unless got holds each of want, in that order.
+func wantInOrder(t *testing.T, got string, want []string) {
+	t.Helper()
+	at := 0
+	for _, w := range want {
+		i := strings.Index(got[at:], w)
+		if i < 0 {
+			t.Errorf("output lacks %q after offset %d:\n%s", w, at, got)
+			continue
+		}
+		at += i + len(w)
 	}
 }

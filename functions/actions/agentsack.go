@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ func (AgentsAck) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, e
 	flag := t.Prior["stop-agents"]
 	w, ok := decodeAckWindow(flag.State)
 	if !ok {
-		out.Result, out.Detail = incident.ResultAlready, "no agents flag was set: "+firstOf(flag.Detail, flag.Reason, "stop-agents did not run")
+		out.Result, out.Detail = incident.ResultAlready, "no agents flag was set: "+cmp.Or(flag.Detail, flag.Reason, "stop-agents did not run")
 		return out, nil
 	}
 	ack, err := guestAck(ctx, c, t)
@@ -65,14 +66,4 @@ func (AgentsAck) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome, e
 	}
 	out.Detail = AckMissing + ": " + missing + " (nothing waits for it: the VM stop ends the agents)"
 	return out, nil
-}
-
-// firstOf returns the first non-empty string.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

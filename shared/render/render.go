@@ -7,6 +7,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ func (b Bar) Pending() bool { return b.Status == incident.ResultPending }
 func Timeline(rep *incident.Report) (bars []Bar, span float64) {
 	span = 0.001
 	for _, a := range rep.Actions {
-		b := Bar{Action: a.Action, Result: a.String(), Status: a.Result, Detail: firstOf(a.Reason, a.Detail)}
+		b := Bar{Action: a.Action, Result: a.String(), Status: a.Result, Detail: cmp.Or(a.Reason, a.Detail)}
 		if !a.Start.IsZero() {
 			b.Start = max(0, a.Start.Sub(rep.ReceivedAt).Seconds())
 			b.End = max(b.Start, a.End.Sub(rep.ReceivedAt).Seconds())
@@ -100,16 +101,6 @@ func Pending(rep *incident.Report) []incident.ActionResult {
 		}
 	}
 	return out
-}
-
-// firstOf is the first of ss that is not empty.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Block is one source of evidence, ready to show.
