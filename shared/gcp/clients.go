@@ -56,12 +56,25 @@ type Options struct {
 	// made as: each request carries the access token "emulated:<Identity>"
 	// (see EmulatedToken). Real GCP ignores it: credentials come from ADC.
 	Identity string
+	// Token, on the emulated GCP only, replaces Identity's token with one
+	// the emulated metadata server handed a VM, so the calls come from
+	// that VM's network (see test/emulator VMClients).
+	Token string
 }
 
 // EmulatedToken is the OAuth access token the emulated GCP reads as
 // principal (an email): "emulated:<email>". gcloud's --access-token-file
 // and any official client can send it.
 func EmulatedToken(principal string) string { return "emulated:" + principal }
+
+// emulatedToken is the access token of an emulated identity: Token when
+// set, else Identity's "emulated:<email>".
+func (o Options) emulatedToken() string {
+	if o.Token != "" {
+		return o.Token
+	}
+	return EmulatedToken(o.Identity)
+}
 
 // Emulated returns options that point every client at the emulated GCP:
 // computeURL is the Compute REST fake's base URL, grpcAddr the host:port
@@ -165,8 +178,8 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run, o.IAM = withLimits(o.ResourceManager), withLimits(o.Run), withLimits(o.IAM)
 	o.ServiceUsage, o.ArtifactRegistry = withLimits(o.ServiceUsage), withLimits(o.ArtifactRegistry)
-	if o.Identity != "" {
-		id := EmulatedIdentity(o.Identity)
+	if o.Identity != "" || o.Token != "" {
+		id := option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(o.emulatedToken())))
 		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry} {
 			*opts = append(*opts, id)
 		}
@@ -234,8 +247,8 @@ func computeHTTPClient(ctx context.Context, o Options, l *limiter) (*http.Client
 		timeout = 30 * time.Second
 	}
 	var next http.RoundTripper = base
-	if o.Identity != "" {
-		next = bearer{next: base, token: EmulatedToken(o.Identity)}
+	if o.Identity != "" || o.Token != "" {
+		next = bearer{next: base, token: o.emulatedToken()}
 	}
 	authed, err := htransport.NewTransport(ctx, &roundTripper{next: next, l: l, timeout: timeout}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
 	if err != nil {

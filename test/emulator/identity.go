@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
@@ -51,6 +52,16 @@ func (e *Emulator) newGate() {
 			}
 			return p.GetAuditConfigs()
 		},
+	}
+	// A VM's calls come from its network while it runs (audit.Gate.origin).
+	e.Gate.Instance = func(name string) (*computepb.Instance, bool) {
+		var p, z, n string
+		if seg := strings.Split(name, "/"); len(seg) == 6 && seg[0] == "projects" && seg[2] == "zones" && seg[4] == "instances" {
+			p, z, n = seg[1], seg[3], seg[5]
+		} else {
+			return nil, false
+		}
+		return e.Compute.Instance(p, z, n)
 	}
 	// Secrets carry their own policies.
 	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
@@ -41,6 +42,11 @@ type Gate struct {
 	// Write stores an audit entry in the emulated Logging, which routes it
 	// through the project's sinks; nil drops entries.
 	Write func(ctx context.Context, e *loggingpb.LogEntry)
+	// Instance returns a VM by its relative name
+	// ("projects/<p>/zones/<z>/instances/<name>"): calls made with a token
+	// its metadata server handed out come from its network while it runs.
+	// Nil: every call comes from outside Google Cloud.
+	Instance func(name string) (*computepb.Instance, bool)
 
 	seq atomic.Uint64
 }
@@ -53,6 +59,10 @@ type call struct {
 	resource  string
 	callerIP  string
 	userAgent string
+	// callerNetwork and delegation are where the call came from and who
+	// minted its token (see origin).
+	callerNetwork string
+	delegation    []*auditpb.ServiceAccountDelegationInfo
 	// actAs is the service account the call acts as, if any.
 	actAs string
 	// monitored is the log entry's monitored resource.
@@ -178,9 +188,9 @@ func (g *Gate) record(ctx context.Context, c *call, authz []*auditpb.Authorizati
 		ServiceName:        c.row.Service,
 		MethodName:         c.row.Method,
 		ResourceName:       name,
-		AuthenticationInfo: &auditpb.AuthenticationInfo{PrincipalEmail: c.principal},
+		AuthenticationInfo: &auditpb.AuthenticationInfo{PrincipalEmail: c.principal, ServiceAccountDelegationInfo: c.delegation},
 		AuthorizationInfo:  authz,
-		RequestMetadata:    &auditpb.RequestMetadata{CallerIp: c.callerIP, CallerSuppliedUserAgent: c.userAgent},
+		RequestMetadata:    &auditpb.RequestMetadata{CallerIp: c.callerIP, CallerSuppliedUserAgent: c.userAgent, CallerNetwork: c.callerNetwork},
 	}
 	severity := ltype.LogSeverity_NOTICE
 	if c.row.Type != AdminWrite {

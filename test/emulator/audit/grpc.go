@@ -38,6 +38,7 @@ func (g *Gate) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 			return nil, status.Errorf(codes.Internal, "the emulated GCP has no IAM row for %s: add it to test/emulator/audit/table.go", info.FullMethod)
 		}
 		c := &call{row: row, principal: principal, userAgent: firstOf(md.Get("user-agent")), callerIP: callerIP(ctx)}
+		g.origin(c, firstOf(md.Get("authorization")))
 		if m, isMsg := req.(proto.Message); isMsg {
 			c.resource = resourceOf(m.ProtoReflect(), row)
 		}

@@ -49,6 +49,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		c := &call{row: row, principal: principal, userAgent: r.Header.Get("User-Agent"), callerIP: hostOf(r.RemoteAddr)}
+		g.origin(c, r.Header.Get("Authorization"))
 		c.resource, c.actAs, c.monitored = g.restTarget(fake, route, body)
 		authz, denied := g.authorize(c)
 		if denied != nil {

@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -198,6 +199,9 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 	}); ok {
 		return v, found
 	}
+	if v, found, ok := serviceAccounts(p, m.instanceKey, inst); ok {
+		return v, found
+	}
 	switch p {
 	case "instance/id":
 		return strconv.FormatUint(inst.GetId(), 10), true
@@ -215,6 +219,44 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 		return string(b), true
 	}
 	return "", false
+}
+
+// serviceAccounts serves instance/service-accounts/: the directory lists
+// "default/" and the attached account's email; under either, "email" is
+// the account and "token" an access token for it, as JSON with
+// access_token, expires_in and token_type
+// (https://cloud.google.com/compute/docs/access/authenticate-workloads#applications).
+// The token is bound to the instance (iam.VMToken): calls made with it
+// carry the VM's network in their audit entries. ok is false when p is
+// not under the directory.
+func serviceAccounts(p, instanceKey string, inst *computepb.Instance) (v string, found, ok bool) {
+	rest, under := strings.CutPrefix(p, "instance/service-accounts")
+	if !under {
+		return "", false, false
+	}
+	var email string
+	if sa := inst.GetServiceAccounts(); len(sa) > 0 {
+		email = sa[0].GetEmail()
+	}
+	if email == "" {
+		return "", false, true
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	if rest == "" {
+		return "default/\n" + email + "/\n", true, true
+	}
+	acct, leaf, _ := strings.Cut(rest, "/")
+	if acct != "default" && acct != email {
+		return "", false, true
+	}
+	switch leaf {
+	case "email":
+		return email, true, true
+	case "token":
+		b, _ := json.Marshal(map[string]any{"access_token": iam.VMToken(instanceKey, email), "expires_in": 3599, "token_type": "Bearer"})
+		return string(b), true, true
+	}
+	return "", false, true
 }
 
 // attributes serves the metadata items under dir ("instance/attributes"

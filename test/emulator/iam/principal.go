@@ -23,11 +23,51 @@ func PrincipalFromAuthorization(value string) (email string, ok bool) {
 	if !found {
 		return "", false
 	}
-	email, found = strings.CutPrefix(strings.TrimSpace(tok), TokenPrefix)
+	tok = strings.TrimSpace(tok)
+	if _, e, vm := cutVMToken(tok); vm {
+		tok = TokenPrefix + e
+	}
+	email, found = strings.CutPrefix(tok, TokenPrefix)
 	if !found || !strings.Contains(email, "@") {
 		return "", false
 	}
 	return email, true
+}
+
+// VMTokenPrefix starts the access token the emulated metadata server hands
+// to software on a VM: "emulated-vm:<instance>:<email>", instance being
+// "projects/<p>/zones/<z>/instances/<name>". It is the same principal as
+// "emulated:<email>"; the gate reads the binding as "this call arrived over
+// that VM's network interface", while "emulated:<email>" is a call from
+// outside Google Cloud.
+const VMTokenPrefix = "emulated-vm:"
+
+// VMToken is the access token the metadata server of instance hands out
+// for its attached service account email.
+func VMToken(instance, email string) string { return VMTokenPrefix + instance + ":" + email }
+
+// InstanceFromAuthorization returns the instance a VM token in an
+// Authorization value is bound to; ok is false for any other value.
+func InstanceFromAuthorization(value string) (instance string, ok bool) {
+	tok, found := strings.CutPrefix(value, "Bearer ")
+	if !found {
+		return "", false
+	}
+	instance, _, ok = cutVMToken(strings.TrimSpace(tok))
+	return instance, ok
+}
+
+// cutVMToken splits a VM token into its instance and email.
+func cutVMToken(tok string) (instance, email string, ok bool) {
+	rest, found := strings.CutPrefix(tok, VMTokenPrefix)
+	if !found {
+		return "", "", false
+	}
+	instance, email, found = strings.Cut(rest, ":")
+	if !found || !strings.HasPrefix(instance, "projects/") || !strings.Contains(instance, "/instances/") {
+		return "", "", false
+	}
+	return instance, email, true
 }
 
 // Member is the IAM policy member of a principal's email: service
