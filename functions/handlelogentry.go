@@ -84,7 +84,11 @@ func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect
 		return m
 	}
 	if principal == e.Sandbox.ServiceAccount || slices.Contains(e.Sandbox.Coopguard, principal) {
-		return evaluate(e.Sandbox), "", nil
+		sb, err := withVMState(ctx, e, entry, e.Sandbox)
+		if err != nil {
+			return nil, "", err
+		}
+		return evaluate(sb), "", nil
 	}
 	others, err := otherSandboxes(ctx, e)
 	if err != nil {
@@ -143,6 +147,7 @@ func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox
 		Network:        sb.Network(),
 		InstanceName:   sb.Name,
 		Secrets:        cfg.Coopguard.Secrets,
+		SubnetCIDR:     sb.SubnetCIDR,
 		Resources: []string{sb.Network(), sb.Subnet(), sb.Router(),
 			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink()},
 		Coopguard: cfg.CoopguardAccounts(),

@@ -58,6 +58,16 @@ type Sandbox struct {
 	// Coopguard are the emails of coopguard's own service accounts: their
 	// calls never trigger a rule.
 	Coopguard []string
+	// SubnetCIDR is the primary range of the sandbox's subnet: its VM,
+	// which has no external address, calls Google APIs from an address
+	// in it (Private Google Access).
+	SubnetCIDR string
+	// VMStatus is the sandbox VM's status as the Compute API reports it
+	// when the entry is judged ("" when not looked up); VMStoppedAt and
+	// VMStartedAt are its lastStopTimestamp and lastStartTimestamp (zero
+	// when it has none). Never anything the VM wrote.
+	VMStatus                 string
+	VMStoppedAt, VMStartedAt time.Time
 }
 
 // Match is a rule that matched an entry.
@@ -127,6 +137,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("sandbox", cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(),
 		ext.Bindings(),
+		ext.Network(), // ip(), cidr(): where a call came from
 		cel.OptionalTypes(),
 		cel.ParserExpressionSizeLimit(16<<10),
 		// "projects/p/secrets/k/versions/3".secretName() == "k"; "" for any

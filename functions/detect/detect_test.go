@@ -160,6 +160,9 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RuleCanaryAccess:            {"contain", "CRITICAL"},
 		RuleDefenceTampering:        {"contain", "CRITICAL"},
 		RuleDefenceChanged:          {"notify", "WARNING"},
+		RuleSandboxSAOutside:        {"contain", "CRITICAL"},
+		RuleSandboxSAImpersonated:   {"contain", "CRITICAL"},
+		RuleSandboxKeyReadVMOff:     {"contain", "CRITICAL"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

@@ -44,6 +44,7 @@ func SinkFilter(sb Sandbox) string {
 			` AND protoPayload.resourceName=~`+quote(secretsRE(sb.Canaries))+`)`)
 	}
 	clauses = append(clauses, defenceClause(sb))
+	clauses = append(clauses, nonEmptyClauses(originClause(sb))...)
 	var logs []string
 	for _, n := range AuditLogNames(sb.Project) {
 		logs = append(logs, `logName=`+quote(n))

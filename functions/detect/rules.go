@@ -66,7 +66,7 @@ const (
 // genuine audit entries of the sandbox's project, never calls by
 // coopguard's own accounts (Engine.Evaluate).
 func DefaultRules() []Rule {
-	return []Rule{
+	return append([]Rule{
 		{
 			Name:     RuleSandboxSAPrivilegedCall,
 			Playbook: "contain",
@@ -124,5 +124,5 @@ func DefaultRules() []Rule {
 			// converge repairs it.
 			Expression: celDefenceChange + ` && !(` + celPrincipalIsSandboxSA + `)`,
 		},
-	}
+	}, originRules()...)
 }
