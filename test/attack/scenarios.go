@@ -85,7 +85,7 @@ const (
 
 // Scenarios returns every drill, attacks first.
 func Scenarios() []Scenario {
-	return []Scenario{
+	return append([]Scenario{
 		{Name: "privilege-escalation", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
 			Summary: "makes itself owner of the project: Projects.SetIamPolicy (refused by IAM, audit status 7)",
 			Act:     escalate},
@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}
+	}, originScenarios()...)
 }
 
 // Find returns the scenario called name.

@@ -55,10 +55,14 @@ type World struct {
 	Env *functions.Env
 	// Sandbox names what Provision made.
 	Sandbox *provisioner.Sandbox
-	// Agent acts as the sandbox's service account: what a compromised
-	// agent holds. Operator is the project's owner; Thief a user allowed
-	// to read the managed key; Provisioner coopguard's provisioner.
+	// Agent acts as the sandbox's service account from its VM, with the
+	// token the VM's metadata server hands out: what a compromised agent
+	// holds. Operator is the project's owner; Thief a user allowed to read
+	// the managed key; Provisioner coopguard's provisioner.
 	Agent, Operator, Thief, Provisioner *gcp.Clients
+	// Stolen acts as the sandbox's service account from outside Google
+	// Cloud: the agent's token, taken off the VM.
+	Stolen *gcp.Clients
 
 	srv    *httptest.Server
 	ps     *pubsub.Client
@@ -142,7 +146,7 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if w.Operator, err = dial(emulator.Operator); err != nil {
 		return nil, err
 	}
-	if w.Agent, err = dial(cfg.Cloud.GCP.ServiceAccount); err != nil {
+	if w.Stolen, err = dial(cfg.Cloud.GCP.ServiceAccount); err != nil {
 		return nil, err
 	}
 	if w.Thief, err = dial(Thief); err != nil {
@@ -194,6 +198,13 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if len(rep.Resources) == 0 {
 		return nil, errors.New("provision the sandbox: nothing provisioned")
 	}
+	// The agent's calls leave from the VM Provision made.
+	vm := emu.OpenVM(project, cfg.Cloud.GCP.Zone, w.Sandbox.Name)
+	w.closers = append(w.closers, vm.Close)
+	if w.Agent, err = vm.Clients(ctx); err != nil {
+		return nil, fmt.Errorf("the sandbox VM's clients: %w", err)
+	}
+	w.closers = append(w.closers, func() { w.Agent.Close() })
 	// What the project's people set up besides, through the operator's own
 	// API calls: the sandbox reads its key (Provision may grant it too),
 	// and so may Thief.
