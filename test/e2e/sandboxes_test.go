@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
 )
 
 // TestEachSandboxAnswersForItsOwnAccount: a sandbox Provision built under
@@ -35,8 +36,11 @@ func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 		return inst.GetStatus()
 	}
 
-	// The second sandbox's account reads the managed key: its own.
+	// The second sandbox's account reads the managed key: its own, from
+	// its VM (callerIp its internal address, the project's network).
 	read := strings.ReplaceAll(string(s.alert(t, "logentry-secret-access-unknown-principal.json")), "someone@example.com", account)
+	vm, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, second)
+	read = strings.ReplaceAll(read, `"callerIp": "203.0.113.7"`, `"callerIp": "`+vm.GetNetworkInterfaces()[0].GetNetworkIP()+`", "callerNetwork": "`+audit.CallerNetwork(s.cfg.Cloud.GCP.Project)+`"`)
 	if code := postEvent(t, "HandleLogEntry", binary, []byte(read), nil); code != http.StatusOK {
 		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 	}
