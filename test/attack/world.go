@@ -199,9 +199,7 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, errors.New("provision the sandbox: nothing provisioned")
 	}
 	// The agent's calls leave from the VM Provision made.
-	vm := emu.OpenVM(project, cfg.Cloud.GCP.Zone, w.Sandbox.Name)
-	w.closers = append(w.closers, vm.Close)
-	if w.Agent, err = vm.Clients(ctx); err != nil {
+	if w.Agent, err = emu.OpenVM(project, cfg.Cloud.GCP.Zone, w.Sandbox.Name).Clients(ctx); err != nil {
 		return nil, fmt.Errorf("the sandbox VM's clients: %w", err)
 	}
 	w.closers = append(w.closers, func() { w.Agent.Close() })

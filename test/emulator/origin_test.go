@@ -50,7 +50,6 @@ func TestCallOrigin(t *testing.T) {
 		t.Fatalf("the VM's internal address is %q, want one in 10.10.0.0/24", internal)
 	}
 	vm := emu.OpenVM(project, zone, "sbx")
-	t.Cleanup(vm.Close)
 	fromVM, err := vm.Clients(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -6,39 +6,34 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 
 	"cloud.google.com/go/compute/metadata"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 )
 
-// VM is the view from inside one emulated VM: its metadata server, and
-// what software on the VM gets from it.
+// VM is the view from inside one emulated VM: what software on it gets
+// from its metadata server.
 type VM struct {
-	// Metadata is the VM's metadata server (GCE_METADATA_HOST is its
-	// Listener address).
-	Metadata *httptest.Server
-	client   *metadata.Client
-	emu      *Emulator
-	project  string
+	// MetadataHost is the VM's metadata server, the value
+	// GCE_METADATA_HOST takes on the VM.
+	MetadataHost string
+	client       *metadata.Client
+	emu          *Emulator
+	project      string
 }
 
-// OpenVM serves the metadata server of the VM project/zone/name. Close
-// it when done.
+// OpenVM starts the metadata server of the VM project/zone/name (stopped
+// with the emulator) and returns the view from the VM.
 func (e *Emulator) OpenVM(project, zone, name string) *VM {
-	srv := httptest.NewServer(e.Compute.MetadataHandler(project, zone, name))
-	addr := srv.Listener.Addr().String()
-	// The official metadata client, with every connection going to this
-	// VM's server, as 169.254.169.254 goes to the real one.
+	addr := e.MetadataServer(project, zone, name)
+	// The official metadata client, every connection going to this VM's
+	// server, as 169.254.169.254 goes to the real one.
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}}
-	return &VM{Metadata: srv, client: metadata.NewWithOptions(&metadata.Options{Client: hc}), emu: e, project: project}
+	return &VM{MetadataHost: addr, client: metadata.NewWithOptions(&metadata.Options{Client: hc}), emu: e, project: project}
 }
-
-// Close stops the VM's metadata server.
-func (v *VM) Close() { v.Metadata.Close() }
 
 // Token returns the access token of the VM's attached service account,
 // as software on the VM gets it: GET
