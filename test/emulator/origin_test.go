@@ -86,6 +86,12 @@ func TestCallOrigin(t *testing.T) {
 	if _, err := vm.Token(context.Background()); err == nil {
 		t.Error("the stopped VM's metadata server handed out a token")
 	}
+	// A VM without an attached account gets no token at all.
+	emu.Compute.SeedInstance(project, zone, &computepb.Instance{Name: proto.String("bare"),
+		NetworkInterfaces: []*computepb.NetworkInterface{{Subnetwork: proto.String("regions/" + region + "/subnetworks/sbx-subnet")}}})
+	if tok, err := emu.OpenVM(project, zone, "bare").Token(ctx); err == nil {
+		t.Errorf("a VM without a service account got token %q", tok)
+	}
 	if operator := lastOrigin(t, emu, emulator.Operator, func() { escalate(op) }); operator != away {
 		t.Errorf("the operator's call: origin %+v, want %+v", operator, away)
 	}
