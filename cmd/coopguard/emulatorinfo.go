@@ -37,7 +37,9 @@ type emulatorInfo struct {
 	// emulated project.
 	AnthropicAdminAPI string `json:"anthropicAdminAPI"`
 	// Principals are the identities of the emulated project, and Token
-	// how to act as one: an OAuth access token "emulated:<email>".
+	// how to act as one: an OAuth access token "emulated:<email>", whose
+	// calls come from outside Google Cloud (a VM's own calls use the
+	// token its metadata server hands out).
 	Principals map[string]string `json:"principals"`
 	Token      string            `json:"token"`
 	// GcloudConfigs are ready gcloud configuration directories, one per
