@@ -13,6 +13,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -24,6 +25,7 @@ import (
 func TestCallOrigin(t *testing.T) {
 	const project, zone, region = "coopguard-demo", "us-central1-a", "us-central1"
 	const sandbox = "cc-sandbox@coopguard-demo.iam.gserviceaccount.com"
+	const thief = "dev@example.com"
 	emu, ctx := startProject(t, project)
 	op, err := emu.Clients(ctx, project)
 	if err != nil {
@@ -85,6 +87,17 @@ func TestCallOrigin(t *testing.T) {
 	}
 	if _, err := vm.Token(context.Background()); err == nil {
 		t.Error("the stopped VM's metadata server handed out a token")
+	}
+	// A token a user had minted for the account names the user.
+	o := emu.OptionsAs("")
+	o.Token = iam.MintedToken(thief, sandbox)
+	minted, err := gcp.New(ctx, project, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = minted.Close() })
+	if got, want := lastOrigin(t, emu, sandbox, func() { escalate(minted) }), (origin{ip: audit.OutsideIP, minter: thief}); got != want {
+		t.Errorf("a minted token's call: origin %+v, want %+v", got, want)
 	}
 	// A VM without an attached account gets no token at all.
 	emu.Compute.SeedInstance(project, zone, &computepb.Instance{Name: proto.String("bare"),

@@ -38,7 +38,9 @@ func ComputeSystemAgent(num string) string {
 
 // origin sets where the call came from, as its audit entry records it
 // (requestMetadata.callerIp and callerNetwork; authenticationInfo.
-// serviceAccountDelegationInfo). A call made with a token the metadata
+// serviceAccountDelegationInfo). A call made with a token minted for the
+// account by another principal comes from outside Google Cloud and names
+// that principal as its first-party authority. A call made with a token the metadata
 // server of a RUNNING VM handed out for the VM's own account comes from
 // that VM: the internal IPv4 address of its first interface (it has no
 // external one: the Private Google Access case, where GCP writes the
@@ -49,6 +51,12 @@ func ComputeSystemAgent(num string) string {
 // delegation.
 func (g *Gate) origin(c *call, authorization string) {
 	c.callerIP, c.callerNetwork, c.delegation = OutsideIP, "", nil
+	if minter, ok := iam.MinterFromAuthorization(authorization); ok {
+		// A token minted for the account by another principal: from
+		// outside, with that principal as the first-party authority.
+		c.delegation = firstParty(minter)
+		return
+	}
 	name, ok := iam.InstanceFromAuthorization(authorization)
 	if !ok || g.Instance == nil {
 		return
@@ -68,7 +76,13 @@ func (g *Gate) origin(c *call, authorization string) {
 	}
 	project = g.ProjectID(project)
 	c.callerIP, c.callerNetwork = ip, CallerNetwork(project)
-	c.delegation = []*auditpb.ServiceAccountDelegationInfo{{Authority: &auditpb.ServiceAccountDelegationInfo_FirstPartyPrincipal_{
-		FirstPartyPrincipal: &auditpb.ServiceAccountDelegationInfo_FirstPartyPrincipal{PrincipalEmail: ComputeSystemAgent(g.ProjectNumber(project))},
+	c.delegation = firstParty(ComputeSystemAgent(g.ProjectNumber(project)))
+}
+
+// firstParty is a delegation history of one first-party (Google)
+// principal, the real authority behind the call.
+func firstParty(email string) []*auditpb.ServiceAccountDelegationInfo {
+	return []*auditpb.ServiceAccountDelegationInfo{{Authority: &auditpb.ServiceAccountDelegationInfo_FirstPartyPrincipal_{
+		FirstPartyPrincipal: &auditpb.ServiceAccountDelegationInfo_FirstPartyPrincipal{PrincipalEmail: email},
 	}}}
 }

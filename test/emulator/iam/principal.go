@@ -27,6 +27,9 @@ func PrincipalFromAuthorization(value string) (email string, ok bool) {
 	if _, e, vm := cutVMToken(tok); vm {
 		tok = TokenPrefix + e
 	}
+	if _, e, minted := cutMintedToken(tok); minted {
+		tok = TokenPrefix + e
+	}
 	email, found = strings.CutPrefix(tok, TokenPrefix)
 	if !found || !strings.Contains(email, "@") {
 		return "", false
@@ -68,6 +71,41 @@ func cutVMToken(tok string) (instance, email string, ok bool) {
 		return "", "", false
 	}
 	return instance, email, true
+}
+
+// MintedTokenPrefix starts an access token one principal had minted for
+// a service account (IAM Credentials generateAccessToken):
+// "emulated-minted:<minter>:<email>". It is the account's token; the gate
+// records the minter as the first-party principal of the call's
+// serviceAccountDelegationInfo, as GCP does for impersonated calls.
+const MintedTokenPrefix = "emulated-minted:"
+
+// MintedToken is the access token minter had minted for the account email.
+func MintedToken(minter, email string) string { return MintedTokenPrefix + minter + ":" + email }
+
+// MinterFromAuthorization returns who minted the token in an
+// Authorization value; ok is false for any token not minted for an
+// account.
+func MinterFromAuthorization(value string) (minter string, ok bool) {
+	tok, found := strings.CutPrefix(value, "Bearer ")
+	if !found {
+		return "", false
+	}
+	minter, _, ok = cutMintedToken(strings.TrimSpace(tok))
+	return minter, ok
+}
+
+// cutMintedToken splits a minted token into its minter and account.
+func cutMintedToken(tok string) (minter, email string, ok bool) {
+	rest, found := strings.CutPrefix(tok, MintedTokenPrefix)
+	if !found {
+		return "", "", false
+	}
+	minter, email, found = strings.Cut(rest, ":")
+	if !found || !strings.Contains(minter, "@") || !IsServiceAccount(email) {
+		return "", "", false
+	}
+	return minter, email, true
 }
 
 // Member is the IAM policy member of a principal's email: service
