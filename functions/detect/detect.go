@@ -55,9 +55,6 @@ type Sandbox struct {
 	// coopguard made for the sandbox: network, subnet, firewalls, router,
 	// log sink.
 	Resources []string
-	// Coopguard are the emails of coopguard's own service accounts: their
-	// calls never trigger a rule.
-	Coopguard []string
 	// SubnetCIDR is the primary range of the sandbox's subnet: its VM,
 	// which has no external address, calls Google APIs from an address
 	// in it (Private Google Access).
@@ -68,6 +65,9 @@ type Sandbox struct {
 	// when it has none). Never anything the VM wrote.
 	VMStatus                 string
 	VMStoppedAt, VMStartedAt time.Time
+	// Coopguard are the emails of coopguard's own service accounts: their
+	// calls never trigger a rule.
+	Coopguard []string
 }
 
 // Match is a rule that matched an entry.

@@ -39,14 +39,14 @@ type Gate struct {
 	// ProjectID and ProjectNumber map between a project's id and number
 	// (each returns its argument for an unknown project).
 	ProjectID, ProjectNumber func(string) string
-	// Write stores an audit entry in the emulated Logging, which routes it
-	// through the project's sinks; nil drops entries.
-	Write func(ctx context.Context, e *loggingpb.LogEntry)
 	// Instance returns a VM by its relative name
 	// ("projects/<p>/zones/<z>/instances/<name>"): calls made with a token
 	// its metadata server handed out come from its network while it runs.
 	// Nil: every call comes from outside Google Cloud.
 	Instance func(name string) (*computepb.Instance, bool)
+	// Write stores an audit entry in the emulated Logging, which routes it
+	// through the project's sinks; nil drops entries.
+	Write func(ctx context.Context, e *loggingpb.LogEntry)
 
 	seq atomic.Uint64
 }
