@@ -295,7 +295,7 @@ func (e *Engine) Evaluate(ctx context.Context, entry events.LogEntry, sb Sandbox
 	}
 	act, err := cel.NewActivation(map[string]any{
 		"entry":   entryValue(entry),
-		"sandbox": sandboxValue(sb),
+		"sandbox": withOrigin(sandboxValue(sb), sb),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("detect: activation: %w", err)

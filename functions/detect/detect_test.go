@@ -154,15 +154,15 @@ func ruleNames(ms []Match) []string {
 
 func TestDefaultRulesPlaybooks(t *testing.T) {
 	want := map[string][2]string{
+		RuleSandboxSAOutside:        {"contain", "CRITICAL"},
+		RuleSandboxSAImpersonated:   {"contain", "CRITICAL"},
+		RuleSandboxKeyReadVMOff:     {"contain", "CRITICAL"},
 		RuleSandboxSAPrivilegedCall: {"contain", "CRITICAL"},
 		RuleSandboxSADenied:         {"contain", "ERROR"},
 		RuleForeignSecretAccess:     {"contain", "CRITICAL"},
 		RuleCanaryAccess:            {"contain", "CRITICAL"},
 		RuleDefenceTampering:        {"contain", "CRITICAL"},
 		RuleDefenceChanged:          {"notify", "WARNING"},
-		RuleSandboxSAOutside:        {"contain", "CRITICAL"},
-		RuleSandboxSAImpersonated:   {"contain", "CRITICAL"},
-		RuleSandboxKeyReadVMOff:     {"contain", "CRITICAL"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

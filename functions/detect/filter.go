@@ -43,8 +43,8 @@ func SinkFilter(sb Sandbox) string {
 		clauses = append(clauses, `(protoPayload.methodName=~`+quote(`(?i)`+secretAccessMethods)+
 			` AND protoPayload.resourceName=~`+quote(secretsRE(sb.Canaries))+`)`)
 	}
-	clauses = append(clauses, defenceClause(sb))
 	clauses = append(clauses, nonEmptyClauses(originClause(sb))...)
+	clauses = append(clauses, defenceClause(sb))
 	var logs []string
 	for _, n := range AuditLogNames(sb.Project) {
 		logs = append(logs, `logName=`+quote(n))

@@ -167,3 +167,18 @@ func NeedsVMStatus(entry events.LogEntry, sb Sandbox) bool {
 	return sb.ServiceAccount != "" && strings.EqualFold(a.PrincipalEmail, sb.ServiceAccount) &&
 		secretAccessRE.MatchString(a.MethodName) && slices.Contains(sb.Secrets, secretName(a.ResourceName))
 }
+
+// withOrigin adds to the CEL value of sb what the origin rules read:
+// subnetCidr and vmStatus always, vmStoppedAt and vmStartedAt only when
+// known, so has() tells them apart from the epoch.
+func withOrigin(m map[string]any, sb Sandbox) map[string]any {
+	m["subnetCidr"] = sb.SubnetCIDR
+	m["vmStatus"] = sb.VMStatus
+	if !sb.VMStoppedAt.IsZero() {
+		m["vmStoppedAt"] = sb.VMStoppedAt
+	}
+	if !sb.VMStartedAt.IsZero() {
+		m["vmStartedAt"] = sb.VMStartedAt
+	}
+	return m
+}

@@ -81,7 +81,7 @@ func celJSON(v any) any {
 // never null and serviceAccount is lower-cased (emails compare
 // case-insensitively; rules lower the entry's side only when needed).
 func sandboxValue(sb Sandbox) map[string]any {
-	m := map[string]any{
+	return map[string]any{
 		"project":        sb.Project,
 		"serviceAccount": strings.ToLower(sb.ServiceAccount),
 		"network":        sb.Network,
@@ -89,16 +89,7 @@ func sandboxValue(sb Sandbox) map[string]any {
 		"secrets":        nonNil(sb.Secrets),
 		"canaries":       nonNil(sb.Canaries),
 		"resources":      nonNil(sb.Resources),
-		"subnetCidr":     sb.SubnetCIDR,
-		"vmStatus":       sb.VMStatus,
 	}
-	if !sb.VMStoppedAt.IsZero() {
-		m["vmStoppedAt"] = sb.VMStoppedAt
-	}
-	if !sb.VMStartedAt.IsZero() {
-		m["vmStartedAt"] = sb.VMStartedAt
-	}
-	return m
 }
 
 // nonNil returns s, or an empty list for nil: CEL's in needs a list.
