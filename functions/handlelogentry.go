@@ -96,7 +96,11 @@ func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect
 	}
 	for _, o := range others {
 		if o.rules.ServiceAccount == principal {
-			return evaluate(o.rules), o.id, nil
+			sb, err := withVMState(ctx, e, entry, o.rules)
+			if err != nil {
+				return nil, "", err
+			}
+			return evaluate(sb), o.id, nil
 		}
 	}
 	if m := evaluate(e.Sandbox); len(m) > 0 {
@@ -145,9 +149,9 @@ func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox
 		Project:        cfg.Cloud.GCP.Project,
 		ServiceAccount: sb.ServiceAccount,
 		Network:        sb.Network(),
+		SubnetCIDR:     sb.SubnetCIDR,
 		InstanceName:   sb.Name,
 		Secrets:        cfg.Coopguard.Secrets,
-		SubnetCIDR:     sb.SubnetCIDR,
 		Resources: []string{sb.Network(), sb.Subnet(), sb.Router(),
 			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink()},
 		Coopguard: cfg.CoopguardAccounts(),

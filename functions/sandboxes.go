@@ -50,8 +50,6 @@ func otherSandboxes(ctx context.Context, e *Env) ([]otherSandbox, error) {
 		if err != nil {
 			continue // not a name Provision accepts: not one it built
 		}
-		rules := sandboxForRules(e.Config, sb)
-		setVMState(&rules, inst) // listed anyway: the key-read rule's VM state costs nothing
-		out = append(out, otherSandbox{id: strconv.FormatUint(inst.GetId(), 10), rules: rules})
+		out = append(out, otherSandbox{id: strconv.FormatUint(inst.GetId(), 10), rules: sandboxForRules(e.Config, sb)})
 	}
 }
