@@ -46,7 +46,8 @@ const (
 	// email; the domain is Google's, no user account is in it. Rules test
 	// it with startsWith/endsWith, not a regex, to stay cheap per element.
 	computeSystemAgentDomain = `@compute-system.iam.gserviceaccount.com`
-	// privateIPv4 are the RFC 1918 ranges a VM's internal address is in.
+	// celPrivateIPv4 tests that %s, an address, is in the RFC 1918 ranges
+	// a VM's internal address is in.
 	celPrivateIPv4 = `(cidr('10.0.0.0/8').containsIP(%s) || cidr('172.16.0.0/12').containsIP(%s) || cidr('192.168.0.0/16').containsIP(%s))`
 )
 
