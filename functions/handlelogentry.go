@@ -151,7 +151,7 @@ func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox
 		Network:        sb.Network(),
 		SubnetCIDR:     sb.SubnetCIDR,
 		InstanceName:   sb.Name,
-		Secrets:        cfg.Coopguard.Secrets,
+		Secrets:        sb.Secrets,
 		Resources: []string{sb.Network(), sb.Subnet(), sb.Router(),
 			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink()},
 		Coopguard: cfg.CoopguardAccounts(),

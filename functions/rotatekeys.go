@@ -121,7 +121,7 @@ func RotateKeys(ctx context.Context, ev event.Event) error {
 			return acknowledge(ctx, "undecodable Secret Manager notification", err)
 		}
 		id := se.SecretName()
-		if !e.Config.IsManagedSecret(id) {
+		if _, ok := e.Config.SecretSandbox(id); !ok {
 			log.Warn("SECRET_ROTATE for a secret coopguard does not manage: acknowledged, nothing done; add it to coopguard.secrets or remove the topic from it", "secret", id)
 			return nil
 		}
@@ -167,8 +167,20 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 	log := logger.FromContext(ctx)
 	cfg := e.Config
 	opts.DryRun = opts.DryRun || cfg.Coopguard.DryRun
-	rep, err := NewRotationRunner(e, config.AccountRotator).Run(ctx, opts)
+	runner := NewRotationRunner(e, config.AccountRotator)
+	// Every sandbox's own secrets: a sandbox's is rotated only while
+	// that sandbox exists (a SECRET_ROTATE for another name is refused).
+	// When the sandboxes cannot be listed, the configured sandbox's are
+	// still rotated and the run reports the failure (a retry covers the
+	// others).
 	var errs []error
+	managed, err := managedSecrets(ctx, e, config.AccountRotator)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("rotation covers only %s's secrets: %w", cfg.VM.Name, err))
+	} else {
+		runner.Managed = managed
+	}
+	rep, err := runner.Run(ctx, opts)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -199,14 +211,15 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 }
 
 // NewRotationRunner builds the rotation executor for e, acting as account
-// (the rotator rotates; the reader only inspects): its managed secrets,
+// (the rotator rotates; the reader only inspects): the configured
+// sandbox's managed secrets (RunRotation adds the other sandboxes'),
 // policy, clock and, when key_source_url is set, the HTTP key source.
 func NewRotationRunner(e *Env, account string) *rotation.Runner {
 	rc := e.Config.Coopguard.Rotation
 	r := &rotation.Runner{
 		Client:  e.ClientsOf(account).Secrets,
 		Project: e.Config.Cloud.GCP.Project,
-		Managed: e.Config.Coopguard.Secrets,
+		Managed: e.Config.SandboxSecrets(e.Config.VM.Name),
 		Policy:  rotation.PolicyFrom(rc),
 		Now:     currentTime,
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions/detect"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
 )
 
 // otherSandbox is a sandbox Provision built under a name other than the
@@ -29,27 +30,58 @@ type otherSandbox struct {
 // one). What the rules know of each (its account, network, canary) is
 // derived from its name, as Provision derived it, never read from the VM.
 func otherSandboxes(ctx context.Context, e *Env) ([]otherSandbox, error) {
+	var out []otherSandbox
+	err := eachOtherSandbox(ctx, e, e.Clients, func(inst *computepb.Instance, sb *provisioner.Sandbox) {
+		out = append(out, otherSandbox{id: strconv.FormatUint(inst.GetId(), 10), rules: sandboxForRules(e.Config, sb)})
+	})
+	return out, err
+}
+
+// eachOtherSandbox calls f for each sandbox Provision built in the
+// configured zone besides the configured one, listing the instances with
+// clients (see otherSandboxes for what is trusted).
+func eachOtherSandbox(ctx context.Context, e *Env, clients *gcp.Clients, f func(*computepb.Instance, *provisioner.Sandbox)) error {
 	g := e.Config.Cloud.GCP
-	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
+	it := clients.Instances.List(ctx, &computepb.ListInstancesRequest{
 		Project: g.Project, Zone: g.Zone, Filter: ptr("labels." + config.SandboxLabel + ":*"),
 	})
-	var out []otherSandbox
 	for {
 		inst, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list the sandboxes in %s/%s: %w", g.Project, g.Zone, err)
+			return fmt.Errorf("list the sandboxes in %s/%s: %w", g.Project, g.Zone, err)
 		}
-		name := inst.GetName()
-		if name == e.Config.VM.Name || inst.GetLabels()[config.SandboxLabel] != name {
-			continue
+		if sb, ok := builtSandbox(e.Config, inst); ok {
+			f(inst, sb)
 		}
-		sb, err := provisioner.NewSandbox(e.Config, name, "")
-		if err != nil {
-			continue // not a name Provision accepts: not one it built
-		}
-		out = append(out, otherSandbox{id: strconv.FormatUint(inst.GetId(), 10), rules: sandboxForRules(e.Config, sb)})
 	}
+}
+
+// builtSandbox returns the sandbox Provision built as inst under a name
+// other than the configured one (labelled coopguard-sandbox=<its name>),
+// and false for any other instance.
+func builtSandbox(cfg *config.Config, inst *computepb.Instance) (*provisioner.Sandbox, bool) {
+	name := inst.GetName()
+	if name == cfg.VM.Name || inst.GetLabels()[config.SandboxLabel] != name {
+		return nil, false
+	}
+	sb, err := provisioner.NewSandbox(cfg, name, "")
+	if err != nil {
+		return nil, false // not a name Provision accepts: not one it built
+	}
+	return sb, true
+}
+
+// managedSecrets lists every sandbox's own managed secrets
+// (config.SandboxSecrets): the configured sandbox's, then those of each
+// other sandbox Provision built, listed as account. Rotation and status
+// cover them all; each incident touches only its own sandbox's.
+func managedSecrets(ctx context.Context, e *Env, account string) ([]string, error) {
+	out := e.Config.SandboxSecrets(e.Config.VM.Name)
+	err := eachOtherSandbox(ctx, e, e.ClientsOf(account), func(_ *computepb.Instance, sb *provisioner.Sandbox) {
+		out = append(out, sb.Secrets...)
+	})
+	return out, err
 }

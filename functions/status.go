@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 
 	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -43,7 +45,10 @@ type InstanceStatus struct {
 // SecretStatus is one managed secret and its versions, newest first, with
 // the rotation policy's verdict.
 type SecretStatus struct {
-	Name     string          `json:"name"`
+	Name string `json:"name"`
+	// Sandbox is the sandbox whose own secret it is
+	// (config.SandboxSecrets).
+	Sandbox  string          `json:"sandbox"`
 	Missing  bool            `json:"missing,omitempty"`
 	Versions []VersionStatus `json:"versions"`
 	// RotationDue reports that the newest ENABLED version is older than
@@ -99,6 +104,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		incidents, err := ListIncidents(ctx, e, StatusIncidents)
 		fromStore <- listed{incidents, err}
 	}()
+	var others []*provisioner.Sandbox
 	it := e.ClientsOf(config.AccountReader).Instances.List(ctx, &computepb.ListInstancesRequest{
 		Project: cfg.Cloud.GCP.Project,
 		Zone:    cfg.Cloud.GCP.Zone,
@@ -113,12 +119,23 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 			return nil, fmt.Errorf("list instances in %s: %w", cfg.Cloud.GCP.Zone, err)
 		}
 		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
+		if sb, ok := builtSandbox(cfg, inst); ok {
+			others = append(others, sb)
+		}
 	}
-	for _, id := range cfg.Coopguard.Secrets {
+	// Each sandbox's own secrets: the configured sandbox's first.
+	secrets := cfg.SandboxSecrets(cfg.VM.Name)
+	owners := slices.Repeat([]string{cfg.VM.Name}, len(secrets))
+	for _, sb := range others {
+		secrets = append(secrets, sb.Secrets...)
+		owners = append(owners, slices.Repeat([]string{sb.Name}, len(sb.Secrets))...)
+	}
+	for i, id := range secrets {
 		s, err := secretStatus(ctx, e, id)
 		if err != nil {
 			return nil, err
 		}
+		s.Sandbox = owners[i]
 		rep.Secrets = append(rep.Secrets, s)
 	}
 	got := <-fromStore
@@ -164,6 +181,7 @@ func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
 // whether it is due, exactly as a rotation run would decide.
 func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) {
 	r := NewRotationRunner(e, config.AccountReader)
+	r.Managed = []string{id} // a sandbox's own, as CollectStatus found it
 	st := SecretStatus{Name: "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id, Versions: []VersionStatus{}}
 	plan, missing, err := r.Inspect(ctx, id)
 	if err != nil {

@@ -34,7 +34,15 @@ type Sandbox struct {
 	Image       string
 	Tags        []string
 	SubnetCIDR  string
-	Secrets     []string
+	// Secrets are the sandbox's own managed secrets
+	// (config.SandboxSecrets): coopguard.secrets for the configured
+	// sandbox, "<secret>-<name>" for any other.
+	Secrets []string
+	// OwnSecrets is true when Secrets are derived from the name: Provision
+	// then also names them in deploy's managed-secrets condition of each
+	// coopguard job (secretsAccess), which deploy wrote for the configured
+	// ones.
+	OwnSecrets bool
 	// Canary is the id of the sandbox's decoy secret, "" when off.
 	Canary         string
 	Topics         config.Topics
@@ -77,6 +85,9 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		}
 		sa, own = config.AccountEmail(id, cfg.Cloud.GCP.Project), true
 	}
+	if err := cfg.SandboxSecretsConflict(name); err != nil {
+		return nil, err
+	}
 	return &Sandbox{
 		OwnAccount:     own,
 		run:            uuid.NewString(),
@@ -90,7 +101,8 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 		Image:          cfg.VM.Image,
 		Tags:           cfg.VM.Tags,
 		SubnetCIDR:     cfg.Coopguard.SubnetCIDR,
-		Secrets:        cfg.Coopguard.Secrets,
+		Secrets:        cfg.SandboxSecrets(name),
+		OwnSecrets:     name != cfg.VM.Name,
 		Canary:         cfg.CanarySecret(name),
 		Topics:         cfg.Coopguard.Topics,
 		RotationPeriod: int64(cfg.Coopguard.Rotation.MaxAge.Seconds()),
@@ -179,6 +191,9 @@ func (s *Sandbox) Resources() []Resource {
 		&auditConfig{s},
 		&sandboxAccess{s},
 	)
+	if s.OwnSecrets {
+		rs = append(rs, &secretsAccess{s})
+	}
 	for _, id := range s.Secrets {
 		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})
 	}

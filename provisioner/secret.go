@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/retry"
 )
@@ -42,7 +43,7 @@ func (r *secret) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 				SecretId: r.id,
 				Secret: &secretmanagerpb.Secret{
 					Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}},
-					Labels:      map[string]string{"coopguard-managed": "true"},
+					Labels:      map[string]string{"coopguard-managed": "true", config.SandboxLabel: r.s.Name},
 					Topics:      []*secretmanagerpb.Topic{{Name: topic}},
 					Rotation: &secretmanagerpb.Rotation{
 						RotationPeriod:   durationpb.New(period),
@@ -57,6 +58,11 @@ func (r *secret) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 		}}, nil
 	case err != nil:
 		return Change{}, err
+	}
+	if owner, ok := got.GetLabels()[config.SandboxLabel]; ok && owner != r.s.Name {
+		// Granting this sandbox's account on it would share another
+		// sandbox's key: containing either would disable both.
+		return Change{}, fmt.Errorf("%w: secret %s belongs to sandbox %q (label %s), not %q: sandboxes never share a managed secret; choose another sandbox name or coopguard.secrets", config.ErrInvalid, r.path(), owner, config.SandboxLabel, r.s.Name)
 	}
 	var mask []string
 	hasTopic := slices.ContainsFunc(got.GetTopics(), func(t *secretmanagerpb.Topic) bool { return t.GetName() == topic })

@@ -26,8 +26,12 @@ type Target struct {
 	// Instance is the VM as read when the response started.
 	Instance *computepb.Instance
 	Incident incident.Incident
-	// Secrets are the managed secret ids (config), the only ones touched.
+	// Secrets are the ids of the instance's own managed secrets
+	// (config.SandboxSecrets), the only ones touched.
 	Secrets []string
+	// Workspace is the instance's own Anthropic workspace
+	// (config.SandboxWorkspace): "" for a sandbox that has none.
+	Workspace string
 	DryRun  bool
 	// AgentStopTimeout bounds how long stop-agents reads the watcher's
 	// (unverified) report.

@@ -42,7 +42,7 @@ func (RevokeKey) Run(ctx context.Context, _ *gcp.Clients, t *Target) (Outcome, e
 		return out, nil
 	}
 	out.Target = t.Revoker.Provider() + ": " + out.Target
-	res, err := t.Revoker.Revoke(ctx, revoke.Request{Project: t.Project, Secrets: t.Secrets, Incident: t.Incident.ID, DryRun: t.DryRun})
+	res, err := t.Revoker.Revoke(ctx, revoke.Request{Project: t.Project, Sandbox: t.Instance.GetName(), Secrets: t.Secrets, Workspace: t.Workspace, Incident: t.Incident.ID, DryRun: t.DryRun})
 	if err != nil {
 		if len(res.Revoked) > 0 {
 			out.Detail, out.Changed = "revoked "+list(res.Revoked)+" before failing", res.Revoked

@@ -41,7 +41,7 @@ func (noKeyInMetadata) Run(ctx context.Context, c *gcp.Clients, in *Input) Resul
 		k := it.GetKey()
 		why := ""
 		switch {
-		case slices.ContainsFunc(in.Config.Coopguard.Secrets, func(s string) bool { return normalizeKey(s) == normalizeKey(k) }):
+		case slices.ContainsFunc(in.Sandbox.Secrets, func(s string) bool { return normalizeKey(s) == normalizeKey(k) }):
 			why = "named after the managed secret"
 		case credentialKeyRE.MatchString(k):
 			why = "named like a credential"

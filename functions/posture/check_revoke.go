@@ -29,7 +29,7 @@ func (revokeKeyNamed) Run(ctx context.Context, c *gcp.Clients, in *Input) Result
 	case rv.Provider == "":
 		return pass("revocation at a provider is off: containment disables the Secret Manager versions only, and copies the agents hold still work until the key is rotated (set [coopguard.revoke] to revoke it at the provider)")
 	case rv.Provider == config.RevokeHTTPS:
-		return pass("the revocation endpoint %s names the keys of %s itself", rv.URL, strings.Join(in.Config.Coopguard.Secrets, ", "))
+		return pass("the revocation endpoint %s names the keys of %s itself", rv.URL, strings.Join(in.Sandbox.Secrets, ", "))
 	case rv.NameKeysBy == config.NameByWorkspace:
 		return pass("every active key of Anthropic workspace %s is revoked: keep only the sandbox's keys there", rv.WorkspaceID)
 	}
@@ -37,7 +37,7 @@ func (revokeKeyNamed) Run(ctx context.Context, c *gcp.Clients, in *Input) Result
 		return Result{Status: Error, Evidence: "no incident store to read the recorded key ids from", Fix: "run posture through the deployed functions or coopguard serve, which open coopguard's Firestore database"}
 	}
 	var named, unnamed []string
-	for _, id := range in.Config.Coopguard.Secrets {
+	for _, id := range in.Sandbox.Secrets {
 		vs, err := listVersions(ctx, c, in, id)
 		if retry.IsNotFound(err) {
 			continue // key-in-secret-manager reports the missing secret

@@ -24,7 +24,7 @@ func (keyRotation) Run(ctx context.Context, c *gcp.Clients, in *Input) Result {
 	maxAge := in.Config.Coopguard.Rotation.MaxAge.Duration
 	topic := in.Sandbox.TopicPath(in.Sandbox.Topics.Rotation)
 	var ok, bad, fixes []string
-	for _, id := range in.Config.Coopguard.Secrets {
+	for _, id := range in.Sandbox.Secrets {
 		name := "projects/" + in.Project() + "/secrets/" + id
 		sec, err := c.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name})
 		if retry.IsNotFound(err) {

@@ -22,7 +22,7 @@ func (keyInSecretManager) Name() string { return "api-key-in-secret-manager" }
 
 func (keyInSecretManager) Run(ctx context.Context, c *gcp.Clients, in *Input) Result {
 	var ok, bad, fixes []string
-	for _, id := range in.Config.Coopguard.Secrets {
+	for _, id := range in.Sandbox.Secrets {
 		vs, err := listVersions(ctx, c, in, id)
 		switch {
 		case retry.IsNotFound(err):

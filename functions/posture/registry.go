@@ -35,6 +35,7 @@ var checks = []Check{
 	noExternalIP{},
 	shieldedVM{},
 	keyInSecretManager{},
+	secretsPerSandbox{},
 	noKeyInMetadata{},
 	auditLogging{},
 	alertPolicies{},

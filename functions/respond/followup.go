@@ -124,7 +124,7 @@ func (r *Responder) followUp(ctx context.Context, id string, evidence *atomic.In
 	rep := *rec.Report
 	t := &actions.Target{
 		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone,
-		Incident: rec.Incident, Secrets: r.cfg.Coopguard.Secrets,
+		Incident: rec.Incident, Secrets: r.cfg.SandboxSecrets(rec.Instance), Workspace: r.cfg.SandboxWorkspace(rec.Instance),
 		AgentStopTimeout: r.cfg.Coopguard.AgentStopTimeout.Duration,
 		LogWindow:        30 * time.Minute,
 		NATLogs:          r.cfg.Coopguard.Evidence.NATLogs,

@@ -130,7 +130,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	if inst.GetLabels()[config.SandboxLabel] == "" {
 		return nil, fmt.Errorf("%w: instance %s has no %s label", ErrRefused, inst.GetName(), config.SandboxLabel)
 	}
-	newer, err := r.versionSince(ctx, prev.ReceivedAt)
+	newer, err := r.versionSince(ctx, prev.Instance, prev.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	}
 	t := &actions.Target{
 		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
-		Secrets: r.cfg.Coopguard.Secrets, DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
+		Secrets: r.cfg.SandboxSecrets(inst.GetName()), Workspace: r.cfg.SandboxWorkspace(inst.GetName()), DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
 	}
 	plan := restorePlan(prev.Actions)
 	if len(revoked) > 0 {
@@ -157,7 +157,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 		return nil, err
 	}
 	defer unlock(context.WithoutCancel(ctx))
-	results, _, _, _ := execute(ctx, r.c, r.policy, plan, t, nil, nil, r.guard(owner, id))
+	results, _, _, _ := execute(ctx, r.c, r.policy, plan, t, nil, nil, r.guard(owner, id, inst.GetName()))
 	rep.Actions = append(rep.Actions, results...)
 	if o.DryRun {
 		return &rep, nil
@@ -263,10 +263,10 @@ func without(plan playbook.Plan, action string) playbook.Plan {
 	return out
 }
 
-// versionSince returns the name of a managed secret version created after
-// t, or "".
-func (r *Responder) versionSince(ctx context.Context, t time.Time) (string, error) {
-	for _, id := range r.cfg.Coopguard.Secrets {
+// versionSince returns the name of a version of sandbox's managed secrets
+// created after t, or "".
+func (r *Responder) versionSince(ctx context.Context, sandbox string, t time.Time) (string, error) {
+	for _, id := range r.cfg.SandboxSecrets(sandbox) {
 		it := r.c.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{
 			Parent: "projects/" + r.cfg.Cloud.GCP.Project + "/secrets/" + id, PageSize: 50,
 		})

@@ -56,9 +56,10 @@ type Responder struct {
 	// store decides who acts across instances).
 	mu       sync.Mutex
 	inflight map[string]*flight
-	// secretsMu queues this process's actions on the managed secrets
-	// before the store's lease (see guard).
-	secretsMu sync.Mutex
+	// secretsMus (sandbox name → *sync.Mutex) queue this process's
+	// actions on each sandbox's managed secrets before the store's lease
+	// (see guard).
+	secretsMus sync.Map
 	// revoker revokes the managed key at its provider (nil: off).
 	revoker revoke.Revoker
 }
@@ -233,7 +234,8 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		Zone:             r.cfg.Cloud.GCP.Zone,
 		Instance:         inst,
 		Incident:         inc,
-		Secrets:          r.cfg.Coopguard.Secrets,
+		Secrets:          r.cfg.SandboxSecrets(inst.GetName()),
+		Workspace:        r.cfg.SandboxWorkspace(inst.GetName()),
 		DryRun:           inc.DryRun,
 		AgentStopTimeout: r.cfg.Coopguard.AgentStopTimeout.Duration,
 		LogWindow:        30 * time.Minute,
@@ -242,7 +244,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		Revoker:          r.revoker,
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
-	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID))
+	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID, inst.GetName()))
 	if errors.Is(err, store.ErrLeaseLost) {
 		// Another responder took over (ours expired): it writes the report.
 		return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
@@ -326,28 +328,38 @@ func firstEvidence(ev ...*incident.Evidence) *incident.Evidence {
 	return nil
 }
 
-// secretsLock names the lease of the managed secrets: one action at a
-// time changes them, whatever VM its incident is about, so that incidents
-// on two sandboxes do not both disable the same version. (':' is not valid
-// in a VM name, so it never names an instance's lease.)
-const secretsLock = "coopguard:managed-secrets"
+// secretsLock names the lease of one sandbox's managed secrets
+// (config.SandboxSecrets): one action at a time changes them, so that a
+// containment and a restore of the same sandbox do not interleave. Each
+// sandbox has its own secrets and so its own lease: one sandbox's
+// incidents never wait for another's. (':' is not valid in a VM name, so
+// it never names an instance's lease.)
+func secretsLock(sandbox string) string { return "coopguard:managed-secrets:" + sandbox }
 
-// guard holds the managed secrets' lease around the actions that change
-// them.
-func (r *Responder) guard(owner, incidentID string) func(ctx context.Context, action string) (func(), error) {
+// guard holds sandbox's managed secrets' lease around the actions that
+// change them.
+func (r *Responder) guard(owner, incidentID, sandbox string) func(ctx context.Context, action string) (func(), error) {
 	return func(ctx context.Context, action string) (func(), error) {
 		if action != "disable-secrets" && action != "enable-secrets" {
 			return func() {}, nil
 		}
-		// One waiter per process polls the store; the others queue here.
-		r.secretsMu.Lock()
-		release, _, err := r.st.LockInstance(ctx, secretsLock, owner, incidentID)
+		// One waiter per process and sandbox polls the store; the others
+		// queue here.
+		mu := r.secretsMu(sandbox)
+		mu.Lock()
+		release, _, err := r.st.LockInstance(ctx, secretsLock(sandbox), owner, incidentID)
 		if err != nil {
-			r.secretsMu.Unlock()
+			mu.Unlock()
 			return nil, err
 		}
-		return func() { release(context.WithoutCancel(ctx)); r.secretsMu.Unlock() }, nil
+		return func() { release(context.WithoutCancel(ctx)); mu.Unlock() }, nil
 	}
+}
+
+// secretsMu is the process's mutex for sandbox's managed secrets.
+func (r *Responder) secretsMu(sandbox string) *sync.Mutex {
+	mu, _ := r.secretsMus.LoadOrStore(sandbox, &sync.Mutex{})
+	return mu.(*sync.Mutex)
 }
 
 // refuse records a refusal: nothing was done, and redelivery will not help.

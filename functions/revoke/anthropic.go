@@ -68,6 +68,13 @@ type apiKey struct {
 func (a *Anthropic) Revoke(ctx context.Context, req Request) (Result, error) {
 	var res Result
 	var ids []string
+	ws := a.workspace(req)
+	if a.ByWorkspace && ws == "" {
+		// workspace_id is the configured sandbox's: emptying it for
+		// another sandbox would revoke the wrong sandbox's keys.
+		res.Unnamed = []string{"sandbox " + req.Sandbox + " has no Anthropic workspace of its own (workspace_id is the configured sandbox's): nothing revoked; use name_keys_by = \"key-id\" to revoke other sandboxes' keys"}
+		return res, nil
+	}
 	if !a.ByWorkspace {
 		var err error
 		ids, res.Unnamed, err = a.named(ctx, req)
@@ -85,7 +92,7 @@ func (a *Anthropic) Revoke(ctx context.Context, req Request) (Result, error) {
 	defer clear(admin)
 	c := &adminClient{base: a.BaseURL, key: admin, http: outbound.Client(a.HTTP, hostOf(a.BaseURL), timeoutOr(a.Timeout)), secret: a.cred.secret}
 	if a.ByWorkspace {
-		active, err := c.listActive(ctx, a.WorkspaceID)
+		active, err := c.listActive(ctx, ws)
 		if err != nil {
 			return res, err
 		}
@@ -107,8 +114,8 @@ func (a *Anthropic) Revoke(ctx context.Context, req Request) (Result, error) {
 			return res, err
 		}
 		switch {
-		case a.WorkspaceID != "" && (k.WorkspaceID == nil || *k.WorkspaceID != a.WorkspaceID):
-			res.Unnamed = append(res.Unnamed, id+" (outside workspace "+a.WorkspaceID+": not revoked)")
+		case ws != "" && (k.WorkspaceID == nil || *k.WorkspaceID != ws):
+			res.Unnamed = append(res.Unnamed, id+" (outside workspace "+ws+": not revoked)")
 		case k.Status != "active":
 			res.Already = append(res.Already, id)
 		default:
@@ -118,6 +125,15 @@ func (a *Anthropic) Revoke(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// workspace is the workspace req's sandbox owns: WorkspaceID for the
+// configured sandbox (or a request naming none), req.Workspace otherwise.
+func (a *Anthropic) workspace(req Request) string {
+	if req.Sandbox == "" {
+		return a.WorkspaceID
+	}
+	return req.Workspace
 }
 
 // deactivate sets key id inactive (or records that it would).

@@ -34,8 +34,16 @@ import (
 // Request says what to revoke: the keys of the managed secrets.
 type Request struct {
 	Project string
-	// Secrets are the managed secret ids.
+	// Sandbox is the sandbox whose key is revoked ("" from callers that
+	// predate per-sandbox keys: the configured one).
+	Sandbox string
+	// Secrets are the sandbox's own managed secret ids
+	// (config.SandboxSecrets).
 	Secrets []string
+	// Workspace is the sandbox's own Anthropic workspace
+	// (config.SandboxWorkspace): with a Sandbox set, it replaces the
+	// configured workspace_id, and "" means the sandbox has none.
+	Workspace string
 	// Incident is the incident id (the https provider's Idempotency-Key).
 	Incident string
 	// DryRun reads and reports, changing nothing.

@@ -13,9 +13,9 @@ import (
 // TestEachSandboxAnswersForItsOwnAccount: a sandbox Provision built under
 // another name has its own account, and the detection rules judge that
 // account's calls against that sandbox. Its privileged call contains it
-// and leaves the configured sandbox running; its read of the managed key
-// (which Provision granted it) is no theft, for it or for the configured
-// sandbox.
+// and leaves the configured sandbox running; its read of its own managed
+// key (which Provision created and granted it) is no theft, for it or for
+// the configured sandbox.
 func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	const second = "second-sandbox"
@@ -36,9 +36,14 @@ func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 		return inst.GetStatus()
 	}
 
-	// The second sandbox's account reads the managed key: its own, from
-	// its VM (callerIp its internal address, the project's network).
-	read := strings.ReplaceAll(string(s.alert(t, "logentry-secret-access-unknown-principal.json")), "someone@example.com", account)
+	// The second sandbox's account reads its own managed key, from its VM
+	// (callerIp its internal address, the project's network).
+	own := s.cfg.SandboxSecrets(second)[0]
+	read := strings.NewReplacer("someone@example.com", account, "/secrets/anthropic-api-key/", "/secrets/"+own+"/").
+		Replace(string(s.alert(t, "logentry-secret-access-unknown-principal.json")))
+	if !strings.Contains(read, own) {
+		t.Fatalf("the sample no longer names anthropic-api-key: %s", read)
+	}
 	vm, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, second)
 	read = strings.ReplaceAll(read, `"callerIp": "203.0.113.7"`, `"callerIp": "`+vm.GetNetworkInterfaces()[0].GetNetworkIP()+`", "callerNetwork": "`+audit.CallerNetwork(s.cfg.Cloud.GCP.Project)+`"`)
 	if code := postEvent(t, "HandleLogEntry", binary, []byte(read), nil); code != http.StatusOK {

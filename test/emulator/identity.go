@@ -256,13 +256,8 @@ func managedSecrets(project string, secrets []string, job string) *expr.Expr {
 	if len(secrets) == 0 {
 		secrets = []string{"anthropic-api-key"}
 	}
-	num := resourcemanager.NumberOf(project)
-	var terms []string
-	for _, s := range secrets {
-		name := "projects/" + num + "/secrets/" + s
-		terms = append(terms, `resource.name == "`+name+`"`, `resource.name.startsWith("`+name+`/")`)
-	}
-	return &expr.Expr{Title: "coopguard-managed-secrets-" + job, Description: "the secrets coopguard manages and their versions", Expression: strings.Join(terms, " || ")}
+	return &expr.Expr{Title: config.SecretsConditionTitle(job), Description: config.SecretsConditionDescription,
+		Expression: config.SecretsCondition(resourcemanager.NumberOf(project), secrets)}
 }
 
 // addBinding adds member to role's unconditional binding in p, as

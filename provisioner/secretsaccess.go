@@ -1,0 +1,102 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// secretsAccess names a sandbox's own managed secrets (a sandbox other
+// than the configured one: Sandbox.OwnSecrets) in the conditions under
+// which deploy bound each coopguard job's Secret Manager roles
+// (config.SecretsConditionTitle): the responder may then disable that
+// sandbox's key versions, the restorer re-enable them, the reader and
+// the rotator read and rotate them, and none of them touches a secret no
+// condition names. Deploy names the configured secrets; this widens
+// those bindings' conditions, changing nothing else.
+type secretsAccess struct{ s *Sandbox }
+
+func (r *secretsAccess) Kind() string { return "secrets-access" }
+func (r *secretsAccess) Name() string { return r.s.Name }
+
+// Deps: the project policy's other writers go first, so the
+// read-modify-writes do not race.
+func (r *secretsAccess) Deps() []string { return []string{ID(&sandboxAccess{r.s})} }
+
+func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
+	pol, err := (&projectRoles{r.s}).read(ctx, c)
+	if err != nil {
+		return Change{}, err
+	}
+	bs := secretsBindings(pol)
+	if len(bs) == 0 {
+		// deploy/deploy.sh has not bound the jobs' Secret Manager roles:
+		// no job can touch any managed secret, so there is nothing to widen.
+		return Change{Action: None, Detail: "no " + config.SecretsConditionPrefix + "* binding in project " + r.s.Project + " (deploy/deploy.sh binds them): nothing to widen"}, nil
+	}
+	detail := fmt.Sprintf("secrets %s named in the %s* conditions of %d binding(s)", strings.Join(r.s.Secrets, ", "), config.SecretsConditionPrefix, len(bs))
+	if !r.missing(pol) {
+		return Change{Action: None, Detail: detail}, nil
+	}
+	return Change{Action: Update, Detail: "name " + detail, Apply: func(ctx context.Context) error {
+		for range 3 {
+			pol, err := (&projectRoles{r.s}).read(ctx, c)
+			if err != nil {
+				return err
+			}
+			if !r.missing(pol) {
+				return nil
+			}
+			for _, b := range secretsBindings(pol) {
+				num, ids := config.SecretsIn(b.GetCondition().GetExpression())
+				if num == "" {
+					continue
+				}
+				b.Condition.Expression = config.SecretsCondition(num, append(ids, r.s.Secrets...))
+			}
+			pol.Version = 3 // conditional bindings
+			_, err = c.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + r.s.Project, Policy: pol,
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"bindings", "etag"}}})
+			if !retry.IsPrecondition(err) {
+				if err != nil {
+					return fmt.Errorf("name sandbox %s's secrets in the %s* conditions on project %s: %w", r.s.Name, config.SecretsConditionPrefix, r.s.Project, err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("name sandbox %s's secrets in the %s* conditions on project %s: the policy kept changing", r.s.Name, config.SecretsConditionPrefix, r.s.Project)
+	}}, nil
+}
+
+// missing reports whether a managed-secrets binding of pol does not name
+// every one of the sandbox's secrets.
+func (r *secretsAccess) missing(pol *iampb.Policy) bool {
+	for _, b := range secretsBindings(pol) {
+		num, ids := config.SecretsIn(b.GetCondition().GetExpression())
+		if num != "" && slices.ContainsFunc(r.s.Secrets, func(id string) bool { return !slices.Contains(ids, id) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretsBindings are pol's bindings under a condition deploy titled
+// config.SecretsConditionTitle (one per job's -secrets or -keysource
+// role).
+func secretsBindings(pol *iampb.Policy) []*iampb.Binding {
+	var out []*iampb.Binding
+	for _, b := range pol.GetBindings() {
+		if strings.HasPrefix(b.GetCondition().GetTitle(), config.SecretsConditionPrefix) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
