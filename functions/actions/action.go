@@ -32,7 +32,7 @@ type Target struct {
 	// Workspace is the instance's own Anthropic workspace
 	// (config.SandboxWorkspace): "" for a sandbox that has none.
 	Workspace string
-	DryRun  bool
+	DryRun    bool
 	// AgentStopTimeout bounds how long stop-agents reads the watcher's
 	// (unverified) report.
 	AgentStopTimeout time.Duration
