@@ -122,7 +122,7 @@ func TestCanaryIsPerSandboxAndCanBeOff(t *testing.T) {
 			}
 			var kinds []string
 			for _, r := range s.Resources() {
-				if r.Kind() == "canary-secret" || (r.Kind() == "secret-access" && r.Name() != "anthropic-api-key") {
+				if r.Kind() == "canary-secret" || (r.Kind() == "secret-access" && !slices.Contains(s.Secrets, r.Name())) {
 					kinds = append(kinds, provisioner.ID(r))
 				}
 			}

@@ -163,7 +163,31 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 		}
 	}
 
-	// The blast radius, through the emulated IAM.
+	// Its own key: Provision created it empty; the operator adds the key.
+	ownKey := cfg.SandboxSecrets("sandbox-b")[0]
+	if _, err := op.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
+		Parent: "projects/" + project + "/secrets/" + ownKey, Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-B-KEY")},
+	}); err != nil {
+		t.Fatalf("add sandbox-b's key to %s: %v", ownKey, err)
+	}
+	// coopguard's jobs may act on that secret: every managed-secrets
+	// condition deploy wrote names it beside the configured ones.
+	conditions := 0
+	for _, b := range pol.GetBindings() {
+		if !strings.HasPrefix(b.GetCondition().GetTitle(), config.SecretsConditionPrefix) {
+			continue
+		}
+		conditions++
+		if _, ids := config.SecretsIn(b.GetCondition().GetExpression()); !slices.Contains(ids, ownKey) || !slices.Contains(ids, "anthropic-api-key") {
+			t.Errorf("condition %s names %v, want anthropic-api-key and %s", b.GetCondition().GetTitle(), ids, ownKey)
+		}
+	}
+	if conditions == 0 {
+		t.Errorf("no %s* binding in the project policy: deploy's were not found", config.SecretsConditionPrefix)
+	}
+
+	// The blast radius, through the emulated IAM: its own key and canary,
+	// never the configured sandbox's.
 	sb, err := emu.ClientsAs(ctx, project, own)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +197,8 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 		secret string
 		want   codes.Code
 	}{
-		{"anthropic-api-key", codes.OK},
+		{ownKey, codes.OK},
+		{"anthropic-api-key", codes.PermissionDenied},
 		{cfg.CanarySecret("sandbox-b"), codes.OK},
 		{cfg.CanarySecret(cfg.VM.Name), codes.PermissionDenied},
 	}

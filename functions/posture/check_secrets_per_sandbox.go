@@ -35,10 +35,10 @@ func (secretsPerSandbox) Run(ctx context.Context, c *gcp.Clients, in *Input) Res
 		return readError(err, "compute.instances.list")
 	}
 	owner := map[string]string{} // secret id → the first sandbox it belongs to
-	accounts := map[string]string{}
+	accounts := map[string]string{} // member, lower case → its sandbox
 	var shared []string
 	for _, sb := range sandboxes {
-		accounts["serviceAccount:"+sb.ServiceAccount] = sb.Name
+		accounts[strings.ToLower("serviceAccount:"+sb.ServiceAccount)] = sb.Name
 		for _, id := range sb.Secrets {
 			if o, ok := owner[id]; ok && o != sb.Name {
 				shared = append(shared, fmt.Sprintf("secret %s is both %s's and %s's", id, o, sb.Name))

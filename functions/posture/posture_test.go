@@ -196,6 +196,26 @@ func (w *world) insertFirewall(t *testing.T, fw *computepb.Firewall) {
 	}
 }
 
+// provision builds another sandbox named name, as Provision does.
+func (w *world) provision(t *testing.T, name string) {
+	t.Helper()
+	c, err := w.emu.ClientsAs(w.ctx, w.project(), emulator.Provisioner(w.project()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep, err := provisioner.New(w.cfg, c, func(*provisioner.Sandbox) string { return `logName:"cloudaudit.googleapis.com"` }).
+		Converge(w.ctx, provisioner.Options{Name: name})
+	if err != nil {
+		t.Fatalf("provision %s: %v", name, err)
+	}
+	for _, r := range rep.Resources {
+		if r.Status == provisioner.StatusFailed {
+			t.Fatalf("provision %s: %s/%s failed: %s", name, r.Kind, r.Name, r.Error)
+		}
+	}
+}
+
 func (w *world) secretName() string {
 	return "projects/" + w.project() + "/secrets/" + w.cfg.Coopguard.Secrets[0]
 }
@@ -425,6 +445,33 @@ func TestChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "does not exist", "coopguard provision"},
+
+		// secrets-per-sandbox
+		{"two sandboxes, each its own", "secrets-per-sandbox", func(t *testing.T, w *world) { w.provision(t, "sbx2") },
+			nil, posture.Pass, "each of 2 sandbox(es) (claude-sandbox, sbx2) has its own managed secrets", ""},
+		{"another sandbox's account granted the key", "secrets-per-sandbox", func(t *testing.T, w *world) {
+			// What a sandbox provisioned before secrets were per sandbox
+			// kept: a grant on the configured sandbox's key.
+			w.provision(t, "sbx2")
+			pol, err := w.clients.Secrets.GetIamPolicy(w.ctx, &iampb.GetIamPolicyRequest{Resource: w.secretName()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/secretmanager.secretAccessor", Members: []string{"serviceAccount:sandbox-sbx2@coopguard-local.iam.gserviceaccount.com"}})
+			if _, err := w.clients.Secrets.SetIamPolicy(w.ctx, &iampb.SetIamPolicyRequest{Resource: w.secretName(), Policy: pol}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "secret anthropic-api-key (claude-sandbox's) grants roles/secretmanager.secretAccessor to sbx2's account sandbox-sbx2@coopguard-local.iam.gserviceaccount.com",
+			"gcloud secrets remove-iam-policy-binding anthropic-api-key --project coopguard-local --member=serviceAccount:sandbox-sbx2@coopguard-local.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor"},
+		{"a sandbox whose name gives a configured secret", "secrets-per-sandbox", func(t *testing.T, w *world) {
+			// A VM labelled as sandbox sbx2 while coopguard.secrets also
+			// names anthropic-api-key-sbx2 (Provision refuses to build it).
+			inst := proto.Clone(w.vm(t)).(*computepb.Instance)
+			inst.Name, inst.Id, inst.Disks = proto.String("sbx2"), nil, nil
+			inst.Labels = map[string]string{config.SandboxLabel: "sbx2"}
+			w.emu.Compute.SeedInstance(w.project(), w.cfg.Cloud.GCP.Zone, inst)
+			w.cfg.Coopguard.Secrets = append(w.cfg.Coopguard.Secrets, "anthropic-api-key-sbx2")
+		}, nil, posture.Fail, `sandbox "sbx2" would get secret "anthropic-api-key-sbx2", which is the configured sandbox's secret`, "give each sandbox its own secrets"},
 
 		// no-key-in-metadata
 		{"older cloudcoop: key in metadata", "no-key-in-metadata", func(t *testing.T, w *world) {
