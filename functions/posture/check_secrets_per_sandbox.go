@@ -34,7 +34,7 @@ func (secretsPerSandbox) Run(ctx context.Context, c *gcp.Clients, in *Input) Res
 	if err != nil {
 		return readError(err, "compute.instances.list")
 	}
-	owner := map[string]string{} // secret id → the first sandbox it belongs to
+	owner := map[string]string{}    // secret id → the first sandbox it belongs to
 	accounts := map[string]string{} // member, lower case → its sandbox
 	var shared []string
 	for _, sb := range sandboxes {
