@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -62,6 +63,10 @@ func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, er
 				}
 				b.Condition.Expression = config.SecretsCondition(num, append(ids, r.s.Secrets...))
 			}
+			// deploy/deploy.sh run again binds its narrower condition
+			// beside the one widened here; widened too, it is the same
+			// binding twice: keep one.
+			pol.Bindings = dedupe(pol.Bindings)
 			pol.Version = 3 // conditional bindings
 			_, err = c.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + r.s.Project, Policy: pol,
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"bindings", "etag"}}})
@@ -86,6 +91,17 @@ func (r *secretsAccess) missing(pol *iampb.Policy) bool {
 		}
 	}
 	return false
+}
+
+// dedupe drops the bindings equal to an earlier one.
+func dedupe(bs []*iampb.Binding) []*iampb.Binding {
+	var out []*iampb.Binding
+	for _, b := range bs {
+		if !slices.ContainsFunc(out, func(o *iampb.Binding) bool { return proto.Equal(o, b) }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // secretsBindings are pol's bindings under a condition deploy titled

@@ -223,3 +223,45 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsAccessSurvivesRedeploy: deploy/deploy.sh run again binds each
+// job's Secret Manager role under its own (configured secrets only)
+// condition beside the one Provision widened; converging the other
+// sandbox again widens that one too and keeps a single binding per job.
+func TestSecretsAccessSurvivesRedeploy(t *testing.T) {
+	emu, p := setup(t)
+	ctx := context.Background()
+	cfg := config.Demo()
+	project := cfg.Cloud.GCP.Project
+	if _, err := p.Converge(ctx, provisioner.Options{Name: "sandbox-b"}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int, narrow int) {
+		pol, _ := emu.ResourceManager.Policy(project)
+		for _, b := range pol.GetBindings() {
+			if strings.HasPrefix(b.GetCondition().GetTitle(), config.SecretsConditionPrefix) {
+				n++
+				if _, ids := config.SecretsIn(b.GetCondition().GetExpression()); !slices.Contains(ids, cfg.SandboxSecrets("sandbox-b")[0]) {
+					narrow++
+				}
+			}
+		}
+		return n, narrow
+	}
+	widened, narrow := count()
+	if widened == 0 || narrow != 0 {
+		t.Fatalf("after provision: %d managed-secrets bindings, %d not naming sandbox-b's secret", widened, narrow)
+	}
+	if err := emu.DeployConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n, narrow := count(); n != 2*widened || narrow != widened {
+		t.Fatalf("after deploy again: %d bindings, %d narrow; want %d and %d", n, narrow, 2*widened, widened)
+	}
+	if _, err := p.Converge(ctx, provisioner.Options{Name: "sandbox-b"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, narrow := count(); n != widened || narrow != 0 {
+		t.Errorf("after provision again: %d bindings, %d narrow; want %d, all naming sandbox-b's secret", n, narrow, widened)
+	}
+}
