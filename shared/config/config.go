@@ -49,7 +49,9 @@ type VM struct {
 type Coopguard struct {
 	// DryRun makes every function report what it would do and change nothing.
 	DryRun bool `toml:"dry_run" env:"COOPGUARD_DRY_RUN"`
-	// Secrets are the Secret Manager secret ids coopguard manages; it never
+	// Secrets are the Secret Manager secret ids of the configured
+	// sandbox's (vm.name) managed keys; every other sandbox has its own,
+	// derived from these and its name (SandboxSecrets). coopguard never
 	// touches any other secret.
 	Secrets []string `toml:"secrets" env:"COOPGUARD_SECRETS"`
 	// SubnetCIDR is the sandbox subnet's primary range.
