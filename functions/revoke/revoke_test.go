@@ -340,3 +340,51 @@ func TestHTTPSProvider(t *testing.T) {
 		})
 	}
 }
+
+// TestAnthropicPerSandbox: a request for another sandbox revokes only the
+// keys recorded for that sandbox's own secret, never the configured
+// sandbox's workspace.
+func TestAnthropicPerSandbox(t *testing.T) {
+	w := newWorld(t, 1) // the configured sandbox's key, version 1 of anthropic-api-key
+	w.record(t, "1")
+	own := "anthropic-api-key-sbx2"
+	id, secret := w.emu.Anthropic.CreateKey("sbx2 v1", "wrkspc_sbx2")
+	w.emu.SecretManager.SeedSecret(project, own, []byte(secret))
+	if err := w.st.RecordProviderKey(context.Background(), store.ProviderKey{Secret: own, Version: "1", Provider: "anthropic", KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// By key id: sbx2's key goes, whatever workspace it is in (workspace_id
+	// is the configured sandbox's); the configured sandbox's stays.
+	byID := w.revoker(func(c *config.Revoke) { c.WorkspaceID = "wrkspc_sandbox" })
+	res, err := byID.Revoke(ctx, revoke.Request{Project: project, Sandbox: "sbx2", Secrets: []string{own}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := w.emu.Anthropic.Key(id); k.Status != anthropic.StatusInactive || !slices.Equal(res.Revoked, []string{id}) {
+		t.Errorf("sbx2's key %s is %s, result %+v: want it revoked", id, k.Status, res)
+	}
+	if got := w.status("1"); got != anthropic.StatusActive {
+		t.Errorf("the configured sandbox's key is %s after revoking sbx2's, want active", got)
+	}
+
+	// By workspace: sbx2 has none of its own, so nothing is revoked, and
+	// the result says why.
+	byWS := w.revoker(func(c *config.Revoke) { c.NameKeysBy, c.WorkspaceID = config.NameByWorkspace, "wrkspc_sandbox" })
+	res, err = byWS.Revoke(ctx, revoke.Request{Project: project, Sandbox: "sbx2", Secrets: []string{own}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.status("1"); got != anthropic.StatusActive || len(res.Revoked) != 0 || len(res.Unnamed) != 1 || !strings.Contains(res.Unnamed[0], "no Anthropic workspace of its own") {
+		t.Errorf("revoke by workspace for sbx2: configured key %s, result %+v; want nothing revoked and the reason", got, res)
+	}
+	// The configured sandbox, named with its workspace, still empties it.
+	res, err = byWS.Revoke(ctx, revoke.Request{Project: project, Sandbox: "claude-sandbox", Workspace: "wrkspc_sandbox", Secrets: []string{managed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.status("1"); got != anthropic.StatusInactive || len(res.Revoked) != 1 {
+		t.Errorf("revoke by workspace for the configured sandbox: key %s, result %+v; want it revoked", got, res)
+	}
+}
