@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,11 +28,8 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 	for _, contained := range []string{"configured", second} {
 		t.Run("contain "+contained, func(t *testing.T) {
 			ctx := context.Background()
-			s := newSandbox(t, fastAgentTimeout)
-			if code, rep := provision(t, `{"name":"`+second+`"}`); code != http.StatusOK {
-				t.Fatalf("provision %s = %d: %+v", second, code, rep.Failed())
-			}
-			p := s.cfg.Cloud.GCP.Project
+			w := newWorld(t, fastAgentTimeout)
+			p := w.cfg.Cloud.GCP.Project
 			id, err := provisioner.ServiceAccountID(second)
 			if err != nil {
 				t.Fatal(err)
@@ -40,28 +38,42 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				name, account, secret string
 			}
 			boxes := map[string]box{
-				"configured": {s.cfg.VM.Name, s.cfg.Cloud.GCP.ServiceAccount, s.cfg.Coopguard.Secrets[0]},
-				second:       {second, config.AccountEmail(id, p), s.cfg.SandboxSecrets(second)[0]},
+				"configured": {w.cfg.VM.Name, w.cfg.Cloud.GCP.ServiceAccount, w.cfg.Coopguard.Secrets[0]},
+				second:       {second, config.AccountEmail(id, p), w.cfg.SandboxSecrets(second)[0]},
 			}
 			if got, want := boxes[second].secret, "anthropic-api-key-"+second; got != want {
 				t.Fatalf("sandbox %s's secret is %s, want %s", second, got, want)
 			}
-			// Provision created sbx2's secret empty; the operator adds
-			// its key, and a second version to each, so "every enabled
-			// version" means more than one.
+			// The operator puts sbx2's key in its own secret before
+			// provisioning (Provision keeps an existing secret), and a
+			// second version in each, so "every enabled version" means
+			// more than one. Both come before the incident on GCP's
+			// clock, which provisioning moves on, so restore may
+			// re-enable them.
+			if _, err := w.operator.Secrets.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/" + p, SecretId: boxes[second].secret,
+				Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}}}); err != nil {
+				t.Fatal(err)
+			}
 			for _, b := range boxes {
 				n := 1
 				if b.name == second {
 					n = 2
 				}
 				for range n {
-					if _, err := s.operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
+					if _, err := w.operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
 						Parent: secretPath(p, b.secret), Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-" + b.name)},
 					}); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
+			for _, body := range []string{"", `{"name":"` + second + `"}`} {
+				if code, rep := provision(t, body); code != http.StatusOK {
+					t.Fatalf("provision %s = %d: %+v", body, code, rep.Failed())
+				}
+			}
+			inst, _ := w.emu.Compute.Instance(p, w.cfg.Cloud.GCP.Zone, w.cfg.VM.Name)
+			s := &sandboxWorld{world: w, vmID: strconv.FormatUint(inst.GetId(), 10)}
 			reads := func(b box, secret string) error {
 				c, err := s.emu.ClientsAs(ctx, p, b.account)
 				if err != nil {
@@ -113,13 +125,13 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				}
 			}
 			check("at the answer")
-			var found bool
+			var targetID string
 			for _, r := range incidents(t) {
 				if r.Instance == bystander.name {
 					t.Errorf("an incident on %s, the sandbox nobody contained: %s", bystander.name, r.Incident.ID)
 				}
 				if r.Instance == target.name {
-					found = true
+					targetID = r.Incident.ID
 					if r.Outcome != incident.OutcomeContained {
 						t.Errorf("incident %s on %s: %s (%s), want contained", r.Incident.ID, target.name, r.Outcome, r.Reason)
 					}
@@ -130,11 +142,28 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 					}
 				}
 			}
-			if !found {
+			if targetID == "" {
 				t.Fatalf("no incident on %s\n%s", target.name, s.logs)
 			}
 			s.finishFollowUps(t)
 			check("after the follow-up")
+
+			// The restorer re-enables the contained sandbox's own versions
+			// (its condition names them) and nothing of the other's.
+			if code, _, body := resolve(t, `{"id":"`+targetID+`","restore":true}`); code != http.StatusOK {
+				t.Fatalf("Resolve --restore %s = %d %s", targetID, code, body)
+			}
+			for _, b := range []box{target, bystander} {
+				if got := versionStates(s, p, b.secret); len(got) < 2 || slices.ContainsFunc(got, func(st string) bool { return st != "ENABLED" }) {
+					t.Errorf("after the restore: sandbox %s's key versions = %v, want all ENABLED", b.name, got)
+				}
+				if err := reads(b, b.secret); err != nil {
+					t.Errorf("after the restore: sandbox %s's account cannot read its key: %v", b.name, err)
+				}
+				if st := vmStatus(s, b.name); st != "RUNNING" {
+					t.Errorf("after the restore: sandbox %s's VM is %s, want RUNNING", b.name, st)
+				}
+			}
 		})
 	}
 }
