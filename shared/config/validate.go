@@ -184,15 +184,5 @@ func (c *Config) CanarySecret(sandbox string) string {
 	return c.Coopguard.Canary.Secret + "-" + sandbox
 }
 
-// IsManagedSecret reports whether id is one of the configured secrets.
-func (c *Config) IsManagedSecret(id string) bool {
-	for _, s := range c.Coopguard.Secrets {
-		if s == id {
-			return true
-		}
-	}
-	return false
-}
-
 // ValidName reports whether s is a valid Compute Engine resource name.
 func ValidName(s string) bool { return rfc1035.MatchString(s) }
