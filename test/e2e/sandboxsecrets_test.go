@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -90,6 +92,21 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				other := boxes[otherOf(name, second)]
 				if err := reads(b, other.secret); status.Code(err) != codes.PermissionDenied {
 					t.Errorf("sandbox %s's account reading %s's key %s: %v, want PermissionDenied (each sandbox reads only its own)", b.name, other.name, other.secret, err)
+				}
+			}
+
+			// Status (the reader, under its widened condition) shows
+			// each sandbox's own key.
+			code, b := do(t, http.MethodGet, "/Status", "", nil)
+			var st functions.StatusReport
+			if err := json.Unmarshal(b, &st); code != http.StatusOK || err != nil {
+				t.Fatalf("Status = %d %v %s", code, err, b)
+			}
+			for _, bx := range boxes {
+				if !slices.ContainsFunc(st.Secrets, func(s functions.SecretStatus) bool {
+					return s.Name == secretPath(p, bx.secret) && s.Sandbox == bx.name && len(s.Versions) >= 2
+				}) {
+					t.Errorf("Status does not list %s's secret %s with its versions: %+v", bx.name, bx.secret, st.Secrets)
 				}
 			}
 
