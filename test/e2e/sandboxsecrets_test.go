@@ -16,6 +16,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
@@ -207,4 +208,59 @@ func versionStates(s *sandboxWorld, project, id string) []string {
 func vmStatus(s *sandboxWorld, name string) string {
 	inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, name)
 	return inst.GetStatus()
+}
+
+// TestRotateKeysCoversEverySandboxsKey: the scheduled rotation covers each
+// sandbox's own key, as the rotator under its widened condition: sbx2's
+// superseded version is disabled, the configured sandbox's (not due) left
+// alone; a SECRET_ROTATE for sbx2's secret is a managed secret's.
+func TestRotateKeysCoversEverySandboxsKey(t *testing.T) {
+	w := newWorld(t, fastAgentTimeout)
+	for _, body := range []string{"", `{"name":"sbx2"}`} {
+		if code, rep := provision(t, body); code != http.StatusOK {
+			t.Fatalf("provision %s = %d: %+v", body, code, rep.Failed())
+		}
+	}
+	ctx := context.Background()
+	p := w.cfg.Cloud.GCP.Project
+	own := secretPath(p, w.cfg.SandboxSecrets("sbx2")[0])
+	for range 2 {
+		if _, err := w.operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: own, Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-sbx2")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.emu.Clock.Set(rotateT0)
+	functions.SetClock(w.emu.Clock.Now)
+	t.Cleanup(func() { functions.SetClock(nil) })
+	w.emu.SecretManager.SetVersionCreateTime(own+"/versions/1", rotateT0.Add(-120*rotateDay))
+	w.emu.SecretManager.SetVersionCreateTime(own+"/versions/2", rotateT0.Add(-91*rotateDay))
+	configured := secretPath(p, w.cfg.Coopguard.Secrets[0])
+	w.emu.SecretManager.SetVersionCreateTime(configured+"/versions/1", rotateT0.Add(-rotateDay))
+
+	if code, body := postPubSub(t, "/RotateKeys", schedulerMsg, false); code != http.StatusOK {
+		t.Fatalf("RotateKeys = %d %s\n%s", code, body, w.logs)
+	}
+	states := func(name string) string {
+		var out []string
+		for _, v := range w.emu.SecretManager.Versions(name) {
+			out = append(out, v.GetState().String())
+		}
+		return strings.Join(out, ",")
+	}
+	if got := states(own); got != "DISABLED,ENABLED" {
+		t.Errorf("sbx2's key after rotation = %s, want its superseded version DISABLED\n%s", got, w.logs)
+	}
+	if got := states(configured); got != "ENABLED" {
+		t.Errorf("the configured sandbox's key = %s, want it untouched", got)
+	}
+
+	rotate := events.PubSubMessage{MessageID: "rotate-sbx2", Attributes: map[string]string{
+		"eventType": "SECRET_ROTATE", "secretId": own, "dataFormat": "JSON_API_V1", "timestamp": "2026-11-22T06:00:00.123456Z",
+	}, Data: []byte(`{"name":"` + own + `","rotation":{"rotationPeriod":"7776000s"}}`)}
+	if code, body := postPubSub(t, "/RotateKeys", rotate, false); code != http.StatusOK {
+		t.Fatalf("RotateKeys (SECRET_ROTATE for sbx2's key) = %d %s", code, body)
+	}
+	if strings.Contains(w.logs.String(), "SECRET_ROTATE for a secret coopguard does not manage") {
+		t.Errorf("sbx2's own secret was taken for an unmanaged one:\n%s", w.logs)
+	}
 }
