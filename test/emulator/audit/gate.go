@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/types/known/structpb"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
@@ -67,6 +69,10 @@ type call struct {
 	actAs string
 	// monitored is the log entry's monitored resource.
 	monitored *monitoredres.MonitoredResource
+	// detail is what the fake adds to the entry (serviceData, metadata).
+	detail *detail.Holder
+	// metadata is the entry's metadata when the gate computes it itself.
+	metadata *structpb.Struct
 }
 
 // projectOf returns the project id a relative resource name is in.
@@ -192,6 +198,7 @@ func (g *Gate) record(ctx context.Context, c *call, authz []*auditpb.Authorizati
 		AuthorizationInfo:  authz,
 		RequestMetadata:    &auditpb.RequestMetadata{CallerIp: c.callerIP, CallerSuppliedUserAgent: c.userAgent, CallerNetwork: c.callerNetwork},
 	}
+	addDetail(payload, c, st)
 	severity := ltype.LogSeverity_NOTICE
 	if c.row.Type != AdminWrite {
 		severity = ltype.LogSeverity_INFO

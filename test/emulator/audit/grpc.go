@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
@@ -48,7 +49,9 @@ func (g *Gate) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 			g.record(ctx, c, authz, statusOf(code.Code_PERMISSION_DENIED, msg))
 			return nil, status.Error(codes.PermissionDenied, msg)
 		}
-		resp, err := handler(iam.WithPrincipal(ctx, principal), req)
+		hctx, h := detail.With(iam.WithPrincipal(ctx, principal))
+		c.detail = h
+		resp, err := handler(hctx, req)
 		g.record(ctx, c, authz, status.Convert(err).Proto())
 		return resp, err
 	}

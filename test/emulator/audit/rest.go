@@ -58,6 +58,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 			googleerr.Write(w, http.StatusForbidden, "forbidden", msg)
 			return
 		}
+		c.metadata = metadataDelta(fake, route, body)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(iam.WithPrincipal(r.Context(), principal)))
 		g.record(r.Context(), c, authz, statusOf(code.Code(googleerr.Code(rec.code)), http.StatusText(rec.code)))

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
 )
 
 // RoleSource returns a custom role's permissions by its full name
@@ -106,7 +108,7 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 // SetIamPolicy replaces a service account's allow policy. A stale etag is
 // refused with ABORTED, as IAM does for a concurrent change
 // (https://cloud.google.com/iam/docs/policies#etag).
-func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key, err := s.policyResource(req.GetResource())
@@ -126,6 +128,8 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 	p := proto.Clone(req.GetPolicy()).(*iampb.Policy)
 	p.Etag = nil
 	s.policies.SetPolicy(key, p)
+	// The audit entry's serviceData.policyDelta: what this call changed.
+	detail.SetPolicyDelta(ctx, old, p)
 	p.Etag = policyEtag(p)
 	return p, nil
 }

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
 )
 
 // GetProject returns a seeded project.
@@ -50,7 +52,7 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 // update mask (default "bindings,etag", as in the reference: audit configs
 // change only with "auditConfigs" in the mask). A policy carrying an etag
 // that is no longer current is refused with ABORTED.
-func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
 	id, err := parseProject("resource", req.GetResource())
 	if err != nil {
 		return nil, err
@@ -99,6 +101,8 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 	}
 	next.Etag = []byte(s.newEtag())
 	s.policies[id] = next
+	// The audit entry's serviceData.policyDelta: what this call changed.
+	detail.SetPolicyDelta(ctx, cur, next)
 	return proto.Clone(next).(*iampb.Policy), nil
 }
 
