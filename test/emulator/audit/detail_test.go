@@ -65,7 +65,9 @@ func TestSetMetadataWritesMetadataDelta(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	op := w.clients(t, emulator.Operator)
-	item := func(k, v string) *computepb.Items { return &computepb.Items{Key: proto.String(k), Value: proto.String(v)} }
+	item := func(k, v string) *computepb.Items {
+		return &computepb.Items{Key: proto.String(k), Value: proto.String(v)}
+	}
 	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
 		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
 		Metadata: &computepb.Metadata{Items: []*computepb.Items{item("keep", "1"), item("note", "a"), item("gone", "x")}},
