@@ -156,6 +156,8 @@ func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox
 			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink()},
 		Coopguard: cfg.CoopguardAccounts(),
 		Canaries:  nonEmpty(cfg.CanarySecret(sb.Name)),
+		Pipeline: nonEmpty(cfg.Coopguard.Topics.Alerts, cfg.Coopguard.Topics.Logs, cfg.Coopguard.Topics.Rotation,
+			cfg.Coopguard.Topics.Incidents, cfg.Coopguard.Topics.FollowUp),
 	}
 }
 

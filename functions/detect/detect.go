@@ -68,6 +68,10 @@ type Sandbox struct {
 	// Coopguard are the emails of coopguard's own service accounts: their
 	// calls never trigger a rule.
 	Coopguard []string
+	// Pipeline are the names (last path segment) of coopguard's own
+	// pipeline resources beyond those deploy names coopguard*: its
+	// topics.
+	Pipeline []string
 }
 
 // Match is a rule that matched an entry.
@@ -132,7 +136,7 @@ type compiledRule struct {
 // string helpers (lowerAscii, split…), cel.bind, optional field access
 // (entry.?protoPayload.?methodName.orValue("")) and secretName.
 func newEnv() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(catalogueFunctions(),
 		cel.Variable("entry", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("sandbox", cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(),
@@ -151,7 +155,7 @@ func newEnv() (*cel.Env, error) {
 					}
 					return types.String(secretName(string(s)))
 				}))),
-	)
+	)...)
 }
 
 // secretName returns <id> of "projects/<p>/secrets/<id>" or
@@ -262,8 +266,8 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 }
 
 // EstimateCallCost implements checker.CostEstimator; CEL's defaults apply.
-func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
+func (sizeBounds) EstimateCallCost(_, overloadID string, _ *checker.AstNode, _ []checker.AstNode) *checker.CallEstimate {
+	return catalogueCallCost(overloadID)
 }
 
 // Rules returns the compiled rules, in order.

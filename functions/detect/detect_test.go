@@ -58,6 +58,12 @@ func auditEntry(protoPayload string) []byte {
 	return logEntry("projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity", protoPayload)
 }
 
+// dataAccessEntry builds a Data Access audit log entry JSON: reads
+// (ADMIN_READ, DATA_READ) and DATA_WRITE calls are written there.
+func dataAccessEntry(protoPayload string) []byte {
+	return logEntry("projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Fdata_access", protoPayload)
+}
+
 // logEntry builds an entry of logName whose protoPayload is an AuditLog.
 func logEntry(logName, protoPayload string) []byte {
 	p := strings.Replace(protoPayload, "{", `{"@type":"type.googleapis.com/google.cloud.audit.AuditLog",`, 1)
@@ -98,36 +104,37 @@ func TestDefaultRules(t *testing.T) {
 func ruleCases(t testing.TB) []ruleCase {
 	return []ruleCase{
 		{"sample setIamPolicy by sandbox SA", sample(t, "logentry-setiampolicy-by-sandbox-sa.json"), testSandbox,
-			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSADenied}},
+			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSADenied, RuleSandboxSAWrite}},
 		{"sample secret access by unknown principal", sample(t, "logentry-secret-access-unknown-principal.json"), testSandbox,
 			[]string{RuleForeignSecretAccess}},
 		{"sample benign instance start", sample(t, "logentry-benign-instance-start.json"), testSandbox, nil},
 
 		{"sandbox SA creates a key (granted)", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.iam.admin.v1.CreateServiceAccountKey","resourceName":"projects/-/serviceAccounts/x"}`), testSandbox,
-			[]string{RuleSandboxSAPrivilegedCall}},
-		{"sandbox SA in mixed case, lower-case method", auditEntry(`{"authenticationInfo":{"principalEmail":"CC-Sandbox@coopguard-demo.iam.gserviceaccount.com"},"methodName":"storage.setIamPermissions"}`), testSandbox, nil},
+			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSAWrite}},
+		{"sandbox SA in mixed case, lower-case method", auditEntry(`{"authenticationInfo":{"principalEmail":"CC-Sandbox@coopguard-demo.iam.gserviceaccount.com"},"methodName":"storage.setIamPermissions"}`), testSandbox,
+			[]string{RuleSandboxSAWrite}},
 		{"sandbox SA v1 setIamPolicy on a bucket", auditEntry(`{"authenticationInfo":{"principalEmail":"CC-Sandbox@coopguard-demo.iam.gserviceaccount.com"},"methodName":"storage.setIamPolicy"}`), testSandbox,
-			[]string{RuleSandboxSAPrivilegedCall}},
-		{"sandbox SA impersonates", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"GenerateAccessToken"}`), testSandbox,
+			[]string{RuleSandboxSAPrivilegedCall, RuleSandboxSAWrite}},
+		{"sandbox SA impersonates", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"GenerateAccessToken"}`), testSandbox,
 			[]string{RuleSandboxSAPrivilegedCall}},
 		{"operator sets IAM policy", auditEntry(`{"authenticationInfo":{"principalEmail":"operator@example.com"},"methodName":"SetIamPolicy","status":{"code":7}}`), testSandbox, nil},
-		{"sandbox SA denied on an ordinary call", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.instances.list","status":{"code":7,"message":"PERMISSION_DENIED"}}`), testSandbox,
+		{"sandbox SA denied on an ordinary call", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.instances.list","status":{"code":7,"message":"PERMISSION_DENIED"}}`), testSandbox,
 			[]string{RuleSandboxSADenied}},
-		{"sandbox SA ordinary call succeeds", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{}}`), testSandbox, nil},
-		{"sandbox SA other error code", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{"code":5}}`), testSandbox, nil},
-		{"sandbox reads its own key", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/latest"}`), testSandbox, nil},
+		{"sandbox SA ordinary call succeeds", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{}}`), testSandbox, nil},
+		{"sandbox SA other error code", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"storage.objects.get","status":{"code":5}}`), testSandbox, nil},
+		{"sandbox reads its own key", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/latest"}`), testSandbox, nil},
 		{"unidentified caller reads the key", auditEntry(`{"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/3"}`), testSandbox,
 			[]string{RuleForeignSecretAccess}},
 		{"someone gets version metadata", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.GetSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox, nil},
 		{"someone reads an unmanaged secret", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key-old/versions/1"}`), testSandbox, nil},
 		{"someone lists secrets", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.ListSecrets","resourceName":"projects/123"}`), testSandbox, nil},
 		{"coopguard's responder reads version metadata during a restore", auditEntry(`{"authenticationInfo":{"principalEmail":"coopguard-responder@coopguard-demo.iam.gserviceaccount.com"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), testSandbox, nil},
-		{"the sandbox reads the canary", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/claude-sandbox-backup-key/versions/1"}`), testSandbox,
+		{"the sandbox reads the canary", dataAccessEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/claude-sandbox-backup-key/versions/1"}`), testSandbox,
 			[]string{RuleCanaryAccess}},
 		{"firewall insert on the sandbox network", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.firewalls.insert","resourceName":"projects/coopguard-demo/global/firewalls/allow-all","request":{"network":"https://www.googleapis.com/compute/v1/projects/coopguard-demo/global/networks/coopguard-net"}}`), testSandbox,
 			[]string{RuleDefenceChanged}},
 		{"the sandbox deletes deny-ingress (denied)", auditEntry(`{"authenticationInfo":{"principalEmail":"` + sandboxSA + `"},"methodName":"v1.compute.firewalls.delete","resourceName":"projects/coopguard-demo/global/firewalls/coopguard-claude-sandbox-deny-ingress","status":{"code":7}}`), testSandbox,
-			[]string{RuleSandboxSADenied, RuleDefenceTampering}},
+			[]string{RuleSandboxSADenied, RuleDefenceTampering, RuleSandboxSAWrite}},
 		{"an operator disables the sink", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.logging.v2.ConfigServiceV2.UpdateSink","resourceName":"projects/coopguard-demo/sinks/coopguard-claude-sandbox-sink"}`), testSandbox,
 			[]string{RuleDefenceChanged}},
 		{"an operator removes the quarantine tag", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.instances.setTags","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"}`), testSandbox,
@@ -163,6 +170,11 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RuleCanaryAccess:            {"contain", "CRITICAL"},
 		RuleDefenceTampering:        {"contain", "CRITICAL"},
 		RuleDefenceChanged:          {"notify", "WARNING"},
+		// The catalogue's (rules_catalogue.go).
+		RuleSandboxSAWrite:             {"contain", "CRITICAL"},
+		RuleSandboxHandedPower:         {"contain", "CRITICAL"},
+		RuleSandboxSurroundingsChanged: {"notify", "WARNING"},
+		RuleForeignSecretAccessDenied:  {"notify", "WARNING"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {
@@ -407,7 +419,7 @@ func TestEngineConcurrentUse(t *testing.T) {
 		go func() { done <- eng.Match(entry, testSandbox) }()
 	}
 	for range 8 {
-		if got := <-done; len(got) != 2 {
+		if got := <-done; len(got) != 3 {
 			t.Errorf("concurrent Match = %v", got)
 		}
 	}

@@ -66,7 +66,7 @@ const (
 // genuine audit entries of the sandbox's project, never calls by
 // coopguard's own accounts (Engine.Evaluate).
 func DefaultRules() []Rule {
-	return append([]Rule{
+	rules := append([]Rule{
 		{
 			Name:     RuleSandboxSAPrivilegedCall,
 			Playbook: "contain",
@@ -91,9 +91,10 @@ func DefaultRules() []Rule {
 			Playbook: "contain",
 			Severity: "CRITICAL",
 			// Only the sandbox reads its key; anyone else reading it (or an
-			// unidentified caller) means the key is out.
+			// unidentified caller) means the key is out. A refused read
+			// leaked nothing: foreign-secret-access-denied notifies.
 			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
-	has(entry.protoPayload.resourceName) &&
+	has(entry.protoPayload.resourceName) && ` + celOK + ` &&
 	entry.protoPayload.methodName.matches(r'(?i)` + secretAccessMethods + `') &&
 	entry.protoPayload.resourceName.secretName() in sandbox.secrets &&
 	!(` + celPrincipalIsSandboxSA + `)`,
@@ -125,4 +126,5 @@ func DefaultRules() []Rule {
 			Expression: celDefenceChange + ` && !(` + celPrincipalIsSandboxSA + `)`,
 		},
 	}, originRules()...)
+	return append(rules, catalogueRules()...)
 }

@@ -89,6 +89,7 @@ func sandboxValue(sb Sandbox) map[string]any {
 		"secrets":        nonNil(sb.Secrets),
 		"canaries":       nonNil(sb.Canaries),
 		"resources":      nonNil(sb.Resources),
+		"pipeline":       nonNil(sb.Pipeline),
 	}
 }
 

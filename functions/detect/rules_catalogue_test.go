@@ -1,0 +1,121 @@
+package detect
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	_ "google.golang.org/genproto/googleapis/iam/v1/logging" // AuditData in serviceData
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cloudcoop/coopguard/test/emulator/logging"
+)
+
+// catalogueCases are the catalogue's techniques as GCP writes them, and
+// their benign look-alikes, with the rules each must match.
+func catalogueCases() []ruleCase {
+	const op = `"authenticationInfo":{"principalEmail":"operator@example.com"}`
+	const sa = `"authenticationInfo":{"principalEmail":"` + sandboxSA + `"}`
+	const vm = `"resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"`
+	saRes := `"resourceName":"projects/-/serviceAccounts/` + sandboxSA + `"`
+	tb := testSandbox
+	tb.Pipeline = []string{"coopguard-logs", "my-alerts-topic"}
+	return []ruleCase{
+		// The sandbox's account.
+		{"sandbox SA imports an OS Login key", dataAccessEntry(`{` + sa + `,"methodName":"google.cloud.oslogin.v1.OsLoginService.ImportSshPublicKey","resourceName":"users/` + sandboxSA + `"}`), tb,
+			[]string{RuleSandboxSAWrite}},
+		{"sandbox SA runs an OS Config command", dataAccessEntry(`{` + sa + `,"methodName":"google.cloud.osconfig.v1.OsConfigZonalService.CreateOSPolicyAssignment","resourceName":"projects/coopguard-demo/locations/us-central1-a/osPolicyAssignments/x"}`), tb,
+			[]string{RuleSandboxSAWrite}},
+		{"sandbox SA signs a JWT for another account", dataAccessEntry(`{` + sa + `,"methodName":"SignJwt","resourceName":"projects/-/serviceAccounts/other@coopguard-demo.iam.gserviceaccount.com"}`), tb,
+			[]string{RuleSandboxSAPrivilegedCall}},
+		{"sandbox SA moves the project (refused)", auditEntry(`{` + sa + `,"methodName":"MoveProject","resourceName":"projects/coopguard-demo","status":{"code":7}}`), tb,
+			[]string{RuleSandboxSADenied, RuleSandboxSAWrite}},
+		{"sandbox SA reads its own key (data access)", dataAccessEntry(`{` + sa + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), tb, nil},
+
+		// Another principal handing the sandbox power.
+		{"operator mints a key for the sandbox's account", auditEntry(`{` + op + `,"methodName":"google.iam.admin.v1.CreateServiceAccountKey",` + saRes + `}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator mints a token for the sandbox's account", dataAccessEntry(`{` + op + `,"methodName":"GenerateAccessToken",` + saRes + `}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"someone refused a token for the sandbox's account", dataAccessEntry(`{` + op + `,"methodName":"GenerateAccessToken",` + saRes + `,"status":{"code":7}}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator lets someone act as the sandbox's account", auditEntry(`{` + op + `,"methodName":"google.iam.admin.v1.SetIAMPolicy",` + saRes + `,"serviceData":{"@type":"type.googleapis.com/google.iam.v1.logging.AuditData","policyDelta":{"bindingDeltas":[{"action":"ADD","role":"roles/iam.serviceAccountTokenCreator","member":"user:x@evil.example"}]}}}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator removes someone from the sandbox account's policy", auditEntry(`{` + op + `,"methodName":"google.iam.admin.v1.SetIAMPolicy",` + saRes + `,"serviceData":{"@type":"type.googleapis.com/google.iam.v1.logging.AuditData","policyDelta":{"bindingDeltas":[{"action":"REMOVE","role":"roles/iam.serviceAccountTokenCreator","member":"user:x@evil.example"}]}}}`), tb, nil},
+		{"operator grants the sandbox's account a project role", auditEntry(`{` + op + `,"methodName":"SetIamPolicy","resourceName":"projects/coopguard-demo","serviceData":{"@type":"type.googleapis.com/google.iam.v1.logging.AuditData","policyDelta":{"bindingDeltas":[{"action":"ADD","role":"roles/iap.tunnelResourceAccessor","member":"serviceAccount:` + sandboxSA + `"}]}}}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator grants someone else a project role", auditEntry(`{` + op + `,"methodName":"SetIamPolicy","resourceName":"projects/coopguard-demo","serviceData":{"@type":"type.googleapis.com/google.iam.v1.logging.AuditData","policyDelta":{"bindingDeltas":[{"action":"ADD","role":"roles/viewer","member":"user:new@example.com"}]}}}`), tb, nil},
+		{"operator plants a startup script on the sandbox VM", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.setMetadata",` + vm + `,"metadata":{"instanceMetadataDelta":{"addedMetadataKeys":["startup-script"]}}}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator changes the sandbox VM's ssh-keys", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.setMetadata",` + vm + `,"metadata":{"instanceMetadataDelta":{"modifiedMetadataKeys":["ssh-keys"]}}}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator adds a note to the sandbox VM's metadata", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.setMetadata",` + vm + `,"metadata":{"instanceMetadataDelta":{"addedMetadataKeys":["owner-note"]}}}`), tb, nil},
+		{"operator plants a startup script on another VM", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.setMetadata","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/web","metadata":{"instanceMetadataDelta":{"addedMetadataKeys":["startup-script"]}}}`), tb, nil},
+		{"operator gives the sandbox VM another account", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.setServiceAccount",` + vm + `}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator shares the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.disks.setIamPolicy","resourceName":"projects/coopguard-demo/zones/us-central1-a/disks/claude-sandbox"}`), tb,
+			[]string{RuleSandboxHandedPower}},
+		{"operator shares an image of the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.images.setIamPolicy","resourceName":"projects/coopguard-demo/global/images/claude-sandbox-copy"}`), tb,
+			[]string{RuleSandboxHandedPower}},
+
+		// Another principal around the sandbox: notify.
+		{"operator snapshots the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.disks.createSnapshot","resourceName":"projects/coopguard-demo/zones/us-central1-a/disks/claude-sandbox"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator peers the sandbox's network", auditEntry(`{` + op + `,"methodName":"v1.compute.networks.addPeering","resourceName":"projects/coopguard-demo/global/networks/coopguard-net"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator adds a route on the sandbox's network", auditEntry(`{` + op + `,"methodName":"v1.compute.routes.insert","resourceName":"projects/coopguard-demo/global/routes/out","request":{"network":"projects/coopguard-demo/global/networks/coopguard-net"}}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator adds a route elsewhere", auditEntry(`{` + op + `,"methodName":"v1.compute.routes.insert","resourceName":"projects/coopguard-demo/global/routes/out","request":{"network":"projects/coopguard-demo/global/networks/default"}}`), tb, nil},
+		{"operator turns audit logs off", auditEntry(`{` + op + `,"methodName":"SetIamPolicy","resourceName":"projects/coopguard-demo","serviceData":{"@type":"type.googleapis.com/google.iam.v1.logging.AuditData","policyDelta":{"auditConfigDeltas":[{"action":"REMOVE","service":"allServices","logType":"ADMIN_READ"}]}}}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator deletes coopguard's logs topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Publisher.DeleteTopic","resourceName":"projects/coopguard-demo/topics/my-alerts-topic"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator deletes another topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Publisher.DeleteTopic","resourceName":"projects/coopguard-demo/topics/builds"}`), tb, nil},
+		{"operator changes a coopguard function", auditEntry(`{` + op + `,"methodName":"google.cloud.functions.v2.FunctionService.UpdateFunction","resourceName":"projects/coopguard-demo/locations/us-central1/functions/coopguard-handle-log-entry"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator deletes an Eventarc subscription of coopguard", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Subscriber.DeleteSubscription","resourceName":"projects/coopguard-demo/subscriptions/eventarc-us-central1-coopguard-handle-log-entry-000000-sub-000"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator edits coopguard's custom role", auditEntry(`{` + op + `,"methodName":"google.iam.admin.v1.UpdateRole","resourceName":"projects/coopguard-demo/roles/coopguardResponder"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator disables coopguard's responder", auditEntry(`{` + op + `,"methodName":"google.iam.admin.v1.DisableServiceAccount","resourceName":"projects/-/serviceAccounts/coopguard-responder@coopguard-demo.iam.gserviceaccount.com"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator changes project metadata", auditEntry(`{` + op + `,"methodName":"v1.compute.projects.setCommonInstanceMetadata","resourceName":"projects/coopguard-demo"}`), tb,
+			[]string{RuleSandboxSurroundingsChanged}},
+
+		// False positives gone.
+		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
+			[]string{RuleForeignSecretAccessDenied}},
+		{"someone reads the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1"}`), tb,
+			[]string{RuleForeignSecretAccess}},
+	}
+}
+
+// TestCatalogueRules: each technique matches the rule the coverage table
+// names, each look-alike none, and the sink filter admits every match.
+func TestCatalogueRules(t *testing.T) {
+	eng := defaultEngine(t)
+	for _, tt := range catalogueCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := decode(t, tt.entry)
+			matches, err := eng.Evaluate(context.Background(), entry, tt.sandbox)
+			if err != nil {
+				t.Errorf("Evaluate diagnostics: %v", err)
+			}
+			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
+				t.Errorf("matches = %v, want %v", got, tt.want)
+			}
+			f, err := logging.ParseFilter(SinkFilter(tt.sandbox))
+			if err != nil {
+				t.Fatalf("the sink filter does not parse: %v", err)
+			}
+			var pb loggingpb.LogEntry
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(tt.entry, &pb); err != nil {
+				t.Fatal(err)
+			}
+			if admitted := f.MatchEntry(&pb); len(matches) > 0 && !admitted {
+				t.Errorf("a rule matches but the sink filter drops it")
+			}
+		})
+	}
+}
