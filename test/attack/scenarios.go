@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, originScenarios()...)
+	}, append(originScenarios(), catalogueScenarios()...)...)
 }
 
 // Find returns the scenario called name.

