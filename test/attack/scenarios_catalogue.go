@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	compute "cloud.google.com/go/compute/apiv1"
-	admin "cloud.google.com/go/iam/admin/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	admin "cloud.google.com/go/iam/admin/apiv1"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
