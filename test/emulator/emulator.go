@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
@@ -28,6 +29,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/iamadmin"
+	"github.com/cloudcoop/coopguard/test/emulator/iamcredentials"
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
@@ -60,6 +62,8 @@ type Emulator struct {
 	// IAMAdmin holds service accounts and their keys (IAM API), which
 	// attack drills create and mint.
 	IAMAdmin *iamadmin.Server
+	// IAMCredentials mints tokens and signs JWTs as service accounts.
+	IAMCredentials *iamcredentials.Server
 	// IAM holds roles and the policies the fakes do not; Gate applies
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
@@ -125,6 +129,10 @@ func Start() (*Emulator, error) {
 	e.ServiceUsage.Register(e.grpcSrv)
 	e.ArtifactRegistry.Register(e.grpcSrv)
 	e.IAMAdmin.Register(e.grpcSrv)
+	e.IAMCredentials = iamcredentials.New(e.Clock.Now, func(ctx context.Context, name string) (*adminpb.ServiceAccount, error) {
+		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
+	}, gcp.EmulatedToken)
+	e.IAMCredentials.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()
 	if e.restGW, err = restgw.New(e.GRPCAddr); err != nil {

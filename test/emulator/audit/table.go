@@ -158,6 +158,10 @@ var GRPC = map[string]Row{
 	"/google.iam.admin.v1.IAM/DeleteServiceAccountKey": {Service: iamSvc, Method: "google.iam.admin.v1.DeleteServiceAccountKey", Perms: []string{"iam.serviceAccountKeys.delete"}, Type: AdminWrite, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/GetIamPolicy":            {Service: iamSvc, Method: "google.iam.admin.v1.GetIamPolicy", Perms: []string{"iam.serviceAccounts.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
 	"/google.iam.admin.v1.IAM/SetIamPolicy":            {Service: iamSvc, Method: "google.iam.admin.v1.SetIamPolicy", Perms: []string{"iam.serviceAccounts.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
+	// Service Account Credentials: ADMIN_READ, in the Data Access log
+	// (https://cloud.google.com/iam/docs/audit-logging/audit-logging-iamcreds).
+	"/google.iam.credentials.v1.IAMCredentials/GenerateAccessToken": {Service: "iamcredentials.googleapis.com", Method: "GenerateAccessToken", Perms: []string{"iam.serviceAccounts.getAccessToken"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.iam.credentials.v1.IAMCredentials/SignJwt":             {Service: "iamcredentials.googleapis.com", Method: "SignJwt", Perms: []string{"iam.serviceAccounts.signJwt"}, Type: AdminRead, Resource: []string{"name"}},
 	// Custom roles (https://cloud.google.com/iam/docs/creating-custom-roles#viewing_custom_roles):
 	// reading one needs iam.roles.get on its project or organisation.
 	"/google.iam.admin.v1.IAM/GetRole": {Service: iamSvc, Method: "google.iam.admin.v1.GetRole", Perms: []string{"iam.roles.get"}, Type: AdminRead, Resource: []string{"name"}},
