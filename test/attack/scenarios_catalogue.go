@@ -11,6 +11,8 @@ import (
 	admin "cloud.google.com/go/iam/admin/apiv1"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
+	credentials "cloud.google.com/go/iam/credentials/apiv1"
+	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"golang.org/x/oauth2"
@@ -114,7 +116,38 @@ func catalogueScenarios() []Scenario {
 				return refused(err, "firewalls.insert stratus-ssh")
 			}},
 
+		{Name: "gcp.privilege-escalation.impersonate-service-accounts", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
+			Summary: "tries to mint access tokens for coopguard's five accounts: IAMCredentials.GenerateAccessToken ×5 (refused; ADMIN_READ)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.credentialsAs(ctx, w.Cfg.Cloud.GCP.ServiceAccount)
+				if err != nil {
+					return err
+				}
+				for _, a := range w.Cfg.CoopguardAccounts() {
+					name := "projects/-/serviceAccounts/" + a
+					_, err := c.GenerateAccessToken(ctx, &credentialspb.GenerateAccessTokenRequest{Name: name, Scope: []string{cloudPlatform}})
+					if err := refused(err, "GenerateAccessToken for "+a); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+
 		// Another principal handing the sandbox more power: contained.
+		{Name: "sandbox-token-minted", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "mints an access token of the sandbox's account, to act as it from anywhere for an hour: IAMCredentials.GenerateAccessToken (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.sandboxAccountName()
+				if err != nil {
+					return err
+				}
+				c, err := w.credentialsAs(ctx, w.principal(actorOther))
+				if err != nil {
+					return err
+				}
+				_, err = c.GenerateAccessToken(ctx, &credentialspb.GenerateAccessTokenRequest{Name: "projects/-/serviceAccounts/" + w.Cfg.Cloud.GCP.ServiceAccount, Scope: []string{cloudPlatform}})
+				return allowed(err, "GenerateAccessToken for "+name)
+			}},
 		{Name: "gcp.persistence.create-service-account-key", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
 			Summary: "mints a key for the sandbox's account, to act as it from anywhere: IAM CreateServiceAccountKey (allowed)",
 			Act: func(ctx context.Context, w *World) error {
@@ -242,6 +275,20 @@ func catalogueScenarios() []Scenario {
 				return allowed(err, "SetIamPolicy on "+res)
 			}},
 	}
+}
+
+// cloudPlatform is the OAuth scope of every Google Cloud API.
+const cloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
+
+// credentialsAs dials the official Service Account Credentials client
+// acting as principal.
+func (w *World) credentialsAs(ctx context.Context, principal string) (*credentials.IamCredentialsClient, error) {
+	c, err := credentials.NewIamCredentialsClient(ctx, append(gcp.EmulatedGRPC(w.Emu.GRPCAddr), gcp.EmulatedIdentity(principal))...)
+	if err != nil {
+		return nil, fmt.Errorf("dial the emulated IAM Credentials API: %w", err)
+	}
+	w.closers = append(w.closers, func() { c.Close() })
+	return c, nil
 }
 
 // actOf is the Act of the scenario called name (the catalogue's id for a
