@@ -77,7 +77,7 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, instanceID string, err error) {
 	principal := entry.Audit.PrincipalEmail
 	evaluate := func(sb detect.Sandbox) []detect.Match {
-		m, err := e.Rules.Evaluate(ctx, entry, sb)
+		m, err := e.Rules.Evaluate(ctx, entry, withAlerting(ctx, e, sb, entry))
 		if err != nil {
 			logger.FromContext(ctx).Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)
 		}

@@ -72,6 +72,11 @@ type Sandbox struct {
 	// pipeline resources beyond those deploy names coopguard*: its
 	// topics.
 	Pipeline []string
+	// Alerting are the full resource names of coopguard's alert policies
+	// and notification channels that an entry concerns (HandleLogEntry
+	// reads them for alerting changes only): defence-changed notifies
+	// for those, not for the project's other alerting.
+	Alerting []string
 }
 
 // Match is a rule that matched an entry.

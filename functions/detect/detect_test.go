@@ -32,6 +32,13 @@ var testSandbox = Sandbox{
 	Coopguard:      []string{"coopguard-responder@coopguard-demo.iam.gserviceaccount.com"},
 }
 
+// withAlerting is testSandbox knowing names as coopguard's alerting.
+func withAlerting(names ...string) Sandbox {
+	sb := testSandbox
+	sb.Alerting = names
+	return sb
+}
+
 // defaultEngine compiles DefaultRules or fails the test.
 func defaultEngine(tb testing.TB) *Engine {
 	tb.Helper()
@@ -139,8 +146,9 @@ func ruleCases(t testing.TB) []ruleCase {
 			[]string{RuleDefenceChanged}},
 		{"an operator removes the quarantine tag", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"v1.compute.instances.setTags","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"}`), testSandbox,
 			[]string{RuleDefenceChanged}},
-		{"someone deletes an alert policy", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.monitoring.v3.AlertPolicyService.DeleteAlertPolicy","resourceName":"projects/coopguard-demo/alertPolicies/42"}`), testSandbox,
+		{"someone deletes coopguard's alert policy", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.monitoring.v3.AlertPolicyService.DeleteAlertPolicy","resourceName":"projects/coopguard-demo/alertPolicies/42"}`), withAlerting("projects/coopguard-demo/alertPolicies/42"),
 			[]string{RuleDefenceChanged}},
+		{"someone deletes another alert policy", auditEntry(`{"authenticationInfo":{"principalEmail":"x@example.com"},"methodName":"google.monitoring.v3.AlertPolicyService.DeleteAlertPolicy","resourceName":"projects/coopguard-demo/alertPolicies/43"}`), withAlerting("projects/coopguard-demo/alertPolicies/42"), nil},
 		{"firewall insert elsewhere", auditEntry(`{"methodName":"v1.compute.firewalls.insert","resourceName":"projects/p/global/firewalls/allow-web","request":{"network":"projects/p/global/networks/default"}}`), testSandbox, nil},
 		{"firewall list on the sandbox network", auditEntry(`{"methodName":"v1.compute.firewalls.list","resourceName":"projects/p/global/firewalls/coopguard-net-x"}`), testSandbox, nil},
 		{"look-alike log name written by anyone", logEntry("projects/coopguard-demo/logs/cloudaudit.googleapis.com%2Factivity-copy", `{"authenticationInfo":{"principalEmail":"`+sandboxSA+`"},"methodName":"SetIamPolicy","status":{"code":7}}`), testSandbox, nil},

@@ -45,7 +45,8 @@ const (
 	 entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount)`
 
 	// celDefenceChange: a change to what coopguard built around the
-	// sandbox — its network, firewalls, router, log sink, alerting, or the
+	// sandbox — its network, firewalls, router, log sink, its own alerting
+	// (sandbox.alerting), or the
 	// VM's tags (the quarantine tag). Resources are recognised by name,
 	// the only thing a delete's entry carries.
 	celDefenceChange = `has(entry.protoPayload) && has(entry.protoPayload.methodName) && has(entry.protoPayload.resourceName) &&
@@ -56,7 +57,7 @@ const (
 	     entry.protoPayload.request.network.endsWith('/networks/' + sandbox.network))))) ||
 	 (entry.protoPayload.methodName.matches(r'(?i)` + sinkChangeMethods + `') &&
 	  entry.protoPayload.resourceName.substring(entry.protoPayload.resourceName.lastIndexOf('/') + 1) in sandbox.resources) ||
-	 entry.protoPayload.methodName.matches(r'(?i)` + alertingChangeMethods + `') ||
+	 (entry.protoPayload.methodName.matches(r'(?i)` + alertingChangeMethods + `') && entry.protoPayload.resourceName in sandbox.alerting) ||
 	 (sandbox.instanceName != "" && entry.protoPayload.methodName.matches(r'(?i)` + tagMethods + `') &&
 	  entry.protoPayload.resourceName.endsWith('/instances/' + sandbox.instanceName)))`
 )

@@ -1,6 +1,9 @@
 package detect
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Rules for the public attack catalogue (DataDog Stratus Red Team's GCP
 // techniques, Falco's gcpaudit rules, SigmaHQ rules/cloud/gcp/audit,
@@ -172,3 +175,11 @@ func catalogueRules() []Rule {
 		},
 	}
 }
+
+// alertingChange matches the methods of alertingChangeMethods.
+var alertingChange = regexp.MustCompile(`(?i)` + alertingChangeMethods)
+
+// IsAlertingChange reports whether method changes or removes an alert
+// policy or notification channel: HandleLogEntry then tells the rules
+// which of them are coopguard's (Sandbox.Alerting).
+func IsAlertingChange(method string) bool { return alertingChange.MatchString(method) }

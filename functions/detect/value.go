@@ -90,6 +90,7 @@ func sandboxValue(sb Sandbox) map[string]any {
 		"canaries":       nonNil(sb.Canaries),
 		"resources":      nonNil(sb.Resources),
 		"pipeline":       nonNil(sb.Pipeline),
+		"alerting":       nonNil(sb.Alerting),
 	}
 }
 

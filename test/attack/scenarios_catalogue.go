@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -13,12 +14,14 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	credentials "cloud.google.com/go/iam/credentials/apiv1"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -243,7 +246,37 @@ func catalogueScenarios() []Scenario {
 				return allowed(err, "projects.setCommonInstanceMetadata "+p)
 			}},
 
+		{Name: "operator-alert-policy-delete", Kind: Notify, Actor: actorOperator, Counterpart: "operator-own-alert-policy",
+			Summary: "deletes coopguard's CPU alert policy (allowed): AlertPolicyService.DeleteAlertPolicy",
+			Act: func(ctx context.Context, w *World) error {
+				name, err := w.alertPolicy()
+				if err != nil {
+					return err
+				}
+				err = w.Operator.AlertPolicies.DeleteAlertPolicy(ctx, &monitoringpb.DeleteAlertPolicyRequest{Name: name})
+				return allowed(err, "DeleteAlertPolicy "+name)
+			}},
+
 		// Benign counterparts.
+		{Name: "operator-own-alert-policy", Kind: Benign, Actor: actorOperator, Counterpart: "operator-alert-policy-delete",
+			Summary: "creates, edits and deletes an alert policy of the team's own, not coopguard's: Create/Update/DeleteAlertPolicy",
+			Act: func(ctx context.Context, w *World) error {
+				p, err := w.Operator.AlertPolicies.CreateAlertPolicy(ctx, &monitoringpb.CreateAlertPolicyRequest{Name: "projects/" + w.Cfg.Cloud.GCP.Project,
+					AlertPolicy: &monitoringpb.AlertPolicy{DisplayName: "team latency", Combiner: monitoringpb.AlertPolicy_OR,
+						Conditions: []*monitoringpb.AlertPolicy_Condition{{DisplayName: "latency", Condition: &monitoringpb.AlertPolicy_Condition_ConditionThreshold{
+							ConditionThreshold: &monitoringpb.AlertPolicy_Condition_MetricThreshold{
+								Filter:     `metric.type="compute.googleapis.com/instance/cpu/utilization" AND resource.type="gce_instance"`,
+								Comparison: monitoringpb.ComparisonType_COMPARISON_GT, ThresholdValue: 0.5, Duration: durationpb.New(5 * time.Minute)}}}}}})
+				if err != nil {
+					return allowed(err, "CreateAlertPolicy team latency")
+				}
+				p.DisplayName = "team latency (p99)"
+				if _, err := w.Operator.AlertPolicies.UpdateAlertPolicy(ctx, &monitoringpb.UpdateAlertPolicyRequest{AlertPolicy: p}); err != nil {
+					return allowed(err, "UpdateAlertPolicy "+p.GetName())
+				}
+				err = w.Operator.AlertPolicies.DeleteAlertPolicy(ctx, &monitoringpb.DeleteAlertPolicyRequest{Name: p.GetName()})
+				return allowed(err, "DeleteAlertPolicy "+p.GetName())
+			}},
 		{Name: "operator-list-keys", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.persistence.create-service-account-key",
 			Summary: "lists the keys and reads the IAM policy of the sandbox's account: ListServiceAccountKeys, GetIamPolicy",
 			Act: func(ctx context.Context, w *World) error {
