@@ -30,6 +30,8 @@ func TestDrillAttack(t *testing.T) {
 		{"firewall-widen", []string{"v1.compute.firewalls.patch", "(status 7)", "1 entries routed to topic coopguard-logs", "rule        sandbox-sa-denied", "contain → complete", "VM TERMINATED", "time from the call to containment", "PASS: want contained",
 			"evidence    from Google Cloud (outside the VM)", "1 audited call (0 allowed, 1 denied or failed)", "evidence    written from inside the VM: untrusted"}},
 		{"own-key-read", []string{"none matched: no incident", "after:  VM RUNNING, key versions [ENABLED]", "PASS: want left as it was"}},
+		// A Stratus Red Team id, played by another principal.
+		{"gcp.execution.modify-gce-startup-script", []string{"v1.compute.instances.setMetadata", "rule        sandbox-handed-power", "contain → complete", "PASS: want contained"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

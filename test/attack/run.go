@@ -208,6 +208,8 @@ func (w *World) principal(actor string) string {
 	switch actor {
 	case actorThief:
 		return Thief
+	case actorColleague:
+		return Colleague
 	case actorOperator:
 		return emulator.Operator
 	case actorProvisioner:

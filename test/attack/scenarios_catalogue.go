@@ -33,8 +33,11 @@ import (
 // project (here the operator's, as a phished or leaked login would be).
 const actorOther = actorOperator
 
-// stratus is the catalogue's page of a technique, for the summaries.
-const stratus = "https://stratus-red-team.cloud/attack-techniques/GCP/"
+// Colleague is a user of the project with no access to the key.
+const Colleague = "colleague@example.com"
+
+// actorColleague is Colleague as an actor.
+const actorColleague = "a user without access to the key (" + Colleague + ")"
 
 // catalogueScenarios are the drills named by DataDog Stratus Red Team's
 // GCP technique ids that apply to a sandbox, each played as the principal
@@ -257,6 +260,19 @@ func catalogueScenarios() []Scenario {
 				return allowed(err, "DeleteAlertPolicy "+name)
 			}},
 
+		{Name: "denied-key-read", Kind: Notify, Actor: actorColleague, Counterpart: "secret-theft",
+			Summary: "tries to read the sandbox's key without access: AccessSecretVersion (refused, status 7: nothing leaked, so no containment)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.Emu.ClientsAs(ctx, w.Cfg.Cloud.GCP.Project, Colleague)
+				if err != nil {
+					return err
+				}
+				w.closers = append(w.closers, func() { c.Close() })
+				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
+				_, err = c.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
+				return refused(err, "AccessSecretVersion on "+s+" by "+Colleague)
+			}},
+
 		// Benign counterparts.
 		{Name: "operator-own-alert-policy", Kind: Benign, Actor: actorOperator, Counterpart: "operator-alert-policy-delete",
 			Summary: "creates, edits and deletes an alert policy of the team's own, not coopguard's: Create/Update/DeleteAlertPolicy",
@@ -303,7 +319,7 @@ func catalogueScenarios() []Scenario {
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}
-				pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/viewer", Members: []string{"user:colleague@example.com"}})
+				pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/viewer", Members: []string{"user:" + Colleague}})
 				_, err = w.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol})
 				return allowed(err, "SetIamPolicy on "+res)
 			}},
