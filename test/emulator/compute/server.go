@@ -153,6 +153,7 @@ func New(inj *faults.Injector) *Server {
 	s.instanceRoutes()
 	s.diskRoutes()
 	s.snapshotRoutes()
+	s.iamPolicyRoutes()
 	s.networkRoutes()
 	s.subnetworkRoutes()
 	s.firewallRoutes()
