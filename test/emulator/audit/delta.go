@@ -21,6 +21,7 @@ func addDetail(p *auditpb.AuditLog, c *call, st *rpcstatus.Status) {
 		return
 	}
 	if c.detail != nil {
+		//lint:ignore SA1019 deprecated in the proto, yet what IAM still writes for SetIamPolicy (policyDelta), and what detections read
 		p.ServiceData = c.detail.ServiceData()
 		p.Metadata = c.detail.Metadata()
 	}

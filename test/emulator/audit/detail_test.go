@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 serviceData is deprecated in the proto, yet what IAM writes for SetIamPolicy
+
 package audit_test
 
 import (
