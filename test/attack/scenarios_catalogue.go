@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
 )
@@ -293,6 +294,33 @@ func catalogueScenarios() []Scenario {
 				s := w.secretName(w.Cfg.Coopguard.Secrets[0]) + "/versions/latest"
 				_, err = c.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s})
 				return refused(err, "AccessSecretVersion on "+s+" by "+Colleague)
+			}},
+
+		{Name: "coopguard-function-opened", Kind: Notify, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "lets anyone invoke coopguard's HandleLogEntry function, to feed it forged events: Cloud Run Services.SetIamPolicy allUsers (allowed)",
+			Setup: func(ctx context.Context, w *World) error {
+				// As deploy does: the function's Cloud Run service, invoked
+				// by Eventarc's account only.
+				w.Emu.Run.SeedService(w.Cfg.Cloud.GCP.Project, w.Cfg.Region(), "coopguard-handle-log-entry", nil)
+				return nil
+			},
+			Act: func(ctx context.Context, w *World) error {
+				res := "projects/" + w.Cfg.Cloud.GCP.Project + "/locations/" + w.Cfg.Region() + "/services/coopguard-handle-log-entry"
+				pol, err := w.Operator.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				if err != nil {
+					return allowed(err, "GetIamPolicy on "+res)
+				}
+				pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/run.invoker", Members: []string{"allUsers"}})
+				_, err = w.Operator.Services.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol})
+				return allowed(err, "SetIamPolicy on "+res)
+			}},
+		{Name: "coopguard-account-key", Kind: Notify, Actor: actorOther, Counterpart: "operator-list-keys",
+			Summary: "mints a key for coopguard's responder account: IAM CreateServiceAccountKey (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				email := w.Emu.IAMAdmin.SeedServiceAccount(w.Cfg.Cloud.GCP.Project, config.AccountResponder)
+				name := audit.ServiceAccountResource(email)
+				_, err := w.Operator.IAMAdmin.CreateServiceAccountKey(ctx, &adminpb.CreateServiceAccountKeyRequest{Name: name})
+				return allowed(err, "CreateServiceAccountKey on "+name)
 			}},
 
 		// Benign counterparts.
