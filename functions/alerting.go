@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
@@ -25,11 +26,11 @@ const coopguardDisplayPrefix = "coopguard "
 // its display name is; a deleted one can no longer be read, and is taken
 // for coopguard's when one of the configured sandbox's is missing. When
 // the read fails the change is taken for coopguard's: better a needless
-// notice than a silent loss of alerting. Other entries pass unchanged,
-// without a call.
+// notice than a silent loss of alerting. Other entries, and coopguard's
+// own calls (which no rule sees), pass unchanged, without a call.
 func withAlerting(ctx context.Context, e *Env, sb detect.Sandbox, entry events.LogEntry) detect.Sandbox {
 	res := entry.Audit.ResourceName
-	if !detect.IsAlertingChange(entry.Audit.MethodName) || res == "" {
+	if !detect.IsAlertingChange(entry.Audit.MethodName) || res == "" || slices.Contains(sb.Coopguard, entry.Audit.PrincipalEmail) {
 		return sb
 	}
 	mine, err := coopguardAlerting(ctx, e, sb.Project)
