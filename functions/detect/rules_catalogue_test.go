@@ -91,11 +91,27 @@ func catalogueCases() []ruleCase {
 	}
 }
 
+// sinkDrops are look-alikes the sink filter itself must drop: it admits
+// what the catalogue rules need and nothing more.
+var sinkDrops = map[string]bool{
+	"sandbox SA reads its own key (data access)":        true,
+	"operator grants someone else a project role":       true,
+	"operator adds a note to the sandbox VM's metadata": true,
+	"operator plants a startup script on another VM":    true,
+	"operator adds a route elsewhere":                   true,
+	"operator deletes another topic":                    true,
+}
+
 // TestCatalogueRules: each technique matches the rule the coverage table
-// names, each look-alike none, and the sink filter admits every match.
+// names, each look-alike none, and the sink filter admits every match and
+// drops the look-alikes of sinkDrops.
 func TestCatalogueRules(t *testing.T) {
 	eng := defaultEngine(t)
+	dropCases := 0
 	for _, tt := range catalogueCases() {
+		if sinkDrops[tt.name] {
+			dropCases++
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			entry := decode(t, tt.entry)
 			matches, err := eng.Evaluate(context.Background(), entry, tt.sandbox)
@@ -113,9 +129,16 @@ func TestCatalogueRules(t *testing.T) {
 			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(tt.entry, &pb); err != nil {
 				t.Fatal(err)
 			}
-			if admitted := f.MatchEntry(&pb); len(matches) > 0 && !admitted {
+			admitted := f.MatchEntry(&pb)
+			if len(matches) > 0 && !admitted {
 				t.Errorf("a rule matches but the sink filter drops it")
 			}
+			if sinkDrops[tt.name] && admitted {
+				t.Errorf("the sink filter admits a look-alike no rule needs")
+			}
 		})
+	}
+	if dropCases != len(sinkDrops) {
+		t.Errorf("%d of the %d sinkDrops name a case", dropCases, len(sinkDrops))
 	}
 }
