@@ -191,6 +191,20 @@ func catalogueScenarios() []Scenario {
 				return w.setVMMetadata(ctx, w.Operator, "ssh-keys", "stratus:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill stratus")
 			}},
 
+		{Name: "sandbox-account-granted", Kind: Attack, Actor: actorOther, Counterpart: "operator-grant-viewer",
+			Summary: "grants the sandbox's account IAP tunnelling and OS Login admin on the project: Projects.SetIamPolicy (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				res := "projects/" + w.Cfg.Cloud.GCP.Project
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				if err != nil {
+					return allowed(err, "GetIamPolicy on "+res)
+				}
+				sa := "serviceAccount:" + w.Cfg.Cloud.GCP.ServiceAccount
+				pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/iap.tunnelResourceAccessor", Members: []string{sa}},
+					&iampb.Binding{Role: "roles/compute.osAdminLogin", Members: []string{sa}})
+				_, err = w.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol})
+				return allowed(err, "SetIamPolicy on "+res)
+			}},
 		{Name: "gcp.exfiltration.share-compute-disk", Kind: Attack, Actor: actorOther, Counterpart: "operator-list-keys",
 			Summary: "shares the sandbox's boot disk with an outside account: disks.setIamPolicy roles/compute.storageAdmin (allowed)",
 			Act: func(ctx context.Context, w *World) error {
