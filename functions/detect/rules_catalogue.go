@@ -22,11 +22,12 @@ const (
 // case-insensitively against protoPayload.methodName).
 const (
 	// dataWriteMethods are the catalogue's calls that write only Data
-	// Access (DATA_WRITE) entries: OS Login key import
-	// (https://cloud.google.com/compute/docs/oslogin/audit-logging) and
+	// Access entries: OS Login key import (DATA_WRITE) and SSH
+	// certificate signing (ADMIN_READ)
+	// (https://cloud.google.com/compute/docs/oslogin/view-audit-logs) and
 	// OS Config's run-command and patch jobs
 	// (https://stratus-red-team.cloud/attack-techniques/GCP/gcp.execution.os-config-run-command/).
-	dataWriteMethods = `importsshpublickey|updatesshpublickey|(create|update)ospolicyassignment|executepatchjob`
+	dataWriteMethods = `importsshpublickey|updatesshpublickey|signsshpublickey|(create|update)ospolicyassignment|executepatchjob`
 	// identityMethods hand out the sandbox's identity when their resource
 	// is its account: a key, a token or a signature for it, or its IAM
 	// policy (who may act as it).
