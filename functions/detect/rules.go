@@ -46,8 +46,7 @@ const (
 
 	// celDefenceChange: a change to what coopguard built around the
 	// sandbox — its network, firewalls, router, log sink, its own alerting
-	// (sandbox.alerting), or the
-	// VM's tags (the quarantine tag). Resources are recognised by name,
+	// (sandbox.alerting), or the VM's tags (the quarantine tag). Resources are recognised by name,
 	// the only thing a delete's entry carries.
 	celDefenceChange = `has(entry.protoPayload) && has(entry.protoPayload.methodName) && has(entry.protoPayload.resourceName) &&
 	((entry.protoPayload.methodName.matches(r'(?i)` + networkChangeMethods + `') &&
