@@ -131,7 +131,7 @@ func Start() (*Emulator, error) {
 	e.IAMAdmin.Register(e.grpcSrv)
 	e.IAMCredentials = iamcredentials.New(e.Clock.Now, func(ctx context.Context, name string) (*adminpb.ServiceAccount, error) {
 		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
-	}, gcp.EmulatedToken)
+	}, iam.MintedToken)
 	e.IAMCredentials.Register(e.grpcSrv)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()

@@ -8,9 +8,11 @@
 // and writes the ADMIN_READ audit entry GCP writes
 // (https://cloud.google.com/iam/docs/audit-logging/audit-logging-iamcreds).
 //
-// A token it issues is the emulated GCP's token of the account
-// ("emulated:<email>"), so whoever holds it acts as that account, as on
-// GCP. A signed JWT is opaque: nothing in the emulator verifies it.
+// A token it issues is the emulated GCP's token of the account minted by
+// the caller (iam.MintedToken), so whoever holds it acts as that account,
+// and the calls made with it name the caller in their audit entries'
+// delegation info, as on GCP. A signed JWT is opaque: nothing in the
+// emulator verifies it.
 package iamcredentials
 
 import (
@@ -25,6 +27,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // Lookup resolves a service account by its resource name
@@ -37,13 +41,13 @@ type Server struct {
 
 	now    func() time.Time
 	lookup Lookup
-	token  func(email string) string
+	token  func(minter, email string) string
 }
 
 // New returns a Server. now is the clock for expiry times; lookup finds
-// the accounts (the emulated IAM API's); token is the access token that
-// acts as an account (the emulator's).
-func New(now func() time.Time, lookup Lookup, token func(email string) string) *Server {
+// the accounts (the emulated IAM API's); token is the access token minter
+// had minted for an account (iam.MintedToken).
+func New(now func() time.Time, lookup Lookup, token func(minter, email string) string) *Server {
 	return &Server{now: now, lookup: lookup, token: token}
 }
 
@@ -73,7 +77,11 @@ func (s *Server) GenerateAccessToken(ctx context.Context, req *credentialspb.Gen
 	if life <= 0 || life > maxLifetime {
 		return nil, status.Errorf(codes.InvalidArgument, "Request contains an invalid argument: lifetime must be between 1s and %s.", maxLifetime)
 	}
-	return &credentialspb.GenerateAccessTokenResponse{AccessToken: s.token(sa.GetEmail()), ExpireTime: timestamppb.New(s.now().Add(life))}, nil
+	caller, ok := iam.PrincipalFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "Request is missing required authentication credential.")
+	}
+	return &credentialspb.GenerateAccessTokenResponse{AccessToken: s.token(caller, sa.GetEmail()), ExpireTime: timestamppb.New(s.now().Add(life))}, nil
 }
 
 // SignJwt signs the payload as the account: an opaque compact JWT whose

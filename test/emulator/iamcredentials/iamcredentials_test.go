@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 const project = "creds-proj"
@@ -53,8 +54,11 @@ func TestGenerateAccessToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.GetAccessToken() != gcp.EmulatedToken(target) {
-		t.Errorf("token %q does not act as %s", tok.GetAccessToken(), target)
+	if got, ok := iam.PrincipalFromAuthorization("Bearer " + tok.GetAccessToken()); !ok || got != target {
+		t.Errorf("token %q acts as %q, want %s", tok.GetAccessToken(), got, target)
+	}
+	if minter, ok := iam.MinterFromAuthorization("Bearer " + tok.GetAccessToken()); !ok || minter != emulator.Operator {
+		t.Errorf("token %q was minted by %q, want %s", tok.GetAccessToken(), minter, emulator.Operator)
 	}
 	// The emulator's clock runs on between the call and this look.
 	if exp := tok.GetExpireTime().AsTime().Sub(emu.Clock.Now()); exp > time.Hour || exp < time.Hour-time.Minute {
