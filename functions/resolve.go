@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -61,17 +62,31 @@ func WithLocalOperator(name string) Option { return func(e *Env) { e.localOperat
 
 // Caller is the verified identity behind a request. Under `coopguard
 // serve` it is the local operator. Deployed, Cloud Run admits only
-// requests with a Google-signed ID token of a principal holding
-// run.invoker and passes the token on, so its email claim names the
-// caller; a request without one is refused.
+// requests carrying a Google-signed token of a principal holding
+// run.invoker. When that token is an ID token it is passed on with its
+// signature replaced by signatureRemoved, the mark that Cloud Run, not
+// the caller, checked it; the token Cloud Run checks is
+// X-Serverless-Authorization when the request has one, and then the
+// Authorization header reaches the function untouched, so it is read
+// only when X-Serverless-Authorization is absent. A token that still
+// carries a signature did not come through that check (a public URL,
+// a proxy, a test): anyone could have written its email, so it is
+// refused rather than named as who resolved.
 func Caller(e *Env, r *http.Request) (string, error) {
 	if e.localOperator != "" {
 		return "local:" + e.localOperator, nil
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	header := serverlessAuthorization
+	if r.Header.Get(header) == "" {
+		header = "Authorization"
+	}
+	token, ok := strings.CutPrefix(r.Header.Get(header), "Bearer ")
 	parts := strings.Split(token, ".")
 	if !ok || len(parts) != 3 {
-		return "", errors.New("no ID token in Authorization: call Resolve with an identity token (gcloud auth print-identity-token)")
+		return "", fmt.Errorf("no ID token in %s: call Resolve with an identity token (gcloud auth print-identity-token)", header)
+	}
+	if parts[2] != signatureRemoved {
+		return "", fmt.Errorf("the ID token in %s was not verified by Cloud Run (its signature is still there): deploy Resolve authenticated only (no allUsers run.invoker) and call its Cloud Run URL", header)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
@@ -86,3 +101,14 @@ func Caller(e *Env, r *http.Request) (string, error) {
 	}
 	return claims.Email, nil
 }
+
+const (
+	// serverlessAuthorization is the header Cloud Run checks instead of
+	// Authorization when a request has it
+	// (https://cloud.google.com/run/docs/authenticating/service-to-service).
+	serverlessAuthorization = "X-Serverless-Authorization"
+	// signatureRemoved is what Cloud Run puts in place of the signature of
+	// an ID token it verified before passing it on
+	// (https://cloud.google.com/run/docs/troubleshooting#signature-removed).
+	signatureRemoved = "SIGNATURE_REMOVED_BY_GOOGLE"
+)

@@ -26,13 +26,21 @@ func resolve(t *testing.T, body string) (int, incident.Report, string) {
 // resolveAs posts body to Resolve with the Authorization header auth.
 func resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
 	t.Helper()
+	return resolveWith(t, body, map[string]string{"Authorization": auth})
+}
+
+// resolveWith posts body to Resolve with the non-empty headers given.
+func resolveWith(t *testing.T, body string, headers map[string]string) (int, incident.Report, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, baseURL+"/Resolve", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	code, b := send(t, req)
 	var rep incident.Report
@@ -41,31 +49,46 @@ func resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
 }
 
 // idToken is an Authorization header with an ID token for email, shaped
-// as Cloud Run passes it on after verifying its signature.
+// as Cloud Run passes it on after verifying its signature: the signature
+// replaced by SIGNATURE_REMOVED_BY_GOOGLE
+// (https://cloud.google.com/run/docs/troubleshooting#signature-removed).
 func idToken(email string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	payload, _ := json.Marshal(map[string]any{"iss": "https://accounts.google.com", "email": email, "email_verified": true})
-	return "Bearer " + enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(payload) + ".c2lnbmF0dXJl"
+	return signedToken(email, "SIGNATURE_REMOVED_BY_GOOGLE")
 }
 
-// TestResolveCallerIsTheToken: who resolved is the ID token's email; a
-// "by" in the body is refused and no token is 401.
+// signedToken is an Authorization header with an ID token for email
+// whose third part is signature.
+func signedToken(email, signature string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	payload, _ := json.Marshal(map[string]any{"iss": "https://accounts.google.com", "email": email, "email_verified": true})
+	return "Bearer " + enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(payload) + "." + signature
+}
+
+// TestResolveCallerIsTheToken: who resolved is the email of the ID token
+// Cloud Run verified; a "by" in the body is refused, no token is 401, and
+// so is a token Cloud Run did not verify (signature still there) or an
+// Authorization header Cloud Run passed on untouched because it checked
+// X-Serverless-Authorization instead.
 func TestResolveCallerIsTheToken(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	// Contained or incomplete, the incident is in the store and resolvable.
 	postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
+	const id = `{"id":"alert-0.n1m3x8a2b7kq"}`
 	tests := []struct {
-		name, body, auth string
-		want             int
-		says             string
+		name, body, auth, serverless string
+		want                         int
+		says                         string
 	}{
-		{"no token", `{"id":"alert-0.n1m3x8a2b7kq"}`, "", http.StatusUnauthorized, "ID token"},
-		{"by in the body", `{"id":"alert-0.n1m3x8a2b7kq","by":"someone-else"}`, idToken(oncall), http.StatusBadRequest, "unknown field"},
-		{"token", `{"id":"alert-0.n1m3x8a2b7kq"}`, idToken(oncall), http.StatusOK, `"resolvedBy": "` + oncall + `"`},
+		{"no token", id, "", "", http.StatusUnauthorized, "ID token"},
+		{"by in the body", `{"id":"alert-0.n1m3x8a2b7kq","by":"someone-else"}`, idToken(oncall), "", http.StatusBadRequest, "unknown field"},
+		{"unverified signature", id, signedToken("ceo@example.com", "c2lnbmF0dXJl"), "", http.StatusUnauthorized, "not verified by Cloud Run"},
+		{"access token checked, forged Authorization", id, idToken("ceo@example.com"), "Bearer ya29.access-token", http.StatusUnauthorized, "no ID token in X-Serverless-Authorization"},
+		{"X-Serverless-Authorization names the caller", id, idToken("ceo@example.com"), idToken(oncall), http.StatusOK, `"resolvedBy": "` + oncall + `"`},
+		{"token", id, idToken(oncall), "", http.StatusOK, `"resolvedBy": "` + oncall + `"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, body := resolveAs(t, tt.body, tt.auth)
+			code, _, body := resolveWith(t, tt.body, map[string]string{"Authorization": tt.auth, "X-Serverless-Authorization": tt.serverless})
 			if code != tt.want || !strings.Contains(body, tt.says) {
 				t.Errorf("= %d %s, want %d saying %q", code, body, tt.want, tt.says)
 			}
