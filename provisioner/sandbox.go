@@ -134,7 +134,12 @@ func (s *Sandbox) FirewallIAPSSH() string { return derive(s.Name, "allow-iap-ssh
 func (s *Sandbox) FirewallQuarantine() string { return derive(s.Name, "quarantine") }
 
 // AlertPolicyName is the CPU alert policy's display name.
-func (s *Sandbox) AlertPolicyName() string { return "coopguard " + s.Name + " CPU" }
+func (s *Sandbox) AlertPolicyName() string { return AlertPolicyName(s.Name) }
+
+// AlertPolicyName is the display name of the CPU alert policy Provision
+// makes for the sandbox named sandbox: the only policy whose incidents
+// HandleAlert acts on for that sandbox's VM.
+func AlertPolicyName(sandbox string) string { return "coopguard " + sandbox + " CPU" }
 
 // IncidentPolicyName is the display name of the log-match policy that
 // tells the operator's channels of the sandbox's incidents.

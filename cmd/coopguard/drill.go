@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/store"
@@ -131,14 +132,15 @@ func drillNext(rep *incident.Report) string {
 }
 
 // drillIncident is a Monitoring incident for the sandbox VM as the CPU
-// policy would send it.
-func drillIncident(project, zone, instanceID, playbook string) (id string, payload []byte, err error) {
+// policy Provision made for it would send it (HandleAlert acts on no
+// other policy's incidents).
+func drillIncident(project, zone, vmName, instanceID, playbook string) (id string, payload []byte, err error) {
 	id = "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	payload, err = events.EncodeIncident(events.MonitoringIncident{
 		Version:          "1.2",
 		IncidentID:       id,
 		State:            events.IncidentOpen,
-		PolicyName:       "coopguard drill",
+		PolicyName:       provisioner.AlertPolicyName(vmName),
 		PolicyUserLabels: map[string]string{functions.PlaybookLabel: playbook},
 		ConditionName:    "fire drill",
 		Resource:         events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{"instance_id": instanceID, "zone": zone, "project_id": project}},
@@ -172,7 +174,7 @@ func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (
 		return nil, errors.New("no sandbox to drill: run coopguard provision first")
 	}
 	vm := st.Instances[0]
-	id, payload, err := drillIncident(st.Project, vm.Zone, vm.ID, playbook)
+	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +309,7 @@ func drillDirect(ctx context.Context, e *functions.Env, playbook string, dryRun 
 		return nil, respond.ErrNoStore
 	}
 	vm := st.Instances[0]
-	id, payload, err := drillIncident(st.Project, vm.Zone, vm.ID, playbook)
+	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
@@ -51,7 +52,8 @@ func fastAgentTimeout(c *config.Config) {
 // alert is the sample open incident about this world's VM.
 func (s *sandboxWorld) alert(t *testing.T, file string, replace ...string) []byte {
 	t.Helper()
-	return sample(t, file, append([]string{"coopguard-demo", s.cfg.Cloud.GCP.Project, "4410915023349531000", s.vmID}, replace...)...)
+	return sample(t, file, append([]string{"coopguard-demo", s.cfg.Cloud.GCP.Project, "4410915023349531000", s.vmID,
+		`"coopguard sandbox CPU"`, strconv.Quote(provisioner.AlertPolicyName(s.cfg.VM.Name))}, replace...)...)
 }
 
 func (s *sandboxWorld) instance(t *testing.T) *computepb.Instance {
@@ -233,17 +235,29 @@ func TestAlertsThatDoNothing(t *testing.T) {
 	foreign := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{Name: proto.String("prod-db"), Labels: map[string]string{"team": "prod"}})
 	foreignID := strconv.FormatUint(foreign.GetId(), 10)
 	open := string(s.alert(t, "monitoring-incident-open.json"))
+	policy := strconv.Quote(provisioner.AlertPolicyName(s.cfg.VM.Name))
+	// with renames the incident to id and makes the replacements old→new.
+	with := func(id string, oldNew ...string) string {
+		return strings.NewReplacer(append([]string{"0.n1m3x8a2b7kq", id}, oldNew...)...).Replace(open)
+	}
 	tests := []struct {
 		name    string
 		payload string
 		raw     []byte // a raw CloudEvent data body instead of an envelope
 		refused string // incident id expected as refused in Status
+		ignored string // incident id expected nowhere in Status
 	}{
 		{name: "closed incident", payload: string(s.alert(t, "monitoring-incident-closed.json"))},
 		{name: "test notification", payload: string(sample(t, "monitoring-test-notification.json"))},
-		{name: "foreign instance", payload: strings.ReplaceAll(strings.ReplaceAll(open, s.vmID, foreignID), "0.n1m3x8a2b7kq", "foreign-1"), refused: "alert-foreign-1"},
-		{name: "other project", payload: strings.ReplaceAll(strings.ReplaceAll(open, `"project_id": "coopguard-local"`, `"project_id": "prod-project-1"`), "0.n1m3x8a2b7kq", "other-proj"), refused: "alert-other-proj"},
-		{name: "unknown instance", payload: strings.ReplaceAll(strings.ReplaceAll(open, s.vmID, "12345"), "0.n1m3x8a2b7kq", "ghost"), refused: "alert-ghost"},
+		{name: "foreign instance", payload: with("foreign-1", s.vmID, foreignID), ignored: "alert-foreign-1"},
+		{name: "other project", payload: with("other-proj", `"project_id": "coopguard-local"`, `"project_id": "prod-project-1"`), ignored: "alert-other-proj"},
+		{name: "unknown instance", payload: with("ghost", s.vmID, "12345"), ignored: "alert-ghost"},
+		// Policies someone else made and pointed at coopguard's channel
+		// used to contain the VM they named.
+		{name: "policy not coopguard's", payload: with("theirs", policy, `"prod CPU high"`), ignored: "alert-theirs"},
+		{name: "another sandbox's policy", payload: with("sbx2-policy", policy, `"coopguard sbx2 CPU"`), ignored: "alert-sbx2-policy"},
+		{name: "labelled for another sandbox", payload: with("relabelled", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "contain", "coopguard-sandbox": "sbx2"`), ignored: "alert-relabelled"},
+		{name: "not a VM", payload: with("a-bucket", `"type": "gce_instance"`, `"type": "gcs_bucket"`), ignored: "alert-a-bucket"},
 		{name: "not JSON", payload: "not json at all"},
 		{name: "missing incident", payload: `{"version":"1.2"}`},
 		{name: "empty", payload: ""},
@@ -271,6 +285,9 @@ func TestAlertsThatDoNothing(t *testing.T) {
 				if !ok || rep.Outcome != incident.OutcomeRefused || rep.Reason == "" {
 					t.Errorf("report = %+v, want refused with a reason", rep)
 				}
+			}
+			if rep, ok := incidents(t)[tt.ignored]; tt.ignored != "" && ok {
+				t.Errorf("report = %+v, want none: not coopguard's policy for that sandbox", rep)
 			}
 		})
 	}

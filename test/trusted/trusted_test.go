@@ -36,6 +36,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/functions/respond"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -168,12 +169,13 @@ func startResponder(t *testing.T, e *fixture.Env, ahead time.Duration) *responde
 }
 
 // alert is Cloud Monitoring's notification that incident id opened on the
-// VM with numeric id vmID, under a policy labelled for the contain
-// playbook; coopguard names the incident "alert-" + id.
-func alert(t *testing.T, e *fixture.Env, id, vmID string) []byte {
+// sandbox VM name (numeric id vmID), under the CPU policy Provision makes
+// for it, labelled for the contain playbook; coopguard names the incident
+// "alert-" + id.
+func alert(t *testing.T, e *fixture.Env, id, name, vmID string) []byte {
 	t.Helper()
 	payload, err := events.EncodeIncident(events.MonitoringIncident{
-		Version: "1.2", IncidentID: id, State: events.IncidentOpen, PolicyName: "coopguard test policy",
+		Version: "1.2", IncidentID: id, State: events.IncidentOpen, PolicyName: provisioner.AlertPolicyName(name),
 		PolicyUserLabels: map[string]string{functions.PlaybookLabel: incident.PlaybookContain},
 		Resource: events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{
 			"instance_id": vmID, "zone": e.Cfg.Cloud.GCP.Zone, "project_id": e.Cfg.Cloud.GCP.Project}},
@@ -347,7 +349,7 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	for i := range incidents {
 		vm := e.SandboxVM(fmt.Sprintf("sandbox-%02d", i))
 		names[i] = fmt.Sprintf("alert-%02d", i)
-		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), vm)
+		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), fmt.Sprintf("sandbox-%02d", i), vm)
 	}
 	procs := make([]*responder, responders)
 	for i := range procs {
@@ -472,7 +474,7 @@ func TestKilledResponderIsResumed(t *testing.T) {
 	ctx := fixture.Quiet
 	vm := e.SandboxVM(e.Cfg.VM.Name)
 	inc := e.Incident("alert-killed", vm, incident.PlaybookContain)
-	payload := alert(t, e, "killed", vm)
+	payload := alert(t, e, "killed", e.Cfg.VM.Name, vm)
 
 	// The helper's stop-vm call hangs until its connection dies.
 	stopArrived := make(chan struct{})
