@@ -111,7 +111,7 @@ var Roots = map[string][]string{
 var Claims = map[string][]string{
 	"functions/provision.go":       {RoleProvisioner},
 	"functions/status.go":          {RoleReader},
-	"functions/sandboxes.go":       {RoleResponder}, // HandleLogEntry finds the sandbox an entry concerns
+	"functions/sandboxes.go":       {RoleResponder}, // HandleLogEntry and HandleAlert find the sandbox an event concerns
 	"functions/alerting.go":        {RoleResponder}, // HandleLogEntry tells coopguard's alerting from the project's
 	"functions/rotatekeys.go":      {RoleRotator},
 	"functions/posture":            {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check

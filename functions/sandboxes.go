@@ -13,6 +13,7 @@ import (
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/events"
 )
 
 // otherSandbox is a sandbox Provision built under a name other than the
@@ -84,4 +85,51 @@ func managedSecrets(ctx context.Context, e *Env, account string) ([]string, erro
 		out = append(out, sb.Secrets...)
 	})
 	return out, err
+}
+
+// foreignAlert says why m is not an incident of the CPU policy Provision
+// made for the VM it names, or "" when it is. Anyone who may edit alert
+// policies can point one at coopguard's channel, with any playbook label
+// and any resource; only the policy coopguard made for a sandbox, about
+// that sandbox's own VM, decides that the VM is contained. The VM is
+// found by its numeric id among the guarded zone's instances; its
+// coopguard-sandbox label, set by Provision, names the sandbox.
+func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (string, error) {
+	id := m.Resource.InstanceID()
+	if m.Resource.Type != "gce_instance" || id == "" {
+		return fmt.Sprintf("the incident is about a %q resource, not a sandbox VM", m.Resource.Type), nil
+	}
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return fmt.Sprintf("instance id %q is not numeric", id), nil
+	}
+	g := e.Config.Cloud.GCP
+	if p := m.Resource.ProjectID(); p != "" && p != g.Project {
+		return fmt.Sprintf("the incident is about project %q; coopguard guards %q", p, g.Project), nil
+	}
+	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
+		Project: g.Project, Zone: g.Zone, Filter: ptr("id = " + id),
+	})
+	for {
+		inst, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return fmt.Sprintf("no instance with id %s in %s/%s", id, g.Project, g.Zone), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("list instances in %s/%s: %w", g.Project, g.Zone, err)
+		}
+		if strconv.FormatUint(inst.GetId(), 10) != id {
+			continue // the filter is the server's; check the id ourselves too
+		}
+		name := inst.GetLabels()[config.SandboxLabel]
+		if name == "" || name != inst.GetName() {
+			return fmt.Sprintf("instance %s is not a sandbox Provision built (label %s=%q)", inst.GetName(), config.SandboxLabel, name), nil
+		}
+		if want := provisioner.AlertPolicyName(name); m.PolicyName != want {
+			return fmt.Sprintf("policy %q is not the policy coopguard made for sandbox %s (%q)", m.PolicyName, name, want), nil
+		}
+		if l, ok := m.PolicyUserLabels[config.SandboxLabel]; ok && l != name {
+			return fmt.Sprintf("the policy is labelled %s=%q, not %q", config.SandboxLabel, l, name), nil
+		}
+		return "", nil
+	}
 }
