@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/functions/rotation"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -37,7 +38,7 @@ const SecretRotateEvent = "SECRET_ROTATE"
 
 // RotationDueMetric is the gauge written (value 1, label secret) for each
 // secret a run finds due.
-const RotationDueMetric = "custom.googleapis.com/coopguard/rotation_due"
+const RotationDueMetric = provisioner.RotationDueMetric
 
 // RotationDueType is the "type" attribute of the rotation-due record on the
 // incidents topic.

@@ -2,14 +2,22 @@ package provisioner_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"google.golang.org/genproto/googleapis/api/metric"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/report"
 	"github.com/cloudcoop/coopguard/test/emulator"
 )
 
@@ -184,5 +192,58 @@ func TestConvergeRecreatesDeletedFirewall(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("converge reported the deleted %s made, but it does not exist", rule)
+	}
+}
+
+// TestConvergeDefinesCoopguardMetrics: a sandbox holding
+// roles/monitoring.metricWriter defines coopguard's incident metric first,
+// with another value type (the service then refuses coopguard's points);
+// Provision puts back the descriptor coopguard writes, and coopguard's
+// point is accepted again.
+func TestConvergeDefinesCoopguardMetrics(t *testing.T) {
+	emu, p := setup(t)
+	ctx := context.Background()
+	cfg := config.Demo()
+	sbx, err := emu.ClientsAs(ctx, cfg.Cloud.GCP.Project, cfg.Cloud.GCP.ServiceAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sbx.Close()
+	if _, err := sbx.Metrics.CreateMetricDescriptor(ctx, &monitoringpb.CreateMetricDescriptorRequest{Name: "projects/" + cfg.Cloud.GCP.Project, MetricDescriptor: &metric.MetricDescriptor{
+		Type: report.MetricType, MetricKind: metric.MetricDescriptor_GAUGE, ValueType: metric.MetricDescriptor_STRING,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := emu.Clients(ctx, cfg.Cloud.GCP.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	write := func(at time.Time) error {
+		return op.Metrics.CreateTimeSeries(ctx, &monitoringpb.CreateTimeSeriesRequest{Name: "projects/" + cfg.Cloud.GCP.Project, TimeSeries: []*monitoringpb.TimeSeries{{
+			Metric:   &metric.Metric{Type: report.MetricType, Labels: map[string]string{"playbook": "contain", "source": "alert", "outcome": "contained"}},
+			Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": cfg.Cloud.GCP.Project}},
+			Points: []*monitoringpb.Point{{Interval: &monitoringpb.TimeInterval{EndTime: timestamppb.New(at)},
+				Value: &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: 1.5}}}},
+		}}})
+	}
+	if err := write(emu.Clock.Now()); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("coopguard's point under the sandbox's descriptor = %v, want INVALID_ARGUMENT", err)
+	}
+	rep, err := p.Converge(ctx, provisioner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range rep.Resources {
+		if r.Kind == "metricDescriptor" {
+			actions = append(actions, r.Name+" "+string(r.Action))
+		}
+	}
+	if want := []string{report.MetricType + " update", provisioner.RotationDueMetric + " create"}; !slices.Equal(actions, want) {
+		t.Errorf("metric descriptors = %v, want %v", actions, want)
+	}
+	if err := write(emu.Clock.Now().Add(time.Minute)); err != nil {
+		t.Errorf("coopguard's point after Provision: %v", err)
 	}
 }

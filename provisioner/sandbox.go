@@ -206,6 +206,9 @@ func (s *Sandbox) Resources() []Resource {
 		c := &canary{s}
 		rs = append(rs, c, &secretAccess{s, s.Canary, ID(c)})
 	}
+	for _, d := range MetricDescriptors() {
+		rs = append(rs, &metricDescriptor{s, d})
+	}
 	return append(rs, &instance{s})
 }
 

@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/type/expr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -652,6 +653,28 @@ func TestChecks(t *testing.T) {
 			w.emu.ArtifactRegistry.SeedRepository(w.project(), w.cfg.Region(), "more", artifactregistrypb.Repository_DOCKER,
 				artifactregistrypb.Repository_VulnerabilityScanningConfig_ENABLEMENT_CONFIG_UNSPECIFIED)
 		}, nil, posture.Pass, "containerscanning.googleapis.com on; scanning active in more, sandbox-images (us-central1)", ""},
+
+		// metric-descriptors
+		{"as Provision made them", "metric-descriptors", nil, nil, posture.Pass,
+			"custom.googleapis.com/coopguard/incident GAUGE DOUBLE; custom.googleapis.com/coopguard/rotation_due GAUGE INT64", ""},
+		{"sandbox redefined the incident metric", "metric-descriptors", func(t *testing.T, w *world) {
+			// metricWriter lets the sandbox's own account update a custom descriptor.
+			sbx, err := w.emu.ClientsAs(w.ctx, w.project(), w.cfg.Cloud.GCP.ServiceAccount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sbx.Close()
+			if _, err := sbx.Metrics.CreateMetricDescriptor(w.ctx, &monitoringpb.CreateMetricDescriptorRequest{Name: "projects/" + w.project(), MetricDescriptor: &metric.MetricDescriptor{
+				Type: "custom.googleapis.com/coopguard/incident", MetricKind: metric.MetricDescriptor_GAUGE, ValueType: metric.MetricDescriptor_STRING,
+			}}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "custom.googleapis.com/coopguard/incident has value type STRING, want DOUBLE: coopguard's points are refused", "coopguard provision"},
+		{"descriptor deleted", "metric-descriptors", func(t *testing.T, w *world) {
+			if err := w.clients.Metrics.DeleteMetricDescriptor(w.ctx, &monitoringpb.DeleteMetricDescriptorRequest{Name: "projects/" + w.project() + "/metricDescriptors/custom.googleapis.com/coopguard/rotation_due"}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "no metric descriptor custom.googleapis.com/coopguard/rotation_due", "coopguard provision"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.check+"/"+tt.name, func(t *testing.T) {

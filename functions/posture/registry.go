@@ -45,6 +45,7 @@ var checks = []Check{
 	revokeKeyNamed{},
 	functionsAuthenticated{},
 	imageScanning{},
+	metricDescriptors{},
 }
 
 // Checks returns the registered checks in report order.

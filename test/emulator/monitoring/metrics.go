@@ -2,10 +2,12 @@ package monitoring
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"google.golang.org/genproto/googleapis/api/label"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,8 +34,11 @@ type metricService struct {
 	s *Server
 }
 
-// CreateMetricDescriptor stores (or, like the service, replaces) the
-// descriptor of a user-defined metric.
+// CreateMetricDescriptor stores the descriptor of a user-defined metric.
+// As the service does, creating one whose type exists updates it (kind,
+// value type and all) except that labels it had are never removed: any
+// caller holding monitoring.metricDescriptors.create (roles/monitoring.metricWriter)
+// can redefine a custom metric.
 func (m *metricService) CreateMetricDescriptor(_ context.Context, req *monitoringpb.CreateMetricDescriptorRequest) (*metric.MetricDescriptor, error) {
 	parent, err := parseProjectName(req.GetName())
 	if err != nil {
@@ -53,6 +58,13 @@ func (m *metricService) CreateMetricDescriptor(_ context.Context, req *monitorin
 	d.Name = descriptorName{projectName: parent, Type: d.GetType()}.String()
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
+	if old, ok := m.s.descriptors[d.Name]; ok {
+		for _, l := range old.GetLabels() {
+			if !slices.ContainsFunc(d.GetLabels(), func(n *label.LabelDescriptor) bool { return n.GetKey() == l.GetKey() }) {
+				d.Labels = append(d.Labels, proto.Clone(l).(*label.LabelDescriptor))
+			}
+		}
+	}
 	m.s.descriptors[d.Name] = d
 	return proto.Clone(d).(*metric.MetricDescriptor), nil
 }

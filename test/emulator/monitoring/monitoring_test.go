@@ -10,6 +10,7 @@ import (
 	monapi "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/genproto/googleapis/api/label"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc/codes"
@@ -383,6 +384,28 @@ func TestMetricDescriptors(t *testing.T) {
 	}
 	_, err = c.metrics.GetMetricDescriptor(ctx, &monitoringpb.GetMetricDescriptorRequest{Name: "projects/p/metricDescriptors/custom.googleapis.com/none"})
 	wantCode(t, err, codes.NotFound)
+
+	// Creating an existing type updates it, kind and value type included,
+	// and never removes a label it had.
+	labelled := &metric.MetricDescriptor{Type: "custom.googleapis.com/coopguard/key_age", MetricKind: metric.MetricDescriptor_GAUGE, ValueType: metric.MetricDescriptor_DOUBLE,
+		Labels: []*label.LabelDescriptor{{Key: "secret"}}}
+	if _, err := c.metrics.CreateMetricDescriptor(ctx, &monitoringpb.CreateMetricDescriptorRequest{Name: "projects/p", MetricDescriptor: labelled}); err != nil {
+		t.Fatal(err)
+	}
+	redefined := &metric.MetricDescriptor{Type: labelled.Type, MetricKind: metric.MetricDescriptor_CUMULATIVE, ValueType: metric.MetricDescriptor_INT64,
+		Labels: []*label.LabelDescriptor{{Key: "zone"}}}
+	if _, err := c.metrics.CreateMetricDescriptor(ctx, &monitoringpb.CreateMetricDescriptorRequest{Name: "projects/p", MetricDescriptor: redefined}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.metrics.GetMetricDescriptor(ctx, &monitoringpb.GetMetricDescriptorRequest{Name: "projects/p/metricDescriptors/" + labelled.Type})
+	if err != nil || got.GetMetricKind() != metric.MetricDescriptor_CUMULATIVE || got.GetValueType() != metric.MetricDescriptor_INT64 || len(got.GetLabels()) != 2 {
+		t.Errorf("after redefinition = %v, %v; want CUMULATIVE INT64 with labels zone and secret", got, err)
+	}
+	err = c.metrics.CreateTimeSeries(ctx, &monitoringpb.CreateTimeSeriesRequest{Name: "projects/p", TimeSeries: []*monitoringpb.TimeSeries{{
+		Metric: &metric.Metric{Type: labelled.Type}, Resource: &monitoredres.MonitoredResource{Type: "global"},
+		Points: []*monitoringpb.Point{{Interval: &monitoringpb.TimeInterval{EndTime: timestamppb.Now()}, Value: &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: 1}}}},
+	}}})
+	wantCode(t, err, codes.InvalidArgument) // a GAUGE DOUBLE point no longer fits
 
 	lists := []struct {
 		filter string
