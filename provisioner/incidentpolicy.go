@@ -20,16 +20,6 @@ import (
 // policies; its value says what they tell ("incidents", "dead-letter").
 const NotifyLabel = "coopguard-notify"
 
-// IncidentLabelExtractors are the incident policy's label extractors: the
-// values a notification's documentation shows, read from the report entry
-// (shared/report writes them as entry labels).
-var IncidentLabelExtractors = map[string]string{
-	"incident": "EXTRACT(labels.incident)",
-	"outcome":  "EXTRACT(labels.outcome)",
-	"playbook": "EXTRACT(labels.playbook)",
-	"actions":  "EXTRACT(labels.actions)",
-}
-
 // incidentPolicy is the log-match alert policy that tells the operator's
 // own notification channels ([coopguard.notify] channels) of every
 // incident report about the sandbox, seconds after coopguard acted.
@@ -47,27 +37,27 @@ func (s *Sandbox) IncidentFilter() string {
 		"projects/"+s.Project+"/logs/"+incident.ReportLogID, s.Name)
 }
 
-// incidentDoc is the notification's text. ${log.extracted_label.KEY} are
-// Monitoring's documentation variables, filled from IncidentLabelExtractors.
+// incidentDoc is the notification's text. It carries nothing from the
+// entry that matched: the incidents log is writable by anyone holding
+// logging.logEntries.create, the sandbox's own account included, and
+// Cloud Logging records no writer on an entry nor refuses a made-up
+// resource or log name, so an entry there cannot be told from coopguard's.
+// No label extractor, no ${log.*} variable: the message is a fixed prompt
+// to read coopguard's own store, which only coopguard's accounts write.
 func (s *Sandbox) incidentDoc() *monitoringpb.AlertPolicy_Documentation {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## coopguard acted on sandbox `%s`\n\n", s.Name)
-	fmt.Fprintf(&b, "- **Sandbox:** `%s` (project `%s`, zone `%s`)\n", s.Name, s.Project, s.Zone)
-	b.WriteString("- **Outcome:** ${log.extracted_label.outcome}\n")
-	b.WriteString("- **Playbook:** ${log.extracted_label.playbook}\n")
-	b.WriteString("- **What was done:** ${log.extracted_label.actions}\n")
-	b.WriteString("- **Incident:** `${log.extracted_label.incident}`\n\n")
-	b.WriteString("Read the whole report (every action, its result, the evidence):\n\n")
-	b.WriteString("    coopguard incidents show ${log.extracted_label.incident}\n\n")
-	b.WriteString("`contained` means egress is cut, the key's versions are disabled and the VM's stop is requested; " +
-		"the follow-up (the VM TERMINATED, the snapshot, the evidence) runs on and a second message says how it ended: " +
-		"`complete`, or `incomplete` naming what it could not do (the containment still holds). " +
-		"An `incomplete` with no containment means an action failed and the event is being redelivered. " +
-		"Rotate the key before `coopguard resolve`.\n\n")
-	b.WriteString("This message is a prompt, not the record: the sandbox's own account may write to the log it matched. " +
-		"Trust the report `coopguard incidents show` reads from coopguard's store.\n")
+	fmt.Fprintf(&b, "## coopguard: an incident report about sandbox `%s`\n\n", s.Name)
+	fmt.Fprintf(&b, "- **Sandbox:** `%s` (project `%s`, zone `%s`)\n\n", s.Name, s.Project, s.Zone)
+	b.WriteString("A report about this sandbox reached coopguard's incidents log. " +
+		"Read what coopguard recorded, from its own store (the incident, its outcome, every action and its result):\n\n")
+	b.WriteString("    coopguard incidents\n    coopguard incidents show INCIDENT_ID\n\n")
+	b.WriteString("This message says nothing more on purpose: the sandbox's own account may write to the log this policy " +
+		"matches, so nothing from the entry is shown here, and a message with no incident in `coopguard incidents` " +
+		"means someone wrote an entry that looks like a report. " +
+		"At most one message every 5 minutes per sandbox: `coopguard incidents` lists every incident. " +
+		"Rotate the key before `coopguard resolve`.\n")
 	return &monitoringpb.AlertPolicy_Documentation{
-		Subject:  "coopguard: sandbox " + s.Name + " incident ${log.extracted_label.outcome} (${log.extracted_label.playbook})",
+		Subject:  "coopguard: incident report about sandbox " + s.Name + " (read coopguard incidents)",
 		Content:  b.String(),
 		MimeType: "text/markdown",
 	}
@@ -85,13 +75,12 @@ func (r *incidentPolicy) desired() *monitoringpb.AlertPolicy {
 		Conditions: []*monitoringpb.AlertPolicy_Condition{{
 			DisplayName: "coopguard incident report about sandbox " + s.Name,
 			Condition: &monitoringpb.AlertPolicy_Condition_ConditionMatchedLog{ConditionMatchedLog: &monitoringpb.AlertPolicy_Condition_LogMatch{
-				Filter:          s.IncidentFilter(),
-				LabelExtractors: IncidentLabelExtractors,
+				Filter: s.IncidentFilter(),
 			}},
 		}},
 		// Log-based policies must rate-limit; 5 minutes is the service's
-		// floor. Each incident id is its own label set, so a second
-		// incident opens its own notification.
+		// floor. With no label extractor, one notification per period
+		// stands for every report in it.
 		AlertStrategy: &monitoringpb.AlertPolicy_AlertStrategy{
 			NotificationRateLimit: &monitoringpb.AlertPolicy_AlertStrategy_NotificationRateLimit{Period: durationpb.New(LogAlertRateLimit)},
 			AutoClose:             durationpb.New(LogAlertAutoClose),

