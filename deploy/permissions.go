@@ -203,6 +203,7 @@ var Methods = map[string]Need{
 	"PubSub.TopicAdminClient.UpdateTopic":               {Perms: []string{"pubsub.topics.update"}},
 	"PubSub.TopicAdminClient.DeleteTopic":               {Perms: []string{"pubsub.topics.delete"}},
 	"PubSub.SubscriptionAdminClient.GetSubscription":    {Perms: []string{"pubsub.subscriptions.get"}},
+	"PubSub.SubscriptionAdminClient.ListSubscriptions":  {Perms: []string{"pubsub.subscriptions.list"}},
 	"PubSub.SubscriptionAdminClient.CreateSubscription": {Perms: []string{"pubsub.subscriptions.create", "pubsub.topics.attachSubscription"}},
 	"PubSub.SubscriptionAdminClient.DeleteSubscription": {Perms: []string{"pubsub.subscriptions.delete"}},
 	"PubSub.Publisher.Publish":                          {Perms: []string{"pubsub.topics.publish"}},

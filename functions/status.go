@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 
+	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/coalesce"
@@ -24,6 +25,10 @@ type StatusReport struct {
 	Instances []InstanceStatus `json:"instances"`
 	Secrets   []SecretStatus   `json:"secrets"`
 	Incidents []IncidentRecord `json:"incidents"`
+	// Deaf lists what keeps events from reaching coopguard (its log sink
+	// missing or disabled, a topic or a trigger's subscription missing),
+	// each with its fix; empty when the pipeline is whole.
+	Deaf []posture.Finding `json:"deaf,omitempty"`
 }
 
 // IncidentRecord is one incident as Status lists it: its latest report.
@@ -137,6 +142,14 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		}
 		s.Sandbox = owners[i]
 		rep.Secrets = append(rep.Secrets, s)
+	}
+	if sb, err := provisioner.NewSandbox(cfg, "", ""); err == nil {
+		deaf, err := posture.Deaf(ctx, e.ClientsOf(config.AccountReader), sb)
+		if err != nil {
+			deaf = []posture.Finding{{What: "could not check coopguard's sink, topics and subscriptions: " + err.Error(),
+				Fix: "grant logging.sinks.get, pubsub.topics.get and pubsub.subscriptions.list to coopguard-reader (deploy/roles/reader.yaml), then retry"}}
+		}
+		rep.Deaf = deaf
 	}
 	got := <-fromStore
 	if got.err != nil {

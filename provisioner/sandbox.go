@@ -192,6 +192,7 @@ func (s *Sandbox) Resources() []Resource {
 		&alertPolicy{s},
 		&incidentPolicy{s},
 		&deadLetterPolicy{s},
+		&deafPolicy{s},
 		&logSink{s},
 		&auditConfig{s},
 		&sandboxAccess{s},

@@ -61,6 +61,12 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 		}
 	}
 	tw.Flush()
+	if len(rep.Deaf) > 0 {
+		fmt.Fprintln(w, "\nCOOPGUARD IS DEAF: events about the sandbox do not reach it")
+		for _, f := range rep.Deaf {
+			fmt.Fprintf(w, "  %s\n    fix: %s\n", escape(f.What), escape(f.Fix))
+		}
+	}
 	fmt.Fprintf(w, "\n%d incident(s)\n", len(rep.Incidents))
 	if len(rep.Incidents) == 0 {
 		return

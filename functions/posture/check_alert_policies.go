@@ -116,6 +116,9 @@ func notifyPolicies(ctx context.Context, c *gcp.Clients, in *Input, policies map
 		{provisioner.DeadLetterPolicyName, func(c *monitoringpb.AlertPolicy_Condition) bool {
 			return c.GetConditionThreshold().GetFilter() == provisioner.DeadLetterFilter
 		}},
+		{provisioner.DeafPolicyName, func(c *monitoringpb.AlertPolicy_Condition) bool {
+			return c.GetConditionMatchedLog().GetFilter() == in.Sandbox.DeafFilter()
+		}},
 	}
 	var names []string
 	for _, w := range want {
@@ -139,7 +142,7 @@ func notifyPolicies(ctx context.Context, c *gcp.Clients, in *Input, policies map
 		}
 		names = append(names, fmt.Sprintf("%q", w.name))
 	}
-	return fmt.Sprintf("%s notify %s", strings.Join(names, " and "), strings.Join(channels, ", ")), nil
+	return fmt.Sprintf("%s notify %s", strings.Join(names, ", "), strings.Join(channels, ", ")), nil
 }
 
 // alertPoliciesByName returns the project's alert policies by display

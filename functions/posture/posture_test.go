@@ -28,6 +28,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 )
 
@@ -675,6 +676,26 @@ func TestChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "no metric descriptor custom.googleapis.com/coopguard/rotation_due", "coopguard provision"},
+
+		// listening
+		{"pipeline whole", "listening", nil, nil, posture.Pass, "log sink coopguard-claude-sandbox-sink enabled; topics coopguard-logs and coopguard-alerts exist, each with a subscription", ""},
+		{"sink disabled", "listening", func(t *testing.T, w *world) {
+			if _, err := w.clients.LogConfig.UpdateSink(w.ctx, &loggingpb.UpdateSinkRequest{SinkName: "projects/" + w.project() + "/sinks/" + w.sb.Sink(),
+				Sink: &loggingpb.LogSink{Name: w.sb.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "coopguard is deaf: log sink coopguard-claude-sandbox-sink is disabled", "coopguard provision"},
+		{"trigger's subscription deleted", "listening", func(t *testing.T, w *world) {
+			if _, err := w.emu.PubSub.GServer.DeleteSubscription(w.ctx, &pubsubpb.DeleteSubscriptionRequest{
+				Subscription: "projects/" + w.project() + "/subscriptions/" + eventarc.SubscriptionID("coopguard-logs", "/HandleLogEntry")}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "topic coopguard-logs has no subscription: its function's trigger is gone", "make deploy"},
+		{"alerts topic deleted", "listening", func(t *testing.T, w *world) {
+			if _, err := w.emu.PubSub.GServer.DeleteTopic(w.ctx, &pubsubpb.DeleteTopicRequest{Topic: "projects/" + w.project() + "/topics/coopguard-alerts"}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "topic coopguard-alerts is missing", "coopguard provision"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.check+"/"+tt.name, func(t *testing.T) {
@@ -727,14 +748,19 @@ func TestReadErrors(t *testing.T) {
 			0, []string{"functions-authenticated"}, "retry"},
 		{"Artifact Registry denied", "google.devtools.artifactregistry.v1.ArtifactRegistry/ListRepositories", faults.Fault{Code: codes.PermissionDenied},
 			0, []string{"image-scanning"}, "grant artifactregistry.repositories.list"},
+		// Two checks read the sink (log-sink, listening): both reads hang.
 		{"sink read hangs", "google.logging.v2.ConfigServiceV2/GetSink", faults.Fault{Hang: true},
-			2 * time.Second, []string{"log-sink"}, "timed out"},
+			2 * time.Second, []string{"log-sink", "listening"}, "timed out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			w.emu.Faults.FailNext(tt.method, 1, tt.fault)
+			calls := 1
+			if tt.method == "google.logging.v2.ConfigServiceV2/GetSink" {
+				calls = 2
+			}
+			w.emu.Faults.FailNext(tt.method, calls, tt.fault)
 			in := w.input(t)
 			if tt.timeout > 0 {
 				in.Timeout = tt.timeout

@@ -46,6 +46,7 @@ var checks = []Check{
 	functionsAuthenticated{},
 	imageScanning{},
 	metricDescriptors{},
+	listening{},
 }
 
 // Checks returns the registered checks in report order.

@@ -8,14 +8,20 @@
 package posturetest
 
 import (
+	"context"
+	"fmt"
 	"slices"
 
 	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
 )
 
 // SandboxRoles are the project-level roles the sandbox's service account
@@ -79,6 +85,20 @@ func SeedDemoPosture(emu *emulator.Emulator, cfg *config.Config) {
 	emu.ResourceManager.SetPolicy(project, pol)
 	for _, name := range posture.Services {
 		emu.Run.SeedService(project, cfg.Region(), name, []string{Invoker(project)})
+	}
+	// The functions' Eventarc triggers: one subscription each on the logs
+	// and alerts topics, as deploy's triggers make (the bridge of
+	// `coopguard serve` makes the same names).
+	for topic, fn := range map[string]string{cfg.Coopguard.Topics.Logs: "/HandleLogEntry", cfg.Coopguard.Topics.Alerts: "/HandleAlert"} {
+		path := "projects/" + project + "/topics/" + topic
+		ctx := context.Background()
+		if _, err := emu.PubSub.GServer.CreateTopic(ctx, &pubsubpb.Topic{Name: path, Labels: map[string]string{"coopguard": "true"}}); err != nil && status.Code(err) != codes.AlreadyExists {
+			panic(fmt.Sprintf("posturetest: create topic %s: %v", path, err))
+		}
+		sub := "projects/" + project + "/subscriptions/" + eventarc.SubscriptionID(topic, fn)
+		if _, err := emu.PubSub.GServer.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: path, AckDeadlineSeconds: 600}); err != nil && status.Code(err) != codes.AlreadyExists {
+			panic(fmt.Sprintf("posturetest: create subscription %s: %v", sub, err))
+		}
 	}
 	// Images are scanned: the API on and a Docker repository inheriting it.
 	emu.ServiceUsage.Enable(project, posture.ScanningAPI, true)
