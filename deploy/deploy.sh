@@ -117,6 +117,22 @@ AGENT_PUBSUB="service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
 AGENT_LOGGING=$(query "service-$PROJECT_NUMBER@gcp-sa-logging.iam.gserviceaccount.com" \
 	gcloud logging settings describe --project="$PROJECT" --format='value(loggingServiceAccountId)')
 
+# --- Cloud Audit Logs log ids are reserved ----------------------------------------
+# Detection believes an entry only under the project's cloudaudit.googleapis.com
+# log names, trusting that Cloud Logging refuses a caller's write there (no
+# public reference says so: test/emulator/FIDELITY.md). Check it on this
+# project: the write must fail. Its payload is JSON marked as a probe, never
+# an AuditLog, so even accepted it is no usable forged entry (detect.Genuine
+# reads only AuditLog payloads).
+PROBE_LOG='cloudaudit.googleapis.com%2Factivity'
+PROBE_PAYLOAD='{"coopguard-probe":"deploy checks that callers cannot write Cloud Audit Logs log ids; not an audit entry"}'
+note "probe: a caller's write to $PROBE_LOG must be refused"
+if dry_run; then
+	run gcloud logging write "$PROBE_LOG" "$PROBE_PAYLOAD" --payload-type=json --severity=INFO --project="$PROJECT"
+elif gcloud logging write "$PROBE_LOG" "$PROBE_PAYLOAD" --payload-type=json --severity=INFO --project="$PROJECT" >/dev/null 2>&1; then
+	die "Cloud Logging ACCEPTED a write to $PROBE_LOG in $PROJECT: anyone holding logging.logEntries.create (the sandbox's account) can forge audit entries there, and coopguard's detection cannot tell them from genuine ones. Do not rely on coopguard's detection in this project; report it (README: Trust model)"
+fi
+
 # --- topics -------------------------------------------------------------------
 
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }

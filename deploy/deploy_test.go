@@ -538,3 +538,18 @@ func TestDeployRetiresResponderKeySource(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployProbesReservedAuditLogIDs: deploy writes a JSON probe (never
+// an AuditLog payload) under cloudaudit.googleapis.com%2Factivity, which
+// must be refused; an accepted write aborts the deploy (deploy.sh dies).
+func TestDeployProbesReservedAuditLogIDs(t *testing.T) {
+	cmds, _ := dryRun(t, "deploy.sh")
+	probes := find(cmds, "gcloud", "logging", "write")
+	if len(probes) != 1 {
+		t.Fatalf("deploy writes %d log entries, want the one probe", len(probes))
+	}
+	p := probes[0]
+	if !slices.Contains(p.Args, "cloudaudit.googleapis.com%2Factivity") || flag(t, p, "payload-type") != "json" || !strings.Contains(strings.Join(p.Args, " "), `"coopguard-probe"`) {
+		t.Errorf("probe = %s, want a JSON coopguard-probe entry to cloudaudit.googleapis.com%%2Factivity", p)
+	}
+}
