@@ -12,8 +12,8 @@ import (
 	"github.com/cloudcoop/coopguard/functions/detect"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/shared/gcp"
 )
 
 // otherSandbox is a sandbox Provision built under a name other than the
