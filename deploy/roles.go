@@ -113,6 +113,7 @@ var Claims = map[string][]string{
 	"functions/status.go":          {RoleReader},
 	"functions/sandboxes.go":       {RoleResponder}, // HandleLogEntry and HandleAlert find the sandbox an event concerns
 	"functions/alerting.go":        {RoleResponder}, // HandleLogEntry tells coopguard's alerting from the project's
+	"functions/vmstate.go":         {RoleResponder}, // HandleLogEntry reads the VM's status for key reads
 	"functions/rotatekeys.go":      {RoleRotator},
 	"functions/posture":            {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
 	"functions/rotation":           {RoleRotator},
