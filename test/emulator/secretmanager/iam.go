@@ -40,7 +40,7 @@ type PermissionTester func(ctx context.Context, secret string, perms []string) (
 // fake enforces nothing, so every valid permission is granted.
 func (s *Server) SetPermissionTester(f PermissionTester) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.tester = f
 }
 
@@ -55,7 +55,7 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid requested_policy_version %d: must be 0, 1 or 3.", v)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if _, err := s.secret(name); err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if _, err := s.secret(name); err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (s *Server) Policy(secretName string) *iampb.Policy {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if _, ok := s.secrets[name.String()]; !ok {
 		return nil
 	}

@@ -35,15 +35,16 @@ const (
 )
 
 // Publisher publishes one message to a Pub/Sub topic (projects/P/topics/T).
-// It is called with the Server's lock held, in the order of the changes,
-// so it must not call back into the Server.
+// It is called in the order of the changes, never with the Server's lock
+// held: a publish that blocks (a Pub/Sub under load) holds up only the
+// call whose change it announces, not the Server's other calls.
 type Publisher func(ctx context.Context, topic string, data []byte, attrs map[string]string) error
 
 // SetPublisher makes the fake publish its event notifications with p (nil:
 // none, the default). The emulator points it at its Pub/Sub.
 func (s *Server) SetPublisher(p Publisher) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.publish = p
 }
 
@@ -51,7 +52,8 @@ func (s *Server) SetPublisher(p Publisher) {
 // each of sec's topics: attributes eventType, secretId, versionId,
 // dataFormat and timestamp, data the resource in the API's JSON form.
 // Delivery is the service's business, not the caller's: a failed publish
-// does not fail the call that caused it. Callers hold s.mu.
+// does not fail the call that caused it. Callers hold s.mu; the messages
+// are queued and published once it is released (see unlock).
 func (s *Server) notify(ctx context.Context, event string, sec *secretmanagerpb.Secret, v *secretmanagerpb.SecretVersion) {
 	if s.publish == nil || len(sec.GetTopics()) == 0 {
 		return
@@ -71,13 +73,47 @@ func (s *Server) notify(ctx context.Context, event string, sec *secretmanagerpb.
 	if err != nil {
 		return // cannot happen for these messages
 	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
 	for _, t := range sec.GetTopics() {
-		a := make(map[string]string, len(attrs))
-		for k, val := range attrs {
-			a[k] = val
-		}
-		_ = s.publish(ctx, t.GetName(), data, a)
+		s.outbox = append(s.outbox, outgoing{ctx: context.WithoutCancel(ctx), publish: s.publish, topic: t.GetName(), data: data, attrs: maps.Clone(attrs)})
 	}
+}
+
+// outgoing is a notification queued under s.mu, published after it.
+type outgoing struct {
+	ctx     context.Context
+	publish Publisher
+	topic   string
+	data    []byte
+	attrs   map[string]string
+}
+
+// unlock releases s.mu, then publishes the notifications queued under it.
+func (s *Server) unlock() {
+	s.mu.Unlock()
+	s.flush()
+}
+
+// flush publishes the queued notifications in the order they were queued.
+// One caller publishes at a time; a caller that finds another publishing
+// leaves its notifications to it and returns, so a blocked publish stalls
+// only the call that is publishing.
+func (s *Server) flush() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	if s.flushing {
+		return
+	}
+	s.flushing = true
+	for len(s.outbox) > 0 {
+		m := s.outbox[0]
+		s.outbox = s.outbox[1:]
+		s.outMu.Unlock()
+		_ = m.publish(m.ctx, m.topic, m.data, m.attrs)
+		s.outMu.Lock()
+	}
+	s.flushing = false
 }
 
 // notifyVersion publishes a version event to the topics of the version's
@@ -98,7 +134,7 @@ func (s *Server) notifyVersion(ctx context.Context, event string, v *secretmanag
 // names of the secrets it fired for.
 func (s *Server) FireDueRotations(ctx context.Context) []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	now := s.now()
 	var fired []string
 	for _, name := range slices.Sorted(maps.Keys(s.secrets)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -238,5 +239,73 @@ func TestFireDueRotations(t *testing.T) {
 		if (o.GetRotation().GetNextRotationTime() != nil) != st.onceNext {
 			t.Errorf("step %d: once rotation = %v, want next time set: %v", i, o.GetRotation(), st.onceNext)
 		}
+	}
+}
+
+// TestBlockedPublishStallsOnlyItsCall: a publish that does not return (a
+// Pub/Sub under load) holds up only the call whose change it announces.
+// While it blocks, the Server answers reads, other changes and their own
+// notifications' queueing; once it returns, every notification is
+// published, in the order of the changes.
+func TestBlockedPublishStallsOnlyItsCall(t *testing.T) {
+	fake, c, _ := start(t)
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var events []string
+	block := true
+	fake.SetPublisher(func(_ context.Context, _ string, _ []byte, attrs map[string]string) error {
+		mu.Lock()
+		events = append(events, attrs["eventType"])
+		first := block
+		block = false
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	topics := []*secretmanagerpb.Topic{{Name: "projects/coopguard-demo/topics/rotation"}}
+	for _, id := range []string{"a", "b"} {
+		if _, err := c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/coopguard-demo", SecretId: id,
+			Secret: &secretmanagerpb.Secret{Replication: automatic()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first notification (a's version) blocks its publisher.
+	added := make(chan error, 1)
+	go func() {
+		_, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{Secret: &secretmanagerpb.Secret{Name: "projects/coopguard-demo/secrets/a", Topics: topics},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"topics"}}})
+		added <- err
+	}()
+	<-entered
+	// Meanwhile: a read, a change that announces nothing, and a change
+	// that announces something on the same secret all answer.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.GetSecret(cctx, &secretmanagerpb.GetSecretRequest{Name: "projects/coopguard-demo/secrets/a"}); err != nil {
+		t.Fatalf("GetSecret while a publish blocks: %v", err)
+	}
+	if _, err := c.AddSecretVersion(cctx, &secretmanagerpb.AddSecretVersionRequest{Parent: "projects/coopguard-demo/secrets/b", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-PAYLOAD")}}); err != nil {
+		t.Fatalf("AddSecretVersion (no topics) while a publish blocks: %v", err)
+	}
+	if _, err := c.AddSecretVersion(cctx, &secretmanagerpb.AddSecretVersionRequest{Parent: "projects/coopguard-demo/secrets/a", Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-PAYLOAD")}}); err != nil {
+		t.Fatalf("AddSecretVersion (with topics) while a publish blocks: %v", err)
+	}
+	select {
+	case err := <-added:
+		t.Fatalf("the call whose publish blocks returned (%v) before its publish did", err)
+	default:
+	}
+	close(release)
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"SECRET_UPDATE", "SECRET_VERSION_ADD"}; !slices.Equal(events, want) {
+		t.Errorf("published %v, want %v (every notification, in the order of the changes)", events, want)
 	}
 }

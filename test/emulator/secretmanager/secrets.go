@@ -41,7 +41,7 @@ func (s *Server) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateSe
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if _, ok := s.secrets[name.String()]; ok {
 		return nil, status.Errorf(codes.AlreadyExists, "Secret [%s] already exists.", name)
 	}
@@ -109,7 +109,7 @@ func (s *Server) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequ
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	sec, err := s.secret(name)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (s *Server) ListSecrets(_ context.Context, req *secretmanagerpb.ListSecrets
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	var all []*secretmanagerpb.Secret
 	prefix := parent.String() + "/secrets/"
 	for name, sec := range s.secrets {
@@ -221,7 +221,7 @@ func (s *Server) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateSe
 		return nil, status.Error(codes.InvalidArgument, "update_mask is required and must name at least one field.")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	stored, err := s.secret(name)
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func (s *Server) DeleteSecret(ctx context.Context, req *secretmanagerpb.DeleteSe
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	sec, err := s.secret(name)
 	if err != nil {
 		return nil, err
@@ -319,7 +319,7 @@ func (s *Server) DeleteSecret(ctx context.Context, req *secretmanagerpb.DeleteSe
 // left behind.
 func (s *Server) Secret(name string) (*secretmanagerpb.Secret, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	sec, ok := s.secrets[canonical(name)]
 	if !ok {
 		return nil, false

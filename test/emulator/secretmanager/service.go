@@ -46,6 +46,12 @@ type Server struct {
 	tester PermissionTester
 	// publish sends event notifications; nil sends none.
 	publish Publisher
+	// outMu guards outbox, the notifications queued under mu and not yet
+	// published, and flushing, set while a caller publishes them (mu is
+	// never held while publishing; outMu is taken after mu, never before).
+	outMu    sync.Mutex
+	outbox   []outgoing
+	flushing bool
 	// etagSeq makes every etag distinct, which is all clients may rely on.
 	etagSeq uint64
 }

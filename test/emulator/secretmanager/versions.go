@@ -48,7 +48,7 @@ func (s *Server) AddSecretVersion(ctx context.Context, req *secretmanagerpb.AddS
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	sec, err := s.secret(parent)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func (s *Server) GetSecretVersion(_ context.Context, req *secretmanagerpb.GetSec
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	v, err := s.lookupVersion(name)
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	sec, err := s.secret(parent)
 	if err != nil {
 		return nil, err
@@ -220,7 +220,7 @@ func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	v, err := s.lookupVersion(name)
 	if err != nil {
 		return nil, err
@@ -279,7 +279,7 @@ func (s *Server) changeVersion(ctx context.Context, rawName, etag string, apply 
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	v, err := s.lookupVersion(name)
 	if err != nil {
 		return nil, err
@@ -301,7 +301,7 @@ func (s *Server) changeVersion(ctx context.Context, rawName, etag string, apply 
 // or destroyed.
 func (s *Server) Versions(secretName string) []*secretmanagerpb.SecretVersion {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	vs := s.versionsOf(canonical(secretName))
 	sort.Slice(vs, func(i, j int) bool { return vs[i].number < vs[j].number })
 	out := make([]*secretmanagerpb.SecretVersion, 0, len(vs))
@@ -316,7 +316,7 @@ func (s *Server) Versions(secretName string) []*secretmanagerpb.SecretVersion {
 // version does not exist, a mistake in the test itself.
 func (s *Server) SetVersionCreateTime(versionName string, t time.Time) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	v, ok := s.versions[canonical(versionName)]
 	if !ok {
 		panic(fmt.Sprintf("secretmanager.SetVersionCreateTime: no version %s", versionName))
