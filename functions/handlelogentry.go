@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -62,6 +63,15 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 		// instance the entry names: an entry naming another VM, written
 		// by this sandbox's account, contains this sandbox.
 		InstanceID: instanceID,
+	}
+	// An event about a sandbox whose incident is open is one more line on
+	// that incident, not a new response (a stolen token's storm of denied
+	// calls must not hold up other sandboxes' containment).
+	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), inc, entry.Audit.MethodName); err != nil {
+		return fmt.Errorf("append entry %s to its sandbox's open incident: %w (redelivered)", entry.InsertID, err)
+	} else if ok {
+		log.Debug("log entry appended to the sandbox's open incident", "insertId", entry.InsertID, "incident", rep.Incident.ID, "rule", m.Rule)
+		return nil
 	}
 	_, err = e.Responder.Respond(ctx, inc, received)
 	return err

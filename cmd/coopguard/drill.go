@@ -347,6 +347,9 @@ func printIncident(w io.Writer, raw *incident.Report) {
 	if rep.ResolvedBy != "" {
 		fmt.Fprintf(w, "  resolved  by %s at %s\n", rep.ResolvedBy, rep.ResolvedAt.Format(time.RFC3339))
 	}
+	if s := raw.Appended.String(); s != "" {
+		fmt.Fprintf(w, "  later     %s\n", escape(s))
+	}
 	if len(rep.Actions) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

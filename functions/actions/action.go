@@ -52,6 +52,10 @@ type Target struct {
 	// Prior are the outcomes committed so far, by action: what a
 	// follow-up step reads of the containment it follows.
 	Prior map[string]incident.ActionResult
+	// LogReads takes one Cloud Logging read (an entries.list call) from
+	// the budget every incident shares under Logging's quota; false: none
+	// is left now. Nil: no budget.
+	LogReads func() bool
 }
 
 // Outcome is what an action did; failures are returned as errors instead.

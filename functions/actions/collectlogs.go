@@ -61,8 +61,11 @@ func (CollectLogs) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome,
 		}
 		src.RouterIDs = ids
 	}
+	if !t.takeLogRead() {
+		return Outcome{Target: t.instanceRef()}, ErrLogBudget
+	}
 	col := evidence.NewCollector(src, natLogs, from, to)
-	more, err := readEntries(ctx, c, t.Project, src.Filter(from, to), col)
+	more, err := readEntries(ctx, c, t, src.Filter(from, to), col)
 	if err != nil {
 		return Outcome{Target: t.instanceRef()}, err
 	}
@@ -70,9 +73,11 @@ func (CollectLogs) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome,
 		// The bound was hit, perhaps by the VM's own entries: read what
 		// Google wrote again, alone, so a flood cannot hide it.
 		col.Truncate(true, false)
-		if f := src.TrustedFilter(from, to); f != "" {
+		// Without budget for it, the evidence stays as read, marked
+		// truncated.
+		if f := src.TrustedFilter(from, to); f != "" && t.takeLogRead() {
 			col.ResetTrusted()
-			trustedMore, err := readEntries(ctx, c, t.Project, f, col)
+			trustedMore, err := readEntries(ctx, c, t, f, col)
 			if err != nil {
 				return Outcome{Target: t.instanceRef()}, err
 			}
@@ -88,17 +93,30 @@ func (CollectLogs) Run(ctx context.Context, c *gcp.Clients, t *Target) (Outcome,
 	}, nil
 }
 
+// ErrLogBudget is collect-logs' answer when the shared Cloud Logging read
+// budget (Target.LogReads) has nothing left: the step waits for the next
+// look; nothing failed.
+var ErrLogBudget = errors.New("the Cloud Logging read budget coopguard keeps under Logging's quota is used up for now")
+
+// takeLogRead takes one read from t's budget (always granted without one).
+func (t *Target) takeLogRead() bool { return t.LogReads == nil || t.LogReads() }
+
 // readEntries pages through the entries that match filter, at most
-// evidencePages pages, into col; more reports that entries were left.
-func readEntries(ctx context.Context, c *gcp.Clients, project, filter string, col *evidence.Collector) (more bool, err error) {
+// evidencePages pages, into col; more reports that entries were left. The
+// caller took the first page's read from the budget; a later page without
+// budget ends the read as if the bound were hit.
+func readEntries(ctx context.Context, c *gcp.Clients, t *Target, filter string, col *evidence.Collector) (more bool, err error) {
 	it := c.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + project},
+		ResourceNames: []string{"projects/" + t.Project},
 		Filter:        filter,
 		OrderBy:       "timestamp asc",
 		PageSize:      evidencePageSize,
 	})
 	pager := iterator.NewPager(it, evidencePageSize, "")
-	for range evidencePages {
+	for i := range evidencePages {
+		if i > 0 && !t.takeLogRead() {
+			return true, nil
+		}
 		var page []*loggingpb.LogEntry
 		token, err := pager.NextPage(&page)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions/actions"
@@ -22,15 +21,23 @@ import (
 // Bounds of one follow-up run. A run reads up to FollowUpScan running
 // follow-ups and looks at the FollowUpBatch looked at least recently, so
 // a burst of incidents is served in turn, never the same ones first; a
-// look is a few quick reads, FollowUpWorkers at a time. Evidence reads
-// (collect-logs: a few entries.list calls each, of Logging's 60 a minute
-// per project, which the operator's own reads share) are at most
-// EvidencePerRun a run; the others wait for the next.
+// look is a few quick reads, FollowUpWorkers at a time.
 const (
 	FollowUpScan    = 500
 	FollowUpBatch   = 50
 	FollowUpWorkers = 4
-	EvidencePerRun  = 10
+)
+
+// The Cloud Logging read budget every incident's evidence reads share
+// (collect-logs: usually one entries.list call, at most a few): at most
+// LogReadsPerMinute a minute on the responder's clock, LogReadsBurst at
+// once, so at most 30 in any minute, half of Logging's 60 entries.list
+// calls a minute per project (https://cloud.google.com/logging/quotas),
+// leaving the rest to the operator's own `gcloud logging read`. A read
+// without budget waits for a later look; it never fails the incident.
+const (
+	LogReadsPerMinute = 20
+	LogReadsBurst     = 10
 )
 
 // FollowUpStats says what one follow-up run did.
@@ -64,16 +71,15 @@ func (r *Responder) FollowUp(ctx context.Context) (FollowUpStats, error) {
 	slices.SortFunc(recs, func(a, b *store.Record) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
 	recs = recs[:min(len(recs), FollowUpBatch)]
 	var (
-		mu       sync.Mutex
-		errs     []error
-		evidence atomic.Int32
-		wg       sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
 	)
 	work := make(chan string)
 	for range FollowUpWorkers {
 		wg.Go(func() {
 			for id := range work {
-				finished, err := r.followUp(ctx, id, &evidence)
+				finished, err := r.followUp(ctx, id)
 				mu.Lock()
 				switch {
 				case errors.Is(err, store.ErrBusy):
@@ -101,7 +107,7 @@ func (r *Responder) FollowUp(ctx context.Context) (FollowUpStats, error) {
 
 // followUp looks once at one incident's follow-up and reports whether it
 // ended.
-func (r *Responder) followUp(ctx context.Context, id string, evidence *atomic.Int32) (bool, error) {
+func (r *Responder) followUp(ctx context.Context, id string) (bool, error) {
 	owner := r.owner + "/follow-up"
 	rec, err := r.st.Lock(ctx, id, owner)
 	if err != nil {
@@ -130,6 +136,7 @@ func (r *Responder) followUp(ctx context.Context, id string, evidence *atomic.In
 		NATLogs:          r.cfg.Coopguard.Evidence.NATLogs,
 		Now:              r.now,
 		Prior:            rec.Actions,
+		LogReads:         r.takeLogRead,
 	}
 	gone := ""
 	inst, err := r.getInstance(ctx, rec.Instance)
@@ -142,7 +149,7 @@ func (r *Responder) followUp(ctx context.Context, id string, evidence *atomic.In
 		t.Instance = inst
 	}
 	expired := !r.st.Now().Before(rec.FollowUpUntil)
-	results := r.lookOnce(ctx, plan.FollowUp, t, rec.Actions, gone, expired, evidence)
+	results := r.lookOnce(ctx, plan.FollowUp, t, rec.Actions, gone, expired)
 	looked := make([]incident.ActionResult, 0, len(results))
 	done := indexResults(rep.Actions)
 	pending := false
@@ -207,9 +214,10 @@ type followResult struct {
 // outcome; one after a step still pending stays pending; a transient error
 // is noted and looked at again next run; ErrPermanent fails the step; past
 // the deadline (expired) a step still pending fails with what it waited
-// for. gone, when set, fails every open step with that reason. evidence
-// counts the run's evidence reads against EvidencePerRun.
-func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *actions.Target, prior map[string]incident.ActionResult, gone string, expired bool, evidence *atomic.Int32) []followResult {
+// for, except a step waiting only for the Logging read budget, which
+// waits on (the budget comes back within a minute). gone, when set, fails
+// every open step with that reason.
+func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *actions.Target, prior map[string]incident.ActionResult, gone string, expired bool) []followResult {
 	over := func(res string) bool { return res != incident.ResultPending && res != "" }
 	now := map[string]incident.ActionResult{}
 	var out []followResult
@@ -238,8 +246,6 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 			res.Result, res.Reason = incident.ResultFailed, gone
 		case waiting != "":
 			res.Result, res.Detail = incident.ResultPending, waiting
-		case s.Action == "collect-logs" && !expired && evidence.Add(1) > EvidencePerRun:
-			res.Result, res.Detail = incident.ResultPending, fmt.Sprintf("waiting for the Logging read budget (%d evidence reads a run, within Logging's 60 reads a minute)", EvidencePerRun)
 		default:
 			a, ok := actions.Lookup(s.Action)
 			if !ok {
@@ -255,6 +261,8 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 			res.Changed = mergeChanged(res.Changed, out.Changed)
 			ev = out.Evidence
 			switch {
+			case errors.Is(err, actions.ErrLogBudget):
+				res.Result, res.Detail = incident.ResultPending, budgetWait
 			case errors.Is(err, actions.ErrPermanent):
 				res.Result, res.Reason = incident.ResultFailed, err.Error()
 			case err != nil:
@@ -264,7 +272,7 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 				res.Result = out.Result
 			}
 		}
-		if res.Result == incident.ResultPending && expired {
+		if res.Result == incident.ResultPending && expired && res.Detail != budgetWait {
 			res.Result, res.Reason = incident.ResultFailed, fmt.Sprintf("gave up %s after containment: still %s", store.FollowUpLimit, firstNonEmpty(res.Detail, "pending"))
 		}
 		res.End = time.Now()
@@ -277,6 +285,12 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 	}
 	return out
 }
+
+// budgetWait is the detail of an evidence read waiting for the budget.
+var budgetWait = fmt.Sprintf("waiting for the Cloud Logging read budget (%d reads a minute shared by every incident, within Logging's 60)", LogReadsPerMinute)
+
+// takeLogRead takes one Cloud Logging read from the responder's budget.
+func (r *Responder) takeLogRead() bool { return r.logReads.AllowN(r.now(), 1) }
 
 // mergeChanged is a ∪ b, in order.
 func mergeChanged(a, b []string) []string {

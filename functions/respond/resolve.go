@@ -205,8 +205,7 @@ func (r *Responder) otherOpen(ctx context.Context, rec *store.Record) (string, e
 		if o.ID == rec.ID {
 			continue
 		}
-		switch o.State {
-		case store.StateClaimed, store.StateActing, incident.OutcomeContained, incident.OutcomeComplete, incident.OutcomeIncomplete:
+		if o.Open() {
 			return o.ID, nil
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
@@ -60,6 +61,13 @@ type Responder struct {
 	// actions on each sandbox's managed secrets before the store's lease
 	// (see guard).
 	secretsMus sync.Map
+	// appends coalesces the appends of later events per sandbox (see
+	// Append).
+	appendMu sync.Mutex
+	appends  map[string]*appendSlot
+	// logReads is the Cloud Logging read budget every incident's evidence
+	// reads share (LogReadsPerMinute, on the responder's clock).
+	logReads *rate.Limiter
 	// revoker revokes the managed key at its provider (nil: off).
 	revoker revoke.Revoker
 }
@@ -87,7 +95,8 @@ func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Sto
 		now = time.Now
 	}
 	r := &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
-		inflight: map[string]*flight{}}
+		inflight: map[string]*flight{}, appends: map[string]*appendSlot{},
+		logReads: rate.NewLimiter(rate.Every(time.Minute/LogReadsPerMinute), LogReadsBurst)}
 	var keys revoke.KeyIDs
 	if st != nil {
 		keys = st
@@ -205,6 +214,18 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		defer close(acted)
 		actErr = r.st.Acting(ctx, inc.ID, r.owner, inst.GetName())
 	}()
+	// Later events about this sandbox are appended to this incident while
+	// it is open (see Append): marked off the actions' path.
+	if marks(inc) {
+		marked := make(chan struct{})
+		defer func() { <-marked }()
+		go func() {
+			defer close(marked)
+			if err := r.st.MarkOpen(ctx, inst.GetName(), strconv.FormatUint(inst.GetId(), 10), inc.ID); err != nil {
+				log.Warn("later events about this sandbox will be answered as new incidents", "error", err)
+			}
+		}()
+	}
 
 	// One response acts on a VM at a time, across instances, so two
 	// incidents do not race each other's fingerprints: the second finds
@@ -242,6 +263,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		NATLogs:          r.cfg.Coopguard.Evidence.NATLogs,
 		Now:              r.now,
 		Revoker:          r.revoker,
+		LogReads:         r.takeLogRead,
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
 	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID, inst.GetName()))

@@ -274,6 +274,9 @@ type Report struct {
 	// ResolvedBy and ResolvedAt record `coopguard resolve`.
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	// Appended counts the later events about the sandbox appended to this
+	// incident while it was open (see Appended).
+	Appended *Appended `json:"appended,omitempty"`
 }
 
 // States of a report's follow-up.

@@ -137,6 +137,7 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 <dt>Finished</dt><dd>{{stamp .Rep.FinishedAt}}</dd>
 <dt>Time to containment</dt><dd>{{printf "%.3f" .Rep.ContainmentSeconds}} s (critical path {{printf "%.3f" .Rep.CriticalPathSeconds}} s)</dd>
 {{with .FollowUp}}<dt>Follow-up</dt><dd id="followup">{{x .}}</dd>{{end}}
+{{with .Rep.Appended}}<dt>Later events</dt><dd id="appended">{{x .String}}</dd>{{end}}
 {{with .Rep.ResolvedBy}}<dt>Resolved by</dt><dd>{{x .}}</dd>{{end}}
 </dl>
 

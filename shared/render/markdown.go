@@ -56,6 +56,7 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 	row("Finished", stamp(rep.FinishedAt))
 	row("Time to containment", fmt.Sprintf("%.3f s (critical path %.3f s)", rep.ContainmentSeconds, rep.CriticalPathSeconds))
 	row("Follow-up", md(FollowUp(rep)))
+	row("Later events", md(rep.Appended.String()))
 	if rep.ResolvedBy != "" {
 		row("Resolved", "by "+md(rep.ResolvedBy)+" at "+stamp(rep.ResolvedAt))
 	}

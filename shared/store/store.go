@@ -55,6 +55,9 @@ const (
 	// Instances holds one lease document per VM: one response at a time
 	// acts on an instance, across every function instance.
 	Instances = "instances"
+	// Sandboxes holds, per sandbox VM (by name and by numeric id), the
+	// incident that later events about it are appended to (see Append).
+	Sandboxes = "sandboxes"
 )
 
 // States of an incident document besides the report outcomes
@@ -119,6 +122,20 @@ type Record struct {
 	// gives up.
 	FollowUp      string    `firestore:"followUp"`
 	FollowUpUntil time.Time `firestore:"followUpUntil"`
+	// Appended counts the later events appended to the incident while it
+	// was open (see Append). Only Append writes it.
+	Appended *incident.Appended `firestore:"appended"`
+}
+
+// Open reports whether the incident is not closed: claimed, acting,
+// contained, complete or incomplete (not resolved, refused, notified or a
+// dry run).
+func (r *Record) Open() bool {
+	switch r.State {
+	case StateClaimed, StateActing, incident.OutcomeContained, incident.OutcomeComplete, incident.OutcomeIncomplete:
+		return true
+	}
+	return false
 }
 
 // Finished reports whether the incident reached a final state other than
@@ -284,6 +301,7 @@ func fields(rec *Record) []firestore.Update {
 		{Path: "updatedAt", Value: rec.UpdatedAt},
 		{Path: "followUp", Value: rec.FollowUp},
 		{Path: "followUpUntil", Value: rec.FollowUpUntil},
+		{Path: "appended", Value: rec.Appended},
 	}
 }
 
@@ -710,5 +728,6 @@ func (r *Record) View() incident.Report {
 	if rep.Actions == nil {
 		rep.Actions = []incident.ActionResult{}
 	}
+	rep.Appended = r.Appended
 	return rep
 }

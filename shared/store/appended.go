@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// openMark is a Sandboxes document: the incident later events about the
+// sandbox go to.
+type openMark struct {
+	Incident  string    `firestore:"incident"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
+}
+
+// MarkOpen makes incident id the one that later events about the sandbox
+// VM (named name, numeric id instanceID) are appended to, under both
+// keys, in one commit: an alert names the VM by id, a log entry by the
+// sandbox's name. The incident's own state says whether it is still open
+// (Append reads it), so resolving it needs no change here.
+func (s *Store) MarkOpen(ctx context.Context, name, instanceID, id string) error {
+	m := openMark{Incident: id, UpdatedAt: s.now()}
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		for _, key := range []string{name, instanceID} {
+			if key == "" {
+				continue
+			}
+			if err := tx.Set(s.fs.Collection(Sandboxes).Doc(key), m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark incident %s open on %s: %w", id, name, err)
+	}
+	return nil
+}
+
+// Append adds events to the open incident of the sandbox key (its VM's
+// name or numeric id, as MarkOpen recorded it), in one transaction, when
+// that incident is open (Record.Open) and takes(rec) agrees. It returns
+// the incident's record after the append, or nil when no open incident
+// took the events (the caller responds to them).
+func (s *Store) Append(ctx context.Context, key string, events *incident.Appended, takes func(*Record) bool) (*Record, error) {
+	var out *Record
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		out = nil
+		snap, err := tx.Get(s.fs.Collection(Sandboxes).Doc(key))
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var m openMark
+		if err := snap.DataTo(&m); err != nil {
+			return err
+		}
+		isnap, err := tx.Get(s.doc(m.Incident))
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var rec Record
+		if err := isnap.DataTo(&rec); err != nil {
+			return err
+		}
+		if rec.ID != m.Incident || !rec.Open() || !takes(&rec) {
+			return nil
+		}
+		sum := &incident.Appended{}
+		sum.Merge(rec.Appended)
+		sum.Merge(events)
+		rec.Appended = sum
+		out = &rec
+		return tx.Update(isnap.Ref, []firestore.Update{{Path: "appended", Value: sum}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append %d events to the open incident of %s: %w", events.Count, key, err)
+	}
+	return out, nil
+}
