@@ -67,7 +67,7 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 	// An event about a sandbox whose incident is open is one more line on
 	// that incident, not a new response (a stolen token's storm of denied
 	// calls must not hold up other sandboxes' containment).
-	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), inc, entry.Audit.MethodName); err != nil {
+	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), inc, entry.Audit.MethodName, received); err != nil {
 		return fmt.Errorf("append entry %s to its sandbox's open incident: %w (redelivered)", entry.InsertID, err)
 	} else if ok {
 		log.Debug("log entry appended to the sandbox's open incident", "insertId", entry.InsertID, "incident", rep.Incident.ID, "rule", m.Rule)

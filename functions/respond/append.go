@@ -38,11 +38,43 @@ type appendSlot struct {
 
 // appendBatch is the events of one transaction and its answer.
 type appendBatch struct {
-	events incident.Appended
+	events []pendingEvent
 	done   chan struct{}
 	rec    *store.Record
-	err    error
+	// own is the id of the open incident when one of the events is a
+	// delivery of that incident's own event: that one is not appended
+	// (Respond answers it).
+	own string
+	err error
 }
+
+// pendingEvent is one event waiting to be appended.
+type pendingEvent struct {
+	id, method, rule string
+	at               time.Time
+	// acked: its delivery was answered already, on the word of the last
+	// append (openAppend); if the incident no longer takes it, the loop
+	// responds to it.
+	acked    bool
+	inc      incident.Incident
+	received time.Time
+}
+
+// openAppend is what the last append about a sandbox found: the open
+// incident that took its events, until when that word is trusted.
+type openAppend struct {
+	id    string
+	rep   incident.Report
+	until time.Time
+}
+
+// openTrust is how long a sandbox's open incident, as the last append
+// found it, answers later deliveries at once, before their events are
+// written: a storm's deliveries are not each held for a Firestore
+// transaction, so the entries queued behind them (another sandbox's) are
+// not either. An event that incident no longer takes (it was resolved
+// meanwhile) is responded to by the append loop, as it would have been.
+const openTrust = 2 * time.Second
 
 // Append appends the event inc (API method method) to the open incident
 // of its sandbox, named sandbox (the VM's name, or its numeric id), when
@@ -53,7 +85,7 @@ type appendBatch struct {
 // took the event, and the caller responds to it. Events about one sandbox
 // that arrive while its append is being written are coalesced into the
 // next write: one Firestore transaction per batch, however many events.
-func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Incident, method string) (*incident.Report, bool, error) {
+func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Incident, method string, received time.Time) (*incident.Report, bool, error) {
 	if r.st == nil {
 		return nil, false, ErrNoStore
 	}
@@ -76,21 +108,27 @@ func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Inc
 		s.next = &appendBatch{done: make(chan struct{})}
 	}
 	b := s.next
-	b.events.Add(at, method, inc.Trigger)
+	open, trusted := r.open[key]
+	fast := trusted && time.Now().Before(open.until) && open.id != inc.ID
+	b.events = append(b.events, pendingEvent{id: inc.ID, method: method, rule: inc.Trigger, at: at, acked: fast, inc: inc, received: received})
 	leader := !s.running
 	if leader {
 		s.running, s.next = true, nil
 	}
 	r.appendMu.Unlock()
 	if leader {
-		go r.appendLoop(context.WithoutCancel(ctx), key, sandbox, inc.Playbook, dry, b)
+		go r.appendLoop(context.WithoutCancel(logger.WithLogger(context.Background(), logger.FromContext(ctx))), key, sandbox, inc.Playbook, dry, b)
+	}
+	if fast {
+		rep := open.rep
+		return &rep, true, nil
 	}
 	select {
 	case <-b.done:
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	if b.err != nil || b.rec == nil {
+	if b.err != nil || b.rec == nil || b.own == inc.ID {
 		return nil, false, b.err
 	}
 	rep := b.rec.View()
@@ -100,17 +138,54 @@ func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Inc
 // appendLoop writes b, then every batch that gathered meanwhile, one
 // transaction each, until none is waiting.
 func (r *Responder) appendLoop(ctx context.Context, key, sandbox, playbook string, dry bool, b *appendBatch) {
-	takes := func(rec *store.Record) bool {
-		return strength(rec.Incident.Playbook) >= strength(playbook) && (dry || !rec.Incident.DryRun)
-	}
 	for b != nil {
 		start := time.Now()
-		b.rec, b.err = r.st.Append(ctx, sandbox, &b.events, takes)
+		var n int
+		b.rec, b.err = r.st.Append(ctx, sandbox, func(rec *store.Record) *incident.Appended {
+			b.own, n = "", 0
+			if strength(rec.Incident.Playbook) < strength(playbook) || (rec.Incident.DryRun && !dry) {
+				return nil
+			}
+			sum := &incident.Appended{}
+			for _, e := range b.events {
+				if e.id == rec.ID {
+					// A redelivery of the incident's own event.
+					b.own = rec.ID
+					continue
+				}
+				sum.Add(e.at, e.method, e.rule)
+				n++
+			}
+			return sum
+		})
 		if b.rec != nil {
 			logger.FromContext(ctx).Info("later events appended to the sandbox's open incident",
-				"incident", b.rec.ID, "sandbox", sandbox, "events", b.events.Count, "seconds", time.Since(start).Seconds())
+				"incident", b.rec.ID, "sandbox", sandbox, "events", n, "seconds", time.Since(start).Seconds())
 		}
 		close(b.done)
+		r.appendMu.Lock()
+		switch {
+		case b.rec != nil:
+			r.open[key] = openAppend{id: b.rec.ID, rep: b.rec.View(), until: time.Now().Add(openTrust)}
+		default:
+			delete(r.open, key)
+		}
+		r.appendMu.Unlock()
+		for _, e := range b.events {
+			switch {
+			case !e.acked:
+			case b.err != nil:
+				logger.FromContext(ctx).Warn("a later event, answered as appended to the sandbox's open incident, is not counted on it", "incident", e.id, "error", b.err)
+			case b.rec == nil || e.id == b.own:
+				// The incident no longer takes it: it is answered as its
+				// delivery would have been.
+				go func() {
+					if _, err := r.Respond(ctx, e.inc, e.received); err != nil {
+						logger.FromContext(ctx).Error("a later event about a sandbox whose incident closed meanwhile could not be answered", "incident", e.id, "error", err)
+					}
+				}()
+			}
+		}
 		r.appendMu.Lock()
 		s := r.appends[key]
 		b, s.next = s.next, nil

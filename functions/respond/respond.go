@@ -65,6 +65,7 @@ type Responder struct {
 	// Append).
 	appendMu sync.Mutex
 	appends  map[string]*appendSlot
+	open     map[string]openAppend
 	// logReads is the Cloud Logging read budget every incident's evidence
 	// reads share (LogReadsPerMinute, on the responder's clock).
 	logReads *rate.Limiter
@@ -95,7 +96,7 @@ func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Sto
 		now = time.Now
 	}
 	r := &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
-		inflight: map[string]*flight{}, appends: map[string]*appendSlot{},
+		inflight: map[string]*flight{}, appends: map[string]*appendSlot{}, open: map[string]openAppend{},
 		logReads: rate.NewLimiter(rate.Every(time.Minute/LogReadsPerMinute), LogReadsBurst)}
 	var keys revoke.KeyIDs
 	if st != nil {

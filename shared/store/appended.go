@@ -43,12 +43,13 @@ func (s *Store) MarkOpen(ctx context.Context, name, instanceID, id string) error
 	return nil
 }
 
-// Append adds events to the open incident of the sandbox key (its VM's
-// name or numeric id, as MarkOpen recorded it), in one transaction, when
-// that incident is open (Record.Open) and takes(rec) agrees. It returns
-// the incident's record after the append, or nil when no open incident
-// took the events (the caller responds to them).
-func (s *Store) Append(ctx context.Context, key string, events *incident.Appended, takes func(*Record) bool) (*Record, error) {
+// Append appends events to the open incident of the sandbox key (its
+// VM's name or numeric id, as MarkOpen recorded it), in one transaction:
+// take sees that incident, when it is open (Record.Open), and returns
+// what of the events it takes (nil or none: it takes nothing). Append
+// returns the incident's record after the append, or nil when it took
+// nothing (the caller responds to the events).
+func (s *Store) Append(ctx context.Context, key string, take func(*Record) *incident.Appended) (*Record, error) {
 	var out *Record
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		out = nil
@@ -74,7 +75,11 @@ func (s *Store) Append(ctx context.Context, key string, events *incident.Appende
 		if err := isnap.DataTo(&rec); err != nil {
 			return err
 		}
-		if rec.ID != m.Incident || !rec.Open() || !takes(&rec) {
+		if rec.ID != m.Incident || !rec.Open() {
+			return nil
+		}
+		events := take(&rec)
+		if events == nil || events.Count == 0 {
 			return nil
 		}
 		sum := &incident.Appended{}
@@ -85,7 +90,7 @@ func (s *Store) Append(ctx context.Context, key string, events *incident.Appende
 		return tx.Update(isnap.Ref, []firestore.Update{{Path: "appended", Value: sum}})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("append %d events to the open incident of %s: %w", events.Count, key, err)
+		return nil, fmt.Errorf("append events to the open incident of %s: %w", key, err)
 	}
 	return out, nil
 }

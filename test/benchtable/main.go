@@ -27,6 +27,7 @@ var rows = []row{
 	{"BenchmarkGCPLikeContainment", "the same incident by the runbook, one step after another (stop agents awaiting the ack, disable versions, stop VM; egress ends with the VM), in s; runbook ÷ contain to egress cut and key unusable", []string{"runbook-s-to-egress-cut", "runbook-s-to-key-unusable", "runbook-s-to-vm-stop-requested", "runbook-s-to-vm-terminated", "runbook/contain"}},
 	{"BenchmarkConverge", "provisioning a new sandbox, 20 ms per GCP call", []string{"wall-ms", "critical-path-ms", "wall/critical", "sequential-ms"}},
 	{"BenchmarkStorm", "storm: 1,000 deliveries, 50 sandboxes, default rate limits", []string{"events/s", "compute-mutations/sandbox"}},
+	{"BenchmarkStormSecondSandbox", "storm on a contained sandbox: a second sandbox's call → first containment action on it, quiet and while 1,000 denied calls by the contained one's account are delivered (audit log, sink, Pub/Sub, Eventarc; GCP-like profile), in ms; target storm/quiet within 2×", []string{"quiet-ms-to-first-action", "storm-ms-to-first-action", "storm/quiet"}},
 	{"BenchmarkDecidePerEvent/alert", "decode + match + plan: Monitoring alert", []string{"ns/op", "allocs/op"}},
 	{"BenchmarkDecidePerEvent/logentry-setiampolicy", "decode + match + plan: audit log entry (matches)", []string{"ns/op", "allocs/op"}},
 	{"BenchmarkDecidePerEvent/logentry-benign", "decode + match + plan: audit log entry (no match)", []string{"ns/op", "allocs/op"}},
@@ -75,6 +76,9 @@ func main() {
 				if v, ok := m[u]; ok {
 					parts = append(parts, v+" "+u)
 				}
+			}
+			if len(parts) == 0 {
+				continue // a longer-named benchmark's, with a row of its own
 			}
 			fmt.Printf("| %s | %s |\n", r.label, strings.Join(parts, ", "))
 		}
