@@ -63,10 +63,11 @@ func addKinds(a, b map[string]int) map[string]int {
 		a = map[string]int{}
 	}
 	for _, k := range slices.Sorted(maps.Keys(b)) {
+		n := b[k]
 		if _, ok := a[k]; !ok && len(a) >= MaxAppendedKinds-1 && k != OtherKind {
 			k = OtherKind
 		}
-		a[k] += b[k]
+		a[k] += n
 	}
 	return a
 }
