@@ -270,3 +270,34 @@ func TestHTMLFollowUp(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendedEventsShown: the later events appended to an incident are
+// one line in both formats, outside text escaped.
+func TestAppendedEventsShown(t *testing.T) {
+	rep := sample()
+	t0 := rep.ReceivedAt
+	rep.Appended = &incident.Appended{}
+	for range 3 {
+		rep.Appended.Add(t0.Add(time.Minute), "SetIamPolicy", "sandbox-sa-privileged-call")
+	}
+	rep.Appended.Add(t0.Add(2*time.Minute), evil, "sandbox-sa-privileged-call")
+	var md, page bytes.Buffer
+	if err := Markdown(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := "4 later events appended (first 2026-12-02T07:01:00Z, last 2026-12-02T07:02:00Z); methods: SetIamPolicy (3), "
+	if !strings.Contains(md.String(), "- **Later events:** "+want) {
+		t.Errorf("Markdown lacks the appended events' line %q:\n%s", want, md.String())
+	}
+	if !strings.Contains(page.String(), `<dd id="appended">`+want) {
+		t.Errorf("the page lacks the appended events' line %q", want)
+	}
+	for _, out := range []string{md.String(), page.String()} {
+		if strings.Contains(out, "<script>") || strings.Contains(out, "\x1b") {
+			t.Error("a method name reached the report unescaped")
+		}
+	}
+}
