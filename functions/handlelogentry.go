@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/cloudcoop/coopguard/functions/detect"
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
@@ -64,10 +65,11 @@ func HandleLogEntry(ctx context.Context, ev event.Event) error {
 		// by this sandbox's account, contains this sandbox.
 		InstanceID: instanceID,
 	}
-	// An event about a sandbox whose incident is open is one more line on
-	// that incident, not a new response (a stolen token's storm of denied
-	// calls must not hold up other sandboxes' containment).
-	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), inc, entry.Audit.MethodName, received); err != nil {
+	// A call by a sandbox's account while its incident is open is one more
+	// line on that incident, not a new response (a stolen token's storm of
+	// denied calls must not hold up other sandboxes' containment).
+	later := respond.Later{Incident: inc, Principal: entry.Audit.PrincipalEmail, Method: entry.Audit.MethodName}
+	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), later); err != nil {
 		return fmt.Errorf("append entry %s to its sandbox's open incident: %w (redelivered)", entry.InsertID, err)
 	} else if ok {
 		log.Debug("log entry appended to the sandbox's open incident", "insertId", entry.InsertID, "incident", rep.Incident.ID, "rule", m.Rule)

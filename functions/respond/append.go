@@ -52,48 +52,36 @@ type appendBatch struct {
 type pendingEvent struct {
 	id, method, rule string
 	at               time.Time
-	// acked: its delivery was answered already, on the word of the last
-	// append (openAppend); if the incident no longer takes it, the loop
-	// responds to it.
-	acked    bool
-	inc      incident.Incident
-	received time.Time
 }
 
-// openAppend is what the last append about a sandbox found: the open
-// incident that took its events, until when that word is trusted.
-type openAppend struct {
-	id    string
-	rep   incident.Report
-	until time.Time
+// Later is an event about a sandbox, as Append takes it: its incident,
+// and the principal whose call it is and the API method.
+type Later struct {
+	Incident          incident.Incident
+	Principal, Method string
 }
 
-// openTrust is how long a sandbox's open incident, as the last append
-// found it, answers later deliveries at once, before their events are
-// written: a storm's deliveries are not each held for a Firestore
-// transaction, so the entries queued behind them (another sandbox's) are
-// not either. An event that incident no longer takes (it was resolved
-// meanwhile) is responded to by the append loop, as it would have been.
-const openTrust = 2 * time.Second
-
-// Append appends the event inc (API method method) to the open incident
-// of its sandbox, named sandbox (the VM's name, or its numeric id), when
-// there is one whose playbook does at least what inc's would: no plan
-// runs, nothing is read from Cloud Logging, and the incident's own
-// response (its actions, the key versions it disabled) is untouched. It
+// Append appends the event ev to the open incident of its sandbox, named
+// sandbox (the VM's name, or its numeric id), when there is one whose
+// playbook does at least what ev's would and ev is a call by that
+// sandbox's own account (what a stolen token makes; another principal's
+// call is its own incident): no plan runs, nothing is read from Cloud
+// Logging, and the incident's own response (its actions, the key versions
+// it disabled) is untouched. It
 // returns that incident's report and true; false means no open incident
 // took the event, and the caller responds to it. Events about one sandbox
 // that arrive while its append is being written are coalesced into the
 // next write: one Firestore transaction per batch, however many events.
-func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Incident, method string, received time.Time) (*incident.Report, bool, error) {
+func (r *Responder) Append(ctx context.Context, sandbox string, ev Later) (*incident.Report, bool, error) {
 	if r.st == nil {
 		return nil, false, ErrNoStore
 	}
-	if sandbox == "" {
+	if sandbox == "" || ev.Principal == "" {
 		return nil, false, nil
 	}
+	inc := ev.Incident
 	dry := inc.DryRun || r.cfg.Coopguard.DryRun
-	key := fmt.Sprintf("%s\x00%s\x00%t", sandbox, inc.Playbook, dry)
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%t", sandbox, ev.Principal, inc.Playbook, dry)
 	at := inc.StartedAt
 	if at.IsZero() {
 		at = r.now()
@@ -108,20 +96,14 @@ func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Inc
 		s.next = &appendBatch{done: make(chan struct{})}
 	}
 	b := s.next
-	open, trusted := r.open[key]
-	fast := trusted && time.Now().Before(open.until) && open.id != inc.ID
-	b.events = append(b.events, pendingEvent{id: inc.ID, method: method, rule: inc.Trigger, at: at, acked: fast, inc: inc, received: received})
+	b.events = append(b.events, pendingEvent{id: inc.ID, method: ev.Method, rule: inc.Trigger, at: at})
 	leader := !s.running
 	if leader {
 		s.running, s.next = true, nil
 	}
 	r.appendMu.Unlock()
 	if leader {
-		go r.appendLoop(context.WithoutCancel(logger.WithLogger(context.Background(), logger.FromContext(ctx))), key, sandbox, inc.Playbook, dry, b)
-	}
-	if fast {
-		rep := open.rep
-		return &rep, true, nil
+		go r.appendLoop(logger.WithLogger(context.Background(), logger.FromContext(ctx)), key, sandbox, ev.Principal, inc.Playbook, dry, b)
 	}
 	select {
 	case <-b.done:
@@ -137,13 +119,13 @@ func (r *Responder) Append(ctx context.Context, sandbox string, inc incident.Inc
 
 // appendLoop writes b, then every batch that gathered meanwhile, one
 // transaction each, until none is waiting.
-func (r *Responder) appendLoop(ctx context.Context, key, sandbox, playbook string, dry bool, b *appendBatch) {
+func (r *Responder) appendLoop(ctx context.Context, key, sandbox, principal, playbook string, dry bool, b *appendBatch) {
 	for b != nil {
 		start := time.Now()
 		var n int
-		b.rec, b.err = r.st.Append(ctx, sandbox, func(rec *store.Record) *incident.Appended {
+		b.rec, b.err = r.st.Append(ctx, sandbox, func(rec *store.Record, account string) *incident.Appended {
 			b.own, n = "", 0
-			if strength(rec.Incident.Playbook) < strength(playbook) || (rec.Incident.DryRun && !dry) {
+			if account != principal || strength(rec.Incident.Playbook) < strength(playbook) || (rec.Incident.DryRun && !dry) {
 				return nil
 			}
 			sum := &incident.Appended{}
@@ -163,29 +145,6 @@ func (r *Responder) appendLoop(ctx context.Context, key, sandbox, playbook strin
 				"incident", b.rec.ID, "sandbox", sandbox, "events", n, "seconds", time.Since(start).Seconds())
 		}
 		close(b.done)
-		r.appendMu.Lock()
-		switch {
-		case b.rec != nil:
-			r.open[key] = openAppend{id: b.rec.ID, rep: b.rec.View(), until: time.Now().Add(openTrust)}
-		default:
-			delete(r.open, key)
-		}
-		r.appendMu.Unlock()
-		for _, e := range b.events {
-			switch {
-			case !e.acked:
-			case b.err != nil:
-				logger.FromContext(ctx).Warn("a later event, answered as appended to the sandbox's open incident, is not counted on it", "incident", e.id, "error", b.err)
-			case b.rec == nil || e.id == b.own:
-				// The incident no longer takes it: it is answered as its
-				// delivery would have been.
-				go func() {
-					if _, err := r.Respond(ctx, e.inc, e.received); err != nil {
-						logger.FromContext(ctx).Error("a later event about a sandbox whose incident closed meanwhile could not be answered", "incident", e.id, "error", err)
-					}
-				}()
-			}
-		}
 		r.appendMu.Lock()
 		s := r.appends[key]
 		b, s.next = s.next, nil

@@ -5,6 +5,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,6 @@ type Responder struct {
 	// Append).
 	appendMu sync.Mutex
 	appends  map[string]*appendSlot
-	open     map[string]openAppend
 	// logReads is the Cloud Logging read budget every incident's evidence
 	// reads share (LogReadsPerMinute, on the responder's clock).
 	logReads *rate.Limiter
@@ -96,7 +96,7 @@ func New(cfg *config.Config, c *gcp.Clients, rec *report.Recorder, st *store.Sto
 		now = time.Now
 	}
 	r := &Responder{cfg: cfg, c: c, rec: rec, st: st, now: now, policy: retry.Default, owner: "responder-" + uuid.NewString(),
-		inflight: map[string]*flight{}, appends: map[string]*appendSlot{}, open: map[string]openAppend{},
+		inflight: map[string]*flight{}, appends: map[string]*appendSlot{},
 		logReads: rate.NewLimiter(rate.Every(time.Minute/LogReadsPerMinute), LogReadsBurst)}
 	var keys revoke.KeyIDs
 	if st != nil {
@@ -222,7 +222,11 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		defer func() { <-marked }()
 		go func() {
 			defer close(marked)
-			if err := r.st.MarkOpen(ctx, inst.GetName(), strconv.FormatUint(inst.GetId(), 10), inc.ID); err != nil {
+			var account string
+			for _, sa := range inst.GetServiceAccounts() {
+				account = cmp.Or(account, sa.GetEmail())
+			}
+			if err := r.st.MarkOpen(ctx, inst.GetName(), strconv.FormatUint(inst.GetId(), 10), inc.ID, account); err != nil {
 				log.Warn("later events about this sandbox will be answered as new incidents", "error", err)
 			}
 		}()

@@ -15,17 +15,21 @@ import (
 // openMark is a Sandboxes document: the incident later events about the
 // sandbox go to.
 type openMark struct {
-	Incident  string    `firestore:"incident"`
+	Incident string `firestore:"incident"`
+	// Account is the sandbox's service account, as its VM names it: the
+	// principal whose later calls the incident takes.
+	Account   string    `firestore:"account"`
 	UpdatedAt time.Time `firestore:"updatedAt"`
 }
 
 // MarkOpen makes incident id the one that later events about the sandbox
-// VM (named name, numeric id instanceID) are appended to, under both
-// keys, in one commit: an alert names the VM by id, a log entry by the
-// sandbox's name. The incident's own state says whether it is still open
-// (Append reads it), so resolving it needs no change here.
-func (s *Store) MarkOpen(ctx context.Context, name, instanceID, id string) error {
-	m := openMark{Incident: id, UpdatedAt: s.now()}
+// VM (named name, numeric id instanceID, running as account) are appended
+// to, under both keys, in one commit: a log entry names the configured
+// sandbox by name, another by id. The incident's own state says whether
+// it is still open (Append reads it), so resolving it needs no change
+// here.
+func (s *Store) MarkOpen(ctx context.Context, name, instanceID, id, account string) error {
+	m := openMark{Incident: id, Account: account, UpdatedAt: s.now()}
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		for _, key := range []string{name, instanceID} {
 			if key == "" {
@@ -45,11 +49,12 @@ func (s *Store) MarkOpen(ctx context.Context, name, instanceID, id string) error
 
 // Append appends events to the open incident of the sandbox key (its
 // VM's name or numeric id, as MarkOpen recorded it), in one transaction:
-// take sees that incident, when it is open (Record.Open), and returns
-// what of the events it takes (nil or none: it takes nothing). Append
+// take sees that incident, when it is open (Record.Open), and the
+// sandbox's account, and returns what of the events it takes (nil or
+// none: it takes nothing). Append
 // returns the incident's record after the append, or nil when it took
 // nothing (the caller responds to the events).
-func (s *Store) Append(ctx context.Context, key string, take func(*Record) *incident.Appended) (*Record, error) {
+func (s *Store) Append(ctx context.Context, key string, take func(rec *Record, account string) *incident.Appended) (*Record, error) {
 	var out *Record
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		out = nil
@@ -78,7 +83,7 @@ func (s *Store) Append(ctx context.Context, key string, take func(*Record) *inci
 		if rec.ID != m.Incident || !rec.Open() {
 			return nil
 		}
-		events := take(&rec)
+		events := take(&rec, m.Account)
 		if events == nil || events.Count == 0 {
 			return nil
 		}

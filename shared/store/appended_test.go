@@ -22,16 +22,21 @@ func TestAppendGoesToTheSandboxsOpenIncident(t *testing.T) {
 		}
 		return a
 	}
-	all := func(n int) func(*store.Record) *incident.Appended {
-		return func(*store.Record) *incident.Appended { return events(n) }
+	all := func(n int) func(*store.Record, string) *incident.Appended {
+		return func(_ *store.Record, account string) *incident.Appended {
+			if account != "sbx@p.iam.gserviceaccount.com" {
+				t.Errorf("the sandbox's account is %q, want the one marked", account)
+			}
+			return events(n)
+		}
 	}
-	if rec, err := s.Append(ctx, "vm", all(1)); err != nil || rec != nil {
+	if rec, err := s.Append(ctx, "vm", func(*store.Record, string) *incident.Appended { return events(1) }); err != nil || rec != nil {
 		t.Fatalf("append with no open incident = %v, %v; want nothing taken", rec, err)
 	}
 	if _, err := s.Claim(ctx, inc("log-1"), "a", clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkOpen(ctx, "vm", "1234", "log-1"); err != nil {
+	if err := s.MarkOpen(ctx, "vm", "1234", "log-1", "sbx@p.iam.gserviceaccount.com"); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"vm", "1234"} {
@@ -40,7 +45,7 @@ func TestAppendGoesToTheSandboxsOpenIncident(t *testing.T) {
 			t.Fatalf("append by %s = %v, %v; want taken by log-1", key, rec, err)
 		}
 	}
-	if rec, err := s.Append(ctx, "vm", func(*store.Record) *incident.Appended { return nil }); err != nil || rec != nil {
+	if rec, err := s.Append(ctx, "vm", func(*store.Record, string) *incident.Appended { return nil }); err != nil || rec != nil {
 		t.Errorf("an append the incident does not take = %v, %v; want nothing", rec, err)
 	}
 	got, err := s.Get(ctx, "log-1")

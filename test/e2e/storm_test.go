@@ -37,7 +37,10 @@ const stormCalls = 1000
 // after the containment is not touched by it; every delivery is answered
 // 2xx (no redelivery loop); the operator's own Logging read is answered;
 // the follow-ups end complete, their evidence read within the Logging
-// quota; and restore is not held by the appended events. The second
+// quota; and restore is not held by the appended events. After the
+// restore a call is an incident again, later calls are appended to it
+// without touching a key version the operator added meanwhile, and
+// another principal's call is an incident of its own. The second
 // sandbox's time from call to containment is logged beside the same
 // figure for a third sandbox contained before the storm (BenchmarkStorm-
 // SecondSandbox measures the ratio; a timed assertion here would flake).
@@ -183,6 +186,14 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	}
 	if state != "ENABLED" {
 		t.Errorf("the version the operator added after the containment (%s) is %s, want ENABLED: appended events change nothing", added.GetName(), state)
+	}
+	// Another principal's call about the contained sandbox is its own
+	// incident, never a line on the sandbox's.
+	if code := postEvent(t, "HandleLogEntry", binary, s.alert(t, "logentry-secret-access-unknown-principal.json"), nil); code != http.StatusOK {
+		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
+	}
+	if n := len(incidentsOn(t, s.cfg.VM.Name)); n != 3 {
+		t.Errorf("%d incidents on %s after another principal's read of the key, want 3 (its own)", n, s.cfg.VM.Name)
 	}
 }
 
