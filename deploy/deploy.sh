@@ -277,7 +277,7 @@ bind_sandbox() {
 	done <<<"$current"
 }
 
-note "grant each job its roles: its own, its -secrets role on the managed secrets, its -sandbox role on the sandboxes, its Firestore role"
+note "grant each job its roles: its own, its -secrets role on the managed secrets, its -sandbox role on the sandboxes, its -identity role on the sandbox's account, its Firestore role"
 for job in "${JOBS[@]}"; do
 	read -r role sa datastore _ <<<"$job"
 	member="serviceAccount:$(sa_email "${!sa}")"
@@ -293,6 +293,12 @@ for job in "${JOBS[@]}"; do
 			[[ -n $KEY_SOURCE ]] || continue
 			note "key source configured: the $role may add versions to the managed secrets"
 			bind "$member" "$id" "$(managed_condition "$role")"
+			;;
+		*-identity)
+			# On the sandbox's own account, never the project: containment
+			# disables that account (and deletes its keys), restore enables it.
+			run gcloud iam service-accounts add-iam-policy-binding "$SANDBOX_SA" --project="$PROJECT" \
+				--member="$member" --role="$id" --condition=None --quiet
 			;;
 		esac
 	done

@@ -129,15 +129,34 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 	want := map[binding]bool{}
 	for _, j := range deploy.Jobs {
 		member := sa(j.Account)
-		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role)} {
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role), deploy.IdentityRole(j.Role)} {
 			id, ok := deploy.RoleIDs[file]
 			if !ok {
 				continue
 			}
 			b := binding{"projects/" + testProject + "/roles/" + id, member}
-			want[b] = true
 			cond, ok := bound[b]
 			switch {
+			case file == deploy.IdentityRole(j.Role):
+				// On the sandbox's own account, never the project.
+				var onAccount int
+				for _, c := range find(cmds, "gcloud", "iam", "service-accounts", "add-iam-policy-binding", "cc-sandbox@"+testProject+".iam.gserviceaccount.com") {
+					if strings.Contains(c.Line, "--member="+member) && strings.Contains(c.Line, "--role="+b.role) {
+						onAccount++
+					}
+				}
+				if onAccount != 1 {
+					t.Errorf("role %s is bound %d times to %s on the sandbox's account, want once", id, onAccount, member)
+				}
+				if ok {
+					t.Errorf("role %s is bound to %s on the project: it holds on the sandbox's account only", id, member)
+				}
+			}
+			if file != deploy.IdentityRole(j.Role) {
+				want[b] = true
+			}
+			switch {
+			case file == deploy.IdentityRole(j.Role):
 			case !ok:
 				t.Errorf("role %s is not bound to %s", id, member)
 			case file == j.Role && cond != "None":

@@ -55,18 +55,20 @@ var Jobs = []Job{
 
 // RoleIDs maps a role file (RoleResponder, …) to its custom role id.
 var RoleIDs = map[string]string{
-	RoleResponder:              "coopguardResponder",
-	SecretsRole(RoleResponder): "coopguardResponderSecrets",
-	SandboxRole(RoleResponder): config.SandboxRoles[AccountResponder],
-	RoleRestorer:               "coopguardRestorer",
-	SecretsRole(RoleRestorer):  "coopguardRestorerSecrets",
-	SandboxRole(RoleRestorer):  config.SandboxRoles[AccountRestorer],
-	RoleReader:                 "coopguardReader",
-	SecretsRole(RoleReader):    "coopguardReaderSecrets",
-	RoleRotator:                "coopguardRotator",
-	SecretsRole(RoleRotator):   "coopguardRotatorSecrets",
-	KeySourceRole(RoleRotator): "coopguardRotatorKeySource",
-	RoleProvisioner:            "coopguardProvisioner",
+	RoleResponder:               "coopguardResponder",
+	SecretsRole(RoleResponder):  "coopguardResponderSecrets",
+	SandboxRole(RoleResponder):  config.SandboxRoles[AccountResponder],
+	RoleRestorer:                "coopguardRestorer",
+	SecretsRole(RoleRestorer):   "coopguardRestorerSecrets",
+	SandboxRole(RoleRestorer):   config.SandboxRoles[AccountRestorer],
+	IdentityRole(RoleResponder): config.IdentityRoles[AccountResponder],
+	IdentityRole(RoleRestorer):  config.IdentityRoles[AccountRestorer],
+	RoleReader:                  "coopguardReader",
+	SecretsRole(RoleReader):     "coopguardReaderSecrets",
+	RoleRotator:                 "coopguardRotator",
+	SecretsRole(RoleRotator):    "coopguardRotatorSecrets",
+	KeySourceRole(RoleRotator):  "coopguardRotatorKeySource",
+	RoleProvisioner:             "coopguardProvisioner",
 }
 
 // AccountEmail is the email of a coopguard account in project.

@@ -58,13 +58,16 @@ SA_INVOKER=coopguard-invoker
 # Custom roles (ids) and their definition files, see deploy/roles/: each
 # job's project role, its -secrets role (bound on the managed secrets only),
 # the responder's and restorer's -sandbox roles (bound on the sandboxes' VMs
-# and disks only) and the rotator's -keysource role (only with a key source).
+# and disks only), their -identity roles (bound on the sandbox's service
+# account only) and the rotator's -keysource role (only with a key source).
 ROLE_RESPONDER=coopguardResponder
 ROLE_RESPONDER_SECRETS=coopguardResponderSecrets
 ROLE_RESPONDER_SANDBOX=coopguardResponderSandbox
 ROLE_RESTORER=coopguardRestorer
 ROLE_RESTORER_SECRETS=coopguardRestorerSecrets
 ROLE_RESTORER_SANDBOX=coopguardRestorerSandbox
+ROLE_RESPONDER_IDENTITY=coopguardResponderIdentity
+ROLE_RESTORER_IDENTITY=coopguardRestorerIdentity
 ROLE_READER=coopguardReader
 ROLE_READER_SECRETS=coopguardReaderSecrets
 ROLE_ROTATOR=coopguardRotator
@@ -226,10 +229,10 @@ role_id() {
 }
 
 # job_roles ROLE: the role files of a job that exist (ROLE, ROLE-secrets,
-# ROLE-sandbox, ROLE-keysource), one a line.
+# ROLE-sandbox, ROLE-keysource, ROLE-identity), one a line.
 job_roles() {
 	local f
-	for f in "$1" "$1-secrets" "$1-sandbox" "$1-keysource"; do
+	for f in "$1" "$1-secrets" "$1-sandbox" "$1-keysource" "$1-identity"; do
 		[[ ! -f $DEPLOY_DIR/roles/$f.yaml ]] || echo "$f"
 	done
 }

@@ -52,6 +52,20 @@ var sandboxScoped = map[string]bool{
 	"compute.disks.createSnapshot":         true,
 }
 
+// identityScoped are the permissions IAM checks on the sandbox's own
+// service account: a job's calls that need them go to its identity role,
+// which deploy and Provision bind on that account's policy only (the
+// responder disables it and deletes its user-managed keys at containment;
+// the restorer enables it again), never on the project
+// (https://cloud.google.com/iam/docs/manage-access-service-accounts).
+var identityScoped = map[string]bool{
+	"iam.serviceAccounts.get":       true,
+	"iam.serviceAccounts.disable":   true,
+	"iam.serviceAccounts.enable":    true,
+	"iam.serviceAccountKeys.list":   true,
+	"iam.serviceAccountKeys.delete": true,
+}
+
 // Operation polling: a Compute mutation returns an operation the client
 // polls (op.Wait) with the get permission of its scope.
 const (
@@ -195,6 +209,13 @@ var Methods = map[string]Need{
 	"IAMAdmin.CreateServiceAccount": {Perms: []string{"iam.serviceAccounts.create"}},
 	"IAMAdmin.GetIamPolicy":         {Perms: []string{"iam.serviceAccounts.getIamPolicy"}},
 	"IAMAdmin.SetIamPolicy":         {Perms: []string{"iam.serviceAccounts.setIamPolicy"}},
+	// Containment disables the sandbox's account (GCP then rejects its
+	// existing tokens) and deletes its user-managed keys; restore enables
+	// it again (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable).
+	"IAMAdmin.DisableServiceAccount":   {Perms: []string{"iam.serviceAccounts.disable"}},
+	"IAMAdmin.EnableServiceAccount":    {Perms: []string{"iam.serviceAccounts.enable"}},
+	"IAMAdmin.ListServiceAccountKeys":  {Perms: []string{"iam.serviceAccountKeys.list"}},
+	"IAMAdmin.DeleteServiceAccountKey": {Perms: []string{"iam.serviceAccountKeys.delete"}},
 
 	// Pub/Sub.
 	"PubSub.TopicAdminClient.GetTopic":                  {Perms: []string{"pubsub.topics.get"}},

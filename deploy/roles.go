@@ -33,7 +33,14 @@ const (
 	secretsSuffix   = "-secrets"
 	keySourceSuffix = "-keysource"
 	sandboxSuffix   = "-sandbox"
+	identitySuffix  = "-identity"
 )
+
+// IdentityRole is the role file of job's permissions on a sandbox's own
+// service account (disable it and delete its keys, or enable it again),
+// bound on that account's IAM policy only: coopguard's jobs cannot
+// disable, enable or strip the keys of any other account.
+func IdentityRole(job string) string { return job + identitySuffix }
 
 // SandboxRole is the role file of job's permissions on a sandbox's own
 // VM and boot disk (stop, start, tag, label, metadata, snapshot), bound
@@ -138,10 +145,12 @@ var Claims = map[string][]string{
 	"functions/actions/stopagents.go":     {RoleResponder},
 	"functions/actions/stopvm.go":         {RoleResponder},
 	// The follow-up's looks (FinishIncidents, as the responder).
-	"functions/actions/vmterminated.go":  {RoleResponder},
-	"functions/actions/agentsack.go":     {RoleResponder},
-	"functions/actions/enablesecrets.go": {RoleRestorer},
-	"functions/actions/startvm.go":       {RoleRestorer},
+	"functions/actions/vmterminated.go":    {RoleResponder},
+	"functions/actions/agentsack.go":       {RoleResponder},
+	"functions/actions/enablesecrets.go":   {RoleRestorer},
+	"functions/actions/startvm.go":         {RoleRestorer},
+	"functions/actions/disableidentity.go": {RoleResponder},
+	"functions/actions/enableidentity.go":  {RoleRestorer},
 }
 
 // Ignored are top-level directories the scanner skips: never deployed.
@@ -273,7 +282,8 @@ func Requirements(byRole map[string][]CallSite) Required {
 // the job's key-source role, Secret Manager's to its managed-secrets role
 // (both bound under a condition on the managed secrets), a change to a
 // sandbox's VM or disk to its sandbox role (bound under a condition on the
-// sandboxes), the rest to the job's own. The provisioner's all go to its
+// sandboxes), one to a sandbox's account to its identity role (bound on
+// that account), the rest to the job's own. The provisioner's all go to its
 // own role: it creates the sandbox.
 func target(role, perm string, need Need) string {
 	switch {
@@ -281,6 +291,8 @@ func target(role, perm string, need Need) string {
 		return role
 	case sandboxScoped[perm]:
 		return SandboxRole(role)
+	case identityScoped[perm]:
+		return IdentityRole(role)
 	case need.KeySource:
 		return KeySourceRole(role)
 	case strings.HasPrefix(perm, "secretmanager."):

@@ -49,6 +49,11 @@ for job in "${JOBS[@]}"; do
 	read -r role sa datastore _ <<<"$job"
 	member="serviceAccount:$(sa_email "${!sa}")"
 	for file in $(job_roles "$role"); do
+		if [[ $file == *-identity ]]; then
+			try gcloud iam service-accounts remove-iam-policy-binding "$COOPGUARD_SERVICE_ACCOUNT" --project="$PROJECT" \
+				--member="$member" --role="projects/$PROJECT/roles/$(role_id "$file")" --all --quiet
+			continue
+		fi
 		try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$member" \
 			--role="projects/$PROJECT/roles/$(role_id "$file")" --all --quiet
 	done

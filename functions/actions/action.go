@@ -56,6 +56,11 @@ type Target struct {
 	// the budget every incident shares under Logging's quota; false: none
 	// is left now. Nil: no budget.
 	LogReads func() bool
+	// ServiceAccount is the sandbox's own service account as coopguard
+	// configured (cloud.gcp.service_account) or provisioned it, never read
+	// from the VM: the only account disable-identity and enable-identity
+	// touch.
+	ServiceAccount string
 }
 
 // Outcome is what an action did; failures are returned as errors instead.

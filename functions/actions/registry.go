@@ -19,6 +19,9 @@ var all = []Action{
 	RemoveQuarantineTag{},
 	ClearIncidentLabel{},
 	StartVM{},
+	// The sandbox's identity: disabled at containment, enabled by restore.
+	DisableIdentity{},
+	EnableIdentity{},
 }
 
 // Lookup returns the action named name.

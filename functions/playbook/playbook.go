@@ -36,7 +36,8 @@ type Plan struct {
 var plans = map[string]Plan{
 	// contain: everything that needs nothing from the VM at once — label,
 	// cut egress, disable the key and revoke it at its provider, request
-	// the VM stop — and the agents flag beside them as a courtesy that
+	// the VM stop, disable the sandbox's account (its stolen tokens die) —
+	// and the agents flag beside them as a courtesy that
 	// nothing waits for. The follow-up: the VM's (unverified) answer to
 	// the flag, TERMINATED, then the snapshot and the logs.
 	incident.PlaybookContain: {
@@ -47,6 +48,7 @@ var plans = map[string]Plan{
 			{Action: "revoke-key", Holds: true},
 			{Action: "stop-vm", Holds: true},
 			{Action: "stop-agents"},
+			{Action: "disable-identity", Holds: true},
 		},
 		FollowUp: []Step{
 			{Action: "agents-ack"},
@@ -56,7 +58,7 @@ var plans = map[string]Plan{
 		},
 	},
 	// quarantine: egress cut, agents stopped, key disabled and revoked at
-	// its provider; the VM stays up. The follow-up: the VM's answer, the
+	// its provider, the sandbox's account disabled; the VM stays up. The follow-up: the VM's answer, the
 	// logs.
 	incident.PlaybookQuarantine: {
 		Steps: []Step{
@@ -65,6 +67,7 @@ var plans = map[string]Plan{
 			{Action: "stop-agents"},
 			{Action: "disable-secrets", Holds: true},
 			{Action: "revoke-key", Holds: true},
+			{Action: "disable-identity", Holds: true},
 		},
 		FollowUp: []Step{
 			{Action: "agents-ack"},
@@ -102,7 +105,7 @@ func Known(name string) bool {
 
 // Restore is the plan of `coopguard resolve --restore`: undo a false
 // positive's containment, starting the VM last so it comes up with its key
-// enabled and the agents allowed to run. It is not a playbook an alert or
+// and its identity enabled and the agents allowed to run. It is not a playbook an alert or
 // rule can name.
 func Restore() Plan {
 	return Plan{Playbook: "restore", Steps: []Step{
@@ -110,6 +113,7 @@ func Restore() Plan {
 		{Action: "clear-agents-flag"},
 		{Action: "remove-quarantine-tag"},
 		{Action: "clear-incident-label"},
-		{Action: "start-vm", After: []string{"enable-secrets", "clear-agents-flag", "remove-quarantine-tag", "clear-incident-label"}},
+		{Action: "enable-identity"},
+		{Action: "start-vm", After: []string{"enable-secrets", "clear-agents-flag", "remove-quarantine-tag", "clear-incident-label", "enable-identity"}},
 	}}
 }

@@ -45,6 +45,7 @@ var undoes = map[string]string{
 	"remove-quarantine-tag": "quarantine-tag",
 	"clear-incident-label":  "label-incident",
 	"start-vm":              "stop-vm",
+	"enable-identity":       "disable-identity",
 }
 
 // Resolve closes an incident as a false positive and records it in the
@@ -147,6 +148,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	t := &actions.Target{
 		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
 		Secrets: r.cfg.SandboxSecrets(inst.GetName()), Workspace: r.cfg.SandboxWorkspace(inst.GetName()), DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
+		ServiceAccount: sandboxAccount(r.cfg, inst.GetName()), Prior: prev.Actions,
 	}
 	plan := restorePlan(prev.Actions)
 	if len(revoked) > 0 {

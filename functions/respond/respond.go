@@ -269,6 +269,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		Now:              r.now,
 		Revoker:          r.revoker,
 		LogReads:         r.takeLogRead,
+		ServiceAccount:   sandboxAccount(r.cfg, inst.GetName()),
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
 	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID, inst.GetName()))

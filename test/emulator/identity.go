@@ -85,6 +85,8 @@ func (e *Emulator) newGate() {
 	// Audit entries are stored and routed by the emulated Logging; a
 	// sink publishes only if its writer identity may publish to the topic.
 	e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { e.Logging.Append(ctx, entry) }
+	// A disabled account's tokens are refused on every API the gate serves.
+	e.Gate.Disabled = e.IAMAdmin.Disabled
 	e.Logging.SetAuthorizer(func(_ context.Context, member, permission, resource string) bool {
 		return e.IAM.Allowed(member, permission, resource)
 	})
@@ -160,8 +162,10 @@ func Provisioner(project string) string {
 // Deploy grants in project what deploy/deploy.sh grants: for every job of
 // deploy.Jobs, its custom roles defined from deploy/roles/*.yaml and bound
 // to its account (the managed-secrets role under deploy's condition on the
-// managed secrets, the key-source role only with a key source) and its
-// Firestore role; actAs on the sandbox's account for config.ActAsAccounts;
+// managed secrets, the key-source role only with a key source, the
+// identity role on the sandbox's account) and its Firestore role; the
+// sandbox's account itself when it is in project and missing, as deploy.sh
+// makes it; actAs on that account for config.ActAsAccounts;
 // each credential secret to the one job that reads it; the service agents'
 // publisher grants on their topics — and what cloudcoop's own setup gives
 // the sandbox's account (log and metric writer).
@@ -169,7 +173,7 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 	var bind, conditional []*iampb.Binding
 	for _, j := range deploy.Jobs {
 		member := iam.Member(deploy.AccountEmail(j.Account, project))
-		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role)} {
+		for _, file := range []string{j.Role, deploy.SecretsRole(j.Role), deploy.KeySourceRole(j.Role), deploy.SandboxRole(j.Role), deploy.IdentityRole(j.Role)} {
 			id, ok := deploy.RoleIDs[file]
 			if !ok {
 				continue
@@ -185,6 +189,11 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 				bind = append(bind, &iampb.Binding{Role: name, Members: []string{member}})
 			case deploy.SecretsRole(j.Role):
 				conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: managedSecrets(project, d.ManagedSecrets, j.Role)})
+			case deploy.IdentityRole(j.Role):
+				// On the sandbox's own account, never the project.
+				if d.SandboxAccount != "" {
+					e.IAM.Grant(audit.ServiceAccountResource(d.SandboxAccount), member, name)
+				}
 			case deploy.SandboxRole(j.Role):
 				if d.Sandbox != "" {
 					conditional = append(conditional, &iampb.Binding{Role: name, Members: []string{member}, Condition: &expr.Expr{
@@ -211,6 +220,11 @@ func (e *Emulator) Deploy(project string, d Deployment) error {
 		e.IAM.Grant("projects/"+project+"/secrets/"+d.RevokeCredential, responder, "roles/secretmanager.secretAccessor")
 	}
 	if d.SandboxAccount != "" {
+		// deploy.sh makes the sandbox's account when it is in the project
+		// and missing, so containment has an account to disable.
+		if id, ok := strings.CutSuffix(d.SandboxAccount, "@"+project+".iam.gserviceaccount.com"); ok {
+			e.IAMAdmin.SeedServiceAccount(project, id)
+		}
 		sb := iam.Member(d.SandboxAccount)
 		bind = append(bind,
 			&iampb.Binding{Role: "roles/logging.logWriter", Members: []string{sb}},

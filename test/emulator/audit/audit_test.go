@@ -338,3 +338,78 @@ func TestImageScanningReadsNeedTheirPermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestDisabledAccountTokensAreRefused: once a service account is disabled,
+// its existing tokens are refused on every API — UNAUTHENTICATED on gRPC,
+// 401 on REST, whether or not the account holds the permission, with no
+// audit entry (there is no authenticated principal) — and the disable is
+// an Admin Activity entry. Enabling it makes the same token work again
+// (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable,
+// .../enable).
+func TestDisabledAccountTokensAreRefused(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.emu.IAMAdmin.SeedServiceAccount(project, "cc-sandbox")
+	w.emu.SecretManager.SeedSecret(project, "key", []byte("v1"))
+	w.emu.IAM.Grant("projects/"+project+"/secrets/key", "serviceAccount:"+sandbox, "roles/secretmanager.secretAccessor")
+	op, sb := w.clients(t, emulator.Operator), w.clients(t, sandbox)
+	calls := map[string]func() error{
+		"secret read (gRPC)": func() error {
+			_, err := sb.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: "projects/" + project + "/secrets/key/versions/latest"})
+			return err
+		},
+		"own account (IAM gRPC)": func() error {
+			_, err := sb.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: "projects/-/serviceAccounts/" + sandbox})
+			return err
+		},
+		"instances.get (REST)": func() error {
+			_, err := sb.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: "vm"})
+			return err
+		},
+	}
+	if err := calls["secret read (gRPC)"](); err != nil {
+		t.Fatalf("the enabled account reads its secret: %v", err)
+	}
+	name := "projects/" + project + "/serviceAccounts/" + sandbox
+	for i := range 2 { // the second disable changes nothing and succeeds
+		if err := op.IAMAdmin.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name}); err != nil {
+			t.Fatalf("disable #%d: %v", i+1, err)
+		}
+	}
+	if got, err := op.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name}); err != nil || !got.GetDisabled() {
+		t.Fatalf("account after disable = %v, %v; want disabled", got, err)
+	}
+	if e := w.entries("google.iam.admin.v1.DisableServiceAccount"); len(e) != 2 || w.logNameOf("google.iam.admin.v1.DisableServiceAccount") != "projects/"+project+"/logs/"+audit.ActivityLog {
+		t.Errorf("disable audit entries = %d in %q, want 2 Admin Activity", len(e), w.logNameOf("google.iam.admin.v1.DisableServiceAccount"))
+	}
+	before := len(w.entries("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion"))
+	for what, call := range calls {
+		err := call()
+		var ae *apierror.APIError
+		switch {
+		case strings.Contains(what, "REST"):
+			if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusUnauthorized {
+				t.Errorf("%s by the disabled account = %v, want 401", what, err)
+			}
+		case status.Code(err) != codes.Unauthenticated:
+			t.Errorf("%s by the disabled account = %v, want UNAUTHENTICATED", what, err)
+		}
+	}
+	if after := len(w.entries("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion")); after != before {
+		t.Errorf("refused reads wrote %d audit entries, want none", after-before)
+	}
+	// A disabled account cannot enable itself: its token is refused first.
+	if err := sb.IAMAdmin.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: name}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("self-enable = %v, want UNAUTHENTICATED", err)
+	}
+	if err := op.IAMAdmin.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := calls["secret read (gRPC)"](); err != nil {
+		t.Errorf("the re-enabled account's same token = %v, want accepted", err)
+	}
+	// Enabling needs iam.serviceAccounts.enable: someone without it is denied.
+	if err := w.clients(t, someone).IAMAdmin.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("disable by someone without the permission = %v, want PERMISSION_DENIED", err)
+	}
+}

@@ -49,6 +49,11 @@ type Gate struct {
 	// Write stores an audit entry in the emulated Logging, which routes it
 	// through the project's sinks; nil drops entries.
 	Write func(ctx context.Context, e *loggingpb.LogEntry)
+	// Disabled reports whether a principal is a disabled service account:
+	// GCP rejects a disabled account's existing access tokens
+	// (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable).
+	// nil means no account is ever disabled.
+	Disabled func(email string) bool
 
 	seq atomic.Uint64
 }
@@ -245,6 +250,25 @@ func (g *Gate) byNumber(name string) string {
 func deniedMessage(d *denial) string {
 	return "Permission '" + d.perm + "' denied on resource '" + d.resource + "' (or it may not exist)."
 }
+
+// authenticate returns the principal of an Authorization value and
+// whether its token is accepted: a missing or foreign token is not, nor is
+// one of a disabled service account, whose existing tokens GCP rejects
+// until it is enabled again. msg is the refusal's text.
+func (g *Gate) authenticate(authorization string) (principal string, msg string, ok bool) {
+	principal, ok = iam.PrincipalFromAuthorization(authorization)
+	switch {
+	case !ok:
+		return "", unauthenticatedMessage, false
+	case g.Disabled != nil && g.Disabled(principal):
+		return "", invalidCredentialsMessage, false
+	}
+	return principal, "", true
+}
+
+// invalidCredentialsMessage is GCP's answer to a token it no longer
+// accepts (expired, revoked, or of a disabled account).
+const invalidCredentialsMessage = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."
 
 // unauthenticatedMessage is GCP's answer to a call without credentials.
 const unauthenticatedMessage = "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential."

@@ -24,9 +24,9 @@ import (
 func (g *Gate) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
-		principal, ok := iam.PrincipalFromAuthorization(firstOf(md.Get("authorization")))
+		principal, msg, ok := g.authenticate(firstOf(md.Get("authorization")))
 		if !ok {
-			return nil, status.Error(codes.Unauthenticated, unauthenticatedMessage)
+			return nil, status.Error(codes.Unauthenticated, msg)
 		}
 		row, known := GRPC[info.FullMethod]
 		if !known {

@@ -28,9 +28,13 @@ type ComputeFake interface {
 // request before fake serves it.
 func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		principal, ok := iam.PrincipalFromAuthorization(r.Header.Get("Authorization"))
+		principal, msg, ok := g.authenticate(r.Header.Get("Authorization"))
 		if !ok {
-			googleerr.Write(w, http.StatusUnauthorized, "required", unauthenticatedMessage)
+			reason := "required"
+			if msg == invalidCredentialsMessage {
+				reason = "authError"
+			}
+			googleerr.Write(w, http.StatusUnauthorized, reason, msg)
 			return
 		}
 		route, ok := fake.RouteOf(r)

@@ -153,6 +153,8 @@ var GRPC = map[string]Row{
 	"/google.iam.admin.v1.IAM/GetServiceAccount":       {Service: iamSvc, Method: "google.iam.admin.v1.GetServiceAccount", Perms: []string{"iam.serviceAccounts.get"}, Type: AdminRead, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/ListServiceAccounts":     {Service: iamSvc, Method: "google.iam.admin.v1.ListServiceAccounts", Perms: []string{"iam.serviceAccounts.list"}, Type: AdminRead, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/DeleteServiceAccount":    {Service: iamSvc, Method: "google.iam.admin.v1.DeleteServiceAccount", Perms: []string{"iam.serviceAccounts.delete"}, Type: AdminWrite, Resource: []string{"name"}},
+	"/google.iam.admin.v1.IAM/DisableServiceAccount":   {Service: iamSvc, Method: "google.iam.admin.v1.DisableServiceAccount", Perms: []string{"iam.serviceAccounts.disable"}, Type: AdminWrite, Resource: []string{"name"}},
+	"/google.iam.admin.v1.IAM/EnableServiceAccount":    {Service: iamSvc, Method: "google.iam.admin.v1.EnableServiceAccount", Perms: []string{"iam.serviceAccounts.enable"}, Type: AdminWrite, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/CreateServiceAccountKey": {Service: iamSvc, Method: "google.iam.admin.v1.CreateServiceAccountKey", Perms: []string{"iam.serviceAccountKeys.create"}, Type: AdminWrite, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/ListServiceAccountKeys":  {Service: iamSvc, Method: "google.iam.admin.v1.ListServiceAccountKeys", Perms: []string{"iam.serviceAccountKeys.list"}, Type: AdminRead, Resource: []string{"name"}},
 	"/google.iam.admin.v1.IAM/DeleteServiceAccountKey": {Service: iamSvc, Method: "google.iam.admin.v1.DeleteServiceAccountKey", Perms: []string{"iam.serviceAccountKeys.delete"}, Type: AdminWrite, Resource: []string{"name"}},

@@ -337,6 +337,40 @@ func (s *Server) DeleteServiceAccountKey(_ context.Context, req *adminpb.DeleteS
 	return &emptypb.Empty{}, nil
 }
 
+// DisableServiceAccount disables an account at once: GCP then rejects its
+// existing access tokens and refuses it new ones (Disabled answers the
+// gate). Disabling a disabled account changes nothing.
+func (s *Server) DisableServiceAccount(_ context.Context, req *adminpb.DisableServiceAccountRequest) (*emptypb.Empty, error) {
+	return s.setDisabled(req.GetName(), true)
+}
+
+// EnableServiceAccount enables a disabled account: its existing tokens
+// are accepted again. Enabling an enabled account changes nothing.
+func (s *Server) EnableServiceAccount(_ context.Context, req *adminpb.EnableServiceAccountRequest) (*emptypb.Empty, error) {
+	return s.setDisabled(req.GetName(), false)
+}
+
+func (s *Server) setDisabled(name string, disabled bool) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sa, err := s.account(name)
+	if err != nil {
+		return nil, err
+	}
+	sa.Disabled = disabled
+	return &emptypb.Empty{}, nil
+}
+
+// Disabled reports whether email is a disabled account of the emulated
+// IAM: the gate refuses its tokens. An account the fake does not hold
+// (coopguard's own, a service agent) is never disabled.
+func (s *Server) Disabled(email string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sa, ok := s.accounts[email]
+	return ok && sa.GetDisabled()
+}
+
 // Keys returns copies of an account's keys (by email), for tests and
 // drills to see what a compromised agent minted.
 func (s *Server) Keys(email string) []*adminpb.ServiceAccountKey {
