@@ -122,9 +122,18 @@ func coopguardAccounts(project string) []string {
 	return out
 }
 
-// accountName is the IAM resource name of a service account; "-" lets IAM
-// find its project from the email.
-func accountName(email string) string { return "projects/-/serviceAccounts/" + email }
+// accountName is the IAM resource name of a service account, in the
+// project its email names: IAM's reference advises against the "-"
+// wildcard, whose errors can mislead.
+func accountName(email string) string {
+	project := "-"
+	if _, dom, ok := strings.Cut(email, "@"); ok {
+		if p, ok := strings.CutSuffix(dom, ".iam.gserviceaccount.com"); ok {
+			project = p
+		}
+	}
+	return "projects/" + project + "/serviceAccounts/" + email
+}
 
 // deleteUserKeys deletes every user-managed key of the account (none in a
 // dry run) and returns their names: those it deleted, or would delete.

@@ -47,7 +47,7 @@ func TestContainActsOutsideTheVMFirst(t *testing.T) {
 	for _, s := range p.Steps {
 		after[s.Action] = s.After
 	}
-	for _, first := range []string{"stop-vm", "quarantine-tag", "disable-secrets", "label-incident", "stop-agents"} {
+	for _, first := range []string{"stop-vm", "quarantine-tag", "disable-secrets", "label-incident", "stop-agents", "disable-identity"} {
 		if a, ok := after[first]; !ok || len(a) != 0 {
 			t.Errorf("%s: present=%v, after %v; want it in the containment, starting at once", first, ok, a)
 		}
@@ -67,11 +67,12 @@ func TestContainActsOutsideTheVMFirst(t *testing.T) {
 }
 
 // TestHoldsAreWhatMakesTheSandboxHarmless pins which steps time to
-// containment measures: egress, key and stop request, never a courtesy.
+// containment measures: egress, key, stop request and the disabled
+// identity, never a courtesy.
 func TestHoldsAreWhatMakesTheSandboxHarmless(t *testing.T) {
 	for name, want := range map[string][]string{
-		"contain":    {"quarantine-tag", "disable-secrets", "revoke-key", "stop-vm"},
-		"quarantine": {"quarantine-tag", "disable-secrets", "revoke-key"},
+		"contain":    {"quarantine-tag", "disable-secrets", "revoke-key", "stop-vm", "disable-identity"},
+		"quarantine": {"quarantine-tag", "disable-secrets", "revoke-key", "disable-identity"},
 		"notify":     nil,
 	} {
 		p, _ := For(name)
@@ -85,4 +86,20 @@ func TestHoldsAreWhatMakesTheSandboxHarmless(t *testing.T) {
 			t.Errorf("%s holds %v, want %v", name, got, want)
 		}
 	}
+}
+
+// TestRestoreEnablesTheIdentityBeforeTheVM: the VM starts after the
+// sandbox's account is enabled again, so it comes up with its identity.
+func TestRestoreEnablesTheIdentityBeforeTheVM(t *testing.T) {
+	for _, s := range Restore().Steps {
+		if s.Action == "start-vm" {
+			for _, a := range s.After {
+				if a == "enable-identity" {
+					return
+				}
+			}
+			t.Fatalf("start-vm runs after %v, want enable-identity among them", s.After)
+		}
+	}
+	t.Fatal("the restore plan has no start-vm")
 }
