@@ -168,24 +168,38 @@ const accountUserRole = "roles/iam.serviceAccountUser"
 // accountUsers lets coopguard's accounts that need it (config.ActAsAccounts:
 // the provisioner creates the VM running as the account, the responder and
 // restorer set and clear the agents flag on that VM) act as the sandbox's
-// own account: a binding on that account's policy, so none may act as any
-// other account.
+// own account, and gives the responder and restorer their identity roles
+// on it (config.IdentityRoles: containment disables the account and
+// deletes its keys, restore enables it again): bindings on that account's
+// policy, so none may act as, disable or enable any other account.
 type accountUsers struct{ s *Sandbox }
 
 func (r *accountUsers) Kind() string   { return "account-users" }
 func (r *accountUsers) Name() string   { return r.s.ServiceAccount }
 func (r *accountUsers) Deps() []string { return []string{"service-account/" + r.s.ServiceAccount} }
 
-func (r *accountUsers) members() []string {
-	var out []string
+// grantOn is one role for one member on the account's policy.
+type grantOn struct{ role, member string }
+
+func (r *accountUsers) grants() []grantOn {
+	var out []grantOn
 	for _, a := range config.ActAsAccounts {
-		out = append(out, "serviceAccount:"+config.AccountEmail(a, r.s.Project))
+		out = append(out, grantOn{accountUserRole, "serviceAccount:" + config.AccountEmail(a, r.s.Project)})
+	}
+	for _, a := range config.Accounts {
+		if id, ok := config.IdentityRoles[a]; ok {
+			out = append(out, grantOn{"projects/" + r.s.Project + "/roles/" + id, "serviceAccount:" + config.AccountEmail(a, r.s.Project)})
+		}
 	}
 	return out
 }
 
 func (r *accountUsers) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
-	detail := accountUserRole + " on this account for " + strings.Join(r.members(), ", ")
+	var parts []string
+	for _, g := range r.grants() {
+		parts = append(parts, g.role+" for "+g.member)
+	}
+	detail := "on this account: " + strings.Join(parts, ", ")
 	pol, err := c.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.s.accountResource()})
 	switch {
 	case retry.IsNotFound(err):
@@ -198,17 +212,17 @@ func (r *accountUsers) Observe(ctx context.Context, c *gcp.Clients) (Change, err
 	return Change{Action: Update, Detail: "grant " + detail, Apply: r.grant(c)}, nil
 }
 
-func (r *accountUsers) missing(pol *iampb.Policy) []string {
-	var out []string
-	for _, m := range r.members() {
-		if !hasMember(pol, accountUserRole, m) {
-			out = append(out, m)
+func (r *accountUsers) missing(pol *iampb.Policy) []grantOn {
+	var out []grantOn
+	for _, g := range r.grants() {
+		if !hasMember(pol, g.role, g.member) {
+			out = append(out, g)
 		}
 	}
 	return out
 }
 
-// grant adds the missing members by read-modify-write under the etag.
+// grant adds the missing bindings by read-modify-write under the etag.
 func (r *accountUsers) grant(c *gcp.Clients) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var err error
@@ -222,18 +236,21 @@ func (r *accountUsers) grant(c *gcp.Clients) func(context.Context) error {
 			if len(missing) == 0 {
 				return nil
 			}
-			for _, m := range missing {
-				if pol.InternalProto == nil {
-					pol.InternalProto = &iampb.Policy{}
-				}
-				addMember(pol.InternalProto, accountUserRole, m)
+			if pol.InternalProto == nil {
+				pol.InternalProto = &iampb.Policy{}
+			}
+			for _, g := range missing {
+				addMember(pol.InternalProto, g.role, g.member)
 			}
 			_, err = c.IAMAdmin.SetIamPolicy(ctx, &admin.SetIamPolicyRequest{Resource: r.s.accountResource(), Policy: pol})
 			if !retry.IsPrecondition(err) {
-				return err
+				if err != nil {
+					return fmt.Errorf("grant coopguard's roles on %s: %w (deploy/deploy.sh creates the identity roles; run it first)", r.s.ServiceAccount, err)
+				}
+				return nil
 			}
 		}
-		return fmt.Errorf("grant %s on %s: the policy kept changing: %w", accountUserRole, r.s.ServiceAccount, err)
+		return fmt.Errorf("grant coopguard's roles on %s: the policy kept changing: %w", r.s.ServiceAccount, err)
 	}
 }
 

@@ -162,6 +162,16 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 			t.Errorf("%s may not act as %s: policy %v", who, own, users)
 		}
 	}
+	// Who may disable and enable it: the responder and the restorer, by
+	// their identity roles on its policy, not on the project.
+	for who, role := range map[string]string{emulator.Responder(project): config.IdentityRoles[config.AccountResponder],
+		config.AccountEmail(config.AccountRestorer, project): config.IdentityRoles[config.AccountRestorer]} {
+		if !slices.ContainsFunc(users.GetBindings(), func(b *iampb.Binding) bool {
+			return b.GetRole() == "projects/"+project+"/roles/"+role && slices.Contains(b.GetMembers(), "serviceAccount:"+who)
+		}) {
+			t.Errorf("%s lacks %s on %s: policy %v", who, role, own, users)
+		}
+	}
 
 	// Its own key: Provision created it empty; the operator adds the key.
 	ownKey := cfg.SandboxSecrets("sandbox-b")[0]
