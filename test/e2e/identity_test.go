@@ -129,4 +129,3 @@ func unauthenticated(err error) bool {
 	}
 	return status.Code(err) == codes.Unauthenticated
 }
-
