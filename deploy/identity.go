@@ -63,6 +63,7 @@ var RoleIDs = map[string]string{
 	SandboxRole(RoleRestorer):   config.SandboxRoles[AccountRestorer],
 	IdentityRole(RoleResponder): config.IdentityRoles[AccountResponder],
 	IdentityRole(RoleRestorer):  config.IdentityRoles[AccountRestorer],
+	IdentityRole(RoleRotator):   config.IdentityRoles[AccountRotator],
 	RoleReader:                  "coopguardReader",
 	SecretsRole(RoleReader):     "coopguardReaderSecrets",
 	RoleRotator:                 "coopguardRotator",

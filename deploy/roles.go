@@ -151,6 +151,9 @@ var Claims = map[string][]string{
 	"functions/actions/startvm.go":         {RoleRestorer},
 	"functions/actions/disableidentity.go": {RoleResponder},
 	"functions/actions/enableidentity.go":  {RoleRestorer},
+	// Rotation reads the sandbox's account before adding a version while
+	// an incident is open.
+	"functions/rotationidentity.go": {RoleRotator},
 }
 
 // Ignored are top-level directories the scanner skips: never deployed.

@@ -224,6 +224,9 @@ func NewRotationRunner(e *Env, account string) *rotation.Runner {
 		Policy:  rotation.PolicyFrom(rc),
 		Now:     currentTime,
 	}
+	if account == config.AccountRotator {
+		r.Identity = func(ctx context.Context) (string, error) { return containedIdentity(ctx, e, account) }
+	}
 	if rc.KeySourceURL != "" {
 		r.Source = &rotation.HTTPKeySource{
 			URL:              rc.KeySourceURL,

@@ -182,6 +182,9 @@ func secretVerdict(s rotation.SecretReport, destroyed int) string {
 		if s.NotAdded != "" {
 			parts = append(parts, s.NotAdded)
 		}
+		if s.Identity != "" {
+			parts = append(parts, s.Identity)
+		}
 	case !s.NextRotation.IsZero():
 		parts = append(parts, "ok: next rotation "+s.NextRotation.UTC().Format("2006-01-02"))
 	}

@@ -42,9 +42,12 @@ type SecretReport struct {
 	// Versions are the versions as listed at the start of the run, newest first.
 	Versions []VersionInfo `json:"versions"`
 	// Due, DueReason and NextRotation are the policy's verdict.
-	Due          bool      `json:"due"`
-	DueReason    string    `json:"dueReason,omitempty"`
-	NotAdded     string    `json:"notAdded,omitempty"`
+	Due       bool   `json:"due"`
+	DueReason string `json:"dueReason,omitempty"`
+	NotAdded  string `json:"notAdded,omitempty"`
+	// Identity says, when a version was added while an incident is open
+	// on the sandbox, that its contained identity cannot reach it.
+	Identity     string    `json:"identity,omitempty"`
 	NextRotation time.Time `json:"nextRotation,omitzero"`
 	// Actions are the changes made (or, in a dry run, planned).
 	Actions []incident.ActionResult `json:"actions"`

@@ -55,6 +55,12 @@ type Runner struct {
 	// version holds (from a KeyIDSource), so containment can revoke that
 	// key at the provider without reading it.
 	RecordKeyID func(ctx context.Context, secret, version, keyID string) error
+	// Identity, when set, is asked (once a run) before a version is added
+	// whether the sandbox whose key it is may read it: a note the report
+	// carries (the contained identity cannot reach the new version), or
+	// an error that refuses the add (an incident is open and the
+	// sandbox's account is enabled: it would read the new key).
+	Identity func(ctx context.Context) (note string, err error)
 }
 
 // Options select what one run does.
@@ -98,6 +104,7 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Report, error) {
 		ids = r.Managed
 	}
 	rep.Secrets = make([]SecretReport, len(ids))
+	identity := r.identityOnce(ctx)
 	errs := make([]error, len(ids))
 	parallel := r.Parallel
 	if parallel <= 0 {
@@ -122,12 +129,21 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Report, error) {
 				return
 			}
 			defer func() { <-sem }()
-			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts.DryRun)
+			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts.DryRun, identity)
 		}()
 	}
 	wg.Wait()
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, errors.Join(errs...)
+}
+
+// identityOnce asks r.Identity at most once for the run, when a secret
+// first needs it.
+func (r *Runner) identityOnce(ctx context.Context) func() (string, error) {
+	if r.Identity == nil {
+		return func() (string, error) { return "", nil }
+	}
+	return sync.OnceValues(func() (string, error) { return r.Identity(ctx) })
 }
 
 func (r *Runner) secretName(id string) string {
@@ -137,7 +153,7 @@ func (r *Runner) secretName(id string) string {
 // runSecret is one secret's run: list, decide, act. Actions run in the
 // order add → disable → destroy, and a failed add stops the rest: nothing
 // is taken away from a secret whose new key could not be stored.
-func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun bool) (SecretReport, error) {
+func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun bool, identity func() (string, error)) (SecretReport, error) {
 	log := logger.FromContext(ctx).With("secret", id)
 	sr := SecretReport{Secret: id, Name: r.secretName(id), Versions: []VersionInfo{}, Actions: []incident.ActionResult{}}
 	vs, err := r.List(ctx, id)
@@ -163,6 +179,15 @@ func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun
 		return sr, fmt.Errorf("rotate secret %s: %w", id, err)
 	}
 
+	if plan.AddVersion {
+		note, err := identity()
+		if err != nil {
+			// Nothing is taken away either: the old versions stay as they are.
+			sr.NotAdded, sr.Error = err.Error(), err.Error()
+			return sr, fmt.Errorf("rotate secret %s: %w", id, err)
+		}
+		sr.Identity = note
+	}
 	var errs []error
 	stop := false
 	if plan.AddVersion {

@@ -19,13 +19,15 @@ var SandboxRoles = map[string]string{
 
 // IdentityRoles are the custom roles (ids) of the jobs that change a
 // sandbox's own service account, by account: the responder disables it and
-// deletes its user-managed keys, the restorer enables it again. Each is
+// deletes its user-managed keys, the restorer enables it again, the
+// rotator reads whether it is disabled before adding a key. Each is
 // bound on the sandbox account's own IAM policy, never on the project:
 // deploy binds them on the configured sandbox's account, Provision on the
 // account of each sandbox it builds under another name.
 var IdentityRoles = map[string]string{
 	AccountResponder: "coopguardResponderIdentity",
 	AccountRestorer:  "coopguardRestorerIdentity",
+	AccountRotator:   "coopguardRotatorIdentity",
 }
 
 // SandboxConditionTitle is the title of the condition on those bindings.

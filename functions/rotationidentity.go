@@ -1,0 +1,63 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+
+	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/retry"
+	"github.com/cloudcoop/coopguard/shared/store"
+)
+
+// containedIdentity is rotation's check before it adds a version of the
+// managed secrets, which are the configured sandbox's key: with no
+// contain or quarantine incident open on that sandbox it says nothing;
+// with one open it reads the sandbox's account as it is now and says
+// plainly that the new version is out of the contained identity's reach
+// (disabled), or refuses (enabled: the identity the incident is about
+// would read the new key).
+func containedIdentity(ctx context.Context, e *Env, account string) (string, error) {
+	if e.Store == nil {
+		return "", nil
+	}
+	vm, sa := e.Config.VM.Name, e.Config.Cloud.GCP.ServiceAccount
+	recs, err := e.Store.OnInstance(ctx, vm)
+	if err != nil {
+		return "", fmt.Errorf("read the incidents on sandbox %s before adding a version: %w", vm, err)
+	}
+	var open []string
+	for _, r := range recs {
+		if containsIdentity(r) {
+			open = append(open, r.ID)
+		}
+	}
+	if len(open) == 0 {
+		return "", nil
+	}
+	ids := strings.Join(open, ", ")
+	name := "projects/" + e.Config.Cloud.GCP.Project + "/serviceAccounts/" + sa
+	acct, err := e.ClientsOf(account).IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
+	switch {
+	case retry.IsNotFound(err):
+		return fmt.Sprintf("incident %s is open on sandbox %s, whose account %s no longer exists: the new version is added out of its reach", ids, vm, sa), nil
+	case err != nil:
+		return "", fmt.Errorf("read sandbox account %s before adding a version while incident %s is open: %w", sa, ids, err)
+	case acct.GetDisabled():
+		return fmt.Sprintf("incident %s is open: the new version is added while sandbox %s's identity %s is disabled, so the contained identity cannot reach it (coopguard resolve --restore gives it back)", ids, vm, sa), nil
+	}
+	return "", fmt.Errorf("incident %s is open on sandbox %s but its service account %s is enabled: it would read the new version. Disable it first (gcloud iam service-accounts disable %s), or resolve the incident, then rotate", ids, vm, sa, sa)
+}
+
+// containsIdentity reports whether rec is an open incident whose playbook
+// disables the sandbox's identity (contain or quarantine, not a dry run).
+func containsIdentity(rec *store.Record) bool {
+	switch rec.State {
+	case incident.OutcomeResolved, incident.OutcomeRefused, incident.OutcomeNotified, incident.OutcomeDryRun:
+		return false
+	}
+	p := rec.Incident.Playbook
+	return !rec.Incident.DryRun && (p == incident.PlaybookContain || p == incident.PlaybookQuarantine)
+}
