@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	admin "cloud.google.com/go/iam/admin/apiv1"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -113,3 +115,60 @@ func startProject(t *testing.T, project string) (*emulator.Emulator, context.Con
 	emu.ResourceManager.SeedProject(project)
 	return emu, context.Background()
 }
+
+// TestDeployMakesTheSandboxAccountAndItsIdentityRoles: deployed as
+// deploy.sh deploys it, the configured sandbox's account exists; the
+// responder may disable it (and list and delete its keys) and the
+// restorer enable it, through their identity roles bound on that account;
+// no job may do either to another account, and the reader neither.
+func TestDeployMakesTheSandboxAccountAndItsIdentityRoles(t *testing.T) {
+	cfg := config.Demo()
+	project := cfg.Cloud.GCP.Project
+	emu, ctx := startProject(t, project)
+	if err := emu.DeployConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	other := emu.IAMAdmin.SeedServiceAccount(project, "someone-else")
+	name := func(email string) string { return "projects/" + project + "/serviceAccounts/" + email }
+	as := func(account string) *adminClient {
+		c, err := emu.ClientsAs(ctx, project, config.AccountEmail(account, project))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return &adminClient{c.IAMAdmin}
+	}
+	sb := cfg.Cloud.GCP.ServiceAccount
+	if _, err := as(config.AccountResponder).GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name(sb)}); err != nil {
+		t.Fatalf("the sandbox's account %s: %v", sb, err)
+	}
+	for _, tt := range []struct {
+		account, target, verb string
+		want                  codes.Code
+	}{
+		{config.AccountReader, sb, "disable", codes.PermissionDenied},
+		{config.AccountRestorer, sb, "disable", codes.PermissionDenied},
+		{config.AccountResponder, other, "disable", codes.PermissionDenied},
+		{config.AccountResponder, sb, "enable", codes.PermissionDenied},
+		{config.AccountResponder, sb, "disable", codes.OK},
+		{config.AccountRestorer, other, "enable", codes.PermissionDenied},
+		{config.AccountRestorer, sb, "enable", codes.OK},
+	} {
+		c := as(tt.account)
+		var err error
+		if tt.verb == "disable" {
+			err = c.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name(tt.target)})
+		} else {
+			err = c.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: name(tt.target)})
+		}
+		if status.Code(err) != tt.want {
+			t.Errorf("%s: %s %s = %v, want %s", tt.account, tt.verb, tt.target, err, tt.want)
+		}
+	}
+	if _, err := as(config.AccountResponder).ListServiceAccountKeys(ctx, &adminpb.ListServiceAccountKeysRequest{Name: name(sb)}); err != nil {
+		t.Errorf("the responder lists the sandbox account's keys: %v", err)
+	}
+}
+
+// adminClient is the IAM admin client of one account.
+type adminClient struct{ *admin.IamClient }

@@ -182,3 +182,37 @@ func TestServiceAccountKeys(t *testing.T) {
 	_, err = c.CreateServiceAccountKey(ctx, &adminpb.CreateServiceAccountKeyRequest{Name: name, PrivateKeyType: adminpb.ServiceAccountPrivateKeyType_TYPE_PKCS12_FILE})
 	grpctest.WantCode(t, err, codes.InvalidArgument)
 }
+
+// TestDisableEnable: disable and enable set the account's disabled field,
+// by email or unique id, with "-" for the project; repeating either
+// changes nothing; an unknown account is NOT_FOUND.
+func TestDisableEnable(t *testing.T) {
+	fake, c := start(t)
+	ctx := context.Background()
+	email := fake.SeedServiceAccount("coopguard-demo", "cc-sandbox")
+	sa, err := c.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: "projects/-/serviceAccounts/" + email})
+	if err != nil || sa.Disabled || fake.Disabled(email) {
+		t.Fatalf("new account = %v, %v; want enabled", sa, err)
+	}
+	for _, name := range []string{"projects/coopguard-demo/serviceAccounts/" + email, "projects/-/serviceAccounts/" + sa.UniqueId} {
+		if err := c.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name}); err != nil {
+			t.Fatalf("disable %s: %v", name, err)
+		}
+		if got, _ := c.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name}); !got.GetDisabled() || !fake.Disabled(email) {
+			t.Errorf("after disable %s: disabled = %v", name, got.GetDisabled())
+		}
+	}
+	for range 2 {
+		if err := c.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: "projects/-/serviceAccounts/" + email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fake.Disabled(email) {
+		t.Error("still disabled after enable")
+	}
+	err = c.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: "projects/coopguard-demo/serviceAccounts/nobody-here@coopguard-demo.iam.gserviceaccount.com"})
+	grpctest.WantCode(t, err, codes.NotFound)
+	if fake.Disabled("nobody-here@coopguard-demo.iam.gserviceaccount.com") {
+		t.Error("an unknown account reads as disabled")
+	}
+}
