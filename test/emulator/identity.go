@@ -87,6 +87,7 @@ func (e *Emulator) newGate() {
 	e.Gate.Write = func(ctx context.Context, entry *loggingpb.LogEntry) { e.Logging.Append(ctx, entry) }
 	// A disabled account's tokens are refused on every API the gate serves.
 	e.Gate.Disabled = e.IAMAdmin.Disabled
+	e.Compute.RefuseTokensOf(e.IAMAdmin.Disabled)
 	e.Logging.SetAuthorizer(func(_ context.Context, member, permission, resource string) bool {
 		return e.IAM.Allowed(member, permission, resource)
 	})

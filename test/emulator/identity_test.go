@@ -2,14 +2,17 @@ package emulator_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	admin "cloud.google.com/go/iam/admin/apiv1"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/test/emulator"
@@ -172,3 +175,42 @@ func TestDeployMakesTheSandboxAccountAndItsIdentityRoles(t *testing.T) {
 
 // adminClient is the IAM admin client of one account.
 type adminClient struct{ *admin.IamClient }
+
+// TestMetadataServerRefusesTokensOfADisabledAccount: GCP refuses a
+// disabled account new access tokens, so a VM running as it gets none from
+// its metadata server (404, the stricter answer: what the real server
+// says is not documented); enabled again, it gets one.
+func TestMetadataServerRefusesTokensOfADisabledAccount(t *testing.T) {
+	const project, zone = "meta-proj", "us-central1-a"
+	emu, ctx := startProject(t, project)
+	sa := emu.IAMAdmin.SeedServiceAccount(project, "cc-sandbox")
+	emu.Compute.SeedInstance(project, zone, &computepb.Instance{Name: proto.String("vm"), Status: proto.String("RUNNING"),
+		ServiceAccounts: []*computepb.ServiceAccount{{Email: proto.String(sa)}}})
+	host := emu.MetadataServer(project, zone, "vm")
+	token := func() int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/computeMetadata/v1/instance/service-accounts/default/token", nil)
+		req.Header.Set("Metadata-Flavor", "Google")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := token(); got != http.StatusOK {
+		t.Fatalf("token of the enabled account = %d, want 200", got)
+	}
+	name := "projects/" + project + "/serviceAccounts/" + sa
+	if _, err := emu.IAMAdmin.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if got := token(); got != http.StatusNotFound {
+		t.Errorf("token of the disabled account = %d, want 404 (none)", got)
+	}
+	if _, err := emu.IAMAdmin.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if got := token(); got != http.StatusOK {
+		t.Errorf("token once enabled again = %d, want 200", got)
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -397,6 +398,24 @@ func TestDisabledAccountTokensAreRefused(t *testing.T) {
 	}
 	if after := len(w.entries("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion")); after != before {
 		t.Errorf("refused reads wrote %d audit entries, want none", after-before)
+	}
+	// Its other tokens are the same account's: one its VM's metadata
+	// server handed out, one minted for it by another principal.
+	for what, tok := range map[string]string{
+		"the VM's token": iam.VMToken("projects/"+project+"/zones/"+zone+"/instances/vm", sandbox),
+		"a minted token": iam.MintedToken(someone, sandbox),
+	} {
+		o := w.emu.OptionsAs("")
+		o.Token = tok
+		c, err := gcp.New(ctx, project, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Secrets.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: "projects/" + project + "/secrets/key/versions/latest"})
+		c.Close()
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("%s of the disabled account = %v, want UNAUTHENTICATED", what, err)
+		}
 	}
 	// A disabled account cannot enable itself: its token is refused first.
 	if err := sb.IAMAdmin.EnableServiceAccount(ctx, &adminpb.EnableServiceAccountRequest{Name: name}); status.Code(err) != codes.Unauthenticated {

@@ -200,6 +200,9 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 		return v, found
 	}
 	if v, found, ok := serviceAccounts(p, m.instanceKey, inst); ok {
+		if found && strings.HasSuffix(p, "/token") && m.s.tokenRefused != nil && m.s.tokenRefused(inst.GetServiceAccounts()[0].GetEmail()) {
+			return "", false // a disabled account gets no new token
+		}
 		return v, found
 	}
 	switch p {
@@ -219,6 +222,17 @@ func (m *metadataServer) lookup(p string, recursive bool) (string, bool) {
 		return string(b), true
 	}
 	return "", false
+}
+
+// RefuseTokensOf makes the metadata servers hand out no access token for
+// an account refused says is disabled: GCP refuses a disabled account new
+// tokens (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable).
+// What the metadata server answers then is not documented; the emulator
+// answers 404, no token, the stricter choice.
+func (s *Server) RefuseTokensOf(refused func(email string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenRefused = refused
 }
 
 // serviceAccounts serves instance/service-accounts/: the directory lists

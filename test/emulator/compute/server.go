@@ -88,6 +88,9 @@ type Server struct {
 	pending map[string]*pendingOp
 	// watcherStandIn confirms agent stops like the VM's watcher would.
 	watcherStandIn bool
+	// tokenRefused, when set, says the metadata server hands out no token
+	// for an account (RefuseTokensOf).
+	tokenRefused func(email string) bool
 }
 
 // endpoint is one REST method of the API.
