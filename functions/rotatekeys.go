@@ -225,7 +225,7 @@ func NewRotationRunner(e *Env, account string) *rotation.Runner {
 		Now:     currentTime,
 	}
 	if account == config.AccountRotator {
-		r.Identity = func(ctx context.Context) (string, error) { return containedIdentity(ctx, e, account) }
+		r.Identity = identityCheck(e, account)
 	}
 	if rc.KeySourceURL != "" {
 		r.Source = &rotation.HTTPKeySource{

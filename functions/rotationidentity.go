@@ -4,26 +4,57 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/retry"
 	"github.com/cloudcoop/coopguard/shared/store"
 )
 
-// containedIdentity is rotation's check before it adds a version of the
-// managed secrets, which are the configured sandbox's key: with no
-// contain or quarantine incident open on that sandbox it says nothing;
-// with one open it reads the sandbox's account as it is now and says
-// plainly that the new version is out of the contained identity's reach
-// (disabled), or refuses (enabled: the identity the incident is about
-// would read the new key).
-func containedIdentity(ctx context.Context, e *Env, account string) (string, error) {
+// identityCheck is rotation's check before it adds a version of a
+// secret (rotation.Runner.Identity): the secret is one sandbox's key
+// (config.SecretSandbox), and containedIdentity judges that sandbox, once
+// per run however many of its secrets are due.
+func identityCheck(e *Env, account string) func(ctx context.Context, secret string) (string, error) {
+	type verdict struct {
+		note string
+		err  error
+	}
+	var mu sync.Mutex
+	seen := map[string]verdict{}
+	return func(ctx context.Context, secret string) (string, error) {
+		vm, ok := e.Config.SecretSandbox(secret)
+		if !ok {
+			return "", nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := seen[vm]; ok {
+			return v.note, v.err
+		}
+		sb, err := provisioner.NewSandbox(e.Config, vm, "")
+		if err != nil {
+			return "", fmt.Errorf("sandbox %s of secret %s: %w", vm, secret, err)
+		}
+		note, err := containedIdentity(ctx, e, account, vm, sb.ServiceAccount)
+		seen[vm] = verdict{note, err}
+		return note, err
+	}
+}
+
+// containedIdentity says, for sandbox vm running as sa, whether a new
+// version of its key may be added: with no contain or quarantine incident
+// open on it, nothing; with one open it reads the account as it is now
+// and says plainly that the new version is out of the contained
+// identity's reach (disabled), or refuses (enabled: the identity the
+// incident is about would read the new key).
+func containedIdentity(ctx context.Context, e *Env, account, vm, sa string) (string, error) {
 	if e.Store == nil {
 		return "", nil
 	}
-	vm, sa := e.Config.VM.Name, e.Config.Cloud.GCP.ServiceAccount
 	recs, err := e.Store.OnInstance(ctx, vm)
 	if err != nil {
 		return "", fmt.Errorf("read the incidents on sandbox %s before adding a version: %w", vm, err)
@@ -38,7 +69,10 @@ func containedIdentity(ctx context.Context, e *Env, account string) (string, err
 		return "", nil
 	}
 	ids := strings.Join(open, ", ")
-	name := "projects/" + e.Config.Cloud.GCP.Project + "/serviceAccounts/" + sa
+	name := "projects/-/serviceAccounts/" + sa
+	if _, dom, ok := strings.Cut(sa, "@"); ok {
+		name = "projects/" + strings.TrimSuffix(dom, ".iam.gserviceaccount.com") + "/serviceAccounts/" + sa
+	}
 	acct, err := e.ClientsOf(account).IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
 	switch {
 	case retry.IsNotFound(err):

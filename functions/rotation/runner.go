@@ -55,12 +55,12 @@ type Runner struct {
 	// version holds (from a KeyIDSource), so containment can revoke that
 	// key at the provider without reading it.
 	RecordKeyID func(ctx context.Context, secret, version, keyID string) error
-	// Identity, when set, is asked (once a run) before a version is added
+	// Identity, when set, is asked before a version of secret is added
 	// whether the sandbox whose key it is may read it: a note the report
 	// carries (the contained identity cannot reach the new version), or
 	// an error that refuses the add (an incident is open and the
 	// sandbox's account is enabled: it would read the new key).
-	Identity func(ctx context.Context) (note string, err error)
+	Identity func(ctx context.Context, secret string) (note string, err error)
 }
 
 // Options select what one run does.
@@ -104,7 +104,6 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Report, error) {
 		ids = r.Managed
 	}
 	rep.Secrets = make([]SecretReport, len(ids))
-	identity := r.identityOnce(ctx)
 	errs := make([]error, len(ids))
 	parallel := r.Parallel
 	if parallel <= 0 {
@@ -129,21 +128,12 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Report, error) {
 				return
 			}
 			defer func() { <-sem }()
-			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts.DryRun, identity)
+			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts.DryRun)
 		}()
 	}
 	wg.Wait()
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, errors.Join(errs...)
-}
-
-// identityOnce asks r.Identity at most once for the run, when a secret
-// first needs it.
-func (r *Runner) identityOnce(ctx context.Context) func() (string, error) {
-	if r.Identity == nil {
-		return func() (string, error) { return "", nil }
-	}
-	return sync.OnceValues(func() (string, error) { return r.Identity(ctx) })
 }
 
 func (r *Runner) secretName(id string) string {
@@ -153,7 +143,7 @@ func (r *Runner) secretName(id string) string {
 // runSecret is one secret's run: list, decide, act. Actions run in the
 // order add → disable → destroy, and a failed add stops the rest: nothing
 // is taken away from a secret whose new key could not be stored.
-func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun bool, identity func() (string, error)) (SecretReport, error) {
+func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun bool) (SecretReport, error) {
 	log := logger.FromContext(ctx).With("secret", id)
 	sr := SecretReport{Secret: id, Name: r.secretName(id), Versions: []VersionInfo{}, Actions: []incident.ActionResult{}}
 	vs, err := r.List(ctx, id)
@@ -179,8 +169,8 @@ func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun
 		return sr, fmt.Errorf("rotate secret %s: %w", id, err)
 	}
 
-	if plan.AddVersion {
-		note, err := identity()
+	if plan.AddVersion && r.Identity != nil {
+		note, err := r.Identity(ctx, id)
 		if err != nil {
 			// Nothing is taken away either: the old versions stay as they are.
 			sr.NotAdded, sr.Error = err.Error(), err.Error()
