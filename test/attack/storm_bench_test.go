@@ -67,17 +67,17 @@ func BenchmarkStormSecondSandbox(b *testing.B) {
 			accounts[name] = config.AccountEmail(id, project)
 		}
 		// The first sandbox is contained in both runs: the quiet one
-		// differs only by the storm.
-		s, err := Find("privilege-escalation")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r, err := Run(ctx, w, s, RunOptions{Advance: 5 * time.Second}); err != nil || !r.Passed() {
-			b.Fatalf("the first sandbox was not contained (%v): %s, %d incidents", err, r.After, len(r.Incidents))
-		}
+		// differs only by the storm. Once contained, its account is
+		// disabled and a stolen token's calls are refused unheard (no
+		// audit entry), so the storm is the burst made before the
+		// containment took hold, whose entries arrive after it (a sink
+		// delivers within seconds to minutes): the calls are made with
+		// deliveries paused, and the first of them contains it.
 		var start int64 // deliveries answered before the storm
 		if storm {
-			start = w.logDeliveries.Load()
+			if err := w.bridge.Stop(ctx); err != nil {
+				b.Fatal(err)
+			}
 			var wg sync.WaitGroup
 			calls := make(chan struct{})
 			for range 16 {
@@ -97,12 +97,24 @@ func BenchmarkStormSecondSandbox(b *testing.B) {
 			}
 			close(calls)
 			wg.Wait()
+			start = w.logDeliveries.Load()
+			if err := w.bridge.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
 			for w.logDeliveries.Load()-start < stormCalls/10 {
 				select {
 				case <-ctx.Done():
 					b.Fatalf("%d storm deliveries answered, want %d before the other sandboxes' calls", w.logDeliveries.Load()-start, stormCalls/10)
 				case <-time.After(poll):
 				}
+			}
+		} else {
+			s, err := Find("privilege-escalation")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r, err := Run(ctx, w, s, RunOptions{Advance: 5 * time.Second}); err != nil || !r.Passed() {
+				b.Fatalf("the first sandbox was not contained (%v): %s, %d incidents", err, r.After, len(r.Incidents))
 			}
 		}
 		var times []time.Duration

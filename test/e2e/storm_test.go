@@ -27,9 +27,11 @@ import (
 const stormCalls = 1000
 
 // TestStormOnContainedSandboxIsOneIncident is issue 20's storm on GCP's
-// clock. The configured sandbox is contained; then its account (a stolen
-// token, through the official client) makes 1,000 denied
-// Projects.SetIamPolicy calls, whose sink entries are delivered to
+// clock. The configured sandbox's account (a stolen token, through the
+// official client) makes 1,000 denied Projects.SetIamPolicy calls right
+// after the one that contains it, before the containment took hold (after
+// it, the disabled account's calls are refused unheard); their sink
+// entries arrive after the containment and are delivered to
 // HandleLogEntry 16 at a time, as Eventarc would. Meanwhile a second
 // sandbox makes one offending call. It is contained; the storm is one
 // incident with the 1,000 events appended to it (counted, first/last seen,
@@ -63,8 +65,14 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	feed := newSinkFeed(s.world)
 	thief := fixture.DialAs(t, s.emu, project, s.cfg.Cloud.GCP.ServiceAccount)
 
-	// The configured sandbox's account escalates: contained.
+	// The configured sandbox's account escalates, then storms: 1,000
+	// denied calls. Once contained, its account is disabled and a stolen
+	// token's calls are refused unheard (no audit entry), so the storm is
+	// the burst made before the containment took hold, whose entries
+	// arrive after it (a sink delivers within seconds to minutes): all
+	// calls are made before the first entry is delivered.
 	escalateAs(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount)
+	burst(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount, stormCalls)
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, 1, 1); failed != 0 {
 		t.Fatalf("the first incident's delivery failed\n%s", s.logs)
 	}
@@ -75,21 +83,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	// Quiet: the third sandbox's call and its containment.
 	quiet := timeToContainment(t, feed, s, account("sbx3"))
 
-	// The storm: 1,000 denied calls by the contained sandbox's account.
-	var wg sync.WaitGroup
-	calls := make(chan struct{})
-	for range 16 {
-		wg.Go(func() {
-			for range calls {
-				escalateAs(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount)
-			}
-		})
-	}
-	for range stormCalls {
-		calls <- struct{}{}
-	}
-	close(calls)
-	wg.Wait()
+	// The storm's entries are delivered.
 	var stormFailed atomic.Int64
 	before := feed.delivered.Load()
 	stormDone := make(chan struct{})
@@ -151,7 +145,9 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	// A later event about the restored sandbox is an incident again; the
 	// operator then adds a key version, and the events that follow are
 	// appended without touching it.
+	const later = 50
 	escalateAs(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount)
+	burst(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount, later)
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, 1, 1); failed != 0 {
 		t.Fatalf("the delivery after the restore failed\n%s", s.logs)
 	}
@@ -162,10 +158,6 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 		Parent: "projects/" + project + "/secrets/" + s.cfg.Coopguard.Secrets[0], Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-SECRET-PAYLOAD-after")}})
 	if err != nil {
 		t.Fatal(err)
-	}
-	const later = 50
-	for range later {
-		escalateAs(t, thief, project, s.cfg.Cloud.GCP.ServiceAccount)
 	}
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, later, 8); failed != 0 {
 		t.Errorf("%d deliveries after the new containment failed", failed)
@@ -195,6 +187,25 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	if n := len(incidentsOn(t, s.cfg.VM.Name)); n != 3 {
 		t.Errorf("%d incidents on %s after another principal's read of the key, want 3 (its own)", n, s.cfg.VM.Name)
 	}
+}
+
+// burst makes n denied escalations as account, 16 at a time.
+func burst(t *testing.T, c *gcp.Clients, project, account string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	calls := make(chan struct{})
+	for range 16 {
+		wg.Go(func() {
+			for range calls {
+				escalateAs(t, c, project, account)
+			}
+		})
+	}
+	for range n {
+		calls <- struct{}{}
+	}
+	close(calls)
+	wg.Wait()
 }
 
 // escalateAs is the privilege-escalation call (refused) as the account
@@ -303,7 +314,7 @@ func newSinkFeed(w *world) *sinkFeed {
 }
 
 // deliver waits (bounded) until n new sink messages about principal's
-// calls are on the topic, delivers them `workers` at a time, and returns
+// calls are on the topic, delivers the first n `workers` at a time, and returns
 // how many deliveries were answered with an error.
 func (f *sinkFeed) deliver(t *testing.T, principal string, n, workers int) int {
 	t.Helper()
@@ -324,6 +335,8 @@ func (f *sinkFeed) deliver(t *testing.T, principal string, n, workers int) int {
 			batch, attrs, ids = append(batch, m.Data), append(attrs, m.Attributes), append(ids, m.ID)
 		}
 		if len(batch) >= n {
+			// The first n, in the order they were published.
+			batch, attrs, ids = batch[:n], attrs[:n], ids[:n]
 			for _, id := range ids {
 				f.sent[id] = true
 			}

@@ -291,6 +291,7 @@ func (b *Bridge) Stop(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.cancel = nil // stopped: Start may deliver again
 	if b.dead != nil {
 		b.dead.Stop()
 		b.dead = nil
