@@ -57,3 +57,28 @@ func items(m *computepb.Metadata) map[string]string {
 	}
 	return out
 }
+
+// requestBodies are the Compute methods whose entry the emulator gives
+// the request body in protoPayload.request, as Compute writes it: the
+// body's fields and "@type": "type.googleapis.com/compute.<coll>.<verb>"
+// (https://cloud.google.com/logging/docs/reference/audit/auditlog/rest/Shared.Types/AuditLog).
+// Only these, the calls whose entry names what they act on nowhere else
+// (a route's network, an image's source disk, a peering's peer); other
+// Compute entries carry no request yet.
+var requestBodies = map[string]bool{"compute.routes.insert": true, "compute.images.insert": true, "compute.networks.addPeering": true}
+
+// requestOf is the call's protoPayload.request, or nil.
+func requestOf(rt compute.Route, body []byte) *structpb.Struct {
+	if !requestBodies[rt.Method] {
+		return nil
+	}
+	req := &structpb.Struct{}
+	if len(body) == 0 || protojson.Unmarshal(body, req) != nil {
+		req = &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	}
+	if req.Fields == nil {
+		req.Fields = map[string]*structpb.Value{}
+	}
+	req.Fields["@type"] = structpb.NewStringValue("type.googleapis.com/" + rt.Method)
+	return req
+}

@@ -78,6 +78,8 @@ type call struct {
 	detail *detail.Holder
 	// metadata is the entry's metadata when the gate computes it itself.
 	metadata *structpb.Struct
+	// request is the entry's protoPayload.request (requestOf).
+	request *structpb.Struct
 }
 
 // projectOf returns the project id a relative resource name is in.
@@ -202,6 +204,7 @@ func (g *Gate) record(ctx context.Context, c *call, authz []*auditpb.Authorizati
 		AuthenticationInfo: &auditpb.AuthenticationInfo{PrincipalEmail: c.principal, ServiceAccountDelegationInfo: c.delegation},
 		AuthorizationInfo:  authz,
 		RequestMetadata:    &auditpb.RequestMetadata{CallerIp: c.callerIP, CallerSuppliedUserAgent: c.userAgent, CallerNetwork: c.callerNetwork},
+		Request:            c.request,
 	}
 	addDetail(payload, c, st)
 	severity := ltype.LogSeverity_NOTICE

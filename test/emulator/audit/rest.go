@@ -55,6 +55,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 		c := &call{row: row, principal: principal, userAgent: r.Header.Get("User-Agent"), callerIP: hostOf(r.RemoteAddr)}
 		g.origin(c, r.Header.Get("Authorization"))
 		c.resource, c.actAs, c.monitored = g.restTarget(fake, route, body)
+		c.request = requestOf(route, body)
 		authz, denied := g.authorize(c)
 		if denied != nil {
 			msg := "Required '" + denied.perm + "' permission for '" + denied.resource + "'"

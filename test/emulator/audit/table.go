@@ -221,6 +221,7 @@ var REST = func() map[string]Row {
 		"compute.globalOperations.get", "compute.globalOperations.wait", "compute.globalOperations.list",
 		"compute.projects.get",
 		"compute.disks.getIamPolicy", "compute.snapshots.getIamPolicy",
+		"compute.images.get", "compute.images.getIamPolicy", "compute.routes.get", "compute.routes.list",
 	}
 	for _, r := range reads {
 		m[r] = rest(r, AdminRead)
@@ -241,6 +242,11 @@ var REST = func() map[string]Row {
 		"compute.projects.setCommonInstanceMetadata": nil,
 		"compute.disks.setIamPolicy":                 nil, "compute.snapshots.setIamPolicy": nil,
 		"compute.zoneOperations.delete": nil, "compute.regionOperations.delete": nil, "compute.globalOperations.delete": nil,
+		// An image of a disk reads the disk; a route changes its network's
+		// routing (https://cloud.google.com/compute/docs/access/iam-permissions).
+		"compute.images.insert": {"compute.disks.useReadOnly"}, "compute.images.delete": nil, "compute.images.setIamPolicy": nil,
+		"compute.routes.insert": {"compute.networks.updatePolicy"}, "compute.routes.delete": {"compute.networks.updatePolicy"},
+		"compute.networks.addPeering": nil, "compute.networks.removePeering": nil,
 	}
 	for w, extra := range writes {
 		m[w] = rest(w, AdminWrite, extra...)

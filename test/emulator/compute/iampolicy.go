@@ -5,16 +5,17 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// iamPolicyRoutes registers getIamPolicy and setIamPolicy of disks and
-// snapshots: who, beside the project's members, may use them — how a disk
+// iamPolicyRoutes registers getIamPolicy and setIamPolicy of disks,
+// snapshots and images: who, beside the project's members, may use them — how a disk
 // or snapshot is shared with another project or account
 // (https://cloud.google.com/compute/docs/reference/rest/v1/disks/setIamPolicy,
-// https://cloud.google.com/compute/docs/reference/rest/v1/snapshots/setIamPolicy).
+// https://cloud.google.com/compute/docs/reference/rest/v1/snapshots/setIamPolicy,
+// https://cloud.google.com/compute/docs/reference/rest/v1/images/setIamPolicy).
 // setIamPolicy answers the new policy at once (no operation). The policy
 // is stored and returned; the emulated IAM does not consult it (a grant on
 // a disk gives the emulated principal nothing it could use).
 func (s *Server) iamPolicyRoutes() {
-	for _, coll := range []struct{ scope, name string }{{"zones", "disks"}, {"global", "snapshots"}} {
+	for _, coll := range []struct{ scope, name string }{{"zones", "disks"}, {"global", "snapshots"}, {"global", "images"}} {
 		coll := coll
 		s.handle("GET "+coll.scope+"/"+coll.name+"/{}/getIamPolicy", endpoint{method: "compute." + coll.name + ".getIamPolicy", read: func(c *call) (any, error) {
 			return s.resourcePolicy(c.key(coll.name, c.name))

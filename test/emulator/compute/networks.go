@@ -46,7 +46,8 @@ func (s *Server) getNetwork(c *call) (any, error) {
 }
 
 // deleteNetwork removes a network nothing uses any more; like the real API
-// it refuses while subnetworks, firewalls, routers or instances refer to it.
+// it refuses while subnetworks, firewalls, routers, static routes or
+// instances refer to it.
 func (s *Server) deleteNetwork(c *call) (target, error) {
 	key := c.key("networks", c.name)
 	if _, err := s.get(key); err != nil {
@@ -83,6 +84,8 @@ func (s *Server) networkUser(key string) string {
 		case *computepb.Firewall:
 			refs = []string{m.GetNetwork()}
 		case *computepb.Router:
+			refs = []string{m.GetNetwork()}
+		case *computepb.Route:
 			refs = []string{m.GetNetwork()}
 		case *computepb.Instance:
 			for _, ni := range m.GetNetworkInterfaces() {

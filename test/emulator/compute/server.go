@@ -157,10 +157,13 @@ func New(inj *faults.Injector) *Server {
 	s.diskRoutes()
 	s.snapshotRoutes()
 	s.iamPolicyRoutes()
+	s.imageRoutes()
 	s.networkRoutes()
 	s.subnetworkRoutes()
 	s.firewallRoutes()
 	s.routerRoutes()
+	s.vpcRouteRoutes()
+	s.peeringRoutes()
 	s.operationRoutes()
 	return s
 }
