@@ -38,7 +38,8 @@ func catalogueClauses(sb Sandbox) []string {
 		out = append(out,
 			`(`+method(metadataMethods)+` AND `+resource(`/instances/`+vm+`$`)+
 				` AND (`+delta+`addedMetadataKeys=~`+kre+` OR `+delta+`modifiedMetadataKeys=~`+kre+`))`,
-			`(`+method(vmPowerMethods+`|`+surroundingsMethods)+` AND `+resource(`/(instances|disks|snapshots|images)/`+vm+`(-[^/]*)?$`)+`)`)
+			`(`+method(vmPowerMethods+`|`+surroundingsMethods)+` AND `+resource(`/(instances|disks|snapshots|images)/`+vm+`(-[^/]*)?$`)+`)`,
+			`(`+method(imageMethods)+` AND protoPayload.request.sourceDisk=~`+quote(`/disks/`+vm+`$`)+`)`)
 	}
 	if sb.Network != "" {
 		out = append(out, `(`+method(surroundingsMethods)+` AND (`+resource(`/networks/`+regexp.QuoteMeta(sb.Network)+`$`)+

@@ -40,6 +40,9 @@ const (
 	// surroundingsMethods copy the sandbox's disk or reroute its
 	// network: a snapshot of its disk, routes, peering.
 	surroundingsMethods = `(^|\.)compute\.(disks\.createsnapshot|routes\.(insert|delete)|networks\.(addpeering|removepeering|updatepeering))$`
+	// imageMethods make an image, which copies its source disk whatever
+	// the image is named: the entry names the disk in request.sourceDisk.
+	imageMethods = `(^|\.)compute\.images\.insert$`
 	// projectMetadataMethods change project-wide metadata, which the
 	// sandbox's VM inherits where it has no key of its own.
 	projectMetadataMethods = `(^|\.)compute\.projects\.setcommoninstancemetadata$`
@@ -80,6 +83,10 @@ const (
 	// celOnSandboxDisk: the resource is the sandbox's boot disk (named
 	// after the VM), or an image or snapshot named after it.
 	celOnSandboxDisk = `sandbox.instanceName != "" && (` + celLastSegment + ` == sandbox.instanceName || ` + celLastSegment + `.startsWith(sandbox.instanceName + '-'))`
+	// celImageOfSandboxDisk: the request's source disk is the sandbox's
+	// boot disk (images.insert).
+	celImageOfSandboxDisk = `sandbox.instanceName != "" && has(entry.protoPayload.request) && has(entry.protoPayload.request.sourceDisk) &&
+	entry.protoPayload.request.sourceDisk.endsWith('/disks/' + sandbox.instanceName)`
 	// celOnSandboxNetwork: the request or resource is the sandbox's network.
 	celOnSandboxNetwork = `sandbox.network != "" &&
 	(entry.protoPayload.resourceName.endsWith('/networks/' + sandbox.network) ||
@@ -154,12 +161,14 @@ func catalogueRules() []Rule {
 			Name:     RuleSandboxSurroundingsChanged,
 			Playbook: "notify",
 			Severity: "WARNING",
-			// Someone else copied the sandbox's disk, rerouted its
+			// Someone else copied the sandbox's disk (a snapshot, an
+			// image under any name), rerouted its
 			// network, changed the project's audit logs or metadata, or
 			// changed coopguard's own pipeline; or tried, and was refused,
 			// to hand out the sandbox's identity. The operator decides.
 			Expression: has + `!(` + celPrincipalIsSandboxSA + `) &&
 	((entry.protoPayload.methodName.matches(r'(?i)` + surroundingsMethods + `') && (` + celOnSandboxDisk + ` || ` + celOnSandboxNetwork + `)) ||
+	 (entry.protoPayload.methodName.matches(r'(?i)` + imageMethods + `') && ` + celImageOfSandboxDisk + `) ||
 	 ` + celAuditConfigChanged + ` ||
 	 entry.protoPayload.methodName.matches(r'(?i)` + projectMetadataMethods + `') ||
 	 (entry.protoPayload.methodName.matches(r'(?i)(` + pipelineMethods + `)') && ` + celOnPipeline + `) ||
