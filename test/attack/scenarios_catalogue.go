@@ -226,6 +226,12 @@ func catalogueScenarios() []Scenario {
 					GlobalSetPolicyRequestResource: &computepb.GlobalSetPolicyRequest{Policy: shareWithAttacker()}})
 				return allowed(err, "snapshots.setIamPolicy "+snap)
 			}},
+		{Name: "gcp.exfiltration.share-compute-image", Kind: Attack, Actor: actorOther, Counterpart: "operator-team-image",
+			Summary: "makes an image of the sandbox's boot disk and shares it with an outside account: images.insert sourceDisk forceCreate, images.setIamPolicy (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				p, z, d := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name
+				return w.shareImageOf(ctx, p, "zones/"+z+"/disks/"+d, d+"-stratus", shareWithAttacker())
+			}},
 
 		// Another principal around the sandbox: notified.
 		{Name: "gcp.defense-evasion.disable-audit-logs", Kind: Notify, Actor: actorOther, Counterpart: "operator-grant-viewer",
@@ -284,6 +290,11 @@ func catalogueScenarios() []Scenario {
 					err = op.Wait(ctx)
 				}
 				return allowed(err, "projects.setCommonInstanceMetadata "+p)
+			}},
+		{Name: "sandbox-network-rerouted", Kind: Notify, Actor: actorOther, Counterpart: "operator-team-network",
+			Summary: "reroutes the sandbox's network: routes.insert 0.0.0.0/0 via another box, networks.addPeering to an outside network (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				return w.reroute(ctx, w.Sandbox.Network(), "stratus-peer")
 			}},
 
 		{Name: "operator-alert-policy-delete", Kind: Notify, Actor: actorOperator, Counterpart: "operator-own-alert-policy",
@@ -387,6 +398,36 @@ func catalogueScenarios() []Scenario {
 				_, err = w.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: res, Policy: pol})
 				return allowed(err, "SetIamPolicy on "+res)
 			}},
+		{Name: "operator-team-image", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.exfiltration.share-compute-image",
+			Summary: "makes an image of the team's build VM's disk (not the sandbox's) and shares it with a colleague: instances.insert, images.insert, images.setIamPolicy",
+			Act: func(ctx context.Context, w *World) error {
+				p, z := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone
+				if err := w.insertNetwork(ctx, "team-net"); err != nil {
+					return err
+				}
+				op, err := w.Operator.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: p, Zone: z, InstanceResource: &computepb.Instance{
+					Name: proto.String("team-build"), MachineType: proto.String("zones/" + z + "/machineTypes/e2-small"),
+					Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+						InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("projects/debian-cloud/global/images/family/debian-12")}}},
+					NetworkInterfaces: []*computepb.NetworkInterface{{Network: proto.String("global/networks/team-net")}},
+				}})
+				if err == nil {
+					err = op.Wait(ctx)
+				}
+				if err != nil {
+					return allowed(err, "instances.insert team-build")
+				}
+				team := &computepb.Policy{Bindings: []*computepb.Binding{{Role: proto.String("roles/compute.imageUser"), Members: []string{"user:" + Colleague}}}}
+				return w.shareImageOf(ctx, p, "zones/"+z+"/disks/team-build", "team-build-image", team)
+			}},
+		{Name: "operator-team-network", Kind: Benign, Actor: actorOperator, Counterpart: "sandbox-network-rerouted",
+			Summary: "routes and peers the team's own network (not the sandbox's): routes.insert, networks.addPeering",
+			Act: func(ctx context.Context, w *World) error {
+				if err := w.insertNetwork(ctx, "team-net"); err != nil {
+					return err
+				}
+				return w.reroute(ctx, "team-net", "team-peer")
+			}},
 	}
 }
 
@@ -481,11 +522,82 @@ func (w *World) setVMMetadata(ctx context.Context, c *gcp.Clients, key, value st
 // computeProjectsAs dials the official Compute Projects client (which
 // coopguard's client set has no need for) acting as principal.
 func (w *World) computeProjectsAs(ctx context.Context, principal string) (*compute.ProjectsClient, error) {
-	c, err := compute.NewProjectsRESTClient(ctx, option.WithEndpoint(w.Emu.ComputeURL), option.WithTelemetryDisabled(),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gcp.EmulatedToken(principal)})))
+	c, err := compute.NewProjectsRESTClient(ctx, w.computeOpts(principal)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial the emulated Compute projects API: %w", err)
 	}
 	w.closers = append(w.closers, func() { c.Close() })
 	return c, nil
+}
+
+// computeOpts are the options of an official Compute REST client acting
+// as principal against the emulated Compute.
+func (w *World) computeOpts(principal string) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint(w.Emu.ComputeURL), option.WithTelemetryDisabled(),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gcp.EmulatedToken(principal)}))}
+}
+
+// shareImageOf is the operator making image of disk in project
+// (forceCreate: the disk is attached to a VM), waiting for it, and
+// setting its IAM policy to pol, through the official Images client.
+func (w *World) shareImageOf(ctx context.Context, project, disk, image string, pol *computepb.Policy) error {
+	c, err := compute.NewImagesRESTClient(ctx, w.computeOpts(w.principal(actorOperator))...)
+	if err != nil {
+		return fmt.Errorf("dial the emulated Compute images API: %w", err)
+	}
+	w.closers = append(w.closers, func() { c.Close() })
+	op, err := c.Insert(ctx, &computepb.InsertImageRequest{Project: project, ForceCreate: proto.Bool(true),
+		ImageResource: &computepb.Image{Name: proto.String(image), SourceDisk: proto.String(disk)}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	if err != nil {
+		return allowed(err, "images.insert "+image+" from "+disk)
+	}
+	_, err = c.SetIamPolicy(ctx, &computepb.SetIamPolicyImageRequest{Project: project, Resource: image,
+		GlobalSetPolicyRequestResource: &computepb.GlobalSetPolicyRequest{Policy: pol}})
+	return allowed(err, "images.setIamPolicy "+image)
+}
+
+// insertNetwork is the operator creating a custom-mode network and
+// waiting for it.
+func (w *World) insertNetwork(ctx context.Context, name string) error {
+	op, err := w.Operator.Networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: w.Cfg.Cloud.GCP.Project,
+		NetworkResource: &computepb.Network{Name: proto.String(name), AutoCreateSubnetworks: proto.Bool(false)}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	return allowed(err, "networks.insert "+name)
+}
+
+// reroute is the operator sending network's traffic for anywhere through
+// another box (a static route, priority 0) and peering network with a
+// new network peer, through the official Routes and Networks clients.
+func (w *World) reroute(ctx context.Context, network, peer string) error {
+	p := w.Cfg.Cloud.GCP.Project
+	if err := w.insertNetwork(ctx, peer); err != nil {
+		return err
+	}
+	c, err := compute.NewRoutesRESTClient(ctx, w.computeOpts(w.principal(actorOperator))...)
+	if err != nil {
+		return fmt.Errorf("dial the emulated Compute routes API: %w", err)
+	}
+	w.closers = append(w.closers, func() { c.Close() })
+	name := "via-" + peer
+	op, err := c.Insert(ctx, &computepb.InsertRouteRequest{Project: p, RouteResource: &computepb.Route{Name: proto.String(name),
+		Network: proto.String("global/networks/" + network), DestRange: proto.String("0.0.0.0/0"), Priority: proto.Uint32(0),
+		NextHopIp: proto.String("10.128.0.99")}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	if err != nil {
+		return allowed(err, "routes.insert "+name)
+	}
+	op, err = w.Operator.Networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: p, Network: network,
+		NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: &computepb.NetworkPeering{
+			Name: proto.String(network + "-to-" + peer), Network: proto.String("global/networks/" + peer), ExchangeSubnetRoutes: proto.Bool(true)}}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	return allowed(err, "networks.addPeering "+network+" to "+peer)
 }
