@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/retry"
 	"github.com/cloudcoop/coopguard/test/emulator"
@@ -289,7 +290,8 @@ func newWorld(t *testing.T) *world {
 	return &world{emu: emu, cfg: cfg, env: env, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
 }
 
-// alert is the shared sample open incident, about this world's VM.
+// alert is the shared sample open incident, about this world's VM and
+// from the CPU policy Provision made for it (HandleAlert acts on no other).
 func (w *world) alert(t *testing.T, incidentID string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "monitoring-incident-open.json"))
@@ -300,6 +302,7 @@ func (w *world) alert(t *testing.T, incidentID string) []byte {
 		"coopguard-demo", w.cfg.Cloud.GCP.Project,
 		"4410915023349531000", w.vmID,
 		"0.n1m3x8a2b7kq", incidentID,
+		`"coopguard sandbox CPU"`, strconv.Quote(provisioner.AlertPolicyName(w.cfg.VM.Name)),
 	).Replace(string(b)))
 }
 
