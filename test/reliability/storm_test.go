@@ -8,14 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/fixture"
@@ -43,7 +46,7 @@ func newStorm(tb testing.TB, e *fixture.Env) *storm {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range stormSandboxes {
 		name := fmt.Sprintf("sandbox-%02d", i)
-		id := e.SandboxVM(name)
+		id := provisionSandbox(tb, e, name)
 		incID := "storm-" + strconv.Itoa(i)
 		hostile := i >= stormContained
 		s.contain[name] = !hostile
@@ -60,7 +63,7 @@ func newStorm(tb testing.TB, e *fixture.Env) *storm {
 				state = events.IncidentClosed // out of order: closed before, between and after the opens
 			}
 			s.events = append(s.events, alertEvent(tb, e, events.MonitoringIncident{
-				Version: "1.2", IncidentID: incID, State: state, PolicyName: "coopguard " + name + " CPU",
+				Version: "1.2", IncidentID: incID, State: state, PolicyName: provisioner.AlertPolicyName(name),
 				PolicyUserLabels: map[string]string{"coopguard-playbook": "contain"},
 				Resource: events.MonitoredResource{Type: "gce_instance", Labels: map[string]string{
 					"instance_id": id, "zone": e.Cfg.Cloud.GCP.Zone, "project_id": e.Cfg.Cloud.GCP.Project}},
@@ -70,6 +73,33 @@ func newStorm(tb testing.TB, e *fixture.Env) *storm {
 	}
 	rng.Shuffle(len(s.events), func(i, j int) { s.events[i], s.events[j] = s.events[j], s.events[i] })
 	return s
+}
+
+// provisionSandbox builds the sandbox name as Provision does (its own
+// service account with the responder's identity role on it, its own
+// managed secret named in the jobs' managed-secrets conditions, its VM
+// named in their sandbox condition), gives each of its secrets one key
+// version as rotation would, and returns the VM's numeric id. A seeded VM
+// would lack those grants, and containment would be denied on them.
+func provisionSandbox(tb testing.TB, e *fixture.Env, name string) string {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := provisioner.New(e.Cfg, e.Provisioner, nil).Converge(ctx, provisioner.Options{Name: name}); err != nil {
+		tb.Fatalf("provision %s: %v", name, err)
+	}
+	for _, id := range e.Cfg.SandboxSecrets(name) {
+		if _, err := e.Operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
+			Parent:  "projects/" + e.Cfg.Cloud.GCP.Project + "/secrets/" + id,
+			Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-" + fixture.SecretMarker + "-" + id)},
+		}); err != nil {
+			tb.Fatalf("add a key version to %s's secret %s: %v", name, id, err)
+		}
+	}
+	inst := e.Instance(name)
+	if inst == nil {
+		tb.Fatalf("provision %s made no VM", name)
+	}
+	return strconv.FormatUint(inst.GetId(), 10)
 }
 
 // alertEvent is an Eventarc CloudEvent carrying m.
@@ -143,6 +173,7 @@ func stormEnv(tb testing.TB) *fixture.Env {
 func TestStorm(t *testing.T) {
 	e := stormEnv(t)
 	s := newStorm(t, e)
+	before := e.Emu.Faults.MutationSnapshot()
 	if errs := s.run(fixture.Quiet); len(errs) > 0 {
 		t.Fatalf("%d deliveries failed; first: %v", len(errs), errs[0])
 	}
@@ -155,14 +186,27 @@ func TestStorm(t *testing.T) {
 			t.Errorf("%s: %s, want contained=%v", name, st, want)
 		}
 	}
+	// Counted from the storm on: provisioning mutated too.
 	m := e.Emu.Faults.MutationSnapshot()
-	for _, method := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.instances.setMetadata", "compute.disks.createSnapshot"} {
-		if m[method] != stormContained {
-			t.Errorf("%s: %d mutating calls for %d contained sandboxes, want one each", method, m[method], stormContained)
+	for _, method := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.instances.setMetadata", "compute.disks.createSnapshot",
+		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"} {
+		if n := m[method] - before[method]; n != stormContained {
+			t.Errorf("%s: %d mutating calls for %d contained sandboxes, want one each", method, n, stormContained)
 		}
 	}
-	if n := m["google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"]; n != 1 {
-		t.Errorf("the one key version was disabled %d times", n)
+	// Each sandbox has its own key: a contained sandbox's is disabled, no
+	// other sandbox's (nor the configured sandbox's) is touched.
+	for name, want := range s.contain {
+		for _, id := range e.Cfg.SandboxSecrets(name) {
+			for _, v := range e.Emu.SecretManager.Versions("projects/" + e.Cfg.Cloud.GCP.Project + "/secrets/" + id) {
+				if disabled := v.GetState() == secretmanagerpb.SecretVersion_DISABLED; disabled != want {
+					t.Errorf("%s: key version %s is %s, want disabled=%v", name, v.GetName(), v.GetState(), want)
+				}
+			}
+		}
+	}
+	if got := e.VersionStates(); !slices.Equal(got, []string{"ENABLED"}) {
+		t.Errorf("the configured sandbox's key versions are %v, want [ENABLED]: containing other sandboxes touched it", got)
 	}
 	var sawLimit bool
 	for _, th := range e.Clients.Throttles() {
@@ -183,6 +227,7 @@ func BenchmarkStorm(b *testing.B) {
 		b.StopTimer()
 		e := stormEnv(b)
 		s := newStorm(b, e)
+		before := e.Emu.Faults.MutationSnapshot()
 		b.StartTimer()
 		start := time.Now()
 		if errs := s.run(fixture.Quiet); len(errs) > 0 {
@@ -190,7 +235,9 @@ func BenchmarkStorm(b *testing.B) {
 		}
 		secs += time.Since(start).Seconds()
 		m := e.Emu.Faults.MutationSnapshot()
-		muts += m["compute.instances.stop"] + m["compute.instances.setLabels"] + m["compute.instances.setMetadata"] + m["compute.disks.createSnapshot"]
+		for _, method := range []string{"compute.instances.stop", "compute.instances.setLabels", "compute.instances.setMetadata", "compute.disks.createSnapshot"} {
+			muts += m[method] - before[method]
+		}
 	}
 	b.ReportMetric(float64(stormEvents*b.N)/secs, "events/s")
 	b.ReportMetric(float64(muts)/float64(stormContained*b.N), "compute-mutations/sandbox")
