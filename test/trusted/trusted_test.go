@@ -23,12 +23,15 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,7 +48,9 @@ import (
 	"github.com/cloudcoop/coopguard/shared/report"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
@@ -227,6 +232,15 @@ func fixtureConfig() config.Config {
 // account, which holds roles/logging.logWriter.
 func forge(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep incident.Report) {
 	t.Helper()
+	if err := writeReport(t, e, sandbox, rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeReport writes rep into the incidents log with sandbox's clients and
+// returns Cloud Logging's answer.
+func writeReport(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep incident.Report) error {
+	t.Helper()
 	raw, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +250,7 @@ func forge(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep incident.Repo
 		t.Fatal(err)
 	}
 	project := e.Cfg.Cloud.GCP.Project
-	if _, err := sandbox.Logging.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{
+	_, err = sandbox.Logging.WriteLogEntries(context.Background(), &loggingpb.WriteLogEntriesRequest{
 		LogName:  "projects/" + project + "/logs/" + report.LogID,
 		Resource: &monitoredres.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": project}},
 		Labels:   map[string]string{"incident": rep.Incident.ID, "outcome": rep.Outcome, "playbook": rep.Incident.Playbook},
@@ -244,9 +258,8 @@ func forge(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep incident.Repo
 			Timestamp: timestamppb.New(rep.FinishedAt),
 			Payload:   &loggingpb.LogEntry_JsonPayload{JsonPayload: &payload},
 		}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	return err
 }
 
 // TestForgedReportsChangeNothing: a leaked key version was disabled before
@@ -271,11 +284,9 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 	project := e.Cfg.Cloud.GCP.Project
 	env.UseAccount(config.AccountRestorer, fixture.DialAs(t, e.Emu, project, config.AccountEmail(config.AccountRestorer, project)))
 	real := e.Incident("alert-real", vm, incident.PlaybookContain)
-	rep, err := env.Responder.Respond(ctx, real, time.Now())
-	if err != nil || rep.Outcome != incident.OutcomeContained {
-		t.Fatalf("containment: %v %+v", err, rep)
-	}
 
+	// The sandbox forges while its account still works: containment
+	// disables it (below).
 	sandbox := fixture.DialAs(t, e.Emu, e.Cfg.Cloud.GCP.Project, e.Cfg.Cloud.GCP.ServiceAccount)
 	ahead := time.Now().Add(time.Hour)
 	claimBoth := incident.Report{Incident: real, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, ReceivedAt: ahead.Add(-time.Minute), FinishedAt: ahead,
@@ -289,6 +300,15 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 		inv.Summary = "all clear \x1b[2J\x1b]0;pwned\x07"
 		forge(t, e, sandbox, incident.Report{Incident: inv, Instance: e.Cfg.VM.Name, Outcome: incident.OutcomeContained, FinishedAt: ahead,
 			Actions: []incident.ActionResult{{Action: "disable-secrets", Result: incident.ResultDone, Changed: []string{leaked}}}})
+	}
+
+	rep, err := env.Responder.Respond(ctx, real, time.Now())
+	if err != nil || rep.Outcome != incident.OutcomeContained {
+		t.Fatalf("containment: %v %+v", err, rep)
+	}
+	// Contained, the sandbox's token writes nothing more.
+	if err := writeReport(t, e, sandbox, resolved); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the contained sandbox's forged report: %v, want Unauthenticated", err)
 	}
 
 	listed, err := functions.ListIncidents(ctx, env, functions.StatusIncidents)
@@ -345,12 +365,15 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	ctx := fixture.Quiet
 	const incidents, deliveries, responders = 50, 1000, 4
 	names := make([]string, incidents)
+	sandboxes := make([]string, incidents)
 	payloads := make([][]byte, incidents)
 	for i := range incidents {
-		vm := e.SandboxVM(fmt.Sprintf("sandbox-%02d", i))
+		sandboxes[i] = fmt.Sprintf("sandbox-%02d", i)
+		vm := e.SandboxVM(sandboxes[i])
 		names[i] = fmt.Sprintf("alert-%02d", i)
-		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), fmt.Sprintf("sandbox-%02d", i), vm)
+		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), sandboxes[i], vm)
 	}
+	ownSurroundings(t, e, sandboxes, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	procs := make([]*responder, responders)
 	for i := range procs {
 		procs[i] = startResponder(t, e, 0)
@@ -413,9 +436,10 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	want := map[string]int{
 		"compute.instances.setLabels": incidents, "compute.instances.setMetadata": incidents,
 		"compute.instances.stop": incidents, "compute.disks.createSnapshot": incidents,
-		// The managed secret is shared: the first incident disables its two
-		// versions, the others find them disabled.
-		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion": 2,
+		// Each sandbox has a secret of its own with two versions, and an
+		// account of its own.
+		"google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion": 2 * incidents,
+		"google.iam.admin.v1.IAM/DisableServiceAccount":                           incidents,
 		"google.logging.v2.LoggingServiceV2/WriteLogEntries":                      2 * incidents, // two report copies each: contained, complete
 	}
 	for method, n := range want {
@@ -436,6 +460,43 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ownSurroundings gives each of the seeded sandboxes what Provision gives
+// a sandbox other than the configured one: its own managed secret
+// (config.SandboxSecrets) with one enabled version per payload, named in
+// the jobs' managed-secrets conditions, and its own service account on
+// which coopguard's accounts hold their identity roles.
+func ownSurroundings(t *testing.T, e *fixture.Env, sandboxes []string, payloads ...[]byte) {
+	t.Helper()
+	project := e.Cfg.Cloud.GCP.Project
+	var secrets []string
+	for _, name := range sandboxes {
+		for _, id := range e.Cfg.SandboxSecrets(name) {
+			e.Emu.SecretManager.SeedSecret(project, id, payloads...)
+			secrets = append(secrets, id)
+		}
+		id, err := provisioner.ServiceAccountID(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa := audit.ServiceAccountResource(e.Emu.IAMAdmin.SeedServiceAccount(project, id))
+		for _, a := range config.Accounts {
+			if role, ok := config.IdentityRoles[a]; ok {
+				e.Emu.IAM.Grant(sa, iam.Member(config.AccountEmail(a, project)), "projects/"+project+"/roles/"+role)
+			}
+		}
+	}
+	e.Emu.ResourceManager.UpdatePolicy(project, func(p *iampb.Policy) {
+		for _, b := range p.Bindings {
+			if c := b.GetCondition(); strings.HasPrefix(c.GetTitle(), config.SecretsConditionPrefix) {
+				if num, ids := config.SecretsIn(c.GetExpression()); num != "" {
+					c.Expression = config.SecretsCondition(num, append(ids, secrets...))
+					e.Emu.IAM.Precompile(c.Expression)
+				}
+			}
+		}
+	})
 }
 
 // auditedCalls counts the Admin Activity audit entries of method made by
