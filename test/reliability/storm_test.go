@@ -46,7 +46,8 @@ func newStorm(tb testing.TB, e *fixture.Env) *storm {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range stormSandboxes {
 		name := fmt.Sprintf("sandbox-%02d", i)
-		id := provisionSandbox(tb, e, name)
+		id := e.SandboxVM(name)
+		e.OwnSurroundings(tb, []string{name}, []byte("sk-test-"+fixture.SecretMarker+"-"+name))
 		incID := "storm-" + strconv.Itoa(i)
 		hostile := i >= stormContained
 		s.contain[name] = !hostile
@@ -73,33 +74,6 @@ func newStorm(tb testing.TB, e *fixture.Env) *storm {
 	}
 	rng.Shuffle(len(s.events), func(i, j int) { s.events[i], s.events[j] = s.events[j], s.events[i] })
 	return s
-}
-
-// provisionSandbox builds the sandbox name as Provision does (its own
-// service account with the responder's identity role on it, its own
-// managed secret named in the jobs' managed-secrets conditions, its VM
-// named in their sandbox condition), gives each of its secrets one key
-// version as rotation would, and returns the VM's numeric id. A seeded VM
-// would lack those grants, and containment would be denied on them.
-func provisionSandbox(tb testing.TB, e *fixture.Env, name string) string {
-	tb.Helper()
-	ctx := context.Background()
-	if _, err := provisioner.New(e.Cfg, e.Provisioner, nil).Converge(ctx, provisioner.Options{Name: name}); err != nil {
-		tb.Fatalf("provision %s: %v", name, err)
-	}
-	for _, id := range e.Cfg.SandboxSecrets(name) {
-		if _, err := e.Operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
-			Parent:  "projects/" + e.Cfg.Cloud.GCP.Project + "/secrets/" + id,
-			Payload: &secretmanagerpb.SecretPayload{Data: []byte("sk-test-" + fixture.SecretMarker + "-" + id)},
-		}); err != nil {
-			tb.Fatalf("add a key version to %s's secret %s: %v", name, id, err)
-		}
-	}
-	inst := e.Instance(name)
-	if inst == nil {
-		tb.Fatalf("provision %s made no VM", name)
-	}
-	return strconv.FormatUint(inst.GetId(), 10)
 }
 
 // alertEvent is an Eventarc CloudEvent carrying m.

@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
@@ -48,9 +47,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/report"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
-	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
-	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
@@ -373,7 +370,7 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 		names[i] = fmt.Sprintf("alert-%02d", i)
 		payloads[i] = alert(t, e, fmt.Sprintf("%02d", i), sandboxes[i], vm)
 	}
-	ownSurroundings(t, e, sandboxes, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
+	e.OwnSurroundings(t, sandboxes, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	procs := make([]*responder, responders)
 	for i := range procs {
 		procs[i] = startResponder(t, e, 0)
@@ -460,43 +457,6 @@ func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 			}
 		}
 	}
-}
-
-// ownSurroundings gives each of the seeded sandboxes what Provision gives
-// a sandbox other than the configured one: its own managed secret
-// (config.SandboxSecrets) with one enabled version per payload, named in
-// the jobs' managed-secrets conditions, and its own service account on
-// which coopguard's accounts hold their identity roles.
-func ownSurroundings(t *testing.T, e *fixture.Env, sandboxes []string, payloads ...[]byte) {
-	t.Helper()
-	project := e.Cfg.Cloud.GCP.Project
-	var secrets []string
-	for _, name := range sandboxes {
-		for _, id := range e.Cfg.SandboxSecrets(name) {
-			e.Emu.SecretManager.SeedSecret(project, id, payloads...)
-			secrets = append(secrets, id)
-		}
-		id, err := provisioner.ServiceAccountID(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sa := audit.ServiceAccountResource(e.Emu.IAMAdmin.SeedServiceAccount(project, id))
-		for _, a := range config.Accounts {
-			if role, ok := config.IdentityRoles[a]; ok {
-				e.Emu.IAM.Grant(sa, iam.Member(config.AccountEmail(a, project)), "projects/"+project+"/roles/"+role)
-			}
-		}
-	}
-	e.Emu.ResourceManager.UpdatePolicy(project, func(p *iampb.Policy) {
-		for _, b := range p.Bindings {
-			if c := b.GetCondition(); strings.HasPrefix(c.GetTitle(), config.SecretsConditionPrefix) {
-				if num, ids := config.SecretsIn(c.GetExpression()); num != "" {
-					c.Expression = config.SecretsCondition(num, append(ids, secrets...))
-					e.Emu.IAM.Precompile(c.Expression)
-				}
-			}
-		}
-	})
 }
 
 // auditedCalls counts the Admin Activity audit entries of method made by
