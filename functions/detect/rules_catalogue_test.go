@@ -116,27 +116,7 @@ func TestCatalogueRules(t *testing.T) {
 			dropCases++
 		}
 		t.Run(tt.name, func(t *testing.T) {
-			entry := decode(t, tt.entry)
-			matches, err := eng.Evaluate(context.Background(), entry, tt.sandbox)
-			if err != nil {
-				t.Errorf("Evaluate diagnostics: %v", err)
-			}
-			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
-				t.Errorf("matches = %v, want %v", got, tt.want)
-			}
-			f, err := logging.ParseFilter(SinkFilter(tt.sandbox))
-			if err != nil {
-				t.Fatalf("the sink filter does not parse: %v", err)
-			}
-			var pb loggingpb.LogEntry
-			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(tt.entry, &pb); err != nil {
-				t.Fatal(err)
-			}
-			admitted := f.MatchEntry(&pb)
-			if len(matches) > 0 && !admitted {
-				t.Errorf("a rule matches but the sink filter drops it")
-			}
-			if sinkDrops[tt.name] && admitted {
+			if admitted := judge(t, eng, tt.entry, tt.sandbox, tt.want); sinkDrops[tt.name] && admitted {
 				t.Errorf("the sink filter admits a look-alike no rule needs")
 			}
 		})
@@ -144,4 +124,31 @@ func TestCatalogueRules(t *testing.T) {
 	if dropCases != len(sinkDrops) {
 		t.Errorf("%d of the %d sinkDrops name a case", dropCases, len(sinkDrops))
 	}
+}
+
+// judge evaluates entry for sb, checks the rules that match are want and
+// that the sink filter admits the entry whenever a rule matches, and
+// returns whether the sink admits it.
+func judge(t *testing.T, eng *Engine, entry []byte, sb Sandbox, want []string) bool {
+	t.Helper()
+	matches, err := eng.Evaluate(context.Background(), decode(t, entry), sb)
+	if err != nil {
+		t.Errorf("Evaluate diagnostics: %v", err)
+	}
+	if got := ruleNames(matches); !slices.Equal(got, want) {
+		t.Errorf("matches = %v, want %v", got, want)
+	}
+	f, err := logging.ParseFilter(SinkFilter(sb))
+	if err != nil {
+		t.Fatalf("the sink filter does not parse: %v", err)
+	}
+	var pb loggingpb.LogEntry
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(entry, &pb); err != nil {
+		t.Fatal(err)
+	}
+	admitted := f.MatchEntry(&pb)
+	if len(matches) > 0 && !admitted {
+		t.Errorf("a rule matches but the sink filter drops the entry")
+	}
+	return admitted
 }

@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,27 +109,7 @@ func TestOriginRules(t *testing.T) {
 	}
 	eng := defaultEngine(t)
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			matches, err := eng.Evaluate(context.Background(), decode(t, tt.entry), tt.sandbox)
-			if err != nil {
-				t.Errorf("Evaluate diagnostics: %v", err)
-			}
-			if got := ruleNames(matches); !slices.Equal(got, tt.want) {
-				t.Errorf("matches = %v, want %v", got, tt.want)
-			}
-			// The sink admits what a rule matches.
-			f, err := logging.ParseFilter(SinkFilter(tt.sandbox))
-			if err != nil {
-				t.Fatalf("the sink filter does not parse: %v", err)
-			}
-			var pb loggingpb.LogEntry
-			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(tt.entry, &pb); err != nil {
-				t.Fatal(err)
-			}
-			if len(matches) > 0 && !f.MatchEntry(&pb) {
-				t.Errorf("a rule matches but the sink filter drops the entry")
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { judge(t, eng, tt.entry, tt.sandbox, tt.want) })
 	}
 }
 
