@@ -28,7 +28,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
 var rotT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)

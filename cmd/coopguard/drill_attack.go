@@ -6,7 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/cloudcoop/coopguard/test/attack"
+	"github.com/cloudcoop/coopguard/attack"
 )
 
 // runAttackDrill plays one attack drill (or lists them). The drill makes

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudcoop/coopguard/test/attack"
+	"github.com/cloudcoop/coopguard/attack"
 )
 
 // TestDrillAttack runs `coopguard drill --attack` as README shows it: list

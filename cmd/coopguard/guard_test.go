@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 

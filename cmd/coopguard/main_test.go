@@ -14,7 +14,7 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
 // TestQuickStart follows README's quick start: serve on the emulated GCP,

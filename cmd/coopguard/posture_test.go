@@ -18,12 +18,12 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/functions/posture"
-	"github.com/cloudcoop/coopguard/functions/posture/posturetest"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/demo"
 )
 
 // postureServer serves the Posture function for a provisioned demo
@@ -56,7 +56,7 @@ func postureServer(t *testing.T) (*gcp.Clients, *config.Config, string) {
 	if _, err := env.Provisioner.Converge(ctx, provisioner.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	posturetest.SeedDemoPosture(emu, cfg)
+	demo.SeedDemoPosture(emu, cfg)
 	functions.SetEnv(env)
 	t.Cleanup(func() { functions.SetEnv(nil) })
 	mux := http.NewServeMux()

@@ -27,7 +27,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cloudcoop/coopguard/functions"
-	"github.com/cloudcoop/coopguard/functions/posture/posturetest"
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -35,8 +34,9 @@ import (
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
+	"github.com/cloudcoop/coopguard/test/emulator/demo"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
@@ -86,7 +86,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			r.URL = emu.AnthropicURL
 		}
 		seedDemo(emu, cfg)
-		posturetest.SeedDemoPosture(emu, cfg)
+		demo.SeedDemoPosture(emu, cfg)
 		// Grant what deploy grants; every function acts as its deployed
 		// identity (Provision as the provisioner, the rest as the responder).
 		if err := emu.DeployConfig(cfg); err != nil {

@@ -23,11 +23,11 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
-	"github.com/cloudcoop/coopguard/functions/posture/posturetest"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/demo"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
 )
@@ -74,7 +74,7 @@ func newWorld(t *testing.T) *world {
 	if _, err := p.Converge(ctx, provisioner.Options{}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
-	posturetest.SeedDemoPosture(emu, &cfg)
+	demo.SeedDemoPosture(emu, &cfg)
 	sb, err := provisioner.NewSandbox(&cfg, "", "")
 	if err != nil {
 		t.Fatal(err)

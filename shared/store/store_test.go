@@ -14,7 +14,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
 func TestMain(m *testing.M) {

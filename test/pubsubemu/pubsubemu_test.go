@@ -41,8 +41,8 @@ import (
 	"github.com/cloudcoop/coopguard/shared/retry"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/gcloudsdk"
 	"github.com/cloudcoop/coopguard/test/fixture"
-	"github.com/cloudcoop/coopguard/test/gcloudsdk"
 )
 
 // emulatorBin is the Pub/Sub emulator of the machine's Google Cloud CLI.

@@ -48,7 +48,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cloudcoop/coopguard/test/gcloudsdk"
+	"github.com/cloudcoop/coopguard/test/emulator/gcloudsdk"
 )
 
 // Package is the Debian package that ships the emulator.

@@ -36,7 +36,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/eventarc"
-	"github.com/cloudcoop/coopguard/test/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
 // Thief is the user who, in the secret-theft drill, reads the managed key

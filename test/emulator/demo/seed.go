@@ -1,11 +1,11 @@
-// Package posturetest prepares an emulated GCP project so that the
+// Package demo prepares an emulated GCP project so that the
 // posture checks pass: what `coopguard provision` does not build and a
 // real project would already have — the project IAM policy (audit logs on,
 // least-privilege grants for the sandbox's service account) and
 // coopguard's functions deployed as Cloud Run services that require
 // authentication, and Docker images scanned for vulnerabilities. Tests use
 // it, and so does `coopguard serve`'s demo.
-package posturetest
+package demo
 
 import (
 	"context"
