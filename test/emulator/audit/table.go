@@ -247,6 +247,7 @@ var REST = func() map[string]Row {
 		"compute.images.insert": {"compute.disks.useReadOnly"}, "compute.images.delete": nil, "compute.images.setIamPolicy": nil,
 		"compute.routes.insert": {"compute.networks.updatePolicy"}, "compute.routes.delete": {"compute.networks.updatePolicy"},
 		"compute.networks.addPeering": nil, "compute.networks.removePeering": nil,
+		"compute.subnetworks.setPrivateIpGoogleAccess": nil, "compute.networks.switchToCustomMode": nil,
 	}
 	for w, extra := range writes {
 		m[w] = rest(w, AdminWrite, extra...)

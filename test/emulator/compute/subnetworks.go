@@ -18,6 +18,7 @@ func (s *Server) subnetworkRoutes() {
 	}})
 	s.handle("PATCH regions/subnetworks/{}", endpoint{method: "compute.subnetworks.patch", mutate: s.patchSubnetwork})
 	s.handle("DELETE regions/subnetworks/{}", endpoint{method: "compute.subnetworks.delete", mutate: s.deleteSubnetwork})
+	s.handle("POST regions/subnetworks/{}/setPrivateIpGoogleAccess", endpoint{method: "compute.subnetworks.setPrivateIpGoogleAccess", mutate: s.setPrivateIpGoogleAccess})
 }
 
 // insertSubnetwork creates a subnetwork in an existing network, refusing a
@@ -139,4 +140,24 @@ func (s *Server) deleteSubnetwork(c *call) (target, error) {
 	s.linkSubnetwork(m.(*computepb.Subnetwork).GetNetwork(), url, false)
 	id, err := s.remove(key)
 	return target{key: key, id: id}, err
+}
+
+// setPrivateIpGoogleAccess turns Private Google Access on or off. Unlike
+// patch it takes no fingerprint; the subnetwork gets a new one, as any
+// change of it does.
+func (s *Server) setPrivateIpGoogleAccess(c *call) (target, error) {
+	key := c.key("subnetworks", c.name)
+	m, err := s.get(key)
+	if err != nil {
+		return target{}, err
+	}
+	req := &computepb.SubnetworksSetPrivateIpGoogleAccessRequest{}
+	if err := c.decode(req); err != nil {
+		return target{}, err
+	}
+	cur := proto.Clone(m).(*computepb.Subnetwork)
+	cur.PrivateIpGoogleAccess = proto.Bool(req.GetPrivateIpGoogleAccess())
+	cur.Fingerprint = proto.String(s.fingerprint(key))
+	s.replace(key, cur)
+	return target{key: key, id: cur.GetId()}, nil
 }
