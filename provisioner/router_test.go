@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -88,7 +89,12 @@ func TestNATLogging(t *testing.T) {
 			if got.GetLogConfig().GetEnable() != tt.enable || got.GetLogConfig().GetFilter() != tt.filter {
 				t.Errorf("logConfig = %v, want enable %v filter %q", got.GetLogConfig(), tt.enable, tt.filter)
 			}
-			if got.GetNatIpAllocateOption() != before.GetNatIpAllocateOption() || got.GetSourceSubnetworkIpRangesToNat() != before.GetSourceSubnetworkIpRangesToNat() {
+			// The repair writes back the NAT as read, server-filled
+			// fields included (type, endpointTypes, autoNetworkTier,
+			// effectiveTcpTimeWaitTimeoutSec), and changes only its logging.
+			want := proto.Clone(before).(*computepb.RouterNat)
+			want.LogConfig = got.GetLogConfig()
+			if !proto.Equal(got, want) {
 				t.Errorf("the NAT changed beyond its logging: %v → %v", before, got)
 			}
 			for _, r := range converge(tt.then).Resources {

@@ -44,7 +44,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 		}
 		row, known := REST[route.Method]
 		if !known {
-			googleerr.Write(w, http.StatusForbidden, "forbidden", "the emulated GCP has no IAM row for "+route.Method+": add it to test/emulator/audit/table.go")
+			googleerr.WriteCompute(w, http.StatusForbidden, "forbidden", "the emulated GCP has no IAM row for "+route.Method+": add it to test/emulator/audit/table.go")
 			return
 		}
 		var body []byte
@@ -60,7 +60,7 @@ func (g *Gate) Middleware(fake ComputeFake, next http.Handler) http.Handler {
 		if denied != nil {
 			msg := "Required '" + denied.perm + "' permission for '" + denied.resource + "'"
 			g.record(r.Context(), c, authz, statusOf(code.Code_PERMISSION_DENIED, msg))
-			googleerr.Write(w, http.StatusForbidden, "forbidden", msg)
+			googleerr.WriteCompute(w, http.StatusForbidden, "forbidden", msg)
 			return
 		}
 		c.metadata = metadataDelta(fake, route, body)

@@ -25,13 +25,13 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.code, e.reason, e.message)
 }
 
-// writeError answers err in Google's JSON error shape.
+// writeError answers err in Compute's JSON error shape (no status name).
 func writeError(w http.ResponseWriter, err error) {
 	e, ok := err.(*apiError)
 	if !ok {
 		e = &apiError{code: http.StatusInternalServerError, reason: "backendError", message: err.Error()}
 	}
-	googleerr.Write(w, e.code, e.reason, e.message)
+	googleerr.WriteCompute(w, e.code, e.reason, e.message)
 }
 
 // errNotFound is the real API's answer for a missing resource.

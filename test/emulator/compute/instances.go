@@ -198,6 +198,8 @@ func (s *Server) materialize(zoneScope, key string, inst *computepb.Instance, st
 	inst.Tags.Fingerprint = proto.String(s.fingerprint(key + "/tags"))
 	inst.LabelFingerprint = proto.String(s.fingerprint(key + "/labels"))
 	inst.Fingerprint = proto.String(s.fingerprint(key))
+	fillScheduling(inst)
+	fillShielded(inst)
 	s.stamp(key, "compute#instance", inst)
 	s.replace(key, inst)
 	return nil

@@ -177,7 +177,10 @@ func TestRoutersNAT(t *testing.T) {
 	wait(t)(e.rt.Patch(ctx, &computepb.PatchRouterRequest{Project: testProject, Region: testRegion, Router: "nat-router",
 		RouterResource: &computepb.Router{Nats: []*computepb.RouterNat{nat}}}))
 	rt, err := e.rt.Get(ctx, &computepb.GetRouterRequest{Project: testProject, Region: testRegion, Router: "nat-router"})
-	if err != nil || len(rt.GetNats()) != 1 || !proto.Equal(rt.GetNats()[0], nat) || rt.GetNetwork() != selfLinkBase+"projects/sandbox-one/global/networks/sandbox" {
+	// The server fills fields the patch left out (TestRouterNATServerFilled).
+	want := proto.Clone(nat).(*computepb.RouterNat)
+	fillNats(&computepb.Router{Nats: []*computepb.RouterNat{want}})
+	if err != nil || len(rt.GetNats()) != 1 || !proto.Equal(rt.GetNats()[0], want) || rt.GetNetwork() != selfLinkBase+"projects/sandbox-one/global/networks/sandbox" {
 		t.Fatalf("router = %v, %v", rt, err)
 	}
 	_, err = e.rt.Patch(ctx, &computepb.PatchRouterRequest{Project: testProject, Region: testRegion, Router: "nat-router",

@@ -9,11 +9,23 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
-// operationUser is the account operations say started them; the fake has
-// no authentication, so one made-up account stands for every caller.
+// operationUser is the account an operation says started it when the
+// request carries no authenticated caller (the fake served without the
+// emulated IAM in front of it, as in this package's tests).
 const operationUser = "coopguard-emulator@cloudcoop.test"
+
+// callerOf is the email of the caller the emulated IAM authenticated, the
+// `user` GCP writes on the operation.
+func callerOf(c *call) string {
+	if email, ok := iam.PrincipalFrom(c.r.Context()); ok && email != "" {
+		return email
+	}
+	return operationUser
+}
 
 // operationRoutes registers get, wait, delete and list of zonal, regional
 // and global operations.
@@ -49,11 +61,9 @@ func (s *Server) newOperation(c *call, method string, t target, opErr *apiError)
 	if !t.until.IsZero() {
 		at = t.until
 	}
+	// GCP's answer to a mutation is its operation RUNNING at progress 0,
+	// however long the work will take.
 	status := computepb.Operation_RUNNING
-	if at.After(now) {
-		// GCP queues an operation before it runs it.
-		status = computepb.Operation_PENDING
-	}
 	op := &computepb.Operation{
 		Kind:          proto.String("compute#operation"),
 		Id:            proto.Uint64(newID(key)),
@@ -61,7 +71,7 @@ func (s *Server) newOperation(c *call, method string, t target, opErr *apiError)
 		OperationType: proto.String(method[strings.LastIndex(method, ".")+1:]),
 		TargetLink:    proto.String(selfLinkBase + t.key),
 		SelfLink:      proto.String(selfLinkBase + key),
-		User:          proto.String(operationUser),
+		User:          proto.String(callerOf(c)),
 		Progress:      proto.Int32(0),
 		InsertTime:    proto.String(timestamp(now)),
 		StartTime:     proto.String(timestamp(now)),
@@ -86,7 +96,7 @@ func (s *Server) newOperation(c *call, method string, t target, opErr *apiError)
 
 // settle completes, in order of their deadlines, the operations whose
 // time has come on the emulator's clock, and moves the others along
-// (PENDING → RUNNING, progress). An operation made by this very request
+// (progress). An operation made by this very request
 // is not settled until the next one. Callers hold s.mu.
 func (s *Server) settle() {
 	now := s.now()

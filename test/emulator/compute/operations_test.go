@@ -44,8 +44,8 @@ func timedEnv(t *testing.T) (*env, *testClock) {
 }
 
 // TestOperationsTakeTime pins that stop, start and createSnapshot take
-// their profile's time on the emulator's clock: PENDING, then RUNNING,
-// then DONE, while the resource shows GCP's intermediate status.
+// their profile's time on the emulator's clock: RUNNING from the
+// answer on (as recorded), then DONE, while the resource shows GCP's intermediate status.
 func TestOperationsTakeTime(t *testing.T) {
 	type step struct {
 		after      time.Duration // clock moved since the request
@@ -67,7 +67,7 @@ func TestOperationsTakeTime(t *testing.T) {
 			},
 			read: instanceStatus,
 			steps: []step{
-				{0, computepb.Operation_PENDING, "STOPPING", false},
+				{0, computepb.Operation_RUNNING, "STOPPING", false},
 				{30 * time.Second, computepb.Operation_RUNNING, "STOPPING", false},
 				{89 * time.Second, computepb.Operation_RUNNING, "STOPPING", false},
 				{90 * time.Second, computepb.Operation_DONE, "TERMINATED", true},
@@ -90,7 +90,7 @@ func TestOperationsTakeTime(t *testing.T) {
 			},
 			read: instanceStatus,
 			steps: []step{
-				{0, computepb.Operation_PENDING, "STAGING", false},
+				{0, computepb.Operation_RUNNING, "STAGING", false},
 				{10 * time.Second, computepb.Operation_RUNNING, "STAGING", false},
 				{20 * time.Second, computepb.Operation_DONE, "RUNNING", true},
 			},
@@ -106,7 +106,7 @@ func TestOperationsTakeTime(t *testing.T) {
 				return s.GetStatus(), err
 			},
 			steps: []step{
-				{0, computepb.Operation_PENDING, "CREATING", false},
+				{0, computepb.Operation_RUNNING, "CREATING", false},
 				{time.Minute, computepb.Operation_RUNNING, "CREATING", false},
 				{3 * time.Minute, computepb.Operation_DONE, "READY", false},
 			},

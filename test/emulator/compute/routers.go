@@ -42,6 +42,7 @@ func (s *Server) insertRouter(c *call) (target, error) {
 	if err := validateNats(rt); err != nil {
 		return target{}, err
 	}
+	fillNats(rt)
 	key := c.key("routers", rt.GetName())
 	id, err := s.create(key, "compute#router", rt)
 	return target{key: key, id: id}, err
@@ -114,6 +115,7 @@ func (s *Server) changeRouter(c *call, patch bool) (target, error) {
 	if err := validateNats(next); err != nil {
 		return target{}, err
 	}
+	fillNats(next)
 	s.replace(key, next)
 	return target{key: key, id: next.GetId()}, nil
 }

@@ -5,7 +5,7 @@
 // writes the same protojson bodies, answers errors in Google's JSON error
 // shape and reports long-running work through zonal, regional and global
 // operations. Operations take time on the emulator's clock, per method
-// (see Profile): meanwhile the operation is PENDING or RUNNING and the
+// (see Profile): meanwhile the operation is RUNNING and the
 // resource shows GCP's intermediate status; even under the Compressed
 // profile the mutation's answer is never DONE, so callers that forget
 // op.Wait are still exercised. Every request goes through a faults.Injector first, so tests

@@ -37,6 +37,30 @@ func Write(w http.ResponseWriter, status int, reason, message string) {
 	_, _ = w.Write(out)
 }
 
+// WriteCompute answers an error in Compute Engine's shape, which has no
+// canonical status name: {"error": {"code", "message", "errors": [{"domain",
+// "reason", "message"}]}}.
+func WriteCompute(w http.ResponseWriter, status int, reason, message string) {
+	type item struct {
+		Domain  string `json:"domain"`
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}
+	var b struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Errors  []item `json:"errors"`
+		} `json:"error"`
+	}
+	b.Error.Code, b.Error.Message = status, message
+	b.Error.Errors = []item{{Domain: "global", Reason: reason, Message: message}}
+	out, _ := json.Marshal(b)
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
+}
+
 // mapping pairs each gRPC code with the HTTP status Google's APIs answer.
 var mapping = []struct {
 	code   codes.Code
