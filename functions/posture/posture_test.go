@@ -430,9 +430,18 @@ func TestChecks(t *testing.T) {
 		{"vTPM off", "shielded-vm", func(t *testing.T, w *world) {
 			w.reseedVM(t, func(i *computepb.Instance) { i.ShieldedInstanceConfig.EnableVtpm = proto.Bool(false) })
 		}, nil, posture.Fail, "vTPM off", "--shielded-vtpm"},
+		// A VM made without Shielded VM options gets GCP's defaults
+		// (secure boot off only); all three off takes saying so.
 		{"not shielded at all", "shielded-vm", func(t *testing.T, w *world) {
-			w.reseedVM(t, func(i *computepb.Instance) { i.ShieldedInstanceConfig = nil })
+			w.reseedVM(t, func(i *computepb.Instance) {
+				i.ShieldedInstanceConfig = &computepb.ShieldedInstanceConfig{
+					EnableSecureBoot: proto.Bool(false), EnableVtpm: proto.Bool(false), EnableIntegrityMonitoring: proto.Bool(false),
+				}
+			})
 		}, nil, posture.Fail, "secure boot, vTPM, integrity monitoring off", ""},
+		{"made without Shielded VM options", "shielded-vm", func(t *testing.T, w *world) {
+			w.reseedVM(t, func(i *computepb.Instance) { i.ShieldedInstanceConfig = nil })
+		}, nil, posture.Fail, "VM claude-sandbox: secure boot off", "--shielded-secure-boot"},
 
 		// api-key-in-secret-manager
 		{"every version disabled", "api-key-in-secret-manager", func(t *testing.T, w *world) {
