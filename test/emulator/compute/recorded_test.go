@@ -17,7 +17,9 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
-// TestSetPrivateIpGoogleAccess pins subnetworks.setPrivateIpGoogleAccess:
+// TestSetPrivateIpGoogleAccess pins, as recorded, what a subnetwork
+// inserted without them shows (Private Google Access off, purpose
+// PRIVATE, no IPv6 Google access) and subnetworks.setPrivateIpGoogleAccess:
 // a regional operation that turns Private Google Access on (or off)
 // without a fingerprint, and gives the subnetwork a new fingerprint.
 func TestSetPrivateIpGoogleAccess(t *testing.T) {
@@ -33,8 +35,10 @@ func TestSetPrivateIpGoogleAccess(t *testing.T) {
 		return sn
 	}
 	before := get()
-	if before.GetPrivateIpGoogleAccess() {
-		t.Fatal("a subnetwork inserted without it has Private Google Access")
+	if before.PrivateIpGoogleAccess == nil || before.GetPrivateIpGoogleAccess() || before.GetPurpose() != "PRIVATE" ||
+		before.GetPrivateIpv6GoogleAccess() != "DISABLE_GOOGLE_ACCESS" {
+		t.Fatalf("a subnetwork inserted without them: privateIpGoogleAccess %v, purpose %q, privateIpv6GoogleAccess %q; want false, PRIVATE, DISABLE_GOOGLE_ACCESS",
+			before.PrivateIpGoogleAccess, before.GetPurpose(), before.GetPrivateIpv6GoogleAccess())
 	}
 	set := func(name string, on bool) (*gce.Operation, error) {
 		return e.sub.SetPrivateIpGoogleAccess(ctx, &computepb.SetPrivateIpGoogleAccessSubnetworkRequest{

@@ -55,6 +55,16 @@ func (s *Server) insertSubnetwork(c *call) (target, error) {
 	if sn.StackType == nil {
 		sn.StackType = proto.String("IPV4_ONLY")
 	}
+	// What a recorded get shows of a subnet inserted without them.
+	if sn.PrivateIpGoogleAccess == nil {
+		sn.PrivateIpGoogleAccess = proto.Bool(false)
+	}
+	if sn.Purpose == nil {
+		sn.Purpose = proto.String("PRIVATE")
+	}
+	if sn.PrivateIpv6GoogleAccess == nil {
+		sn.PrivateIpv6GoogleAccess = proto.String("DISABLE_GOOGLE_ACCESS")
+	}
 	sn.Fingerprint = proto.String(s.fingerprint(sn.GetName()))
 	key := c.key("subnetworks", sn.GetName())
 	id, err := s.create(key, "compute#subnetwork", sn)
