@@ -61,8 +61,11 @@ func (r *logSink) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 		return Change{Action: None, Detail: "to " + got.GetDestination()}, nil
 	}
 	return Change{Action: Update, Detail: fmt.Sprintf("restore %v", mask), Apply: func(ctx context.Context) error {
+		// The sink was created with a unique writer identity; an update
+		// that does not send it again is an error (sinks.update reference).
 		_, err := c.LogConfig.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{
-			SinkName: parent + "/sinks/" + r.Name(),
+			SinkName:             parent + "/sinks/" + r.Name(),
+			UniqueWriterIdentity: true,
 			Sink: &loggingpb.LogSink{
 				Name: r.Name(), Destination: r.destination(), Filter: r.s.SinkFilter, Disabled: false,
 				Description: got.GetDescription(),

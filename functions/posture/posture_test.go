@@ -596,6 +596,8 @@ func TestChecks(t *testing.T) {
 				SinkName:   "projects/" + w.project() + "/sinks/" + w.sb.Sink(),
 				Sink:       &loggingpb.LogSink{Name: w.sb.Sink(), Disabled: true, Destination: "pubsub.googleapis.com/projects/coopguard-local/topics/elsewhere"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled", "destination"}},
+				// The sink has a unique writer identity: an update must send it again.
+				UniqueWriterIdentity: true,
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -690,7 +692,7 @@ func TestChecks(t *testing.T) {
 		{"pipeline whole", "listening", nil, nil, posture.Pass, "log sink coopguard-claude-sandbox-sink enabled; topics coopguard-logs and coopguard-alerts exist, each with a subscription", ""},
 		{"sink disabled", "listening", func(t *testing.T, w *world) {
 			if _, err := w.clients.LogConfig.UpdateSink(w.ctx, &loggingpb.UpdateSinkRequest{SinkName: "projects/" + w.project() + "/sinks/" + w.sb.Sink(),
-				Sink: &loggingpb.LogSink{Name: w.sb.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}}); err != nil {
+				Sink: &loggingpb.LogSink{Name: w.sb.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}, UniqueWriterIdentity: true}); err != nil {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "coopguard is deaf: log sink coopguard-claude-sandbox-sink is disabled", "coopguard provision"},

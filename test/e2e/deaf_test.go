@@ -66,7 +66,7 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 	}
 	// coopguard's sink disabled, then deleted.
 	if _, err := s.operator.LogConfig.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{SinkName: sink, Sink: &loggingpb.LogSink{Name: sb.Sink(), Disabled: true},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}}); err != nil {
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}, UniqueWriterIdentity: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.operator.LogConfig.DeleteSink(ctx, &loggingpb.DeleteSinkRequest{SinkName: sink}); err != nil {
@@ -199,7 +199,7 @@ func TestStatusSaysWhenDeaf(t *testing.T) {
 		t.Fatalf("Status says deaf with the pipeline whole:\n%s", got)
 	}
 	if _, err := s.operator.LogConfig.UpdateSink(ctx, &loggingpb.UpdateSinkRequest{SinkName: "projects/" + project + "/sinks/" + sb.Sink(),
-		Sink: &loggingpb.LogSink{Name: sb.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}}); err != nil {
+		Sink: &loggingpb.LogSink{Name: sb.Sink(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}, UniqueWriterIdentity: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := deaf(); !strings.Contains(got, "log sink "+sb.Sink()+" is disabled") || !strings.Contains(got, "coopguard provision") {

@@ -279,13 +279,14 @@ func TestSinks(t *testing.T) {
 		want   codes.Code
 		check  func(*loggingpb.LogSink) bool
 	}{
-		{"filter", "coopguard-audit", &loggingpb.LogSink{Filter: "severity>=ERROR"}, []string{"filter"}, false, codes.OK,
+		{"filter", "coopguard-audit", &loggingpb.LogSink{Filter: "severity>=ERROR"}, []string{"filter"}, true, codes.OK,
 			func(s *loggingpb.LogSink) bool { return s.Filter == "severity>=ERROR" && s.Destination != "" }},
-		{"disable and describe", "coopguard-audit", &loggingpb.LogSink{Disabled: true, Description: "paused"}, []string{"disabled", "description"}, false, codes.OK,
+		{"unique identity not sent again", "coopguard-audit", &loggingpb.LogSink{Filter: "severity>=INFO"}, []string{"filter"}, false, codes.InvalidArgument, nil},
+		{"disable and describe", "coopguard-audit", &loggingpb.LogSink{Disabled: true, Description: "paused"}, []string{"disabled", "description"}, true, codes.OK,
 			func(s *loggingpb.LogSink) bool { return s.Disabled && s.Description == "paused" }},
-		{"exclusions", "coopguard-audit", &loggingpb.LogSink{Exclusions: []*loggingpb.LogExclusion{{Name: "noisy", Filter: "severity<INFO"}}}, []string{"exclusions"}, false, codes.OK,
+		{"exclusions", "coopguard-audit", &loggingpb.LogSink{Exclusions: []*loggingpb.LogExclusion{{Name: "noisy", Filter: "severity<INFO"}}}, []string{"exclusions"}, true, codes.OK,
 			func(s *loggingpb.LogSink) bool { return len(s.Exclusions) == 1 }},
-		{"default mask", "coopguard-audit", &loggingpb.LogSink{Destination: "pubsub.googleapis.com/projects/123/topics/new"}, nil, false, codes.OK,
+		{"default mask", "coopguard-audit", &loggingpb.LogSink{Destination: "pubsub.googleapis.com/projects/123/topics/new"}, nil, true, codes.OK,
 			func(s *loggingpb.LogSink) bool {
 				return s.Destination == "pubsub.googleapis.com/projects/123/topics/new" && s.Filter == "" && s.Description == "paused"
 			}},
@@ -376,7 +377,11 @@ func TestHighLevelClients(t *testing.T) {
 		t.Error("no writer identity")
 	}
 	sink.Filter = "severity>=ERROR"
-	if _, err := admin.UpdateSink(ctx, sink); err != nil {
+	// UpdateSink sends uniqueWriterIdentity=false, an error on a sink
+	// created with a unique identity; UpdateSinkOpt sends it again.
+	_, err = admin.UpdateSink(ctx, sink)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
+	if _, err := admin.UpdateSinkOpt(ctx, sink, logadmin.SinkOptions{UpdateFilter: true, UniqueWriterIdentity: true}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := admin.Sink(ctx, "coopguard")

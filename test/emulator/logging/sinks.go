@@ -145,9 +145,11 @@ func (c *configService) ListSinks(_ context.Context, req *loggingpb.ListSinksReq
 // UpdateSink applies update_mask; an empty mask means
 // "destination,filter,include_children", the reference's backward-compatible
 // default. unique_writer_identity turns a shared identity into a unique
-// one; leaving it false keeps the sink's identity. The reference calls
-// true-to-false an error, but the service accepts it (logadmin.UpdateSink
-// always sends false), so the fake does too.
+// one. On a sink that already has a unique identity the request must send
+// it true again: the reference calls true-to-false (or defaulted to false)
+// an error, and every recorded real update sends it. The error's code is
+// not documented; the fake answers INVALID_ARGUMENT. (logadmin.UpdateSink
+// sends false: use UpdateSinkOpt with UniqueWriterIdentity.)
 func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkRequest) (*loggingpb.LogSink, error) {
 	s := c.s
 	n, err := parseSinkName(req.GetSinkName())
@@ -163,6 +165,9 @@ func (c *configService) UpdateSink(_ context.Context, req *loggingpb.UpdateSinkR
 	stored, ok := s.sinks[n.String()]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "Sink %s does not exist", n.SinkID)
+	}
+	if stored.GetWriterIdentity() != legacyWriter && !req.GetUniqueWriterIdentity() {
+		return nil, status.Errorf(codes.InvalidArgument, "Sink %s has a unique writer identity (%s): send uniqueWriterIdentity=true with the update; leaving it false would turn the identity back into the shared one, which is not allowed.", n.SinkID, stored.GetWriterIdentity())
 	}
 	sink := proto.Clone(stored).(*loggingpb.LogSink)
 	in = proto.Clone(in).(*loggingpb.LogSink)
