@@ -172,7 +172,7 @@ func catalogueScenarios() []Scenario {
 				if err != nil {
 					return err
 				}
-				pol, err := w.Operator.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				pol, err := w.Operator.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}
@@ -195,7 +195,7 @@ func catalogueScenarios() []Scenario {
 			Summary: "grants the sandbox's account IAP tunnelling and OS Login admin on the project: Projects.SetIamPolicy (allowed)",
 			Act: func(ctx context.Context, w *World) error {
 				res := "projects/" + w.Cfg.Cloud.GCP.Project
-				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}
@@ -238,7 +238,7 @@ func catalogueScenarios() []Scenario {
 			Summary: "turns off the project's Data Access audit logs for every service: Projects.SetIamPolicy auditConfigs (allowed)",
 			Act: func(ctx context.Context, w *World) error {
 				res := "projects/" + w.Cfg.Cloud.GCP.Project
-				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}
@@ -331,7 +331,7 @@ func catalogueScenarios() []Scenario {
 			},
 			Act: func(ctx context.Context, w *World) error {
 				res := "projects/" + w.Cfg.Cloud.GCP.Project + "/locations/" + w.Cfg.Region() + "/services/coopguard-handle-log-entry"
-				pol, err := w.Operator.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				pol, err := w.Operator.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}
@@ -390,7 +390,7 @@ func catalogueScenarios() []Scenario {
 			Summary: "grants a colleague roles/viewer on the project, audit configs untouched: Projects.SetIamPolicy",
 			Act: func(ctx context.Context, w *World) error {
 				res := "projects/" + w.Cfg.Cloud.GCP.Project
-				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res})
+				pol, err := w.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 				if err != nil {
 					return allowed(err, "GetIamPolicy on "+res)
 				}

@@ -216,7 +216,7 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 
 // grantAccessor adds members to the secret's secretAccessor binding.
 func grantAccessor(ctx context.Context, c *gcp.Clients, secret string, members ...string) error {
-	pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: secret})
+	pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: secret, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 	if err != nil {
 		return fmt.Errorf("read the IAM policy of %s: %w", secret, err)
 	}

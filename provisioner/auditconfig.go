@@ -50,7 +50,7 @@ func (r *auditConfig) Deps() []string { return nil }
 
 func (r *auditConfig) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	res := "projects/" + r.s.Project
-	pol, err := c.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	pol, err := c.Projects.GetIamPolicy(ctx, readV3(res))
 	if err != nil {
 		return Change{}, err
 	}

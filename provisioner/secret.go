@@ -121,7 +121,7 @@ func (r *secretAccess) member() string { return "serviceAccount:" + r.s.ServiceA
 
 func (r *secretAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	detail := fmt.Sprintf("%s for %s on this secret only", accessorRole, r.member())
-	pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.path()})
+	pol, err := c.Secrets.GetIamPolicy(ctx, readV3(r.path()))
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: detail, Apply: r.grant(c)}, nil
@@ -140,7 +140,7 @@ func (r *secretAccess) grant(c *gcp.Clients) func(context.Context) error {
 		var err error
 		for range 3 {
 			var pol *iampb.Policy
-			pol, err = c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.path()})
+			pol, err = c.Secrets.GetIamPolicy(ctx, readV3(r.path()))
 			if err != nil {
 				return err
 			}
@@ -155,6 +155,15 @@ func (r *secretAccess) grant(c *gcp.Clients) func(context.Context) error {
 		}
 		return fmt.Errorf("grant %s on secret %s: the policy kept changing: %w", accessorRole, r.id, err)
 	}
+}
+
+// readV3 asks for resource's policy at version 3. Read without it, a
+// policy with conditional bindings comes as a version-1 view (role names
+// suffixed "_withcond_", no conditions) that IAM refuses to take back
+// (https://cloud.google.com/iam/docs/policies#versions); read at version 3
+// it keeps that version, so writing it back keeps the conditions.
+func readV3(resource string) *iampb.GetIamPolicyRequest {
+	return &iampb.GetIamPolicyRequest{Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}}
 }
 
 // hasMember reports whether an unconditional binding of role holds member.

@@ -144,8 +144,7 @@ func (r *projectRoles) Observe(ctx context.Context, c *gcp.Clients) (Change, err
 // read returns the project policy at version 3, so conditional bindings
 // are kept when it is written back.
 func (r *projectRoles) read(ctx context.Context, c *gcp.Clients) (*iampb.Policy, error) {
-	pol, err := c.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + r.s.Project,
-		Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	pol, err := c.Projects.GetIamPolicy(ctx, readV3("projects/"+r.s.Project))
 	if err != nil {
 		return nil, fmt.Errorf("read the IAM policy of project %s: %w", r.s.Project, err)
 	}
@@ -200,7 +199,7 @@ func (r *accountUsers) Observe(ctx context.Context, c *gcp.Clients) (Change, err
 		parts = append(parts, g.role+" for "+g.member)
 	}
 	detail := "on this account: " + strings.Join(parts, ", ")
-	pol, err := c.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.s.accountResource()})
+	pol, err := c.IAMAdmin.GetIamPolicy(ctx, readV3(r.s.accountResource()))
 	switch {
 	case retry.IsNotFound(err):
 		return Change{Action: Create, Detail: detail, Apply: r.grant(c)}, nil
@@ -228,7 +227,7 @@ func (r *accountUsers) grant(c *gcp.Clients) func(context.Context) error {
 		var err error
 		for range 3 {
 			var pol *iam.Policy
-			pol, err = c.IAMAdmin.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.s.accountResource()})
+			pol, err = c.IAMAdmin.GetIamPolicy(ctx, readV3(r.s.accountResource()))
 			if err != nil {
 				return err
 			}

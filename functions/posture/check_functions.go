@@ -52,7 +52,7 @@ func (functionsAuthenticated) Run(ctx context.Context, c *gcp.Clients, in *Input
 			bad = append(bad, name+" has the invoker IAM check disabled (anyone can call it)")
 			fixes = append(fixes, fmt.Sprintf("gcloud run services update %s --region %s --project %s --invoker-iam-check", name, in.Region, in.Project()))
 		}
-		pol, err := c.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: svc.GetName()})
+		pol, err := c.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: svc.GetName(), Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 		if err != nil {
 			return readError(fmt.Errorf("read IAM policy of Cloud Run service %s: %w", svc.GetName(), err), "run.services.getIamPolicy")
 		}

@@ -55,7 +55,9 @@ func (secretsPerSandbox) Run(ctx context.Context, c *gcp.Clients, in *Input) Res
 	var fixes []string
 	for _, id := range ids {
 		name := "projects/" + in.Project() + "/secrets/" + id
-		pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: name})
+		// Version 3: a conditional grant shows its real role, not the
+		// version-1 view's "<role>_withcond_<hash>".
+		pol, err := c.Secrets.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 		if retry.IsNotFound(err) {
 			continue // api-key-in-secret-manager reports it
 		}

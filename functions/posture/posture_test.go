@@ -133,7 +133,9 @@ func (w *world) setMetadata(t *testing.T, key, value string) {
 func (w *world) editPolicy(t *testing.T, mask []string, change func(*iampb.Policy)) {
 	t.Helper()
 	res := "projects/" + w.project()
-	p, err := w.clients.Projects.GetIamPolicy(w.ctx, &iampb.GetIamPolicyRequest{Resource: res})
+	// Version 3: the policy has conditional bindings (deploy's), whose
+	// version-1 view cannot be written back.
+	p, err := w.clients.Projects.GetIamPolicy(w.ctx, &iampb.GetIamPolicyRequest{Resource: res, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // RoleSource returns a custom role's permissions by its full name
@@ -89,7 +91,8 @@ func (s *Server) policyResource(resource string) (string, error) {
 }
 
 // GetIamPolicy returns a service account's allow policy (empty when none
-// was set, with an etag as GCP gives).
+// was set, with an etag as GCP gives), in the view of the requested
+// policy version (iam.PolicyView); the etag is the stored policy's.
 func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,8 +104,9 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 	if !ok {
 		p = &iampb.Policy{Version: 1}
 	}
-	p.Etag = policyEtag(p)
-	return p, nil
+	v := iam.PolicyView(p, req.GetOptions().GetRequestedPolicyVersion())
+	v.Etag = policyEtag(p)
+	return v, nil
 }
 
 // SetIamPolicy replaces a service account's allow policy. A stale etag is
@@ -125,7 +129,14 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 	if e := req.GetPolicy().GetEtag(); len(e) > 0 && string(e) != string(policyEtag(old)) {
 		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
 	}
-	p := proto.Clone(req.GetPolicy()).(*iampb.Policy)
+	if err := resourcemanager.ValidatePolicy(req.GetPolicy()); err != nil {
+		return nil, err
+	}
+	if err := iam.CheckWrite(old, req.GetPolicy()); err != nil {
+		return nil, err
+	}
+	// Stored at the version its bindings need: 3 with conditions, else 1.
+	p := iam.PolicyView(req.GetPolicy(), 3)
 	p.Etag = nil
 	s.policies.SetPolicy(key, p)
 	// The audit entry's serviceData.policyDelta: what this call changed.

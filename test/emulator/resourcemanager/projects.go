@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // GetProject returns a seeded project.
@@ -33,7 +34,8 @@ func (s *Server) GetProject(_ context.Context, req *resourcemanagerpb.GetProject
 }
 
 // GetIamPolicy returns a project's IAM policy: bindings, audit configs and
-// the etag a later SetIamPolicy must carry.
+// the etag a later SetIamPolicy must carry, in the view of the requested
+// policy version (iam.PolicyView).
 func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
 	id, err := parseProject("resource", req.GetResource())
 	if err != nil {
@@ -48,7 +50,7 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 	if !ok {
 		return nil, errDenied(id)
 	}
-	return proto.Clone(p).(*iampb.Policy), nil
+	return iam.PolicyView(p, req.GetOptions().GetRequestedPolicyVersion()), nil
 }
 
 // SetIamPolicy replaces the fields of a project's policy named by the
@@ -85,6 +87,12 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
 		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
 	}
+	// Only a write of the bindings is bound by their version rules.
+	if slices.Contains(paths, "bindings") {
+		if err := iam.CheckWrite(cur, in); err != nil {
+			return nil, err
+		}
+	}
 	next := proto.Clone(cur).(*iampb.Policy)
 	for _, p := range paths {
 		switch p {
@@ -97,9 +105,10 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 			}
 		}
 	}
-	// The stored version is what the bindings need: 3 with conditions.
+	// The stored version is what the bindings need: 3 with conditions, 1
+	// without, whatever version was sent (iam.PolicyView).
 	next.Version = 1
-	if in.GetVersion() == 3 || hasConditions(next) {
+	if iam.HasConditions(next) {
 		next.Version = 3
 	}
 	next.Etag = []byte(s.newEtag())
@@ -120,7 +129,7 @@ func ValidatePolicy(p *iampb.Policy) error {
 	if v := p.GetVersion(); v != 0 && v != 1 && v != 3 {
 		return status.Errorf(codes.InvalidArgument, "Invalid policy version %d: must be 1 or 3.", v)
 	}
-	if hasConditions(p) && p.GetVersion() != 3 {
+	if iam.HasConditions(p) && p.GetVersion() != 3 {
 		return status.Error(codes.InvalidArgument, "Request contains an invalid argument: a policy with conditional role bindings must set version 3.")
 	}
 	for _, b := range p.GetBindings() {
@@ -150,10 +159,6 @@ func ValidatePolicy(p *iampb.Policy) error {
 		}
 	}
 	return nil
-}
-
-func hasConditions(p *iampb.Policy) bool {
-	return slices.ContainsFunc(p.GetBindings(), func(b *iampb.Binding) bool { return b.GetCondition() != nil })
 }
 
 func cloneBindings(bs []*iampb.Binding) []*iampb.Binding {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -45,7 +46,8 @@ func (s *Server) SetPermissionTester(f PermissionTester) {
 }
 
 // GetIamPolicy returns a secret's own IAM policy (not the project's): its
-// bindings and the etag a later SetIamPolicy must carry.
+// bindings and the etag a later SetIamPolicy must carry, in the view of
+// the requested policy version (iam.PolicyView).
 func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
 	name, err := parseSecretName(req.GetResource())
 	if err != nil {
@@ -59,7 +61,7 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 	if _, err := s.secret(name); err != nil {
 		return nil, err
 	}
-	return proto.Clone(s.policy(name.String())).(*iampb.Policy), nil
+	return iam.PolicyView(s.policy(name.String()), req.GetOptions().GetRequestedPolicyVersion()), nil
 }
 
 // policy returns the stored policy of a secret, creating the empty one a
@@ -106,15 +108,17 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
 		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
 	}
+	if err := iam.CheckWrite(cur, in); err != nil {
+		return nil, err
+	}
+	// The stored version is what the bindings need: 3 with conditions, 1
+	// without, whatever version was sent (iam.PolicyView).
 	next := &iampb.Policy{Version: 1}
 	for _, b := range in.GetBindings() {
 		next.Bindings = append(next.Bindings, proto.Clone(b).(*iampb.Binding))
 		if b.GetCondition() != nil {
 			next.Version = 3
 		}
-	}
-	if in.GetVersion() == 3 {
-		next.Version = 3
 	}
 	next.Etag = []byte(s.newEtag())
 	s.policies[name.String()] = next
