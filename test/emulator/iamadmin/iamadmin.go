@@ -115,7 +115,17 @@ func (s *Server) create(project, id string, in *adminpb.ServiceAccount) (*adminp
 	}
 	s.accounts[email] = sa
 	s.keys[email] = map[string]*adminpb.ServiceAccountKey{}
-	return proto.Clone(sa).(*adminpb.ServiceAccount), nil
+	return withEtag(sa), nil
+}
+
+// withEtag is a copy of sa as the service answers it, with an etag (a
+// hash of its content): real answers carry one (Config Connector's
+// recorded create and get of a service account).
+func withEtag(sa *adminpb.ServiceAccount) *adminpb.ServiceAccount {
+	c := proto.Clone(sa).(*adminpb.ServiceAccount)
+	c.Etag = nil
+	c.Etag = contentEtag(c)
+	return c
 }
 
 // uniqueID is a stable 21-digit numeric id for an email.
@@ -172,7 +182,7 @@ func (s *Server) GetServiceAccount(_ context.Context, req *adminpb.GetServiceAcc
 	if err != nil {
 		return nil, err
 	}
-	return proto.Clone(sa).(*adminpb.ServiceAccount), nil
+	return withEtag(sa), nil
 }
 
 // ListServiceAccounts lists a project's accounts in email order, paged.
@@ -196,7 +206,7 @@ func (s *Server) ListServiceAccounts(_ context.Context, req *adminpb.ListService
 	}
 	resp := &adminpb.ListServiceAccountsResponse{NextPageToken: next}
 	for _, sa := range got {
-		resp.Accounts = append(resp.Accounts, proto.Clone(sa).(*adminpb.ServiceAccount))
+		resp.Accounts = append(resp.Accounts, withEtag(sa))
 	}
 	return resp, nil
 }

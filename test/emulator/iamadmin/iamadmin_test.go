@@ -216,3 +216,32 @@ func TestDisableEnable(t *testing.T) {
 		t.Error("an unknown account reads as disabled")
 	}
 }
+
+// TestServiceAccountEtag: an account is answered with an etag, the same
+// from create, get and list while it does not change, and another once it
+// does (Config Connector's recorded create and get carry one).
+func TestServiceAccountEtag(t *testing.T) {
+	_, c := start(t)
+	ctx := context.Background()
+	sa, err := c.CreateServiceAccount(ctx, &adminpb.CreateServiceAccountRequest{Name: "projects/coopguard-demo", AccountId: "agent-helper"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa.GetEtag()) == 0 {
+		t.Fatalf("created account %v has no etag", sa)
+	}
+	got, err := c.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: sa.GetName()})
+	if err != nil || string(got.GetEtag()) != string(sa.GetEtag()) {
+		t.Errorf("get = %v, %v; want the create's etag %x", got, err, sa.GetEtag())
+	}
+	listed, err := c.ListServiceAccounts(ctx, &adminpb.ListServiceAccountsRequest{Name: "projects/coopguard-demo"}).Next()
+	if err != nil || string(listed.GetEtag()) != string(sa.GetEtag()) {
+		t.Errorf("list = %v, %v; want the create's etag %x", listed, err, sa.GetEtag())
+	}
+	if err := c.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: sa.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: sa.GetName()}); err != nil || len(got.GetEtag()) == 0 || string(got.GetEtag()) == string(sa.GetEtag()) {
+		t.Errorf("after disable get = %v, %v; want a new etag", got, err)
+	}
+}

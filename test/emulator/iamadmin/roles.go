@@ -149,7 +149,12 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 func policyEtag(p *iampb.Policy) []byte {
 	c := proto.Clone(p).(*iampb.Policy)
 	c.Etag = nil
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	return contentEtag(c)
+}
+
+// contentEtag hashes a message (its etag field cleared by the caller).
+func contentEtag(m proto.Message) []byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	h := sha256.Sum256(b)
 	return h[:8]
 }

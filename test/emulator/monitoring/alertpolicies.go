@@ -20,7 +20,7 @@ type alertPolicyService struct {
 }
 
 // CreateAlertPolicy stores a policy under a new id and names its conditions.
-func (a *alertPolicyService) CreateAlertPolicy(_ context.Context, req *monitoringpb.CreateAlertPolicyRequest) (*monitoringpb.AlertPolicy, error) {
+func (a *alertPolicyService) CreateAlertPolicy(ctx context.Context, req *monitoringpb.CreateAlertPolicyRequest) (*monitoringpb.AlertPolicy, error) {
 	s := a.s
 	parent, err := parseProjectName(req.GetName())
 	if err != nil {
@@ -39,8 +39,8 @@ func (a *alertPolicyService) CreateAlertPolicy(_ context.Context, req *monitorin
 	if err := s.preparePolicy(p); err != nil {
 		return nil, err
 	}
-	p.CreationRecord = s.record()
-	p.MutationRecord = s.record()
+	p.CreationRecord = s.record(ctx)
+	p.MutationRecord = s.record(ctx)
 	s.policies[p.Name] = p
 	return proto.Clone(p).(*monitoringpb.AlertPolicy), nil
 }
@@ -153,7 +153,7 @@ func (a *alertPolicyService) ListAlertPolicies(_ context.Context, req *monitorin
 
 // UpdateAlertPolicy applies update_mask, or replaces the whole policy
 // (keeping its name and creation record) when the mask is empty.
-func (a *alertPolicyService) UpdateAlertPolicy(_ context.Context, req *monitoringpb.UpdateAlertPolicyRequest) (*monitoringpb.AlertPolicy, error) {
+func (a *alertPolicyService) UpdateAlertPolicy(ctx context.Context, req *monitoringpb.UpdateAlertPolicyRequest) (*monitoringpb.AlertPolicy, error) {
 	s := a.s
 	in := req.GetAlertPolicy()
 	if in == nil {
@@ -220,7 +220,7 @@ func (a *alertPolicyService) UpdateAlertPolicy(_ context.Context, req *monitorin
 	if err := s.preparePolicy(p); err != nil {
 		return nil, err
 	}
-	p.MutationRecord = s.record()
+	p.MutationRecord = s.record(ctx)
 	s.policies[p.Name] = p
 	return proto.Clone(p).(*monitoringpb.AlertPolicy), nil
 }

@@ -73,7 +73,7 @@ func validateChannel(ch *monitoringpb.NotificationChannel) error {
 }
 
 // CreateNotificationChannel stores a channel under a new id.
-func (c *channelService) CreateNotificationChannel(_ context.Context, req *monitoringpb.CreateNotificationChannelRequest) (*monitoringpb.NotificationChannel, error) {
+func (c *channelService) CreateNotificationChannel(ctx context.Context, req *monitoringpb.CreateNotificationChannelRequest) (*monitoringpb.NotificationChannel, error) {
 	s := c.s
 	parent, err := parseProjectName(req.GetName())
 	if err != nil {
@@ -92,8 +92,10 @@ func (c *channelService) CreateNotificationChannel(_ context.Context, req *monit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch.Name = childName{projectName: parent, Collection: "notificationChannels", ID: s.newID()}.String()
-	ch.CreationRecord = s.record()
-	ch.MutationRecords = nil
+	// The creation is the channel's first mutation: a real create answers
+	// it in both creationRecord and mutationRecords.
+	ch.CreationRecord = s.record(ctx)
+	ch.MutationRecords = []*monitoringpb.MutationRecord{ch.CreationRecord}
 	s.channels[ch.Name] = ch
 	return proto.Clone(ch).(*monitoringpb.NotificationChannel), nil
 }
@@ -168,7 +170,7 @@ func (c *channelService) ListNotificationChannels(_ context.Context, req *monito
 
 // UpdateNotificationChannel applies update_mask, or replaces the mutable
 // fields when the mask is empty. The type cannot change.
-func (c *channelService) UpdateNotificationChannel(_ context.Context, req *monitoringpb.UpdateNotificationChannelRequest) (*monitoringpb.NotificationChannel, error) {
+func (c *channelService) UpdateNotificationChannel(ctx context.Context, req *monitoringpb.UpdateNotificationChannelRequest) (*monitoringpb.NotificationChannel, error) {
 	s := c.s
 	if req.GetNotificationChannel() == nil {
 		return nil, status.Error(codes.InvalidArgument, "notification_channel is required.")
@@ -216,7 +218,9 @@ func (c *channelService) UpdateNotificationChannel(_ context.Context, req *monit
 	if err := validateChannel(ch); err != nil {
 		return nil, err
 	}
-	ch.MutationRecords = append(ch.MutationRecords, s.record())
+	// Real answers hold one mutation record, the latest, after an update
+	// as after the create (the recorded create, update and get).
+	ch.MutationRecords = []*monitoringpb.MutationRecord{s.record(ctx)}
 	s.channels[ch.Name] = ch
 	return proto.Clone(ch).(*monitoringpb.NotificationChannel), nil
 }
@@ -224,7 +228,7 @@ func (c *channelService) UpdateNotificationChannel(_ context.Context, req *monit
 // DeleteNotificationChannel removes a channel. As in the service, a channel
 // that alert policies still use is only deleted with force, which also
 // removes it from those policies.
-func (c *channelService) DeleteNotificationChannel(_ context.Context, req *monitoringpb.DeleteNotificationChannelRequest) (*emptypb.Empty, error) {
+func (c *channelService) DeleteNotificationChannel(ctx context.Context, req *monitoringpb.DeleteNotificationChannelRequest) (*emptypb.Empty, error) {
 	s := c.s
 	n, err := parseChildName(req.GetName(), "notificationChannels")
 	if err != nil {
@@ -255,7 +259,7 @@ func (c *channelService) DeleteNotificationChannel(_ context.Context, req *monit
 			}
 		}
 		p.NotificationChannels = keep
-		p.MutationRecord = s.record()
+		p.MutationRecord = s.record(ctx)
 	}
 	delete(s.channels, n.String())
 	return &emptypb.Empty{}, nil
@@ -294,7 +298,8 @@ func (s *Server) SeedNotificationChannel(ch *monitoringpb.NotificationChannel) e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch.CreationRecord = s.record()
+	ch.CreationRecord = s.record(context.Background())
+	ch.MutationRecords = []*monitoringpb.MutationRecord{ch.CreationRecord}
 	s.channels[ch.GetName()] = ch
 	return nil
 }

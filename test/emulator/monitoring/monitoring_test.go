@@ -200,7 +200,7 @@ func TestNotificationChannels(t *testing.T) {
 			wantCode(t, err, tt.want)
 		})
 	}
-	if got := c.fake.NotificationChannels("p"); len(got) != 2 || got[0].Labels["topic"] != "projects/p/topics/other" || len(got[0].MutationRecords) != 3 {
+	if got := c.fake.NotificationChannels("p"); len(got) != 2 || got[0].Labels["topic"] != "projects/p/topics/other" || len(got[0].MutationRecords) != 1 {
 		t.Errorf("NotificationChannels = %v", got)
 	}
 
@@ -673,4 +673,48 @@ func TestAlertPolicyRules(t *testing.T) {
 		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"alert_strategy"}},
 	})
 	wantCode(t, err, codes.InvalidArgument)
+}
+
+// TestNotificationChannelMutationRecords: a channel is answered with its
+// creation record and one mutation record, the latest: the create's after
+// the create, the update's after an update, each stamped with the time and
+// the caller (the recorded create, update and get of a channel).
+func TestNotificationChannelMutationRecords(t *testing.T) {
+	emu, err := emulator.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	emu.Clock.Set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	op, err := emu.Clients(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Close() })
+	created := emu.Clock.Now()
+	ch, err := op.Channels.CreateNotificationChannel(ctx, &monitoringpb.CreateNotificationChannelRequest{Name: "projects/p", NotificationChannel: pubsubChannel("projects/p/topics/alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(r *monitoringpb.MutationRecord, at time.Time) bool {
+		return r.GetMutateTime().AsTime().Equal(at) && r.GetMutatedBy() == emulator.Operator
+	}
+	if !want(ch.GetCreationRecord(), created) || len(ch.GetMutationRecords()) != 1 || !want(ch.GetMutationRecords()[0], created) {
+		t.Errorf("created channel records: creation %v, mutations %v; want both at %v by %s", ch.GetCreationRecord(), ch.GetMutationRecords(), created, emulator.Operator)
+	}
+	emu.Clock.Advance(time.Hour)
+	updated := emu.Clock.Now()
+	ch.DisplayName = "renamed"
+	if _, err := op.Channels.UpdateNotificationChannel(ctx, &monitoringpb.UpdateNotificationChannelRequest{NotificationChannel: ch,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := op.Channels.GetNotificationChannel(ctx, &monitoringpb.GetNotificationChannelRequest{Name: ch.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want(got.GetCreationRecord(), created) || len(got.GetMutationRecords()) != 1 || !want(got.GetMutationRecords()[0], updated) {
+		t.Errorf("updated channel records: creation %v, mutations %v; want the creation kept and one mutation at %v", got.GetCreationRecord(), got.GetMutationRecords(), updated)
+	}
 }

@@ -12,6 +12,7 @@
 package monitoring
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"time"
@@ -20,10 +21,9 @@ import (
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
-)
 
-// mutator is who the fake records in creation and mutation records.
-const mutator = "coopguard-emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
+)
 
 // Server holds the state of the three fake services. Create it with New; it
 // is safe for concurrent use.
@@ -73,7 +73,10 @@ func (s *Server) newID() string {
 	return strconv.FormatInt(1000000000000000000+s.seq, 10)
 }
 
-// record is a creation or mutation record stamped with the fake's clock.
-func (s *Server) record() *monitoringpb.MutationRecord {
-	return &monitoringpb.MutationRecord{MutateTime: timestamppb.New(s.now()), MutatedBy: mutator}
+// record is a creation or mutation record stamped with the fake's clock
+// and the caller's email (MutationRecord.mutated_by), when the gate
+// authenticated one.
+func (s *Server) record(ctx context.Context) *monitoringpb.MutationRecord {
+	by, _ := iam.PrincipalFrom(ctx)
+	return &monitoringpb.MutationRecord{MutateTime: timestamppb.New(s.now()), MutatedBy: by}
 }
