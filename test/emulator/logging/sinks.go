@@ -31,9 +31,12 @@ type configService struct {
 }
 
 // writerIdentity is the service agent Cloud Logging writes as for the
-// sinks of one parent: service-NUMBER@gcp-sa-logging (sinks.create
-// reference, uniqueWriterIdentity). A project id becomes its emulated
-// project number, the one every fake uses.
+// sinks of one parent: service-PROJECT_NUMBER@gcp-sa-logging for a project
+// (sinks.create reference, uniqueWriterIdentity), service-org-ID and
+// service-folder-ID for an organization and a folder (Config Connector's
+// recorded org and folder sinks), service-billing-ID for a billing
+// account (assumed by analogy: no recording). A project id becomes its
+// emulated project number, the one every fake uses.
 func writerIdentity(p parentName) string {
 	n := p.ID
 	if _, err := strconv.ParseUint(n, 10, 64); err != nil && p.Kind == "projects" {
@@ -42,11 +45,11 @@ func writerIdentity(p parentName) string {
 	prefix := ""
 	switch p.Kind {
 	case "organizations":
-		prefix = "o"
+		prefix = "org-"
 	case "folders":
-		prefix = "f"
+		prefix = "folder-"
 	case "billingAccounts":
-		prefix = "b"
+		prefix = "billing-"
 	}
 	return "serviceAccount:service-" + prefix + n + "@gcp-sa-logging.iam.gserviceaccount.com"
 }
