@@ -71,7 +71,7 @@ func TestReadmeGcloudCommands(t *testing.T) {
 		"RUNNING\tcoopguard-sandbox=claude-sandbox",
 		"coopguard  agents",
 		"coopguard-provisioner@coopguard-local.iam.gserviceaccount.com",
-		"PERMISSION_DENIED: Required 'compute.instances.stop' permission",
+		"HTTPError 403: Required 'compute.instances.stop' permission",
 		"refused: the sandbox's account may not stop its VM",
 	} {
 		if !strings.Contains(string(out), want) {
