@@ -46,9 +46,32 @@ func (c Command) Is(words ...string) bool {
 // and env (KEY=VALUE, on top of the current environment minus every
 // COOPGUARD_* variable) and returns the commands it prints, in order.
 func DryRun(ctx context.Context, script string, env ...string) ([]Command, string, error) {
+	steps, stdout, err := DryRunListing(ctx, script, env...)
+	if err != nil {
+		return nil, stdout, err
+	}
+	var out []Command
+	for _, s := range steps {
+		if s.Note == "" {
+			out = append(out, s.Command)
+		}
+	}
+	return out, stdout, nil
+}
+
+// Step is one line of a dry-run listing: a command, or a comment (Note,
+// the text after "# "; lib.sh's ensure marks its branches with them).
+type Step struct {
+	Command
+	Note string
+}
+
+// DryRunListing is DryRun keeping the comment lines: every command and
+// comment the script prints, in order.
+func DryRunListing(ctx context.Context, script string, env ...string) ([]Step, string, error) {
 	cmd := exec.CommandContext(ctx, "bash", script)
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "COOPGUARD_") || strings.HasPrefix(kv, "DRY_RUN=") || strings.HasPrefix(kv, "PROJECT=") ||
+		if strings.HasPrefix(kv, "COOPGUARD_") || strings.HasPrefix(kv, "DRY_RUN") || strings.HasPrefix(kv, "PROJECT=") ||
 			strings.HasPrefix(kv, "REGION=") || strings.HasPrefix(kv, "DEPLOY_WORKDIR=") || strings.HasPrefix(kv, "INVOKER=") {
 			continue
 		}
@@ -62,20 +85,32 @@ func DryRun(ctx context.Context, script string, env ...string) ([]Command, strin
 		return nil, stdout.String(), fmt.Errorf("DRY_RUN=1 %s: %w\n%s", script, err, stderr.String())
 	}
 	var lines []string
+	var steps []Step
 	for _, l := range strings.Split(stdout.String(), "\n") {
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "":
+		case strings.HasPrefix(t, "#"):
+			if n := strings.TrimSpace(strings.TrimPrefix(t, "#")); n != "" {
+				steps = append(steps, Step{Note: n})
+			}
+		default:
 			lines = append(lines, l)
+			steps = append(steps, Step{Command: Command{Line: l}})
 		}
 	}
 	args, err := splitShell(ctx, lines)
 	if err != nil {
 		return nil, stdout.String(), err
 	}
-	out := make([]Command, len(lines))
-	for i := range lines {
-		out[i] = Command{Args: args[i], Line: lines[i]}
+	i := 0
+	for j := range steps {
+		if steps[j].Note == "" {
+			steps[j].Args = args[i]
+			i++
+		}
 	}
-	return out, stdout.String(), nil
+	return steps, stdout.String(), nil
 }
 
 // splitShell turns shell-quoted command lines into argument lists the way

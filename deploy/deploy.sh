@@ -255,12 +255,13 @@ sandbox_expr() {
 }
 # bind_sandbox MEMBER ROLE: bind ROLE under coopguard-sandboxes naming the
 # configured sandbox and every sandbox the current condition names (a dry
-# run cannot read it: other-sandbox stands for one Provision added). A
+# run cannot read it: DRY_RUN_SANDBOXES stand for those Provision added). A
 # condition cannot be edited in place: bind the wider one, then remove the
 # narrower.
 bind_sandbox() {
 	local current names old
-	current=$(query "$(sandbox_expr other-sandbox)" gcloud projects get-iam-policy "$PROJECT" --flatten='bindings[]' \
+	# shellcheck disable=SC2086  # names are words without spaces
+	current=$(query "$(sandbox_expr $DRY_RUN_SANDBOXES)" gcloud projects get-iam-policy "$PROJECT" --flatten='bindings[]' \
 		--filter="bindings.role=\"$2\" AND bindings.members:\"$1\" AND bindings.condition.title=coopguard-sandboxes" \
 		--format='value(bindings.condition.expression)')
 	names=$(grep -o "resource\.name == \"projects/$PROJECT/zones/$COOPGUARD_ZONE/instances/[^\"]*\"" <<<"$current" |

@@ -127,8 +127,14 @@ CONFIG_ENV=(
 )
 
 # Placeholder project number used by dry runs (the real one is read from
-# `gcloud projects describe`).
-DRY_RUN_PROJECT_NUMBER=123456789012
+# `gcloud projects describe`). The emulated deploy
+# (test/emulator/deployreplay) sets the emulated project's number, so the
+# conditions it replays name that project's secrets.
+DRY_RUN_PROJECT_NUMBER=${DRY_RUN_PROJECT_NUMBER:-123456789012}
+# The sandboxes a dry run pretends the coopguard-sandboxes condition names
+# already (Provision added them): one by default, so the listing shows the
+# widening; the emulated deploy of a fresh project sets none.
+DRY_RUN_SANDBOXES=${DRY_RUN_SANDBOXES-other-sandbox}
 
 DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$DEPLOY_DIR/.." && pwd)
@@ -179,7 +185,13 @@ query() {
 # ensure LABEL DESCRIBE CREATE UPDATE [ARGS...]: describe-then-create/update.
 # Each of DESCRIBE, CREATE, UPDATE is a function called with ARGS; DESCRIBE
 # succeeds when the resource exists. A dry run prints the describe and both
-# branches.
+# branches, as the block
+#   # LABEL: does it exist?   the describe
+#   # LABEL: if missing       the create branch
+#   # LABEL: if present       the update branch
+#   # LABEL: end
+# which the emulated deploy (test/emulator/deployreplay) reads: it runs the
+# describe and then the one branch its answer picks.
 ensure() {
 	local label=$1 describe=$2 create=$3 update=$4
 	shift 4
@@ -190,6 +202,7 @@ ensure() {
 		"$create" "$@"
 		note "$label: if present"
 		"$update" "$@"
+		note "$label: end"
 		return
 	fi
 	if "$describe" "$@" >/dev/null 2>&1; then
@@ -253,11 +266,14 @@ try() {
 # managed secrets) and read the key source's credential. Take both back and
 # delete that role, if it exists (a dry run prints the steps).
 retire_responder_keysource() {
-	local id=coopguardResponderKeySource deleted="" responder
+	local id=coopguardResponderKeySource deleted="" responder label
 	responder="serviceAccount:$(sa_email "$SA_RESPONDER")"
+	label="role $id (before the split by job)"
 	if dry_run; then
-		note "role $id (before the split by job): if present"
+		# The block ensure prints, without a create branch.
+		note "$label: does it exist?"
 		run gcloud iam roles describe "$id" --project="$PROJECT" --format='value(deleted)'
+		note "$label: if present"
 	elif ! deleted=$(gcloud iam roles describe "$id" --project="$PROJECT" --format='value(deleted)' 2>/dev/null); then
 		return 0
 	fi
@@ -269,6 +285,9 @@ retire_responder_keysource() {
 			--member="$responder" --role=roles/secretmanager.secretAccessor --all --quiet
 	fi
 	[[ $deleted == True ]] || run gcloud iam roles delete "$id" --project="$PROJECT" --quiet
+	if dry_run; then
+		note "$label: end"
+	fi
 }
 
 # sa_email ID: a coopguard service account's email in PROJECT.

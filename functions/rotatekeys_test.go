@@ -312,7 +312,7 @@ func TestRotateKeysWithKeySource(t *testing.T) {
 		c.Coopguard.Rotation.KeySourceURL = srv.URL + "/mint"
 		c.Coopguard.Rotation.KeySourceCredentialSecret = "mint-credential"
 	})
-	w.emu.SecretManager.SeedSecret(w.env.Config.Cloud.GCP.Project, "mint-credential", []byte("Xcred-VALUE-77"))
+	w.emu.SecretManager.SeedVersions(w.env.Config.Cloud.GCP.Project, "mint-credential", []byte("Xcred-VALUE-77"))
 	ev := rotationEvent(t, sampleMessage(t, "secretmanager-rotate-notification.json"))
 
 	err := RotateKeys(context.Background(), ev)

@@ -39,7 +39,7 @@ func TestRotationDuringAnIncidentMindsTheIdentity(t *testing.T) {
 			})
 			ctx := context.Background()
 			cfg := w.env.Config
-			w.emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, "mint-credential", []byte("Xcred-VALUE-77"))
+			w.emu.SecretManager.SeedVersions(cfg.Cloud.GCP.Project, "mint-credential", []byte("Xcred-VALUE-77"))
 			sa := cfg.Cloud.GCP.ServiceAccount
 			w.emu.IAMAdmin.SeedServiceAccount(cfg.Cloud.GCP.Project, sa[:strings.Index(sa, "@")])
 			if tt.disabled {

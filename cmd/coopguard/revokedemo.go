@@ -25,8 +25,10 @@ func seedDemoRevocation(ctx context.Context, emu *emulator.Emulator, cfg *config
 		return nil
 	}
 	p := cfg.Cloud.GCP.Project
-	if _, ok := emu.SecretManager.Secret("projects/" + p + "/secrets/" + rv.CredentialSecret); !ok {
-		emu.SecretManager.SeedSecret(p, rv.CredentialSecret, []byte(emu.Anthropic.AddAdminKey()))
+	// The operator made the credential secret before deploy (which grants
+	// on it): fill it unless it holds a credential already.
+	if len(emu.SecretManager.Versions("projects/"+p+"/secrets/"+rv.CredentialSecret)) == 0 {
+		emu.SecretManager.SeedVersions(p, rv.CredentialSecret, []byte(emu.Anthropic.AddAdminKey()))
 	}
 	if rv.NameKeysBy == config.NameByWorkspace {
 		emu.Anthropic.CreateKey("coopguard demo sandbox", rv.WorkspaceID)

@@ -43,7 +43,7 @@ func newRevokeWorld(t *testing.T) *revokeWorld {
 	t.Helper()
 	s := newSandbox(t, fastAgentTimeout, revokeAtAnthropic)
 	s.emu.Anthropic.AcceptAdminKey(adminKey)
-	s.emu.SecretManager.SeedSecret(s.cfg.Cloud.GCP.Project, adminSecret, []byte(adminKey+"\n"))
+	s.emu.SecretManager.SeedVersions(s.cfg.Cloud.GCP.Project, adminSecret, []byte(adminKey+"\n"))
 	id, value := s.emu.Anthropic.CreateKey("cloudcoop sandbox", "")
 	if err := s.env.Store.RecordProviderKey(context.Background(), store.ProviderKey{Secret: "anthropic-api-key", Version: "1", Provider: "anthropic", KeyID: id}); err != nil {
 		t.Fatal(err)

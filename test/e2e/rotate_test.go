@@ -210,7 +210,7 @@ func TestRotateKeysKeySourceFailureIsRedelivered(t *testing.T) {
 		c.Coopguard.Rotation.KeySourceURL = mint.URL + "/mint"
 		c.Coopguard.Rotation.KeySourceCredentialSecret = "mint-credential"
 	})
-	w.emu.SecretManager.SeedSecret(w.cfg.Cloud.GCP.Project, "mint-credential", []byte("e2e-CRED-value"))
+	w.emu.SecretManager.SeedVersions(w.cfg.Cloud.GCP.Project, "mint-credential", []byte("e2e-CRED-value"))
 
 	status, body := postPubSub(t, "/RotateKeys", schedulerMsg, false)
 	if status != http.StatusInternalServerError {

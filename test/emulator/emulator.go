@@ -111,6 +111,7 @@ func Start() (*Emulator, error) {
 	e.IAMAdmin = iamadmin.New(e.Clock.Now)
 	e.newGate()
 	e.IAMAdmin.SetRoles(e.IAM.CustomRole)
+	e.IAMAdmin.SetRoleWriter(e.IAM.DefineRole)
 	e.IAMAdmin.SetPolicies(e.IAM)
 	e.httpSrv = httptest.NewServer(e.Gate.Middleware(e.Compute, e.Compute))
 	e.ComputeURL = e.httpSrv.URL

@@ -167,6 +167,10 @@ var GRPC = map[string]Row{
 	// Custom roles (https://cloud.google.com/iam/docs/creating-custom-roles#viewing_custom_roles):
 	// reading one needs iam.roles.get on its project or organisation.
 	"/google.iam.admin.v1.IAM/GetRole": {Service: iamSvc, Method: "google.iam.admin.v1.GetRole", Perms: []string{"iam.roles.get"}, Type: AdminRead, Resource: []string{"name"}},
+	// Creating one needs iam.roles.create on the parent
+	// (https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/create).
+	"/google.iam.admin.v1.IAM/CreateRole": withSuffix(Row{Service: iamSvc, Method: "google.iam.admin.v1.CreateRole", Perms: []string{"iam.roles.create"}, Type: AdminWrite, Resource: []string{"parent"}}, "roles", "role_id"),
+	"/google.iam.admin.v1.IAM/UpdateRole": {Service: iamSvc, Method: "google.iam.admin.v1.UpdateRole", Perms: []string{"iam.roles.update"}, Type: AdminWrite, Resource: []string{"name"}},
 }
 
 func withSuffix(r Row, coll, field string) Row {

@@ -65,6 +65,8 @@ type Server struct {
 	// roles answers GetRole; policies hold the accounts' allow policies.
 	roles    RoleSource
 	policies PolicyStore
+	// roleWriter defines the roles CreateRole creates (createrole.go).
+	roleWriter RoleWriter
 }
 
 // New returns a Server without accounts. now is the clock for key validity
