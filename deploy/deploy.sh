@@ -223,16 +223,16 @@ fi
 # of the project.
 IFS=, read -r -a MANAGED <<<"${COOPGUARD_SECRETS:-anthropic-api-key}"
 # managed_condition: the IAM condition matching the managed secrets and
-# their versions, titled for job $1.
+# their versions, titled for job $1 (shared/config/iamconditions/secrets).
 managed_condition() {
-	local expr="" s
+	local expr="" s term
+	term=$(condition_field secrets term)
 	for s in "${MANAGED[@]}"; do
 		s=${s//[[:space:]]/}
 		[[ -n $s ]] || continue
-		expr+="${expr:+ || }resource.name == \"projects/$PROJECT_NUMBER/secrets/$s\""
-		expr+=" || resource.name.startsWith(\"projects/$PROJECT_NUMBER/secrets/$s/\")"
+		expr=$(widen "$expr" "$(fill "$term" number "$PROJECT_NUMBER" secret "$s")")
 	done
-	echo "expression=$expr,title=coopguard-managed-secrets-$1,description=the secrets coopguard manages and their versions"
+	echo "expression=$expr,title=$(fill "$(condition_field secrets title)" job "$1"),description=$(condition_field secrets description)"
 }
 # bind MEMBER ROLE [CONDITION]: a project binding, unconditional by default.
 bind() {
@@ -241,40 +241,46 @@ bind() {
 
 # The sandboxes: a job's changes to a VM (its -sandbox role) hold on the
 # sandboxes' own instances and boot disks only, named in the condition
-# coopguard-sandboxes (config.SandboxCondition). deploy names the configured
-# sandbox; Provision adds each sandbox it builds under another name.
-SANDBOX_DESCRIPTION="the sandboxes' own VMs and boot disks"
-# sandbox_expr NAME...: the CEL expression naming those sandboxes' instances
-# and disks in COOPGUARD_ZONE, sorted and distinct as config.SandboxCondition.
+# shared/config/iamconditions/sandboxes (coopguard-sandboxes). deploy names
+# the configured sandbox; Provision adds each sandbox it builds under
+# another name, from the same template.
+SANDBOX_TITLE=$(condition_field sandboxes title)
+SANDBOX_DESCRIPTION=$(condition_field sandboxes description)
+# sandbox_expr NAME...: the CEL expression naming those sandboxes'
+# instances and disks in COOPGUARD_ZONE, each once, in order.
 sandbox_expr() {
-	local expr="" n base="projects/$PROJECT/zones/$COOPGUARD_ZONE"
-	for n in $(printf '%s\n' "$@" | LC_ALL=C sort -u); do
-		expr+="${expr:+ || }resource.name == \"$base/instances/$n\" || resource.name == \"$base/disks/$n\""
+	local expr="" n term
+	term=$(condition_field sandboxes term)
+	for n in "$@"; do
+		expr=$(widen "$expr" "$(fill "$term" project "$PROJECT" zone "$COOPGUARD_ZONE" name "$n")")
 	done
 	echo "$expr"
 }
 # bind_sandbox MEMBER ROLE: bind ROLE under coopguard-sandboxes naming the
 # configured sandbox and every sandbox the current condition names (a dry
 # run cannot read it: DRY_RUN_SANDBOXES stand for those Provision added). A
-# condition cannot be edited in place: bind the wider one, then remove the
-# narrower.
+# condition names a sandbox when it holds the sandbox's term, so nothing is
+# parsed: the current expression, widened by the configured sandbox's term.
+# A condition cannot be edited in place: bind the wider one, then remove
+# the narrower.
 bind_sandbox() {
-	local current names old
+	local current term wider="" old
 	# shellcheck disable=SC2086  # names are words without spaces
 	current=$(query "$(sandbox_expr $DRY_RUN_SANDBOXES)" gcloud projects get-iam-policy "$PROJECT" --flatten='bindings[]' \
-		--filter="bindings.role=\"$2\" AND bindings.members:\"$1\" AND bindings.condition.title=coopguard-sandboxes" \
+		--filter="bindings.role=\"$2\" AND bindings.members:\"$1\" AND bindings.condition.title=$SANDBOX_TITLE" \
 		--format='value(bindings.condition.expression)')
-	names=$(grep -o "resource\.name == \"projects/$PROJECT/zones/$COOPGUARD_ZONE/instances/[^\"]*\"" <<<"$current" |
-		sed 's|.*/instances/||; s|"$||' || true)
-	if grep -qxF "$SANDBOX_VM" <<<"$names"; then
+	term=$(sandbox_expr "$SANDBOX_VM")
+	if [[ $current == *"$term"* ]]; then
 		note "${2##*/}: its condition names sandbox $SANDBOX_VM already"
 		return
 	fi
-	# shellcheck disable=SC2086  # names are one a line, without spaces
-	bind "$1" "$2" "expression=$(sandbox_expr $names "$SANDBOX_VM"),title=coopguard-sandboxes,description=$SANDBOX_DESCRIPTION"
+	while IFS= read -r old; do
+		[[ -z $old ]] || wider=$(widen "$wider" "$old")
+	done <<<"$current"
+	bind "$1" "$2" "expression=$(widen "$wider" "$term"),title=$SANDBOX_TITLE,description=$SANDBOX_DESCRIPTION"
 	while IFS= read -r old; do
 		[[ -z $old ]] || try gcloud projects remove-iam-policy-binding "$PROJECT" --member="$1" --role="$2" \
-			--condition="expression=$old,title=coopguard-sandboxes,description=$SANDBOX_DESCRIPTION" --quiet
+			--condition="expression=$old,title=$SANDBOX_TITLE,description=$SANDBOX_DESCRIPTION" --quiet
 	done <<<"$current"
 }
 

@@ -334,13 +334,14 @@ func TestDeployKeySourceGrants(t *testing.T) {
 
 // TestDeploySandboxRoles: the responder's and restorer's sandbox roles are
 // bound under coopguard-sandboxes naming the configured sandbox's instance
-// and disk, as config.SandboxCondition writes it (Provision parses and
-// extends it), keeping the sandboxes the current condition names (in a dry
-// run, other-sandbox), and the narrower binding it replaces is removed.
+// and disk, as config.SandboxCondition writes it (both build it from
+// shared/config/iamconditions/sandboxes), keeping the sandboxes the current
+// condition names (in a dry run, other-sandbox), and the narrower binding
+// it replaces is removed.
 func TestDeploySandboxRoles(t *testing.T) {
 	const zone = "europe-west1-b"
 	cmds, _ := dryRun(t, "deploy.sh", "COOPGUARD_VM_NAME=agent-box", "COOPGUARD_ZONE="+zone)
-	wantExpr := config.SandboxCondition(testProject, zone, []string{"agent-box", "other-sandbox"})
+	wantExpr := config.SandboxCondition(testProject, zone, []string{"other-sandbox", "agent-box"})
 	oldExpr := config.SandboxCondition(testProject, zone, []string{"other-sandbox"})
 	for account, id := range config.SandboxRoles {
 		member := "serviceAccount:" + config.AccountEmail(account, testProject)
@@ -354,13 +355,15 @@ func TestDeploySandboxRoles(t *testing.T) {
 			if m := flag(t, c, "member"); m != member {
 				t.Errorf("%s is bound to %s, want %s", id, m, member)
 			}
-			want := "expression=" + wantExpr + ",title=" + config.SandboxConditionTitle + ",description=the sandboxes' own VMs and boot disks"
+			want := "expression=" + wantExpr + ",title=" + config.SandboxConditionTitle + ",description=" + config.SandboxConditionDescription
 			got := flag(t, c, "condition")
 			if got != want {
 				t.Errorf("%s condition:\n got %s\nwant %s", id, got, want)
 			}
-			if names := config.SandboxesIn(got, testProject, zone); !slices.Equal(names, []string{"agent-box", "other-sandbox"}) {
-				t.Errorf("Provision reads sandboxes %v from deploy's condition on %s, want agent-box and other-sandbox", names, id)
+			for _, name := range []string{"agent-box", "other-sandbox"} {
+				if !config.SandboxNamed(got, testProject, zone, name) {
+					t.Errorf("Provision does not find sandbox %s named in deploy's condition on %s", name, id)
+				}
 			}
 		}
 		for _, c := range find(cmds, "gcloud", "projects", "remove-iam-policy-binding", testProject) {

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/cloudcoop/coopguard/shared/config"
 )
 
 // scripts are deploy.sh and what it reads (lib.sh, the role files, the
@@ -52,7 +54,6 @@ func DryRunEmbedded(ctx context.Context, env ...string) ([]Step, error) {
 		"go.sum":             "",
 		"functions/README":   "stand-in",
 		"provisioner/README": "stand-in",
-		"shared/README":      "stand-in",
 	}
 	for p, content := range stand {
 		dst := filepath.Join(root, p)
@@ -62,6 +63,24 @@ func DryRunEmbedded(ctx context.Context, env ...string) ([]Step, error) {
 		if err := os.WriteFile(dst, []byte(content), 0o644); err != nil {
 			return nil, fmt.Errorf("deploy: dry run: %w", err)
 		}
+	}
+	// deploy.sh builds the IAM conditions from shared/config's templates.
+	err = fs.WalkDir(config.IAMConditions, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := config.IAMConditions.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(root, "shared", "config", p)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deploy: dry run: write the IAM condition templates: %w", err)
 	}
 	env = append([]string{"DEPLOY_WORKDIR=" + filepath.Join(root, "work")}, env...)
 	steps, _, err := DryRunListing(ctx, filepath.Join(root, "deploy", "deploy.sh"), env...)

@@ -251,6 +251,43 @@ job_roles() {
 	done
 }
 
+# --- IAM conditions ---------------------------------------------------------
+# Each is written once, as a template in shared/config/iamconditions/
+# (title=, description=, term=): Provision builds the same conditions from
+# the same files, in Go (shared/config). An expression is one term per
+# named resource, joined by " || ".
+
+# condition_field NAME KEY: the KEY= value of template NAME.
+condition_field() {
+	local f=$REPO_ROOT/shared/config/iamconditions/$1 v
+	v=$(sed -n "s/^$2=//p" "$f") || die "cannot read the IAM condition template $f"
+	[[ -n $v ]] || die "$f has no $2= line"
+	echo "$v"
+}
+
+# fill TEMPLATE KEY VALUE...: TEMPLATE with each {KEY} replaced by VALUE.
+fill() {
+	local s=$1
+	shift
+	while (($# >= 2)); do
+		s=${s//"{$1}"/"$2"}
+		shift 2
+	done
+	echo "$s"
+}
+
+# widen EXPRESSION TERM: EXPRESSION naming TERM's resource too (unchanged
+# when it holds TERM already).
+widen() {
+	if [[ -z $1 ]]; then
+		echo "$2"
+	elif [[ $1 == *"$2"* ]]; then
+		echo "$1"
+	else
+		echo "$1 || $2"
+	fi
+}
+
 # try CMD...: run a removal that may find nothing to remove (a binding that
 # is already gone); report instead of failing.
 try() {

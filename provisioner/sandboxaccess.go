@@ -108,7 +108,7 @@ func SandboxAccessMissing(pol *iampb.Policy, project, zone, name string) []strin
 	var out []string
 	for _, a := range sandboxAccounts() {
 		b := sandboxBinding(pol, project, a)
-		if b == nil || !slices.Contains(config.SandboxesIn(b.GetCondition().GetExpression(), project, zone), name) {
+		if b == nil || !config.SandboxNamed(b.GetCondition().GetExpression(), project, zone, name) {
 			out = append(out, a)
 		}
 	}
@@ -122,9 +122,9 @@ func (r *sandboxAccess) add(pol *iampb.Policy) {
 	for _, a := range r.missing(pol) {
 		member := "serviceAccount:" + config.AccountEmail(a, r.s.Project)
 		b := sandboxBinding(pol, r.s.Project, a)
-		var names []string
+		expression := ""
 		if b != nil {
-			names = config.SandboxesIn(b.GetCondition().GetExpression(), r.s.Project, r.s.Zone)
+			expression = b.GetCondition().GetExpression()
 			if len(b.Members) > 1 {
 				b.Members = slices.DeleteFunc(b.Members, func(m string) bool { return m == member })
 				b = nil
@@ -134,7 +134,7 @@ func (r *sandboxAccess) add(pol *iampb.Policy) {
 			b = &iampb.Binding{Role: "projects/" + r.s.Project + "/roles/" + config.SandboxRoles[a], Members: []string{member}}
 			pol.Bindings = append(pol.Bindings, b)
 		}
-		b.Condition = &expr.Expr{Title: config.SandboxConditionTitle, Description: "the sandboxes' own VMs and boot disks",
-			Expression: config.SandboxCondition(r.s.Project, r.s.Zone, append(names, r.s.Name))}
+		b.Condition = &expr.Expr{Title: config.SandboxConditionTitle, Description: config.SandboxConditionDescription,
+			Expression: config.WidenSandboxCondition(expression, r.s.Project, r.s.Zone, r.s.Name)}
 	}
 }

@@ -1,10 +1,6 @@
 package config
 
-import (
-	"regexp"
-	"slices"
-	"strings"
-)
+import "strings"
 
 // SandboxRoles are the custom roles (ids) of the jobs that change a
 // sandbox's own VM or boot disk, by account: each is bound under the
@@ -30,37 +26,41 @@ var IdentityRoles = map[string]string{
 	AccountRotator:   "coopguardRotatorIdentity",
 }
 
-// SandboxConditionTitle is the title of the condition on those bindings.
-const SandboxConditionTitle = "coopguard-sandboxes"
+// sandboxes is the template of the sandboxes' condition.
+var sandboxes = iamCondition("sandboxes")
+
+// SandboxConditionTitle is the title of the condition on those bindings;
+// SandboxConditionDescription its description (iamconditions/sandboxes).
+var (
+	SandboxConditionTitle       = sandboxes.title
+	SandboxConditionDescription = sandboxes.description
+)
 
 // SandboxCondition is the IAM condition expression that holds on the
 // instances and boot disks (named after their instance) of the sandboxes
-// names in project's zone: Compute Engine resource names carry the project
-// id (https://cloud.google.com/iam/docs/conditions-resource-attributes).
-// Names are sorted and deduplicated, so the expression for a set of
-// sandboxes is always the same.
+// names in project's zone, in that order, each once
+// (iamconditions/sandboxes, which deploy/deploy.sh builds from too).
 func SandboxCondition(project, zone string, names []string) string {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
-	var terms []string
+	expr := ""
 	for _, n := range names {
-		base := "projects/" + project + "/zones/" + zone + "/"
-		terms = append(terms, `resource.name == "`+base+`instances/`+n+`"`, `resource.name == "`+base+`disks/`+n+`"`)
+		expr = WidenSandboxCondition(expr, project, zone, n)
 	}
-	return strings.Join(terms, " || ")
+	return expr
 }
 
-var sandboxTerm = regexp.MustCompile(`resource\.name == "projects/([^/"]+)/zones/([^/"]+)/instances/([^/"]+)"`)
+// sandboxTerm is the part of the condition naming sandbox name.
+func sandboxTerm(project, zone, name string) string {
+	return fill(sandboxes.term, "project", project, "zone", zone, "name", name)
+}
 
-// SandboxesIn returns the sandboxes of project's zone an expression made
-// by SandboxCondition names.
-func SandboxesIn(expression, project, zone string) []string {
-	var out []string
-	for _, m := range sandboxTerm.FindAllStringSubmatch(expression, -1) {
-		if m[1] == project && m[2] == zone {
-			out = append(out, m[3])
-		}
-	}
-	return out
+// SandboxNamed reports whether expression names sandbox name of project's
+// zone (holds its term).
+func SandboxNamed(expression, project, zone, name string) bool {
+	return strings.Contains(expression, sandboxTerm(project, zone, name))
+}
+
+// WidenSandboxCondition returns expression naming sandbox name of
+// project's zone too; expression itself when it names it already.
+func WidenSandboxCondition(expression, project, zone, name string) string {
+	return widen(expression, sandboxTerm(project, zone, name))
 }

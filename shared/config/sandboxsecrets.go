@@ -102,34 +102,38 @@ func (c *Config) SandboxWorkspace(sandbox string) string {
 	return ""
 }
 
+// secretsCond is the template of the managed secrets' condition.
+var secretsCond = iamCondition("secrets")
+
 // SecretsConditionTitle is the title of the condition under which job's
-// Secret Manager roles (-secrets, -keysource) are bound, as
-// deploy/deploy.sh names it.
-func SecretsConditionTitle(job string) string { return SecretsConditionPrefix + job }
+// Secret Manager roles (-secrets, -keysource) are bound
+// (iamconditions/secrets, which deploy/deploy.sh builds from too).
+func SecretsConditionTitle(job string) string { return fill(secretsCond.title, "job", job) }
 
 // SecretsConditionPrefix starts the titles of SecretsConditionTitle.
-const SecretsConditionPrefix = "coopguard-managed-secrets-"
+var SecretsConditionPrefix, _, _ = strings.Cut(secretsCond.title, "{job}")
 
 // SecretsConditionDescription is the description deploy writes on it.
-const SecretsConditionDescription = "the secrets coopguard manages and their versions"
+var SecretsConditionDescription = secretsCond.description
 
 // SecretsCondition is the IAM condition expression that holds on the
 // secrets ids of the project numbered number and on their versions:
 // Secret Manager writes resource names with the project number.
-// It is deploy/deploy.sh's managed_condition; Provision widens it with
-// each sandbox's own secrets. Ids keep their order, duplicates dropped.
+// deploy/deploy.sh builds it from the same template; Provision widens it
+// with each sandbox's own secrets. Ids keep their order, duplicates
+// dropped.
 func SecretsCondition(number string, ids []string) string {
-	var terms []string
-	var seen []string
+	expr := ""
 	for _, s := range ids {
-		if slices.Contains(seen, s) {
-			continue
-		}
-		seen = append(seen, s)
-		name := "projects/" + number + "/secrets/" + s
-		terms = append(terms, `resource.name == "`+name+`"`, `resource.name.startsWith("`+name+`/")`)
+		expr = WidenSecretsCondition(expr, number, s)
 	}
-	return strings.Join(terms, " || ")
+	return expr
+}
+
+// WidenSecretsCondition returns expression naming secret id of the
+// project numbered number too; expression itself when it names it.
+func WidenSecretsCondition(expression, number, id string) string {
+	return widen(expression, fill(secretsCond.term, "number", number, "secret", id))
 }
 
 var secretTerm = regexp.MustCompile(`resource\.name == "projects/([^/"]+)/secrets/([^/"]+)"`)

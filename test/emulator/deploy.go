@@ -111,7 +111,7 @@ func (e *Emulator) NameSandbox(project, zone, name string) {
 	e.ResourceManager.UpdatePolicy(project, func(p *iampb.Policy) {
 		for _, b := range p.Bindings {
 			if c := b.GetCondition(); c.GetTitle() == config.SandboxConditionTitle {
-				c.Expression = config.SandboxCondition(project, zone, append(config.SandboxesIn(c.GetExpression(), project, zone), name))
+				c.Expression = config.WidenSandboxCondition(c.GetExpression(), project, zone, name)
 				e.IAM.Precompile(c.Expression)
 			}
 		}
