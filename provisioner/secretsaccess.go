@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -29,8 +32,33 @@ func (r *secretsAccess) Kind() string { return "secrets-access" }
 func (r *secretsAccess) Name() string { return r.s.Name }
 
 // Deps: the project policy's other writers go first, so the
-// read-modify-writes do not race.
-func (r *secretsAccess) Deps() []string { return []string{ID(&sandboxAccess{r.s})} }
+// read-modify-writes do not race; the secrets exist before they are
+// named (their names carry the project number the condition uses).
+func (r *secretsAccess) Deps() []string {
+	deps := []string{ID(&sandboxAccess{r.s})}
+	for _, id := range r.s.Secrets {
+		deps = append(deps, ID(&secret{r.s, id}))
+	}
+	return deps
+}
+
+// number is the project number Secret Manager names the sandbox's secrets
+// under, as the conditions name them ("" while none of them exists).
+func (r *secretsAccess) number(ctx context.Context, c *gcp.Clients) (string, error) {
+	for _, id := range r.s.Secrets {
+		sec, err := c.Secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: (&secret{r.s, id}).path()})
+		if status.Code(err) == codes.NotFound {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("read secret %s of sandbox %s: %w", id, r.s.Name, err)
+		}
+		if seg := strings.Split(sec.GetName(), "/"); len(seg) == 4 && seg[0] == "projects" {
+			return seg[1], nil
+		}
+	}
+	return "", nil
+}
 
 func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
 	pol, err := (&projectRoles{r.s}).read(ctx, c)
@@ -44,7 +72,12 @@ func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, er
 		return Change{Action: None, Detail: "no " + config.SecretsConditionPrefix + "* binding in project " + r.s.Project + " (deploy/deploy.sh binds them): nothing to widen"}, nil
 	}
 	detail := fmt.Sprintf("secrets %s named in the %s* conditions of %d binding(s)", strings.Join(r.s.Secrets, ", "), config.SecretsConditionPrefix, len(bs))
-	if !r.missing(pol) {
+	num, err := r.number(ctx, c)
+	if err != nil {
+		return Change{}, err
+	}
+	// A secret not made yet is named by none: the change names it once made.
+	if num != "" && !r.missing(pol, num) {
 		return Change{Action: None, Detail: detail}, nil
 	}
 	return Change{Action: Update, Detail: "name " + detail, Apply: func(ctx context.Context) error {
@@ -53,15 +86,20 @@ func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, er
 			if err != nil {
 				return err
 			}
-			if !r.missing(pol) {
+			num, err := r.number(ctx, c)
+			if err != nil {
+				return err
+			}
+			if num == "" {
+				return fmt.Errorf("name sandbox %s's secrets in the %s* conditions on project %s: none of its secrets %s exists (Provision makes them first)", r.s.Name, config.SecretsConditionPrefix, r.s.Project, strings.Join(r.s.Secrets, ", "))
+			}
+			if !r.missing(pol, num) {
 				return nil
 			}
 			for _, b := range secretsBindings(pol) {
-				num, ids := config.SecretsIn(b.GetCondition().GetExpression())
-				if num == "" {
-					continue
+				for _, id := range r.s.Secrets {
+					b.Condition.Expression = config.WidenSecretsCondition(b.GetCondition().GetExpression(), num, id)
 				}
-				b.Condition.Expression = config.SecretsCondition(num, append(ids, r.s.Secrets...))
 			}
 			// deploy/deploy.sh run again binds its narrower condition
 			// beside the one widened here; widened too, it is the same
@@ -82,11 +120,10 @@ func (r *secretsAccess) Observe(ctx context.Context, c *gcp.Clients) (Change, er
 }
 
 // missing reports whether a managed-secrets binding of pol does not name
-// every one of the sandbox's secrets.
-func (r *secretsAccess) missing(pol *iampb.Policy) bool {
+// every one of the sandbox's secrets (of the project numbered num).
+func (r *secretsAccess) missing(pol *iampb.Policy, num string) bool {
 	for _, b := range secretsBindings(pol) {
-		num, ids := config.SecretsIn(b.GetCondition().GetExpression())
-		if num != "" && slices.ContainsFunc(r.s.Secrets, func(id string) bool { return !slices.Contains(ids, id) }) {
+		if slices.ContainsFunc(r.s.Secrets, func(id string) bool { return !config.SecretNamed(b.GetCondition().GetExpression(), num, id) }) {
 			return true
 		}
 	}

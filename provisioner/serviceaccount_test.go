@@ -17,6 +17,7 @@ import (
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/test/emulator"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 // accountID is GCP's service account id syntax.
@@ -188,8 +189,8 @@ func TestConvergeGivesEachSandboxItsOwnAccount(t *testing.T) {
 			continue
 		}
 		conditions++
-		if _, ids := config.SecretsIn(b.GetCondition().GetExpression()); !slices.Contains(ids, ownKey) || !slices.Contains(ids, "anthropic-api-key") {
-			t.Errorf("condition %s names %v, want anthropic-api-key and %s", b.GetCondition().GetTitle(), ids, ownKey)
+		if x := b.GetCondition().GetExpression(); !config.SecretNamed(x, resourcemanager.NumberOf(project), ownKey) || !config.SecretNamed(x, resourcemanager.NumberOf(project), "anthropic-api-key") {
+			t.Errorf("condition %s is %s, want it to name anthropic-api-key and %s", b.GetCondition().GetTitle(), x, ownKey)
 		}
 	}
 	if conditions == 0 {
@@ -251,7 +252,7 @@ func TestSecretsAccessSurvivesRedeploy(t *testing.T) {
 		for _, b := range pol.GetBindings() {
 			if strings.HasPrefix(b.GetCondition().GetTitle(), config.SecretsConditionPrefix) {
 				n++
-				if _, ids := config.SecretsIn(b.GetCondition().GetExpression()); !slices.Contains(ids, cfg.SandboxSecrets("sandbox-b")[0]) {
+				if !config.SecretNamed(b.GetCondition().GetExpression(), resourcemanager.NumberOf(project), cfg.SandboxSecrets("sandbox-b")[0]) {
 					narrow++
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -136,18 +135,8 @@ func WidenSecretsCondition(expression, number, id string) string {
 	return widen(expression, fill(secretsCond.term, "number", number, "secret", id))
 }
 
-var secretTerm = regexp.MustCompile(`resource\.name == "projects/([^/"]+)/secrets/([^/"]+)"`)
-
-// SecretsIn returns the project number and the secret ids an expression
-// made by SecretsCondition names ("" and nil when it names none).
-func SecretsIn(expression string) (number string, ids []string) {
-	for _, m := range secretTerm.FindAllStringSubmatch(expression, -1) {
-		if number == "" {
-			number = m[1]
-		}
-		if m[1] == number {
-			ids = append(ids, m[2])
-		}
-	}
-	return number, ids
+// SecretNamed reports whether expression names secret id of the project
+// numbered number (holds its term).
+func SecretNamed(expression, number, id string) bool {
+	return strings.Contains(expression, fill(secretsCond.term, "number", number, "secret", id))
 }

@@ -133,10 +133,17 @@ func TestSecretsConditionRoundTrips(t *testing.T) {
 	if expr != want {
 		t.Errorf("SecretsCondition = %s\nwant %s", expr, want)
 	}
-	if num, ids := SecretsIn(expr); num != "123" || !slices.Equal(ids, []string{"a", "b-sbx2"}) {
-		t.Errorf("SecretsIn = %q, %v", num, ids)
+	for _, tt := range []struct {
+		number, id string
+		want       bool
+	}{
+		{"123", "a", true}, {"123", "b-sbx2", true}, {"123", "b", false}, {"456", "a", false},
+	} {
+		if got := SecretNamed(expr, tt.number, tt.id); got != tt.want {
+			t.Errorf("SecretNamed(%s, %s) = %v, want %v", tt.number, tt.id, got, tt.want)
+		}
 	}
-	if num, ids := SecretsIn(`resource.name == "projects/p/zones/z/instances/a"`); num != "" || ids != nil {
-		t.Errorf("SecretsIn(a sandbox condition) = %q, %v", num, ids)
+	if got := WidenSecretsCondition(expr, "123", "a"); got != expr {
+		t.Errorf("widened by a named secret: %s", got)
 	}
 }
