@@ -66,7 +66,7 @@ func printPosture(w io.Writer, rep *posture.Report) {
 	fmt.Fprintf(w, "project %s  sandbox %s  zone %s\n\n", escape(rep.Project), escape(rep.Sandbox), escape(rep.Zone))
 	nameWidth := len("CHECK")
 	for _, r := range rep.Results {
-		nameWidth = max(nameWidth, utf8.RuneCountInString(escape(r.Check)))
+		nameWidth = max(nameWidth, len(escape(r.Check)))
 	}
 	fmt.Fprintf(w, "%-*s  %s\n", nameWidth, "CHECK", "RESULT")
 	counts := map[posture.Status]int{}
@@ -86,23 +86,33 @@ func printPosture(w io.Writer, rep *posture.Report) {
 	fmt.Fprintf(w, "\n%d passed, %d failed, %d could not run (%.1fs)\n", counts[posture.Pass], counts[posture.Fail], counts[posture.Error], rep.Seconds)
 }
 
-// wrap breaks s into lines of at most width columns (runes) at spaces,
-// cutting a word longer than a line (a long resource name) where it must.
+// wrap breaks s into lines of at most width columns at spaces, cutting a
+// word longer than a line (a long resource name) where it must. A line is
+// measured in bytes, an upper bound of the columns any terminal gives it:
+// "→" is one column in most terminals and two in East Asian ones, three
+// bytes in all, so a line that fits in bytes fits everywhere (and in
+// tools that count bytes).
 func wrap(s string, width int) []string {
 	var lines []string
 	line := ""
 	for _, word := range strings.Fields(s) {
-		for utf8.RuneCountInString(word) > width {
+		for len(word) > width {
 			if line != "" {
 				lines, line = append(lines, line), ""
 			}
-			r := []rune(word)
-			lines, word = append(lines, string(r[:width])), string(r[width:])
+			cut := width
+			for cut > 0 && !utf8.RuneStart(word[cut]) {
+				cut--
+			}
+			if cut == 0 { // a width narrower than one rune: one rune a line
+				_, cut = utf8.DecodeRuneInString(word)
+			}
+			lines, word = append(lines, word[:cut]), word[cut:]
 		}
 		switch {
 		case line == "":
 			line = word
-		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+		case len(line)+1+len(word) <= width:
 			line += " " + word
 		default:
 			lines, line = append(lines, line), word

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 
@@ -183,12 +182,14 @@ func TestReadmePostureSample(t *testing.T) {
 }
 
 // fits fails the test when a line of the table is wider than a
-// 100-column terminal.
+// 100-column terminal, counting bytes: at least the columns any terminal
+// shows ("→" is three bytes, one or two columns), and what byte-counting
+// tools (awk, cut -b) see.
 func fits(t *testing.T, table string) {
 	t.Helper()
 	for _, l := range strings.Split(table, "\n") {
-		if n := utf8.RuneCountInString(l); n > tableWidth {
-			t.Errorf("line of %d columns, want at most %d:\n%s", n, tableWidth, l)
+		if n := len(l); n > tableWidth {
+			t.Errorf("line of %d bytes, want at most %d columns:\n%s", n, tableWidth, l)
 		}
 	}
 }
@@ -204,7 +205,11 @@ func TestWrap(t *testing.T) {
 		{"one two three", 7, []string{"one two", "three"}},
 		{"a  b\tc", 10, []string{"a b c"}},
 		{"projects/p/alertPolicies/1 → x", 12, []string{"projects/p/a", "lertPolicies", "/1 → x"}},
-		{"é é é", 3, []string{"é é", "é"}},
+		// "→" is three bytes: "/1 → x" is 8, "n/1 → x" would be 9.
+		{"channel/1 → topic", 8, []string{"channel/", "1 →", "topic"}},
+		{"é é é", 5, []string{"é é", "é"}},
+		{"ééé", 3, []string{"é", "é", "é"}},
+		{"ééé", 1, []string{"é", "é", "é"}},
 	}
 	for _, tt := range tests {
 		if got := wrap(tt.s, tt.width); !slices.Equal(got, tt.want) {
