@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -137,6 +138,12 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				}
 				if st := vmStatus(s, bystander.name); st != "RUNNING" {
 					t.Errorf("%s: sandbox %s's VM is %s, want RUNNING", when, bystander.name, st)
+				}
+				for _, b := range []box{target, bystander} {
+					sa, err := s.operator.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: "projects/-/serviceAccounts/" + b.account})
+					if want := b == target; err != nil || sa.GetDisabled() != want {
+						t.Errorf("%s: sandbox %s's account %s: disabled %v (%v), want %v", when, b.name, b.account, sa.GetDisabled(), err, want)
+					}
 				}
 				if st := vmStatus(s, target.name); st != "STOPPING" && st != "TERMINATED" {
 					t.Errorf("%s: the contained sandbox %s's VM is %s, want it stopped", when, target.name, st)
