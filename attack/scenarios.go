@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(originScenarios(), catalogueScenarios()...)...)
+	}, append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...)...)
 }
 
 // Find returns the scenario called name.

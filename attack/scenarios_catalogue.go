@@ -574,17 +574,13 @@ func (w *World) insertNetwork(ctx context.Context, name string) error {
 // another box (a static route, priority 0) and peering network with a
 // new network peer, through the official Routes and Networks clients.
 func (w *World) reroute(ctx context.Context, network, peer string) error {
-	p := w.Cfg.Cloud.GCP.Project
-	if err := w.insertNetwork(ctx, peer); err != nil {
-		return err
-	}
 	c, err := compute.NewRoutesRESTClient(ctx, w.computeOpts(w.principal(actorOperator))...)
 	if err != nil {
 		return fmt.Errorf("dial the emulated Compute routes API: %w", err)
 	}
 	w.closers = append(w.closers, func() { c.Close() })
 	name := "via-" + peer
-	op, err := c.Insert(ctx, &computepb.InsertRouteRequest{Project: p, RouteResource: &computepb.Route{Name: proto.String(name),
+	op, err := c.Insert(ctx, &computepb.InsertRouteRequest{Project: w.Cfg.Cloud.GCP.Project, RouteResource: &computepb.Route{Name: proto.String(name),
 		Network: proto.String("global/networks/" + network), DestRange: proto.String("0.0.0.0/0"), Priority: proto.Uint32(0),
 		NextHopIp: proto.String("10.128.0.99")}})
 	if err == nil {
@@ -593,11 +589,5 @@ func (w *World) reroute(ctx context.Context, network, peer string) error {
 	if err != nil {
 		return allowed(err, "routes.insert "+name)
 	}
-	op, err = w.Operator.Networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: p, Network: network,
-		NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: &computepb.NetworkPeering{
-			Name: proto.String(network + "-to-" + peer), Network: proto.String("global/networks/" + peer), ExchangeSubnetRoutes: proto.Bool(true)}}})
-	if err == nil {
-		err = op.Wait(ctx)
-	}
-	return allowed(err, "networks.addPeering "+network+" to "+peer)
+	return w.peer(ctx, network, peer)
 }
