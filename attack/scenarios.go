@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), pubsubScenarios()...)...)
 }
 
 // Find returns the scenario called name.

@@ -134,11 +134,16 @@ func Start() (*Emulator, error) {
 		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
 	}, iam.MintedToken)
 	e.IAMCredentials.Register(e.grpcSrv)
+	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
+	e.PubSub.SetTimeNowFunc(e.Clock.Now)
+	e.PubSubAddr = e.PubSub.Addr
+	registerPubSubAdmin(e.grpcSrv, &e.PubSub.GServer)
 	go func() { _ = e.grpcSrv.Serve(lis) }()
 	e.GRPCAddr = lis.Addr().String()
 	if e.restGW, err = restgw.New(e.GRPCAddr); err != nil {
 		e.httpSrv.Close()
 		e.grpcSrv.Stop()
+		_ = e.PubSub.Close()
 		return nil, fmt.Errorf("emulator: REST gateway: %w", err)
 	}
 	e.restSrv = httptest.NewServer(e.restGW)
@@ -147,9 +152,6 @@ func Start() (*Emulator, error) {
 	e.anthropicSrv = httptest.NewServer(e.Anthropic)
 	e.AnthropicURL = e.anthropicSrv.URL
 
-	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
-	e.PubSub.SetTimeNowFunc(e.Clock.Now)
-	e.PubSubAddr = e.PubSub.Addr
 	// Log sinks and Secret Manager's event notifications publish to the
 	// emulated Pub/Sub; an unknown topic is an error (the sink drops the
 	// entry, the notification is lost), not a topic created on the fly as
