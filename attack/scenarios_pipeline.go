@@ -11,7 +11,8 @@ import (
 // moreCatalogueScenarios are the catalogue's drills that came after the
 // first set (catalogueScenarios): a snapshot that already exists shared,
 // coopguard's function backdoored or overwritten, a peering of the
-// sandbox's network removed, and their benign counterparts.
+// sandbox's network removed, SSH opened on it by someone else, and their
+// benign counterparts.
 func moreCatalogueScenarios() []Scenario {
 	return []Scenario{
 		{Name: "gcp.exfiltration.share-compute-disk-snapshot", Kind: Attack, Actor: actorOther, Counterpart: "operator-team-image",
@@ -45,7 +46,21 @@ func moreCatalogueScenarios() []Scenario {
 				return w.unpeer(ctx, w.Sandbox.Network(), "stratus-peer")
 			}},
 
+		{Name: "sandbox-ssh-opened", Kind: Notify, Actor: actorOther, Counterpart: "operator-team-firewall",
+			Summary: "opens SSH from the internet on the sandbox's network under a name of its own: firewalls.insert 0.0.0.0/0 tcp:22 (allowed; the entry names the network only in its request)",
+			Act: func(ctx context.Context, w *World) error {
+				return w.openSSH(ctx, w.Sandbox.Network(), "stratus-ssh")
+			}},
+
 		// Benign counterparts.
+		{Name: "operator-team-firewall", Kind: Benign, Actor: actorOperator, Counterpart: "sandbox-ssh-opened",
+			Summary: "opens SSH on the team's own network (not the sandbox's): networks.insert, firewalls.insert",
+			Act: func(ctx context.Context, w *World) error {
+				if err := w.insertNetwork(ctx, "team-net"); err != nil {
+					return err
+				}
+				return w.openSSH(ctx, "team-net", "team-ssh")
+			}},
 		{Name: "operator-team-service-deploy", Kind: Benign, Actor: actorOperator, Counterpart: "gcp.persistence.overwrite-cloud-function",
 			Summary: "deploys a new image of the team's own Cloud Run service (not coopguard's): Services.UpdateService",
 			Setup: func(ctx context.Context, w *World) error {
@@ -127,4 +142,16 @@ func (w *World) unpeer(ctx context.Context, network, peer string) error {
 		err = op.Wait(ctx)
 	}
 	return allowed(err, "networks.removePeering "+network+"-to-"+peer)
+}
+
+// openSSH is the operator allowing tcp:22 from anywhere into network
+// under firewall name, and waiting for it.
+func (w *World) openSSH(ctx context.Context, network, name string) error {
+	op, err := w.Operator.Firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: w.Cfg.Cloud.GCP.Project, FirewallResource: &computepb.Firewall{
+		Name: proto.String(name), Network: proto.String("global/networks/" + network), Direction: proto.String("INGRESS"),
+		SourceRanges: []string{"0.0.0.0/0"}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"22"}}}}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	return allowed(err, "firewalls.insert "+name+" on "+network)
 }

@@ -58,18 +58,17 @@ func items(m *computepb.Metadata) map[string]string {
 	return out
 }
 
-// requestBodies are the Compute methods whose entry the emulator gives
-// the request body in protoPayload.request, as Compute writes it: the
-// body's fields and "@type": "type.googleapis.com/compute.<coll>.<verb>"
-// (https://cloud.google.com/logging/docs/reference/audit/auditlog/rest/Shared.Types/AuditLog).
-// Only these, the calls whose entry names what they act on nowhere else
-// (a route's network, an image's source disk, a peering's peer); other
-// Compute entries carry no request yet.
-var requestBodies = map[string]bool{"compute.routes.insert": true, "compute.images.insert": true, "compute.networks.addPeering": true}
-
-// requestOf is the call's protoPayload.request, or nil.
+// requestOf is the call's protoPayload.request: for every Compute method
+// that changes something (Admin Activity), the request body's fields and
+// "@type": "type.googleapis.com/compute.<coll>.<verb>", as Compute writes
+// it (https://cloud.google.com/logging/docs/reference/audit/auditlog/rest/Shared.Types/AuditLog,
+// https://cloud.google.com/compute/docs/logging/audit-logging); a method
+// without a body (stop, delete) carries the "@type" alone. Metadata item
+// values are left out (keys kept): they may hold a startup script or a
+// key, and the keys are what detections read (instanceMetadataDelta
+// names only keys too). nil for reads.
 func requestOf(rt compute.Route, body []byte) *structpb.Struct {
-	if !requestBodies[rt.Method] {
+	if row, ok := REST[rt.Method]; !ok || row.Type != AdminWrite {
 		return nil
 	}
 	req := &structpb.Struct{}
@@ -79,6 +78,21 @@ func requestOf(rt compute.Route, body []byte) *structpb.Struct {
 	if req.Fields == nil {
 		req.Fields = map[string]*structpb.Value{}
 	}
+	// The body of setMetadata and setCommonInstanceMetadata is the
+	// Metadata itself; instances.insert nests it.
+	dropItemValues(req)
+	if md := req.Fields["metadata"].GetStructValue(); md != nil {
+		dropItemValues(md)
+	}
 	req.Fields["@type"] = structpb.NewStringValue("type.googleapis.com/" + rt.Method)
 	return req
+}
+
+// dropItemValues removes "value" from each of a Metadata's items.
+func dropItemValues(md *structpb.Struct) {
+	for _, it := range md.GetFields()["items"].GetListValue().GetValues() {
+		if f := it.GetStructValue().GetFields(); f != nil {
+			delete(f, "value")
+		}
+	}
 }
