@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), pubsubScenarios()...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(pubsubScenarios(), wifScenarios()...)...)...)
 }
 
 // Find returns the scenario called name.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/run"
 	"github.com/cloudcoop/coopguard/test/emulator/secretmanager"
 	"github.com/cloudcoop/coopguard/test/emulator/serviceusage"
+	"github.com/cloudcoop/coopguard/test/emulator/wif"
 )
 
 // Emulator is a running emulated GCP. Close stops it.
@@ -64,6 +66,9 @@ type Emulator struct {
 	IAMAdmin *iamadmin.Server
 	// IAMCredentials mints tokens and signs JWTs as service accounts.
 	IAMCredentials *iamcredentials.Server
+	// WIF holds Workload Identity Federation pools and providers, served
+	// (REST) at RESTURL.
+	WIF *wif.Server
 	// IAM holds roles and the policies the fakes do not; Gate applies
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
@@ -146,7 +151,17 @@ func Start() (*Emulator, error) {
 		_ = e.PubSub.Close()
 		return nil, fmt.Errorf("emulator: REST gateway: %w", err)
 	}
-	e.restSrv = httptest.NewServer(e.restGW)
+	// RESTURL also serves the Workload Identity Federation fake (REST
+	// only), behind the gate.
+	e.WIF = wif.New(e.Clock.Now)
+	wifGated := e.Gate.RESTMiddleware(wif.Route, e.WIF)
+	e.restSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wif.Serves(r) {
+			wifGated.ServeHTTP(w, r)
+			return
+		}
+		e.restGW.ServeHTTP(w, r)
+	}))
 	e.RESTURL = e.restSrv.URL
 	e.Anthropic = anthropic.New(e.Faults, e.Clock.Now)
 	e.anthropicSrv = httptest.NewServer(e.Anthropic)
