@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(pubsubScenarios(), wifScenarios()...)...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), osconfigScenarios()...)...)...)
 }
 
 // Find returns the scenario called name.

@@ -33,6 +33,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/iamcredentials"
 	"github.com/cloudcoop/coopguard/test/emulator/logging"
 	"github.com/cloudcoop/coopguard/test/emulator/monitoring"
+	"github.com/cloudcoop/coopguard/test/emulator/osconfig"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 	"github.com/cloudcoop/coopguard/test/emulator/restgw"
 	"github.com/cloudcoop/coopguard/test/emulator/run"
@@ -69,6 +70,8 @@ type Emulator struct {
 	// WIF holds Workload Identity Federation pools and providers, served
 	// (REST) at RESTURL.
 	WIF *wif.Server
+	// OSConfig holds OS policy assignments, served (REST) at RESTURL.
+	OSConfig *osconfig.Server
 	// IAM holds roles and the policies the fakes do not; Gate applies
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
@@ -151,13 +154,19 @@ func Start() (*Emulator, error) {
 		_ = e.PubSub.Close()
 		return nil, fmt.Errorf("emulator: REST gateway: %w", err)
 	}
-	// RESTURL also serves the Workload Identity Federation fake (REST
-	// only), behind the gate.
+	// RESTURL also serves the Workload Identity Federation and OS Config
+	// fakes (REST only), behind the gate.
 	e.WIF = wif.New(e.Clock.Now)
 	wifGated := e.Gate.RESTMiddleware(wif.Route, e.WIF)
+	e.OSConfig = osconfig.New()
+	osconfigGated := e.Gate.RESTMiddleware(osconfig.Route, e.OSConfig)
 	e.restSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wif.Serves(r) {
+		switch {
+		case wif.Serves(r):
 			wifGated.ServeHTTP(w, r)
+			return
+		case osconfig.Serves(r):
+			osconfigGated.ServeHTTP(w, r)
 			return
 		}
 		e.restGW.ServeHTTP(w, r)
