@@ -14,7 +14,6 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
@@ -210,7 +209,7 @@ func deliverNow(ctx context.Context, w *World, principal string) error {
 			if err := ev.SetData(event.ApplicationJSON, json.RawMessage(env)); err != nil {
 				return err
 			}
-			return functions.HandleLogEntry(ctx, ev)
+			return w.Env.HandleLogEntry(ctx, ev)
 		}
 		select {
 		case <-ctx.Done():

@@ -47,7 +47,7 @@ const Thief = "dev@example.com"
 // World is an emulated project with coopguard deployed and the sandbox
 // provisioned: the functions served over HTTP on loopback, fed by the
 // emulated Eventarc from the emulated Pub/Sub, as `coopguard serve` runs
-// them. The functions' Env is process-wide, so one World runs at a time.
+// them. Each World has its own Env, so Worlds may run side by side.
 type World struct {
 	Emu *emulator.Emulator
 	Cfg *config.Config
@@ -172,18 +172,13 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if _, err := st.Get(ctx, "coopguard-deploy-check"); !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("the incident store of project %s: %w", st.Project(), err)
 	}
-	env, err := functions.NewEnv(cfg, responder, logger.New(logOut, slog.LevelInfo), functions.WithStore(st), functions.WithLocalOperator("attack-drill"))
+	// Rotation judges ages on the emulated clock, as Secret Manager does.
+	env, err := functions.NewEnv(cfg, responder, logger.New(logOut, slog.LevelInfo), functions.WithAccounts(accounts),
+		functions.WithStore(st), functions.WithClock(emu.Clock.Now), functions.WithLocalOperator("attack-drill"))
 	if err != nil {
 		return nil, err
 	}
-	for a, c := range accounts {
-		env.UseAccount(a, c)
-	}
 	w.Env = env
-	functions.SetEnv(env)
-	// Rotation judges ages on the emulated clock, as Secret Manager does.
-	functions.SetClock(emu.Clock.Now)
-	w.closers = append(w.closers, func() { functions.SetEnv(nil); functions.SetClock(nil) })
 	if w.Sandbox, err = provisioner.NewSandbox(cfg, "", ""); err != nil {
 		return nil, err
 	}
@@ -232,9 +227,9 @@ func grantAccessor(ctx context.Context, c *gcp.Clients, secret string, members .
 func (w *World) serve(ctx context.Context) error {
 	mux := http.NewServeMux()
 	for path, fn := range map[string]func(context.Context, event.Event) error{
-		"/HandleLogEntry": functions.HandleLogEntry,
-		"/HandleAlert":    functions.HandleAlert,
-		"/RotateKeys":     functions.RotateKeys,
+		"/HandleLogEntry": w.Env.HandleLogEntry,
+		"/HandleAlert":    w.Env.HandleAlert,
+		"/RotateKeys":     w.Env.RotateKeys,
 	} {
 		// The same receiver the functions framework wraps an event
 		// function in.

@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
+	"time"
 
 	"github.com/cloudcoop/coopguard/functions/detect"
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
@@ -22,8 +23,12 @@ import (
 	"github.com/cloudcoop/coopguard/shared/store"
 )
 
-// Env is everything a function needs: configuration, GCP clients and the
-// logic built on them. Build it with NewEnv.
+// Env is everything a function needs: configuration, the GCP clients of
+// each job's account, the incident store, the logger, the clock, and the
+// logic built on them. NewEnv is the one way to build it; Open builds it
+// from a config file and Application Default Credentials. The functions
+// are methods of Env (Handlers binds them), so each Env serves on its own:
+// a process may hold several.
 type Env struct {
 	Config *config.Config
 	// Clients are the responder's (HandleAlert, HandleLogEntry); every
@@ -49,6 +54,12 @@ type Env struct {
 	Rules *detect.Engine
 	// Sandbox is what the rules know about the configured sandbox.
 	Sandbox detect.Sandbox
+	// Now is the clock the rotation policy, Status and Posture judge ages
+	// by (time.Now unless WithClock; the tests and the emulated `coopguard
+	// serve` give the emulated GCP's, on which Secret Manager dates
+	// versions). Leases and follow-up deadlines are measured on the
+	// store's clock.
+	Now func() time.Time
 
 	sandbox *provisioner.Sandbox
 	// accounts are the client sets each job's functions act through, by
@@ -56,15 +67,17 @@ type Env struct {
 	accounts map[string]*gcp.Clients
 	// localOperator is set by `coopguard serve` (WithLocalOperator).
 	localOperator string
+	// statusBurst coalesces concurrent Status requests: they share one
+	// read of GCP that started after they arrived.
+	statusBurst coalesce.Group[*StatusReport]
+	// closers release what Open opened.
+	closers []func() error
 }
 
-// UseAccount makes the functions deployed as account (config.AccountResponder,
+// useAccount makes the functions deployed as account (config.AccountResponder,
 // AccountRestorer, AccountReader, AccountRotator, AccountProvisioner) act
-// through clients. Deployed, each function is its own Cloud Run service
-// whose client set carries its job's identity, the one NewEnv is given;
-// `coopguard serve` and the tests run every function in one process, so
-// each job gets its own identity's clients here.
-func (e *Env) UseAccount(account string, clients *gcp.Clients) {
+// through clients.
+func (e *Env) useAccount(account string, clients *gcp.Clients) {
 	e.accounts[account] = clients
 	switch account {
 	case config.AccountProvisioner:
@@ -96,7 +109,25 @@ type Option func(*Env)
 // WithStore gives the Env its incident store.
 func WithStore(st *store.Store) Option { return func(e *Env) { e.Store = st } }
 
-// NewEnv builds an Env from a validated config and a client set.
+// WithClock makes the Env judge ages by now instead of time.Now.
+func WithClock(now func() time.Time) Option { return func(e *Env) { e.Now = now } }
+
+// WithAccounts makes the functions of each job act through its own
+// account's clients (by account id, config.Account*). Deployed, each
+// function is its own Cloud Run service whose one client set carries its
+// job's identity; `coopguard serve` and the tests run every function in
+// one process, so each job gets its own identity's clients here. A job not
+// in accounts acts through NewEnv's clients.
+func WithAccounts(accounts map[string]*gcp.Clients) Option {
+	return func(e *Env) {
+		for a, c := range accounts {
+			e.accounts[a] = c
+		}
+	}
+}
+
+// NewEnv builds an Env from a validated config and a client set (the
+// responder's, and every job's that WithAccounts does not name).
 func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger, opts ...Option) (*Env, error) {
 	if cfg == nil {
 		return nil, errors.New("functions.NewEnv: missing config")
@@ -122,57 +153,60 @@ func NewEnv(cfg *config.Config, clients *gcp.Clients, log *slog.Logger, opts ...
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, sandbox: sb, accounts: map[string]*gcp.Clients{}}
+	e := &Env{Config: cfg, Clients: clients, Logger: log, Rules: engine, Now: time.Now, sandbox: sb, accounts: map[string]*gcp.Clients{}}
 	for _, o := range opts {
 		o(e)
 	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
 	e.Sandbox = sandboxForRules(cfg, sb)
 	for _, a := range config.Accounts {
-		e.UseAccount(a, clients)
+		c, ok := e.accounts[a]
+		if !ok {
+			c = clients
+		}
+		e.useAccount(a, c)
 	}
 	return e, nil
 }
 
-var (
-	envMu   sync.Mutex
-	current *Env
-)
-
-// SetEnv installs the Env every registered function uses; `coopguard
-// serve` and tests call it before serving. Deployed functions build theirs
-// from the environment on first use instead.
-func SetEnv(e *Env) {
-	envMu.Lock()
-	defer envMu.Unlock()
-	current = e
-}
-
-// getEnv returns the installed Env, building it from the process
-// environment (COOPGUARD_CONFIG file, COOPGUARD_* variables, Application
-// Default Credentials, the Firestore database COOPGUARD_FIRESTORE_DATABASE,
-// default store.DefaultDatabase) the first time.
-func getEnv(ctx context.Context) (*Env, error) {
-	envMu.Lock()
-	defer envMu.Unlock()
-	if current != nil {
-		return current, nil
-	}
-	cfg, err := config.Load(os.Getenv("COOPGUARD_CONFIG"), nil)
+// Open builds the Env of a deployed function or of the CLI acting on a
+// project directly: the config file at configPath (with the COOPGUARD_*
+// variables; see config.Load), Application Default Credentials, and the
+// project's Firestore database COOPGUARD_FIRESTORE_DATABASE (default
+// store.DefaultDatabase). Close releases the clients and the store.
+func Open(ctx context.Context, configPath string, log *slog.Logger, opts ...Option) (*Env, error) {
+	cfg, err := config.Load(configPath, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load configuration: %w", err)
 	}
-	clients, err := gcp.New(context.WithoutCancel(ctx), cfg.Cloud.GCP.Project, gcp.Options{})
+	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, gcp.Options{})
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.WithoutCancel(ctx), cfg.Cloud.GCP.Project, store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")})
+	st, err := store.Open(ctx, cfg.Cloud.GCP.Project, store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")})
 	if err != nil {
+		clients.Close()
 		return nil, err
 	}
-	e, err := NewEnv(cfg, clients, logger.Default(), WithStore(st))
+	e, err := NewEnv(cfg, clients, log, append([]Option{WithStore(st)}, opts...)...)
 	if err != nil {
+		st.Close()
+		clients.Close()
 		return nil, err
 	}
-	current = e
+	e.closers = append(e.closers, st.Close, clients.Close)
 	return e, nil
+}
+
+// Close releases what Open opened; an Env from NewEnv holds nothing of its
+// own (its caller closes the clients and the store it gave).
+func (e *Env) Close() error {
+	var errs []error
+	for _, c := range e.closers {
+		errs = append(errs, c())
+	}
+	e.closers = nil
+	return errors.Join(errs...)
 }

@@ -56,19 +56,14 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// beginEvent is the prelude of every event function: the Env, a logger
-// carrying the event's id, and the Pub/Sub message. done is true when the
-// caller must return err at once: nil for an undecodable event
-// (acknowledged), the error when coopguard is not configured (retried).
-func beginEvent(ctx context.Context, ev event.Event) (_ context.Context, _ *Env, _ events.PubSubMessage, done bool, err error) {
-	e, err := getEnv(ctx)
-	if err != nil {
-		return ctx, nil, events.PubSubMessage{}, true, err
-	}
+// beginEvent is the prelude of every event function: a logger carrying
+// the event's id, and the Pub/Sub message. done is true when the caller
+// must return err at once: nil for an undecodable event (acknowledged).
+func (e *Env) beginEvent(ctx context.Context, ev event.Event) (_ context.Context, _ events.PubSubMessage, done bool, err error) {
 	ctx = eventContext(ctx, e, ev)
 	msg, err := events.DecodePubSubEvent(ev)
 	if err != nil {
-		return ctx, e, msg, true, acknowledge(ctx, "undecodable Pub/Sub event", err)
+		return ctx, msg, true, acknowledge(ctx, "undecodable Pub/Sub event", err)
 	}
-	return ctx, e, msg, false, nil
+	return ctx, msg, false, nil
 }

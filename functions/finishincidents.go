@@ -22,8 +22,8 @@ const FinishIncidentsJob = "finish-incidents"
 // in the incident store, so a run that fails is simply the next run's work:
 // it is logged and acknowledged, never redelivered (the next tick comes in
 // a minute anyway). Other messages are logged and acknowledged.
-func FinishIncidents(ctx context.Context, ev event.Event) error {
-	ctx, e, msg, done, err := beginEvent(ctx, ev)
+func (e *Env) FinishIncidents(ctx context.Context, ev event.Event) error {
+	ctx, msg, done, err := e.beginEvent(ctx, ev)
 	if done {
 		return err
 	}

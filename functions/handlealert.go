@@ -25,9 +25,9 @@ const PlaybookLabel = "coopguard-playbook"
 // are logged and acknowledged; an undecodable payload is logged and
 // acknowledged (redelivering it cannot help); a failed action returns an
 // error so Pub/Sub redelivers and the redelivery finishes what is left.
-func HandleAlert(ctx context.Context, ev event.Event) error {
+func (e *Env) HandleAlert(ctx context.Context, ev event.Event) error {
 	received := time.Now()
-	ctx, e, msg, done, err := beginEvent(ctx, ev)
+	ctx, msg, done, err := e.beginEvent(ctx, ev)
 	if done {
 		return err
 	}

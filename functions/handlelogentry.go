@@ -22,9 +22,9 @@ import (
 // HandleLogEntry handles a Cloud Logging entry from the log sink: the
 // detection rules decide whether it is an incident and which playbook runs.
 // Entries that match no rule do nothing.
-func HandleLogEntry(ctx context.Context, ev event.Event) error {
+func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 	received := time.Now()
-	ctx, e, msg, done, err := beginEvent(ctx, ev)
+	ctx, msg, done, err := e.beginEvent(ctx, ev)
 	if done {
 		return err
 	}

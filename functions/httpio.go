@@ -91,21 +91,16 @@ func requestLogger(r *http.Request, e *Env) *http.Request {
 	return r.WithContext(logger.WithLogger(r.Context(), l))
 }
 
-// begin is the prelude of every HTTP function: the method check, the Env,
-// the request's logger, and the optional JSON body (into body, when not
-// nil). It writes the error response itself and returns ok=false then.
-func begin(w http.ResponseWriter, r *http.Request, method string, body any) (*Env, *http.Request, bool) {
+// begin is the prelude of every HTTP function: the method check, the
+// request's logger, and the optional JSON body (into body, when not nil).
+// It writes the error response itself and returns ok=false then.
+func (e *Env) begin(w http.ResponseWriter, r *http.Request, method string, body any) (*http.Request, bool) {
 	if !allowMethods(w, r, method) {
-		return nil, r, false
-	}
-	e, err := getEnv(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
-		return nil, r, false
+		return r, false
 	}
 	r = requestLogger(r, e)
 	if body != nil && !decodeBody(w, r, body) {
-		return nil, r, false
+		return r, false
 	}
-	return e, r, true
+	return r, true
 }

@@ -12,8 +12,8 @@ import (
 // returns the posture.Report as JSON (GET). Failing checks are the report's
 // content, not an HTTP error: the answer is 200 whenever the checks ran,
 // and callers (`coopguard posture`, monitoring) judge the results.
-func Posture(w http.ResponseWriter, r *http.Request) {
-	e, r, ok := begin(w, r, http.MethodGet, nil)
+func (e *Env) Posture(w http.ResponseWriter, r *http.Request) {
+	r, ok := e.begin(w, r, http.MethodGet, nil)
 	if !ok {
 		return
 	}
@@ -25,9 +25,9 @@ func Posture(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// CheckPosture runs every posture check for e's sandbox, judging ages at
-// the functions' clock (SetClock in tests). The CLI's direct mode and the
-// scheduled run call it too.
+// CheckPosture runs every posture check for e's sandbox, judging ages by
+// the Env's clock. The CLI's direct mode and the scheduled run call it
+// too.
 func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
 	return checkPosture(ctx, e, config.AccountReader)
 }
@@ -35,7 +35,7 @@ func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
 // checkPosture runs the checks acting as account: the reader for Posture,
 // the rotator for RotateKeys' scheduled run.
 func checkPosture(ctx context.Context, e *Env, account string) (posture.Report, error) {
-	in, err := posture.NewInput(e.Config, currentTime())
+	in, err := posture.NewInput(e.Config, e.Now())
 	if err != nil {
 		return posture.Report{}, err
 	}

@@ -23,9 +23,9 @@ type ProvisionRequest struct {
 // every resource with its action (create, update, none) and status. With
 // "Accept: application/x-ndjson" each resource is streamed as one JSON line
 // as it finishes, then the report.
-func Provision(w http.ResponseWriter, r *http.Request) {
+func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 	var req ProvisionRequest
-	e, r, ok := begin(w, r, http.MethodPost, &req)
+	r, ok := e.begin(w, r, http.MethodPost, &req)
 	if !ok {
 		return
 	}

@@ -3,41 +3,110 @@ package functions
 import (
 	"context"
 	"net/http"
+	"os"
+	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/cloudcoop/coopguard/shared/logger"
 )
 
 // Function is one coopguard function under the name deploy uses: HTTP
-// triggered, or triggered by a CloudEvent (Pub/Sub through Eventarc).
+// triggered, or triggered by a CloudEvent (Pub/Sub through Eventarc). It
+// runs on the Env it is given (Handlers binds it).
 type Function struct {
 	Name string
 	// HTTP is set for an HTTP function, Event for an event function.
-	HTTP  func(http.ResponseWriter, *http.Request)
-	Event func(context.Context, event.Event) error
+	HTTP  func(*Env, http.ResponseWriter, *http.Request)
+	Event func(*Env, context.Context, event.Event) error
 }
 
 // Registered lists every coopguard function. This is the one place that
 // lists them: init registers them with the functions framework (deployed),
-// and `coopguard serve` serves them behind its own request checks.
+// and `coopguard serve` and the tests serve them (Handlers) on an Env of
+// their own.
 var Registered = []Function{
-	{Name: "Provision", HTTP: Provision},
-	{Name: "Status", HTTP: Status},
-	{Name: "Resolve", HTTP: Resolve},
-	{Name: "Posture", HTTP: Posture},
-	{Name: "HandleAlert", Event: HandleAlert},
-	{Name: "HandleLogEntry", Event: HandleLogEntry},
-	{Name: "RotateKeys", Event: RotateKeys},
-	{Name: "FinishIncidents", Event: FinishIncidents},
+	{Name: "Provision", HTTP: (*Env).Provision},
+	{Name: "Status", HTTP: (*Env).Status},
+	{Name: "Resolve", HTTP: (*Env).Resolve},
+	{Name: "Posture", HTTP: (*Env).Posture},
+	{Name: "HandleAlert", Event: (*Env).HandleAlert},
+	{Name: "HandleLogEntry", Event: (*Env).HandleLogEntry},
+	{Name: "RotateKeys", Event: (*Env).RotateKeys},
+	{Name: "FinishIncidents", Event: (*Env).FinishIncidents},
 }
 
-// init registers every coopguard function with the functions framework.
-func init() {
+// Handler is a registered function bound to an Env: what a server serves
+// at /Name.
+type Handler struct {
+	Name string
+	// HTTP is set for an HTTP function, Event for an event function.
+	HTTP  http.HandlerFunc
+	Event func(context.Context, event.Event) error
+}
+
+// Handlers returns every registered function bound to e.
+func Handlers(e *Env) []Handler {
+	return bind(func(context.Context) (*Env, error) { return e, nil })
+}
+
+// bind binds every registered function to the Env env returns: a failure
+// answers 500 (HTTP) or returns the error, so Pub/Sub redelivers.
+func bind(env func(context.Context) (*Env, error)) []Handler {
+	out := make([]Handler, 0, len(Registered))
 	for _, f := range Registered {
+		h := Handler{Name: f.Name}
 		if f.HTTP != nil {
-			functions.HTTP(f.Name, f.HTTP)
+			h.HTTP = func(w http.ResponseWriter, r *http.Request) {
+				e, err := env(r.Context())
+				if err != nil {
+					writeError(w, http.StatusInternalServerError, "coopguard is not configured: %v", err)
+					return
+				}
+				f.HTTP(e, w, r)
+			}
 		} else {
-			functions.CloudEvent(f.Name, f.Event)
+			h.Event = func(ctx context.Context, ev event.Event) error {
+				e, err := env(ctx)
+				if err != nil {
+					return err
+				}
+				return f.Event(e, ctx, ev)
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// init registers every coopguard function with the functions framework,
+// each on the Env of the deployed process: built from the process
+// environment (COOPGUARD_CONFIG, see Open) on first use, and again on the
+// next use if that failed.
+func init() {
+	var (
+		mu  sync.Mutex
+		env *Env
+	)
+	deployed := func(ctx context.Context) (*Env, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if env != nil {
+			return env, nil
+		}
+		e, err := Open(context.WithoutCancel(ctx), os.Getenv("COOPGUARD_CONFIG"), logger.Default())
+		if err != nil {
+			return nil, err
+		}
+		env = e
+		return e, nil
+	}
+	for _, h := range bind(deployed) {
+		if h.HTTP != nil {
+			functions.HTTP(h.Name, h.HTTP)
+		} else {
+			functions.CloudEvent(h.Name, h.Event)
 		}
 	}
 }

@@ -26,9 +26,9 @@ type ResolveRequest struct {
 // Resolve closes an incident as a false positive (POST), optionally
 // restoring the sandbox. Like Status it is deployed authenticated only:
 // whoever may invoke it may undo a containment.
-func Resolve(w http.ResponseWriter, r *http.Request) {
+func (e *Env) Resolve(w http.ResponseWriter, r *http.Request) {
 	var req ResolveRequest
-	e, r, ok := begin(w, r, http.MethodPost, &req)
+	r, ok := e.begin(w, r, http.MethodPost, &req)
 	if !ok {
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
@@ -52,28 +51,6 @@ type RotateRequest struct {
 	DryRun bool   `json:"dryRun,omitempty"`
 }
 
-// clock is the time the rotation policy and Status use. Env has no clock,
-// so it lives here; tests point it at the emulator's clock.
-var clock atomic.Pointer[func() time.Time]
-
-// SetClock makes RotateKeys and Status judge ages by now instead of
-// time.Now (nil restores time.Now). Tests use it to control time along with
-// the emulated GCP's clock.
-func SetClock(now func() time.Time) {
-	if now == nil {
-		clock.Store(nil)
-		return
-	}
-	clock.Store(&now)
-}
-
-func currentTime() time.Time {
-	if f := clock.Load(); f != nil {
-		return (*f)()
-	}
-	return time.Now()
-}
-
 // RotateKeys applies the rotation policy of [coopguard.rotation], triggered
 // by the Cloud Scheduler job (attribute coopguard-job=rotate-keys: every
 // managed secret) or by Secret Manager's SECRET_ROTATE notification (that
@@ -81,8 +58,8 @@ func currentTime() time.Time {
 // config and undecodable payloads are logged and acknowledged; a failure
 // (Secret Manager, the key source, the incidents topic) returns an error so
 // Pub/Sub redelivers, and the policy's idempotence makes that harmless.
-func RotateKeys(ctx context.Context, ev event.Event) error {
-	ctx, e, msg, done, err := beginEvent(ctx, ev)
+func (e *Env) RotateKeys(ctx context.Context, ev event.Event) error {
+	ctx, msg, done, err := e.beginEvent(ctx, ev)
 	if done {
 		return err
 	}
@@ -148,7 +125,7 @@ func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
 	if err != nil {
 		return fmt.Errorf("posture check: %w", err)
 	}
-	inc, drift := posture.DriftIncident(rep, e.Config.Cloud.GCP.Project, currentTime())
+	inc, drift := posture.DriftIncident(rep, e.Config.Cloud.GCP.Project, e.Now())
 	if !drift {
 		return nil
 	}
@@ -222,7 +199,7 @@ func NewRotationRunner(e *Env, account string) *rotation.Runner {
 		Project: e.Config.Cloud.GCP.Project,
 		Managed: e.Config.SandboxSecrets(e.Config.VM.Name),
 		Policy:  rotation.PolicyFrom(rc),
-		Now:     currentTime,
+		Now:     e.Now,
 	}
 	if account == config.AccountRotator {
 		r.Identity = identityCheck(e, account)

@@ -61,7 +61,7 @@ func (l *lockedBuffer) String() string {
 
 // newRotWorld starts an emulated GCP at rotT0 with the demo config
 // (secret anthropic-api-key, whose versions are created ages before rotT0,
-// oldest first), the incidents topic, and the Env installed for RotateKeys.
+// oldest first), the incidents topic, and an Env on the emulated clock.
 func newRotWorld(t *testing.T, ages []time.Duration, mutate ...func(*config.Config)) *rotWorld {
 	t.Helper()
 	emu, err := emulator.Start()
@@ -104,13 +104,10 @@ func newRotWorld(t *testing.T, ages []time.Duration, mutate ...func(*config.Conf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	env, err := NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug), WithStore(st))
+	env, err := NewEnv(cfg, clients, logger.New(logs, slog.LevelDebug), WithStore(st), WithClock(emu.Clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	SetEnv(env)
-	SetClock(emu.Clock.Now)
-	t.Cleanup(func() { SetEnv(nil); SetClock(nil) })
 	return &rotWorld{emu: emu, env: env, logs: logs}
 }
 
@@ -180,7 +177,7 @@ func TestRotateKeysSchedulerAndSecretRotateDriveThePolicy(t *testing.T) {
 	for _, sample := range []string{"scheduler-rotation-message.json", "secretmanager-rotate-notification.json"} {
 		t.Run(sample, func(t *testing.T) {
 			w := newRotWorld(t, []time.Duration{120 * rotDay, 91 * rotDay})
-			if err := RotateKeys(context.Background(), rotationEvent(t, sampleMessage(t, sample))); err != nil {
+			if err := w.env.RotateKeys(context.Background(), rotationEvent(t, sampleMessage(t, sample))); err != nil {
 				t.Fatal(err)
 			}
 			if got := w.states(); strings.Join(got, ",") != "DISABLED,ENABLED" {
@@ -238,7 +235,7 @@ func TestRotateKeysAcknowledgesWhatItDoesNotHandle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRotWorld(t, []time.Duration{120 * rotDay, 91 * rotDay})
-			if err := RotateKeys(context.Background(), tc.ev); err != nil {
+			if err := w.env.RotateKeys(context.Background(), tc.ev); err != nil {
 				t.Fatalf("RotateKeys = %v, want nil (acknowledged)", err)
 			}
 			if n := w.emu.Faults.TotalCalls(); n != 0 {
@@ -254,7 +251,7 @@ func TestRotateKeysAcknowledgesWhatItDoesNotHandle(t *testing.T) {
 func TestRotateKeysDryRun(t *testing.T) {
 	w := newRotWorld(t, []time.Duration{120 * rotDay, 91 * rotDay})
 	msg := events.PubSubMessage{MessageID: "1", Attributes: map[string]string{"coopguard-job": RotateKeysJob}, Data: []byte(`{"reason":"cli","dryRun":true}`)}
-	if err := RotateKeys(context.Background(), rotationEvent(t, msg)); err != nil {
+	if err := w.env.RotateKeys(context.Background(), rotationEvent(t, msg)); err != nil {
 		t.Fatal(err)
 	}
 	if n := w.emu.Faults.TotalMutations(); n != 0 {
@@ -271,13 +268,13 @@ func TestRotateKeysDryRun(t *testing.T) {
 func TestRotateKeysRepeatedRunChangesNothing(t *testing.T) {
 	w := newRotWorld(t, []time.Duration{120 * rotDay, 91 * rotDay})
 	ev := rotationEvent(t, sampleMessage(t, "scheduler-rotation-message.json"))
-	if err := RotateKeys(context.Background(), ev); err != nil {
+	if err := w.env.RotateKeys(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	before := w.emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion")
 	// Same instant: Monitoring refuses the second point, which must not
 	// fail the run (the metric is best effort).
-	if err := RotateKeys(context.Background(), ev); err != nil {
+	if err := w.env.RotateKeys(context.Background(), ev); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	if after := w.emu.Faults.Mutations("google.cloud.secretmanager.v1.SecretManagerService/DisableSecretVersion"); after != before {
@@ -315,7 +312,7 @@ func TestRotateKeysWithKeySource(t *testing.T) {
 	w.emu.SecretManager.SeedVersions(w.env.Config.Cloud.GCP.Project, "mint-credential", []byte("Xcred-VALUE-77"))
 	ev := rotationEvent(t, sampleMessage(t, "secretmanager-rotate-notification.json"))
 
-	err := RotateKeys(context.Background(), ev)
+	err := w.env.RotateKeys(context.Background(), ev)
 	if err == nil || !strings.Contains(err.Error(), "anthropic-api-key") || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("RotateKeys = %v, want an error naming the secret and the source's answer (Pub/Sub redelivers)", err)
 	}
@@ -327,7 +324,7 @@ func TestRotateKeysWithKeySource(t *testing.T) {
 	}
 
 	code.Store(http.StatusOK)
-	if err := RotateKeys(context.Background(), ev); err != nil {
+	if err := w.env.RotateKeys(context.Background(), ev); err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}
 	if got := w.states(); strings.Join(got, ",") != "DISABLED,ENABLED,ENABLED" {
@@ -350,7 +347,7 @@ func TestRotateKeysPublishFailureIsRetried(t *testing.T) {
 	if err := w.env.Clients.PubSub.TopicAdminClient.DeleteTopic(context.Background(), &pubsubpb.DeleteTopicRequest{Topic: topic}); err != nil {
 		t.Fatal(err)
 	}
-	err := RotateKeys(context.Background(), rotationEvent(t, sampleMessage(t, "scheduler-rotation-message.json")))
+	err := w.env.RotateKeys(context.Background(), rotationEvent(t, sampleMessage(t, "scheduler-rotation-message.json")))
 	if err == nil || !strings.Contains(err.Error(), "no-such-topic") || !strings.Contains(err.Error(), "coopguard provision") {
 		t.Fatalf("RotateKeys = %v, want the publish failure with its fix\n%s", err, w.logs.String())
 	}
@@ -428,7 +425,7 @@ func TestRotateKeysHandlesSecretManagerNotifications(t *testing.T) {
 			seen[ev]++
 			before := w.emu.Faults.TotalCalls()
 			msg := events.PubSubMessage{MessageID: m.ID, Attributes: m.Attributes, Data: m.Data, PublishTime: m.PublishTime}
-			if err := RotateKeys(ctx, rotationEvent(t, msg)); err != nil {
+			if err := w.env.RotateKeys(ctx, rotationEvent(t, msg)); err != nil {
 				t.Fatalf("RotateKeys(%s) = %v", ev, err)
 			}
 			if calls := w.emu.Faults.TotalCalls() - before; ev != SecretRotateEvent && calls != 0 {

@@ -14,7 +14,6 @@ import (
 	"github.com/cloudcoop/coopguard/functions/posture"
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
-	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
 )
@@ -77,22 +76,18 @@ type VersionStatus struct {
 }
 
 // Status returns the sandbox's state as JSON (GET).
-func Status(w http.ResponseWriter, r *http.Request) {
-	e, r, ok := begin(w, r, http.MethodGet, nil)
+func (e *Env) Status(w http.ResponseWriter, r *http.Request) {
+	r, ok := e.begin(w, r, http.MethodGet, nil)
 	if !ok {
 		return
 	}
-	rep, err := statusBurst.Do(r.Context(), e.Config.Cloud.GCP.Project, func(ctx context.Context) (*StatusReport, error) { return CollectStatus(ctx, e) })
+	rep, err := e.statusBurst.Do(r.Context(), e.Config.Cloud.GCP.Project, func(ctx context.Context) (*StatusReport, error) { return CollectStatus(ctx, e) })
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "read sandbox status: %v", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
-
-// statusBurst coalesces concurrent Status requests: they share one read of
-// GCP that started after they arrived.
-var statusBurst coalesce.Group[*StatusReport]
 
 // CollectStatus reads the sandbox instances (those labelled
 // coopguard-sandbox in the configured zone) and the managed secrets from
@@ -201,7 +196,7 @@ func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) 
 		return st, err
 	}
 	st.Missing = missing
-	now := currentTime()
+	now := e.Now()
 	for _, v := range plan.Versions {
 		st.Versions = append(st.Versions, VersionStatus{Name: v.Name, State: v.State, CreateTime: v.CreateTime, AgeSeconds: int64(v.Age(now) / time.Second)})
 	}

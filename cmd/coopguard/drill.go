@@ -57,11 +57,11 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	if t.direct() {
 		// The env outlives the containment's --timeout: --wait reads the
 		// store after it.
-		e, closeFn, envErr := t.env(ctx)
+		e, envErr := t.env(ctx)
 		if envErr != nil {
 			return envErr
 		}
-		defer closeFn()
+		defer e.Close()
 		rep, err = drillDirect(contained, e, *playbook, *dryRun)
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -74,8 +73,6 @@ func (i *emulatorInfo) writeGcloudConfigs(dir string) error {
 	return nil
 }
 
-var serveInfo atomic.Pointer[emulatorInfo]
-
 func newEmulatorInfo(emu *emulator.Emulator, cfg *config.Config) *emulatorInfo {
 	p := cfg.Cloud.GCP.Project
 	return &emulatorInfo{
@@ -113,22 +110,18 @@ func (i *emulatorInfo) print(w io.Writer, addr string) {
 	fmt.Fprintf(w, "    gcloud as the operator: export CLOUDSDK_CONFIG=%s  (as the sandbox's account: %s)\n", i.GcloudConfigs["operator"], i.GcloudConfigs["sandbox"])
 }
 
-// EmulatorInfo answers GET with the emulated GCP's endpoints as JSON;
-// with ?gcloud=<principal> (operator, sandbox, responder, provisioner) it
-// answers the path of that principal's gcloud configuration directory, for
-// `export CLOUDSDK_CONFIG=$(curl -s …)`.
-func EmulatorInfo(w http.ResponseWriter, r *http.Request) {
-	info := serveInfo.Load()
-	if info == nil {
-		http.Error(w, "no emulated GCP: coopguard serve runs against real GCP", http.StatusNotFound)
-		return
-	}
+// serve is EmulatorInfo: it answers GET with the emulated GCP's endpoints
+// as JSON; with ?gcloud=<principal> (operator, sandbox, responder,
+// provisioner) it answers the path of that principal's gcloud
+// configuration directory, for `export CLOUDSDK_CONFIG=$(curl -s …)`. A
+// serve on real GCP has no such route (404).
+func (i *emulatorInfo) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "EmulatorInfo answers GET only", http.StatusMethodNotAllowed)
 		return
 	}
 	if who := r.URL.Query().Get("gcloud"); who != "" {
-		d, ok := info.GcloudConfigs[who]
+		d, ok := i.GcloudConfigs[who]
 		if !ok {
 			http.Error(w, "no gcloud configuration for "+who+": use operator, sandbox, responder or provisioner", http.StatusNotFound)
 			return
@@ -138,5 +131,5 @@ func EmulatorInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(info)
+	_ = json.NewEncoder(w).Encode(i)
 }

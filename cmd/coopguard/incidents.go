@@ -78,11 +78,11 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 func followIncident(ctx context.Context, t *target, rep *incident.Report, format, output string, stdout io.Writer) error {
 	read := serverReport(t, rep.Incident.ID)
 	if t.direct() {
-		e, closeFn, err := t.env(ctx)
+		e, err := t.env(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
+		defer e.Close()
 		read = storeReport(e.Store, rep.Incident.ID)
 	}
 	text := (format == "text" || format == "") && output == ""
@@ -148,11 +148,11 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	var rep *incident.Report
 	var runErr error
 	if t.direct() {
-		e, closeFn, err := t.env(ctx)
+		e, err := t.env(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
+		defer e.Close()
 		// Direct mode acts with this user's credentials: the caller is the
 		// local user.
 		rep, runErr = e.Restorer.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun})

@@ -56,10 +56,8 @@ func postureServer(t *testing.T) (*gcp.Clients, *config.Config, string) {
 		t.Fatal(err)
 	}
 	demo.SeedDemoPosture(emu, cfg)
-	functions.SetEnv(env)
-	t.Cleanup(func() { functions.SetEnv(nil) })
 	mux := http.NewServeMux()
-	mux.HandleFunc("/Posture", functions.Posture)
+	mux.HandleFunc("/Posture", env.Posture)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return clients, cfg, srv.URL

@@ -33,11 +33,11 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	var rep *provisioner.Report
 	var runErr error
 	if t.direct() {
-		e, closeFn, err := t.env(ctx)
+		e, err := t.env(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
+		defer e.Close()
 		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, DryRun: *dryRun, Progress: progress})
 	} else {
 		rep, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun}, progress)

@@ -42,11 +42,11 @@ func runRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	if !t.direct() {
 		return rotateRemote(ctx, &t, *dryRun, stdout)
 	}
-	e, closeFn, err := t.env(ctx)
+	e, err := t.env(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer e.Close()
 	rep, runErr := functions.RunRotation(ctx, e, rotation.Options{DryRun: *dryRun, Trigger: "cli"})
 	if *asJSON {
 		if err := printJSON(stdout, rep); err != nil {

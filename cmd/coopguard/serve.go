@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,7 +28,6 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
@@ -58,12 +56,18 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("serve: --operations %q: use gcp or compressed", *operations)
 	}
 	log := logger.FromContext(ctx)
-	var (
-		cfg  *config.Config
-		err  error
-		opts gcp.Options
-		emu  *emulator.Emulator
-	)
+	if *configPath != "" && !*emulated {
+		// The real project, as the CLI's direct mode and a deployed
+		// function reach it; every request is the operator's.
+		env, err := functions.Open(ctx, *configPath, log, functions.WithLocalOperator(whoami()))
+		if err != nil {
+			return err
+		}
+		defer env.Close()
+		return serveFunctions(ctx, env, nil, *host, *port, stdout)
+	}
+	var cfg *config.Config
+	var err error
 	if *configPath == "" {
 		cfg, err = config.FromBase(config.Demo(), nil)
 	} else {
@@ -72,85 +76,84 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *configPath == "" || *emulated {
-		emu, err = emulator.Start()
-		if err != nil {
-			return err
-		}
-		defer emu.Close()
-		// Operations take GCP's time here, so an incident rehearsed on
-		// the emulated project unfolds as it would in GCP.
-		emu.Compute.SetProfile(profile)
-		// Revocation through Anthropic goes to the emulated Admin API.
-		if r := &cfg.Coopguard.Revoke; r.Provider == config.RevokeAnthropic {
-			r.URL = emu.AnthropicURL
-		}
-		seedDemo(emu, cfg)
-		demo.SeedDemoPosture(emu, cfg)
-		// Grant what deploy grants; every function acts as its deployed
-		// identity (Provision as the provisioner, the rest as the responder).
-		if err := emu.DeployConfig(cfg); err != nil {
-			return err
-		}
-		opts = emu.OptionsAs(emulator.Responder(cfg.Cloud.GCP.Project))
-		if stop, err := startDemoWatcher(emu, cfg); err != nil {
-			log.Warn("agent watcher not started: stop-agents will wait for its timeout", "error", err)
-		} else {
-			defer stop()
-		}
-	}
-	var ps *pubsub.Client
-	if emu != nil {
-		// The bridge and EmulatorPublish get a client of their own: the
-		// functions' client set is rate-limited for GCP's quotas.
-		ps, err = pubsub.NewClient(ctx, cfg.Cloud.GCP.Project, opts.PubSub...)
-		if err != nil {
-			return fmt.Errorf("dial the emulated Pub/Sub: %w", err)
-		}
-		defer ps.Close()
-		// Monitoring, the log sink, Secret Manager and Cloud Scheduler
-		// publish to these before anyone calls Provision; Provision finds
-		// them and moves on.
-		tp := cfg.Coopguard.Topics
-		if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, tp.FollowUp); err != nil {
-			return err
-		}
-		servePubSub.Store(&emulatedPubSub{client: ps, triggers: eventTriggers(cfg)})
-		defer servePubSub.Store(nil)
-	}
-	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, opts)
+	emu, err := emulator.Start()
 	if err != nil {
 		return err
 	}
-	defer clients.Close()
+	defer emu.Close()
+	// Operations take GCP's time here, so an incident rehearsed on the
+	// emulated project unfolds as it would in GCP.
+	emu.Compute.SetProfile(profile)
+	// Revocation through Anthropic goes to the emulated Admin API.
+	if r := &cfg.Coopguard.Revoke; r.Provider == config.RevokeAnthropic {
+		r.URL = emu.AnthropicURL
+	}
+	seedDemo(emu, cfg)
+	demo.SeedDemoPosture(emu, cfg)
+	// Grant what deploy grants; every function acts as its deployed
+	// identity.
+	if err := emu.DeployConfig(cfg); err != nil {
+		return err
+	}
+	if stop, err := startDemoWatcher(emu, cfg); err != nil {
+		log.Warn("agent watcher not started: stop-agents will wait for its timeout", "error", err)
+	} else {
+		defer stop()
+	}
+	// The bridge and EmulatorPublish get a client of their own: the
+	// functions' client sets are rate-limited for GCP's quotas.
+	ps, err := pubsub.NewClient(ctx, cfg.Cloud.GCP.Project, emu.OptionsAs(emulator.Responder(cfg.Cloud.GCP.Project)).PubSub...)
+	if err != nil {
+		return fmt.Errorf("dial the emulated Pub/Sub: %w", err)
+	}
+	defer ps.Close()
+	// Monitoring, the log sink, Secret Manager and Cloud Scheduler publish
+	// to these before anyone calls Provision; Provision finds them and
+	// moves on.
+	tp := cfg.Coopguard.Topics
+	if err := eventarc.EnsureTopics(ctx, ps, tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, tp.FollowUp); err != nil {
+		return err
+	}
+	// Each function acts as its own deployed identity.
+	accounts, err := emu.AccountClients(ctx, cfg.Cloud.GCP.Project)
+	if err != nil {
+		return err
+	}
+	for _, c := range accounts {
+		defer c.Close()
+	}
 	st, err := openServeStore(ctx, emu, cfg, stdout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if emu != nil {
-		if err := seedDemoRevocation(ctx, emu, cfg, st); err != nil {
-			return err
-		}
+	if err := seedDemoRevocation(ctx, emu, cfg, st); err != nil {
+		return err
 	}
-	env, err := functions.NewEnv(cfg, clients, log, functions.WithStore(st), functions.WithLocalOperator(whoami()))
+	// Ages are judged on the emulated clock, on which Secret Manager
+	// dates versions.
+	env, err := functions.NewEnv(cfg, accounts[config.AccountResponder], log, functions.WithAccounts(accounts),
+		functions.WithStore(st), functions.WithClock(emu.Clock.Now), functions.WithLocalOperator(whoami()))
 	if err != nil {
 		return err
 	}
-	if emu != nil {
-		// Each function acts as its own deployed identity.
-		accounts, err := emu.AccountClients(ctx, cfg.Cloud.GCP.Project)
-		if err != nil {
-			return err
-		}
-		for a, c := range accounts {
-			defer c.Close()
-			env.UseAccount(a, c)
-		}
-	}
-	functions.SetEnv(env)
+	return serveFunctions(ctx, env, &emulatedServe{emu: emu, pubsub: &emulatedPubSub{client: ps, triggers: eventTriggers(cfg)}}, *host, *port, stdout)
+}
 
-	addr := net.JoinHostPort(*host, strconv.Itoa(*port))
+// emulatedServe is what an emulated `coopguard serve` adds to the
+// functions: the emulated GCP, its Pub/Sub (EmulatorPublish, the bridge,
+// the Scheduler) and its endpoints (EmulatorInfo).
+type emulatedServe struct {
+	emu    *emulator.Emulator
+	pubsub *emulatedPubSub
+	info   *emulatorInfo
+}
+
+// serveFunctions serves env's functions on host:port until ctx ends;
+// emulated is nil on the real project.
+func serveFunctions(ctx context.Context, env *functions.Env, emulated *emulatedServe, host string, port int, stdout io.Writer) error {
+	cfg := env.Config
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	// Listen first so that a busy port is reported here, not in a goroutine.
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -160,23 +163,33 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	// On the real project every request needs the token: whoever reaches
 	// the port would otherwise act with the operator's credentials.
 	var token, tokenPath string
-	if emu == nil {
+	if emulated == nil {
 		var remove func()
-		token, tokenPath, remove, err = writeToken(*port)
+		var err error
+		token, tokenPath, remove, err = writeToken(port)
 		if err != nil {
 			return err
 		}
 		defer remove()
 	}
-	handler, err := functionsHandler(ctx, emu != nil)
+	cloud := "real GCP (Application Default Credentials)"
+	if emulated != nil {
+		cloud = "EMULATED GCP (nothing real is touched)"
+		dir, err := os.MkdirTemp("", "coopguard-serve-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		emulated.info = newEmulatorInfo(emulated.emu, cfg)
+		if err := emulated.info.writeGcloudConfigs(dir); err != nil {
+			return fmt.Errorf("serve: write gcloud configurations: %w", err)
+		}
+	}
+	handler, err := functionsHandler(ctx, env, emulated)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newGuard(*host, *port, token, tokenPath, handler), ReadHeaderTimeout: 10 * time.Second}
-	cloud := "real GCP (Application Default Credentials)"
-	if emu != nil {
-		cloud = "EMULATED GCP (nothing real is touched)"
-	}
+	srv := &http.Server{Handler: newGuard(host, port, token, tokenPath, handler), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "coopguard serve: http://%s  project %s  cloud: %s\n", addr, cfg.Cloud.GCP.Project, cloud)
 	if token != "" {
 		fmt.Fprintf(stdout, "  every request needs the bearer token in %s (the CLI reads it)\n", tokenPath)
@@ -184,19 +197,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "  try: curl -X POST http://%s/Provision   curl http://%s/Status\n", addr, addr)
 	}
-	if emu != nil {
-		info := newEmulatorInfo(emu, cfg)
-		dir, err := os.MkdirTemp("", "coopguard-serve-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if err := info.writeGcloudConfigs(dir); err != nil {
-			return fmt.Errorf("serve: write gcloud configurations: %w", err)
-		}
-		serveInfo.Store(info)
-		defer serveInfo.Store(nil)
-		info.print(stdout, addr)
+	if emulated != nil {
+		emulated.info.print(stdout, addr)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -207,14 +209,15 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			srv.Close()
 		}
 	}()
-	if emu != nil {
-		stop, err := startBridge(ctx, ps, cfg, *host, *port, errc, stdout)
+	if emulated != nil {
+		ps := emulated.pubsub.client
+		stop, err := startBridge(ctx, ps, cfg, host, port, errc, stdout)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		// After the bridge: its subscriptions exist, so no run is lost.
-		stopScheduler := startScheduler(ctx, ps, finishIncidentsJob(cfg), emu.Clock.Now, stdout)
+		stopScheduler := startScheduler(ctx, ps, finishIncidentsJob(cfg), emulated.emu.Clock.Now, stdout)
 		defer stopScheduler()
 	}
 	select {
@@ -226,37 +229,36 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 }
 
+// openServeStore opens the incident store of the emulated GCP: a
+// database of its own in the Firestore emulator at FIRESTORE_EMULATOR_HOST
+// when that is set (as the official client honours it), else in the real
+// Firestore emulator started here (printing a line, since Java takes a
+// few seconds) and stopped when serve ends. Either way the incidents of
+// one run start empty, as its emulated GCP does.
+func openServeStore(ctx context.Context, emu *emulator.Emulator, cfg *config.Config, stdout io.Writer) (*store.Store, error) {
+	o := store.Options{Database: "coopguard-serve-" + strings.ToLower(rand.Text()[:12]), Now: emu.Clock.Now}
+	if host := os.Getenv(firestoreemu.EnvHost); host != "" {
+		fmt.Fprintf(stdout, "  Firestore emulator: %s=%s  database %s\n", firestoreemu.EnvHost, host, o.Database)
+		return store.Open(ctx, cfg.Cloud.GCP.Project, o)
+	}
+	fmt.Fprintln(stdout, "coopguard serve: starting the Firestore emulator (Java, a few seconds)...")
+	fe, err := firestoreemu.Start(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	o.EmulatorHost = fe.Host
+	fmt.Fprintf(stdout, "  Firestore emulator: %s=%s  database %s\n", firestoreemu.EnvHost, fe.Host, o.Database)
+	st, err := store.Open(ctx, cfg.Cloud.GCP.Project, o)
+	if err != nil {
+		fe.Stop()
+		return nil, err
+	}
+	return st.OnClose(fe.Stop), nil
+}
+
 // seedDemo gives the emulated project what a user's project would already
 // have: the managed secrets with one enabled version each. The payload is
 // random and never shown.
-// openServeStore opens the incident store: on real GCP the project's
-// Firestore database; on the emulated GCP the real Firestore emulator,
-// started here (printing a line, since Java takes a few seconds) and
-// stopped when serve ends.
-func openServeStore(ctx context.Context, emu *emulator.Emulator, cfg *config.Config, stdout io.Writer) (*store.Store, error) {
-	o := store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")}
-	if emu != nil {
-		fmt.Fprintln(stdout, "coopguard serve: starting the Firestore emulator (Java, a few seconds)...")
-		fe, err := firestoreemu.Start(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Setenv(firestoreemu.EnvHost, fe.Host); err != nil {
-			fe.Stop()
-			return nil, err
-		}
-		fmt.Fprintf(stdout, "  Firestore emulator: %s=%s  database %s\n", firestoreemu.EnvHost, fe.Host, store.DefaultDatabase)
-		o.Now = emu.Clock.Now
-		st, err := store.Open(ctx, cfg.Cloud.GCP.Project, o)
-		if err != nil {
-			fe.Stop()
-			return nil, err
-		}
-		return st.OnClose(fe.Stop), nil
-	}
-	return store.Open(ctx, cfg.Cloud.GCP.Project, o)
-}
-
 func seedDemo(emu *emulator.Emulator, cfg *config.Config) {
 	for _, id := range cfg.Coopguard.Secrets {
 		emu.SecretManager.SeedSecret(cfg.Cloud.GCP.Project, id, []byte("demo-"+rand.Text()))
@@ -374,20 +376,16 @@ type emulatedPubSub struct {
 	triggers []trigger
 }
 
-// servePubSub is set while an emulated serve runs; without it
-// EmulatorPublish answers 404, as a server without the function would.
-var servePubSub atomic.Pointer[emulatedPubSub]
-
-// functionsHandler serves coopguard's functions (functions.Registered) as
-// the Functions Framework does when deployed: each at /NAME, event
-// functions as CloudEvents over HTTP through the CloudEvents SDK. serve
-// builds it itself, not through funcframework.Start, to put the guard in
-// front. Only an emulated serve adds EmulatorPublish and EmulatorInfo:
-// deployed functions never offer them.
-func functionsHandler(ctx context.Context, emulated bool) (http.Handler, error) {
+// functionsHandler serves env's functions (functions.Handlers) as the
+// Functions Framework does when deployed: each at /NAME, event functions
+// as CloudEvents over HTTP through the CloudEvents SDK. serve builds it
+// itself, not through funcframework.Start, to put the guard in front. Only
+// an emulated serve (emulated not nil) adds EmulatorPublish and
+// EmulatorInfo: deployed functions never offer them.
+func functionsHandler(ctx context.Context, env *functions.Env, emulated *emulatedServe) (http.Handler, error) {
 	log := logger.FromContext(ctx)
 	mux := http.NewServeMux()
-	for _, f := range functions.Registered {
+	for _, f := range functions.Handlers(env) {
 		if f.HTTP != nil {
 			mux.HandleFunc("/"+f.Name, f.HTTP)
 			continue
@@ -411,9 +409,9 @@ func functionsHandler(ctx context.Context, emulated bool) (http.Handler, error) 
 		}
 		mux.Handle("/"+f.Name, h)
 	}
-	if emulated {
-		mux.HandleFunc("/EmulatorPublish", EmulatorPublish)
-		mux.HandleFunc("/EmulatorInfo", EmulatorInfo)
+	if emulated != nil {
+		mux.HandleFunc("/EmulatorPublish", emulated.pubsub.publish)
+		mux.HandleFunc("/EmulatorInfo", emulated.info.serve)
 	}
 	return mux, nil
 }
@@ -436,18 +434,14 @@ type publishInfo struct {
 	DeadLetterTopic string    `json:"deadLetterTopic"`
 }
 
-// EmulatorPublish publishes a message into the embedded emulated Pub/Sub of
-// `coopguard serve`, so that another process (the CLI's drill, a test, a
-// curl) can publish the way Cloud Monitoring, the log sink or Cloud
-// Scheduler would, and the message takes the production path to the
-// functions. POST {topic, data, attributes} answers {messageId, topic};
-// GET lists the topics that trigger functions.
-func EmulatorPublish(w http.ResponseWriter, r *http.Request) {
-	ps := servePubSub.Load()
-	if ps == nil {
-		writeJSONError(w, http.StatusNotFound, "no emulated Pub/Sub here: EmulatorPublish exists only on `coopguard serve` with the emulated GCP")
-		return
-	}
+// publish is EmulatorPublish: it publishes a message into the embedded
+// emulated Pub/Sub of `coopguard serve`, so that another process (the
+// CLI's drill, a test, a curl) can publish the way Cloud Monitoring, the
+// log sink or Cloud Scheduler would, and the message takes the production
+// path to the functions. POST {topic, data, attributes} answers
+// {messageId, topic}; GET lists the topics that trigger functions. A serve
+// on real GCP has no such route (404).
+func (ps *emulatedPubSub) publish(w http.ResponseWriter, r *http.Request) {
 	project := ps.client.Project()
 	switch r.Method {
 	case http.MethodGet:

@@ -13,10 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/functions"
-	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/logger"
-	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // target is where a command acts: in this process against the GCP project
@@ -39,28 +36,10 @@ func (t *target) flags(fs *flag.FlagSet) {
 // direct reports whether the command runs in this process.
 func (t *target) direct() bool { return t.configPath != "" }
 
-// env builds an Env for direct mode.
-func (t *target) env(ctx context.Context) (*functions.Env, func(), error) {
-	cfg, err := config.Load(t.configPath, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	clients, err := gcp.New(ctx, cfg.Cloud.GCP.Project, gcp.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := store.Open(ctx, cfg.Cloud.GCP.Project, store.Options{Database: os.Getenv("COOPGUARD_FIRESTORE_DATABASE")})
-	if err != nil {
-		clients.Close()
-		return nil, nil, err
-	}
-	e, err := functions.NewEnv(cfg, clients, logger.FromContext(ctx), functions.WithStore(st))
-	if err != nil {
-		st.Close()
-		clients.Close()
-		return nil, nil, err
-	}
-	return e, func() { st.Close(); clients.Close() }, nil
+// env builds the Env of direct mode, as a deployed function builds its
+// own; the caller closes it.
+func (t *target) env(ctx context.Context) (*functions.Env, error) {
+	return functions.Open(ctx, t.configPath, logger.FromContext(ctx))
 }
 
 // call sends a request to the server and returns the response; a non-2xx
@@ -131,12 +110,12 @@ func fetch[T any](ctx context.Context, t *target, path string, direct func(conte
 	if !t.direct() {
 		return getJSON[T](ctx, t, path)
 	}
-	e, closeFn, err := t.env(ctx)
+	e, err := t.env(ctx)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	defer closeFn()
+	defer e.Close()
 	return direct(ctx, e)
 }
 

@@ -73,7 +73,7 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Provision puts it back: its own change tells nobody.
-	if code, rep := provision(t, ""); code != 200 {
+	if code, rep := s.provision(t, ""); code != 200 {
 		t.Fatalf("provision = %d: %+v", code, rep.Failed())
 	}
 
@@ -181,7 +181,7 @@ func TestStatusSaysWhenDeaf(t *testing.T) {
 	}
 	deaf := func() string {
 		t.Helper()
-		code, b := do(t, http.MethodGet, "/Status", "", nil)
+		code, b := s.do(t, http.MethodGet, "/Status", "", nil)
 		if code != http.StatusOK {
 			t.Fatalf("Status = %d %s", code, b)
 		}

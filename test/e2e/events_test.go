@@ -62,14 +62,14 @@ func pubsubEnvelope(payload []byte, attrs map[string]string, msgID string) []byt
 
 // postEvent delivers payload to function as Eventarc would and returns the
 // HTTP status.
-func postEvent(t *testing.T, function string, mode ceMode, payload []byte, attrs map[string]string) int {
+func (w *world) postEvent(t *testing.T, function string, mode ceMode, payload []byte, attrs map[string]string) int {
 	t.Helper()
 	id := strconv.FormatInt(eventSeq.Add(1), 10)
-	return postEnvelope(t, function, mode, pubsubEnvelope(payload, attrs, id), id)
+	return w.postEnvelope(t, function, mode, pubsubEnvelope(payload, attrs, id), id)
 }
 
 // postEnvelope sends a raw CloudEvent data body.
-func postEnvelope(t *testing.T, function string, mode ceMode, data []byte, id string) int {
+func (w *world) postEnvelope(t *testing.T, function string, mode ceMode, data []byte, id string) int {
 	t.Helper()
 	var req *http.Request
 	var err error
@@ -77,7 +77,7 @@ func postEnvelope(t *testing.T, function string, mode ceMode, data []byte, id st
 	src := "//pubsub.googleapis.com/projects/coopguard-local/topics/coopguard-alerts"
 	switch mode {
 	case binary:
-		req, err = http.NewRequest(http.MethodPost, baseURL+"/"+function, bytes.NewReader(data))
+		req, err = http.NewRequest(http.MethodPost, w.url+"/"+function, bytes.NewReader(data))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("ce-id", id)
@@ -92,7 +92,7 @@ func postEnvelope(t *testing.T, function string, mode ceMode, data []byte, id st
 			"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
 			"data": json.RawMessage(data),
 		})
-		req, err = http.NewRequest(http.MethodPost, baseURL+"/"+function, bytes.NewReader(body))
+		req, err = http.NewRequest(http.MethodPost, w.url+"/"+function, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/cloudevents+json")
 		}
@@ -116,7 +116,7 @@ func (w *world) finishFollowUps(t *testing.T) int {
 	t.Helper()
 	attrs := map[string]string{"coopguard-job": functions.FinishIncidentsJob}
 	for pass := 1; pass <= fixture.FollowUpTicks; pass++ {
-		if code := postEvent(t, "FinishIncidents", binary, []byte(`{"reason":"scheduled"}`), attrs); code != http.StatusOK {
+		if code := w.postEvent(t, "FinishIncidents", binary, []byte(`{"reason":"scheduled"}`), attrs); code != http.StatusOK {
 			t.Fatalf("FinishIncidents pass %d = %d, want 2xx; logs:\n%s", pass, code, w.logs)
 		}
 		running, err := w.env.Store.FollowUps(context.Background(), 1)

@@ -14,7 +14,7 @@ import (
 // acknowledged with 2xx, so it is not redelivered, and changes nothing.
 func TestFinishIncidentsTakesOnlyItsJob(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
-	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)
 	}
 	const id = "alert-0.n1m3x8a2b7kq"
@@ -30,21 +30,21 @@ func TestFinishIncidentsTakesOnlyItsJob(t *testing.T) {
 		{"no job", []byte(`{"reason":"scheduled"}`), nil},
 		{"not JSON", []byte(`not json`), map[string]string{"coopguard-job": "finish-incidents"}},
 	} {
-		if code := postEvent(t, "FinishIncidents", binary, tc.data, tc.attrs); code != http.StatusOK {
+		if code := s.postEvent(t, "FinishIncidents", binary, tc.data, tc.attrs); code != http.StatusOK {
 			t.Errorf("%s: FinishIncidents = %d, want 200 (acknowledged)", tc.name, code)
 		}
 	}
-	if code := postEnvelope(t, "FinishIncidents", binary, []byte(`{"message":`), "bad-envelope"); code != http.StatusOK {
+	if code := s.postEnvelope(t, "FinishIncidents", binary, []byte(`{"message":`), "bad-envelope"); code != http.StatusOK {
 		t.Errorf("undecodable envelope: FinishIncidents = %d, want 200 (acknowledged)", code)
 	}
 	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - resourceMutations(before); d != 0 {
 		t.Errorf("messages that are not its job made %d mutating calls", d)
 	}
-	if rep := incidents(t)[id]; rep.FollowUp != incident.FollowUpRunning {
+	if rep := s.incidents(t)[id]; rep.FollowUp != incident.FollowUpRunning {
 		t.Errorf("follow-up %q after messages that are not its job, want still running", rep.FollowUp)
 	}
 	s.finishFollowUps(t)
-	if rep := incidents(t)[id]; rep.Outcome != incident.OutcomeComplete {
+	if rep := s.incidents(t)[id]; rep.Outcome != incident.OutcomeComplete {
 		t.Errorf("after its own job's runs: %s (%s), want complete", rep.Outcome, rep.Reason)
 	}
 }

@@ -6,16 +6,12 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -24,33 +20,11 @@ import (
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
-// baseURL is the functions server every test shares: the framework's
-// registry is global, so it is started once.
-var baseURL string
-
 func TestMain(m *testing.M) {
 	os.Unsetenv("FUNCTION_TARGET")
 	// Capture before any goroutine starts: they read os.Stdout/os.Stderr.
 	realErr := os.Stderr
 	captured := captureOutput()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(realErr, err)
-		os.Exit(1)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	go func() {
-		if err := funcframework.StartHostPort("127.0.0.1", strconv.Itoa(port)); err != nil {
-			fmt.Fprintln(realErr, "functions server:", err)
-			os.Exit(1)
-		}
-	}()
-	baseURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
-		fmt.Fprintln(realErr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	if leaked := leaks(captured()); leaked != "" {
 		fmt.Fprintf(realErr, "SECRETS HYGIENE: a secret payload or credential (%q) appeared in the process output\n", leaked)
@@ -102,25 +76,11 @@ func captureOutput() func() string {
 	}
 }
 
-// waitListening polls until addr accepts connections or the deadline passes.
-func waitListening(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server at %s did not start: %w", addr, err)
-		}
-		pollPause()
-	}
-}
-
 // pollPause spaces out connection attempts while polling with a deadline.
 func pollPause() { <-time.After(5 * time.Millisecond) }
 
-// world is one test's emulated GCP and the Env the functions use.
+// world is one test's emulated GCP, the Env the functions use on it, and
+// the functions served on that Env in the real Functions Framework.
 type world struct {
 	emu *emulator.Emulator
 	cfg *config.Config
@@ -129,22 +89,26 @@ type world struct {
 	operator *gcp.Clients
 	env      *functions.Env
 	logs     *fixture.Buffer
+	// url is where the functions answer: url/NAME.
+	url string
 }
 
-// newWorld starts an emulated GCP seeded like the demo project, installs an
-// Env on it for the functions server, and tears both down at the end.
+// newWorld starts an emulated GCP seeded like the demo project, builds an
+// Env on it, serves the functions on that Env, and tears it all down at
+// the end. Worlds share nothing: tests on worlds of their own run in
+// parallel.
 func newWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	t.Helper()
 	f := fixture.NewFunctions(t, mutate...)
-	w := &world{emu: f.Emu, cfg: f.Cfg, clients: f.Clients, operator: f.Operator, env: f.Env, logs: f.Logs}
+	w := &world{emu: f.Emu, cfg: f.Cfg, clients: f.Clients, operator: f.Operator, env: f.Env, logs: f.Logs, url: f.Serve(t)}
 	t.Cleanup(func() { w.checkHygiene(t) })
 	return w
 }
 
-// do sends a request to the functions server and returns status and body.
-func do(t *testing.T, method, path, contentType string, body io.Reader) (int, []byte) {
+// do sends a request to the world's functions and returns status and body.
+func (w *world) do(t *testing.T, method, path, contentType string, body io.Reader) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, baseURL+path, body)
+	req, err := http.NewRequest(method, w.url+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}

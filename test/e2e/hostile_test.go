@@ -83,7 +83,7 @@ func TestHostileVM(t *testing.T) {
 			go func() {
 				code := 0
 				defer func() { done <- code }()
-				code = postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
+				code = s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
 			}()
 			// Containment acts from outside the VM: stop requested, egress
 			// cut, key disabled, while the VM is still shutting down.
@@ -134,7 +134,7 @@ func TestHostileVM(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatalf("HandleAlert did not answer; logs:\n%s", s.logs)
 			}
-			if got := incidents(t)[id]; got.Outcome != incident.OutcomeContained || got.FollowUp != incident.FollowUpRunning {
+			if got := s.incidents(t)[id]; got.Outcome != incident.OutcomeContained || got.FollowUp != incident.FollowUpRunning {
 				t.Errorf("at the answer: %s, follow-up %q; want contained, follow-up running", got.Outcome, got.FollowUp)
 			}
 			// The guest's shutdown ends: the VM is TERMINATED; the
@@ -142,7 +142,7 @@ func TestHostileVM(t *testing.T) {
 			s.emu.Clock.Advance(90 * time.Second)
 			s.finishFollowUps(t)
 
-			rep, ok := incidents(t)[id]
+			rep, ok := s.incidents(t)[id]
 			if !ok {
 				t.Fatalf("incident missing from Status; logs:\n%s", s.logs)
 			}

@@ -52,10 +52,10 @@ func TestStolenTokenRefusedUntilRestore(t *testing.T) {
 	}
 	keyID := planted.GetName()[strings.LastIndex(planted.GetName(), "/")+1:]
 
-	if code := postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := w.postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d; logs:\n%s", code, w.logs)
 	}
-	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep := w.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	got := action(rep, "disable-identity")
 	if got.Result != incident.ResultDone || !strings.Contains(got.Detail, cgactions.IdentityDisabled) ||
 		!strings.Contains(got.Detail, cgactions.FoundPersistence+" keys/"+keyID) {
@@ -97,7 +97,7 @@ func TestStolenTokenRefusedUntilRestore(t *testing.T) {
 	}
 
 	w.finishFollowUps(t)
-	code, _, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
+	code, _, body := w.resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 	if code != http.StatusOK {
 		t.Fatalf("Resolve --restore = %d %s", code, body)
 	}
@@ -109,7 +109,7 @@ func TestStolenTokenRefusedUntilRestore(t *testing.T) {
 		t.Errorf("VM = %s, want RUNNING", st)
 	}
 	// The VM starts only once its identity is back.
-	acts := incidents(t)["alert-0.n1m3x8a2b7kq"].Actions
+	acts := w.incidents(t)["alert-0.n1m3x8a2b7kq"].Actions
 	enable := slices.IndexFunc(acts, func(a incident.ActionResult) bool { return a.Action == "enable-identity" })
 	start := slices.IndexFunc(acts, func(a incident.ActionResult) bool { return a.Action == "start-vm" })
 	switch {

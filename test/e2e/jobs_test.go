@@ -53,11 +53,11 @@ func TestEachJobActsAsItsOwnAccount(t *testing.T) {
 	version := secret + "/versions/1"
 
 	// The responder contains.
-	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)
 	}
 	const id = "alert-0.n1m3x8a2b7kq"
-	if rep := incidents(t)[id]; rep.Outcome != incident.OutcomeContained {
+	if rep := s.incidents(t)[id]; rep.Outcome != incident.OutcomeContained {
 		t.Fatalf("incident %s outcome %q (%s), want contained by the responder", id, rep.Outcome, failures(rep))
 	}
 	s.finishFollowUps(t)
@@ -166,16 +166,16 @@ func TestEachJobActsAsItsOwnAccount(t *testing.T) {
 	}
 
 	// The reader reads: Status lists the incident, Posture runs.
-	if rep, ok := incidents(t)[id]; !ok || rep.Outcome == "" {
+	if rep, ok := s.incidents(t)[id]; !ok || rep.Outcome == "" {
 		t.Errorf("Status (as the reader) does not list incident %s", id)
 	}
-	req, _ := http.NewRequest(http.MethodGet, baseURL+"/Posture", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/Posture", nil)
 	if code, body := send(t, req); code != http.StatusOK {
 		t.Errorf("Posture (as the reader) = %d %s", code, body)
 	}
 
 	// The restorer restores.
-	code, rep, body := resolve(t, `{"id":"`+id+`","restore":true}`)
+	code, rep, body := s.resolve(t, `{"id":"`+id+`","restore":true}`)
 	if code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Fatalf("Resolve (as the restorer) = %d %s", code, body)
 	}

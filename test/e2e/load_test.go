@@ -26,7 +26,7 @@ func TestHTTPFunctionsUnderLoad(t *testing.T) {
 			if i%2 == 0 {
 				method, path = http.MethodPost, "/Provision"
 			}
-			req, _ := http.NewRequest(method, baseURL+path, strings.NewReader(""))
+			req, _ := http.NewRequest(method, w.url+path, strings.NewReader(""))
 			resp, err := client.Do(req)
 			if err != nil {
 				t.Errorf("request %d: %v", i, err)

@@ -48,7 +48,7 @@ func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the sandbox's account writes the incidents log: %v", err)
 	}
-	if code := postEvent(t, "HandleAlert", structured, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", structured, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d, logs:\n%s", code, s.logs)
 	}
 	const id = "alert-0.n1m3x8a2b7kq"

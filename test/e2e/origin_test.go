@@ -50,11 +50,11 @@ func TestKeyReadWhileTheVMIsOff(t *testing.T) {
 				"someone@example.com", s.cfg.Cloud.GCP.ServiceAccount,
 				`"callerIp": "203.0.113.7"`, `"callerIp": "`+inst.GetNetworkInterfaces()[0].GetNetworkIP()+`", "callerNetwork": "`+audit.CallerNetwork(s.cfg.Cloud.GCP.Project)+`"`,
 				"2026-11-22T09:52:09.870Z", s.emu.Clock.Now().UTC().Format(time.RFC3339Nano))
-			if code := postEvent(t, "HandleLogEntry", binary, read, nil); code != http.StatusOK {
+			if code := s.postEvent(t, "HandleLogEntry", binary, read, nil); code != http.StatusOK {
 				t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 			}
 			var got []string
-			for _, r := range incidents(t) {
+			for _, r := range s.incidents(t) {
 				got = append(got, r.Incident.Trigger)
 			}
 			switch {

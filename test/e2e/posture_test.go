@@ -14,11 +14,11 @@ import (
 func TestScheduledRunTurnsPostureDriftIntoNotifyIncident(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	before := s.instance(t).GetStatus()
-	if code := postEvent(t, "RotateKeys", binary, []byte(`{"reason":"scheduled"}`), map[string]string{"coopguard-job": "rotate-keys"}); code != http.StatusOK {
+	if code := s.postEvent(t, "RotateKeys", binary, []byte(`{"reason":"scheduled"}`), map[string]string{"coopguard-job": "rotate-keys"}); code != http.StatusOK {
 		t.Fatalf("RotateKeys = %d\n%s", code, s.logs)
 	}
 	var found *incident.Report
-	for _, r := range incidents(t) {
+	for _, r := range s.incidents(t) {
 		if r.Incident.Source == incident.SourcePosture {
 			found = &r
 		}

@@ -21,9 +21,9 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-func provision(t *testing.T, body string) (int, provisioner.Report) {
+func (w *world) provision(t *testing.T, body string) (int, provisioner.Report) {
 	t.Helper()
-	code, b := do(t, http.MethodPost, "/Provision", "application/json", strings.NewReader(body))
+	code, b := w.do(t, http.MethodPost, "/Provision", "application/json", strings.NewReader(body))
 	var rep provisioner.Report
 	if code == http.StatusOK || code == http.StatusBadGateway || code == http.StatusConflict {
 		if err := json.Unmarshal(b, &rep); err != nil {
@@ -43,7 +43,7 @@ func actions(rep provisioner.Report) map[string]provisioner.Action {
 
 func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 	w := newWorld(t)
-	code, rep := provision(t, "")
+	code, rep := w.provision(t, "")
 	if code != http.StatusOK {
 		t.Fatalf("Provision = %d, report %+v", code, rep)
 	}
@@ -147,7 +147,7 @@ func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 
 	// A second identical call changes nothing and says so.
 	before := w.emu.Faults.TotalMutations()
-	code, rep = provision(t, "")
+	code, rep = w.provision(t, "")
 	if code != http.StatusOK {
 		t.Fatalf("second Provision = %d", code)
 	}
@@ -163,7 +163,7 @@ func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 
 func TestProvisionDryRunChangesNothing(t *testing.T) {
 	w := newWorld(t)
-	code, rep := provision(t, `{"dryRun": true}`)
+	code, rep := w.provision(t, `{"dryRun": true}`)
 	if code != http.StatusOK || !rep.DryRun {
 		t.Fatalf("dry run = %d %+v", code, rep)
 	}
@@ -190,7 +190,7 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 	codes := make([]int, 20)
 	for i := range codes {
 		wg.Go(func() {
-			code, _ := do(t, http.MethodPost, "/Provision", "application/json", strings.NewReader(`{"name":"box-a"}`))
+			code, _ := w.do(t, http.MethodPost, "/Provision", "application/json", strings.NewReader(`{"name":"box-a"}`))
 			codes[i] = code
 		})
 	}
@@ -222,7 +222,7 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 
 func TestProvisionRepairsDrift(t *testing.T) {
 	w := newWorld(t)
-	if code, _ := provision(t, ""); code != http.StatusOK {
+	if code, _ := w.provision(t, ""); code != http.StatusOK {
 		t.Fatal("first provision failed")
 	}
 	ctx := context.Background()
@@ -252,7 +252,7 @@ func TestProvisionRepairsDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, rep := provision(t, "")
+	code, rep := w.provision(t, "")
 	if code != http.StatusOK {
 		t.Fatalf("repair = %d %+v", code, rep)
 	}
@@ -277,7 +277,7 @@ func TestProvisionRefusesForeignInstance(t *testing.T) {
 	w := newWorld(t)
 	p, zone := w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone
 	w.emu.Compute.SeedInstance(p, zone, &computepb.Instance{Name: proto.String("claude-sandbox"), Labels: map[string]string{"team": "prod"}})
-	code, rep := provision(t, "")
+	code, rep := w.provision(t, "")
 	if code != http.StatusBadGateway && code != http.StatusConflict {
 		t.Fatalf("Provision over a foreign VM = %d, want an error status", code)
 	}
@@ -303,7 +303,7 @@ func TestProvisionRetriesTransientFaults(t *testing.T) {
 	w := newWorld(t)
 	w.emu.Faults.FailNext("compute.firewalls.insert", 2, faults.Fault{Code: codes.Unavailable})
 	w.emu.Faults.FailNext("google.cloud.secretmanager.v1.SecretManagerService/UpdateSecret", 1, faults.Fault{Code: codes.Unavailable})
-	code, rep := provision(t, "")
+	code, rep := w.provision(t, "")
 	if code != http.StatusOK {
 		t.Fatalf("Provision with transient faults = %d: %+v", code, rep.Failed())
 	}
@@ -327,7 +327,7 @@ func TestProvisionBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, b := do(t, tt.method, "/Provision", "application/json", bytes.NewBufferString(tt.body))
+			code, b := w.do(t, tt.method, "/Provision", "application/json", bytes.NewBufferString(tt.body))
 			if code != tt.want || !strings.Contains(string(b), tt.says) {
 				t.Errorf("= %d %s, want %d saying %q", code, b, tt.want, tt.says)
 			}
@@ -340,10 +340,10 @@ func TestProvisionBadInput(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	w := newWorld(t)
-	if code, _ := provision(t, ""); code != http.StatusOK {
+	if code, _ := w.provision(t, ""); code != http.StatusOK {
 		t.Fatal("provision failed")
 	}
-	code, b := do(t, http.MethodGet, "/Status", "", nil)
+	code, b := w.do(t, http.MethodGet, "/Status", "", nil)
 	if code != http.StatusOK {
 		t.Fatalf("Status = %d %s", code, b)
 	}
@@ -365,7 +365,7 @@ func TestStatus(t *testing.T) {
 	if strings.Contains(string(b), "SECRET-PAYLOAD") || strings.Contains(w.logs.String(), "SECRET-PAYLOAD") {
 		t.Error("a secret payload reached the Status response or the logs")
 	}
-	if code, _ := do(t, http.MethodPost, "/Status", "", nil); code != http.StatusMethodNotAllowed {
+	if code, _ := w.do(t, http.MethodPost, "/Status", "", nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /Status = %d, want 405", code)
 	}
 }

@@ -18,21 +18,21 @@ import (
 // Run verified before passing the request on.
 const oncall = "oncall@example.com"
 
-func resolve(t *testing.T, body string) (int, incident.Report, string) {
+func (w *world) resolve(t *testing.T, body string) (int, incident.Report, string) {
 	t.Helper()
-	return resolveAs(t, body, idToken(oncall))
+	return w.resolveAs(t, body, idToken(oncall))
 }
 
 // resolveAs posts body to Resolve with the Authorization header auth.
-func resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
+func (w *world) resolveAs(t *testing.T, body, auth string) (int, incident.Report, string) {
 	t.Helper()
-	return resolveWith(t, body, map[string]string{"Authorization": auth})
+	return w.resolveWith(t, body, map[string]string{"Authorization": auth})
 }
 
 // resolveWith posts body to Resolve with the non-empty headers given.
-func resolveWith(t *testing.T, body string, headers map[string]string) (int, incident.Report, string) {
+func (w *world) resolveWith(t *testing.T, body string, headers map[string]string) (int, incident.Report, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/Resolve", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, w.url+"/Resolve", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func signedToken(email, signature string) string {
 func TestResolveCallerIsTheToken(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	// Contained or incomplete, the incident is in the store and resolvable.
-	postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
+	s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
 	const id = `{"id":"alert-0.n1m3x8a2b7kq"}`
 	tests := []struct {
 		name, body, auth, serverless string
@@ -88,7 +88,7 @@ func TestResolveCallerIsTheToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, body := resolveWith(t, tt.body, map[string]string{"Authorization": tt.auth, "X-Serverless-Authorization": tt.serverless})
+			code, _, body := s.resolveWith(t, tt.body, map[string]string{"Authorization": tt.auth, "X-Serverless-Authorization": tt.serverless})
 			if code != tt.want || !strings.Contains(body, tt.says) {
 				t.Errorf("= %d %s, want %d saying %q", code, body, tt.want, tt.says)
 			}
@@ -108,12 +108,12 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 			s := newSandbox(t)
 			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "`+tt.name+`"`)
-			if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
+			if code := s.postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 				t.Fatalf("HandleAlert = %d", code)
 			}
 			ag.awaitAck(t, s.world, "alert-0.n1m3x8a2b7kq")
 			s.finishFollowUps(t)
-			code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
+			code, rep, body := s.resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 			if code != http.StatusOK {
 				t.Fatalf("Resolve = %d %s", code, body)
 			}
@@ -132,7 +132,7 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 			if got := s.versionStates(t); !slices.Equal(got, []string{"ENABLED"}) {
 				t.Errorf("versions = %v, want the disabled one re-enabled", got)
 			}
-			timeline := incidents(t)["alert-0.n1m3x8a2b7kq"]
+			timeline := s.incidents(t)["alert-0.n1m3x8a2b7kq"]
 			var names []string
 			for _, a := range timeline.Actions {
 				names = append(names, a.Action)
@@ -149,11 +149,11 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 
 func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
-	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
 	}
 	s.finishFollowUps(t)
-	code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq"}`)
+	code, rep, body := s.resolve(t, `{"id":"alert-0.n1m3x8a2b7kq"}`)
 	if code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Fatalf("Resolve = %d %s", code, body)
 	}
@@ -164,7 +164,7 @@ func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
 
 func TestResolveRefusals(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
-	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
 	}
 	s.finishFollowUps(t)
@@ -188,7 +188,7 @@ func TestResolveRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, body := resolve(t, tt.body)
+			code, _, body := s.resolve(t, tt.body)
 			if code != tt.want || !strings.Contains(body, tt.says) {
 				t.Errorf("= %d %s, want %d saying %q", code, body, tt.want, tt.says)
 			}

@@ -33,7 +33,7 @@ type sandboxWorld struct {
 func newSandbox(t *testing.T, mutate ...func(*config.Config)) *sandboxWorld {
 	t.Helper()
 	w := newWorld(t, mutate...)
-	if code, rep := provision(t, ""); code != http.StatusOK {
+	if code, rep := w.provision(t, ""); code != http.StatusOK {
 		t.Fatalf("provision = %d: %+v", code, rep.Failed())
 	}
 	inst, ok := w.emu.Compute.Instance(w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone, w.cfg.VM.Name)
@@ -72,9 +72,9 @@ func (s *sandboxWorld) versionStates(t *testing.T) []string {
 }
 
 // incidents returns the reports Status lists.
-func incidents(t *testing.T) map[string]incident.Report {
+func (w *world) incidents(t *testing.T) map[string]incident.Report {
 	t.Helper()
-	code, b := do(t, http.MethodGet, "/Status", "", nil)
+	code, b := w.do(t, http.MethodGet, "/Status", "", nil)
 	if code != http.StatusOK {
 		t.Fatalf("Status = %d %s", code, b)
 	}
@@ -108,7 +108,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 				t.Fatal(err)
 			}
 			sent := s.emu.Clock.Now()
-			if code := postEvent(t, "HandleAlert", mode, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+			if code := s.postEvent(t, "HandleAlert", mode, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 				t.Fatalf("HandleAlert = %d, logs:\n%s", code, s.logs)
 			}
 			if took := s.emu.Clock.Now().Sub(sent); took > 10*time.Second {
@@ -127,7 +127,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 			if !strings.HasPrefix(inst.GetLabels()["coopguard-incident"], "alert-0-n1m3x8a2b7kq") {
 				t.Errorf("labels = %v, want coopguard-incident", inst.GetLabels())
 			}
-			if rep := incidents(t)["alert-0.n1m3x8a2b7kq"]; rep.Outcome != incident.OutcomeContained || rep.FollowUp != incident.FollowUpRunning {
+			if rep := s.incidents(t)["alert-0.n1m3x8a2b7kq"]; rep.Outcome != incident.OutcomeContained || rep.FollowUp != incident.FollowUpRunning {
 				t.Errorf("at the answer the incident is %s, follow-up %q; want contained and running", rep.Outcome, rep.FollowUp)
 			}
 			if n := len(s.emu.Compute.Snapshots(s.cfg.Cloud.GCP.Project)); n != 0 {
@@ -143,7 +143,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 			if n := len(s.emu.Compute.Snapshots(s.cfg.Cloud.GCP.Project)); n != 1 {
 				t.Errorf("%d snapshots, want 1", n)
 			}
-			rep, ok := incidents(t)["alert-0.n1m3x8a2b7kq"]
+			rep, ok := s.incidents(t)["alert-0.n1m3x8a2b7kq"]
 			if !ok {
 				t.Fatalf("incident missing from Status; logs:\n%s", s.logs)
 			}
@@ -193,7 +193,7 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 	s := newSandbox(t)
 	ag := startAgents(t, s.world, s.cfg.VM.Name)
 	payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "quarantine"`)
-	if code := postEvent(t, "HandleAlert", structured, payload, nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", structured, payload, nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d\n%s", code, s.logs)
 	}
 	// The VM stays up, so the watcher stops the agents and says so; its
@@ -216,7 +216,7 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 			t.Error("the watcher killed root's tmux server, which is no agent user's")
 		}
 	}
-	for _, a := range incidents(t)["alert-0.n1m3x8a2b7kq"].Actions {
+	for _, a := range s.incidents(t)["alert-0.n1m3x8a2b7kq"].Actions {
 		if a.Action == "agents-ack" && !strings.Contains(a.Detail, "reported by the VM (unverified): stopped alert-0.n1m3x8a2b7kq ") {
 			t.Errorf("agents-ack detail = %q, want the VM's unverified report naming the incident", a.Detail)
 		}
@@ -270,9 +270,9 @@ func TestAlertsThatDoNothing(t *testing.T) {
 			before := resourceMutations(s.emu.Faults.MutationSnapshot())
 			var code int
 			if tt.raw != nil {
-				code = postEnvelope(t, "HandleAlert", binary, tt.raw, "raw-"+tt.name)
+				code = s.postEnvelope(t, "HandleAlert", binary, tt.raw, "raw-"+tt.name)
 			} else {
-				code = postEvent(t, "HandleAlert", binary, []byte(tt.payload), nil)
+				code = s.postEvent(t, "HandleAlert", binary, []byte(tt.payload), nil)
 			}
 			if code/100 != 2 {
 				t.Errorf("HandleAlert = %d, want 2xx (acknowledged)", code)
@@ -281,12 +281,12 @@ func TestAlertsThatDoNothing(t *testing.T) {
 				t.Errorf("%d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
 			}
 			if tt.refused != "" {
-				rep, ok := incidents(t)[tt.refused]
+				rep, ok := s.incidents(t)[tt.refused]
 				if !ok || rep.Outcome != incident.OutcomeRefused || rep.Reason == "" {
 					t.Errorf("report = %+v, want refused with a reason", rep)
 				}
 			}
-			if rep, ok := incidents(t)[tt.ignored]; tt.ignored != "" && ok {
+			if rep, ok := s.incidents(t)[tt.ignored]; tt.ignored != "" && ok {
 				t.Errorf("report = %+v, want none: not coopguard's policy for that sandbox", rep)
 			}
 		})
@@ -306,10 +306,10 @@ func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make([]int, 30)
 	for i := range codes {
-		wg.Go(func() { codes[i] = postEvent(t, "HandleAlert", binary, payload, nil) })
+		wg.Go(func() { codes[i] = s.postEvent(t, "HandleAlert", binary, payload, nil) })
 	}
 	wg.Wait()
-	codes = append(codes, postEvent(t, "HandleAlert", structured, payload, nil))
+	codes = append(codes, s.postEvent(t, "HandleAlert", structured, payload, nil))
 	for i, c := range codes {
 		if c != http.StatusOK {
 			t.Errorf("delivery %d = %d", i, c)
@@ -325,14 +325,14 @@ func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
 	}
 	// A second, distinct incident on the contained sandbox changes nothing.
 	second := s.alert(t, "monitoring-incident-open.json", "0.n1m3x8a2b7kq", "0.second")
-	if code := postEvent(t, "HandleAlert", binary, second, nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, second, nil); code != http.StatusOK {
 		t.Fatalf("second incident = %d", code)
 	}
 	s.finishFollowUps(t)
 	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - resourceMutations(after); d != 0 {
 		t.Errorf("second incident made %d mutating calls: %v", d, s.emu.Faults.MutationSnapshot())
 	}
-	rep := incidents(t)["alert-0.second"]
+	rep := s.incidents(t)["alert-0.second"]
 	for _, a := range rep.Actions {
 		if a.Action != "collect-logs" && a.Result != incident.ResultAlready {
 			t.Errorf("second incident: %s = %s, want already", a.Action, a.Result)
@@ -360,10 +360,10 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 	// return 5xx so Pub/Sub redelivers.
 	s.emu.Faults.FailNext("compute.instances.stop", 5, faults.Fault{Code: codes.Unavailable})
 	payload := s.alert(t, "monitoring-incident-open.json")
-	if code := postEvent(t, "HandleAlert", binary, payload, nil); code/100 != 5 {
+	if code := s.postEvent(t, "HandleAlert", binary, payload, nil); code/100 != 5 {
 		t.Fatalf("first delivery = %d, want 5xx", code)
 	}
-	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep := s.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	if rep.Outcome != incident.OutcomeIncomplete {
 		t.Errorf("outcome = %s, want incomplete", rep.Outcome)
 	}
@@ -380,10 +380,10 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 		}
 	}
 	mut := s.emu.Faults.MutationSnapshot()
-	if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 		t.Fatalf("redelivery = %d", code)
 	}
-	rep = incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep = s.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	if rep.Outcome != incident.OutcomeContained {
 		t.Errorf("after redelivery outcome = %s", rep.Outcome)
 	}
@@ -413,7 +413,7 @@ func TestLogEntriesDriveRules(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			s := newSandbox(t, fastAgentTimeout)
 			entry := s.alert(t, tt.file)
-			if code := postEvent(t, "HandleLogEntry", binary, entry, map[string]string{"logging.googleapis.com/timestamp": "2026-11-22T09:41:03.502Z"}); code != http.StatusOK {
+			if code := s.postEvent(t, "HandleLogEntry", binary, entry, map[string]string{"logging.googleapis.com/timestamp": "2026-11-22T09:41:03.502Z"}); code != http.StatusOK {
 				t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 			}
 			stoppedVM := s.instance(t).GetStatus() != "RUNNING" // the stop requested
@@ -421,7 +421,7 @@ func TestLogEntriesDriveRules(t *testing.T) {
 				t.Errorf("VM stopped = %v, want %v\n%s", stoppedVM, tt.contains, s.logs)
 			}
 			var got string
-			for _, r := range incidents(t) {
+			for _, r := range s.incidents(t) {
 				got = r.Incident.Trigger
 			}
 			if got != tt.rule {
@@ -457,7 +457,7 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 			}
 			entry := strings.Replace(tt.entry, `"insertId": "`, `"insertId": "spoof`+strconv.Itoa(i), 1)
 			before := resourceMutations(s.emu.Faults.MutationSnapshot())
-			if code := postEvent(t, "HandleLogEntry", binary, []byte(entry), nil); code != http.StatusOK {
+			if code := s.postEvent(t, "HandleLogEntry", binary, []byte(entry), nil); code != http.StatusOK {
 				t.Fatalf("HandleLogEntry = %d, want 200 (acknowledged)", code)
 			}
 			if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - before; d != 0 {
@@ -465,7 +465,7 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := len(incidents(t)); n != 0 {
+	if n := len(s.incidents(t)); n != 0 {
 		t.Errorf("%d incidents from ignored entries, want none", n)
 	}
 	// The sandbox's own account, in an entry that names the production VM:
@@ -476,7 +476,7 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 	if forged == setIAM {
 		t.Fatal("the forgery changed nothing: the sample's shape changed")
 	}
-	if code := postEvent(t, "HandleLogEntry", binary, []byte(forged), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleLogEntry", binary, []byte(forged), nil); code != http.StatusOK {
 		t.Fatalf("HandleLogEntry = %d", code)
 	}
 	if inst, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, "prod-api"); inst.GetStatus() != "RUNNING" || len(inst.GetLabels()) != 1 {
@@ -490,13 +490,13 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 func TestDryRunChangesNothing(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	before := resourceMutations(s.emu.Faults.MutationSnapshot())
-	if code := postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), map[string]string{"coopguard-dry-run": "true"}); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), map[string]string{"coopguard-dry-run": "true"}); code != http.StatusOK {
 		t.Fatalf("= %d", code)
 	}
 	if d := resourceMutations(s.emu.Faults.MutationSnapshot()) - before; d != 0 {
 		t.Errorf("dry run made %d mutations: %v", d, s.emu.Faults.MutationSnapshot())
 	}
-	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep := s.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	if rep.Outcome != incident.OutcomeDryRun {
 		t.Errorf("outcome = %s", rep.Outcome)
 	}

@@ -57,7 +57,7 @@ func newRevokeWorld(t *testing.T) *revokeWorld {
 // line, a log entry (reports, errors), a Pub/Sub message or a report.
 func (w *revokeWorld) noKeyAnywhere(t *testing.T) {
 	t.Helper()
-	_, status := do(t, http.MethodGet, "/Status", "", nil)
+	_, status := w.do(t, http.MethodGet, "/Status", "", nil)
 	places := map[string]string{"the functions' logs": w.logs.String(), "Status": string(status)}
 	for _, e := range w.emu.Logging.AllEntries() {
 		places["log entry "+e.GetLogName()] += e.String()
@@ -92,7 +92,7 @@ func TestRevocationOncePerIncidentAcross100Redeliveries(t *testing.T) {
 	w := newRevokeWorld(t)
 	payload := w.alert(t, "monitoring-incident-open.json")
 	for i := range 100 {
-		if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
+		if code := w.postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 			t.Fatalf("delivery %d = %d; logs:\n%s", i+1, code, w.logs)
 		}
 	}
@@ -106,7 +106,7 @@ func TestRevocationOncePerIncidentAcross100Redeliveries(t *testing.T) {
 	if w.keyStatus() != anthropic.StatusInactive {
 		t.Errorf("key status = %s, want inactive", w.keyStatus())
 	}
-	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep := w.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	a := action(rep, "revoke-key")
 	if rep.Outcome != incident.OutcomeContained || a.Result != incident.ResultDone || !strings.HasPrefix(a.Detail, cgactions.RevokedAtProvider) || !strings.Contains(a.Detail, w.keyID) {
 		t.Errorf("outcome %s, revoke-key %s %q", rep.Outcome, a.Result, a.Detail)
@@ -118,10 +118,10 @@ func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
 	// More failures than the retry policy's attempts.
 	w.emu.Faults.FailNext(anthropic.MethodUpdate, 50, faults.Fault{Code: codes.Unavailable})
 	payload := w.alert(t, "monitoring-incident-open.json")
-	if code := postEvent(t, "HandleAlert", binary, payload, nil); code/100 != 5 {
+	if code := w.postEvent(t, "HandleAlert", binary, payload, nil); code/100 != 5 {
 		t.Fatalf("first delivery = %d, want 5xx so Pub/Sub redelivers", code)
 	}
-	rep := incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep := w.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	if a := action(rep, "revoke-key"); rep.Outcome != incident.OutcomeIncomplete || a.Result != incident.ResultFailed || !strings.Contains(a.Reason, "529") {
 		t.Fatalf("outcome %s, revoke-key %s %q", rep.Outcome, a.Result, a.Reason)
 	}
@@ -133,10 +133,10 @@ func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
 	}
 	// The provider recovers; the redelivery finishes only what is left.
 	w.emu.Faults.Reset()
-	if code := postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
+	if code := w.postEvent(t, "HandleAlert", binary, payload, nil); code != http.StatusOK {
 		t.Fatalf("redelivery = %d", code)
 	}
-	rep = incidents(t)["alert-0.n1m3x8a2b7kq"]
+	rep = w.incidents(t)["alert-0.n1m3x8a2b7kq"]
 	if a := action(rep, "revoke-key"); rep.Outcome != incident.OutcomeContained || a.Result != incident.ResultDone {
 		t.Errorf("after redelivery: outcome %s, revoke-key %s %q", rep.Outcome, a.Result, a.Reason)
 	}
@@ -150,11 +150,11 @@ func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
 
 func TestRestoreNeverReenablesARevokedKey(t *testing.T) {
 	w := newRevokeWorld(t)
-	if code := postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
+	if code := w.postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)
 	}
 	w.finishFollowUps(t)
-	code, _, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
+	code, _, body := w.resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 	if code == http.StatusOK || !strings.Contains(body, "rotate first (coopguard rotate), then restore") {
 		t.Fatalf("Resolve --restore = %d %s, want a refusal telling to rotate first", code, body)
 	}
@@ -168,7 +168,7 @@ func TestRestoreNeverReenablesARevokedKey(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	code, rep, body := resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
+	code, rep, body := w.resolve(t, `{"id":"alert-0.n1m3x8a2b7kq","restore":true}`)
 	if code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Fatalf("Resolve --restore after rotation = %d %s", code, body)
 	}

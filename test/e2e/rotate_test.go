@@ -25,15 +25,13 @@ var rotateT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 
 const rotateDay = 24 * time.Hour
 
-// rotationWorld is newWorld with the emulated clock frozen at rotateT0,
-// the functions judging ages by it, the incidents topic created, and
+// rotationWorld is newWorld with the emulated clock (by which the
+// functions judge ages) frozen at rotateT0, the incidents topic created, and
 // anthropic-api-key holding one version per age (oldest first).
 func rotationWorld(t *testing.T, ages []time.Duration, mutate ...func(*config.Config)) *world {
 	t.Helper()
 	w := newWorld(t, mutate...)
 	w.emu.Clock.Set(rotateT0)
-	functions.SetClock(w.emu.Clock.Now)
-	t.Cleanup(func() { functions.SetClock(nil) })
 	ctx := context.Background()
 	p := w.cfg.Cloud.GCP.Project
 	if _, err := w.clients.PubSub.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + p + "/topics/" + w.cfg.Coopguard.Topics.Incidents}); err != nil {
@@ -73,7 +71,7 @@ func (w *world) secretMutations() int {
 // postPubSub delivers msg to the functions server as Eventarc does: a
 // messagePublished CloudEvent in binary mode (ce-* headers) or, with
 // structured, as application/cloudevents+json.
-func postPubSub(t *testing.T, path string, msg events.PubSubMessage, structured bool) (int, string) {
+func (w *world) postPubSub(t *testing.T, path string, msg events.PubSubMessage, structured bool) (int, string) {
 	t.Helper()
 	data, err := events.EncodePubSub(msg)
 	if err != nil {
@@ -86,13 +84,13 @@ func postPubSub(t *testing.T, path string, msg events.PubSubMessage, structured 
 			"source":          "//pubsub.googleapis.com/projects/coopguard-local/topics/coopguard-rotation",
 			"datacontenttype": "application/json", "data": json.RawMessage(data),
 		})
-		req, err = http.NewRequest(http.MethodPost, baseURL+path, bytes.NewReader(body))
+		req, err = http.NewRequest(http.MethodPost, w.url+path, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/cloudevents+json")
 	} else {
-		req, err = http.NewRequest(http.MethodPost, baseURL+path, bytes.NewReader(data))
+		req, err = http.NewRequest(http.MethodPost, w.url+path, bytes.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,9 +125,9 @@ var (
 	}
 )
 
-func statusSecret(t *testing.T) functions.SecretStatus {
+func (w *world) statusSecret(t *testing.T) functions.SecretStatus {
 	t.Helper()
-	code, body := do(t, http.MethodGet, "/Status", "", nil)
+	code, body := w.do(t, http.MethodGet, "/Status", "", nil)
 	if code != http.StatusOK {
 		t.Fatalf("Status = %d %s", code, body)
 	}
@@ -153,17 +151,17 @@ func TestRotateKeysThroughTheServer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := rotationWorld(t, []time.Duration{120 * rotateDay, 91 * rotateDay})
-			before := statusSecret(t)
+			before := w.statusSecret(t)
 			if !before.RotationDue || len(before.Versions) != 2 || before.Versions[0].AgeSeconds != int64(91*rotateDay/time.Second) {
 				t.Fatalf("Status before = %+v, want due with ages", before)
 			}
-			if code, body := postPubSub(t, "/RotateKeys", tc.msg, tc.structured); code != http.StatusOK {
+			if code, body := w.postPubSub(t, "/RotateKeys", tc.msg, tc.structured); code != http.StatusOK {
 				t.Fatalf("RotateKeys = %d %s", code, body)
 			}
 			if got := w.keyStates(); got != "DISABLED,ENABLED" {
 				t.Errorf("states = %s", got)
 			}
-			after := statusSecret(t)
+			after := w.statusSecret(t)
 			if after.Versions[1].State != "DISABLED" || !after.RotationDue {
 				t.Errorf("Status after = %+v", after)
 			}
@@ -172,7 +170,7 @@ func TestRotateKeysThroughTheServer(t *testing.T) {
 			}
 			// Redelivery (Pub/Sub is at least once) changes nothing.
 			m := w.secretMutations()
-			if code, body := postPubSub(t, "/RotateKeys", tc.msg, tc.structured); code != http.StatusOK {
+			if code, body := w.postPubSub(t, "/RotateKeys", tc.msg, tc.structured); code != http.StatusOK {
 				t.Fatalf("redelivery = %d %s", code, body)
 			}
 			if n := w.secretMutations() - m; n != 0 {
@@ -186,7 +184,7 @@ func TestRotateKeysAcknowledgesTestMessages(t *testing.T) {
 	w := rotationWorld(t, []time.Duration{120 * rotateDay, 91 * rotateDay})
 	msg := secretRotateMsg
 	msg.Attributes = map[string]string{"eventType": "TOPIC_CONFIGURED", "secretId": "projects/123456789012/secrets/anthropic-api-key"}
-	if code, body := postPubSub(t, "/RotateKeys", msg, false); code != http.StatusOK {
+	if code, body := w.postPubSub(t, "/RotateKeys", msg, false); code != http.StatusOK {
 		t.Fatalf("RotateKeys = %d %s, want 200 (acknowledged)", code, body)
 	}
 	if got := w.keyStates(); got != "ENABLED,ENABLED" || w.secretMutations() != 0 {
@@ -212,7 +210,7 @@ func TestRotateKeysKeySourceFailureIsRedelivered(t *testing.T) {
 	})
 	w.emu.SecretManager.SeedVersions(w.cfg.Cloud.GCP.Project, "mint-credential", []byte("e2e-CRED-value"))
 
-	status, body := postPubSub(t, "/RotateKeys", schedulerMsg, false)
+	status, body := w.postPubSub(t, "/RotateKeys", schedulerMsg, false)
 	if status != http.StatusInternalServerError {
 		t.Fatalf("RotateKeys = %d %s, want 500 so Pub/Sub redelivers", status, body)
 	}
@@ -226,13 +224,13 @@ func TestRotateKeysKeySourceFailureIsRedelivered(t *testing.T) {
 	}
 
 	code.Store(http.StatusOK)
-	if status, body := postPubSub(t, "/RotateKeys", schedulerMsg, false); status != http.StatusOK {
+	if status, body := w.postPubSub(t, "/RotateKeys", schedulerMsg, false); status != http.StatusOK {
 		t.Fatalf("redelivery = %d %s", status, body)
 	}
 	if got := w.keyStates(); got != "DISABLED,ENABLED,ENABLED" {
 		t.Errorf("states = %s", got)
 	}
-	if s := statusSecret(t); s.RotationDue {
+	if s := w.statusSecret(t); s.RotationDue {
 		t.Errorf("Status = %+v, want not due after the new key", s)
 	}
 }

@@ -19,7 +19,7 @@ import (
 func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 	s := newSandbox(t, fastAgentTimeout)
 	const second = "second-sandbox"
-	if code, rep := provision(t, `{"name":"`+second+`"}`); code != http.StatusOK {
+	if code, rep := s.provision(t, `{"name":"`+second+`"}`); code != http.StatusOK {
 		t.Fatalf("provision %s = %d: %+v", second, code, rep.Failed())
 	}
 	id, err := provisioner.ServiceAccountID(second)
@@ -46,16 +46,16 @@ func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 	}
 	vm, _ := s.emu.Compute.Instance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, second)
 	read = strings.ReplaceAll(read, `"callerIp": "203.0.113.7"`, `"callerIp": "`+vm.GetNetworkInterfaces()[0].GetNetworkIP()+`", "callerNetwork": "`+audit.CallerNetwork(s.cfg.Cloud.GCP.Project)+`"`)
-	if code := postEvent(t, "HandleLogEntry", binary, []byte(read), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleLogEntry", binary, []byte(read), nil); code != http.StatusOK {
 		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 	}
-	if n := len(incidents(t)); n != 0 {
+	if n := len(s.incidents(t)); n != 0 {
 		t.Errorf("%d incidents from sandbox %s reading its own key, want none", n, second)
 	}
 
 	// The second sandbox's account changes IAM policy.
 	call := strings.ReplaceAll(string(s.alert(t, "logentry-setiampolicy-by-sandbox-sa.json")), configured, account)
-	if code := postEvent(t, "HandleLogEntry", binary, []byte(call), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleLogEntry", binary, []byte(call), nil); code != http.StatusOK {
 		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 	}
 	if st := status(second); st != "TERMINATED" && st != "STOPPING" {
@@ -65,12 +65,12 @@ func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
 		t.Errorf("the configured sandbox %s is %s: another sandbox's call must not touch it", s.cfg.VM.Name, st)
 	}
 	var found bool
-	for _, r := range incidents(t) {
+	for _, r := range s.incidents(t) {
 		if r.Instance == second && r.Incident.Trigger == "sandbox-sa-privileged-call" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no incident on %s triggered by sandbox-sa-privileged-call: %v", second, incidents(t))
+		t.Errorf("no incident on %s triggered by sandbox-sa-privileged-call: %v", second, s.incidents(t))
 	}
 }

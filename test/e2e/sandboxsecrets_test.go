@@ -72,7 +72,7 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				}
 			}
 			for _, body := range []string{"", `{"name":"` + second + `"}`} {
-				if code, rep := provision(t, body); code != http.StatusOK {
+				if code, rep := w.provision(t, body); code != http.StatusOK {
 					t.Fatalf("provision %s = %d: %+v", body, code, rep.Failed())
 				}
 			}
@@ -99,7 +99,7 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 
 			// Status (the reader, under its widened condition) shows
 			// each sandbox's own key.
-			code, b := do(t, http.MethodGet, "/Status", "", nil)
+			code, b := w.do(t, http.MethodGet, "/Status", "", nil)
 			var st functions.StatusReport
 			if err := json.Unmarshal(b, &st); code != http.StatusOK || err != nil {
 				t.Fatalf("Status = %d %v %s", code, err, b)
@@ -121,7 +121,7 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 				event = []byte(strings.ReplaceAll(string(s.alert(t, "logentry-setiampolicy-by-sandbox-sa.json")), s.cfg.Cloud.GCP.ServiceAccount, target.account))
 				fn = "HandleLogEntry"
 			}
-			if code := postEvent(t, fn, binary, event, nil); code != http.StatusOK {
+			if code := w.postEvent(t, fn, binary, event, nil); code != http.StatusOK {
 				t.Fatalf("%s = %d\n%s", fn, code, s.logs)
 			}
 
@@ -151,7 +151,7 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 			}
 			check("at the answer")
 			var targetID string
-			for _, r := range incidents(t) {
+			for _, r := range w.incidents(t) {
 				if r.Instance == bystander.name {
 					t.Errorf("an incident on %s, the sandbox nobody contained: %s", bystander.name, r.Incident.ID)
 				}
@@ -175,7 +175,7 @@ func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
 
 			// The restorer re-enables the contained sandbox's own versions
 			// (its condition names them) and nothing of the other's.
-			if code, _, body := resolve(t, `{"id":"`+targetID+`","restore":true}`); code != http.StatusOK {
+			if code, _, body := w.resolve(t, `{"id":"`+targetID+`","restore":true}`); code != http.StatusOK {
 				t.Fatalf("Resolve --restore %s = %d %s", targetID, code, body)
 			}
 			for _, b := range []box{target, bystander} {
@@ -224,7 +224,7 @@ func vmStatus(s *sandboxWorld, name string) string {
 func TestRotateKeysCoversEverySandboxsKey(t *testing.T) {
 	w := newWorld(t, fastAgentTimeout)
 	for _, body := range []string{"", `{"name":"sbx2"}`} {
-		if code, rep := provision(t, body); code != http.StatusOK {
+		if code, rep := w.provision(t, body); code != http.StatusOK {
 			t.Fatalf("provision %s = %d: %+v", body, code, rep.Failed())
 		}
 	}
@@ -237,14 +237,12 @@ func TestRotateKeysCoversEverySandboxsKey(t *testing.T) {
 		}
 	}
 	w.emu.Clock.Set(rotateT0)
-	functions.SetClock(w.emu.Clock.Now)
-	t.Cleanup(func() { functions.SetClock(nil) })
 	w.emu.SecretManager.SetVersionCreateTime(own+"/versions/1", rotateT0.Add(-120*rotateDay))
 	w.emu.SecretManager.SetVersionCreateTime(own+"/versions/2", rotateT0.Add(-91*rotateDay))
 	configured := secretPath(p, w.cfg.Coopguard.Secrets[0])
 	w.emu.SecretManager.SetVersionCreateTime(configured+"/versions/1", rotateT0.Add(-rotateDay))
 
-	if code, body := postPubSub(t, "/RotateKeys", schedulerMsg, false); code != http.StatusOK {
+	if code, body := w.postPubSub(t, "/RotateKeys", schedulerMsg, false); code != http.StatusOK {
 		t.Fatalf("RotateKeys = %d %s\n%s", code, body, w.logs)
 	}
 	states := func(name string) string {
@@ -264,7 +262,7 @@ func TestRotateKeysCoversEverySandboxsKey(t *testing.T) {
 	rotate := events.PubSubMessage{MessageID: "rotate-sbx2", Attributes: map[string]string{
 		"eventType": "SECRET_ROTATE", "secretId": own, "dataFormat": "JSON_API_V1", "timestamp": "2026-11-22T06:00:00.123456Z",
 	}, Data: []byte(`{"name":"` + own + `","rotation":{"rotationPeriod":"7776000s"}}`)}
-	if code, body := postPubSub(t, "/RotateKeys", rotate, false); code != http.StatusOK {
+	if code, body := w.postPubSub(t, "/RotateKeys", rotate, false); code != http.StatusOK {
 		t.Fatalf("RotateKeys (SECRET_ROTATE for sbx2's key) = %d %s", code, body)
 	}
 	if strings.Contains(w.logs.String(), "SECRET_ROTATE for a secret coopguard does not manage") {

@@ -58,7 +58,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 		return config.AccountEmail(id, project)
 	}
 	for _, name := range []string{"sbx2", "sbx3"} {
-		if code, rep := provision(t, `{"name":"`+name+`"}`); code != http.StatusOK {
+		if code, rep := s.provision(t, `{"name":"`+name+`"}`); code != http.StatusOK {
 			t.Fatalf("provision %s = %d: %+v", name, code, rep.Failed())
 		}
 	}
@@ -76,7 +76,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, 1, 1); failed != 0 {
 		t.Fatalf("the first incident's delivery failed\n%s", s.logs)
 	}
-	first := onlyIncidentOn(t, s.cfg.VM.Name)
+	first := s.onlyIncidentOn(t, s.cfg.VM.Name)
 	if first.Outcome != incident.OutcomeContained {
 		t.Fatalf("the first sandbox's incident is %s (%s), want contained", first.Outcome, first.Reason)
 	}
@@ -111,7 +111,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	}
 
 	// One incident for the storm, the events appended to it.
-	storm := onlyIncidentOn(t, s.cfg.VM.Name)
+	storm := s.onlyIncidentOn(t, s.cfg.VM.Name)
 	if storm.Incident.ID != first.Incident.ID {
 		t.Errorf("the storm's incident is %s, want the first one, %s", storm.Incident.ID, first.Incident.ID)
 	}
@@ -130,7 +130,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 
 	// The follow-ups end complete, their evidence read within the quota.
 	s.finishFollowUps(t)
-	for _, r := range incidents(t) {
+	for _, r := range s.incidents(t) {
 		if r.Outcome != incident.OutcomeComplete {
 			t.Errorf("incident %s on %s ended %s (%s), want complete", r.Incident.ID, r.Instance, r.Outcome, r.Reason)
 		}
@@ -139,7 +139,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 		t.Errorf("the operator's entries.list after the follow-ups: %v", err)
 	}
 	// Restore is not held by the appended events.
-	if code, rep, body := resolve(t, `{"id":"`+first.Incident.ID+`","restore":true}`); code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
+	if code, rep, body := s.resolve(t, `{"id":"`+first.Incident.ID+`","restore":true}`); code != http.StatusOK || rep.Outcome != incident.OutcomeResolved {
 		t.Errorf("resolve --restore of the storm's incident = %d %s", code, body)
 	}
 	// A later event about the restored sandbox is an incident again; the
@@ -151,7 +151,7 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, 1, 1); failed != 0 {
 		t.Fatalf("the delivery after the restore failed\n%s", s.logs)
 	}
-	if n := len(incidentsOn(t, s.cfg.VM.Name)); n != 2 {
+	if n := len(s.incidentsOn(t, s.cfg.VM.Name)); n != 2 {
 		t.Fatalf("%d incidents on %s after a call following the restore, want 2 (the resolved one, a new one)", n, s.cfg.VM.Name)
 	}
 	added, err := s.operator.Secrets.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
@@ -162,10 +162,10 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	if failed := feed.deliver(t, s.cfg.Cloud.GCP.ServiceAccount, later, 8); failed != 0 {
 		t.Errorf("%d deliveries after the new containment failed", failed)
 	}
-	if n := len(incidentsOn(t, s.cfg.VM.Name)); n != 2 {
+	if n := len(s.incidentsOn(t, s.cfg.VM.Name)); n != 2 {
 		t.Errorf("%d incidents on %s after %d more calls, want still 2", n, s.cfg.VM.Name, later)
 	}
-	for _, r := range incidentsOn(t, s.cfg.VM.Name) {
+	for _, r := range s.incidentsOn(t, s.cfg.VM.Name) {
 		if r.Incident.ID != first.Incident.ID && (r.Appended == nil || r.Appended.Count != later) {
 			t.Errorf("the new incident %s has appended %+v, want %d events", r.Incident.ID, r.Appended, later)
 		}
@@ -181,10 +181,10 @@ func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
 	}
 	// Another principal's call about the contained sandbox is its own
 	// incident, never a line on the sandbox's.
-	if code := postEvent(t, "HandleLogEntry", binary, s.alert(t, "logentry-secret-access-unknown-principal.json"), nil); code != http.StatusOK {
+	if code := s.postEvent(t, "HandleLogEntry", binary, s.alert(t, "logentry-secret-access-unknown-principal.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleLogEntry = %d\n%s", code, s.logs)
 	}
-	if n := len(incidentsOn(t, s.cfg.VM.Name)); n != 3 {
+	if n := len(s.incidentsOn(t, s.cfg.VM.Name)); n != 3 {
 		t.Errorf("%d incidents on %s after another principal's read of the key, want 3 (its own)", n, s.cfg.VM.Name)
 	}
 }
@@ -251,7 +251,7 @@ func timeToContainment(t *testing.T, feed *sinkFeed, s *sandboxWorld, account st
 	took := s.emu.Clock.Now().Sub(start)
 	var out contained
 	out.seconds = took.Seconds()
-	for _, r := range incidents(t) {
+	for _, r := range s.incidents(t) {
 		if strings.Contains(r.Incident.Summary, account) {
 			out.rep = r
 		}
@@ -263,10 +263,10 @@ func timeToContainment(t *testing.T, feed *sinkFeed, s *sandboxWorld, account st
 }
 
 // incidentsOn returns the incidents Status lists on the VM.
-func incidentsOn(t *testing.T, vm string) []incident.Report {
+func (w *world) incidentsOn(t *testing.T, vm string) []incident.Report {
 	t.Helper()
 	var out []incident.Report
-	for _, r := range incidents(t) {
+	for _, r := range w.incidents(t) {
 		if r.Instance == vm {
 			out = append(out, r)
 		}
@@ -276,9 +276,9 @@ func incidentsOn(t *testing.T, vm string) []incident.Report {
 
 // onlyIncidentOn returns the one incident on the VM, failing if there are
 // more or none.
-func onlyIncidentOn(t *testing.T, vm string) incident.Report {
+func (w *world) onlyIncidentOn(t *testing.T, vm string) incident.Report {
 	t.Helper()
-	on := incidentsOn(t, vm)
+	on := w.incidentsOn(t, vm)
 	if len(on) != 1 {
 		var ids []string
 		for _, r := range on {
@@ -359,7 +359,7 @@ func (f *sinkFeed) deliver(t *testing.T, principal string, n, workers int) int {
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				if code := postEvent(t, "HandleLogEntry", binary, batch[i], attrs[i]); code != http.StatusOK {
+				if code := f.w.postEvent(t, "HandleLogEntry", binary, batch[i], attrs[i]); code != http.StatusOK {
 					failed.Add(1)
 				}
 				f.delivered.Add(1)

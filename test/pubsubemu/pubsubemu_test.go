@@ -26,8 +26,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
-	"github.com/cloudevents/sdk-go/v2/event"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -58,48 +56,8 @@ const (
 	subDeadLetter   = "coopguard-dead-letter-sub"
 )
 
-// baseURL is the functions server every test shares: the framework's
-// registry is global, so it is started once.
-var baseURL string
-
-// eventFunctions are the Pub/Sub-triggered functions and their topics'
-// config keys.
-var eventFunctions = map[string]func(context.Context, event.Event) error{
-	"HandleAlert":    functions.HandleAlert,
-	"HandleLogEntry": functions.HandleLogEntry,
-	"RotateKeys":     functions.RotateKeys,
-}
-
 func TestMain(m *testing.M) {
 	os.Unsetenv("FUNCTION_TARGET")
-	// A plain push subscription is not a CloudEvent. The framework turns a
-	// legacy Pub/Sub push body into one when the request path names the
-	// topic (.../projects/P/topics/T), but it serves /HandleAlert at that
-	// exact path only. So each event function is also served under its
-	// name as a subtree, /HandleAlert/projects/P/topics/T, the framework's
-	// own legacy push route.
-	for name, fn := range eventFunctions {
-		if err := funcframework.RegisterCloudEventFunctionContext(context.Background(), "/"+name+"/", fn); err != nil {
-			fmt.Fprintln(os.Stderr, "register", name, err)
-			os.Exit(1)
-		}
-	}
-	port, err := freePort()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	go func() {
-		if err := funcframework.StartHostPort("127.0.0.1", strconv.Itoa(port)); err != nil {
-			fmt.Fprintln(os.Stderr, "functions server:", err)
-			os.Exit(1)
-		}
-	}()
-	baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitListening("127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	os.Exit(m.Run())
 }
 
@@ -110,21 +68,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitListening polls until addr accepts connections or the deadline passes.
-func waitListening(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server at %s did not start: %w", addr, err)
-		}
-		<-time.After(10 * time.Millisecond)
-	}
 }
 
 // pubsubEmulator is a running cloud-pubsub-emulator and a client of it.
@@ -203,15 +146,17 @@ func startEmulator(t *testing.T) *pubsubEmulator {
 
 // deploy creates what deploy/deploy.sh creates on Pub/Sub: the topics, the
 // dead-letter topic and its subscription, and for each event function a
-// push subscription with the dead-letter policy.
-func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config) {
+// push subscription with the dead-letter policy, pushing to the functions
+// at url. Run again, as deploy converges, it points the push
+// subscriptions at url.
+func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config, url string) {
 	t.Helper()
 	ctx := context.Background()
 	project := cfg.Cloud.GCP.Project
 	topic := func(id string) string { return "projects/" + project + "/topics/" + id }
 	tp := cfg.Coopguard.Topics
 	for _, id := range []string{tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, topicDeadLetter} {
-		if _, err := e.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic(id), Labels: map[string]string{"coopguard": "true"}}); err != nil {
+		if _, err := e.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic(id), Labels: map[string]string{"coopguard": "true"}}); err != nil && status.Code(err) != codes.AlreadyExists {
 			t.Fatalf("create topic %s: %v", id, err)
 		}
 	}
@@ -219,16 +164,16 @@ func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config) {
 		Name:                     "projects/" + project + "/subscriptions/" + subDeadLetter,
 		Topic:                    topic(topicDeadLetter),
 		MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
-	}); err != nil {
+	}); err != nil && status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("create %s: %v", subDeadLetter, err)
 	}
 	for name, id := range map[string]string{"HandleAlert": tp.Alerts, "HandleLogEntry": tp.Logs, "RotateKeys": tp.Rotation} {
-		if _, err := e.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-			Name:  "projects/" + project + "/subscriptions/eventarc-local-" + strings.ToLower(name) + "-sub",
-			Topic: topic(id),
-			PushConfig: &pubsubpb.PushConfig{
-				PushEndpoint: baseURL + "/" + name + "/" + topic(id),
-			},
+		sub := "projects/" + project + "/subscriptions/eventarc-local-" + strings.ToLower(name) + "-sub"
+		push := &pubsubpb.PushConfig{PushEndpoint: url + "/" + name + "/" + topic(id)}
+		_, err := e.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name:               sub,
+			Topic:              topic(id),
+			PushConfig:         push,
 			AckDeadlineSeconds: 60,
 			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{
 				DeadLetterTopic:     topic(topicDeadLetter),
@@ -237,7 +182,11 @@ func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config) {
 			// deploy: --min-retry-delay=10s --max-retry-delay=600s;
 			// shortened so five attempts take seconds.
 			RetryPolicy: &pubsubpb.RetryPolicy{MinimumBackoff: durationpb.New(100 * time.Millisecond), MaximumBackoff: durationpb.New(time.Second)},
-		}); err != nil {
+		})
+		if status.Code(err) == codes.AlreadyExists {
+			err = e.client.SubscriptionAdminClient.ModifyPushConfig(ctx, &pubsubpb.ModifyPushConfigRequest{Subscription: sub, PushConfig: push})
+		}
+		if err != nil {
 			t.Fatalf("create the push subscription of %s: %v", name, err)
 		}
 	}
@@ -256,25 +205,28 @@ func (e *pubsubEmulator) publish(t *testing.T, topic string, data []byte, attrs 
 	return id
 }
 
-// world is one emulated GCP with a provisioned sandbox, installed as the
-// functions' Env.
+// world is one emulated GCP with a provisioned sandbox, and the functions
+// served on its Env, where ps pushes.
 type world struct {
 	emu  *emulator.Emulator
 	cfg  *config.Config
 	env  *functions.Env
+	url  string
 	vmID string
 	logs *fixture.Buffer
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, ps *pubsubEmulator) *world {
 	t.Helper()
 	// No watcher runs on this VM: do not wait 20 s for its confirmation.
 	f := fixture.NewFunctions(t, func(c *config.Config) {
 		c.Coopguard.AgentStopTimeout = config.Duration{Duration: 50 * time.Millisecond}
 	})
 	emu, cfg, env, logs := f.Emu, f.Cfg, f.Env, f.Logs
+	url := f.Serve(t)
+	ps.deploy(t, cfg, url)
 
-	resp, err := http.Post(baseURL+"/Provision", "application/json", nil)
+	resp, err := http.Post(url+"/Provision", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +239,7 @@ func newWorld(t *testing.T) *world {
 	if !ok {
 		t.Fatal("no sandbox VM after Provision")
 	}
-	return &world{emu: emu, cfg: cfg, env: env, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
+	return &world{emu: emu, cfg: cfg, env: env, url: url, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
 }
 
 // alert is the shared sample open incident, about this world's VM and
@@ -337,14 +289,9 @@ func TestPushSubscriptions(t *testing.T) {
 	start := time.Now()
 	ps := startEmulator(t)
 	t.Logf("Pub/Sub emulator answered after %.1fs", time.Since(start).Seconds())
-	cfg, err := config.FromBase(config.Demo(), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps.deploy(t, cfg)
 
 	t.Run("alert contains the sandbox", func(t *testing.T) {
-		w := newWorld(t)
+		w := newWorld(t, ps)
 		ps.publish(t, w.cfg.Coopguard.Topics.Alerts, w.alert(t, "0.pushcontain"), nil)
 		// Status lists the incident from its claim on (claimed, then
 		// acting); once it shows a final outcome the response is over and
@@ -352,17 +299,17 @@ func TestPushSubscriptions(t *testing.T) {
 		// On GCP's operation times the answer comes with the VM's stop
 		// requested (STOPPING); the follow-up sees it TERMINATED.
 		eventually(t, 20*time.Second, "the VM's stop requested, the key DISABLED and the report recorded", func() bool {
-			o := reportOutcome(t, "alert-0.pushcontain")
+			o := reportOutcome(t, w, "alert-0.pushcontain")
 			return w.vmStatus() != "RUNNING" && strings.Join(w.versionStates(), ",") == "DISABLED" &&
 				o != "" && o != "claimed" && o != "acting"
 		})
-		if got := reportOutcome(t, "alert-0.pushcontain"); got != "contained" {
+		if got := reportOutcome(t, w, "alert-0.pushcontain"); got != "contained" {
 			t.Errorf("outcome = %q, want contained", got)
 		}
 	})
 
 	t.Run("poison acknowledged, failure dead-lettered", func(t *testing.T) {
-		w := newWorld(t)
+		w := newWorld(t, ps)
 		// Every delivery of an incident fails: the VM will not stop.
 		w.env.Responder.SetRetryPolicy(retry.Policy{Attempts: 2, Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond, PerTry: 5 * time.Second})
 		w.emu.Faults.FailNext("compute.instances.stop", 1000, faults.Fault{Code: codes.Unavailable})
@@ -398,9 +345,9 @@ func TestPushSubscriptions(t *testing.T) {
 }
 
 // reportOutcome is the outcome of incident id as Status lists it, or "".
-func reportOutcome(t *testing.T, id string) string {
+func reportOutcome(t *testing.T, w *world, id string) string {
 	t.Helper()
-	resp, err := http.Get(baseURL + "/Status")
+	resp, err := http.Get(w.url + "/Status")
 	if err != nil {
 		t.Fatal(err)
 	}

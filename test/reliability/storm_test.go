@@ -100,7 +100,7 @@ func alertEvent(tb testing.TB, e *fixture.Env, m events.MonitoringIncident, seq 
 // run delivers every event through HandleAlert with bounded concurrency,
 // as Pub/Sub push would, redelivering on error, and returns the errors of
 // deliveries that never succeeded.
-func (s *storm) run(ctx context.Context) []error {
+func (s *storm) run(ctx context.Context, env *functions.Env) []error {
 	work := make(chan event.Event)
 	var mu sync.Mutex
 	var errs []error
@@ -110,7 +110,7 @@ func (s *storm) run(ctx context.Context) []error {
 			for ev := range work {
 				var err error
 				for range 5 { // Pub/Sub redelivers what fails
-					if err = functions.HandleAlert(ctx, ev); err == nil {
+					if err = env.HandleAlert(ctx, ev); err == nil {
 						break
 					}
 				}
@@ -130,25 +130,24 @@ func (s *storm) run(ctx context.Context) []error {
 	return errs
 }
 
-func stormEnv(tb testing.TB) *fixture.Env {
+// stormEnv is an emulated project and the functions' Env on it.
+func stormEnv(tb testing.TB) (*fixture.Env, *functions.Env) {
 	tb.Helper()
 	e := fixture.New(tb)
-	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.New(io.Discard, slog.LevelError+100), functions.WithStore(e.Store))
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.New(io.Discard, slog.LevelError+100), functions.WithStore(e.Store), functions.WithClock(e.Emu.Clock.Now))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	functions.SetEnv(env)
-	tb.Cleanup(func() { functions.SetEnv(nil) })
-	return e
+	return e, env
 }
 
 // TestStorm: every sandbox that should be contained is, none that should
 // not is, and each action mutates once per sandbox.
 func TestStorm(t *testing.T) {
-	e := stormEnv(t)
+	e, env := stormEnv(t)
 	s := newStorm(t, e)
 	before := e.Emu.Faults.MutationSnapshot()
-	if errs := s.run(fixture.Quiet); len(errs) > 0 {
+	if errs := s.run(fixture.Quiet, env); len(errs) > 0 {
 		t.Fatalf("%d deliveries failed; first: %v", len(errs), errs[0])
 	}
 	// The answers came with the stops requested; the Scheduler's passes
@@ -199,12 +198,12 @@ func BenchmarkStorm(b *testing.B) {
 	var muts int
 	for range b.N {
 		b.StopTimer()
-		e := stormEnv(b)
+		e, env := stormEnv(b)
 		s := newStorm(b, e)
 		before := e.Emu.Faults.MutationSnapshot()
 		b.StartTimer()
 		start := time.Now()
-		if errs := s.run(fixture.Quiet); len(errs) > 0 {
+		if errs := s.run(fixture.Quiet, env); len(errs) > 0 {
 			b.Fatal(errs[0])
 		}
 		secs += time.Since(start).Seconds()

@@ -96,12 +96,10 @@ func BenchmarkClaimCommit(b *testing.B) {
 func BenchmarkStatus(b *testing.B) {
 	e := fixture.New(b)
 	e.SandboxVM(e.Cfg.VM.Name)
-	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.FromContext(fixture.Quiet), functions.WithStore(e.Store))
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.FromContext(fixture.Quiet), functions.WithStore(e.Store), functions.WithClock(e.Emu.Clock.Now))
 	if err != nil {
 		b.Fatal(err)
 	}
-	functions.SetEnv(env)
-	b.Cleanup(func() { functions.SetEnv(nil) })
 	const stored, clients = 1000, 50
 	var wg sync.WaitGroup
 	ids := make(chan int)
@@ -126,7 +124,7 @@ func BenchmarkStatus(b *testing.B) {
 			wg.Go(func() {
 				w := httptest.NewRecorder()
 				t0 := time.Now()
-				functions.Status(w, httptest.NewRequest(http.MethodGet, "/Status", nil))
+				env.Status(w, httptest.NewRequest(http.MethodGet, "/Status", nil))
 				d := time.Since(t0)
 				if w.Code != http.StatusOK {
 					b.Errorf("Status = %d %s", w.Code, w.Body.String())

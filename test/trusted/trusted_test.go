@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,7 +24,6 @@ import (
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
@@ -70,13 +68,11 @@ func TestMain(m *testing.M) {
 }
 
 // helperConfig is what a responder process needs to reach the test's
-// emulated GCP and Firestore, and where it serves.
+// emulated GCP and Firestore.
 type helperConfig struct {
 	ComputeURL, GRPCAddr, PubSubAddr string
 	Identity                         string
 	StoreProject                     string
-	// Port is where the process serves the functions on 127.0.0.1.
-	Port int
 	// Ahead moves the store's clock forward: a redelivery that Pub/Sub
 	// makes after a dead instance's lease ran out.
 	Ahead time.Duration
@@ -113,11 +109,18 @@ func runHelper() int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	functions.SetEnv(env)
-	err = funcframework.StartHostPort("127.0.0.1", strconv.Itoa(hc.Port))
-	fmt.Fprintln(os.Stderr, "helper: serve:", err)
-	return 2
+	url, _, err := fixture.Serve(env, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper: serve:", err)
+		return 2
+	}
+	fmt.Println(servingLine + url)
+	select {}
 }
+
+// servingLine starts the line a responder process prints once it serves,
+// followed by its functions' base URL.
+const servingLine = "responder serving at "
 
 // responder is a responder process (runHelper) started by a test.
 type responder struct {
@@ -133,19 +136,12 @@ type responder struct {
 // killed when the test ends.
 func startResponder(t *testing.T, e *fixture.Env, ahead time.Duration) *responder {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	hc, err := json.Marshal(helperConfig{ComputeURL: e.Emu.ComputeURL, GRPCAddr: e.Emu.GRPCAddr, PubSubAddr: e.Emu.PubSubAddr,
-		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Port: port, Ahead: ahead})
+		Identity: emulator.Responder(e.Cfg.Cloud.GCP.Project), StoreProject: e.Store.Project(), Ahead: ahead})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &responder{cmd: exec.Command(os.Args[0], "-test.run=^$"), url: "http://127.0.0.1:" + strconv.Itoa(port),
-		stderr: &fixture.Buffer{}, exited: make(chan error, 1), cfg: e.Cfg}
+	p := &responder{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &fixture.Buffer{}, exited: make(chan error, 1), cfg: e.Cfg}
 	p.cmd.Env = append(os.Environ(), helperEnv+"="+string(hc))
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -154,13 +150,14 @@ func startResponder(t *testing.T, e *fixture.Env, ahead time.Duration) *responde
 	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(p.kill)
 	for deadline := time.Now().Add(time.Minute); ; {
-		c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.url, "http://"), time.Second)
-		if err == nil {
-			c.Close()
-			return p
+		if _, rest, ok := strings.Cut(p.stderr.String(), servingLine); ok {
+			if url, _, ok := strings.Cut(rest, "\n"); ok {
+				p.url = url
+				return p
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("responder process not serving on %s: %v\n%s", p.url, err, p.stderr.String())
+			t.Fatalf("responder process not serving after a minute:\n%s", p.stderr.String())
 		}
 		select {
 		case err := <-p.exited:
@@ -273,13 +270,14 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	vm := e.SandboxVM(e.Cfg.VM.Name)
-	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.FromContext(ctx), functions.WithStore(e.Store))
+	// Resolve acts as the restorer, as deployed.
+	project := e.Cfg.Cloud.GCP.Project
+	restorer := fixture.DialAs(t, e.Emu, project, config.AccountEmail(config.AccountRestorer, project))
+	env, err := functions.NewEnv(e.Cfg, e.Clients, logger.FromContext(ctx), functions.WithStore(e.Store), functions.WithClock(e.Emu.Clock.Now),
+		functions.WithAccounts(map[string]*gcp.Clients{config.AccountRestorer: restorer}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Resolve acts as the restorer, as deployed.
-	project := e.Cfg.Cloud.GCP.Project
-	env.UseAccount(config.AccountRestorer, fixture.DialAs(t, e.Emu, project, config.AccountEmail(config.AccountRestorer, project)))
 	real := e.Incident("alert-real", vm, incident.PlaybookContain)
 
 	// The sandbox forges while its account still works: containment
