@@ -14,6 +14,7 @@ import (
 // names every drill, an attack prints its chain and ends contained, a
 // benign drill opens no incident, an unknown name is a usage error.
 func TestDrillAttack(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := realMain(context.Background(), []string{"drill", "--attack", "list"}, &out); err != nil {
 		t.Fatal(err)

@@ -179,6 +179,7 @@ func post(t *testing.T, method, url, body string, header map[string]string) (int
 // nothing; the same resolve from the CLI goes through. GET /EmulatorInfo
 // keeps working.
 func TestServeRefusesWebPages(t *testing.T) {
+	t.Parallel()
 	server, _, _ := startServe(t, "--operations", "compressed")
 	ctx := context.Background()
 	run := func(args ...string) string {

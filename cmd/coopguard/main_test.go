@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -17,9 +18,25 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 )
 
+// TestMain shares one Firestore emulator among the package's tests
+// (FIRESTORE_EMULATOR_HOST): each emulated serve keeps its incidents in a
+// database of its own there, and tests that open a store use a project of
+// their own.
+func TestMain(m *testing.M) {
+	if _, err := firestoreemu.Shared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	firestoreemu.StopShared()
+	os.Exit(code)
+}
+
 // TestQuickStart follows README's quick start: serve on the emulated GCP,
-// provision twice, show status, run a drill.
+// provision twice, show status, run a drill. Like `make run` on a machine
+// without FIRESTORE_EMULATOR_HOST, serve starts its own Firestore emulator.
 func TestQuickStart(t *testing.T) {
+	t.Setenv(firestoreemu.EnvHost, "")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,7 @@ func postureServer(t *testing.T) (*gcp.Clients, *config.Config, string) {
 }
 
 func TestPostureCommand(t *testing.T) {
+	t.Parallel()
 	clients, cfg, server := postureServer(t)
 	ctx := context.Background()
 	run := func(args ...string) (string, error) {
@@ -129,6 +130,7 @@ func TestPostureCommand(t *testing.T) {
 }
 
 func TestPostureOnlyGET(t *testing.T) {
+	t.Parallel()
 	_, _, server := postureServer(t)
 	resp, err := http.Post(server+"/Posture", "application/json", nil)
 	if err != nil {
@@ -146,6 +148,7 @@ func TestPostureOnlyGET(t *testing.T) {
 // roles) matches word for word. Lines with times and counts are compared
 // by check and result only; checks the README does not show are allowed.
 func TestReadmePostureSample(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

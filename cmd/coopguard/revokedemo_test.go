@@ -22,6 +22,7 @@ import (
 // emulated Admin API, with the admin key only it may read; seeding twice
 // adds nothing.
 func TestServeDemoRevokesAtTheEmulatedAdminAPI(t *testing.T) {
+	t.Parallel()
 	emu, err := emulator.Start()
 	if err != nil {
 		t.Fatal(err)

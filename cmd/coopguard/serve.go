@@ -43,17 +43,17 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	configPath := fs.String("config", os.Getenv("COOPGUARD_CONFIG"), "config file; without one, coopguard serves a demo sandbox on an emulated GCP")
 	emulated := fs.Bool("emulated", false, "use the embedded emulated GCP even with a config file")
-	operations := fs.String("operations", "gcp", "how long the emulated GCP's operations take: gcp (as in GCP: a VM stop takes up to 90 s, a snapshot minutes) or compressed (done at once, for tests)")
+	operations := fs.String("operations", "gcp", "how long the emulated GCP's operations take: gcp (as in GCP: a VM stop takes up to 90 s, a snapshot minutes), virtual (GCP's durations on the emulated clock, which a wait on an operation moves to its end: no real time passes) or compressed (done at once, for tests)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	profile := compute.GCPLike()
 	switch *operations {
-	case "gcp":
+	case "gcp", "virtual":
 	case "compressed":
 		profile = compute.Compressed
 	default:
-		return fmt.Errorf("serve: --operations %q: use gcp or compressed", *operations)
+		return fmt.Errorf("serve: --operations %q: use gcp, virtual or compressed", *operations)
 	}
 	log := logger.FromContext(ctx)
 	if *configPath != "" && !*emulated {
@@ -84,6 +84,10 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	// Operations take GCP's time here, so an incident rehearsed on the
 	// emulated project unfolds as it would in GCP.
 	emu.Compute.SetProfile(profile)
+	if *operations == "virtual" {
+		// The end-to-end tests' virtual time (emulator.GCPTime).
+		emu.GCPTime()
+	}
 	// Revocation through Anthropic goes to the emulated Admin API.
 	if r := &cfg.Coopguard.Revoke; r.Provider == config.RevokeAnthropic {
 		r.URL = emu.AnthropicURL

@@ -31,6 +31,7 @@ import (
 // matched on entries shaped as their audit logs document (the emulated
 // Pub/Sub writes no audit entry).
 func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
 	project := s.cfg.Cloud.GCP.Project
@@ -164,6 +165,7 @@ type loggingMatch struct {
 // subscriptions in place Status reports nothing; the sink disabled, or a
 // trigger's subscription deleted, Status names it with the fix.
 func TestStatusSaysWhenDeaf(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
 	project := s.cfg.Cloud.GCP.Project

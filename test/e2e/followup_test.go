@@ -13,6 +13,7 @@ import (
 // job's message, a message with no job, an undecodable envelope) is
 // acknowledged with 2xx, so it is not redelivered, and changes nothing.
 func TestFinishIncidentsTakesOnlyItsJob(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)

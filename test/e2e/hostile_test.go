@@ -39,6 +39,7 @@ var containMethods = []string{"v1.compute.instances.stop", "v1.compute.instances
 // answers while the VM is still shutting down, and the follow-up's report
 // gives the VM's ack as unverified, missing or stale, never as confirmed.
 func TestHostileVM(t *testing.T) {
+	t.Parallel()
 	const id = "alert-0.n1m3x8a2b7kq"
 	cases := []struct {
 		name string
@@ -63,6 +64,7 @@ func TestHostileVM(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSandbox(t, func(c *config.Config) { c.Coopguard.AgentStopTimeout = config.Duration{Duration: 20 * time.Second} })
 			// GCE lets the guest shut down for up to 90 s: the VM stays
 			// STOPPING, its watcher still running, until the test moves

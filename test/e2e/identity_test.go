@@ -28,6 +28,7 @@ import (
 // enables the account before it starts the VM, and the same token reads
 // the new key again.
 func TestStolenTokenRefusedUntilRestore(t *testing.T) {
+	t.Parallel()
 	w := newRevokeWorld(t)
 	ctx := context.Background()
 	project, sa := w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.ServiceAccount

@@ -46,6 +46,7 @@ func denied(err error, permission string) bool {
 // cannot stop or snapshot; the reader changes nothing; the rotator neither
 // starts nor stops a VM.
 func TestEachJobActsAsItsOwnAccount(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
 	project, zone, vm := s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, s.cfg.VM.Name

@@ -30,6 +30,7 @@ import (
 // store, and carries no text from the entry (no label extractor): a
 // look-alike entry the sandbox's own account writes matches as well.
 func TestIncidentNotifiesOperatorChannels(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
 	project := s.cfg.Cloud.GCP.Project

@@ -19,6 +19,7 @@ import (
 // VM. The same read while the VM runs changes nothing. On GCP's clock (a
 // stop takes 90 s).
 func TestKeyReadWhileTheVMIsOff(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		stopped bool
@@ -28,6 +29,7 @@ func TestKeyReadWhileTheVMIsOff(t *testing.T) {
 		{"VM stopped", true, detect.RuleSandboxKeyReadVMOff},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSandbox(t, fastAgentTimeout)
 			s.emu.GCPTime()
 			ctx := context.Background()

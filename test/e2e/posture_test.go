@@ -12,6 +12,7 @@ import (
 // job also checks posture; this emulated project has no
 // deployed functions, so the run records a notify incident naming them.
 func TestScheduledRunTurnsPostureDriftIntoNotifyIncident(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	before := s.instance(t).GetStatus()
 	if code := s.postEvent(t, "RotateKeys", binary, []byte(`{"reason":"scheduled"}`), map[string]string{"coopguard-job": "rotate-keys"}); code != http.StatusOK {

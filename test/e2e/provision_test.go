@@ -42,6 +42,7 @@ func actions(rep provisioner.Report) map[string]provisioner.Action {
 }
 
 func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	code, rep := w.provision(t, "")
 	if code != http.StatusOK {
@@ -162,6 +163,7 @@ func TestProvisionBuildsLockedDownSandbox(t *testing.T) {
 }
 
 func TestProvisionDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	code, rep := w.provision(t, `{"dryRun": true}`)
 	if code != http.StatusOK || !rep.DryRun {
@@ -185,6 +187,7 @@ func TestProvisionDryRunChangesNothing(t *testing.T) {
 }
 
 func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 20)
@@ -221,6 +224,7 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 }
 
 func TestProvisionRepairsDrift(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if code, _ := w.provision(t, ""); code != http.StatusOK {
 		t.Fatal("first provision failed")
@@ -274,6 +278,7 @@ func TestProvisionRepairsDrift(t *testing.T) {
 }
 
 func TestProvisionRefusesForeignInstance(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	p, zone := w.cfg.Cloud.GCP.Project, w.cfg.Cloud.GCP.Zone
 	w.emu.Compute.SeedInstance(p, zone, &computepb.Instance{Name: proto.String("claude-sandbox"), Labels: map[string]string{"team": "prod"}})
@@ -300,6 +305,7 @@ func TestProvisionRefusesForeignInstance(t *testing.T) {
 }
 
 func TestProvisionRetriesTransientFaults(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.emu.Faults.FailNext("compute.firewalls.insert", 2, faults.Fault{Code: codes.Unavailable})
 	w.emu.Faults.FailNext("google.cloud.secretmanager.v1.SecretManagerService/UpdateSecret", 1, faults.Fault{Code: codes.Unavailable})
@@ -310,6 +316,7 @@ func TestProvisionRetriesTransientFaults(t *testing.T) {
 }
 
 func TestProvisionBadInput(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tests := []struct {
 		name   string
@@ -339,6 +346,7 @@ func TestProvisionBadInput(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if code, _ := w.provision(t, ""); code != http.StatusOK {
 		t.Fatal("provision failed")

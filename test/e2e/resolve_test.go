@@ -70,6 +70,7 @@ func signedToken(email, signature string) string {
 // Authorization header Cloud Run passed on untouched because it checked
 // X-Serverless-Authorization instead.
 func TestResolveCallerIsTheToken(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	// Contained or incomplete, the incident is in the store and resolvable.
 	s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil)
@@ -97,6 +98,7 @@ func TestResolveCallerIsTheToken(t *testing.T) {
 }
 
 func TestResolveRestoresFalsePositive(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, from string
 	}{
@@ -105,6 +107,7 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSandbox(t)
 			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "`+tt.name+`"`)
@@ -148,6 +151,7 @@ func TestResolveRestoresFalsePositive(t *testing.T) {
 }
 
 func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)
@@ -163,6 +167,7 @@ func TestResolveWithoutRestoreLeavesItContained(t *testing.T) {
 }
 
 func TestResolveRefusals(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatal(code)

@@ -97,8 +97,10 @@ func (w *world) incidents(t *testing.T) map[string]incident.Report {
 // TERMINATED, the snapshot READY, the evidence read, every pass answered
 // 2xx, the incident complete.
 func TestAlertContainsSandbox(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []ceMode{binary, structured} {
 		t.Run([]string{"binary", "structured"}[mode], func(t *testing.T) {
+			t.Parallel()
 			s := newSandbox(t)
 			ag := startAgents(t, s.world, s.cfg.VM.Name)
 			// A second version, so "every enabled version" means more than one.
@@ -190,6 +192,7 @@ func TestAlertContainsSandbox(t *testing.T) {
 }
 
 func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	ag := startAgents(t, s.world, s.cfg.VM.Name)
 	payload := s.alert(t, "monitoring-incident-open.json", `"coopguard-playbook": "contain"`, `"coopguard-playbook": "quarantine"`)
@@ -231,6 +234,7 @@ func TestQuarantinePlaybookKeepsVMUp(t *testing.T) {
 }
 
 func TestAlertsThatDoNothing(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	foreign := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{Name: proto.String("prod-db"), Labels: map[string]string{"team": "prod"}})
 	foreignID := strconv.FormatUint(foreign.GetId(), 10)
@@ -300,6 +304,7 @@ func TestAlertsThatDoNothing(t *testing.T) {
 }
 
 func TestDuplicateDeliveriesMutateOnce(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	before := s.emu.Faults.MutationSnapshot()
 	payload := s.alert(t, "monitoring-incident-open.json")
@@ -355,6 +360,7 @@ func resourceMutations(m map[string]int) int {
 }
 
 func TestTransientFailureIsRedelivered(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	// More failures than the retry policy's attempts: the handler must
 	// return 5xx so Pub/Sub redelivers.
@@ -400,6 +406,7 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 }
 
 func TestLogEntriesDriveRules(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file     string
 		contains bool
@@ -411,6 +418,7 @@ func TestLogEntriesDriveRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
 			s := newSandbox(t, fastAgentTimeout)
 			entry := s.alert(t, tt.file)
 			if code := s.postEvent(t, "HandleLogEntry", binary, entry, map[string]string{"logging.googleapis.com/timestamp": "2026-11-22T09:41:03.502Z"}); code != http.StatusOK {
@@ -437,6 +445,7 @@ func TestLogEntriesDriveRules(t *testing.T) {
 // project's Cloud Audit Logs are ignored, and an audited call is
 // attributed to the sandbox whose account made it, whatever VM it names.
 func TestSpoofedLogEntriesAreRefused(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	prod := s.emu.Compute.SeedInstance(s.cfg.Cloud.GCP.Project, s.cfg.Cloud.GCP.Zone, &computepb.Instance{
 		Name: proto.String("prod-api"), Labels: map[string]string{"env": "prod"}})
@@ -488,6 +497,7 @@ func TestSpoofedLogEntriesAreRefused(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	before := resourceMutations(s.emu.Faults.MutationSnapshot())
 	if code := s.postEvent(t, "HandleAlert", binary, s.alert(t, "monitoring-incident-open.json"), map[string]string{"coopguard-dry-run": "true"}); code != http.StatusOK {

@@ -89,6 +89,7 @@ func action(rep incident.Report, name string) incident.ActionResult {
 }
 
 func TestRevocationOncePerIncidentAcross100Redeliveries(t *testing.T) {
+	t.Parallel()
 	w := newRevokeWorld(t)
 	payload := w.alert(t, "monitoring-incident-open.json")
 	for i := range 100 {
@@ -114,6 +115,7 @@ func TestRevocationOncePerIncidentAcross100Redeliveries(t *testing.T) {
 }
 
 func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
+	t.Parallel()
 	w := newRevokeWorld(t)
 	// More failures than the retry policy's attempts.
 	w.emu.Faults.FailNext(anthropic.MethodUpdate, 50, faults.Fault{Code: codes.Unavailable})
@@ -149,6 +151,7 @@ func TestFailingProviderLeavesIncidentIncompleteAndRedelivered(t *testing.T) {
 }
 
 func TestRestoreNeverReenablesARevokedKey(t *testing.T) {
+	t.Parallel()
 	w := newRevokeWorld(t)
 	if code := w.postEvent(t, "HandleAlert", binary, w.alert(t, "monitoring-incident-open.json"), nil); code != http.StatusOK {
 		t.Fatalf("HandleAlert = %d", code)

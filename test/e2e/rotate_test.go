@@ -139,6 +139,7 @@ func (w *world) statusSecret(t *testing.T) functions.SecretStatus {
 }
 
 func TestRotateKeysThroughTheServer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		msg        events.PubSubMessage
@@ -150,6 +151,7 @@ func TestRotateKeysThroughTheServer(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := rotationWorld(t, []time.Duration{120 * rotateDay, 91 * rotateDay})
 			before := w.statusSecret(t)
 			if !before.RotationDue || len(before.Versions) != 2 || before.Versions[0].AgeSeconds != int64(91*rotateDay/time.Second) {
@@ -181,6 +183,7 @@ func TestRotateKeysThroughTheServer(t *testing.T) {
 }
 
 func TestRotateKeysAcknowledgesTestMessages(t *testing.T) {
+	t.Parallel()
 	w := rotationWorld(t, []time.Duration{120 * rotateDay, 91 * rotateDay})
 	msg := secretRotateMsg
 	msg.Attributes = map[string]string{"eventType": "TOPIC_CONFIGURED", "secretId": "projects/123456789012/secrets/anthropic-api-key"}
@@ -193,6 +196,7 @@ func TestRotateKeysAcknowledgesTestMessages(t *testing.T) {
 }
 
 func TestRotateKeysKeySourceFailureIsRedelivered(t *testing.T) {
+	t.Parallel()
 	var code atomic.Int32
 	code.Store(http.StatusBadGateway)
 	mint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

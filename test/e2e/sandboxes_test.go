@@ -17,6 +17,7 @@ import (
 // key (which Provision created and granted it) is no theft, for it or for
 // the configured sandbox.
 func TestEachSandboxAnswersForItsOwnAccount(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	const second = "second-sandbox"
 	if code, rep := s.provision(t, `{"name":"`+second+`"}`); code != http.StatusOK {

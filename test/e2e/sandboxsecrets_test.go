@@ -28,6 +28,7 @@ import (
 // versions stay ENABLED, its account still reads its key, its VM stays
 // RUNNING — at the answer and after the follow-up has finished.
 func TestContainingOneSandboxLeavesTheOthersKey(t *testing.T) {
+	t.Parallel()
 	const second = "sbx2"
 	for _, contained := range []string{"configured", second} {
 		t.Run("contain "+contained, func(t *testing.T) {
@@ -222,6 +223,7 @@ func vmStatus(s *sandboxWorld, name string) string {
 // superseded version is disabled, the configured sandbox's (not due) left
 // alone; a SECRET_ROTATE for sbx2's secret is a managed secret's.
 func TestRotateKeysCoversEverySandboxsKey(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, fastAgentTimeout)
 	for _, body := range []string{"", `{"name":"sbx2"}`} {
 		if code, rep := w.provision(t, body); code != http.StatusOK {

@@ -47,6 +47,7 @@ const stormCalls = 1000
 // figure for a third sandbox contained before the storm (BenchmarkStorm-
 // SecondSandbox measures the ratio; a timed assertion here would flake).
 func TestStormOnContainedSandboxIsOneIncident(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	ctx := context.Background()
 	project := s.cfg.Cloud.GCP.Project

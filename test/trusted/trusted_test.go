@@ -262,6 +262,7 @@ func writeReport(t *testing.T, e *fixture.Env, sandbox *gcp.Clients, rep inciden
 // versions, or resolved; and for invented incidents) appear nowhere, and
 // restore re-enables only the version the incident disabled.
 func TestForgedReportsChangeNothing(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-leaked"), []byte("sk-test-SECRET-PAYLOAD-live"))
 	ctx := fixture.Quiet
 	secret := "projects/" + e.Cfg.Cloud.GCP.Project + "/secrets/" + e.Cfg.Coopguard.Secrets[0]
@@ -356,6 +357,7 @@ func ids(reps []incident.Report) []string {
 // every incident is claimed once, and the emulated GCP's fakes and its
 // audit log see each action's mutation once per incident.
 func TestFourRespondersOneResponsePerIncident(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
 	const incidents, deliveries, responders = 50, 1000, 4
@@ -489,6 +491,7 @@ func auditedCalls(t *testing.T, e *fixture.Env, method string) map[string]int {
 // redelivery completes the incident, running only what was not done, and
 // the report lists each change once.
 func TestKilledResponderIsResumed(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
 	vm := e.SandboxVM(e.Cfg.VM.Name)
