@@ -86,7 +86,7 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 
 // AccountClients dials one client set per coopguard account in project
 // (config.Accounts), each acting as that account, as each deployed
-// function does: give them to functions.Env.UseAccount. Close them when
+// function does: give them to functions.WithAccounts. Close them when
 // done.
 func (e *Emulator) AccountClients(ctx context.Context, project string) (map[string]*gcp.Clients, error) {
 	out := map[string]*gcp.Clients{}
