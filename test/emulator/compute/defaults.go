@@ -33,6 +33,11 @@ func fillScheduling(inst *computepb.Instance) {
 	if sc.AutomaticRestart == nil {
 		sc.AutomaticRestart = proto.Bool(!spare)
 	}
+	// A Spot VM that names no termination action is stopped, not
+	// deleted, when preempted (create-use-spot: STOP is the default).
+	if sc.GetProvisioningModel() == "SPOT" && sc.GetInstanceTerminationAction() == "" {
+		sc.InstanceTerminationAction = proto.String("STOP")
+	}
 }
 
 // fillShielded fills the Shielded VM options a request leaves unset with
