@@ -85,6 +85,13 @@ type Report struct {
 	// each weighted by its own measured time: the least wall time any
 	// schedule could achieve.
 	CriticalPathSeconds float64 `json:"criticalPathSeconds"`
+	// Adopted is the network of a VM coopguard adopted ("" when it built
+	// it); Gaps what the adopted VM lacks that needs a stop or a rebuild,
+	// each with its fix; WatcherInstall the line that installs the agent
+	// watcher now (else it arrives at the next boot).
+	Adopted        string `json:"adopted,omitempty"`
+	Gaps           []Gap  `json:"gaps,omitempty"`
+	WatcherInstall string `json:"watcherInstall,omitempty"`
 }
 
 // Failed returns the results that failed or were skipped.

@@ -29,8 +29,13 @@ type firewall struct {
 	kind firewallKind
 }
 
-func (r *firewall) Kind() string   { return "firewall" }
-func (r *firewall) Deps() []string { return []string{"network/" + r.s.Network()} }
+func (r *firewall) Kind() string { return "firewall" }
+func (r *firewall) Deps() []string {
+	if r.s.adoption != nil {
+		return nil // an adopted VM's network is the user's, already there
+	}
+	return []string{"network/" + r.s.Network()}
+}
 
 func (r *firewall) Name() string {
 	switch r.kind {

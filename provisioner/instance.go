@@ -114,8 +114,8 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 		return Change{}, err
 	}
 	if got.GetLabels()[config.SandboxLabel] != r.s.Name {
-		return Change{}, fmt.Errorf("instance %s in %s %w (no label %s=%s): choose another vm.name, or label it yourself if coopguard should guard it",
-			r.s.Name, r.s.Zone, ErrNotOurs, config.SandboxLabel, r.s.Name)
+		return Change{}, fmt.Errorf("instance %s in %s %w (no label %s=%s): choose another vm.name, or run coopguard adopt --name %s if coopguard should guard it as it is",
+			r.s.Name, r.s.Zone, ErrNotOurs, config.SandboxLabel, r.s.Name, r.s.Name)
 	}
 	drift := Drift(got, r.s.ServiceAccount)
 	items, changed := mergeMetadata(got.GetMetadata().GetItems())

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -52,6 +53,12 @@ type Options struct {
 	DryRun bool
 	// Progress is told about each resource as it finishes.
 	Progress Progress
+	// Adopt takes the existing VM of that name as it is (adopt.go): it
+	// gets what needs no restart, and the report lists the rest.
+	Adopt bool
+	// Disruptive asks for the changes that need a stop or a rebuild too;
+	// coopguard refuses it for now with the fixes (ErrDisruptive).
+	Disruptive bool
 }
 
 // Converge builds or repairs the sandbox and reports every resource.
@@ -61,7 +68,7 @@ func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) 
 	if o.Progress != nil {
 		return p.converge(ctx, o)
 	}
-	key := o.Name + "\x00" + strconv.FormatBool(o.DryRun)
+	key := o.Name + "\x00" + strconv.FormatBool(o.DryRun) + "\x00" + strconv.FormatBool(o.Adopt) + strconv.FormatBool(o.Disruptive)
 	r, err := p.burst.Do(ctx, key, func(ctx context.Context) (converged, error) {
 		rep, err := p.converge(ctx, o)
 		return converged{rep, err}, nil
@@ -82,9 +89,33 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Whether the VM is adopted is read, never assumed: an explicit adopt,
+	// or the label an earlier adopt left.
+	ad, inst, err := adoptionOf(ctx, p.clients, sb, o.Adopt)
+	if errors.Is(err, ErrNotOurs) {
+		// Refused before anything is built: a VM coopguard did not
+		// provision (or adopt) is left as it is, and so is its project.
+		return &Report{Project: p.clients.Project, Sandbox: sb.Name, DryRun: o.DryRun, Resources: []Result{{
+			Kind: "instance", Name: sb.Name, Action: None, Status: StatusFailed, Error: err.Error(),
+		}}}, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	sb.adoption = ad
+	var gaps []Gap
+	if ad != nil {
+		gaps = sb.Gaps(inst)
+	}
+	if o.Disruptive {
+		return nil, disruptiveRefusal(sb, gaps)
+	}
 	rep, err := Run(ctx, p.clients, p.policy, sb.Resources(), o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
 	if rep != nil {
 		rep.Sandbox = sb.Name
+		if ad != nil {
+			rep.Adopted, rep.Gaps, rep.WatcherInstall = ad.Network, gaps, sb.WatcherInstall()
+		}
 	}
 	return rep, err
 }

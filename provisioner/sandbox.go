@@ -65,7 +65,15 @@ type Sandbox struct {
 	// (which depends on it) reads it.
 	mu      sync.Mutex
 	channel string
+
+	// adoption is set when the VM is an existing one coopguard adopted
+	// (adopt.go): it then gets only what needs no restart.
+	adoption *Adoption
 }
+
+// Adopted returns what adoption learnt of the VM, or nil when coopguard
+// built it (or builds it).
+func (s *Sandbox) Adopted() *Adoption { return s.adoption }
 
 // NewSandbox derives the desired state from cfg; name overrides the VM name
 // when not empty. sinkFilter is the log sink's filter (the detection rules
@@ -155,6 +163,9 @@ func (s *Sandbox) Sink() string { return derive(s.Name, "sink") }
 func (s *Sandbox) TopicPath(id string) string { return "projects/" + s.Project + "/topics/" + id }
 
 func (s *Sandbox) networkURL() string {
+	if s.adoption != nil {
+		return s.adoption.NetworkURL
+	}
 	return "projects/" + s.Project + "/global/networks/" + s.Network()
 }
 
@@ -177,6 +188,9 @@ func (s *Sandbox) channelName() string {
 // Resources lists the sandbox's resources with their dependencies. The VM
 // comes last: it must not boot before its firewalls lock it down.
 func (s *Sandbox) Resources() []Resource {
+	if s.adoption != nil {
+		return s.adoptedResources()
+	}
 	rs := append(s.ownAccountResources(),
 		&network{s},
 		&subnetwork{s},

@@ -4,30 +4,11 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/protobuf/proto"
 )
 
-// cloudcoopVM is the instance as cloudcoop's docs create it: Spot with
-// the STOP termination action, Arm c4a-highcpu-16 on Ubuntu 24.04 Arm,
-// the default network with an external address, the claude-sandbox tag,
-// OS Login and cloudcoop's own marks.
+// cloudcoopVM is the instance as cloudcoop's docs create it.
 func cloudcoopVM(name string) *computepb.Instance {
-	return &computepb.Instance{
-		Name:        proto.String(name),
-		MachineType: proto.String("zones/" + testZone + "/machineTypes/c4a-highcpu-16"),
-		Tags:        &computepb.Tags{Items: []string{"claude-sandbox"}},
-		Scheduling: &computepb.Scheduling{
-			ProvisioningModel: proto.String("SPOT"), InstanceTerminationAction: proto.String("STOP"),
-		},
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(false),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-arm64")}}},
-		NetworkInterfaces: []*computepb.NetworkInterface{{Network: proto.String("global/networks/default"),
-			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}}}},
-		Metadata: &computepb.Metadata{Items: []*computepb.Items{
-			{Key: proto.String("enable-oslogin"), Value: proto.String("TRUE")},
-			{Key: proto.String("cloudcoop-version"), Value: proto.String("1.4.0")},
-		}},
-	}
+	return CloudcoopInstance(testZone, name, "cc-sandbox@"+testProject+".iam.gserviceaccount.com")
 }
 
 // TestSpotVMPreempted pins a Spot VM's scheduling as created and its
