@@ -17,6 +17,16 @@ type ProvisionRequest struct {
 	Name string `json:"name,omitempty"`
 	// DryRun returns the plan and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Adopt guards the existing VM named Name as it is (no restart)
+	// instead of building one: an explicit act, recorded on the VM's
+	// labels (provisioner.AdoptedLabel).
+	Adopt bool `json:"adopt,omitempty"`
+	// AdoptAll adopts every VM of the zone cloudcoop created (metadata
+	// cloudcoop-version); the answer is {"reports": [...]}.
+	AdoptAll bool `json:"adoptAll,omitempty"`
+	// Disruptive asks for the changes that need a stop too: refused for
+	// now, with each fix listed.
+	Disruptive bool `json:"disruptive,omitempty"`
 }
 
 // Provision builds or converges the sandbox (POST). The response lists
@@ -34,7 +44,17 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := logger.FromContext(r.Context())
-	opts := provisioner.Options{Name: req.Name, DryRun: req.DryRun}
+	opts := provisioner.Options{Name: req.Name, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
+	if req.AdoptAll {
+		reps, err := e.Provisioner.AdoptAll(r.Context(), opts)
+		if err != nil {
+			log.Error("adopt incomplete", "error", err)
+			writeJSON(w, provisionStatus(err), map[string]any{"reports": reps, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reports": reps})
+		return
+	}
 	stream := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
 	var enc *json.Encoder
 	if stream {
@@ -51,10 +71,7 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := e.Provisioner.Converge(r.Context(), opts)
 	if rep == nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, config.ErrInvalid) {
-			code = http.StatusBadRequest
-		}
+		code := provisionStatus(err)
 		log.Error("provision refused", "error", err)
 		if stream {
 			_ = enc.Encode(errorBody{Error: err.Error()})
@@ -81,4 +98,17 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, code, rep)
+}
+
+// provisionStatus is the HTTP status of a refused or failed converge.
+func provisionStatus(err error) int {
+	switch {
+	case errors.Is(err, config.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, provisioner.ErrNothingToAdopt):
+		return http.StatusNotFound
+	case errors.Is(err, provisioner.ErrNotOurs), errors.Is(err, provisioner.ErrDisruptive):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
 }

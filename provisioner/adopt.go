@@ -353,3 +353,31 @@ func disruptiveRefusal(sb *Sandbox, gaps []Gap) error {
 	}
 	return fmt.Errorf("sandbox %s: %w; nothing was changed. Run these when the VM may stop:%s", sb.Name, ErrDisruptive, b.String())
 }
+
+// AdoptAll adopts every VM of the configured zone that cloudcoop created
+// (AdoptCandidates), one converge each, and returns their reports in name
+// order; the error joins the failures.
+func (p *Provisioner) AdoptAll(ctx context.Context, o Options) ([]*Report, error) {
+	g := p.cfg.Cloud.GCP
+	names, err := AdoptCandidates(ctx, p.clients, g.Project, g.Zone)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no VM in %s/%s carries metadata %s: %w; name one with --name", g.Project, g.Zone, CloudcoopMarker, ErrNothingToAdopt)
+	}
+	var reps []*Report
+	var errs []error
+	for _, name := range names {
+		o := o
+		o.Name, o.Adopt = name, true
+		rep, err := p.Converge(ctx, o)
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("adopt %s: %w", name, err))
+		}
+	}
+	return reps, errors.Join(errs...)
+}

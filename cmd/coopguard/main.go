@@ -32,6 +32,7 @@ func init() {
 	commands = []command{
 		{"serve", "run the functions on 127.0.0.1 (emulated GCP without a configured project)", runServe},
 		{"provision", "build or converge the sandbox (--dry-run shows the plan)", runProvision},
+		{"adopt", "guard an existing VM as it is, no restart (--name VM, or --all of cloudcoop's)", runAdopt},
 		{"status", "show the sandbox: instances, secrets, incidents", runStatus},
 		{"rotate", "run the key rotation policy now (--dry-run shows what it would do)", runRotate},
 		{"posture", "check the project against the security checklist (exit 1 if any check fails)", runPosture},
@@ -55,6 +56,7 @@ var examples = map[string][]string{
 	"serve":     {"coopguard serve                      # demo sandbox on an emulated GCP", "coopguard serve --config .cloudcoop/config.toml"},
 	"provision": {"coopguard provision --dry-run        # the plan, nothing changed", "coopguard provision --config .cloudcoop/config.toml"},
 	"status":    {"coopguard status", "coopguard status --json"},
+	"adopt":     {"coopguard adopt --name claude-sandbox --dry-run", "coopguard adopt --all"},
 	"rotate":    {"coopguard rotate --dry-run --config .cloudcoop/config.toml"},
 	"posture":   {"coopguard posture", "coopguard posture --json"},
 	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --attack exfiltration"},

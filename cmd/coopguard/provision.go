@@ -51,6 +51,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	} else {
 		printProvisionReport(stdout, rep)
+		printAdoption(stdout, rep)
 	}
 	if runErr != nil {
 		return fmt.Errorf("provision incomplete: %w", runErr)

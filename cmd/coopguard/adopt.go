@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/provisioner"
+)
+
+// runAdopt guards existing VMs as they are: `coopguard adopt --name VM`
+// or `--all` (every VM cloudcoop created in the zone). Nothing is
+// stopped; what needs a stop is listed with its fix.
+func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("adopt", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	name := fs.String("name", "", "the VM to adopt; default vm.name from config")
+	all := fs.Bool("all", false, "adopt every VM of the zone carrying metadata "+provisioner.CloudcoopMarker)
+	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
+	disruptive := fs.Bool("disruptive", false, "also make the changes that need a stop (refused for now: lists each fix)")
+	asJSON := fs.Bool("json", false, "print the reports as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *all && *name != "" {
+		return fmt.Errorf("%w: --all and --name exclude each other: name one VM, or adopt all of cloudcoop's", errUsage)
+	}
+	opts := provisioner.Options{Name: *name, DryRun: *dryRun, Adopt: true, Disruptive: *disruptive}
+	var reps []*provisioner.Report
+	var runErr error
+	if t.direct() {
+		e, closeFn, err := t.env(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		if *all {
+			reps, runErr = e.Provisioner.AdoptAll(ctx, opts)
+		} else {
+			var rep *provisioner.Report
+			rep, runErr = e.Provisioner.Converge(ctx, opts)
+			if rep != nil {
+				reps = append(reps, rep)
+			}
+		}
+	} else {
+		reps, runErr = adoptRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun, Adopt: true, AdoptAll: *all, Disruptive: *disruptive})
+	}
+	if *asJSON {
+		if err := printJSON(stdout, reps); err != nil {
+			return err
+		}
+	} else {
+		for _, rep := range reps {
+			printProvisionReport(stdout, rep)
+			printAdoption(stdout, rep)
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("adopt incomplete: %w", runErr)
+	}
+	return nil
+}
+
+// adoptRemote asks the server's Provision to adopt and reads its reports.
+func adoptRemote(ctx context.Context, t *target, req functions.ProvisionRequest) ([]*provisioner.Report, error) {
+	resp, callErr := t.call(ctx, http.MethodPost, "/Provision", req, "")
+	if resp == nil {
+		return nil, callErr
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if req.AdoptAll {
+		var body struct {
+			Reports []*provisioner.Report `json:"reports"`
+		}
+		if err := json.Unmarshal(raw, &body); err != nil && callErr == nil {
+			return nil, fmt.Errorf("bad answer from server: %w", err)
+		}
+		return body.Reports, callErr
+	}
+	var rep provisioner.Report
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.Sandbox == "" {
+		return nil, callErr
+	}
+	return []*provisioner.Report{&rep}, callErr
+}
+
+// printAdoption prints what the adopted VM still lacks, with each fix,
+// and how to install the agent watcher now.
+func printAdoption(w io.Writer, rep *provisioner.Report) {
+	if rep.Adopted == "" {
+		return
+	}
+	fmt.Fprintf(w, "\nadopted on network %s, without a restart.\n", escape(rep.Adopted))
+	if len(rep.Gaps) > 0 {
+		fmt.Fprintln(w, "Needs a stop or a rebuild (not done; run when the VM may stop):")
+		for _, g := range rep.Gaps {
+			fmt.Fprintf(w, "  - %s\n    fix: %s\n", escape(g.What), escape(g.Fix))
+		}
+	}
+	if rep.WatcherInstall != "" {
+		fmt.Fprintf(w, "The agent watcher installs at the VM's next boot; to install it now:\n  %s\n", escape(rep.WatcherInstall))
+	}
+}
