@@ -251,8 +251,7 @@ func (r *adoptedInstance) Observe(ctx context.Context, c *gcp.Clients) (Change, 
 	}
 	lfp, mfp := got.GetLabelFingerprint(), got.GetMetadata().GetFingerprint()
 	setLabels := labels[config.SandboxLabel] != got.GetLabels()[config.SandboxLabel] || labels[AdoptedLabel] != got.GetLabels()[AdoptedLabel]
-	action := Update
-	return Change{Action: action, Detail: "adopt without a restart: " + strings.Join(changed, "; ") + gapNote, Apply: func(ctx context.Context) error {
+	return Change{Action: Update, Detail: "adopt without a restart: " + strings.Join(changed, "; ") + gapNote, Apply: func(ctx context.Context) error {
 		if len(mdChanged) > 0 {
 			if err := gcp.Wait(ctx)(c.Instances.SetMetadata(ctx, &computepb.SetMetadataInstanceRequest{
 				Project: s.Project, Zone: s.Zone, Instance: s.Name,

@@ -14,7 +14,9 @@ import (
 // marks, running as serviceAccount with the cloud-platform scope. Tests
 // insert it through the official client, as gcloud would.
 func CloudcoopInstance(zone, name, serviceAccount string) *computepb.Instance {
-	item := func(k, v string) *computepb.Items { return &computepb.Items{Key: proto.String(k), Value: proto.String(v)} }
+	item := func(k, v string) *computepb.Items {
+		return &computepb.Items{Key: proto.String(k), Value: proto.String(v)}
+	}
 	return &computepb.Instance{
 		Name:        proto.String(name),
 		MachineType: proto.String("zones/" + zone + "/machineTypes/c4a-highcpu-16"),
