@@ -34,11 +34,11 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 	var reps []*provisioner.Report
 	var runErr error
 	if t.direct() {
-		e, closeFn, err := t.env(ctx)
+		e, err := t.env(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
+		defer e.Close()
 		if *all {
 			reps, runErr = e.Provisioner.AdoptAll(ctx, opts)
 		} else {

@@ -42,7 +42,7 @@ func (d *sinkDeliverer) deliver(t *testing.T) int {
 		}
 		d.seen[m.ID] = true
 		n++
-		if code := postEvent(t, "HandleLogEntry", binary, m.Data, m.Attributes); code != http.StatusOK {
+		if code := d.w.postEvent(t, "HandleLogEntry", binary, m.Data, m.Attributes); code != http.StatusOK {
 			t.Fatalf("HandleLogEntry = %d\n%s", code, d.w.logs)
 		}
 	}
@@ -59,6 +59,7 @@ func (d *sinkDeliverer) deliver(t *testing.T) int {
 // sandbox (quarantine tag, whose rule is in the default network; the VM
 // stopped), and when the user starts it again it keeps its quarantine.
 func TestAdoptCloudcoopVM(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, fastAgentTimeout)
 	ctx := context.Background()
 	g := w.cfg.Cloud.GCP
@@ -87,10 +88,10 @@ func TestAdoptCloudcoopVM(t *testing.T) {
 	sink := &sinkDeliverer{w: w, seen: map[string]bool{}}
 
 	// Provision without adopt refuses it and builds nothing.
-	if code, rep := provision(t, ""); code != http.StatusConflict || len(rep.Resources) != 1 {
+	if code, rep := w.provision(t, ""); code != http.StatusConflict || len(rep.Resources) != 1 {
 		t.Fatalf("plain Provision of cloudcoop's VM = %d %+v, want 409 and nothing built", code, rep.Resources)
 	}
-	code, rep := provision(t, `{"adopt": true}`)
+	code, rep := w.provision(t, `{"adopt": true}`)
 	if code != http.StatusOK {
 		t.Fatalf("adopt = %d: %+v\n%s", code, rep.Failed(), w.logs)
 	}
@@ -139,14 +140,14 @@ func TestAdoptCloudcoopVM(t *testing.T) {
 			t.Fatal(err)
 		}
 		powerEntries++
-		if code := postEvent(t, "HandleLogEntry", binary, data, nil); code != http.StatusOK {
+		if code := w.postEvent(t, "HandleLogEntry", binary, data, nil); code != http.StatusOK {
 			t.Fatalf("HandleLogEntry = %d\n%s", code, w.logs)
 		}
 	}
 	if powerEntries != 4 {
 		t.Errorf("%d audit entries of the preemption and the user's start, stop, start; want 4", powerEntries)
 	}
-	if got := incidents(t); len(got) != 0 {
+	if got := w.incidents(t); len(got) != 0 {
 		t.Fatalf("preemption and the user's stop/start opened incidents: %v\n%s", got, w.logs)
 	}
 	if inst().GetStatus() != "RUNNING" {
@@ -154,7 +155,7 @@ func TestAdoptCloudcoopVM(t *testing.T) {
 	}
 
 	// Posture lists what is off the checklist, each with its fix.
-	code, b := do(t, http.MethodGet, "/Posture", "", nil)
+	code, b := w.do(t, http.MethodGet, "/Posture", "", nil)
 	if code != http.StatusOK {
 		t.Fatalf("Posture = %d %s", code, b)
 	}
@@ -188,7 +189,7 @@ func TestAdoptCloudcoopVM(t *testing.T) {
 	}
 	w.finishFollowUps(t)
 	var triggers []string
-	for _, r := range incidents(t) {
+	for _, r := range w.incidents(t) {
 		triggers = append(triggers, r.Incident.Trigger)
 	}
 	if !slices.Contains(triggers, detect.RuleSandboxSAPrivilegedCall) {
@@ -219,7 +220,7 @@ func TestAdoptCloudcoopVM(t *testing.T) {
 	if !slices.Contains(inst().GetTags().GetItems(), config.QuarantineTag) {
 		t.Errorf("the user's start lost the quarantine tag: %v", inst().GetTags().GetItems())
 	}
-	if n := len(incidents(t)); n != before {
+	if n := len(w.incidents(t)); n != before {
 		t.Errorf("the user's start of the contained VM: %d incidents, want %d\n%s", n, before, w.logs)
 	}
 }
