@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/deploy"
-	"github.com/cloudcoop/coopguard/functions"
 )
 
 // TestBuildpackBuildsTheStagedSource builds what the Go functions buildpack
@@ -57,24 +56,6 @@ func TestBuildpackBuildsTheStagedSource(t *testing.T) {
 			t.Errorf("deploy deploys entry point %s but functions/register.go does not register it:\n%s", entry, out)
 		case !strings.Contains(string(out), "invalid port"):
 			t.Errorf("entry point %s: unexpected start-up output:\n%s", entry, out)
-		}
-	}
-}
-
-// TestEveryRegisteredFunctionIsDeployed: a function registered in
-// functions/register.go but missing from FUNCTIONS in deploy/lib.sh would
-// never reach GCP.
-func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
-	if len(functions.Registered) == 0 {
-		t.Fatal("functions.Registered is empty")
-	}
-	deployed := map[string]bool{}
-	for _, f := range libList(t, "FUNCTIONS") {
-		deployed[strings.Fields(f)[1]] = true
-	}
-	for _, f := range functions.Registered {
-		if !deployed[f.Name] {
-			t.Errorf("functions/register.go registers %s but deploy does not deploy it: add it to FUNCTIONS in deploy/lib.sh (name, entry point, http or topic, service account) and to the README's Deploy section", f.Name)
 		}
 	}
 }

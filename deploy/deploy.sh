@@ -8,14 +8,13 @@
 #
 # Creates: the Pub/Sub topics (alerts, logs, rotation, incidents, follow-up,
 # and a dead-letter topic with a subscription), the custom roles in deploy/roles/,
-# one service account per job (coopguard-responder, -restorer, -reader,
-# -rotator, -provisioner: lib.sh JOBS) bound to its job's roles, the
+# one service account per job (config.Jobs, generated into deploy/jobs.sh)
+# bound to its job's roles, the
 # Eventarc account coopguard-invoker (and the sandbox VM's account if
 # missing), the functions (Cloud Run functions, gen2), each running as its
 # job's account, the dead-letter policy on their trigger subscriptions, the
 # IAM that lets Monitoring, the log sink, Secret Manager and Pub/Sub publish
-# where they must, and the Cloud Scheduler jobs that trigger RotateKeys
-# (daily) and FinishIncidents (every minute).
+# where they must, and the Cloud Scheduler jobs of SCHEDULES.
 set -euo pipefail
 exec 3>&1
 # shellcheck source=deploy/lib.sh
@@ -397,9 +396,11 @@ done
 
 # --- scheduler -------------------------------------------------------------------------
 
-# Both jobs publish the message Cloud Scheduler sends (the body and the
-# coopguard-job attribute, nothing else) with the Cloud Scheduler service
-# agent's own publish permission.
+# Each job of SCHEDULES publishes the message Cloud Scheduler sends (the body
+# and the coopguard-job attribute, nothing else) with the Cloud Scheduler
+# service agent's own publish permission. FinishIncidents' job carries the
+# containments' follow-up (TERMINATED, snapshot, evidence): one look per
+# open incident every minute, so no function holds a request while GCP works.
 describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
 # scheduler_job VERB ATTRIBUTES_FLAG NAME SCHEDULE TOPIC ENTRY JOB: create or
 # update the Pub/Sub job NAME publishing {"reason":"scheduled"} with
@@ -412,12 +413,11 @@ scheduler_job() {
 }
 create_job() { scheduler_job create attributes "$@"; }
 update_job() { scheduler_job update update-attributes "$@"; }
-ensure "scheduler job $SCHEDULER_JOB" describe_job create_job update_job \
-	"$SCHEDULER_JOB" "$ROTATION_SCHEDULE" "$TOPIC_ROTATION" RotateKeys rotate-keys
-# The containments' follow-up (TERMINATED, snapshot, evidence): one look per
-# open incident every minute, so no function holds a request while GCP works.
-ensure "scheduler job $FOLLOWUP_JOB" describe_job create_job update_job \
-	"$FOLLOWUP_JOB" "$FOLLOWUP_SCHEDULE" "$TOPIC_FOLLOWUP" FinishIncidents finish-incidents
+for j in "${SCHEDULES[@]}"; do
+	read -r name schedule topic entry attr <<<"$j"
+	ensure "scheduler job $name" describe_job create_job update_job \
+		"$name" "${!schedule}" "${!topic}" "$entry" "$attr"
+done
 
 # --- dashboard --------------------------------------------------------------------------
 

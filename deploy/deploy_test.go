@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cloudcoop/coopguard/deploy"
-	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
@@ -177,17 +176,25 @@ func TestDeployFunctions(t *testing.T) {
 	}
 }
 
-// TestDeploySchedulerJobs: RotateKeys runs daily; FinishIncidents every
-// minute (Cloud Scheduler's finest), each job publishing the body and the
+// TestDeploySchedulerJobs: each scheduled function of config.Jobs gets its
+// Cloud Scheduler job, on its schedule, publishing the body and the
 // coopguard-job attribute its function takes to the topic that triggers it.
 func TestDeploySchedulerJobs(t *testing.T) {
 	cmds, _ := dryRun(t, "deploy.sh")
-	for _, tc := range []struct {
-		job, schedule, topic, attr string
-	}{
-		{"coopguard-rotate-keys", "0 3 * * *", "coopguard-rotation", "coopguard-job=" + functions.RotateKeysJob},
-		{"coopguard-finish-incidents", "* * * * *", "coopguard-followup", "coopguard-job=" + functions.FinishIncidentsJob},
-	} {
+	type want struct{ job, schedule, topic, attr string }
+	var wants []want
+	for _, f := range config.Functions() {
+		if f.Schedule != nil {
+			wants = append(wants, want{f.Service, f.Schedule.Cron, config.Defaults().Coopguard.Topics.Topic(f.Topic), "coopguard-job=" + f.Schedule.Attr})
+		}
+	}
+	if len(wants) < 2 {
+		t.Fatalf("config.Jobs schedules %d functions, want RotateKeys and FinishIncidents at least", len(wants))
+	}
+	if n := len(find(cmds, "gcloud", "scheduler", "jobs", "create")); n != len(wants) {
+		t.Errorf("deploy creates %d scheduler jobs, config.Jobs schedules %d functions", n, len(wants))
+	}
+	for _, tc := range wants {
 		for _, verb := range []string{"create", "update"} {
 			jobs := find(cmds, "gcloud", "scheduler", "jobs", verb, "pubsub", tc.job)
 			if len(jobs) != 1 {

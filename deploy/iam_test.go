@@ -22,8 +22,9 @@ func TestRolesMatchTheCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byRole, undeployed := deploy.Attribute(pkgs)
-	for _, c := range undeployed {
+	at := mustAttribute(t, pkgs)
+	byRole := at.ByRole
+	for _, c := range at.Undeployed {
 		t.Logf("not deployed (no function imports its package), needs no role: %s", c)
 	}
 	if len(byRole[deploy.RoleProvisioner]) == 0 || len(byRole[deploy.RoleResponder]) == 0 {
@@ -181,15 +182,15 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 		for _, fn := range j.Functions {
 			var found bool
 			for _, c := range find(cmds, "gcloud", "functions", "deploy") {
-				if e, _ := c.Flag("entry-point"); e == fn {
+				if e, _ := c.Flag("entry-point"); e == fn.Name {
 					found = true
 					if got, _ := c.Flag("service-account"); "serviceAccount:"+got != member {
-						t.Errorf("function %s is deployed as %s, want %s (job %s)", fn, got, member, j.Role)
+						t.Errorf("function %s is deployed as %s, want %s (job %s)", fn.Name, got, member, j.Role)
 					}
 				}
 			}
 			if !found {
-				t.Errorf("deploy does not deploy function %s", fn)
+				t.Errorf("deploy does not deploy function %s", fn.Name)
 			}
 		}
 	}
@@ -199,12 +200,7 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 		}
 	}
 
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byRole, _ := deploy.Attribute(pkgs)
-	req := deploy.Requirements(byRole)
+	req := requirements(t)
 	account := map[string]string{}
 	for _, j := range deploy.Jobs {
 		account[j.Role] = j.Account

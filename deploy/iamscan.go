@@ -22,6 +22,9 @@ type CallSite struct {
 	File string
 	// Dir is the package directory relative to the repository root.
 	Dir string
+	// Func is the top-level declaration the call is in: a function's name,
+	// or a method's as "Type.Method".
+	Func string
 	// Method is the key in Methods, e.g. "Instances.Stop".
 	Method string
 }
@@ -34,6 +37,11 @@ type Package struct {
 	// Imports are the module-local packages it imports (directories).
 	Imports []string
 	Calls   []CallSite
+	// Refs maps each top-level function and method ("F", "T.M") to the
+	// package's own functions and methods it names (a method by its name
+	// alone, so x.M refers to every method M of the package): who may run
+	// what, within the package.
+	Refs map[string][]string
 }
 
 // clientsPkg is where the client set lives (relative to the module root).
@@ -109,6 +117,7 @@ func Scan(root string, skip ...string) (map[string]*Package, error) {
 		for _, f := range fs {
 			p.Calls = append(p.Calls, sc.calls(f)...)
 		}
+		p.Refs = refs(fs)
 		for imp := range imports {
 			p.Imports = append(p.Imports, imp)
 		}
@@ -311,6 +320,7 @@ func (s *scanner) calls(f *ast.File) []CallSite {
 		if !ok {
 			continue
 		}
+		fn := symbol(fd)
 		vars := map[string]string{}
 		for k, v := range pkgVars {
 			vars[k] = v
@@ -339,6 +349,7 @@ func (s *scanner) calls(f *ast.File) []CallSite {
 				Pos:    fmt.Sprintf("%s:%d", rel, pos.Line),
 				File:   rel,
 				Dir:    s.dir,
+				Func:   fn,
 				Method: kind + "." + sel.Sel.Name,
 			})
 			return true
@@ -449,4 +460,83 @@ func (s *scanner) kindOf(e ast.Expr, vars map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// symbol names a top-level function ("F") or method ("T.M").
+func symbol(fd *ast.FuncDecl) string {
+	if fd.Recv == nil || len(fd.Recv.List) == 0 {
+		return fd.Name.Name
+	}
+	t := fd.Recv.List[0].Type
+	for {
+		switch x := t.(type) {
+		case *ast.StarExpr:
+			t = x.X
+			continue
+		case *ast.IndexExpr:
+			t = x.X
+			continue
+		case *ast.IndexListExpr:
+			t = x.X
+			continue
+		case *ast.Ident:
+			return x.Name + "." + fd.Name.Name
+		}
+		return fd.Name.Name
+	}
+}
+
+// refs is Package.Refs for one package's files.
+func refs(files []*ast.File) map[string][]string {
+	funcs := map[string]bool{}       // package-level function names
+	methods := map[string][]string{} // method name → "T.M" symbols
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if sym := symbol(fd); fd.Recv == nil {
+					funcs[sym] = true
+				} else {
+					methods[fd.Name.Name] = append(methods[fd.Name.Name], sym)
+				}
+			}
+		}
+	}
+	out := map[string][]string{}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			seen := map[string]bool{}
+			add := func(sym string) {
+				if !seen[sym] {
+					seen[sym] = true
+					out[symbol(fd)] = append(out[symbol(fd)], sym)
+				}
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.SelectorExpr:
+					for _, m := range methods[x.Sel.Name] {
+						add(m)
+					}
+					ast.Inspect(x.X, func(n ast.Node) bool {
+						if id, ok := n.(*ast.Ident); ok && funcs[id.Name] {
+							add(id.Name)
+						}
+						return true
+					})
+					return false
+				case *ast.Ident:
+					if funcs[x.Name] {
+						add(x.Name)
+					}
+				}
+				return true
+			})
+			sort.Strings(out[symbol(fd)])
+		}
+	}
+	return out
 }

@@ -16,8 +16,7 @@ import (
 //go:embed roles/*.yaml
 var roleFiles embed.FS
 
-// The accounts coopguard runs as and the custom role ids, as deploy/lib.sh
-// names them (deploy/identity_test.go keeps both in step).
+// The accounts coopguard runs as, as config names them.
 const (
 	AccountResponder   = config.AccountResponder
 	AccountRestorer    = config.AccountRestorer
@@ -27,50 +26,24 @@ const (
 	AccountInvoker     = "coopguard-invoker"
 )
 
-// Job is one of coopguard's identities: the account, the functions
-// deployed as it, its role files and its access to the incident store.
-type Job struct {
-	// Role is the job's role file (RoleResponder, …); SecretsRole(Role)
-	// and KeySourceRole(Role) are bound too where they exist.
-	Role    string
-	Account string
-	// Functions are the entry points deployed as Account.
-	Functions []string
-	// Datastore is the predefined Firestore role on the project: the
-	// incident store (none for the provisioner).
-	Datastore string
-}
+// Job is one of coopguard's identities (config.Job).
+type Job = config.Job
 
-// Jobs lists coopguard's identities. deploy.sh creates and binds the same
-// (deploy/iam_test.go), and the emulated GCP deploys from this table.
-var Jobs = []Job{
-	// FinishIncidents carries on the responder's containments (the stop,
-	// the snapshot, the evidence), so it runs with the responder's roles.
-	{Role: RoleResponder, Account: AccountResponder, Functions: []string{"HandleAlert", "HandleLogEntry", "FinishIncidents"}, Datastore: "roles/datastore.user"},
-	{Role: RoleRestorer, Account: AccountRestorer, Functions: []string{"Resolve"}, Datastore: "roles/datastore.user"},
-	{Role: RoleReader, Account: AccountReader, Functions: []string{"Status", "Posture"}, Datastore: "roles/datastore.viewer"},
-	{Role: RoleRotator, Account: AccountRotator, Functions: []string{"RotateKeys"}, Datastore: "roles/datastore.user"},
-	{Role: RoleProvisioner, Account: AccountProvisioner, Functions: []string{"Provision"}},
-}
+// Jobs are coopguard's jobs as config declares them: deploy/jobs.sh is
+// generated from them (JobsScript), and the emulated GCP deploys them.
+var Jobs = config.Jobs
 
-// RoleIDs maps a role file (RoleResponder, …) to its custom role id.
-var RoleIDs = map[string]string{
-	RoleResponder:               "coopguardResponder",
-	SecretsRole(RoleResponder):  "coopguardResponderSecrets",
-	SandboxRole(RoleResponder):  config.SandboxRoles[AccountResponder],
-	RoleRestorer:                "coopguardRestorer",
-	SecretsRole(RoleRestorer):   "coopguardRestorerSecrets",
-	SandboxRole(RoleRestorer):   config.SandboxRoles[AccountRestorer],
-	IdentityRole(RoleResponder): config.IdentityRoles[AccountResponder],
-	IdentityRole(RoleRestorer):  config.IdentityRoles[AccountRestorer],
-	IdentityRole(RoleRotator):   config.IdentityRoles[AccountRotator],
-	RoleReader:                  "coopguardReader",
-	SecretsRole(RoleReader):     "coopguardReaderSecrets",
-	RoleRotator:                 "coopguardRotator",
-	SecretsRole(RoleRotator):    "coopguardRotatorSecrets",
-	KeySourceRole(RoleRotator):  "coopguardRotatorKeySource",
-	RoleProvisioner:             "coopguardProvisioner",
-}
+// RoleIDs maps every job's role file (RoleResponder, SecretsRole(…), …) to
+// its custom role id.
+var RoleIDs = func() map[string]string {
+	m := map[string]string{}
+	for _, j := range config.Jobs {
+		for _, k := range j.Roles {
+			m[j.RoleFile(k)] = j.RoleID(k)
+		}
+	}
+	return m
+}()
 
 // AccountEmail is the email of a coopguard account in project.
 func AccountEmail(account, project string) string { return config.AccountEmail(account, project) }

@@ -1,15 +1,15 @@
 package deploy_test
 
 import (
+	"maps"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cloudcoop/coopguard/deploy"
-	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
 // scan scans the repository's deployed source.
@@ -22,11 +22,16 @@ func scan(t *testing.T) map[string]*deploy.Package {
 	return pkgs
 }
 
+// attribute attributes the deployed code's calls to its jobs.
+func attribute(t *testing.T) deploy.Attribution {
+	t.Helper()
+	return mustAttribute(t, scan(t))
+}
+
 // requirements is what the deployed code needs, by job.
 func requirements(t *testing.T) deploy.Required {
 	t.Helper()
-	byRole, _ := deploy.Attribute(scan(t))
-	return deploy.Requirements(byRole)
+	return deploy.Requirements(attribute(t).ByRole)
 }
 
 // jobPerms is every permission of job's role files that exist.
@@ -88,20 +93,17 @@ func TestJobsHoldOnlyTheirJob(t *testing.T) {
 }
 
 // TestEveryFunctionsCallIsClaimed: a GCP call in the functions binary that
-// no job claims would count for every job (deploy.Attribute), read-only
+// no claim reaches would count for every job (deploy.Attribute), read-only
 // ones too; the scanner must not find one.
 func TestEveryFunctionsCallIsClaimed(t *testing.T) {
-	pkgs := scan(t)
+	at := attribute(t)
+	for _, c := range at.Unclaimed {
+		t.Errorf("%s: no job claims %s (in %s) — claim it in deploy.Claims (deploy/roles.go), or call it from a claimed function of its package", c.Pos, c.Func, c.Dir)
+	}
 	n := 0
-	for _, p := range pkgs {
-		for _, c := range p.Calls {
-			if strings.HasPrefix(c.Dir, "provisioner") {
-				continue
-			}
-			n++
-			if _, ok := deploy.Claimed(c); !ok {
-				t.Errorf("%s: no job claims %s — add its file to deploy.Claims (deploy/roles.go) with the jobs that run it", c.Pos, c.File)
-			}
+	for role, calls := range at.ByRole {
+		if role != deploy.RoleProvisioner {
+			n += len(calls)
 		}
 	}
 	if n == 0 {
@@ -109,46 +111,40 @@ func TestEveryFunctionsCallIsClaimed(t *testing.T) {
 	}
 }
 
-// TestActionClaimsFollowPlaybooks: an action file that calls GCP is
-// claimed by every job whose playbooks run it — contain, quarantine and
-// notify by the responder, their follow-ups too (FinishIncidents runs as
-// the responder; notify by the rotator too: posture drift, whose dry run
-// looks at its follow-up at once), the restore playbook by the restorer.
-func TestActionClaimsFollowPlaybooks(t *testing.T) {
+// TestRenamingAFileChangesNoRole: what each job needs does not depend on
+// the names of the files its code is in.
+func TestRenamingAFileChangesNoRole(t *testing.T) {
 	pkgs := scan(t)
-	hasCalls := map[string]bool{}
-	for _, c := range pkgs["functions/actions"].Calls {
-		hasCalls[c.File] = true
-	}
-	plans := map[string][]playbook.Plan{deploy.RoleRestorer: {playbook.Restore()}}
-	for _, name := range []string{incident.PlaybookContain, incident.PlaybookQuarantine, incident.PlaybookNotify} {
-		p, err := playbook.For(name)
-		if err != nil {
-			t.Fatal(err)
+	before := deploy.Requirements(mustAttribute(t, pkgs).ByRole)
+	renamed := map[string]*deploy.Package{}
+	for dir, p := range pkgs {
+		q := *p
+		q.Calls = nil
+		for _, c := range p.Calls {
+			c.File = path.Join(path.Dir(c.File), "renamed_"+path.Base(c.File))
+			c.Pos = c.File
+			q.Calls = append(q.Calls, c)
 		}
-		plans[deploy.RoleResponder] = append(plans[deploy.RoleResponder], p)
-		if name == incident.PlaybookNotify {
-			plans[deploy.RoleRotator] = append(plans[deploy.RoleRotator], p)
-		}
+		renamed[dir] = &q
 	}
-	checked := 0
-	for job, ps := range plans {
-		for _, p := range ps {
-			for _, s := range p.All() {
-				file := "functions/actions/" + strings.ReplaceAll(s.Action, "-", "") + ".go"
-				if !hasCalls[file] {
-					continue
-				}
-				checked++
-				if roles := deploy.Claims[file]; !slices.Contains(roles, job) {
-					t.Errorf("%s (action %s, playbook %s) is claimed by %v, not by %s which runs it", file, s.Action, p.Playbook, roles, job)
-				}
-			}
+	after := deploy.Requirements(mustAttribute(t, renamed).ByRole)
+	for role, perms := range before.Perms {
+		if !slices.Equal(slices.Sorted(maps.Keys(perms)), slices.Sorted(maps.Keys(after.Perms[role]))) {
+			t.Errorf("renaming the files changes what role file %s needs", role)
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no action file with calls found: the file naming changed")
+	if len(before.Perms) != len(after.Perms) {
+		t.Errorf("renaming the files changes the role files needed: %d, then %d", len(before.Perms), len(after.Perms))
 	}
+}
+
+func mustAttribute(t *testing.T, pkgs map[string]*deploy.Package) deploy.Attribution {
+	t.Helper()
+	at, err := deploy.Attribute(pkgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
 
 // TestActAsAccountsMatchTheCode: the accounts Provision lets act as a

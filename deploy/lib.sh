@@ -16,13 +16,11 @@
 PROJECT=${PROJECT:-${COOPGUARD_PROJECT:-}}
 REGION=${REGION:-}
 SCHEDULER_LOCATION=${SCHEDULER_LOCATION:-$REGION}
-# Daily at 03:00 UTC by default (cron syntax, in SCHEDULER_TIME_ZONE).
-ROTATION_SCHEDULE=${ROTATION_SCHEDULE:-0 3 * * *}
+# The Cloud Scheduler jobs' schedules (cron syntax, in SCHEDULER_TIME_ZONE)
+# default to config.Jobs' (deploy/jobs.sh): ROTATION_SCHEDULE daily at
+# 03:00, FOLLOWUP_SCHEDULE every minute, Cloud Scheduler's finest
+# granularity and the longest a contained incident waits between looks.
 SCHEDULER_TIME_ZONE=${SCHEDULER_TIME_ZONE:-Etc/UTC}
-# FinishIncidents looks at the open follow-ups every minute: Cloud
-# Scheduler's finest granularity, and the longest a contained incident
-# waits between looks.
-FOLLOWUP_SCHEDULE=${FOLLOWUP_SCHEDULE:-* * * * *}
 # Upper bounds on instances per function (a storm of alerts must not fan
 # out into hundreds of responders acting on the same VM).
 MAX_INSTANCES_EVENT=${MAX_INSTANCES_EVENT:-5}
@@ -43,66 +41,14 @@ TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
 TOPIC_FOLLOWUP=${COOPGUARD_TOPIC_FOLLOWUP:-coopguard-followup}
 TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-coopguard-dead-letter}
 SUB_DEAD_LETTER=${SUB_DEAD_LETTER:-coopguard-dead-letter-sub}
-SCHEDULER_JOB=${SCHEDULER_JOB:-coopguard-rotate-keys}
-FOLLOWUP_JOB=${FOLLOWUP_JOB:-coopguard-finish-incidents}
 
-# Service accounts coopguard runs as (account ids; emails below), one per
-# job (deploy.Jobs in deploy/identity.go), and the Eventarc invoker.
-SA_RESPONDER=coopguard-responder
-SA_RESTORER=coopguard-restorer
-SA_READER=coopguard-reader
-SA_ROTATOR=coopguard-rotator
-SA_PROVISIONER=coopguard-provisioner
+# The jobs (config.Jobs in shared/config/jobs.go), generated: their
+# service accounts (SA_*), role ids (ROLE_*) and files (JOB_ROLES_*), JOBS,
+# ACT_AS, FUNCTIONS, SCHEDULES and the schedules' defaults.
+# shellcheck source=deploy/jobs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/jobs.sh"
+# The Eventarc invoker: delivers the topics' events to the functions.
 SA_INVOKER=coopguard-invoker
-
-# Custom roles (ids) and their definition files, see deploy/roles/: each
-# job's project role, its -secrets role (bound on the managed secrets only),
-# the responder's and restorer's -sandbox roles (bound on the sandboxes' VMs
-# and disks only), their -identity roles (bound on the sandbox's service
-# account only) and the rotator's -keysource role (only with a key source).
-ROLE_RESPONDER=coopguardResponder
-ROLE_RESPONDER_SECRETS=coopguardResponderSecrets
-ROLE_RESPONDER_SANDBOX=coopguardResponderSandbox
-ROLE_RESTORER=coopguardRestorer
-ROLE_RESTORER_SECRETS=coopguardRestorerSecrets
-ROLE_RESTORER_SANDBOX=coopguardRestorerSandbox
-ROLE_RESPONDER_IDENTITY=coopguardResponderIdentity
-ROLE_RESTORER_IDENTITY=coopguardRestorerIdentity
-ROLE_ROTATOR_IDENTITY=coopguardRotatorIdentity
-ROLE_READER=coopguardReader
-ROLE_READER_SECRETS=coopguardReaderSecrets
-ROLE_ROTATOR=coopguardRotator
-ROLE_ROTATOR_SECRETS=coopguardRotatorSecrets
-ROLE_ROTATOR_KEYSOURCE=coopguardRotatorKeySource
-ROLE_PROVISIONER=coopguardProvisioner
-
-# The jobs (deploy.Jobs): role file (deploy/roles/<file>.yaml, with its
-# -secrets, -sandbox and -keysource files where they exist), service account, Firestore
-# role on the incident store (- for none), display name.
-JOBS=(
-	"responder SA_RESPONDER roles/datastore.user coopguard responder: contains incidents (HandleAlert, HandleLogEntry, FinishIncidents)"
-	"restorer SA_RESTORER roles/datastore.user coopguard restorer: undoes a containment (Resolve)"
-	"reader SA_READER roles/datastore.viewer coopguard reader: reads only (Status, Posture)"
-	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
-	"provisioner SA_PROVISIONER - coopguard provisioner: creates the sandbox (Provision)"
-)
-# The jobs that act as the sandbox VM's account (config.ActAsAccounts): the
-# provisioner creates the VM to run as it; the responder sets and the
-# restorer clears the agents flag in its metadata.
-ACT_AS=(SA_PROVISIONER SA_RESPONDER SA_RESTORER)
-
-# The functions: deployed name, entry point (functions/register.go), trigger
-# (http or a topic variable), service account (its job's).
-FUNCTIONS=(
-	"coopguard-provision Provision http SA_PROVISIONER"
-	"coopguard-status Status http SA_READER"
-	"coopguard-resolve Resolve http SA_RESTORER"
-	"coopguard-posture Posture http SA_READER"
-	"coopguard-handle-alert HandleAlert TOPIC_ALERTS SA_RESPONDER"
-	"coopguard-handle-log-entry HandleLogEntry TOPIC_LOGS SA_RESPONDER"
-	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_ROTATOR"
-	"coopguard-finish-incidents FinishIncidents TOPIC_FOLLOWUP SA_RESPONDER"
-)
 
 # Every configuration variable the functions read (shared/config: the env
 # tags; config.EnvNames()). deploy forwards the ones set in its environment;
@@ -242,13 +188,10 @@ role_id() {
 	echo "${!v}"
 }
 
-# job_roles ROLE: the role files of a job that exist (ROLE, ROLE-secrets,
-# ROLE-sandbox, ROLE-keysource, ROLE-identity), one a line.
+# job_roles ROLE: the role files of a job (JOB_ROLES_<ROLE>), one a line.
 job_roles() {
-	local f
-	for f in "$1" "$1-secrets" "$1-sandbox" "$1-keysource" "$1-identity"; do
-		[[ ! -f $DEPLOY_DIR/roles/$f.yaml ]] || echo "$f"
-	done
+	local v="JOB_ROLES_${1^^}[@]"
+	printf '%s\n' "${!v}"
 }
 
 # --- IAM conditions ---------------------------------------------------------

@@ -2,59 +2,54 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
+	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cloudcoop/coopguard/functions/actions"
+	"github.com/cloudcoop/coopguard/functions/playbook"
+	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/incident"
 )
 
-// The functions' identities, one per job: each is a service account with
-// its own custom roles (deploy/roles/<role>.yaml, and <role>-secrets.yaml
-// bound only on the managed secrets, <role>-keysource when a key source is
-// configured). A job's role holds exactly what its code calls, so the
-// responder cannot start a VM, re-enable a key or destroy a version.
+// The functions' identities, one per job (config.Jobs): each is a service
+// account with its own custom roles (deploy/roles/<role>.yaml, and
+// <role>-secrets.yaml bound only on the managed secrets, <role>-keysource
+// when a key source is configured, …). A job's role holds exactly what its
+// code calls, so the responder cannot start a VM, re-enable a key or
+// destroy a version.
 const (
-	RoleResponder   = "responder"   // HandleAlert, HandleLogEntry: contain, quarantine, notify; FinishIncidents: their follow-up
-	RoleRestorer    = "restorer"    // Resolve: undo a containment
-	RoleReader      = "reader"      // Status, Posture: read only
-	RoleRotator     = "rotator"     // RotateKeys: rotation and the scheduled posture check
-	RoleProvisioner = "provisioner" // Provision
-
-	// The responder's Secret Manager role on the managed secrets.
-	RoleResponderSecrets = RoleResponder + secretsSuffix
-	// The rotator's role for adding versions, when a key source is set.
-	RoleRotatorKeySource = RoleRotator + keySourceSuffix
-)
-
-const (
-	secretsSuffix   = "-secrets"
-	keySourceSuffix = "-keysource"
-	sandboxSuffix   = "-sandbox"
-	identitySuffix  = "-identity"
+	RoleResponder   = config.JobResponder
+	RoleRestorer    = config.JobRestorer
+	RoleReader      = config.JobReader
+	RoleRotator     = config.JobRotator
+	RoleProvisioner = config.JobProvisioner
 )
 
 // IdentityRole is the role file of job's permissions on a sandbox's own
 // service account (disable it and delete its keys, or enable it again),
 // bound on that account's IAM policy only: coopguard's jobs cannot
 // disable, enable or strip the keys of any other account.
-func IdentityRole(job string) string { return job + identitySuffix }
+func IdentityRole(job string) string { return job + "-" + string(config.RoleIdentity) }
 
 // SandboxRole is the role file of job's permissions on a sandbox's own
 // VM and boot disk (stop, start, tag, label, metadata, snapshot), bound
 // under an IAM condition naming the sandboxes' instances and disks
 // (config.SandboxCondition): coopguard's jobs cannot change any other VM.
-func SandboxRole(job string) string { return job + sandboxSuffix }
+func SandboxRole(job string) string { return job + "-" + string(config.RoleSandbox) }
 
 // SecretsRole is the role file of job's Secret Manager permissions, bound
 // under an IAM condition naming the managed secrets and their versions.
-func SecretsRole(job string) string { return job + secretsSuffix }
+func SecretsRole(job string) string { return job + "-" + string(config.RoleSecrets) }
 
 // KeySourceRole is the role file of job's key-source permissions (adding
 // versions), bound only when a key source is configured.
-func KeySourceRole(job string) string { return job + keySourceSuffix }
+func KeySourceRole(job string) string { return job + "-" + string(config.RoleKeySource) }
 
 // Role is a custom role definition file, as `gcloud iam roles create
 // --file` reads it.
@@ -95,10 +90,10 @@ func ReadRole(file string) (*Role, error) {
 // role of every root that reaches its package through imports without
 // entering another role's root (functions imports provisioner, but only
 // Provision runs it). Every job of the functions binary reaches what
-// functions imports; Claims narrow that to the jobs that run each file.
-// Packages no root reaches are not deployed (the CLI in cmd/ runs with the
-// credentials of whoever runs it; test/ and deploy/ never run deployed), so
-// their calls need no role.
+// functions imports; claims (JobClaims) narrow that to the jobs that run
+// each function. Packages no root reaches are not deployed (the CLI in
+// cmd/ runs with the credentials of whoever runs it; test/ and deploy/
+// never run deployed), so their calls need no role.
 var Roots = map[string][]string{
 	RoleProvisioner: {"provisioner"},
 	RoleResponder:   {"functions"},
@@ -107,73 +102,202 @@ var Roots = map[string][]string{
 	RoleRotator:     {"functions"},
 }
 
-// Claims name the jobs that run a file (or every file of a package
-// directory): its calls count for those jobs only. Every file of the
-// functions binary that calls GCP is claimed (deploy/iam_test.go): an
-// unclaimed call would count for every job, and a read-only job would hold
-// a mutation. Entry points are claimed by their function's job, actions by
-// the playbooks that run them (contain/quarantine/notify: responder; the
-// undo actions of resolve --restore: restorer), shared helpers by every
-// job that uses them.
+// Playbooks are the playbooks each job runs, follow-ups included: the
+// responder contains, quarantines and notifies (FinishIncidents carries
+// on its follow-ups), the rotator reports posture drift as a notify
+// incident, the restorer runs the restore plan of resolve --restore.
+var Playbooks = map[string][]func() (playbook.Plan, error){
+	RoleResponder: {named(incident.PlaybookContain), named(incident.PlaybookQuarantine), named(incident.PlaybookNotify)},
+	RoleRotator:   {named(incident.PlaybookNotify)},
+	RoleRestorer:  {func() (playbook.Plan, error) { return playbook.Restore(), nil }},
+}
+
+func named(name string) func() (playbook.Plan, error) {
+	return func() (playbook.Plan, error) { return playbook.For(name) }
+}
+
+// Claims name the jobs that run code the entry points do not reach within
+// their own package: a package directory (every call in it), or a
+// package's function, type (all its methods) or method
+// ("functions/respond.Responder.Resolve"). A claimed function passes its
+// jobs on to what it names in its package (Package.Refs) that is not
+// claimed itself: a claim is exact, whoever names the function.
 var Claims = map[string][]string{
-	"functions/provision.go":       {RoleProvisioner},
-	"functions/status.go":          {RoleReader},
-	"functions/sandboxes.go":       {RoleResponder}, // HandleLogEntry and HandleAlert find the sandbox an event concerns
-	"functions/alerting.go":        {RoleResponder}, // HandleLogEntry tells coopguard's alerting from the project's
-	"functions/vmstate.go":         {RoleResponder}, // HandleLogEntry reads the VM's status for key reads
-	"functions/rotatekeys.go":      {RoleRotator},
-	"functions/posture":            {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
-	"functions/rotation":           {RoleRotator},
-	"functions/revoke":             {RoleResponder},
-	"functions/respond/resolve.go": {RoleRestorer},
-	// FinishIncidents carries on the responder's containments.
-	"functions/finishincidents.go":  {RoleResponder},
-	"functions/respond/followup.go": {RoleResponder},
-	// Every job that responds: the event handlers, Resolve, and
+	"functions/posture":  {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
+	"functions/rotation": {RoleRotator},
+	"functions/revoke":   {RoleResponder},
+	// Every job that reports: the event handlers, Resolve, and
 	// RotateKeys reporting posture drift as a notify incident.
-	"functions/respond/respond.go": {RoleResponder, RoleRestorer, RoleRotator},
-	"functions/respond/execute.go": {RoleResponder, RoleRestorer, RoleRotator},
-	"shared/report":                {RoleResponder, RoleRestorer, RoleRotator},
-	// Helpers of the containment and the undo actions.
-	"functions/actions/instance.go":   {RoleResponder, RoleRestorer},
-	"functions/actions/operation.go":  {RoleResponder, RoleRestorer},
-	"functions/actions/agentsflag.go": {RoleResponder, RoleRestorer},
-	// collect-logs is in the notify playbook too.
-	"functions/actions/collectlogs.go":    {RoleResponder, RoleRotator},
-	"functions/actions/disablesecrets.go": {RoleResponder},
-	"functions/actions/snapshotdisk.go":   {RoleResponder},
-	"functions/actions/stopagents.go":     {RoleResponder},
-	"functions/actions/stopvm.go":         {RoleResponder},
-	// The follow-up's looks (FinishIncidents, as the responder).
-	"functions/actions/vmterminated.go":    {RoleResponder},
-	"functions/actions/agentsack.go":       {RoleResponder},
-	"functions/actions/enablesecrets.go":   {RoleRestorer},
-	"functions/actions/startvm.go":         {RoleRestorer},
-	"functions/actions/disableidentity.go": {RoleResponder},
-	"functions/actions/enableidentity.go":  {RoleRestorer},
-	// Rotation reads the sandbox's account before adding a version while
-	// an incident is open.
-	"functions/rotationidentity.go": {RoleRotator},
+	"shared/report": {RoleResponder, RoleRestorer, RoleRotator},
+	// The event handlers respond; RotateKeys reports drift through the
+	// same path; Resolve undoes; FinishIncidents follows up.
+	"functions/respond.Responder.Respond":  {RoleResponder, RoleRotator},
+	"functions/respond.Responder.Resolve":  {RoleRestorer},
+	"functions/respond.Responder.FollowUp": {RoleResponder},
+	// Rotation's check before adding a version (rotation.Runner's
+	// Identity): Status builds a runner too, but only to read.
+	"functions.identityCheck": {RoleRotator},
+}
+
+// JobClaims are Claims with what config.Jobs and Playbooks say: each
+// function's entry point ("functions.HandleAlert") is claimed by its job,
+// each action (its type, "functions/actions.StopVM") by the jobs whose
+// playbooks run it.
+func JobClaims() (map[string][]string, error) {
+	out := map[string][]string{}
+	add := func(key, role string) {
+		if !slices.Contains(out[key], role) {
+			out[key] = append(out[key], role)
+		}
+	}
+	for k, roles := range Claims {
+		for _, r := range roles {
+			add(k, r)
+		}
+	}
+	for _, j := range config.Jobs {
+		for _, f := range j.Functions {
+			add("functions."+f.Name, j.Role)
+		}
+	}
+	for role, plans := range Playbooks {
+		for _, plan := range plans {
+			p, err := plan()
+			if err != nil {
+				return nil, fmt.Errorf("deploy: the %s's playbook: %w", role, err)
+			}
+			for _, s := range p.All() {
+				a, ok := actions.Lookup(s.Action)
+				if !ok {
+					return nil, fmt.Errorf("deploy: playbook %s runs action %s, which functions/actions does not define", p.Playbook, s.Action)
+				}
+				t := reflect.TypeOf(a)
+				for t.Kind() == reflect.Pointer {
+					t = t.Elem()
+				}
+				add("functions/actions."+t.Name(), role)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Ignored are top-level directories the scanner skips: never deployed.
 var Ignored = []string{"cmd", "test", "deploy"}
 
-// Attribute assigns every call site to the roles that run it; calls in
-// packages no root reaches are returned as undeployed.
-func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeployed []CallSite) {
-	byRole = map[string][]CallSite{}
-	isRootOf := func(dir, role string) bool { return slices.Contains(Roots[role], dir) }
+// Attribution is where Attribute puts each call site.
+type Attribution struct {
+	// ByRole are the calls each role runs.
+	ByRole map[string][]CallSite
+	// Undeployed are calls in packages no root reaches: they need no role.
+	Undeployed []CallSite
+	// Unclaimed are calls of the functions binary that no claim reaches:
+	// they count for every job that reaches their package, read-only
+	// ones too (deploy/jobs_test.go fails on them).
+	Unclaimed []CallSite
+}
+
+// Attribute assigns every call site to the roles that run it: the jobs
+// whose claims reach the function it is in (JobClaims, passed on within
+// its package along Package.Refs), else every role whose root reaches its
+// package.
+func Attribute(pkgs map[string]*Package) (Attribution, error) {
+	claims, err := JobClaims()
+	if err != nil {
+		return Attribution{}, err
+	}
+	at := Attribution{ByRole: map[string][]CallSite{}}
+	reach := reached(pkgs)
+	dirs := slices.Sorted(maps.Keys(pkgs))
+	for _, dir := range dirs {
+		p := pkgs[dir]
+		claimed := claimedSymbols(p, claims)
+		for _, c := range p.Calls {
+			roles := claimed[c.Func]
+			if len(roles) == 0 {
+				roles = slices.Sorted(maps.Keys(reach[dir]))
+				if len(roles) == 0 {
+					at.Undeployed = append(at.Undeployed, c)
+					continue
+				}
+				if !slices.Equal(roles, []string{RoleProvisioner}) {
+					at.Unclaimed = append(at.Unclaimed, c)
+				}
+			}
+			for _, r := range roles {
+				at.ByRole[r] = append(at.ByRole[r], c)
+			}
+		}
+	}
+	return at, nil
+}
+
+// claimedSymbols maps each function and method of p to the roles that
+// claim it or a function of p reaching it, sorted.
+func claimedSymbols(p *Package, claims map[string][]string) map[string][]string {
+	syms := map[string]bool{}
+	for sym, to := range p.Refs {
+		syms[sym] = true
+		for _, t := range to {
+			syms[t] = true
+		}
+	}
+	for _, c := range p.Calls {
+		syms[c.Func] = true
+	}
+	own := map[string][]string{} // the symbols claimed themselves
+	for sym := range syms {
+		keys := []string{p.Dir, p.Dir + "." + sym}
+		if typ, _, ok := strings.Cut(sym, "."); ok {
+			keys = append(keys, p.Dir+"."+typ)
+		}
+		for _, k := range keys {
+			for _, r := range claims[k] {
+				if !slices.Contains(own[sym], r) {
+					own[sym] = append(own[sym], r)
+				}
+			}
+		}
+	}
+	roles := map[string]map[string]bool{}
+	var visit func(sym, role string)
+	visit = func(sym, role string) {
+		if roles[sym] == nil {
+			roles[sym] = map[string]bool{}
+		}
+		if roles[sym][role] {
+			return
+		}
+		roles[sym][role] = true
+		for _, t := range p.Refs[sym] {
+			if _, claimed := own[t]; !claimed {
+				visit(t, role)
+			}
+		}
+	}
+	for sym, rs := range own {
+		for _, r := range rs {
+			visit(sym, r)
+		}
+	}
+	out := map[string][]string{}
+	for sym, rs := range roles {
+		out[sym] = slices.Sorted(maps.Keys(rs))
+	}
+	return out
+}
+
+// reached maps each package directory to the roles whose roots reach it
+// through imports without entering another role's root.
+func reached(pkgs map[string]*Package) map[string]map[string]bool {
 	isOtherRoot := func(dir, role string) bool {
 		for r, roots := range Roots {
-			if r != role && slices.Contains(roots, dir) && !isRootOf(dir, role) {
+			if r != role && slices.Contains(roots, dir) && !slices.Contains(Roots[role], dir) {
 				return true
 			}
 		}
 		return false
 	}
-	// reach[dir] = roles whose roots reach dir without entering another
-	// role's root.
 	reach := map[string]map[string]bool{}
 	var visit func(dir, role string)
 	visit = func(dir, role string) {
@@ -189,10 +313,9 @@ func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeploy
 			return
 		}
 		for _, imp := range p.Imports {
-			if isOtherRoot(imp, role) {
-				continue
+			if !isOtherRoot(imp, role) {
+				visit(imp, role)
 			}
-			visit(imp, role)
 		}
 	}
 	for role, roots := range Roots {
@@ -202,43 +325,7 @@ func Attribute(pkgs map[string]*Package) (byRole map[string][]CallSite, undeploy
 			}
 		}
 	}
-	dirs := make([]string, 0, len(pkgs))
-	for d := range pkgs {
-		dirs = append(dirs, d)
-	}
-	sort.Strings(dirs)
-	for _, dir := range dirs {
-		for _, c := range pkgs[dir].Calls {
-			if roles, ok := Claimed(c); ok {
-				for _, r := range roles {
-					byRole[r] = append(byRole[r], c)
-				}
-				continue
-			}
-			roles := make([]string, 0, len(reach[dir]))
-			for r := range reach[dir] {
-				roles = append(roles, r)
-			}
-			if len(roles) == 0 {
-				undeployed = append(undeployed, c)
-				continue
-			}
-			sort.Strings(roles)
-			for _, r := range roles {
-				byRole[r] = append(byRole[r], c)
-			}
-		}
-	}
-	return byRole, undeployed
-}
-
-// Claimed returns the jobs that claim c's file or package, if any.
-func Claimed(c CallSite) ([]string, bool) {
-	if roles, ok := Claims[c.File]; ok {
-		return roles, true
-	}
-	roles, ok := Claims[c.Dir]
-	return roles, ok
+	return reach
 }
 
 // Required is what a role's calls need: the permissions per role file (a

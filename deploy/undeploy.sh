@@ -21,8 +21,9 @@ fi
 
 describe_job() { run gcloud scheduler jobs describe "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION"; }
 delete_job() { run gcloud scheduler jobs delete "$1" --project="$PROJECT" --location="$SCHEDULER_LOCATION" --quiet; }
-for j in "$SCHEDULER_JOB" "$FOLLOWUP_JOB"; do
-	remove "scheduler job $j" describe_job delete_job "$j"
+for j in "${SCHEDULES[@]}"; do
+	read -r name _ <<<"$j"
+	remove "scheduler job $name" describe_job delete_job "$name"
 done
 
 describe_fn() { run gcloud functions describe "$1" --project="$PROJECT" --region="$REGION"; }

@@ -5,13 +5,14 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/logger"
 )
 
 // FinishIncidentsJob is the coopguard-job attribute value of the Cloud
-// Scheduler job that triggers FinishIncidents every minute.
-const FinishIncidentsJob = "finish-incidents"
+// Scheduler job that triggers FinishIncidents (config.Jobs).
+const FinishIncidentsJob = config.SchedulerFinishIncidents
 
 // FinishIncidents carries every contained incident's follow-up one look
 // further — the VM reaching TERMINATED, the snapshot, the evidence — so

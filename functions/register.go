@@ -9,6 +9,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/logger"
 )
 
@@ -22,20 +23,35 @@ type Function struct {
 	Event func(*Env, context.Context, event.Event) error
 }
 
-// Registered lists every coopguard function. This is the one place that
-// lists them: init registers them with the functions framework (deployed),
-// and `coopguard serve` and the tests serve them (Handlers) on an Env of
-// their own.
-var Registered = []Function{
-	{Name: "Provision", HTTP: (*Env).Provision},
-	{Name: "Status", HTTP: (*Env).Status},
-	{Name: "Resolve", HTTP: (*Env).Resolve},
-	{Name: "Posture", HTTP: (*Env).Posture},
-	{Name: "HandleAlert", Event: (*Env).HandleAlert},
-	{Name: "HandleLogEntry", Event: (*Env).HandleLogEntry},
-	{Name: "RotateKeys", Event: (*Env).RotateKeys},
-	{Name: "FinishIncidents", Event: (*Env).FinishIncidents},
+// handlers are the functions' code by entry point; which account runs each
+// and on which trigger is config.Jobs' (functions/register_test.go checks
+// that every declared function has its handler, of its trigger's kind).
+var handlers = map[string]Function{
+	"Provision":       {HTTP: (*Env).Provision},
+	"Status":          {HTTP: (*Env).Status},
+	"Resolve":         {HTTP: (*Env).Resolve},
+	"Posture":         {HTTP: (*Env).Posture},
+	"HandleAlert":     {Event: (*Env).HandleAlert},
+	"HandleLogEntry":  {Event: (*Env).HandleLogEntry},
+	"RotateKeys":      {Event: (*Env).RotateKeys},
+	"FinishIncidents": {Event: (*Env).FinishIncidents},
 }
+
+// Registered lists every coopguard function, in config.Jobs' order: init
+// registers them with the functions framework (deployed), and `coopguard
+// serve` and the tests serve them (Handlers) on an Env of their own. A
+// declared function without a handler is left out (and fails
+// register_test.go).
+var Registered = func() []Function {
+	var out []Function
+	for _, d := range config.Functions() {
+		if f, ok := handlers[d.Name]; ok {
+			f.Name = d.Name
+			out = append(out, f)
+		}
+	}
+	return out
+}()
 
 // Handler is a registered function bound to an Env: what a server serves
 // at /Name.

@@ -29,7 +29,7 @@ import (
 
 // RotateKeysJob is the coopguard-job attribute value of the Cloud Scheduler
 // job (and of `coopguard rotate` against a server) that triggers RotateKeys.
-const RotateKeysJob = "rotate-keys"
+const RotateKeysJob = config.SchedulerRotateKeys
 
 // SecretRotateEvent is the Secret Manager notification that asks for a
 // rotation; every other event type on the topic is acknowledged and ignored.

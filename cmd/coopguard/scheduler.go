@@ -10,7 +10,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/logger"
@@ -29,17 +28,26 @@ type schedulerJob struct {
 	Attributes map[string]string
 }
 
-// finishIncidentsJob is deploy's coopguard-finish-incidents job: every
-// minute, {"reason":"scheduled"} with coopguard-job=finish-incidents to
-// the follow-up topic, which triggers FinishIncidents.
+// finishIncidentsJob is deploy's Cloud Scheduler job of FinishIncidents
+// (config.Jobs): {"reason":"scheduled"} with its coopguard-job attribute
+// to the follow-up topic, every minute.
 func finishIncidentsJob(cfg *config.Config) schedulerJob {
-	return schedulerJob{
-		Name:       "coopguard-finish-incidents",
-		Topic:      cfg.Coopguard.Topics.FollowUp,
-		Function:   "FinishIncidents",
-		Body:       []byte(`{"reason":"scheduled"}`),
-		Attributes: map[string]string{events.AttrSchedulerJob: functions.FinishIncidentsJob},
+	var f config.Function
+	for _, d := range config.Functions() {
+		if d.Name == "FinishIncidents" {
+			f = d
+		}
 	}
+	job := schedulerJob{
+		Name:     f.Service,
+		Topic:    cfg.Coopguard.Topics.Topic(f.Topic),
+		Function: f.Name,
+		Body:     []byte(`{"reason":"scheduled"}`),
+	}
+	if f.Schedule != nil {
+		job.Attributes = map[string]string{events.AttrSchedulerJob: f.Schedule.Attr}
+	}
+	return job
 }
 
 // startScheduler is the emulated Cloud Scheduler of `coopguard serve`: it

@@ -304,7 +304,7 @@ func startDemoWatcher(emu *emulator.Emulator, cfg *config.Config) (stop func(), 
 }
 
 // trigger is an event function and the topic that triggers it, as deploy
-// wires them (deploy/lib.sh FUNCTIONS).
+// wires them (config.Jobs).
 type trigger struct {
 	Topic    string `json:"topic"`
 	Function string `json:"function"`
@@ -312,13 +312,13 @@ type trigger struct {
 
 // eventTriggers are coopguard's Pub/Sub-triggered functions.
 func eventTriggers(cfg *config.Config) []trigger {
-	tp := cfg.Coopguard.Topics
-	return []trigger{
-		{Topic: tp.Alerts, Function: "HandleAlert"},
-		{Topic: tp.Logs, Function: "HandleLogEntry"},
-		{Topic: tp.Rotation, Function: "RotateKeys"},
-		{Topic: tp.FollowUp, Function: "FinishIncidents"},
+	var out []trigger
+	for _, f := range config.Functions() {
+		if !f.HTTP() {
+			out = append(out, trigger{Topic: cfg.Coopguard.Topics.Topic(f.Topic), Function: f.Name})
+		}
 	}
+	return out
 }
 
 // startBridge waits until the functions server listens, then delivers the

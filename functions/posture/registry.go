@@ -8,22 +8,20 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cloudcoop/coopguard/shared/config"
 )
 
-// Services are the Cloud Run service names of coopguard's functions: a
-// Cloud Run function (gen2) is a Cloud Run service named after the
-// function. They are the names deploy/lib.sh deploys (FUNCTIONS); a test
-// keeps the two lists equal.
-var Services = []string{
-	"coopguard-provision",
-	"coopguard-status",
-	"coopguard-handle-alert",
-	"coopguard-handle-log-entry",
-	"coopguard-rotate-keys",
-	"coopguard-finish-incidents",
-	"coopguard-resolve",
-	"coopguard-posture",
-}
+// Services are the Cloud Run service names of coopguard's functions
+// (config.Jobs): a Cloud Run function (gen2) is a Cloud Run service named
+// after the function.
+var Services = func() []string {
+	var out []string
+	for _, f := range config.Functions() {
+		out = append(out, f.Service)
+	}
+	return out
+}()
 
 // checks is the one list of checks, in the order reports show them: the
 // VM's identity, its network exposure, the key, then detection and

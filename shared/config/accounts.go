@@ -1,30 +1,25 @@
 package config
 
-// The service accounts coopguard runs as (account ids), one per job, as
-// deploy names them (deploy/lib.sh): their calls are coopguard's own work,
+// The service accounts coopguard runs as (account ids), one per job; Jobs
+// says which functions run as each. Their calls are coopguard's own work,
 // which never triggers a detection rule.
 const (
-	// AccountResponder runs HandleAlert and HandleLogEntry: containment.
-	AccountResponder = "coopguard-responder"
-	// AccountRestorer runs Resolve: undoing a containment.
-	AccountRestorer = "coopguard-restorer"
-	// AccountReader runs Status and Posture: reads only.
-	AccountReader = "coopguard-reader"
-	// AccountRotator runs RotateKeys: rotation and the scheduled posture.
-	AccountRotator = "coopguard-rotator"
-	// AccountProvisioner runs Provision.
+	AccountResponder   = "coopguard-responder"
+	AccountRestorer    = "coopguard-restorer"
+	AccountReader      = "coopguard-reader"
+	AccountRotator     = "coopguard-rotator"
 	AccountProvisioner = "coopguard-provisioner"
 )
 
-// Accounts lists every account coopguard's functions run as.
-var Accounts = []string{AccountResponder, AccountRestorer, AccountReader, AccountRotator, AccountProvisioner}
+// Accounts lists every account coopguard's functions run as (Jobs).
+var Accounts = accountsOf(func(Job) bool { return true })
 
 // ActAsAccounts are the accounts that act as the sandbox's own service
 // account (roles/iam.serviceAccountUser on it): the provisioner creates the
 // VM running as it; the responder sets and the restorer clears the agents
-// flag in that VM's metadata. deploy/iam_test.go keeps this in step with
-// the code's calls.
-var ActAsAccounts = []string{AccountProvisioner, AccountResponder, AccountRestorer}
+// flag in that VM's metadata (Job.ActAs). deploy/jobs_test.go keeps this
+// in step with the code's calls.
+var ActAsAccounts = accountsOf(func(j Job) bool { return j.ActAs })
 
 // CoopguardAccounts returns the emails of coopguard's own service
 // accounts in the configured project.

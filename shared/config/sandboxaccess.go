@@ -8,10 +8,7 @@ import "strings"
 // disk, so no coopguard job may stop, start, tag, label or snapshot any
 // other VM of the project. deploy binds them for the configured sandbox;
 // Provision adds each sandbox it builds under another name.
-var SandboxRoles = map[string]string{
-	AccountResponder: "coopguardResponderSandbox",
-	AccountRestorer:  "coopguardRestorerSandbox",
-}
+var SandboxRoles = roleIDsOf(RoleSandbox)
 
 // IdentityRoles are the custom roles (ids) of the jobs that change a
 // sandbox's own service account, by account: the responder disables it and
@@ -20,11 +17,7 @@ var SandboxRoles = map[string]string{
 // bound on the sandbox account's own IAM policy, never on the project:
 // deploy binds them on the configured sandbox's account, Provision on the
 // account of each sandbox it builds under another name.
-var IdentityRoles = map[string]string{
-	AccountResponder: "coopguardResponderIdentity",
-	AccountRestorer:  "coopguardRestorerIdentity",
-	AccountRotator:   "coopguardRotatorIdentity",
-}
+var IdentityRoles = roleIDsOf(RoleIdentity)
 
 // sandboxes is the template of the sandboxes' condition.
 var sandboxes = iamCondition("sandboxes")
