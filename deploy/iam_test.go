@@ -33,7 +33,7 @@ func TestRolesMatchTheCode(t *testing.T) {
 	}
 	req := deploy.Requirements(byRole)
 	for _, c := range req.Unknown {
-		t.Errorf("%s: no IAM mapping for %s — add it to deploy.Methods (deploy/permissions.go)", c.Pos, c.Method)
+		t.Errorf("%s: no row for %s in the emulator's table of RPCs — add it to test/emulator/audit/table.go (or its client to deploy.services)", c.Pos, c.Method)
 	}
 	for role := range deploy.RoleIDs {
 		file := deploy.RoleFile(role)

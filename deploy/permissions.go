@@ -1,9 +1,17 @@
 // Package deploy holds the Go side of coopguard's deploy scripts: the IAM
-// permission each GCP client method needs, a scanner that finds every client
+// permission each GCP client method needs (from the emulator's table of
+// RPCs), a scanner that finds every client
 // call in the repository's source, the dry-run command collector, and the
 // Go functions buildpack's main generation — all used by the tests that
 // keep deploy/*.sh and deploy/roles/*.yaml honest.
 package deploy
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/cloudcoop/coopguard/test/emulator/audit"
+)
 
 // Need is what one client method needs from IAM.
 type Need struct {
@@ -67,168 +75,96 @@ var identityScoped = map[string]bool{
 }
 
 // Operation polling: a Compute mutation returns an operation the client
-// polls (op.Wait) with the get permission of its scope.
-const (
-	zoneOp   = "compute.zoneOperations.get"
-	regionOp = "compute.regionOperations.get"
-	globalOp = "compute.globalOperations.get"
-)
+// polls (op.Wait) with the get permission of its scope, by collection.
+var opScope = map[string]string{
+	"instances": "compute.zoneOperations.get", "disks": "compute.zoneOperations.get",
+	"subnetworks": "compute.regionOperations.get", "routers": "compute.regionOperations.get",
+	"networks": "compute.globalOperations.get", "firewalls": "compute.globalOperations.get",
+	"snapshots": "compute.globalOperations.get",
+}
 
-// Methods maps "<gcp.Clients field>.<method>" (for Pub/Sub also
-// "PubSub.TopicAdminClient.<method>", "PubSub.Publisher.<method>", …) to
-// what it needs. Sources: the Compute Engine, Secret Manager, Cloud
-// Monitoring, Cloud Logging and Pub/Sub "IAM permissions" references
-// (https://cloud.google.com/iam/docs/permissions-reference). A method the
-// code calls that is missing here fails deploy/iam_test.go: add it.
-var Methods = map[string]Need{
-	// Compute Engine: instances.
-	"Instances.Get":                {Perms: []string{"compute.instances.get"}},
-	"Instances.List":               {Perms: []string{"compute.instances.list"}},
-	"Instances.AggregatedList":     {Perms: []string{"compute.instances.list"}},
-	"Instances.GetGuestAttributes": {Perms: []string{"compute.instances.getGuestAttributes"}},
-	"Instances.Insert": {Perms: []string{
-		"compute.instances.create", "compute.disks.create", "compute.subnetworks.use",
-		"compute.instances.setMetadata", "compute.instances.setLabels", "compute.instances.setTags",
-		"compute.instances.setServiceAccount", zoneOp,
-	}, Grant: GrantActAs},
-	// Compute Engine: zonal operations, looked up by requestId and
-	// waited for when a retry resumes a change an attempt started.
-	"ZoneOperations.List":   {Perms: []string{"compute.zoneOperations.list"}},
-	"ZoneOperations.Wait":   {Perms: []string{zoneOp}},
-	"Instances.Stop":        {Perms: []string{"compute.instances.stop", zoneOp}},
-	"Instances.Start":       {Perms: []string{"compute.instances.start", zoneOp}},
-	"Instances.Delete":      {Perms: []string{"compute.instances.delete", zoneOp}},
-	"Instances.SetMetadata": {Perms: []string{"compute.instances.setMetadata", zoneOp}, Grant: GrantActAs},
-	"Instances.SetLabels":   {Perms: []string{"compute.instances.setLabels", zoneOp}},
-	"Instances.SetTags":     {Perms: []string{"compute.instances.setTags", zoneOp}},
+// services maps a gcp.Clients field to the gRPC service it calls (its rows
+// in the emulator's table, audit.GRPC); the Compute fields call the REST
+// methods compute.<collection>.<method> (audit.REST).
+var services = map[string]string{
+	"Secrets":                        "google.cloud.secretmanager.v1.SecretManagerService",
+	"AlertPolicies":                  "google.monitoring.v3.AlertPolicyService",
+	"Channels":                       "google.monitoring.v3.NotificationChannelService",
+	"Metrics":                        "google.monitoring.v3.MetricService",
+	"Logging":                        "google.logging.v2.LoggingServiceV2",
+	"LogConfig":                      "google.logging.v2.ConfigServiceV2",
+	"Projects":                       "google.cloud.resourcemanager.v3.Projects",
+	"Services":                       "google.cloud.run.v2.Services",
+	"ServiceUsage":                   "google.api.serviceusage.v1.ServiceUsage",
+	"Repositories":                   "google.devtools.artifactregistry.v1.ArtifactRegistry",
+	"IAMAdmin":                       "google.iam.admin.v1.IAM",
+	"PubSub.TopicAdminClient":        "google.pubsub.v1.Publisher",
+	"PubSub.Publisher":               "google.pubsub.v1.Publisher",
+	"PubSub.SubscriptionAdminClient": "google.pubsub.v1.Subscriber",
+	"PubSub.Subscriber":              "google.pubsub.v1.Subscriber",
+}
 
-	// Compute Engine: disks and snapshots.
-	"Disks.Get":            {Perms: []string{"compute.disks.get"}},
-	"Disks.List":           {Perms: []string{"compute.disks.list"}},
-	"Disks.CreateSnapshot": {Perms: []string{"compute.disks.createSnapshot", "compute.snapshots.create", "compute.snapshots.setLabels", zoneOp}},
-	"Disks.SetLabels":      {Perms: []string{"compute.disks.setLabels", zoneOp}},
-	"Snapshots.Get":        {Perms: []string{"compute.snapshots.get"}},
-	"Snapshots.List":       {Perms: []string{"compute.snapshots.list"}},
-	"Snapshots.Insert":     {Perms: []string{"compute.snapshots.create", "compute.disks.useReadOnly", globalOp}},
-	"Snapshots.SetLabels":  {Perms: []string{"compute.snapshots.setLabels", globalOp}},
-	"Snapshots.Delete":     {Perms: []string{"compute.snapshots.delete", globalOp}},
+// computeKinds are the gcp.Clients fields of Compute Engine.
+var computeKinds = []string{"Instances", "Disks", "Snapshots", "Networks", "Subnetworks", "Firewalls", "Routers", "ZoneOperations"}
 
-	// Compute Engine: network.
-	"Networks.Get":                         {Perms: []string{"compute.networks.get"}},
-	"Networks.Insert":                      {Perms: []string{"compute.networks.create", globalOp}},
-	"Networks.Patch":                       {Perms: []string{"compute.networks.update", globalOp}},
-	"Networks.SwitchToCustomMode":          {Perms: []string{"compute.networks.switchToCustomMode", globalOp}},
-	"Subnetworks.Get":                      {Perms: []string{"compute.subnetworks.get"}},
-	"Subnetworks.Insert":                   {Perms: []string{"compute.subnetworks.create", regionOp}},
-	"Subnetworks.Patch":                    {Perms: []string{"compute.subnetworks.update", regionOp}},
-	"Subnetworks.SetPrivateIpGoogleAccess": {Perms: []string{"compute.subnetworks.setPrivateIpGoogleAccess", regionOp}},
-	"Firewalls.Get":                        {Perms: []string{"compute.firewalls.get"}},
-	"Firewalls.List":                       {Perms: []string{"compute.firewalls.list"}},
-	"Firewalls.Insert":                     {Perms: []string{"compute.firewalls.create", "compute.networks.updatePolicy", globalOp}},
-	"Firewalls.Update":                     {Perms: []string{"compute.firewalls.update", "compute.networks.updatePolicy", globalOp}},
-	"Firewalls.Patch":                      {Perms: []string{"compute.firewalls.update", "compute.networks.updatePolicy", globalOp}},
-	"Routers.Get":                          {Perms: []string{"compute.routers.get"}},
-	"Routers.List":                         {Perms: []string{"compute.routers.list"}},
-	"Routers.Insert":                       {Perms: []string{"compute.routers.create", regionOp}},
-	"Routers.Patch":                        {Perms: []string{"compute.routers.update", regionOp}},
-	"Routers.Update":                       {Perms: []string{"compute.routers.update", regionOp}},
+// rpcOf maps a client method to its RPC: a Subscriber receives by
+// streaming pull.
+var rpcOf = map[string]string{"PubSub.Subscriber.Receive": "StreamingPull"}
 
-	// Secret Manager.
-	"Secrets.GetSecret":            {Perms: []string{"secretmanager.secrets.get"}},
-	"Secrets.ListSecrets":          {Perms: []string{"secretmanager.secrets.list"}},
-	"Secrets.CreateSecret":         {Perms: []string{"secretmanager.secrets.create"}},
-	"Secrets.UpdateSecret":         {Perms: []string{"secretmanager.secrets.update"}},
-	"Secrets.DeleteSecret":         {Perms: []string{"secretmanager.secrets.delete"}},
-	"Secrets.ListSecretVersions":   {Perms: []string{"secretmanager.versions.list"}},
-	"Secrets.GetSecretVersion":     {Perms: []string{"secretmanager.versions.get"}},
-	"Secrets.DisableSecretVersion": {Perms: []string{"secretmanager.versions.disable"}},
-	"Secrets.EnableSecretVersion":  {Perms: []string{"secretmanager.versions.enable"}},
-	"Secrets.DestroySecretVersion": {Perms: []string{"secretmanager.versions.destroy"}},
-	"Secrets.AddSecretVersion":     {Perms: []string{"secretmanager.versions.add"}, KeySource: true},
-	// A secret's own IAM policy: Provision grants the sandbox's account
-	// access on its secrets, never on the project.
-	"Secrets.GetIamPolicy": {Perms: []string{"secretmanager.secrets.getIamPolicy"}},
-	"Secrets.SetIamPolicy": {Perms: []string{"secretmanager.secrets.setIamPolicy"}},
-	// Only a credential (the key source's, the revocation provider's) is
-	// ever read, never a managed secret: a grant on that one secret, no
-	// role permission.
-	"Secrets.AccessSecretVersion": {Grant: GrantCredential},
+// row is the emulator's table row of a client method key.
+func row(key string) (audit.Row, bool) {
+	i := strings.LastIndex(key, ".")
+	if i < 0 {
+		return audit.Row{}, false
+	}
+	kind, method := key[:i], key[i+1:]
+	if m, ok := rpcOf[key]; ok {
+		method = m
+	}
+	if svc, ok := services[kind]; ok {
+		full := "/" + svc + "/" + method
+		if r, ok := audit.GRPC[full]; ok {
+			return r, true
+		}
+		r, ok := audit.PubSub[full]
+		return r, ok
+	}
+	if slices.Contains(computeKinds, kind) {
+		r, ok := audit.REST["compute."+lowerFirst(kind)+"."+lowerFirst(method)]
+		return r, ok
+	}
+	return audit.Row{}, false
+}
 
-	// Cloud Monitoring.
-	"AlertPolicies.ListAlertPolicies":          {Perms: []string{"monitoring.alertPolicies.list"}},
-	"AlertPolicies.GetAlertPolicy":             {Perms: []string{"monitoring.alertPolicies.get"}},
-	"AlertPolicies.CreateAlertPolicy":          {Perms: []string{"monitoring.alertPolicies.create"}},
-	"AlertPolicies.UpdateAlertPolicy":          {Perms: []string{"monitoring.alertPolicies.update"}},
-	"AlertPolicies.DeleteAlertPolicy":          {Perms: []string{"monitoring.alertPolicies.delete"}},
-	"Channels.ListNotificationChannels":        {Perms: []string{"monitoring.notificationChannels.list"}},
-	"Channels.GetNotificationChannel":          {Perms: []string{"monitoring.notificationChannels.get"}},
-	"Channels.CreateNotificationChannel":       {Perms: []string{"monitoring.notificationChannels.create"}},
-	"Channels.UpdateNotificationChannel":       {Perms: []string{"monitoring.notificationChannels.update"}},
-	"Channels.DeleteNotificationChannel":       {Perms: []string{"monitoring.notificationChannels.delete"}},
-	"Metrics.CreateTimeSeries":                 {Perms: []string{"monitoring.timeSeries.create"}},
-	"Metrics.ListTimeSeries":                   {Perms: []string{"monitoring.timeSeries.list"}},
-	"Metrics.CreateMetricDescriptor":           {Perms: []string{"monitoring.metricDescriptors.create"}},
-	"Metrics.GetMetricDescriptor":              {Perms: []string{"monitoring.metricDescriptors.get"}},
-	"Metrics.ListMetricDescriptors":            {Perms: []string{"monitoring.metricDescriptors.list"}},
-	"Metrics.ListMonitoredResourceDescriptors": {Perms: []string{"monitoring.monitoredResourceDescriptors.list"}},
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 
-	// Cloud Logging.
-	"Logging.WriteLogEntries": {Perms: []string{"logging.logEntries.create"}},
-	// Reading Data Access audit logs (the sandbox account's secret reads
-	// in an incident's evidence) needs the private-log permission too
-	// (https://cloud.google.com/logging/docs/access-control,
-	// roles/logging.privateLogViewer).
-	"Logging.ListLogEntries": {Perms: []string{"logging.logEntries.list", "logging.privateLogEntries.list"}},
-	"Logging.TailLogEntries": {Perms: []string{"logging.logEntries.list"}},
-	"LogConfig.GetSink":      {Perms: []string{"logging.sinks.get"}},
-	"LogConfig.ListSinks":    {Perms: []string{"logging.sinks.list"}},
-	"LogConfig.CreateSink":   {Perms: []string{"logging.sinks.create"}},
-	"LogConfig.UpdateSink":   {Perms: []string{"logging.sinks.update"}},
-	"LogConfig.DeleteSink":   {Perms: []string{"logging.sinks.delete"}},
-
-	// Resource Manager and Cloud Run (posture checks read them).
-	"Projects.GetIamPolicy": {Perms: []string{"resourcemanager.projects.getIamPolicy"}},
-	"Projects.GetProject":   {Perms: []string{"resourcemanager.projects.get"}},
-	// Provision turns on Data Access audit logs (the policy's auditConfigs
-	// only, under an etag); changing audit configs needs setIamPolicy.
-	"Projects.SetIamPolicy": {Perms: []string{"resourcemanager.projects.setIamPolicy"}},
-	"Services.ListServices": {Perms: []string{"run.services.list"}},
-	"Services.GetService":   {Perms: []string{"run.services.get"}},
-	"Services.GetIamPolicy": {Perms: []string{"run.services.getIamPolicy"}},
-
-	// Service Usage and Artifact Registry: posture's image-scanning check.
-	"ServiceUsage.GetService":       {Perms: []string{"serviceusage.services.get"}},
-	"Repositories.ListRepositories": {Perms: []string{"artifactregistry.repositories.list"}},
-
-	// IAM: posture reads the permissions of a custom role bound to the
-	// sandbox's account.
-	"IAMAdmin.GetRole": {Perms: []string{"iam.roles.get"}},
-	// Provision makes a sandbox's own account (one per sandbox) and lets
-	// the provisioner and responder act as it, on that account's policy.
-	"IAMAdmin.GetServiceAccount":    {Perms: []string{"iam.serviceAccounts.get"}},
-	"IAMAdmin.CreateServiceAccount": {Perms: []string{"iam.serviceAccounts.create"}},
-	"IAMAdmin.GetIamPolicy":         {Perms: []string{"iam.serviceAccounts.getIamPolicy"}},
-	"IAMAdmin.SetIamPolicy":         {Perms: []string{"iam.serviceAccounts.setIamPolicy"}},
-	// Containment disables the sandbox's account (GCP then rejects its
-	// existing tokens) and deletes its user-managed keys; restore enables
-	// it again (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable).
-	"IAMAdmin.DisableServiceAccount":   {Perms: []string{"iam.serviceAccounts.disable"}},
-	"IAMAdmin.EnableServiceAccount":    {Perms: []string{"iam.serviceAccounts.enable"}},
-	"IAMAdmin.ListServiceAccountKeys":  {Perms: []string{"iam.serviceAccountKeys.list"}},
-	"IAMAdmin.DeleteServiceAccountKey": {Perms: []string{"iam.serviceAccountKeys.delete"}},
-
-	// Pub/Sub.
-	"PubSub.TopicAdminClient.GetTopic":                  {Perms: []string{"pubsub.topics.get"}},
-	"PubSub.TopicAdminClient.ListTopics":                {Perms: []string{"pubsub.topics.list"}},
-	"PubSub.TopicAdminClient.CreateTopic":               {Perms: []string{"pubsub.topics.create"}},
-	"PubSub.TopicAdminClient.UpdateTopic":               {Perms: []string{"pubsub.topics.update"}},
-	"PubSub.TopicAdminClient.DeleteTopic":               {Perms: []string{"pubsub.topics.delete"}},
-	"PubSub.SubscriptionAdminClient.GetSubscription":    {Perms: []string{"pubsub.subscriptions.get"}},
-	"PubSub.SubscriptionAdminClient.ListSubscriptions":  {Perms: []string{"pubsub.subscriptions.list"}},
-	"PubSub.SubscriptionAdminClient.CreateSubscription": {Perms: []string{"pubsub.subscriptions.create", "pubsub.topics.attachSubscription"}},
-	"PubSub.SubscriptionAdminClient.DeleteSubscription": {Perms: []string{"pubsub.subscriptions.delete"}},
-	"PubSub.Publisher.Publish":                          {Perms: []string{"pubsub.topics.publish"}},
-	"PubSub.Subscriber.Receive":                         {Perms: []string{"pubsub.subscriptions.consume"}},
+// need is what a row requires of deploy: its permissions (and the partial
+// ones), a Compute mutation's operation polling, and deploy's grants in
+// place of a role permission: actAs on the sandbox's account, a
+// credential's one secret (only a credential is ever read, never a managed
+// secret), a key source's adding of versions in its own role.
+func need(r audit.Row) Need {
+	var n Need
+	for _, p := range append(slices.Clone(r.Perms), r.Partial...) {
+		switch p {
+		case "secretmanager.versions.access":
+			n.Grant = GrantCredential
+			continue
+		case "secretmanager.versions.add":
+			n.KeySource = true
+		}
+		n.Perms = append(n.Perms, p)
+	}
+	if r.Service == "compute.googleapis.com" && r.Type == audit.AdminWrite {
+		coll := strings.Split(strings.TrimPrefix(r.Method, "v1.compute."), ".")[0]
+		if op, ok := opScope[coll]; ok {
+			n.Perms = append(n.Perms, op)
+		}
+	}
+	if r.ActAs {
+		n.Grant = GrantActAs
+	}
+	return n
 }
 
 // Local methods call no API: no permission.
@@ -237,12 +173,12 @@ var localMethods = map[string]bool{
 	"EnableMessageOrdering": true, "ResumePublish": true, "Publisher": true, "Subscriber": true,
 }
 
-// Lookup returns what the method key ("Instances.Stop") needs; ok is false
-// for a method missing from Methods. Local methods (Close, a publisher's
-// Stop, …) need nothing.
+// Lookup returns what the method key ("Instances.Stop") needs, from the
+// emulator's table of RPCs (test/emulator/audit); ok is false for a method
+// missing there. Local methods (Close, a publisher's Stop, …) need nothing.
 func Lookup(key string) (Need, bool) {
-	if n, ok := Methods[key]; ok {
-		return n, true
+	if r, ok := row(key); ok {
+		return need(r), true
 	}
 	i := len(key) - 1
 	for i >= 0 && key[i] != '.' {

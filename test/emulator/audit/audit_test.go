@@ -432,3 +432,44 @@ func TestDisabledAccountTokensAreRefused(t *testing.T) {
 		t.Errorf("disable by someone without the permission = %v, want PERMISSION_DENIED", err)
 	}
 }
+
+// TestCreateSnapshotNeedsSetLabels: a snapshot of a disk carries labels
+// from its creation, so creating one needs compute.snapshots.setLabels
+// besides compute.disks.createSnapshot and compute.snapshots.create (the
+// stricter model, as a VM's creation with labels; FIDELITY.md).
+func TestCreateSnapshotNeedsSetLabels(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	op := w.clients(t, emulator.Operator)
+	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
+		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
+		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
+	}})
+	if err == nil {
+		err = ins.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func(name string) error {
+		op, err := w.clients(t, someone).Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{Project: project, Zone: zone, Disk: "vm",
+			SnapshotResource: &computepb.Snapshot{Name: proto.String(name), Labels: map[string]string{"k": "v"}}})
+		if err != nil {
+			return err
+		}
+		return op.Wait(ctx)
+	}
+	const role = "projects/" + project + "/roles/snapshotter"
+	w.emu.IAM.DefineRole(role, []string{"compute.disks.createSnapshot", "compute.snapshots.create", "compute.zoneOperations.get"})
+	w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{Bindings: []*iampb.Binding{{Role: role, Members: []string{"user:" + someone}}}})
+	err = snapshot("s1")
+	var ae *apierror.APIError
+	if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusForbidden || !strings.Contains(err.Error(), "compute.snapshots.setLabels") {
+		t.Fatalf("createSnapshot without compute.snapshots.setLabels = %v, want 403 naming it", err)
+	}
+	w.emu.IAM.DefineRole(role, []string{"compute.disks.createSnapshot", "compute.snapshots.create", "compute.snapshots.setLabels", "compute.zoneOperations.get"})
+	if err := snapshot("s2"); err != nil {
+		t.Fatalf("createSnapshot with compute.snapshots.setLabels: %v", err)
+	}
+}
