@@ -125,6 +125,30 @@ func TestReadmeJobsTables(t *testing.T) {
 			t.Errorf("README's IAM table: %s runs %q, config.Jobs says %q", j.Account, got, want)
 		}
 	}
+	// What deploy creates: every function and account, by name.
+	for label, want := range map[string]func(config.Job) []string{
+		"| functions (Cloud Run functions, gen2) |": func(j config.Job) []string {
+			var out []string
+			for _, f := range j.Functions {
+				out = append(out, "`"+f.Service+"` ("+f.Name)
+			}
+			return out
+		},
+		"| service accounts |": func(j config.Job) []string { return []string{"`" + j.Account + "`"} },
+	} {
+		_, line, ok := strings.Cut(string(b), "\n"+label)
+		line, _, _ = strings.Cut(line, "\n")
+		if !ok {
+			t.Errorf("README has no row %q in its table of what deploy creates", label)
+		}
+		for _, j := range config.Jobs {
+			for _, w := range want(j) {
+				if !strings.Contains(line, w) {
+					t.Errorf("README's row %q does not name %s", label, w)
+				}
+			}
+		}
+	}
 	declared := map[string]bool{}
 	for _, f := range config.Functions() {
 		declared[f.Name] = true

@@ -14,11 +14,9 @@ const (
 // Accounts lists every account coopguard's functions run as (Jobs).
 var Accounts = accountsOf(func(Job) bool { return true })
 
-// ActAsAccounts are the accounts that act as the sandbox's own service
-// account (roles/iam.serviceAccountUser on it): the provisioner creates the
-// VM running as it; the responder sets and the restorer clears the agents
-// flag in that VM's metadata (Job.ActAs). deploy/jobs_test.go keeps this
-// in step with the code's calls.
+// ActAsAccounts are the accounts of the jobs that act as the sandbox's own
+// service account (Job.ActAs: roles/iam.serviceAccountUser on it).
+// deploy/jobs_test.go keeps them in step with the code's calls.
 var ActAsAccounts = accountsOf(func(j Job) bool { return j.ActAs })
 
 // CoopguardAccounts returns the emails of coopguard's own service
