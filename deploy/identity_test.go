@@ -67,6 +67,12 @@ func TestJobsDeclaration(t *testing.T) {
 			}
 		}
 	}
+	for _, w := range []string{"SA_INVOKER=" + deploy.AccountInvoker + "\n",
+		"SANDBOX_VM=${COOPGUARD_VM_NAME:-" + config.Defaults().VM.Name + "}\n"} {
+		if !strings.Contains(string(lib), w) {
+			t.Errorf("deploy/lib.sh lacks %q", strings.TrimSpace(w))
+		}
+	}
 	for _, m := range regexp.MustCompile(`(?m)^((SA|ROLE|JOB_ROLES)_\w+|JOBS|ACT_AS|FUNCTIONS|SCHEDULES)=`).FindAllStringSubmatch(string(lib), -1) {
 		if m[1] != "SA_INVOKER" {
 			t.Errorf("deploy/lib.sh sets %s: job facts come from config.Jobs through deploy/jobs.sh only", m[1])
