@@ -140,9 +140,9 @@ var Claims = map[string][]string{
 }
 
 // JobClaims are Claims with what config.Jobs and Playbooks say: each
-// function's entry point ("functions.HandleAlert") is claimed by its job,
-// each action (its type, "functions/actions.StopVM") by the jobs whose
-// playbooks run it.
+// function's entry point (the method "functions.Env.HandleAlert") is
+// claimed by its job, each action (its type, "functions/actions.StopVM")
+// by the jobs whose playbooks run it.
 func JobClaims() (map[string][]string, error) {
 	out := map[string][]string{}
 	add := func(key, role string) {
@@ -157,7 +157,7 @@ func JobClaims() (map[string][]string, error) {
 	}
 	for _, j := range config.Jobs {
 		for _, f := range j.Functions {
-			add("functions."+f.Name, j.Role)
+			add("functions.Env."+f.Name, j.Role)
 		}
 	}
 	for role, plans := range Playbooks {

@@ -279,26 +279,3 @@ var REST = func() map[string]Row {
 	}
 	return m
 }()
-
-// PubSub is the table of Pub/Sub methods coopguard calls: pstest serves
-// them without this gate, so no row is enforced by the emulator; deploy's
-// roles are checked against them
-// (https://cloud.google.com/pubsub/docs/access-control).
-var PubSub = map[string]Row{
-	"/google.pubsub.v1.Publisher/CreateTopic":         ps("Publisher", "CreateTopic", AdminWrite, "pubsub.topics.create"),
-	"/google.pubsub.v1.Publisher/GetTopic":            ps("Publisher", "GetTopic", AdminRead, "pubsub.topics.get"),
-	"/google.pubsub.v1.Publisher/ListTopics":          ps("Publisher", "ListTopics", AdminRead, "pubsub.topics.list"),
-	"/google.pubsub.v1.Publisher/UpdateTopic":         ps("Publisher", "UpdateTopic", AdminWrite, "pubsub.topics.update"),
-	"/google.pubsub.v1.Publisher/DeleteTopic":         ps("Publisher", "DeleteTopic", AdminWrite, "pubsub.topics.delete"),
-	"/google.pubsub.v1.Publisher/Publish":             ps("Publisher", "Publish", DataWrite, "pubsub.topics.publish"),
-	"/google.pubsub.v1.Subscriber/GetSubscription":    ps("Subscriber", "GetSubscription", AdminRead, "pubsub.subscriptions.get"),
-	"/google.pubsub.v1.Subscriber/ListSubscriptions":  ps("Subscriber", "ListSubscriptions", AdminRead, "pubsub.subscriptions.list"),
-	"/google.pubsub.v1.Subscriber/CreateSubscription": ps("Subscriber", "CreateSubscription", AdminWrite, "pubsub.subscriptions.create", "pubsub.topics.attachSubscription"),
-	"/google.pubsub.v1.Subscriber/DeleteSubscription": ps("Subscriber", "DeleteSubscription", AdminWrite, "pubsub.subscriptions.delete"),
-	"/google.pubsub.v1.Subscriber/StreamingPull":      ps("Subscriber", "StreamingPull", DataRead, "pubsub.subscriptions.consume"),
-}
-
-// ps builds a Pub/Sub row.
-func ps(svc, method string, t LogType, perms ...string) Row {
-	return Row{Service: "pubsub.googleapis.com", Method: "google.pubsub.v1." + svc + "." + method, Perms: perms, Type: t}
-}
