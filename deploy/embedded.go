@@ -11,11 +11,11 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
-// scripts are deploy.sh and what it reads (lib.sh, the role files, the
-// function root, the dashboard), embedded so a binary without the
+// scripts are deploy.sh and what it reads (lib.sh, jobs.sh, the role
+// files, the function root, the dashboard), embedded so a binary without the
 // repository (`coopguard serve`) can list what deploy does.
 //
-//go:embed deploy.sh lib.sh dashboard.json roles/*.yaml functionroot/coopguard.go
+//go:embed deploy.sh lib.sh jobs.sh dashboard.json roles/*.yaml functionroot/coopguard.go
 var scripts embed.FS
 
 // DryRunEmbedded runs the embedded deploy/deploy.sh with DRY_RUN=1 and env
