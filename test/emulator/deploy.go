@@ -68,6 +68,9 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("emulator: deploy %s: %w", project, err)
 	}
+	// The replay's calls are the deploy's, made before the project is
+	// handed over: a test counts what happens after it.
+	e.Faults.ForgetCounts()
 	// cloudcoop's setup, not coopguard's deploy: the sandbox's account
 	// writes its logs and metrics.
 	if sa := cfg.Cloud.GCP.ServiceAccount; sa != "" {

@@ -118,6 +118,16 @@ func (i *Injector) Reset() {
 	i.defLatency = 0
 }
 
+// ForgetCounts forgets the calls counted so far and keeps the injected
+// latencies and faults: what a world's setup (the deploy replay) called
+// is not what the test then measures.
+func (i *Injector) ForgetCounts() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	clear(i.calls)
+	clear(i.mutations)
+}
+
 // Before is called by a fake at the start of every call. It counts the call
 // (as a mutation when mutating is true), waits the injected latency, and
 // returns the next queued fault for method. A Hang fault blocks until ctx
