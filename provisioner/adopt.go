@@ -279,9 +279,14 @@ func (r *adoptedInstance) Observe(ctx context.Context, c *gcp.Clients) (Change, 
 // adoptionOf reads the VM named by sb and returns what adopting it needs,
 // or nil when sb's VM is not adopted and adopt is false. An explicit adopt
 // of a VM that does not exist is an error; so is one labelled for
-// another sandbox.
-func adoptionOf(ctx context.Context, c *gcp.Clients, sb *Sandbox, adopt bool) (*Adoption, *computepb.Instance, error) {
-	inst, err := c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: sb.Project, Zone: sb.Zone, Instance: sb.Name})
+// another sandbox. A transient failure of the read is retried under policy.
+func adoptionOf(ctx context.Context, c *gcp.Clients, policy retry.Policy, sb *Sandbox, adopt bool) (*Adoption, *computepb.Instance, error) {
+	var inst *computepb.Instance
+	err := retry.Do(ctx, policy, func(ctx context.Context) error {
+		var err error
+		inst, err = c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: sb.Project, Zone: sb.Zone, Instance: sb.Name})
+		return err
+	})
 	switch {
 	case retry.IsNotFound(err) && adopt:
 		return nil, nil, fmt.Errorf("instance %s in %s: %w: name a VM that exists (gcloud compute instances list --project %s)", sb.Name, sb.Zone, ErrNothingToAdopt, sb.Project)

@@ -91,10 +91,11 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	defer p.mu.Unlock()
 	// Whether the VM is adopted is read, never assumed: an explicit adopt,
 	// or the label an earlier adopt left.
-	ad, inst, err := adoptionOf(ctx, p.clients, sb, o.Adopt)
-	if errors.Is(err, ErrNotOurs) {
+	ad, inst, err := adoptionOf(ctx, p.clients, p.policy, sb, o.Adopt)
+	if err != nil && !errors.Is(err, ErrNothingToAdopt) {
 		// Refused before anything is built: a VM coopguard did not
-		// provision (or adopt) is left as it is, and so is its project.
+		// provision (or adopt) is left as it is, and so is its project;
+		// a VM that could not be read is not guessed at.
 		return &Report{Project: p.clients.Project, Sandbox: sb.Name, DryRun: o.DryRun, Resources: []Result{{
 			Kind: "instance", Name: sb.Name, Action: None, Status: StatusFailed, Error: err.Error(),
 		}}}, err
