@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/cloudcoop/coopguard/provisioner/watcher"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/retry"
@@ -127,34 +126,7 @@ func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 // Resources that needs no restart. Its network, subnet, router and
 // ingress rules stay the user's; the quarantine rule goes in its network.
 func (s *Sandbox) adoptedResources() []Resource {
-	rs := append(s.ownAccountResources(),
-		&firewall{s, quarantineEgress},
-		&topic{s, s.Topics.Alerts},
-		&topic{s, s.Topics.Logs},
-		&topic{s, s.Topics.Rotation},
-		&topic{s, s.Topics.Incidents},
-		&channel{s},
-		&alertPolicy{s},
-		&incidentPolicy{s},
-		&deadLetterPolicy{s},
-		&deafPolicy{s},
-		&logSink{s},
-		&auditConfig{s},
-		&sandboxAccess{s},
-	)
-	if s.OwnSecrets {
-		rs = append(rs, &secretsAccess{s})
-	}
-	for _, id := range s.Secrets {
-		rs = append(rs, &secret{s, id}, &secretAccess{s, id, "secret/" + id})
-	}
-	if s.Canary != "" {
-		c := &canary{s}
-		rs = append(rs, c, &secretAccess{s, s.Canary, ID(c)})
-	}
-	for _, d := range MetricDescriptors() {
-		rs = append(rs, &metricDescriptor{s, d})
-	}
+	rs := append(s.ownAccountResources(), s.guardResources()...)
 	return append(rs, &adoptedInstance{s})
 }
 
@@ -183,30 +155,7 @@ func adoptedMetadata(items []*computepb.Items) ([]*computepb.Items, []string) {
 	if hasScript {
 		delete(req, "startup-script")
 	}
-	var out []*computepb.Items
-	var changed []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		k := it.GetKey()
-		seen[k] = true
-		if want, ok := req[k]; ok && it.GetValue() != want {
-			out = append(out, &computepb.Items{Key: proto.String(k), Value: proto.String(want)})
-			changed = append(changed, k)
-			continue
-		}
-		out = append(out, it)
-	}
-	for _, k := range slices.Sorted(maps.Keys(req)) {
-		if !seen[k] {
-			out = append(out, &computepb.Items{Key: proto.String(k), Value: proto.String(req[k])})
-			changed = append(changed, k)
-		}
-	}
-	if !seen[watcher.MetadataKey] {
-		out = append(out, &computepb.Items{Key: proto.String(watcher.MetadataKey), Value: proto.String("run")})
-		changed = append(changed, watcher.MetadataKey)
-	}
-	return out, changed
+	return mergeMetadata(items, req)
 }
 
 func (r *adoptedInstance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {

@@ -118,7 +118,7 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 			r.s.Name, r.s.Zone, ErrNotOurs, config.SandboxLabel, r.s.Name, r.s.Name)
 	}
 	drift := Drift(got, r.s.ServiceAccount)
-	items, changed := mergeMetadata(got.GetMetadata().GetItems())
+	items, changed := mergeMetadata(got.GetMetadata().GetItems(), requiredMetadata())
 	if len(changed) == 0 {
 		detail := got.GetStatus()
 		if len(drift) > 0 {
@@ -136,11 +136,10 @@ func (r *instance) Observe(ctx context.Context, c *gcp.Clients) (Change, error) 
 	}}, nil
 }
 
-// mergeMetadata returns items with the required values enforced (others
-// kept) and the keys it changed. An existing coopguard-agents value is kept:
-// it may be "stop" during an incident.
-func mergeMetadata(items []*computepb.Items) ([]*computepb.Items, []string) {
-	req := requiredMetadata()
+// mergeMetadata returns items with req's values enforced (others kept)
+// and the keys it changed. An existing coopguard-agents value is kept: it
+// may be "stop" during an incident.
+func mergeMetadata(items []*computepb.Items, req map[string]string) ([]*computepb.Items, []string) {
 	var out []*computepb.Items
 	var changed []string
 	seen := map[string]bool{}

@@ -196,8 +196,18 @@ func (s *Sandbox) Resources() []Resource {
 		&subnetwork{s},
 		&firewall{s, denyIngress},
 		&firewall{s, iapSSH},
-		&firewall{s, quarantineEgress},
 		&router{s},
+	)
+	return append(append(rs, s.guardResources()...), &instance{s})
+}
+
+// guardResources are what guards the VM whoever built it (Provision, or
+// cloudcoop for an adopted VM): the quarantine rule, the topics, alerting,
+// the sink, the audit config, coopguard's access to the VM, the secrets
+// and their access, the canary and the metric descriptors.
+func (s *Sandbox) guardResources() []Resource {
+	rs := []Resource{
+		&firewall{s, quarantineEgress},
 		&topic{s, s.Topics.Alerts},
 		&topic{s, s.Topics.Logs},
 		&topic{s, s.Topics.Rotation},
@@ -210,7 +220,7 @@ func (s *Sandbox) Resources() []Resource {
 		&logSink{s},
 		&auditConfig{s},
 		&sandboxAccess{s},
-	)
+	}
 	if s.OwnSecrets {
 		rs = append(rs, &secretsAccess{s})
 	}
@@ -224,7 +234,7 @@ func (s *Sandbox) Resources() []Resource {
 	for _, d := range MetricDescriptors() {
 		rs = append(rs, &metricDescriptor{s, d})
 	}
-	return append(rs, &instance{s})
+	return rs
 }
 
 // derive makes a resource name "coopguard-<sandbox>-<suffix>" that stays
