@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), osconfigScenarios()...)...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), append(osconfigScenarios(), catalogueScenarios2()...)...)...)...)
 }
 
 // Find returns the scenario called name.

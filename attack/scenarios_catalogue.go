@@ -15,6 +15,7 @@ import (
 	credentials "cloud.google.com/go/iam/credentials/apiv1"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"golang.org/x/oauth2"
@@ -590,4 +591,23 @@ func (w *World) reroute(ctx context.Context, network, peer string) error {
 		return allowed(err, "routes.insert "+name)
 	}
 	return w.peer(ctx, network, peer)
+}
+
+// catalogueScenarios2 are the drills of the second batch of catalogue
+// techniques (functions/detect/rules_catalogue2.go).
+func catalogueScenarios2() []Scenario {
+	return []Scenario{
+		{Name: "coopguard-topic-subscribed", Kind: Notify, Actor: actorOther, Counterpart: "operator-team-subscription",
+			Summary: "attaches its own subscription to coopguard's CPU alerts topic, a copy of every alert: Subscriber.CreateSubscription (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				c, err := w.pubsubAs(ctx, w.principal(actorOther))
+				if err != nil {
+					return err
+				}
+				p := "projects/" + w.Cfg.Cloud.GCP.Project
+				sub := p + "/subscriptions/alerts-copy"
+				_, err = c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: p + "/topics/" + w.Cfg.Coopguard.Topics.Alerts})
+				return allowed(err, "CreateSubscription "+sub)
+			}},
+	}
 }

@@ -183,6 +183,8 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RuleSandboxHandedPower:         {"contain", "CRITICAL"},
 		RuleSandboxSurroundingsChanged: {"notify", "WARNING"},
 		RuleForeignSecretAccessDenied:  {"notify", "WARNING"},
+		// rules_catalogue2.go.
+		RulePipelineTopicSubscribed: {"notify", "WARNING"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

@@ -45,7 +45,7 @@ func SinkFilter(sb Sandbox) string {
 	}
 	clauses = append(clauses, nonEmptyClauses(originClause(sb))...)
 	clauses = append(clauses, defenceClause(sb))
-	clauses = append(clauses, catalogueClauses(sb)...)
+	clauses = append(append(clauses, catalogueClauses(sb)...), catalogueClauses2(sb)...)
 	var logs []string
 	for _, n := range AuditLogNames(sb.Project) {
 		logs = append(logs, `logName=`+quote(n))

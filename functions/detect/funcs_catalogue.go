@@ -19,6 +19,7 @@ import (
 const (
 	overloadAnyOf       = "list_anyOf_list"
 	overloadAddsMember  = "list_addsMember_string"
+	overloadCheckedOn   = "list_checkedOn_string"
 	catalogueLinearCost = events.MaxPayloadSize / 8
 )
 
@@ -29,6 +30,9 @@ const (
 //	deltas.addsMember('m')       some element is a policy BindingDelta
 //	                             (a map) with action ADD and member m
 //	                             (ignoring case); '' matches any member.
+//	infos.checkedOn('perm')      the resource of the first element that
+//	                             is an AuthorizationInfo (a map) checking
+//	                             permission perm; '' when none does.
 func catalogueFunctions() []cel.EnvOption {
 	return []cel.EnvOption{
 		cel.Function("anyOf",
@@ -61,6 +65,31 @@ func catalogueFunctions() []cel.EnvOption {
 						w, wok := who.(types.String)
 						return aok && wok && a == "ADD" && (member == "" || strings.EqualFold(string(w), string(member)))
 					}))
+				}))),
+		cel.Function("checkedOn",
+			cel.MemberOverload(overloadCheckedOn, []*cel.Type{cel.ListType(cel.DynType), cel.StringType}, cel.StringType,
+				cel.BinaryBinding(func(l, p ref.Val) ref.Val {
+					perm, ok := p.(types.String)
+					if !ok {
+						return types.MaybeNoSuchOverloadErr(p)
+					}
+					var res types.String
+					anyElement(l, func(v ref.Val) bool {
+						a, ok := v.(traits.Mapper)
+						if !ok {
+							return false
+						}
+						got, _ := a.Find(types.String("permission"))
+						on, _ := a.Find(types.String("resource"))
+						g, gok := got.(types.String)
+						r, rok := on.(types.String)
+						if gok && rok && g == perm {
+							res = r
+							return true
+						}
+						return false
+					})
+					return res
 				}))),
 	}
 }
@@ -101,7 +130,7 @@ func stringSet(v ref.Val) (map[string]bool, bool) {
 // pass over a list from a payload of at most events.MaxPayloadSize bytes.
 func catalogueCallCost(overloadID string) *checker.CallEstimate {
 	switch overloadID {
-	case overloadAnyOf, overloadAddsMember:
+	case overloadAnyOf, overloadAddsMember, overloadCheckedOn:
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: catalogueLinearCost}}
 	}
 	return nil

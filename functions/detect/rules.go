@@ -126,5 +126,5 @@ func DefaultRules() []Rule {
 			Expression: celDefenceChange + ` && !(` + celPrincipalIsSandboxSA + `)`,
 		},
 	}, originRules()...)
-	return append(rules, catalogueRules()...)
+	return append(append(rules, catalogueRules()...), catalogueRules2()...)
 }

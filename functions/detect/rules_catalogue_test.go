@@ -85,6 +85,12 @@ func catalogueCases() []ruleCase {
 			[]string{RuleSandboxSurroundingsChanged}},
 		{"operator changes project metadata", auditEntry(`{` + op + `,"methodName":"v1.compute.projects.setCommonInstanceMetadata","resourceName":"projects/coopguard-demo"}`), tb,
 			[]string{RuleSandboxSurroundingsChanged}},
+		{"operator subscribes to coopguard's logs topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/copy","authorizationInfo":[{"resource":"projects/coopguard-demo/subscriptions/copy","permission":"pubsub.subscriptions.create","granted":true},{"resource":"projects/coopguard-demo/topics/coopguard-logs","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb,
+			[]string{RulePipelineTopicSubscribed}},
+		{"operator subscribes to coopguard's configured alerts topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/eventarc-x-coopguard-y","authorizationInfo":[{"resource":"projects/coopguard-demo/topics/my-alerts-topic","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb,
+			[]string{RulePipelineTopicSubscribed}},
+		{"Eventarc's agent subscribes a coopguard trigger", auditEntry(`{"authenticationInfo":{"principalEmail":"service-123@gcp-sa-eventarc.iam.gserviceaccount.com"},"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/eventarc-us-central1-coopguard-handle-log-entry-000000-sub-000","authorizationInfo":[{"resource":"projects/coopguard-demo/topics/coopguard-logs","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb, nil},
+		{"operator subscribes to the team's topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/coopguard-logs","authorizationInfo":[{"resource":"projects/coopguard-demo/topics/team-builds","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb, nil},
 
 		// False positives gone.
 		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
@@ -103,6 +109,7 @@ var sinkDrops = map[string]bool{
 	"operator plants a startup script on another VM":    true,
 	"operator adds a route elsewhere":                   true,
 	"operator deletes another topic":                    true,
+	"operator subscribes to the team's topic":           true,
 }
 
 // TestCatalogueRules: each technique matches the rule the coverage table

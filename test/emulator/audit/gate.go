@@ -80,6 +80,8 @@ type call struct {
 	metadata *structpb.Struct
 	// request is the entry's protoPayload.request (requestOf).
 	request *structpb.Struct
+	// permOn are the resources of row.PermOn's permissions.
+	permOn map[string]string
 }
 
 // projectOf returns the project id a relative resource name is in.
@@ -126,6 +128,10 @@ func (g *Gate) authorize(c *call) ([]*auditpb.AuthorizationInfo, *denial) {
 		res = g.byNumber(res)
 	}
 	for _, p := range c.row.Perms {
+		if on := c.permOn[p]; on != "" {
+			check(p, on)
+			continue
+		}
 		check(p, res)
 	}
 	if c.row.ActAs && c.actAs != "" {

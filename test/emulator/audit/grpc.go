@@ -42,6 +42,12 @@ func (g *Gate) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		g.origin(c, firstOf(md.Get("authorization")))
 		if m, isMsg := req.(proto.Message); isMsg {
 			c.resource = resourceOf(m.ProtoReflect(), row)
+			for perm, field := range row.PermOn {
+				if c.permOn == nil {
+					c.permOn = map[string]string{}
+				}
+				c.permOn[perm] = fieldString(m.ProtoReflect(), field)
+			}
 		}
 		authz, denied := g.authorize(c)
 		if denied != nil {

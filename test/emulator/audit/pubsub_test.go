@@ -72,6 +72,19 @@ func TestPubSubAdministrationIsAudited(t *testing.T) {
 			t.Errorf("%s logged in %s, want the Admin Activity log", m, n)
 		}
 	}
+	// CreateSubscription checks attachSubscription on the topic, so its
+	// entry names the topic a new subscription reads from.
+	var onTopic bool
+	for _, e := range w.entries("google.pubsub.v1.Subscriber.CreateSubscription") {
+		for _, a := range e.GetAuthorizationInfo() {
+			if a.GetPermission() == "pubsub.topics.attachSubscription" {
+				onTopic = a.GetResource() == topic
+			}
+		}
+	}
+	if !onTopic {
+		t.Errorf("CreateSubscription entries %v: want attachSubscription checked on %s", w.entries("google.pubsub.v1.Subscriber.CreateSubscription"), topic)
+	}
 	if denied := w.entries("google.pubsub.v1.Subscriber.DeleteSubscription")[0]; denied.GetStatus().GetCode() != 7 ||
 		denied.GetAuthenticationInfo().GetPrincipalEmail() != sandbox {
 		t.Errorf("the refused delete's entry = %v, want the sandbox's, status 7", denied)

@@ -47,6 +47,11 @@ type Row struct {
 	// with logging.privateLogEntries.list): a caller needs them for the
 	// whole of it.
 	Partial []string
+	// PermOn names, for a permission the service checks on another
+	// resource than the call's, the request field holding that resource
+	// (CreateSubscription checks pubsub.topics.attachSubscription on the
+	// topic): the check, and its authorizationInfo row, use it.
+	PermOn map[string]string
 }
 
 const (

@@ -11,6 +11,15 @@ func ps(svc, method string, t LogType, perms []string, res ...string) Row {
 	return Row{Service: pubsubSvc, Method: "google.pubsub.v1." + svc + "." + method, Perms: perms, Type: t, Resource: res}
 }
 
+// attachOnTopic checks pubsub.topics.attachSubscription on the topic the
+// request names, where Pub/Sub checks it
+// (https://cloud.google.com/pubsub/docs/access-control: creating a
+// subscription needs attachSubscription on the topic).
+func attachOnTopic(r Row) Row {
+	r.PermOn = map[string]string{"pubsub.topics.attachSubscription": "topic"}
+	return r
+}
+
 // PubSub is the one table of the Pub/Sub methods coopguard and the drills
 // call. deploy's roles are checked against all of it. The emulator
 // enforces only the administration rows it serves behind the gate
@@ -25,7 +34,7 @@ var PubSub = map[string]Row{
 	"/google.pubsub.v1.Publisher/Publish":             ps("Publisher", "Publish", DataWrite, []string{"pubsub.topics.publish"}),
 	"/google.pubsub.v1.Subscriber/GetSubscription":    ps("Subscriber", "GetSubscription", AdminRead, []string{"pubsub.subscriptions.get"}, "subscription"),
 	"/google.pubsub.v1.Subscriber/ListSubscriptions":  ps("Subscriber", "ListSubscriptions", AdminRead, []string{"pubsub.subscriptions.list"}),
-	"/google.pubsub.v1.Subscriber/CreateSubscription": ps("Subscriber", "CreateSubscription", AdminWrite, []string{"pubsub.subscriptions.create", "pubsub.topics.attachSubscription"}, "name"),
+	"/google.pubsub.v1.Subscriber/CreateSubscription": attachOnTopic(ps("Subscriber", "CreateSubscription", AdminWrite, []string{"pubsub.subscriptions.create", "pubsub.topics.attachSubscription"}, "name")),
 	"/google.pubsub.v1.Subscriber/UpdateSubscription": ps("Subscriber", "UpdateSubscription", AdminWrite, []string{"pubsub.subscriptions.update"}, "subscription.name"),
 	"/google.pubsub.v1.Subscriber/DeleteSubscription": ps("Subscriber", "DeleteSubscription", AdminWrite, []string{"pubsub.subscriptions.delete"}, "subscription"),
 	"/google.pubsub.v1.Subscriber/StreamingPull":      ps("Subscriber", "StreamingPull", DataRead, []string{"pubsub.subscriptions.consume"}),

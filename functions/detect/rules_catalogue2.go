@@ -1,0 +1,71 @@
+package detect
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Rule names of the second batch of catalogue techniques.
+const (
+	// RulePipelineTopicSubscribed: someone else attached a subscription
+	// to one of coopguard's topics (Elastic's "GCP Pub/Sub Subscription
+	// Creation"): it receives a copy of every event coopguard does.
+	RulePipelineTopicSubscribed = "pipeline-topic-subscribed"
+)
+
+const (
+	// createSubscriptionMethods attach a subscription to a topic.
+	createSubscriptionMethods = `google\.pubsub\.v1\.subscriber\.createsubscription$`
+	// eventarcAgentSuffix ends the email of Eventarc's service agent,
+	// which creates the subscriptions of coopguard's own triggers
+	// (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
+	eventarcAgentSuffix = `@gcp-sa-eventarc.iam.gserviceaccount.com`
+	// celSubscribesPipelineTopic: the call's attachSubscription check
+	// (made on the topic, https://cloud.google.com/pubsub/docs/access-control)
+	// names one of coopguard's topics. The subscription's own name says
+	// nothing: whoever creates it picks it.
+	celSubscribesPipelineTopic = `has(entry.protoPayload.authorizationInfo) &&
+	entry.protoPayload.authorizationInfo.checkedOn('pubsub.topics.attachSubscription').startsWith('projects/') &&
+	(` + celAttachTopic + ` in sandbox.pipeline || ` + celAttachTopic + `.lowerAscii().startsWith('coopguard'))`
+	// celAttachTopic is the id of the topic attachSubscription was
+	// checked on.
+	celAttachTopic = `entry.protoPayload.authorizationInfo.checkedOn('pubsub.topics.attachSubscription').substring(
+	 entry.protoPayload.authorizationInfo.checkedOn('pubsub.topics.attachSubscription').lastIndexOf('/') + 1)`
+)
+
+// catalogueRules2 are the rules of the second batch of catalogue
+// techniques; DefaultRules appends them.
+func catalogueRules2() []Rule {
+	return []Rule{
+		{
+			Name:     RulePipelineTopicSubscribed,
+			Playbook: "notify",
+			Severity: "WARNING",
+			// A new reader of coopguard's events takes nothing from
+			// coopguard (each subscription gets its own copy) and hands
+			// the sandbox nothing: the operator decides. The sandbox's
+			// own attempt is RuleSandboxSAWrite's; Eventarc's agent
+			// creating a trigger's subscription is coopguard's deploy.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + createSubscriptionMethods + `') && ` + celSubscribesPipelineTopic + ` &&
+	!(` + celPrincipalIsSandboxSA + `) &&
+	!(has(entry.protoPayload.authenticationInfo) && has(entry.protoPayload.authenticationInfo.principalEmail) &&
+	  entry.protoPayload.authenticationInfo.principalEmail.lowerAscii().endsWith('` + eventarcAgentSuffix + `'))`,
+		},
+	}
+}
+
+// catalogueClauses2 are the sink filter's clauses for catalogueRules2,
+// each a superset of what its rule matches.
+func catalogueClauses2(sb Sandbox) []string {
+	topics := `(?i)/topics/coopguard[^/]*$`
+	if len(sb.Pipeline) > 0 {
+		names := make([]string, len(sb.Pipeline))
+		for i, p := range sb.Pipeline {
+			names[i] = regexp.QuoteMeta(p)
+		}
+		topics += `|/topics/(` + strings.Join(names, "|") + `)$`
+	}
+	return []string{`(protoPayload.methodName=~` + quote(`(?i)`+createSubscriptionMethods) +
+		` AND protoPayload.authorizationInfo.resource=~` + quote(topics) + `)`}
+}
