@@ -609,5 +609,24 @@ func catalogueScenarios2() []Scenario {
 				_, err = c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: p + "/topics/" + w.Cfg.Coopguard.Topics.Alerts})
 				return allowed(err, "CreateSubscription "+sub)
 			}},
+		{Name: "sandbox-vm-exposed", Kind: Attack, Actor: actorOther, Counterpart: "operator-metadata-note",
+			Summary: "gives the sandbox's VM an external address, a way out past the NAT and a way in: instances.addAccessConfig (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				p, z, vm := w.Cfg.Cloud.GCP.Project, w.Cfg.Cloud.GCP.Zone, w.Sandbox.Name
+				inst, err := w.Operator.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: p, Zone: z, Instance: vm})
+				if err != nil {
+					return allowed(err, "instances.get "+vm)
+				}
+				if len(inst.GetNetworkInterfaces()) == 0 {
+					return fmt.Errorf("the sandbox's VM %s has no network interface to expose", vm)
+				}
+				nic := inst.GetNetworkInterfaces()[0].GetName()
+				op, err := w.Operator.Instances.AddAccessConfig(ctx, &computepb.AddAccessConfigInstanceRequest{Project: p, Zone: z, Instance: vm,
+					NetworkInterface: nic, AccessConfigResource: &computepb.AccessConfig{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}})
+				if err == nil {
+					err = op.Wait(ctx)
+				}
+				return allowed(err, "instances.addAccessConfig "+nic+" on "+vm)
+			}},
 	}
 }

@@ -185,6 +185,7 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RuleForeignSecretAccessDenied:  {"notify", "WARNING"},
 		// rules_catalogue2.go.
 		RulePipelineTopicSubscribed: {"notify", "WARNING"},
+		RuleSandboxExposed:          {"contain", "CRITICAL"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

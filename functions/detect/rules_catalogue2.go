@@ -11,11 +11,17 @@ const (
 	// to one of coopguard's topics (Elastic's "GCP Pub/Sub Subscription
 	// Creation"): it receives a copy of every event coopguard does.
 	RulePipelineTopicSubscribed = "pipeline-topic-subscribed"
+	// RuleSandboxExposed: someone else gave the sandbox's VM an external
+	// address or moved its interface (Falco's "GCP VM modified").
+	RuleSandboxExposed = "sandbox-exposed"
 )
 
 const (
 	// createSubscriptionMethods attach a subscription to a topic.
 	createSubscriptionMethods = `google\.pubsub\.v1\.subscriber\.createsubscription$`
+	// exposeMethods give a VM's interface an external address or attach
+	// it to another network.
+	exposeMethods = `(^|\.)compute\.instances\.(addaccessconfig|updateaccessconfig|updatenetworkinterface)$`
 	// eventarcAgentSuffix ends the email of Eventarc's service agent,
 	// which creates the subscriptions of coopguard's own triggers
 	// (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
@@ -52,6 +58,20 @@ func catalogueRules2() []Rule {
 	!(has(entry.protoPayload.authenticationInfo) && has(entry.protoPayload.authenticationInfo.principalEmail) &&
 	  entry.protoPayload.authenticationInfo.principalEmail.lowerAscii().endsWith('` + eventarcAgentSuffix + `'))`,
 		},
+		{
+			Name:     RuleSandboxExposed,
+			Playbook: "contain",
+			Severity: "CRITICAL",
+			// An external address is a way out of the sandbox that
+			// bypasses the Cloud NAT whose log is coopguard's view of its
+			// egress, and a way in from the internet: it hands the
+			// sandbox power, like sandbox-handed-power, so it is
+			// contained (the VM stopped, its identity disabled). The
+			// sandbox's own attempt is sandbox-sa-write's.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) && has(entry.protoPayload.resourceName) && ` + celOK + ` &&
+	entry.protoPayload.methodName.matches(r'(?i)` + exposeMethods + `') && ` + celOnSandboxVM + ` &&
+	!(` + celPrincipalIsSandboxSA + `)`,
+		},
 	}
 }
 
@@ -66,6 +86,11 @@ func catalogueClauses2(sb Sandbox) []string {
 		}
 		topics += `|/topics/(` + strings.Join(names, "|") + `)$`
 	}
-	return []string{`(protoPayload.methodName=~` + quote(`(?i)`+createSubscriptionMethods) +
+	out := []string{`(protoPayload.methodName=~` + quote(`(?i)`+createSubscriptionMethods) +
 		` AND protoPayload.authorizationInfo.resource=~` + quote(topics) + `)`}
+	if sb.InstanceName != "" {
+		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+exposeMethods)+
+			` AND protoPayload.resourceName=~`+quote(`/instances/`+regexp.QuoteMeta(sb.InstanceName)+`$`)+`)`)
+	}
+	return out
 }

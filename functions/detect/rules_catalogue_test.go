@@ -91,6 +91,11 @@ func catalogueCases() []ruleCase {
 			[]string{RulePipelineTopicSubscribed}},
 		{"Eventarc's agent subscribes a coopguard trigger", auditEntry(`{"authenticationInfo":{"principalEmail":"service-123@gcp-sa-eventarc.iam.gserviceaccount.com"},"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/eventarc-us-central1-coopguard-handle-log-entry-000000-sub-000","authorizationInfo":[{"resource":"projects/coopguard-demo/topics/coopguard-logs","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb, nil},
 		{"operator subscribes to the team's topic", auditEntry(`{` + op + `,"methodName":"google.pubsub.v1.Subscriber.CreateSubscription","resourceName":"projects/coopguard-demo/subscriptions/coopguard-logs","authorizationInfo":[{"resource":"projects/coopguard-demo/topics/team-builds","permission":"pubsub.topics.attachSubscription","granted":true}]}`), tb, nil},
+		{"operator gives the sandbox VM an external address", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.addAccessConfig",` + vm + `}`), tb,
+			[]string{RuleSandboxExposed}},
+		{"operator moves the sandbox VM's interface", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.updateNetworkInterface",` + vm + `}`), tb,
+			[]string{RuleSandboxExposed}},
+		{"operator gives another VM an external address", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.addAccessConfig","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/web"}`), tb, nil},
 
 		// False positives gone.
 		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
@@ -110,6 +115,7 @@ var sinkDrops = map[string]bool{
 	"operator adds a route elsewhere":                   true,
 	"operator deletes another topic":                    true,
 	"operator subscribes to the team's topic":           true,
+	"operator gives another VM an external address":     true,
 }
 
 // TestCatalogueRules: each technique matches the rule the coverage table

@@ -154,6 +154,7 @@ func New(inj *faults.Injector) *Server {
 	}
 	s.projectRoutes()
 	s.instanceRoutes()
+	s.accessConfigRoutes()
 	s.diskRoutes()
 	s.snapshotRoutes()
 	s.iamPolicyRoutes()
