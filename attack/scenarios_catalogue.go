@@ -628,5 +628,11 @@ func catalogueScenarios2() []Scenario {
 				}
 				return allowed(err, "instances.addAccessConfig "+nic+" on "+vm)
 			}},
+		{Name: "os-config-run-command-by-other", Kind: Notify, Actor: actorOther, Counterpart: "own-key-read",
+			Summary: "creates an OS policy assignment running a command as root on every VM of the sandbox's zone, the sandbox's included: OsConfigZonalService.CreateOSPolicyAssignment (allowed)",
+			Act: func(ctx context.Context, w *World) error {
+				parent := "projects/" + w.Cfg.Cloud.GCP.Project + "/locations/" + w.Cfg.Cloud.GCP.Zone
+				return allowed(w.createRunCommand(ctx, gcp.EmulatedToken(w.principal(actorOther)), parent), "CreateOSPolicyAssignment in "+parent)
+			}},
 	}
 }

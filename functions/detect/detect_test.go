@@ -186,6 +186,7 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		// rules_catalogue2.go.
 		RulePipelineTopicSubscribed: {"notify", "WARNING"},
 		RuleSandboxExposed:          {"contain", "CRITICAL"},
+		RuleOSPolicyByOther:         {"notify", "WARNING"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

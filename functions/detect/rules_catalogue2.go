@@ -14,6 +14,10 @@ const (
 	// RuleSandboxExposed: someone else gave the sandbox's VM an external
 	// address or moved its interface (Falco's "GCP VM modified").
 	RuleSandboxExposed = "sandbox-exposed"
+	// RuleOSPolicyByOther: someone else made an OS policy assignment or
+	// a patch job in the sandbox's project (Stratus's
+	// gcp.execution.os-config-run-command by another principal).
+	RuleOSPolicyByOther = "os-policy-by-other"
 )
 
 const (
@@ -21,7 +25,10 @@ const (
 	createSubscriptionMethods = `google\.pubsub\.v1\.subscriber\.createsubscription$`
 	// exposeMethods give a VM's interface an external address or attach
 	// it to another network.
-	exposeMethods = `(^|\.)compute\.instances\.(addaccessconfig|updateaccessconfig|updatenetworkinterface)$`
+	// osConfigRunMethods run commands as root on the VMs an instance
+	// filter selects (https://cloud.google.com/compute/docs/os-configuration-management/audit-logging).
+	osConfigRunMethods = `google\.cloud\.osconfig\.v1\w*\.(osconfigzonalservice\.(createospolicyassignment|updateospolicyassignment)|osconfigservice\.executepatchjob)$`
+	exposeMethods      = `(^|\.)compute\.instances\.(addaccessconfig|updateaccessconfig|updatenetworkinterface)$`
 	// eventarcAgentSuffix ends the email of Eventarc's service agent,
 	// which creates the subscriptions of coopguard's own triggers
 	// (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
@@ -72,6 +79,19 @@ func catalogueRules2() []Rule {
 	entry.protoPayload.methodName.matches(r'(?i)` + exposeMethods + `') && ` + celOnSandboxVM + ` &&
 	!(` + celPrincipalIsSandboxSA + `)`,
 		},
+		{
+			Name:     RuleOSPolicyByOther,
+			Playbook: "notify",
+			Severity: "WARNING",
+			// An assignment names its VMs by filter (all, labels,
+			// inventories), which no rule resolves to the sandbox: any
+			// one in the project may reach it, so every one is told
+			// (the stricter choice). It is not contained: operators use
+			// OS Config on their other VMs. The sandbox's own attempt is
+			// sandbox-sa-write's; coopguard's accounts make none.
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + osConfigRunMethods + `') && !(` + celPrincipalIsSandboxSA + `)`,
+		},
 	}
 }
 
@@ -88,6 +108,7 @@ func catalogueClauses2(sb Sandbox) []string {
 	}
 	out := []string{`(protoPayload.methodName=~` + quote(`(?i)`+createSubscriptionMethods) +
 		` AND protoPayload.authorizationInfo.resource=~` + quote(topics) + `)`}
+	out = append(out, `protoPayload.methodName=~`+quote(`(?i)`+osConfigRunMethods))
 	if sb.InstanceName != "" {
 		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+exposeMethods)+
 			` AND protoPayload.resourceName=~`+quote(`/instances/`+regexp.QuoteMeta(sb.InstanceName)+`$`)+`)`)

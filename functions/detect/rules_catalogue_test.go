@@ -96,6 +96,11 @@ func catalogueCases() []ruleCase {
 		{"operator moves the sandbox VM's interface", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.updateNetworkInterface",` + vm + `}`), tb,
 			[]string{RuleSandboxExposed}},
 		{"operator gives another VM an external address", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.addAccessConfig","resourceName":"projects/coopguard-demo/zones/us-central1-a/instances/web"}`), tb, nil},
+		{"operator runs an OS Config command on the zone's VMs", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.osconfig.v1.OsConfigZonalService.CreateOSPolicyAssignment","resourceName":"projects/coopguard-demo/locations/us-central1-a/osPolicyAssignments/x"}`), tb,
+			[]string{RuleOSPolicyByOther}},
+		{"operator starts a patch job", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.osconfig.v1.OsConfigService.ExecutePatchJob","resourceName":"projects/coopguard-demo/patchJobs/x"}`), tb,
+			[]string{RuleOSPolicyByOther}},
+		{"operator lists OS policy assignments", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.osconfig.v1.OsConfigZonalService.ListOSPolicyAssignments","resourceName":"projects/coopguard-demo/locations/us-central1-a"}`), tb, nil},
 
 		// False positives gone.
 		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
@@ -116,6 +121,7 @@ var sinkDrops = map[string]bool{
 	"operator deletes another topic":                    true,
 	"operator subscribes to the team's topic":           true,
 	"operator gives another VM an external address":     true,
+	"operator lists OS policy assignments":              true,
 }
 
 // TestCatalogueRules: each technique matches the rule the coverage table
