@@ -187,6 +187,7 @@ func TestDefaultRulesPlaybooks(t *testing.T) {
 		RulePipelineTopicSubscribed: {"notify", "WARNING"},
 		RuleSandboxExposed:          {"contain", "CRITICAL"},
 		RuleOSPolicyByOther:         {"notify", "WARNING"},
+		RuleSandboxTrafficMirrored:  {"notify", "WARNING"},
 	}
 	for _, r := range defaultEngine(t).Rules() {
 		if got := [2]string{r.Playbook, r.Severity}; got != want[r.Name] {

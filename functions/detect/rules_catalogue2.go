@@ -18,17 +18,30 @@ const (
 	// a patch job in the sandbox's project (Stratus's
 	// gcp.execution.os-config-run-command by another principal).
 	RuleOSPolicyByOther = "os-policy-by-other"
+	// RuleSandboxTrafficMirrored: someone else mirrors the traffic of
+	// the sandbox's network (Sigma's gcp_full_network_traffic_packet_capture).
+	RuleSandboxTrafficMirrored = "sandbox-traffic-mirrored"
 )
 
 const (
 	// createSubscriptionMethods attach a subscription to a topic.
 	createSubscriptionMethods = `google\.pubsub\.v1\.subscriber\.createsubscription$`
-	// exposeMethods give a VM's interface an external address or attach
-	// it to another network.
 	// osConfigRunMethods run commands as root on the VMs an instance
 	// filter selects (https://cloud.google.com/compute/docs/os-configuration-management/audit-logging).
 	osConfigRunMethods = `google\.cloud\.osconfig\.v1\w*\.(osconfigzonalservice\.(createospolicyassignment|updateospolicyassignment)|osconfigservice\.executepatchjob)$`
-	exposeMethods      = `(^|\.)compute\.instances\.(addaccessconfig|updateaccessconfig|updatenetworkinterface)$`
+	// exposeMethods give a VM's interface an external address or attach
+	// it to another network.
+	exposeMethods = `(^|\.)compute\.instances\.(addaccessconfig|updateaccessconfig|updatenetworkinterface)$`
+	// mirrorMethods create or change a packet mirroring, which copies
+	// the traffic of VMs in one network to a collector
+	// (https://cloud.google.com/vpc/docs/packet-mirroring).
+	mirrorMethods = `(^|\.)compute\.packetmirrorings\.(insert|patch)$`
+	// celMirrorsSandboxNetwork: the request's network (a packet
+	// mirroring has exactly one; its mirrored VMs and subnetworks are in
+	// it) is the sandbox's.
+	celMirrorsSandboxNetwork = `sandbox.network != "" && has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
+	has(entry.protoPayload.request.network.url) &&
+	(entry.protoPayload.request.network.url == sandbox.network || entry.protoPayload.request.network.url.endsWith('/networks/' + sandbox.network))`
 	// eventarcAgentSuffix ends the email of Eventarc's service agent,
 	// which creates the subscriptions of coopguard's own triggers
 	// (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
@@ -92,6 +105,19 @@ func catalogueRules2() []Rule {
 			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
 	entry.protoPayload.methodName.matches(r'(?i)` + osConfigRunMethods + `') && !(` + celPrincipalIsSandboxSA + `)`,
 		},
+		{
+			Name:     RuleSandboxTrafficMirrored,
+			Playbook: "notify",
+			Severity: "WARNING",
+			// A copy of the sandbox's traffic read elsewhere hands the
+			// sandbox nothing, but it is its traffic (the key on the
+			// wire included): the operator decides. A patch that names
+			// no network is not recognised (its entry says only the
+			// mirroring's name).
+			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
+	entry.protoPayload.methodName.matches(r'(?i)` + mirrorMethods + `') && ` + celMirrorsSandboxNetwork + ` &&
+	!(` + celPrincipalIsSandboxSA + `)`,
+		},
 	}
 }
 
@@ -112,6 +138,10 @@ func catalogueClauses2(sb Sandbox) []string {
 	if sb.InstanceName != "" {
 		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+exposeMethods)+
 			` AND protoPayload.resourceName=~`+quote(`/instances/`+regexp.QuoteMeta(sb.InstanceName)+`$`)+`)`)
+	}
+	if sb.Network != "" {
+		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+mirrorMethods)+
+			` AND protoPayload.request.network.url:`+quote(sb.Network)+`)`)
 	}
 	return out
 }

@@ -101,6 +101,9 @@ func catalogueCases() []ruleCase {
 		{"operator starts a patch job", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.osconfig.v1.OsConfigService.ExecutePatchJob","resourceName":"projects/coopguard-demo/patchJobs/x"}`), tb,
 			[]string{RuleOSPolicyByOther}},
 		{"operator lists OS policy assignments", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.osconfig.v1.OsConfigZonalService.ListOSPolicyAssignments","resourceName":"projects/coopguard-demo/locations/us-central1-a"}`), tb, nil},
+		{"operator mirrors the sandbox network's traffic", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.insert","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.insert","name":"tap","network":{"url":"https://www.googleapis.com/compute/v1/projects/coopguard-demo/global/networks/` + tb.Network + `"},"mirroredResources":{"instances":[{"url":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"}]}}}`), tb,
+			[]string{RuleSandboxTrafficMirrored}},
+		{"operator mirrors another network's traffic", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.insert","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.insert","name":"tap","network":{"url":"projects/coopguard-demo/global/networks/team-net"}}}`), tb, nil},
 
 		// False positives gone.
 		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
@@ -122,6 +125,7 @@ var sinkDrops = map[string]bool{
 	"operator subscribes to the team's topic":           true,
 	"operator gives another VM an external address":     true,
 	"operator lists OS policy assignments":              true,
+	"operator mirrors another network's traffic":        true,
 }
 
 // TestCatalogueRules: each technique matches the rule the coverage table
