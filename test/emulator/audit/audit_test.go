@@ -156,18 +156,9 @@ func TestSetMetadataNeedsActAs(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	op := w.clients(t, emulator.Operator)
-	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
-		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
+	operatorVM(t, op, &computepb.Instance{
 		ServiceAccounts: []*computepb.ServiceAccount{{Email: proto.String(sandbox)}},
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
-	}})
-	if err == nil {
-		err = ins.Wait(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	const role = "projects/" + project + "/roles/flagSetter"
 	w.emu.IAM.DefineRole(role, []string{"compute.instances.get", "compute.instances.setMetadata", "compute.zoneOperations.get"})
 	w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{Bindings: []*iampb.Binding{{Role: role, Members: []string{"user:" + someone}}}})
@@ -184,7 +175,7 @@ func TestSetMetadataNeedsActAs(t *testing.T) {
 		}
 		return op.Wait(ctx)
 	}
-	err = set()
+	err := set()
 	var ae *apierror.APIError
 	if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusForbidden || !strings.Contains(err.Error(), "iam.serviceAccounts.actAs") {
 		t.Fatalf("setMetadata without actAs = %v, want 403 naming iam.serviceAccounts.actAs", err)
@@ -441,17 +432,7 @@ func TestCreateSnapshotNeedsSetLabels(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	op := w.clients(t, emulator.Operator)
-	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
-		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
-	}})
-	if err == nil {
-		err = ins.Wait(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	operatorVM(t, op, &computepb.Instance{})
 	snapshot := func(name string) error {
 		op, err := w.clients(t, someone).Disks.CreateSnapshot(ctx, &computepb.CreateSnapshotDiskRequest{Project: project, Zone: zone, Disk: "vm",
 			SnapshotResource: &computepb.Snapshot{Name: proto.String(name), Labels: map[string]string{"k": "v"}}})
@@ -463,7 +444,7 @@ func TestCreateSnapshotNeedsSetLabels(t *testing.T) {
 	const role = "projects/" + project + "/roles/snapshotter"
 	w.emu.IAM.DefineRole(role, []string{"compute.disks.createSnapshot", "compute.snapshots.create", "compute.zoneOperations.get"})
 	w.emu.ResourceManager.SetPolicy(project, &iampb.Policy{Bindings: []*iampb.Binding{{Role: role, Members: []string{"user:" + someone}}}})
-	err = snapshot("s1")
+	err := snapshot("s1")
 	var ae *apierror.APIError
 	if !errors.As(err, &ae) || ae.HTTPCode() != http.StatusForbidden || !strings.Contains(err.Error(), "compute.snapshots.setLabels") {
 		t.Fatalf("createSnapshot without compute.snapshots.setLabels = %v, want 403 naming it", err)
@@ -471,5 +452,24 @@ func TestCreateSnapshotNeedsSetLabels(t *testing.T) {
 	w.emu.IAM.DefineRole(role, []string{"compute.disks.createSnapshot", "compute.snapshots.create", "compute.snapshots.setLabels", "compute.zoneOperations.get"})
 	if err := snapshot("s2"); err != nil {
 		t.Fatalf("createSnapshot with compute.snapshots.setLabels: %v", err)
+	}
+}
+
+// operatorVM creates, as op, the VM "vm" with a 10 GB boot disk named
+// after it, completing vm (extra fields: service account, metadata), and
+// waits for it to run.
+func operatorVM(t *testing.T, op *gcp.Clients, vm *computepb.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	vm.Name = proto.String("vm")
+	vm.MachineType = proto.String("zones/" + zone + "/machineTypes/e2-small")
+	vm.Disks = []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
+		InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}}
+	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: vm})
+	if err == nil {
+		err = ins.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

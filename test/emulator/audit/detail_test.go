@@ -72,18 +72,9 @@ func TestSetMetadataWritesMetadataDelta(t *testing.T) {
 	item := func(k, v string) *computepb.Items {
 		return &computepb.Items{Key: proto.String(k), Value: proto.String(v)}
 	}
-	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
-		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
+	operatorVM(t, op, &computepb.Instance{
 		Metadata: &computepb.Metadata{Items: []*computepb.Items{item("keep", "1"), item("note", "a"), item("gone", "x")}},
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
-	}})
-	if err == nil {
-		err = ins.Wait(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	in, err := op.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: "vm"})
 	if err != nil {
 		t.Fatal(err)
@@ -121,17 +112,7 @@ func TestDiskIamPolicy(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	op := w.clients(t, emulator.Operator)
-	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
-		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
-	}})
-	if err == nil {
-		err = ins.Wait(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	operatorVM(t, op, &computepb.Instance{})
 	share := &computepb.Policy{Bindings: []*computepb.Binding{{Role: proto.String("roles/compute.storageAdmin"), Members: []string{"user:attacker@example.com"}}}}
 	set, err := op.Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: project, Zone: zone, Resource: "vm",
 		ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: share}})

@@ -32,17 +32,7 @@ func TestImageOfDiskShared(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	op := w.clients(t, emulator.Operator)
-	ins, err := op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone, InstanceResource: &computepb.Instance{
-		Name: proto.String("vm"), MachineType: proto.String("zones/" + zone + "/machineTypes/e2-small"),
-		Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{DiskName: proto.String("vm"), DiskSizeGb: proto.Int64(10)}}},
-	}})
-	if err == nil {
-		err = ins.Wait(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	operatorVM(t, op, &computepb.Instance{})
 	images, err := compute.NewImagesRESTClient(ctx, w.restAs(emulator.Operator)...)
 	if err != nil {
 		t.Fatal(err)
