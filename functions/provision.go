@@ -45,16 +45,6 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 	}
 	log := logger.FromContext(r.Context())
 	opts := provisioner.Options{Name: req.Name, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
-	if req.AdoptAll {
-		reps, err := e.Provisioner.AdoptAll(r.Context(), opts)
-		if err != nil {
-			log.Error("adopt incomplete", "error", err)
-			writeJSON(w, provisionStatus(err), map[string]any{"reports": reps, "error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"reports": reps})
-		return
-	}
 	stream := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
 	var enc *json.Encoder
 	if stream {
@@ -68,6 +58,29 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 				flusher.Flush()
 			}
 		}
+	}
+	if req.AdoptAll {
+		reps, err := e.Provisioner.AdoptAll(r.Context(), opts)
+		if err != nil {
+			log.Error("adopt incomplete", "error", err)
+		}
+		if stream {
+			// One report line per VM, then the error if any: the same
+			// stream a single sandbox's provision writes.
+			for _, rep := range reps {
+				_ = enc.Encode(map[string]any{"report": rep})
+			}
+			if err != nil {
+				_ = enc.Encode(errorBody{Error: err.Error()})
+			}
+			return
+		}
+		if err != nil {
+			writeJSON(w, provisionStatus(err), map[string]any{"reports": reps, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reports": reps})
+		return
 	}
 	rep, err := e.Provisioner.Converge(r.Context(), opts)
 	if rep == nil {

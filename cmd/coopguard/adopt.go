@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/provisioner"
@@ -30,7 +28,8 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 	if *all && *name != "" {
 		return fmt.Errorf("%w: --all and --name exclude each other: name one VM, or adopt all of cloudcoop's", errUsage)
 	}
-	opts := provisioner.Options{Name: *name, DryRun: *dryRun, Adopt: true, Disruptive: *disruptive}
+	progress := provisionProgress(stdout, *asJSON)
+	opts := provisioner.Options{Name: *name, DryRun: *dryRun, Adopt: true, Disruptive: *disruptive, Progress: progress}
 	var reps []*provisioner.Report
 	var runErr error
 	if t.direct() {
@@ -49,7 +48,7 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	} else {
-		reps, runErr = adoptRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun, Adopt: true, AdoptAll: *all, Disruptive: *disruptive})
+		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun, Adopt: true, AdoptAll: *all, Disruptive: *disruptive}, progress)
 	}
 	if *asJSON {
 		if err := printJSON(stdout, reps); err != nil {
@@ -65,33 +64,6 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("adopt incomplete: %w", runErr)
 	}
 	return nil
-}
-
-// adoptRemote asks the server's Provision to adopt and reads its reports.
-func adoptRemote(ctx context.Context, t *target, req functions.ProvisionRequest) ([]*provisioner.Report, error) {
-	resp, callErr := t.call(ctx, http.MethodPost, "/Provision", req, "")
-	if resp == nil {
-		return nil, callErr
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if req.AdoptAll {
-		var body struct {
-			Reports []*provisioner.Report `json:"reports"`
-		}
-		if err := json.Unmarshal(raw, &body); err != nil && callErr == nil {
-			return nil, fmt.Errorf("bad answer from server: %w", err)
-		}
-		return body.Reports, callErr
-	}
-	var rep provisioner.Report
-	if err := json.Unmarshal(raw, &rep); err != nil || rep.Sandbox == "" {
-		return nil, callErr
-	}
-	return []*provisioner.Report{&rep}, callErr
 }
 
 // printAdoption prints what the adopted VM still lacks, with each fix,

@@ -25,11 +25,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	progress := func(res provisioner.Result) {
-		if !*asJSON {
-			fmt.Fprintf(stdout, "  %-8s %-20s %-40s %s\n", escape(res.Status), escape(res.Kind), escape(res.Name), escape(string(res.Action)))
-		}
-	}
+	progress := provisionProgress(stdout, *asJSON)
 	var rep *provisioner.Report
 	var runErr error
 	if t.direct() {
@@ -40,7 +36,11 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 		defer e.Close()
 		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, DryRun: *dryRun, Progress: progress})
 	} else {
-		rep, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun}, progress)
+		var reps []*provisioner.Report
+		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun}, progress)
+		if len(reps) > 0 {
+			rep = reps[0]
+		}
 	}
 	if rep == nil {
 		return runErr
@@ -59,13 +59,28 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// provisionRemote streams the server's per-resource progress.
-func provisionRemote(ctx context.Context, t *target, req functions.ProvisionRequest, progress provisioner.Progress) (*provisioner.Report, error) {
+// provisionProgress prints each resource as it finishes, unless the
+// answer is printed as JSON.
+func provisionProgress(stdout io.Writer, asJSON bool) provisioner.Progress {
+	return func(res provisioner.Result) {
+		if !asJSON {
+			fmt.Fprintf(stdout, "  %-8s %-20s %-40s %s\n", escape(res.Status), escape(res.Kind), escape(res.Name), escape(string(res.Action)))
+		}
+	}
+}
+
+// provisionRemote asks the server's Provision, streaming its
+// per-resource progress, and returns its reports: one per sandbox (one,
+// or every VM adopted with AdoptAll). The error is the server's, or the
+// first report's failed resource.
+func provisionRemote(ctx context.Context, t *target, req functions.ProvisionRequest, progress provisioner.Progress) ([]*provisioner.Report, error) {
 	resp, err := t.call(ctx, http.MethodPost, "/Provision", req, "application/x-ndjson")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	var reps []*provisioner.Report
+	var failed error
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -75,24 +90,27 @@ func provisionRemote(ctx context.Context, t *target, req functions.ProvisionRequ
 			Error    string              `json:"error"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return nil, fmt.Errorf("bad progress line from server: %w", err)
+			return reps, fmt.Errorf("bad progress line from server: %w", err)
 		}
 		switch {
 		case line.Error != "":
-			return nil, errors.New(line.Error)
+			return reps, errors.New(line.Error)
 		case line.Resource != nil:
 			progress(*line.Resource)
 		case line.Report != nil:
-			if failed := line.Report.Failed(); len(failed) > 0 {
-				return line.Report, fmt.Errorf("%d resource(s) failed; the first: %s", len(failed), failed[0].Error)
+			reps = append(reps, line.Report)
+			if f := line.Report.Failed(); len(f) > 0 && failed == nil {
+				failed = fmt.Errorf("sandbox %s: %d resource(s) failed; the first: %s", line.Report.Sandbox, len(f), f[0].Error)
 			}
-			return line.Report, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return reps, err
 	}
-	return nil, errors.New("server closed the stream before its report")
+	if len(reps) == 0 {
+		return nil, errors.New("server closed the stream before its report")
+	}
+	return reps, failed
 }
 
 func printProvisionReport(w io.Writer, rep *provisioner.Report) {
