@@ -23,7 +23,7 @@ const (
 	AccountReader      = config.AccountReader
 	AccountRotator     = config.AccountRotator
 	AccountProvisioner = config.AccountProvisioner
-	AccountInvoker     = "coopguard-invoker"
+	AccountInvoker     = config.InvokerAccount
 )
 
 // Job is one of coopguard's identities (config.Job).

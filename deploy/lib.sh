@@ -25,52 +25,19 @@ SCHEDULER_TIME_ZONE=${SCHEDULER_TIME_ZONE:-Etc/UTC}
 # out into hundreds of responders acting on the same VM).
 MAX_INSTANCES_EVENT=${MAX_INSTANCES_EVENT:-5}
 MAX_INSTANCES_HTTP=${MAX_INSTANCES_HTTP:-2}
-# Pub/Sub delivery attempts before a message goes to the dead-letter topic.
-MAX_DELIVERY_ATTEMPTS=${MAX_DELIVERY_ATTEMPTS:-10}
-# The configured sandbox VM (vm.name; its default as config.Defaults): the
-# responder's and restorer's sandbox roles hold on it and its boot disk.
-SANDBOX_VM=${COOPGUARD_VM_NAME:-claude-sandbox}
 # Optional IAM member allowed to call Provision and Status, e.g.
 # user:me@example.com (project owners can call them anyway).
 INVOKER=${INVOKER:-}
 
-TOPIC_ALERTS=${COOPGUARD_TOPIC_ALERTS:-coopguard-alerts}
-TOPIC_LOGS=${COOPGUARD_TOPIC_LOGS:-coopguard-logs}
-TOPIC_ROTATION=${COOPGUARD_TOPIC_ROTATION:-coopguard-rotation}
-TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
-TOPIC_FOLLOWUP=${COOPGUARD_TOPIC_FOLLOWUP:-coopguard-followup}
-TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-coopguard-dead-letter}
-SUB_DEAD_LETTER=${SUB_DEAD_LETTER:-coopguard-dead-letter-sub}
-
-# The jobs (config.Jobs in shared/config/jobs.go), generated: their
-# service accounts (SA_*), role ids (ROLE_*) and files (JOB_ROLES_*), JOBS,
-# ACT_AS, FUNCTIONS, SCHEDULES and the schedules' defaults.
+# Generated from shared/config (go generate ./deploy): the topics
+# (TOPIC_*), the configured sandbox VM (SANDBOX_VM: the responder's and
+# restorer's sandbox roles hold on it and its boot disk), the dead-letter
+# topic and subscription, MAX_DELIVERY_ATTEMPTS, the invoker account
+# (SA_INVOKER), and the jobs of config.Jobs: their service accounts (SA_*),
+# role ids (ROLE_*) and files (JOB_ROLES_*), JOBS, ACT_AS, FUNCTIONS,
+# SCHEDULES and the schedules' defaults, and CONFIG_ENV.
 # shellcheck source=deploy/jobs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jobs.sh"
-# The Eventarc invoker: delivers the topics' events to the functions.
-SA_INVOKER=coopguard-invoker
-
-# Every configuration variable the functions read (shared/config: the env
-# tags; config.EnvNames()). deploy forwards the ones set in its environment;
-# deploy/deploy_test.go checks this list against config.EnvNames().
-CONFIG_ENV=(
-	COOPGUARD_PROJECT COOPGUARD_ZONE COOPGUARD_SERVICE_ACCOUNT
-	COOPGUARD_VM_NAME COOPGUARD_VM_MACHINE_TYPE COOPGUARD_VM_DISK_SIZE_GB
-	COOPGUARD_VM_IMAGE COOPGUARD_VM_TAGS
-	COOPGUARD_DRY_RUN COOPGUARD_SECRETS COOPGUARD_SUBNET_CIDR
-	COOPGUARD_AGENT_STOP_TIMEOUT
-	COOPGUARD_TOPIC_ALERTS COOPGUARD_TOPIC_LOGS COOPGUARD_TOPIC_ROTATION
-	COOPGUARD_TOPIC_INCIDENTS COOPGUARD_TOPIC_FOLLOWUP COOPGUARD_NOTIFY_CHANNELS
-	COOPGUARD_PLAYBOOKS COOPGUARD_RULES
-	COOPGUARD_ROTATION_MAX_AGE COOPGUARD_ROTATION_GRACE
-	COOPGUARD_ROTATION_KEEP_DISABLED COOPGUARD_ROTATION_DESTROY_AFTER
-	COOPGUARD_ROTATION_KEY_SOURCE_URL
-	COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET
-	COOPGUARD_CANARY_ENABLED COOPGUARD_CANARY_SECRET
-	COOPGUARD_EVIDENCE_NAT_LOGS
-	COOPGUARD_REVOKE_PROVIDER COOPGUARD_REVOKE_URL COOPGUARD_REVOKE_CREDENTIAL_SECRET
-	COOPGUARD_REVOKE_NAME_KEYS_BY COOPGUARD_REVOKE_WORKSPACE_ID COOPGUARD_REVOKE_TIMEOUT
-)
 
 # Placeholder project number used by dry runs (the real one is read from
 # `gcloud projects describe`). The emulated deploy

@@ -9,13 +9,14 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
 )
 
 // DeadLetterSubscription is the subscription on deploy's dead-letter topic
-// (deploy/lib.sh SUB_DEAD_LETTER): Pub/Sub moves an event there after
+// (config.DeadLetterSubscription): Pub/Sub moves an event there after
 // MAX_DELIVERY_ATTEMPTS failed deliveries to a function.
-const DeadLetterSubscription = "coopguard-dead-letter-sub"
+const DeadLetterSubscription = config.DeadLetterSubscription
 
 // DeadLetterPolicyName is the display name of the policy that tells the
 // operator of dead-lettered events; one per project, shared by sandboxes.

@@ -223,8 +223,10 @@ func TopicEnv(key string) string {
 	return ""
 }
 
+func reflectTopics() reflect.Type { return reflect.TypeFor[Topics]() }
+
 func topicField(key string) int {
-	t := reflect.TypeFor[Topics]()
+	t := reflectTopics()
 	for i := range t.NumField() {
 		if t.Field(i).Tag.Get("toml") == key {
 			return i

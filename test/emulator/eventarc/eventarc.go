@@ -30,17 +30,20 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/cloudcoop/coopguard/shared/config"
 )
 
-// Names deploy uses (deploy/lib.sh); the bridge creates the same.
+// Names deploy uses (config's, through deploy/jobs.sh); the bridge creates
+// the same.
 const (
 	// DeadLetterTopic receives what could not be delivered.
-	DeadLetterTopic = "coopguard-dead-letter"
+	DeadLetterTopic = config.DeadLetterTopic
 	// DeadLetterSubscription holds the dead-letter topic's messages for
 	// inspection.
-	DeadLetterSubscription = "coopguard-dead-letter-sub"
+	DeadLetterSubscription = config.DeadLetterSubscription
 	// DefaultMaxAttempts is deploy's MAX_DELIVERY_ATTEMPTS.
-	DefaultMaxAttempts = 10
+	DefaultMaxAttempts = config.MaxDeliveryAttempts
 	// MessagePublished is the CloudEvent type of a Pub/Sub message.
 	MessagePublished = "google.cloud.pubsub.topic.v1.messagePublished"
 )
