@@ -108,6 +108,10 @@ func (s *Server) networkUser(key string) string {
 			refs = []string{m.GetNetwork()}
 		case *computepb.Route:
 			refs = []string{m.GetNetwork()}
+		case *computepb.ForwardingRule:
+			refs = []string{m.GetNetwork()}
+		case *computepb.PacketMirroring:
+			refs = []string{m.GetNetwork().GetUrl()}
 		case *computepb.Instance:
 			for _, ni := range m.GetNetworkInterfaces() {
 				refs = append(refs, ni.GetNetwork())

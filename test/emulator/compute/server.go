@@ -155,6 +155,8 @@ func New(inj *faults.Injector) *Server {
 	s.projectRoutes()
 	s.instanceRoutes()
 	s.accessConfigRoutes()
+	s.interfaceUpdateRoutes()
+	s.mirroringRoutes()
 	s.diskRoutes()
 	s.snapshotRoutes()
 	s.iamPolicyRoutes()
