@@ -91,6 +91,7 @@ func catalogueFunctions() []cel.EnvOption {
 					})
 					return res
 				}))),
+		urlNamedFunction(),
 	}
 }
 
@@ -130,7 +131,7 @@ func stringSet(v ref.Val) (map[string]bool, bool) {
 // pass over a list from a payload of at most events.MaxPayloadSize bytes.
 func catalogueCallCost(overloadID string) *checker.CallEstimate {
 	switch overloadID {
-	case overloadAnyOf, overloadAddsMember, overloadCheckedOn:
+	case overloadAnyOf, overloadAddsMember, overloadCheckedOn, overloadURLNamed:
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: catalogueLinearCost}}
 	}
 	return nil

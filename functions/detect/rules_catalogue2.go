@@ -38,10 +38,19 @@ const (
 	mirrorMethods = `(^|\.)compute\.packetmirrorings\.(insert|patch)$`
 	// celMirrorsSandboxNetwork: the request's network (a packet
 	// mirroring has exactly one; its mirrored VMs and subnetworks are in
-	// it) is the sandbox's.
-	celMirrorsSandboxNetwork = `sandbox.network != "" && has(entry.protoPayload.request) && has(entry.protoPayload.request.network) &&
+	// it) is the sandbox's, or (a patch, whose request need not name the
+	// network) it mirrors the sandbox's VM or one of its subnetworks.
+	celMirrorsSandboxNetwork = `has(entry.protoPayload.request) && ((sandbox.network != "" && has(entry.protoPayload.request.network) &&
 	has(entry.protoPayload.request.network.url) &&
-	(entry.protoPayload.request.network.url == sandbox.network || entry.protoPayload.request.network.url.endsWith('/networks/' + sandbox.network))`
+	(entry.protoPayload.request.network.url == sandbox.network || entry.protoPayload.request.network.url.endsWith('/networks/' + sandbox.network))) ||
+	(has(entry.protoPayload.request.mirroredResources) && (` + celMirrorsSandboxVM + ` || ` + celMirrorsSandboxSubnet + `)))`
+	// celMirrorsSandboxVM: the request mirrors the sandbox's VM.
+	celMirrorsSandboxVM = `(sandbox.instanceName != "" && has(entry.protoPayload.request.mirroredResources.instances) &&
+	entry.protoPayload.request.mirroredResources.instances.urlNamed('instances', [sandbox.instanceName]))`
+	// celMirrorsSandboxSubnet: the request mirrors a subnetwork coopguard
+	// made for the sandbox.
+	celMirrorsSandboxSubnet = `(has(entry.protoPayload.request.mirroredResources.subnetworks) &&
+	entry.protoPayload.request.mirroredResources.subnetworks.urlNamed('subnetworks', sandbox.resources))`
 	// eventarcAgentSuffix ends the email of Eventarc's service agent,
 	// which creates the subscriptions of coopguard's own triggers
 	// (https://cloud.google.com/eventarc/docs/roles-permissions#service-agents).
@@ -111,9 +120,9 @@ func catalogueRules2() []Rule {
 			Severity: "WARNING",
 			// A copy of the sandbox's traffic read elsewhere hands the
 			// sandbox nothing, but it is its traffic (the key on the
-			// wire included): the operator decides. A patch that names
-			// no network is not recognised (its entry says only the
-			// mirroring's name).
+			// wire included): the operator decides. A patch need not
+			// name the network: one adding the sandbox's VM or subnet to
+			// the mirrored resources is recognised by those.
 			Expression: `has(entry.protoPayload) && has(entry.protoPayload.methodName) &&
 	entry.protoPayload.methodName.matches(r'(?i)` + mirrorMethods + `') && ` + celMirrorsSandboxNetwork + ` &&
 	!(` + celPrincipalIsSandboxSA + `)`,
@@ -142,6 +151,18 @@ func catalogueClauses2(sb Sandbox) []string {
 	if sb.Network != "" {
 		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+mirrorMethods)+
 			` AND protoPayload.request.network.url:`+quote(sb.Network)+`)`)
+	}
+	// A patch naming the sandbox's VM or a subnetwork among its mirrored
+	// resources (a superset: the rule checks the subnetwork is coopguard's).
+	var mirrored []string
+	if sb.InstanceName != "" {
+		mirrored = append(mirrored, `protoPayload.request.mirroredResources.instances.url=~`+quote(`/instances/`+regexp.QuoteMeta(sb.InstanceName)+`$`))
+	}
+	if len(sb.Resources) > 0 {
+		mirrored = append(mirrored, `protoPayload.request.mirroredResources.subnetworks.url:"/subnetworks/"`)
+	}
+	if len(mirrored) > 0 {
+		out = append(out, `(protoPayload.methodName=~`+quote(`(?i)`+mirrorMethods)+` AND (`+strings.Join(mirrored, " OR ")+`))`)
 	}
 	return out
 }

@@ -104,6 +104,14 @@ func catalogueCases() []ruleCase {
 		{"operator mirrors the sandbox network's traffic", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.insert","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.insert","name":"tap","network":{"url":"https://www.googleapis.com/compute/v1/projects/coopguard-demo/global/networks/` + tb.Network + `"},"mirroredResources":{"instances":[{"url":"projects/coopguard-demo/zones/us-central1-a/instances/claude-sandbox"}]}}}`), tb,
 			[]string{RuleSandboxTrafficMirrored}},
 		{"operator mirrors another network's traffic", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.insert","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.insert","name":"tap","network":{"url":"projects/coopguard-demo/global/networks/team-net"}}}`), tb, nil},
+		{"operator adds the sandbox's VM to a mirroring", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.patch","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.patch","mirroredResources":{"instances":[{"url":"zones/us-central1-a/instances/claude-sandbox"}]}}}`), tb,
+			[]string{RuleSandboxTrafficMirrored}},
+		{"operator adds the sandbox's subnet to a mirroring", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.patch","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.patch","mirroredResources":{"subnetworks":[{"url":"regions/us-central1/subnetworks/coopguard-subnet"}]}}}`), withSubnet("coopguard-subnet"),
+			[]string{RuleSandboxTrafficMirrored}},
+		{"operator adds another VM to a mirroring", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.patch","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.patch","mirroredResources":{"instances":[{"url":"zones/us-central1-a/instances/claude-sandbox-2"}]}}}`), tb, nil},
+		{"operator adds another subnet to a mirroring", auditEntry(`{` + op + `,"methodName":"v1.compute.packetMirrorings.patch","resourceName":"projects/coopguard-demo/regions/us-central1/packetMirrorings/tap","request":{"@type":"type.googleapis.com/compute.packetMirrorings.patch","mirroredResources":{"subnetworks":[{"url":"regions/us-central1/subnetworks/team-subnet"}]}}}`), withSubnet("coopguard-subnet"), nil},
+		{"operator changes the sandbox VM's external address", auditEntry(`{` + op + `,"methodName":"v1.compute.instances.updateAccessConfig",` + vm + `}`), tb,
+			[]string{RuleSandboxExposed}},
 
 		// False positives gone.
 		{"someone refused the key", dataAccessEntry(`{` + op + `,"methodName":"google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion","resourceName":"projects/123/secrets/anthropic-api-key/versions/1","status":{"code":7}}`), tb,
@@ -126,6 +134,7 @@ var sinkDrops = map[string]bool{
 	"operator gives another VM an external address":     true,
 	"operator lists OS policy assignments":              true,
 	"operator mirrors another network's traffic":        true,
+	"operator adds another VM to a mirroring":           true,
 }
 
 // TestCatalogueRules: each technique matches the rule the coverage table
@@ -174,4 +183,12 @@ func judge(t *testing.T, eng *Engine, entry []byte, sb Sandbox, want []string) b
 		t.Errorf("a rule matches but the sink filter drops the entry")
 	}
 	return admitted
+}
+
+// withSubnet is testSandbox with its subnetwork among the resources
+// coopguard made for it, as HandleLogEntry describes a sandbox.
+func withSubnet(name string) Sandbox {
+	sb := testSandbox
+	sb.Resources = append([]string{name}, testSandbox.Resources...)
+	return sb
 }
