@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), append(osconfigScenarios(), catalogueScenarios2()...)...)...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), append(append(osconfigScenarios(), catalogueScenarios2()...), mirrorScenarios()...)...)...)...)
 }
 
 // Find returns the scenario called name.
