@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/cloudcoop/coopguard/functions/playbook"
+	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/incident"
@@ -21,7 +23,8 @@ const PlaybookLabel = "coopguard-playbook"
 // HandleAlert handles a Cloud Monitoring incident delivered over Pub/Sub.
 // An open incident of the CPU policy Provision made for the sandbox whose
 // VM it names runs its playbook; one of any other policy, or about any
-// other resource, is logged and acknowledged; a closed one and a test notification
+// other resource, is logged and acknowledged; one about a sandbox whose
+// incident is open is appended to that incident; a closed one and a test notification
 // are logged and acknowledged; an undecodable payload is logged and
 // acknowledged (redelivering it cannot help); a failed action returns an
 // error so Pub/Sub redelivers and the redelivery finishes what is left.
@@ -45,7 +48,7 @@ func (e *Env) HandleAlert(ctx context.Context, ev event.Event) error {
 			"policy", m.PolicyName, "endedAt", m.EndedAt, "summary", m.Summary)
 		return nil
 	}
-	why, err := foreignAlert(ctx, e, m)
+	why, account, err := foreignAlert(ctx, e, m)
 	if err != nil {
 		return fmt.Errorf("find the sandbox alert-%s is about: %w (redelivered)", m.IncidentID, err)
 	}
@@ -55,6 +58,18 @@ func (e *Env) HandleAlert(ctx context.Context, ev event.Event) error {
 		return nil
 	}
 	inc := alertIncident(e.Config, m, msg)
+	// The sandbox's own VM burning CPU while its incident is open is one
+	// more line on that incident, as a later call by its account is: no
+	// second response (which would disable the key versions the operator
+	// added since). The alert is the sandbox's doing, so it is appended
+	// as its account's.
+	later := respond.Later{Incident: inc, Principal: account, Method: "Cloud Monitoring alert: " + cmp.Or(m.ConditionName, m.PolicyName)}
+	if rep, ok, err := e.Responder.Append(ctx, inc.InstanceID, later); err != nil {
+		return fmt.Errorf("append alert-%s to its sandbox's open incident: %w (redelivered)", m.IncidentID, err)
+	} else if ok {
+		log.Info("Monitoring incident appended to the sandbox's open incident", "incident", inc.ID, "openIncident", rep.Incident.ID, "policy", m.PolicyName)
+		return nil
+	}
 	_, err = e.Responder.Respond(ctx, inc, received)
 	return err
 }

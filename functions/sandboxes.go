@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,24 +88,31 @@ func managedSecrets(ctx context.Context, e *Env, account string) ([]string, erro
 	return out, err
 }
 
+// reason is foreignAlert's answer for an alert that is not the sandbox's.
+func reason(format string, args ...any) (string, string, error) {
+	return fmt.Sprintf(format, args...), "", nil
+}
+
 // foreignAlert says why m is not an incident of the CPU policy Provision
 // made for the VM it names, or "" when it is. Anyone who may edit alert
 // policies can point one at coopguard's channel, with any playbook label
 // and any resource; only the policy coopguard made for a sandbox, about
 // that sandbox's own VM, decides that the VM is contained. The VM is
 // found by its numeric id among the guarded zone's instances; its
-// coopguard-sandbox label, set by Provision, names the sandbox.
-func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (string, error) {
+// coopguard-sandbox label, set by Provision, names the sandbox. account
+// is the service account the VM runs as (as Respond marks its incident
+// with it) when the alert is the sandbox's.
+func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (why, account string, err error) {
 	id := m.Resource.InstanceID()
 	if m.Resource.Type != "gce_instance" || id == "" {
-		return fmt.Sprintf("the incident is about a %q resource, not a sandbox VM", m.Resource.Type), nil
+		return reason("the incident is about a %q resource, not a sandbox VM", m.Resource.Type)
 	}
 	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-		return fmt.Sprintf("instance id %q is not numeric", id), nil
+		return reason("instance id %q is not numeric", id)
 	}
 	g := e.Config.Cloud.GCP
 	if p := m.Resource.ProjectID(); p != "" && p != g.Project {
-		return fmt.Sprintf("the incident is about project %q; coopguard guards %q", p, g.Project), nil
+		return reason("the incident is about project %q; coopguard guards %q", p, g.Project)
 	}
 	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
 		Project: g.Project, Zone: g.Zone, Filter: ptr("id = " + id),
@@ -112,24 +120,27 @@ func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (str
 	for {
 		inst, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return fmt.Sprintf("no instance with id %s in %s/%s", id, g.Project, g.Zone), nil
+			return reason("no instance with id %s in %s/%s", id, g.Project, g.Zone)
 		}
 		if err != nil {
-			return "", fmt.Errorf("list instances in %s/%s: %w", g.Project, g.Zone, err)
+			return "", "", fmt.Errorf("list instances in %s/%s: %w", g.Project, g.Zone, err)
 		}
 		if strconv.FormatUint(inst.GetId(), 10) != id {
 			continue // the filter is the server's; check the id ourselves too
 		}
 		name := inst.GetLabels()[config.SandboxLabel]
 		if name == "" || name != inst.GetName() {
-			return fmt.Sprintf("instance %s is not a sandbox Provision built (label %s=%q)", inst.GetName(), config.SandboxLabel, name), nil
+			return reason("instance %s is not a sandbox Provision built (label %s=%q)", inst.GetName(), config.SandboxLabel, name)
 		}
 		if want := provisioner.AlertPolicyName(name); m.PolicyName != want {
-			return fmt.Sprintf("policy %q is not the policy coopguard made for sandbox %s (%q)", m.PolicyName, name, want), nil
+			return reason("policy %q is not the policy coopguard made for sandbox %s (%q)", m.PolicyName, name, want)
 		}
 		if l, ok := m.PolicyUserLabels[config.SandboxLabel]; ok && l != name {
-			return fmt.Sprintf("the policy is labelled %s=%q, not %q", config.SandboxLabel, l, name), nil
+			return reason("the policy is labelled %s=%q, not %q", config.SandboxLabel, l, name)
 		}
-		return "", nil
+		for _, sa := range inst.GetServiceAccounts() {
+			account = cmp.Or(account, sa.GetEmail())
+		}
+		return "", account, nil
 	}
 }
