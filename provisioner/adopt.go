@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -312,12 +313,13 @@ func disruptiveRefusal(sb *Sandbox, gaps []Gap) error {
 // order; the error joins the failures.
 func (p *Provisioner) AdoptAll(ctx context.Context, o Options) ([]*Report, error) {
 	g := p.cfg.Cloud.GCP
-	names, err := AdoptCandidates(ctx, p.clients, g.Project, g.Zone)
+	project := cmp.Or(o.Project, g.Project)
+	names, err := AdoptCandidates(ctx, p.clients, project, g.Zone)
 	if err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no VM in %s/%s carries metadata %s: %w; name one with --name", g.Project, g.Zone, CloudcoopMarker, ErrNothingToAdopt)
+		return nil, fmt.Errorf("no VM in %s/%s carries metadata %s: %w; name one with --name", project, g.Zone, CloudcoopMarker, ErrNothingToAdopt)
 	}
 	var reps []*Report
 	var errs []error

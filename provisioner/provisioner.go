@@ -3,8 +3,11 @@ package provisioner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
 
 	"github.com/cloudcoop/coopguard/shared/coalesce"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -28,6 +31,32 @@ type Provisioner struct {
 	// burst coalesces concurrent identical converges (a Provision storm
 	// costs two converges, not one per request).
 	burst coalesce.Group[converged]
+	// registry records each sandbox a converge builds or adopts
+	// (SetRegistry); nil records nothing.
+	registry Registry
+}
+
+// Registry records a sandbox a converge builds or adopts in coopguard's
+// trusted sandbox registry: with inst nil before anything is built, then
+// with its VM once the converge succeeded.
+type Registry func(ctx context.Context, sb *Sandbox, inst *computepb.Instance) error
+
+// SetRegistry makes every converge that changes things record its sandbox
+// through r.
+func (p *Provisioner) SetRegistry(r Registry) { p.registry = r }
+
+// register records sb with its VM as the converge left it.
+func (p *Provisioner) register(ctx context.Context, sb *Sandbox) error {
+	var inst *computepb.Instance
+	err := retry.Do(ctx, p.policy, func(ctx context.Context) error {
+		var err error
+		inst, err = p.clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: sb.Project, Zone: sb.Zone, Instance: sb.Name})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read sandbox %s's VM in %s/%s to record it: %w (a retry of Provision records it)", sb.Name, sb.Project, sb.Zone, err)
+	}
+	return p.registry(ctx, sb, inst)
 }
 
 // converged is one converge's outcome, shared by coalesced callers.
@@ -49,6 +78,10 @@ func New(cfg *config.Config, clients *gcp.Clients, sinkFilter func(sb *Sandbox) 
 type Options struct {
 	// Name overrides the VM name from config.
 	Name string
+	// Project is the sandbox's project; "" is coopguard's own
+	// (cloud.gcp.project). It must exist, with coopguard's accounts
+	// holding their roles there.
+	Project string
 	// DryRun plans and changes nothing (config dry_run forces it on).
 	DryRun bool
 	// Progress is told about each resource as it finishes.
@@ -68,7 +101,7 @@ func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) 
 	if o.Progress != nil {
 		return p.converge(ctx, o)
 	}
-	key := o.Name + "\x00" + strconv.FormatBool(o.DryRun) + "\x00" + strconv.FormatBool(o.Adopt) + strconv.FormatBool(o.Disruptive)
+	key := o.Project + "\x00" + o.Name + "\x00" + strconv.FormatBool(o.DryRun) + "\x00" + strconv.FormatBool(o.Adopt) + strconv.FormatBool(o.Disruptive)
 	r, err := p.burst.Do(ctx, key, func(ctx context.Context) (converged, error) {
 		rep, err := p.converge(ctx, o)
 		return converged{rep, err}, nil
@@ -80,7 +113,7 @@ func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) 
 }
 
 func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) {
-	sb, err := NewSandbox(p.cfg, o.Name, "")
+	sb, err := SandboxIn(p.cfg, o.Project, o.Name, "")
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +129,7 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 		// Refused before anything is built: a VM coopguard did not
 		// provision (or adopt) is left as it is, and so is its project;
 		// a VM that could not be read is not guessed at.
-		return &Report{Project: p.clients.Project, Sandbox: sb.Name, DryRun: o.DryRun, Resources: []Result{{
+		return &Report{Project: sb.Project, Sandbox: sb.Name, DryRun: o.DryRun, Resources: []Result{{
 			Kind: "instance", Name: sb.Name, Action: None, Status: StatusFailed, Error: err.Error(),
 		}}}, err
 	}
@@ -111,9 +144,20 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	if o.Disruptive {
 		return nil, disruptiveRefusal(sb, gaps)
 	}
-	rep, err := Run(ctx, p.clients, p.policy, sb.Resources(), o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
+	dry := o.DryRun || p.cfg.Coopguard.DryRun
+	if !dry && p.registry != nil {
+		// Recorded before anything is built: the sandbox's account is
+		// known to detection before its VM can make a call.
+		if err := p.registry(ctx, sb, nil); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := Run(ctx, p.clients, p.policy, sb.Resources(), dry, o.Progress)
+	if err == nil && !dry && p.registry != nil {
+		err = p.register(ctx, sb)
+	}
 	if rep != nil {
-		rep.Sandbox = sb.Name
+		rep.Sandbox, rep.Project = sb.Name, sb.Project
 		if ad != nil {
 			rep.Adopted, rep.Gaps, rep.WatcherInstall = ad.Network, gaps, sb.WatcherInstall()
 		}

@@ -77,21 +77,38 @@ func (s *Sandbox) Adopted() *Adoption { return s.adoption }
 
 // NewSandbox derives the desired state from cfg; name overrides the VM name
 // when not empty. sinkFilter is the log sink's filter (the detection rules
-// decide what it must catch).
+// decide what it must catch). The sandbox is in coopguard's own project
+// (cloud.gcp.project); SandboxIn names another.
 func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
+	return SandboxIn(cfg, "", name, sinkFilter)
+}
+
+// SandboxIn is NewSandbox for the sandbox named name in project ("" is
+// coopguard's own project). A sandbox is addressed by (project, name):
+// only vm.name in coopguard's own project is the configured sandbox
+// (cloud.gcp.service_account); any other has its own account, in its own
+// project.
+func SandboxIn(cfg *config.Config, project, name, sinkFilter string) (*Sandbox, error) {
 	if name == "" {
 		name = cfg.VM.Name
+	}
+	if project == "" {
+		project = cfg.Cloud.GCP.Project
 	}
 	if !config.ValidName(name) {
 		return nil, fmt.Errorf("%w: name %q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter (RFC 1035)", config.ErrInvalid, name)
 	}
+	if !config.ValidProjectID(project) {
+		return nil, fmt.Errorf("%w: project %q is not a valid project id: 6-30 lowercase letters, digits and hyphens, starting with a letter", config.ErrInvalid, project)
+	}
+	configured := name == cfg.VM.Name && project == cfg.Cloud.GCP.Project
 	sa, own := cfg.Cloud.GCP.ServiceAccount, false
-	if name != cfg.VM.Name || sa == "" {
+	if !configured || sa == "" {
 		id, err := ServiceAccountID(name)
 		if err != nil {
 			return nil, err
 		}
-		sa, own = config.AccountEmail(id, cfg.Cloud.GCP.Project), true
+		sa, own = config.AccountEmail(id, project), true
 	}
 	if err := cfg.SandboxSecretsConflict(name); err != nil {
 		return nil, err
@@ -99,7 +116,7 @@ func NewSandbox(cfg *config.Config, name, sinkFilter string) (*Sandbox, error) {
 	return &Sandbox{
 		OwnAccount:     own,
 		run:            uuid.NewString(),
-		Project:        cfg.Cloud.GCP.Project,
+		Project:        project,
 		Zone:           cfg.Cloud.GCP.Zone,
 		Region:         cfg.Region(),
 		Name:           name,

@@ -186,3 +186,6 @@ func (c *Config) CanarySecret(sandbox string) string {
 
 // ValidName reports whether s is a valid Compute Engine resource name.
 func ValidName(s string) bool { return rfc1035.MatchString(s) }
+
+// ValidProjectID reports whether s is a valid GCP project id.
+func ValidProjectID(s string) bool { return projectID.MatchString(s) }
