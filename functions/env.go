@@ -67,6 +67,8 @@ type Env struct {
 	accounts map[string]*gcp.Clients
 	// localOperator is set by `coopguard serve` (WithLocalOperator).
 	localOperator string
+	// fleet caches the sandbox registry for HandleLogEntry.
+	fleet fleetIndex
 	// statusBurst coalesces concurrent Status requests: they share one
 	// read of GCP that started after they arrived.
 	statusBurst coalesce.Group[*StatusReport]
@@ -84,6 +86,7 @@ func (e *Env) useAccount(account string, clients *gcp.Clients) {
 		e.Provisioner = provisioner.New(e.Config, clients, func(s *provisioner.Sandbox) string {
 			return detect.SinkFilter(sandboxForRules(e.Config, s))
 		})
+		e.Provisioner.SetRegistry(e.recordSandbox)
 	case config.AccountResponder:
 		e.Clients = clients
 		e.Recorder = report.New(clients, e.Config.Coopguard.Topics.Incidents)

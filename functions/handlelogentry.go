@@ -33,7 +33,11 @@ func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return acknowledge(ctx, "undecodable log entry", err)
 	}
-	if err := detect.Genuine(entry, e.Sandbox.Project); err != nil {
+	project, err := guardedProject(ctx, e, entry)
+	if err != nil {
+		return fmt.Errorf("look up the sandboxes of the project entry %s is about: %w (redelivered)", entry.InsertID, err)
+	}
+	if err := detect.Genuine(entry, project); err != nil {
 		// Acknowledged: it can never become genuine. Logged, since a
 		// look-alike reaching the sink may be someone testing the defences.
 		log.Warn("log entry ignored: not a Cloud Audit Logs entry of the guarded project", "insertId", entry.InsertID, "logName", entry.LogName, "reason", err.Error())
@@ -79,13 +83,41 @@ func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 	return err
 }
 
-// match evaluates the rules for the sandbox the entry concerns. The
-// sandbox whose account made the call is the only one judged: its own
-// reads of the managed key are no theft, and nothing it does is blamed on
-// another sandbox. A call by any other principal is judged against the
-// configured sandbox, then every other sandbox Provision built (a name
-// override, each with its own account, network and canary). instanceID
-// is the matched sandbox's instance id, or "" for the configured sandbox.
+// guardedProject is the project whose audit logs the entry must come
+// from: the one its log name names when coopguard guards it (its own
+// project, or one the registry records a sandbox in), else coopguard's own
+// (and detect.Genuine then refuses the entry).
+func guardedProject(ctx context.Context, e *Env, entry events.LogEntry) (string, error) {
+	p := logProject(entry.LogName)
+	if p == "" || p == e.Sandbox.Project {
+		return e.Sandbox.Project, nil
+	}
+	in, err := e.fleet.inProject(ctx, e, p)
+	if err != nil || len(in) == 0 {
+		return e.Sandbox.Project, err
+	}
+	return p, nil
+}
+
+// logProject is the project in a log name (projects/<p>/logs/…), or "".
+func logProject(logName string) string {
+	rest, ok := strings.CutPrefix(logName, "projects/")
+	if !ok {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest, "/")
+	return p
+}
+
+// match evaluates the rules for the sandbox the entry concerns, found by
+// lookup in the sandbox registry (fleetIndex), never by listing: its cost
+// does not grow with the fleet. The sandbox whose account made the call
+// is the only one judged: its own reads of the managed key are no theft,
+// and nothing it does is blamed on another sandbox, in any project. A
+// call by any other principal is judged against the sandboxes of the
+// project the entry comes from: the configured sandbox first when that is
+// coopguard's own project, then each recorded there. instanceID is the
+// matched sandbox's instance id, or "" for the configured sandbox.
 func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, instanceID string, err error) {
 	principal := entry.Audit.PrincipalEmail
 	evaluate := func(sb detect.Sandbox) []detect.Match {
@@ -95,30 +127,57 @@ func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect
 		}
 		return m
 	}
+	configured := e.Sandbox.Project + "/" + e.Sandbox.InstanceName
+	project := logProject(entry.LogName)
+	home := project == "" || project == e.Sandbox.Project
 	if principal == e.Sandbox.ServiceAccount || slices.Contains(e.Sandbox.Coopguard, principal) {
+		if !home && principal != e.Sandbox.ServiceAccount {
+			return judgeProject(ctx, e, project, "", evaluate)
+		}
 		sb, err := withVMState(ctx, e, entry, e.Sandbox)
 		if err != nil {
 			return nil, "", err
 		}
 		return evaluate(sb), "", nil
 	}
-	others, err := otherSandboxes(ctx, e)
+	own, err := e.fleet.ofAccount(ctx, e, principal)
 	if err != nil {
 		return nil, "", err
 	}
-	for _, o := range others {
-		if o.rules.ServiceAccount == principal {
-			sb, err := withVMState(ctx, e, entry, o.rules)
-			if err != nil {
-				return nil, "", err
-			}
-			return evaluate(sb), o.id, nil
+	if own != nil && own.key != configured {
+		sb, err := withVMState(ctx, e, entry, own.rules)
+		if err != nil {
+			return nil, "", err
+		}
+		m := evaluate(sb)
+		if len(m) > 0 && own.id == "" {
+			// Recorded before its VM exists: nothing to contain yet, and
+			// the configured sandbox ("") must not take its place.
+			logger.FromContext(ctx).Warn("a sandbox's account matched a rule before its VM was built: no VM to contain", "sandbox", own.key, "insertId", entry.InsertID, "rule", m[0].Rule)
+			return nil, "", nil
+		}
+		return m, own.id, nil
+	}
+	if home {
+		if m := evaluate(e.Sandbox); len(m) > 0 {
+			return m, "", nil
 		}
 	}
-	if m := evaluate(e.Sandbox); len(m) > 0 {
-		return m, "", nil
+	return judgeProject(ctx, e, cmp.Or(project, e.Sandbox.Project), configured, evaluate)
+}
+
+// judgeProject evaluates the rules against each sandbox recorded in
+// project but the one addressed skip, and returns the first matches with
+// that sandbox's instance id.
+func judgeProject(ctx context.Context, e *Env, project, skip string, evaluate func(detect.Sandbox) []detect.Match) ([]detect.Match, string, error) {
+	in, err := e.fleet.inProject(ctx, e, project)
+	if err != nil {
+		return nil, "", err
 	}
-	for _, o := range others {
+	for _, o := range in {
+		if o.key == skip || o.id == "" {
+			continue // the configured sandbox was judged; no VM yet
+		}
 		if m := evaluate(o.rules); len(m) > 0 {
 			return m, o.id, nil
 		}
@@ -132,11 +191,7 @@ func entryProject(e events.LogEntry) string {
 	if p := e.Resource.ProjectID(); p != "" {
 		return p
 	}
-	if rest, ok := strings.CutPrefix(e.LogName, "projects/"); ok {
-		p, _, _ := strings.Cut(rest, "/")
-		return p
-	}
-	return ""
+	return logProject(e.LogName)
 }
 
 // entrySummary describes the call without any payload text.
@@ -158,7 +213,7 @@ func entrySummary(e events.LogEntry) string {
 // accounts.
 func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox {
 	return detect.Sandbox{
-		Project:        cfg.Cloud.GCP.Project,
+		Project:        sb.Project,
 		ServiceAccount: sb.ServiceAccount,
 		Network:        sb.Network(),
 		SubnetCIDR:     sb.SubnetCIDR,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
@@ -15,28 +17,178 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
-// otherSandbox is a sandbox Provision built under a name other than the
-// configured one, as the detection rules see it.
-type otherSandbox struct {
-	// id is its instance's numeric id.
-	id    string
-	rules detect.Sandbox
+// FleetRefresh bounds how stale the sandbox index of a process may be
+// about sandboxes another process recorded: the registry's generation is
+// read again (one keyed read) once this much time has passed on the Env's
+// clock, and a principal found to be no sandbox's account is looked up
+// again after it. A converge in the same process refreshes it at once.
+const FleetRefresh = 10 * time.Second
+
+// fleetSandbox is a recorded sandbox as the detection rules see it.
+type fleetSandbox struct {
+	// key is its address (store.Registered.Key); id its VM's numeric id,
+	// "" until the converge that builds it has finished.
+	key, id string
+	rules   detect.Sandbox
 }
 
-// otherSandboxes lists the sandboxes Provision built in the configured
-// zone besides the configured one: the instances labelled
-// coopguard-sandbox=<their own name>. The label is trusted: it is set by
-// Provision, and no sandbox account holds a Compute role (posture fails
-// one). What the rules know of each (its account, network, canary) is
-// derived from its name, as Provision derived it, never read from the VM.
-func otherSandboxes(ctx context.Context, e *Env) ([]otherSandbox, error) {
-	var out []otherSandbox
-	err := eachOtherSandbox(ctx, e, e.Clients, func(inst *computepb.Instance, sb *provisioner.Sandbox) {
-		out = append(out, otherSandbox{id: strconv.FormatUint(inst.GetId(), 10), rules: sandboxForRules(e.Config, sb)})
-	})
-	return out, err
+// fleetIndex is the per-process cache of the sandbox registry that
+// HandleLogEntry decides by: the sandbox of an account, the sandboxes of
+// a project. It never lists the fleet: a miss is one indexed read. Its
+// entries hold until the registry's generation moves (checked every
+// FleetRefresh) or this process records a sandbox (invalidate); a
+// principal that is no sandbox's account is remembered for FleetRefresh
+// at most.
+type fleetIndex struct {
+	mu        sync.Mutex
+	gen       int64
+	checked   time.Time
+	byAccount map[string]accountEntry
+	byProject map[string][]fleetSandbox
+}
+
+// accountEntry is a cached account lookup: its sandbox, or nil for a
+// principal that is none (as of at).
+type accountEntry struct {
+	sb *fleetSandbox
+	at time.Time
+}
+
+// invalidate forgets everything: the next lookup reads the registry.
+func (x *fleetIndex) invalidate() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.byAccount, x.byProject, x.checked = nil, nil, time.Time{}
+}
+
+// refresh drops the cache when the registry's generation moved since it
+// was last checked, at most once every FleetRefresh.
+func (x *fleetIndex) refresh(ctx context.Context, e *Env) error {
+	now := e.Now()
+	x.mu.Lock()
+	due := x.checked.IsZero() || now.Sub(x.checked) >= FleetRefresh || now.Before(x.checked)
+	x.mu.Unlock()
+	if !due {
+		return nil
+	}
+	gen, err := e.Store.FleetGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if gen != x.gen || x.byAccount == nil {
+		x.gen, x.byAccount, x.byProject = gen, map[string]accountEntry{}, map[string][]fleetSandbox{}
+	}
+	x.checked = now
+	return nil
+}
+
+// ofAccount returns the recorded sandbox whose own account is account, or
+// nil: from the cache, else one indexed read of the registry.
+func (x *fleetIndex) ofAccount(ctx context.Context, e *Env, account string) (*fleetSandbox, error) {
+	if e.Store == nil || account == "" {
+		return nil, nil
+	}
+	if err := x.refresh(ctx, e); err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	x.mu.Lock()
+	c, ok := x.byAccount[account]
+	x.mu.Unlock()
+	if ok && (c.sb != nil || now.Sub(c.at) < FleetRefresh) {
+		return c.sb, nil
+	}
+	r, found, err := e.Store.SandboxOfAccount(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	c = accountEntry{at: now}
+	if found {
+		sb, err := registeredForRules(e.Config, r)
+		if err != nil {
+			return nil, err
+		}
+		c.sb = &sb
+	}
+	x.mu.Lock()
+	if x.byAccount != nil {
+		x.byAccount[account] = c
+	}
+	x.mu.Unlock()
+	return c.sb, nil
+}
+
+// inProject returns the recorded sandboxes of project: from the cache,
+// else one indexed query of the registry.
+func (x *fleetIndex) inProject(ctx context.Context, e *Env, project string) ([]fleetSandbox, error) {
+	if e.Store == nil || project == "" {
+		return nil, nil
+	}
+	if err := x.refresh(ctx, e); err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	c, ok := x.byProject[project]
+	x.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	rs, err := e.Store.SandboxesIn(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fleetSandbox, 0, len(rs))
+	for _, r := range rs {
+		sb, err := registeredForRules(e.Config, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sb)
+	}
+	x.mu.Lock()
+	if x.byProject != nil {
+		x.byProject[project] = out
+	}
+	x.mu.Unlock()
+	return out, nil
+}
+
+// registeredForRules is what the rules know of a recorded sandbox: the
+// names Provision derives from its (project, name), with its account,
+// secrets and canary as the provisioner recorded them.
+func registeredForRules(cfg *config.Config, r store.Registered) (fleetSandbox, error) {
+	sb, err := provisioner.SandboxIn(cfg, r.Project, r.Name, "")
+	if err != nil {
+		return fleetSandbox{}, fmt.Errorf("sandbox %s in the registry: %w", r.Key(), err)
+	}
+	rules := sandboxForRules(cfg, sb)
+	rules.ServiceAccount, rules.Secrets, rules.Canaries = r.ServiceAccount, r.Secrets, nonEmpty(r.Canary)
+	return fleetSandbox{key: r.Key(), id: r.InstanceID, rules: rules}, nil
+}
+
+// recordSandbox is the provisioner's Registry: it records sb (with its VM
+// once built) in the registry and refreshes this process's index. Without
+// a store nothing is recorded.
+func (e *Env) recordSandbox(ctx context.Context, sb *provisioner.Sandbox, inst *computepb.Instance) error {
+	if e.Store == nil {
+		return nil
+	}
+	r := store.Registered{Project: sb.Project, Zone: sb.Zone, Name: sb.Name, ServiceAccount: sb.ServiceAccount,
+		Network: sb.Network(), Secrets: sb.Secrets, Canary: sb.Canary}
+	if ad := sb.Adopted(); ad != nil {
+		r.Network, r.Adopted = ad.Network, true
+	}
+	if inst != nil {
+		r.InstanceID = strconv.FormatUint(inst.GetId(), 10)
+	}
+	err := e.Store.RegisterSandbox(ctx, r)
+	e.fleet.invalidate()
+	return err
 }
 
 // eachOtherSandbox calls f for each sandbox Provision built in the
