@@ -57,7 +57,7 @@ JOBS=(
 	"restorer SA_RESTORER roles/datastore.user coopguard restorer: undoes a containment (Resolve)"
 	"reader SA_READER roles/datastore.viewer coopguard reader: reads only (Status, Posture)"
 	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
-	"provisioner SA_PROVISIONER - coopguard provisioner: creates the sandbox (Provision)"
+	"provisioner SA_PROVISIONER roles/datastore.user coopguard provisioner: creates the sandbox (Provision)"
 )
 
 # The jobs that act as the sandbox VM's own account.

@@ -15,6 +15,10 @@ import (
 type ProvisionRequest struct {
 	// Name overrides the sandbox (VM) name from config.
 	Name string `json:"name,omitempty"`
+	// Project is the sandbox's project; empty is coopguard's own
+	// (cloud.gcp.project). A sandbox is addressed by (project, name). The
+	// project must exist and coopguard's accounts hold their roles there.
+	Project string `json:"project,omitempty"`
 	// DryRun returns the plan and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 	// Adopt guards the existing VM named Name as it is (no restart)
@@ -43,8 +47,12 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name %q is not a valid instance name: 1-63 lowercase letters, digits and hyphens, starting with a letter (RFC 1035)", req.Name)
 		return
 	}
+	if req.Project != "" && !config.ValidProjectID(req.Project) {
+		writeError(w, http.StatusBadRequest, "project %q is not a valid project id: 6-30 lowercase letters, digits and hyphens, starting with a letter", req.Project)
+		return
+	}
 	log := logger.FromContext(r.Context())
-	opts := provisioner.Options{Name: req.Name, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
+	opts := provisioner.Options{Name: req.Name, Project: req.Project, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
 	stream := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
 	var enc *json.Encoder
 	if stream {

@@ -90,7 +90,8 @@ type Job struct {
 	// Roles are the job's role files (RoleProject always among them).
 	Roles []RoleKind
 	// Datastore is the predefined Firestore role on the project: the
-	// incident store (none for the provisioner).
+	// incident store, and for the provisioner the sandbox registry
+	// (store.Fleet), which only its converges write.
 	Datastore string
 	// ActAs marks the jobs that act as the sandbox VM's own account
 	// (roles/iam.serviceAccountUser on it): creating the VM running as
@@ -154,6 +155,7 @@ var Jobs = []Job{
 		Title:     "coopguard provisioner: creates the sandbox (Provision)",
 		Functions: []Function{{Name: "Provision", Service: "coopguard-provision"}},
 		Roles:     []RoleKind{RoleProject},
+		Datastore: "roles/datastore.user",
 		ActAs:     true,
 	},
 }

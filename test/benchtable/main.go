@@ -35,6 +35,7 @@ var rows = []row{
 	{"BenchmarkDetectionLatency", "detection: the agent's refused call → first containment action (audit log, sink, Pub/Sub, Eventarc; GCP-like profile)", []string{"ms-to-first-action"}},
 	{"BenchmarkStatus", "Status: 1,000 stored incidents, 50 concurrent clients", []string{"status-p50-ms", "status-p99-ms"}},
 	{"BenchmarkClaimCommit", "incident store per incident: claim, acting mark, a commit per contain action, report", []string{"store-ms/incident", "claim-ms", "acting-ms", "commit-ms/action", "report-ms"}},
+	{"BenchmarkDecideFleet", "deciding on an audit entry with 1, 50, 500 sandboxes in the registry (a project each; decode, guarded project, rules of the sandbox found by the caller's account or the entry's project), median ns; 500 ÷ 1 (target within 2×)", []string{"own-account-ns@1", "own-account-ns@50", "own-account-ns@500", "own-account-500/1", "other-principal-ns@1", "other-principal-ns@50", "other-principal-ns@500", "other-principal-500/1"}},
 	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
 }
 

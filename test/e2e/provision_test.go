@@ -328,6 +328,7 @@ func TestProvisionBadInput(t *testing.T) {
 		{"wrong method", http.MethodGet, "", http.StatusMethodNotAllowed, "not allowed"},
 		{"unknown field", http.MethodPost, `{"nmae":"x"}`, http.StatusBadRequest, "unknown field"},
 		{"bad name", http.MethodPost, `{"name":"Bad_Name"}`, http.StatusBadRequest, "RFC 1035"},
+		{"bad project", http.MethodPost, `{"project":"Bad_Project"}`, http.StatusBadRequest, "not a valid project id"},
 		{"not JSON", http.MethodPost, `name=x`, http.StatusBadRequest, "bad JSON"},
 		{"two values", http.MethodPost, `{} {}`, http.StatusBadRequest, "more than one"},
 		{"too large", http.MethodPost, `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, http.StatusRequestEntityTooLarge, "over"},
