@@ -28,6 +28,8 @@ type StatusReport struct {
 	// missing or disabled, a topic or a trigger's subscription missing),
 	// each with its fix; empty when the pipeline is whole.
 	Deaf []posture.Finding `json:"deaf,omitempty"`
+	// Sandboxes are the sandbox registry's, every project's (fleet.go).
+	Sandboxes []SandboxStatus `json:"sandboxes,omitempty"`
 }
 
 // IncidentRecord is one incident as Status lists it: its latest report.
@@ -151,6 +153,11 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		return nil, got.err
 	}
 	rep.Incidents = append(rep.Incidents, got.incidents...)
+	fleet, err := fleetStatus(ctx, e, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Sandboxes = fleet
 	return rep, nil
 }
 

@@ -27,6 +27,8 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
+	var f fleetFilter
+	f.flags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var format, output *string
 	var wait *bool
@@ -63,6 +65,7 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("no incident %q among the latest %d: run coopguard incidents", id, len(reps))
 	}
+	reps = f.incidents(reps, "")
 	if *asJSON {
 		return printJSON(stdout, reps)
 	}

@@ -55,12 +55,12 @@ var errHelp = errors.New("help printed")
 var examples = map[string][]string{
 	"serve":     {"coopguard serve                      # demo sandbox on an emulated GCP", "coopguard serve --config .cloudcoop/config.toml"},
 	"provision": {"coopguard provision --dry-run        # the plan, nothing changed", "coopguard provision --config .cloudcoop/config.toml"},
-	"status":    {"coopguard status", "coopguard status --json"},
+	"status":    {"coopguard status", "coopguard status --json", "coopguard status --project my-sandbox-project --sandbox claude-sandbox"},
 	"adopt":     {"coopguard adopt --name claude-sandbox --dry-run", "coopguard adopt --all"},
 	"rotate":    {"coopguard rotate --dry-run --config .cloudcoop/config.toml"},
 	"posture":   {"coopguard posture", "coopguard posture --json"},
 	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --attack exfiltration"},
-	"incidents": {"coopguard incidents", "coopguard incidents show INCIDENT_ID"},
+	"incidents": {"coopguard incidents", "coopguard incidents --project my-sandbox-project", "coopguard incidents show INCIDENT_ID"},
 	"resolve":   {"coopguard resolve INCIDENT_ID --restore --dry-run"},
 }
 

@@ -16,6 +16,8 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
+	var f fleetFilter
+	f.flags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -24,6 +26,7 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rep = f.status(rep)
 	if *asJSON {
 		return printJSON(stdout, rep)
 	}
@@ -34,6 +37,18 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 func printStatus(w io.Writer, rep *functions.StatusReport) {
 	// Everything here came from the server or from GCP: the VM writes its
 	// own agents flag, and incidents carry text from events and logs.
+	printFleetSummary(w, rep)
+	if len(rep.Sandboxes) > fleetDetail {
+		// A fleet: one line per sandbox, the incidents one line each.
+		fmt.Fprintln(w)
+		printFleet(w, rep.Sandboxes)
+		printDeaf(w, rep)
+		if len(rep.Incidents) > 0 {
+			fmt.Fprintln(w)
+			printFleetIncidents(w, rep.Incidents, rep.Project)
+		}
+		return
+	}
 	fmt.Fprintf(w, "project %s\n\n", escape(rep.Project))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tID\tZONE\tSTATUS\tEXTERNAL IP\tTAGS\tAGENTS\tSERVICE ACCOUNT")
@@ -61,12 +76,7 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 		}
 	}
 	tw.Flush()
-	if len(rep.Deaf) > 0 {
-		fmt.Fprintln(w, "\nCOOPGUARD IS DEAF: events about the sandbox do not reach it")
-		for _, f := range rep.Deaf {
-			fmt.Fprintf(w, "  %s\n    fix: %s\n", escape(f.What), escape(f.Fix))
-		}
-	}
+	printDeaf(w, rep)
 	fmt.Fprintf(w, "\n%d incident(s)\n", len(rep.Incidents))
 	if len(rep.Incidents) == 0 {
 		return
@@ -79,6 +89,16 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 			r.Instance, r.ReceivedAt.Format(time.RFC3339), r.ContainmentSeconds)
 	}
 	tw.Flush()
+}
+
+// printDeaf says what keeps events from reaching coopguard, with fixes.
+func printDeaf(w io.Writer, rep *functions.StatusReport) {
+	if len(rep.Deaf) > 0 {
+		fmt.Fprintln(w, "\nCOOPGUARD IS DEAF: events about the sandbox do not reach it")
+		for _, f := range rep.Deaf {
+			fmt.Fprintf(w, "  %s\n    fix: %s\n", escape(f.What), escape(f.Fix))
+		}
+	}
 }
 
 // orDash shows an empty table cell as "-" rather than nothing.

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/shared/incident"
+)
+
+// fleetFilter narrows status and incidents to a project and a sandbox
+// (--project, --sandbox); empty fields match everything.
+type fleetFilter struct {
+	project, sandbox string
+}
+
+func (f *fleetFilter) flags(fs *flag.FlagSet) {
+	fs.StringVar(&f.project, "project", "", "only the sandboxes of this project (default: every project)")
+	fs.StringVar(&f.sandbox, "sandbox", "", "only the sandbox of this name (with --project when names repeat across projects)")
+}
+
+// matches reports whether the sandbox (project, name) passes the filter.
+func (f fleetFilter) matches(project, name string) bool {
+	return (f.project == "" || f.project == project) && (f.sandbox == "" || f.sandbox == name)
+}
+
+// incident reports whether the incident passes: it acted on a sandbox
+// that passes, or (acting on none) is about a project that passes while
+// no sandbox is named. home is coopguard's project, which an incident
+// naming none is about ("" when unknown: such an incident passes any
+// --project).
+func (f fleetFilter) incident(r incident.Report, home string) bool {
+	p := cmp.Or(r.Incident.Project, home)
+	inProject := f.project == "" || p == "" || f.project == p
+	if r.Instance == "" {
+		return f.sandbox == "" && inProject
+	}
+	return inProject && (f.sandbox == "" || f.sandbox == r.Instance)
+}
+
+// status returns the part of rep that passes the filter: the instances
+// and secrets Status reads are coopguard's own project's.
+func (f fleetFilter) status(rep *functions.StatusReport) *functions.StatusReport {
+	if f == (fleetFilter{}) {
+		return rep
+	}
+	out := *rep
+	out.Sandboxes = slices.DeleteFunc(slices.Clone(rep.Sandboxes), func(s functions.SandboxStatus) bool { return !f.matches(s.Project, s.Name) })
+	out.Instances = slices.DeleteFunc(slices.Clone(rep.Instances), func(in functions.InstanceStatus) bool { return !f.matches(rep.Project, in.Name) })
+	out.Secrets = slices.DeleteFunc(slices.Clone(rep.Secrets), func(s functions.SecretStatus) bool { return !f.matches(rep.Project, s.Sandbox) })
+	out.Incidents = f.incidents(rep.Incidents, rep.Project)
+	return &out
+}
+
+// incidents returns the reports that pass the filter, in order.
+func (f fleetFilter) incidents(reps []incident.Report, home string) []incident.Report {
+	if f == (fleetFilter{}) {
+		return reps
+	}
+	return slices.DeleteFunc(slices.Clone(reps), func(r incident.Report) bool { return !f.incident(r, home) })
+}
+
+// fleetDetail is the most sandboxes status shows in detail (every
+// instance, every secret version); past it, one line per sandbox.
+const fleetDetail = 5
+
+// fleetWidth bounds a fleet table's lines (in bytes), as posture's.
+const fleetWidth = 100
+
+// printFleetSummary prints the one line that opens status: how many
+// sandboxes in how many projects, their VMs, their incidents.
+func printFleetSummary(w io.Writer, rep *functions.StatusReport) {
+	projects := map[string]bool{}
+	vms := map[string]int{}
+	for _, s := range rep.Sandboxes {
+		projects[s.Project] = true
+		vms[cmp.Or(s.VM, "not read")]++
+	}
+	var states []string
+	for _, k := range slices.Sorted(maps.Keys(vms)) {
+		states = append(states, fmt.Sprintf("%d %s", vms[k], strings.ToLower(k)))
+	}
+	line := fmt.Sprintf("%d sandbox(es) in %d project(s)", len(rep.Sandboxes), len(projects))
+	if len(states) > 0 {
+		line += ": " + strings.Join(states, ", ")
+	}
+	fmt.Fprintf(w, "%s; %d incident(s)\n", line, len(rep.Incidents))
+}
+
+// printFleet prints one line per sandbox, at most fleetWidth bytes: its
+// project (never clipped: an id has at most 30 characters), name, VM,
+// network ("own" for the VPC Provision made it), incidents and the newest
+// one's outcome.
+func printFleet(w io.Writer, sandboxes []functions.SandboxStatus) {
+	const row = "%-30s  %-24s  %-10s  %-12s  %3s  %s\n"
+	fmt.Fprintf(w, row, "PROJECT", "SANDBOX", "VM", "NETWORK", "INC", "LATEST")
+	for _, s := range sandboxes {
+		net := "own"
+		if s.Adopted {
+			net = s.Network + "*"
+		}
+		fmt.Fprintf(w, row, escape(s.Project), clip(escape(s.Name), 24), clip(orDash(escape(s.VM)), 10),
+			clip(escape(net), 12), fmt.Sprint(s.Incidents), clip(orDash(escape(s.Latest)), 10))
+	}
+	fmt.Fprintln(w, "(* adopted, on its own network; --project and --sandbox narrow this to detail)")
+}
+
+// printFleetIncidents prints the incidents one line each, at most
+// fleetWidth bytes.
+func printFleetIncidents(w io.Writer, reps []incident.Report, home string) {
+	const row = "%-20s  %-10s  %-30s  %-14s  %s\n"
+	fmt.Fprintf(w, row, "INCIDENT", "OUTCOME", "PROJECT", "SANDBOX", "TRIGGER")
+	for _, r := range reps {
+		r = printable(r)
+		fmt.Fprintf(w, row, clip(r.Incident.ID, 20), clip(r.Outcome, 10), clip(cmp.Or(r.Incident.Project, home), 30),
+			clip(orDash(r.Instance), 14), clip(r.Incident.Trigger, 16))
+	}
+}
+
+// clip shortens s to n bytes, keeping its start and end around "..", so
+// that two long names stay told apart.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	head := (n - 2) / 2
+	// A cut through a multi-byte character drops its bytes.
+	return strings.ToValidUTF8(s[:head], "") + ".." + strings.ToValidUTF8(s[len(s)-(n-2-head):], "")
+}
