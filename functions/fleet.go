@@ -2,11 +2,52 @@ package functions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/cloudcoop/coopguard/functions/posture"
+	"github.com/cloudcoop/coopguard/provisioner"
+	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
+
+// ErrNotRecorded is returned for a sandbox the registry does not hold.
+var ErrNotRecorded = errors.New("not in the sandbox registry")
+
+// PostureOf runs every posture check (CheckPosture) for the sandbox
+// (project, name): "" project is coopguard's own, "" name the configured
+// sandbox's, both empty the configured sandbox. Any other sandbox must be
+// in the registry (Provision or adopt recorded it); the checks read its
+// project as the reader, which must hold its roles there.
+func PostureOf(ctx context.Context, e *Env, project, name string) (posture.Report, error) {
+	home := e.Config.Cloud.GCP.Project
+	if project == "" {
+		project = home
+	}
+	if name == "" {
+		name = e.Config.VM.Name
+	}
+	if project == home && name == e.Config.VM.Name {
+		return CheckPosture(ctx, e)
+	}
+	sb, err := provisioner.SandboxIn(e.Config, project, name, "")
+	if err != nil {
+		return posture.Report{}, err
+	}
+	if e.Store == nil {
+		return posture.Report{}, fmt.Errorf("sandbox %s/%s: %w: no incident store is configured", project, name, ErrNotRecorded)
+	}
+	in, err := e.Store.SandboxesIn(ctx, project)
+	if err != nil {
+		return posture.Report{}, err
+	}
+	if !slices.ContainsFunc(in, func(r store.Registered) bool { return r.Name == name }) {
+		return posture.Report{}, fmt.Errorf("sandbox %s/%s: %w: coopguard status lists the sandboxes it guards; coopguard provision or adopt records one", project, name, ErrNotRecorded)
+	}
+	return checkPosture(ctx, e, config.AccountReader, sb)
+}
 
 // SandboxStatus is one sandbox of the registry as Status lists it: where
 // it is, how it is guarded, its VM's status where Status reads it, and

@@ -2,9 +2,11 @@ package functions
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
+	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
@@ -17,9 +19,17 @@ func (e *Env) Posture(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rep, err := CheckPosture(r.Context(), e)
+	q := r.URL.Query()
+	rep, err := PostureOf(r.Context(), e, q.Get("project"), q.Get("sandbox"))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "posture: %v", err)
+		code := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, config.ErrInvalid):
+			code = http.StatusBadRequest
+		case errors.Is(err, ErrNotRecorded):
+			code = http.StatusNotFound
+		}
+		writeError(w, code, "posture: %v", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -29,15 +39,19 @@ func (e *Env) Posture(w http.ResponseWriter, r *http.Request) {
 // the Env's clock. The CLI's direct mode and the scheduled run call it
 // too.
 func CheckPosture(ctx context.Context, e *Env) (posture.Report, error) {
-	return checkPosture(ctx, e, config.AccountReader)
+	return checkPosture(ctx, e, config.AccountReader, nil)
 }
 
 // checkPosture runs the checks acting as account: the reader for Posture,
 // the rotator for RotateKeys' scheduled run.
-func checkPosture(ctx context.Context, e *Env, account string) (posture.Report, error) {
+// sb, when not nil, is the sandbox checked instead of the configured one.
+func checkPosture(ctx context.Context, e *Env, account string, sb *provisioner.Sandbox) (posture.Report, error) {
 	in, err := posture.NewInput(e.Config, e.Now())
 	if err != nil {
 		return posture.Report{}, err
+	}
+	if sb != nil {
+		in.Sandbox = sb
 	}
 	if e.Store != nil {
 		in.KeyIDs = e.Store

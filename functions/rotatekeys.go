@@ -121,7 +121,7 @@ func (e *Env) RotateKeys(ctx context.Context, ev event.Event) error {
 // scheduledPosture runs the posture checks and turns failing ones into a
 // notify incident (one per day and set of failing checks).
 func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
-	rep, err := checkPosture(ctx, e, config.AccountRotator)
+	rep, err := checkPosture(ctx, e, config.AccountRotator, nil)
 	if err != nil {
 		return fmt.Errorf("posture check: %w", err)
 	}

@@ -38,6 +38,9 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the containment's report")
 	wait := fs.Bool("wait", false, "then follow the follow-up (VM stopped, disk snapshot, evidence) to its end, showing its progress (at most "+(store.FollowUpLimit+followMargin).String()+" more)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (with --wait, only the final one)")
+	var f fleetFilter
+	fs.StringVar(&f.project, "project", "", "the drilled sandbox's project (default and, for now, only: coopguard's own)")
+	fs.StringVar(&f.sandbox, "sandbox", "", "the drilled sandbox (default: the first sandbox Status lists)")
 	attackName := fs.String("attack", "", "play a compromised agent's real API calls on an emulated project and show what coopguard did: a drill name, or list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -62,13 +65,13 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 			return envErr
 		}
 		defer e.Close()
-		rep, err = drillDirect(contained, e, *playbook, *dryRun)
+		rep, err = drillDirect(contained, e, f, *playbook, *dryRun)
 		if err != nil {
 			return err
 		}
 		read = storeReport(e.Store, rep.Incident.ID)
 	} else {
-		rep, err = drillServer(contained, &t, *playbook, *dryRun)
+		rep, err = drillServer(contained, &t, f, *playbook, *dryRun)
 		if err != nil {
 			return err
 		}
@@ -165,15 +168,15 @@ func drillAttrs(dryRun bool) map[string]string {
 // reaches HandleAlert the way a deployed alert does, and polls Status until
 // the incident's containment is over. A server without EmulatorPublish
 // (404) gets the event posted straight to HandleAlert, as Eventarc would.
-func drillServer(ctx context.Context, t *target, playbook string, dryRun bool) (*incident.Report, error) {
+func drillServer(ctx context.Context, t *target, f fleetFilter, playbook string, dryRun bool) (*incident.Report, error) {
 	st, err := serverStatus(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if len(st.Instances) == 0 {
-		return nil, errors.New("no sandbox to drill: run coopguard provision first")
+	vm, err := f.drilled(st)
+	if err != nil {
+		return nil, err
 	}
-	vm := st.Instances[0]
 	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err
@@ -297,18 +300,18 @@ func awaitReport(ctx context.Context, read reportReader, first, most time.Durati
 // drillDirect publishes the drill to the project's alerts topic, as
 // Monitoring would, and waits for the deployed responder's containment in
 // the incident store.
-func drillDirect(ctx context.Context, e *functions.Env, playbook string, dryRun bool) (*incident.Report, error) {
+func drillDirect(ctx context.Context, e *functions.Env, f fleetFilter, playbook string, dryRun bool) (*incident.Report, error) {
 	st, err := functions.CollectStatus(ctx, e)
 	if err != nil {
 		return nil, err
 	}
-	if len(st.Instances) == 0 {
-		return nil, errors.New("no sandbox to drill: run coopguard provision first")
+	vm, err := f.drilled(st)
+	if err != nil {
+		return nil, err
 	}
 	if e.Store == nil {
 		return nil, respond.ErrNoStore
 	}
-	vm := st.Instances[0]
 	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err

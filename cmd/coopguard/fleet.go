@@ -2,10 +2,12 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -22,6 +24,21 @@ type fleetFilter struct {
 func (f *fleetFilter) flags(fs *flag.FlagSet) {
 	fs.StringVar(&f.project, "project", "", "only the sandboxes of this project (default: every project)")
 	fs.StringVar(&f.sandbox, "sandbox", "", "only the sandbox of this name (with --project when names repeat across projects)")
+}
+
+// query is the filter as Posture's query string ("" when empty).
+func (f fleetFilter) query() string {
+	v := url.Values{}
+	if f.project != "" {
+		v.Set("project", f.project)
+	}
+	if f.sandbox != "" {
+		v.Set("sandbox", f.sandbox)
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
 }
 
 // matches reports whether the sandbox (project, name) passes the filter.
@@ -63,6 +80,24 @@ func (f fleetFilter) incidents(reps []incident.Report, home string) []incident.R
 		return reps
 	}
 	return slices.DeleteFunc(slices.Clone(reps), func(r incident.Report) bool { return !f.incident(r, home) })
+}
+
+// drilled is the sandbox VM a drill targets: the one --sandbox names, else
+// the first Status lists. Only coopguard's own project's are drilled:
+// containing a sandbox in another project is not implemented yet.
+func (f fleetFilter) drilled(st *functions.StatusReport) (functions.InstanceStatus, error) {
+	if f.project != "" && f.project != st.Project {
+		return functions.InstanceStatus{}, fmt.Errorf("%w: --project %s: drills reach the sandboxes of coopguard's own project (%s) only for now; containing a sandbox in another project is not implemented yet", errUsage, f.project, st.Project)
+	}
+	for _, in := range st.Instances {
+		if f.sandbox == "" || in.Name == f.sandbox {
+			return in, nil
+		}
+	}
+	if f.sandbox != "" {
+		return functions.InstanceStatus{}, fmt.Errorf("no sandbox %s in project %s to drill: coopguard status lists them", f.sandbox, st.Project)
+	}
+	return functions.InstanceStatus{}, errors.New("no sandbox to drill: run coopguard provision first")
 }
 
 // fleetDetail is the most sandboxes status shows in detail (every

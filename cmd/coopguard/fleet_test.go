@@ -99,3 +99,35 @@ func TestClipKeepsBothEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestDrillTargetsTheNamedSandbox: drill --sandbox picks that sandbox's
+// VM; no filter the first; an unknown name or another project than
+// coopguard's is an error naming it, and picks nothing.
+func TestDrillTargetsTheNamedSandbox(t *testing.T) {
+	st := &functions.StatusReport{Project: "home-proj", Instances: []functions.InstanceStatus{{Name: "claude-sandbox", ID: "1"}, {Name: "second", ID: "2"}}}
+	for _, tt := range []struct {
+		f       fleetFilter
+		want    string
+		errSays string
+	}{
+		{fleetFilter{}, "1", ""},
+		{fleetFilter{sandbox: "second"}, "2", ""},
+		{fleetFilter{project: "home-proj", sandbox: "second"}, "2", ""},
+		{fleetFilter{sandbox: "third"}, "", "no sandbox third in project home-proj"},
+		{fleetFilter{project: "other-proj", sandbox: "second"}, "", "coopguard's own project (home-proj) only"},
+	} {
+		vm, err := tt.f.drilled(st)
+		if tt.errSays != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errSays) || vm.ID != "" {
+				t.Errorf("%+v: %+v, %v; want an error saying %q", tt.f, vm, err, tt.errSays)
+			}
+			continue
+		}
+		if err != nil || vm.ID != tt.want {
+			t.Errorf("%+v: drills %+v (%v), want instance %s", tt.f, vm, err, tt.want)
+		}
+	}
+	if _, err := (fleetFilter{}).drilled(&functions.StatusReport{Project: "p"}); err == nil || !strings.Contains(err.Error(), "run coopguard provision first") {
+		t.Errorf("no sandbox: err = %v", err)
+	}
+}

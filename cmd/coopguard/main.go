@@ -58,8 +58,8 @@ var examples = map[string][]string{
 	"status":    {"coopguard status", "coopguard status --json", "coopguard status --project my-sandbox-project --sandbox claude-sandbox"},
 	"adopt":     {"coopguard adopt --name claude-sandbox --dry-run", "coopguard adopt --all"},
 	"rotate":    {"coopguard rotate --dry-run --config .cloudcoop/config.toml"},
-	"posture":   {"coopguard posture", "coopguard posture --json"},
-	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --attack exfiltration"},
+	"posture":   {"coopguard posture", "coopguard posture --json", "coopguard posture --project my-sandbox-project --sandbox claude-sandbox"},
+	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --sandbox second-sandbox --dry-run", "coopguard drill --attack exfiltration"},
 	"incidents": {"coopguard incidents", "coopguard incidents --project my-sandbox-project", "coopguard incidents show INCIDENT_ID"},
 	"resolve":   {"coopguard resolve INCIDENT_ID --restore --dry-run"},
 }

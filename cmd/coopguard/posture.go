@@ -20,11 +20,16 @@ func runPosture(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("posture", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
+	var f fleetFilter
+	fs.StringVar(&f.project, "project", "", "the checked sandbox's project (default: coopguard's own)")
+	fs.StringVar(&f.sandbox, "sandbox", "", "the checked sandbox, one the registry holds (default: the configured sandbox, vm.name)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rep, err := fetch(ctx, &t, "/Posture", functions.CheckPosture)
+	rep, err := fetch(ctx, &t, "/Posture"+f.query(), func(ctx context.Context, e *functions.Env) (posture.Report, error) {
+		return functions.PostureOf(ctx, e, f.project, f.sandbox)
+	})
 	if err != nil {
 		return err
 	}
