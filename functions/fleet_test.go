@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -169,6 +170,21 @@ func TestDetectionLooksSandboxesUp(t *testing.T) {
 	if rules, id, err := decideEntry(ctx, w.env, late); err != nil || len(rules) != 0 || id != "" {
 		t.Errorf("recorded before its VM exists: rules %v on %q (%v); want nothing to contain", rules, id, err)
 	}
+	// Concurrent decisions while converges refresh the index agree.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				if g == 0 && i%3 == 0 {
+					w.env.fleet.invalidate()
+				}
+				if _, id, err := decideEntry(ctx, w.env, read); err != nil || id != "1001" {
+					t.Errorf("concurrent decision %d/%d: instance %q (%v), want 1001", g, i, id, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 	if n := w.emu.Faults.Calls("compute.instances.list"); n != 0 {
 		t.Errorf("deciding listed VMs %d times; want lookups only", n)
 	}
