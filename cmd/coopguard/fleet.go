@@ -118,7 +118,7 @@ func printFleetSummary(w io.Writer, rep *functions.StatusReport) {
 	}
 	var states []string
 	for _, k := range slices.Sorted(maps.Keys(vms)) {
-		states = append(states, fmt.Sprintf("%d %s", vms[k], strings.ToLower(k)))
+		states = append(states, fmt.Sprintf("%d %s", vms[k], escape(strings.ToLower(k))))
 	}
 	line := fmt.Sprintf("%d sandbox(es) in %d project(s)", len(rep.Sandboxes), len(projects))
 	if len(states) > 0 {
@@ -152,8 +152,8 @@ func printFleetIncidents(w io.Writer, reps []incident.Report, home string) {
 	fmt.Fprintf(w, row, "INCIDENT", "OUTCOME", "PROJECT", "SANDBOX", "TRIGGER")
 	for _, r := range reps {
 		r = printable(r)
-		fmt.Fprintf(w, row, clip(r.Incident.ID, 20), clip(r.Outcome, 10), clip(cmp.Or(r.Incident.Project, home), 30),
-			clip(orDash(r.Instance), 14), clip(r.Incident.Trigger, 16))
+		fmt.Fprintf(w, row, clip(escape(r.Incident.ID), 20), clip(escape(r.Outcome), 10), clip(escape(cmp.Or(r.Incident.Project, home)), 30),
+			clip(orDash(escape(r.Instance)), 14), clip(escape(r.Incident.Trigger), 16))
 	}
 }
 

@@ -131,3 +131,21 @@ func TestDrillTargetsTheNamedSandbox(t *testing.T) {
 		t.Errorf("no sandbox: err = %v", err)
 	}
 }
+
+// TestFleetViewEscapes: the one-line-per-sandbox view shows text from
+// outside (names, outcomes, the VM's status, triggers) escaped, like the
+// detailed view.
+func TestFleetViewEscapes(t *testing.T) {
+	rep := fleetReport()
+	hostile := "x\x1b[31m\a\r\u202e"
+	rep.Sandboxes[0].Name, rep.Sandboxes[1].VM, rep.Sandboxes[2].Latest, rep.Sandboxes[3].Network, rep.Sandboxes[3].Adopted = hostile, hostile, hostile, hostile, true
+	rep.Incidents[0].Incident.Trigger, rep.Incidents[1].Instance, rep.Incidents[2].Incident.Project = hostile, hostile, hostile
+	var out bytes.Buffer
+	printStatus(&out, rep)
+	if i := strings.IndexAny(out.String(), "\x1b\x07\r\u202e"); i >= 0 {
+		t.Fatalf("fleet view has a raw control character at %d:\n%q", i, out.String())
+	}
+	if !strings.Contains(out.String(), `x\x1b[31m`) {
+		t.Errorf("the hostile text is not shown escaped:\n%s", out.String())
+	}
+}
