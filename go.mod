@@ -7,6 +7,7 @@ require (
 	cloud.google.com/go/compute v1.74.0
 	cloud.google.com/go/compute/metadata v0.9.0
 	cloud.google.com/go/firestore v1.29.0
+	cloud.google.com/go/functions v1.25.0
 	cloud.google.com/go/iam v1.15.0
 	cloud.google.com/go/logging v1.21.0
 	cloud.google.com/go/monitoring v1.32.0
@@ -36,7 +37,6 @@ require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.20.0 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.8 // indirect
-	cloud.google.com/go/functions v1.25.0 // indirect
 	cloud.google.com/go/longrunning v1.4.0 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

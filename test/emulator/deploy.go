@@ -68,6 +68,13 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("emulator: deploy %s: %w", project, err)
 	}
+	// The functions deploy.sh deploys (gcloud functions deploy, which the
+	// replay leaves out), each running as its job's account.
+	for _, j := range config.Jobs {
+		for _, f := range j.Functions {
+			e.Functions.SeedFunction(project, cfg.Region(), f.Service, f.Name, deploy.AccountEmail(j.Account, project))
+		}
+	}
 	// The replay's calls are the deploy's, made before the project is
 	// handed over: a test counts what happens after it.
 	e.Faults.ForgetCounts()

@@ -28,6 +28,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/functions"
 	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/iamadmin"
 	"github.com/cloudcoop/coopguard/test/emulator/iamcredentials"
@@ -72,6 +73,8 @@ type Emulator struct {
 	WIF *wif.Server
 	// OSConfig holds OS policy assignments, served (REST) at RESTURL.
 	OSConfig *osconfig.Server
+	// Functions holds the Cloud Functions (v2 API) deploy made.
+	Functions *functions.Server
 	// IAM holds roles and the policies the fakes do not; Gate applies
 	// identity, IAM and audit logging to every call of every fake.
 	IAM  *iam.Evaluator
@@ -138,6 +141,8 @@ func Start() (*Emulator, error) {
 	e.ServiceUsage.Register(e.grpcSrv)
 	e.ArtifactRegistry.Register(e.grpcSrv)
 	e.IAMAdmin.Register(e.grpcSrv)
+	e.Functions = functions.New(e.Clock.Now)
+	e.Functions.Register(e.grpcSrv)
 	e.IAMCredentials = iamcredentials.New(e.Clock.Now, func(ctx context.Context, name string) (*adminpb.ServiceAccount, error) {
 		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
 	}, iam.MintedToken)

@@ -11,6 +11,7 @@ import (
 func (s *Server) peeringRoutes() {
 	s.handle("POST global/networks/{}/addPeering", endpoint{method: "compute.networks.addPeering", mutate: s.addPeering})
 	s.handle("POST global/networks/{}/removePeering", endpoint{method: "compute.networks.removePeering", mutate: s.removePeering})
+	s.handle("PATCH global/networks/{}/updatePeering", endpoint{method: "compute.networks.updatePeering", mutate: s.updatePeering})
 }
 
 // addPeering adds a peering to the network, named by the body's
@@ -105,4 +106,39 @@ func (s *Server) removePeering(c *call) (target, error) {
 		return target{key: key, id: n.GetId()}, nil
 	}
 	return target{}, errNotFoundMsg("The peering '" + req.GetName() + "' was not found on network '" + key + "'")
+}
+
+// updatePeering changes the named peering of the network: only its
+// exportCustomRoutes and importCustomRoutes, the two fields the reference
+// says may be modified; the body's other fields are left as they are. A
+// peering the network does not have is NOT_FOUND.
+func (s *Server) updatePeering(c *call) (target, error) {
+	key := c.key("networks", c.name)
+	m, err := s.get(key)
+	if err != nil {
+		return target{}, err
+	}
+	var req computepb.NetworksUpdatePeeringRequest
+	if err := c.decode(&req); err != nil {
+		return target{}, err
+	}
+	in := req.GetNetworkPeering()
+	if in.GetName() == "" {
+		return target{}, errInvalidField("networkPeering.name", "", "Required field 'networkPeering.name' not specified")
+	}
+	n := proto.Clone(m).(*computepb.Network)
+	for _, p := range n.GetPeerings() {
+		if p.GetName() != in.GetName() {
+			continue
+		}
+		if in.ExportCustomRoutes != nil {
+			p.ExportCustomRoutes = proto.Bool(in.GetExportCustomRoutes())
+		}
+		if in.ImportCustomRoutes != nil {
+			p.ImportCustomRoutes = proto.Bool(in.GetImportCustomRoutes())
+		}
+		s.replace(key, n)
+		return target{key: key, id: n.GetId()}, nil
+	}
+	return target{}, errNotFoundMsg("The peering '" + in.GetName() + "' was not found on network '" + key + "'")
 }
