@@ -56,5 +56,6 @@ func catalogueClauses(sb Sandbox) []string {
 	return append(out,
 		`protoPayload.serviceData.policyDelta.auditConfigDeltas:*`,
 		method(projectMetadataMethods),
-		`(`+method(pipelineMethods)+` AND `+resource(pipeline)+`)`)
+		`(`+method(pipelineMethods)+` AND `+resource(pipeline)+`)`,
+		`(`+method(functionPolicyMethods)+` AND `+resource(`/functions/[^/]+$`)+` AND `+resource(pipeline)+`)`)
 }

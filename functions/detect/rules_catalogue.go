@@ -55,6 +55,12 @@ const (
 		`google\.cloud\.run\.v\d\w*\.services\.(updateservice|deleteservice|setiampolicy)$|` +
 		`(^|\.)(updaterole|deleterole|disableserviceaccount|deleteserviceaccount|updateserviceaccount|patchserviceaccount|createserviceaccountkey|uploadserviceaccountkey)$|` +
 		`iam\.admin\.v1\.setiampolicy$`
+	// functionPolicyMethods change a function's IAM policy through the
+	// Cloud Functions v2 API, whose google.iam.v1.IAMPolicy mixin writes
+	// the short method name
+	// (https://cloud.google.com/functions/docs/monitoring/audit-logging):
+	// it is coopguard's only when the resource is one of its functions.
+	functionPolicyMethods = `^setiampolicy$`
 )
 
 // Shared CEL fragments of the catalogue rules.
@@ -172,6 +178,7 @@ func catalogueRules() []Rule {
 	 ` + celAuditConfigChanged + ` ||
 	 entry.protoPayload.methodName.matches(r'(?i)` + projectMetadataMethods + `') ||
 	 (entry.protoPayload.methodName.matches(r'(?i)(` + pipelineMethods + `)') && ` + celOnPipeline + `) ||
+ (entry.protoPayload.methodName.matches(r'(?i)` + functionPolicyMethods + `') && entry.protoPayload.resourceName.contains('/functions/') && ` + celOnPipeline + `) ||
 	 (!` + celOK + ` && entry.protoPayload.methodName.matches(r'(?i)(` + identityMethods + `)') && ` + celNamesSandboxSA + `))`,
 		},
 		{

@@ -275,7 +275,14 @@ func dial[T interface{ Close() error }](errs *[]error, c *Clients, name string, 
 // EmulatedIdentity is the option that makes a gRPC client of the emulated
 // GCP act as principal (any official client, not only this set's).
 func EmulatedIdentity(principal string) option.ClientOption {
-	return option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(EmulatedToken(principal))))
+	return EmulatedAccessToken(EmulatedToken(principal))
+}
+
+// EmulatedAccessToken is the option that makes a gRPC client of the
+// emulated GCP send tok, e.g. the token a VM's emulated metadata server
+// handed out, so the calls come from that VM.
+func EmulatedAccessToken(tok string) option.ClientOption {
+	return option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(tok)))
 }
 
 // emulatedCreds sends an emulated access token on every gRPC call. The
