@@ -1,15 +1,16 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,46 +60,61 @@ func TestGcloudAcceptsEveryCommand(t *testing.T) {
 		}
 	}
 
-	// gcloud is a Python program that takes about a second to start:
-	// run several at once (it waits on I/O part of the time), bounded.
-	workers := min(8, 2*runtime.NumCPU())
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	start := time.Now()
+	// gcloud is a Python program that takes seconds to start: one
+	// process runs every command through gcloud's own entry point.
+	// A flag gcloud does not know must come back refused (exit 2): the
+	// batch sees rejections.
+	bogus := []string{"pubsub", "topics", "describe", "coopguard-x", "--project", testProject, "--no-such-flag"}
+	args := [][]string{bogus}
 	for _, c := range cmds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out, code, err := runGcloud(t, gcloud, c.Args[1:])
-			if err == nil && code == 1 && strings.Contains(out, authError) {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			failures = append(failures, fmt.Sprintf("%s\n  exit %d, %v: %s", c, code, err, strings.TrimSpace(out)))
-		}()
+		args = append(args, c.Args[1:])
 	}
-	wg.Wait()
-	t.Logf("%d distinct gcloud commands in %s (%d at a time)", len(cmds), time.Since(start).Round(time.Millisecond), workers)
-	for _, f := range failures {
-		t.Errorf("gcloud rejects a deploy command (fix the flag or value in deploy/*.sh):\n%s", f)
+	start := time.Now()
+	results, err := runGcloud(t, gcloud, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d distinct gcloud commands in one gcloud process in %s", len(cmds), time.Since(start).Round(time.Millisecond))
+	if r := results[0]; r.Code != 2 || !strings.Contains(r.Out, "unrecognized arguments") {
+		t.Fatalf("gcloud %s: exit %d, want 2 (unrecognized arguments): %s", strings.Join(bogus, " "), r.Code, r.Out)
+	}
+	for i, c := range cmds {
+		if r := results[i+1]; r.Code != 1 || !strings.Contains(r.Out, authError) {
+			t.Errorf("gcloud rejects a deploy command (fix the flag or value in deploy/*.sh):\n%s\n  exit %d: %s", c, r.Code, strings.TrimSpace(r.Out))
+		}
 	}
 }
 
-// runGcloud runs gcloud with an empty, private configuration (no account,
-// no project, no metadata server lookups), bounded in time.
-func runGcloud(t *testing.T, gcloud string, args []string) (string, int, error) {
-	cfg, err := os.MkdirTemp(t.TempDir(), "gcloud")
-	if err != nil {
-		return "", -1, err
+// gcloudResult is one command's exit code and output.
+type gcloudResult struct {
+	Code int    `json:"code"`
+	Out  string `json:"out"`
+}
+
+// runGcloud runs each of cmds (gcloud's arguments) through gcloud, in one
+// Python process (testdata/gcloud_batch.py) with an empty, private
+// configuration (no account, no project, no metadata server lookups),
+// bounded in time.
+func runGcloud(t *testing.T, gcloud string, cmds [][]string) ([]gcloudResult, error) {
+	t.Helper()
+	cfg := t.TempDir()
+	var in bytes.Buffer
+	enc := json.NewEncoder(&in)
+	for _, args := range cmds {
+		if err := enc.Encode(args); err != nil {
+			return nil, err
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	sdk := filepath.Dir(filepath.Dir(realPath(gcloud)))
+	// Prefer the Python bundled with the CLI: it has the precompiled
+	// modules, and skips shims (pyenv) in front of python3.
+	py := filepath.Join(sdk, "platform", "bundledpythonunix", "bin", "python3")
+	if !fileExists(py) {
+		py = "python3"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, gcloud, args...)
+	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "gcloud_batch.py"), filepath.Join(sdk, "lib"))
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + cfg,
@@ -109,20 +125,31 @@ func runGcloud(t *testing.T, gcloud string, args []string) (string, int, error) 
 		"CLOUDSDK_CORE_CHECK_GCE_METADATA=false",
 		"CLOUDSDK_CORE_DISABLE_FILE_LOGGING=1",
 	}
-	// Prefer the Python bundled with the CLI: it has the precompiled
-	// modules, and skips shims (pyenv) in front of python3.
-	if py := filepath.Join(filepath.Dir(filepath.Dir(realPath(gcloud))), "platform", "bundledpythonunix", "bin", "python3"); fileExists(py) {
-		cmd.Env = append(cmd.Env, "CLOUDSDK_PYTHON="+py)
-	}
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return string(out), exit.ExitCode(), nil
-	}
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if ctx.Err() != nil {
-		return string(out), -1, fmt.Errorf("timed out after 60s")
+		return nil, fmt.Errorf("gcloud (%s) timed out after 5 minutes: %s", py, stderr.String())
 	}
-	return string(out), 0, err
+	if err != nil {
+		return nil, fmt.Errorf("gcloud (%s testdata/gcloud_batch.py): %w: %s", py, err, stderr.String())
+	}
+	var results []gcloudResult
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var r gcloudResult
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("read gcloud's results: %w", err)
+		}
+		results = append(results, r)
+	}
+	if len(results) != len(cmds) {
+		return nil, fmt.Errorf("gcloud answered %d of %d commands: %s", len(results), len(cmds), stderr.String())
+	}
+	return results, nil
 }
 
 func realPath(p string) string {
