@@ -2,9 +2,7 @@ package attack
 
 import (
 	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	auditpb "google.golang.org/genproto/googleapis/cloud/audit"
 
@@ -26,8 +24,9 @@ func TestStolenTokenOutside(t *testing.T) {
 		{"own-key-read", "", ""},
 	} {
 		t.Run(tc.drill, func(t *testing.T) {
+			t.Parallel()
 			logs := &fixture.Buffer{}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := drillContext(t)
 			defer cancel()
 			w, err := Start(ctx, Options{Log: logs})
 			if err != nil {
