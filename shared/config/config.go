@@ -77,6 +77,8 @@ type Coopguard struct {
 	Notify Notify `toml:"notify"`
 	// Revoke revokes the managed key at its provider (revoke.go).
 	Revoke Revoke `toml:"revoke"`
+	// Fleet is where Provision creates sandbox projects (fleet.go).
+	Fleet Fleet `toml:"fleet"`
 }
 
 // Notify is the [coopguard.notify] table: the operator's own Cloud

@@ -141,6 +141,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateRevoke(bad)
+	c.validateFleet(bad)
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}
