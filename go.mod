@@ -4,12 +4,14 @@ go 1.26.8
 
 require (
 	cloud.google.com/go/artifactregistry v1.28.0
+	cloud.google.com/go/billing v1.28.0
 	cloud.google.com/go/compute v1.74.0
 	cloud.google.com/go/compute/metadata v0.9.0
 	cloud.google.com/go/firestore v1.29.0
 	cloud.google.com/go/functions v1.25.0
 	cloud.google.com/go/iam v1.15.0
 	cloud.google.com/go/logging v1.21.0
+	cloud.google.com/go/longrunning v1.4.0
 	cloud.google.com/go/monitoring v1.32.0
 	cloud.google.com/go/pubsub/v2 v2.8.0
 	cloud.google.com/go/resourcemanager v1.18.0
@@ -23,6 +25,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/googleapis/gax-go/v2 v2.26.2
 	go.yaml.in/yaml/v3 v3.0.4
+	golang.org/x/oauth2 v0.36.0
 	golang.org/x/time v0.15.0
 	google.golang.org/api v0.288.0
 	google.golang.org/genproto v0.0.0-20261026165753-2ffab32bce7e
@@ -37,7 +40,6 @@ require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.20.0 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.8 // indirect
-	cloud.google.com/go/longrunning v1.4.0 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/felixge/httpsnoop v1.0.4 // indirect
@@ -62,7 +64,6 @@ require (
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/exp v0.0.0-20240823005443-9b4947da3948 // indirect
 	golang.org/x/net v0.58.0 // indirect
-	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	artifactregistry "cloud.google.com/go/artifactregistry/apiv1"
+	billing "cloud.google.com/go/billing/apiv1"
 	compute "cloud.google.com/go/compute/apiv1"
 	iamadmin "cloud.google.com/go/iam/admin/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
@@ -45,6 +46,8 @@ type Options struct {
 	ArtifactRegistry []option.ClientOption
 	// IAM is the IAM API (service accounts, roles).
 	IAM []option.ClientOption
+	// Billing is Cloud Billing (a sandbox project's billing account).
+	Billing []option.ClientOption
 
 	// CallTimeout bounds every Compute REST request (default 30 s). The
 	// Compute client sends its list calls without the caller's context, so
@@ -95,6 +98,7 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 		ServiceUsage:     grpcOpts(grpcAddr),
 		ArtifactRegistry: grpcOpts(grpcAddr),
 		IAM:              grpcOpts(grpcAddr),
+		Billing:          grpcOpts(grpcAddr),
 	}
 }
 
@@ -146,6 +150,10 @@ type Clients struct {
 	// IAMAdmin manages the sandbox's service account (Provision) and
 	// reads custom roles (posture).
 	IAMAdmin *iamadmin.IamClient
+	// Folders reads the folder sandbox projects are created under;
+	// Billing links a sandbox project to the fleet's billing account.
+	Folders *resourcemanager.FoldersClient
+	Billing *billing.CloudBillingClient
 
 	closers  []func() error
 	limiters *limiters
@@ -178,9 +186,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run, o.IAM = withLimits(o.ResourceManager), withLimits(o.Run), withLimits(o.IAM)
 	o.ServiceUsage, o.ArtifactRegistry = withLimits(o.ServiceUsage), withLimits(o.ArtifactRegistry)
+	o.Billing = withLimits(o.Billing)
 	if o.Identity != "" || o.Token != "" {
 		id := option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(o.emulatedToken())))
-		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry} {
+		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry, &o.Billing} {
 			*opts = append(*opts, id)
 		}
 	}
@@ -220,6 +229,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 		return artifactregistry.NewClient(ctx, o.ArtifactRegistry...)
 	})
 	dial(&errs, c, "iam admin", &c.IAMAdmin, func() (*iamadmin.IamClient, error) { return iamadmin.NewIamClient(ctx, o.IAM...) })
+	dial(&errs, c, "resource manager folders", &c.Folders, func() (*resourcemanager.FoldersClient, error) {
+		return resourcemanager.NewFoldersClient(ctx, o.ResourceManager...)
+	})
+	dial(&errs, c, "cloud billing", &c.Billing, func() (*billing.CloudBillingClient, error) { return billing.NewCloudBillingClient(ctx, o.Billing...) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

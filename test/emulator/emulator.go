@@ -25,6 +25,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/anthropic"
 	"github.com/cloudcoop/coopguard/test/emulator/artifactregistry"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
+	"github.com/cloudcoop/coopguard/test/emulator/billing"
 	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
@@ -63,6 +64,9 @@ type Emulator struct {
 	// ArtifactRegistry its repositories and their scanning config.
 	ServiceUsage     *serviceusage.Server
 	ArtifactRegistry *artifactregistry.Server
+	// Billing holds billing accounts and which one each project is
+	// linked to.
+	Billing *billing.Server
 	// IAMAdmin holds service accounts and their keys (IAM API), which
 	// attack drills create and mint.
 	IAMAdmin *iamadmin.Server
@@ -120,6 +124,8 @@ func Start() (*Emulator, error) {
 	e.ServiceUsage = serviceusage.New()
 	e.ArtifactRegistry = artifactregistry.New(e.ServiceUsage.Enabled)
 	e.IAMAdmin = iamadmin.New(e.Clock.Now)
+	e.Billing = billing.New(e.ResourceManager.Exists)
+	e.ServiceUsage.SetBillingCheck(func(project string) bool { return e.Billing.Enabled(e.ResourceManager.IDOf(project)) })
 	e.newGate()
 	e.IAMAdmin.SetRoles(e.IAM.CustomRole)
 	e.IAMAdmin.SetRoleWriter(e.IAM.DefineRole)
@@ -143,6 +149,7 @@ func Start() (*Emulator, error) {
 	e.IAMAdmin.Register(e.grpcSrv)
 	e.Functions = functions.New(e.Clock.Now)
 	e.Functions.Register(e.grpcSrv)
+	e.Billing.Register(e.grpcSrv)
 	e.IAMCredentials = iamcredentials.New(e.Clock.Now, func(ctx context.Context, name string) (*adminpb.ServiceAccount, error) {
 		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
 	}, iam.MintedToken)

@@ -27,6 +27,21 @@ func (e *Emulator) newGate() {
 	e.IAM.GrantInherited(iam.Member(Operator), "roles/owner")
 	rm := e.ResourceManager
 	e.IAM.SetProjectIDs(rm.IDOf)
+	// Folders hold policies the projects under them inherit.
+	e.IAM.SetParents(rm.ParentOf)
+	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {
+		if !strings.HasPrefix(resource, "folders/") || strings.Count(resource, "/") != 1 {
+			return nil, false
+		}
+		return rm.FolderPolicySnapshot(resource)
+	})
+	// Billing accounts hold their own policies (roles/billing.user).
+	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {
+		if !strings.HasPrefix(resource, "billingAccounts/") || strings.Count(resource, "/") != 1 {
+			return nil, false
+		}
+		return e.Billing.PolicySnapshot(resource)
+	})
 	e.IAM.AddSource(func(resource string) (*iampb.Policy, bool) {
 		id, ok := projectOnly(resource)
 		if !ok {

@@ -64,6 +64,7 @@ const (
 	computeSvc    = "compute.googleapis.com"
 	usageSvc      = "serviceusage.googleapis.com"
 	arSvc         = "artifactregistry.googleapis.com"
+	billingSvc    = "cloudbilling.googleapis.com"
 )
 
 // sm builds a Secret Manager row. Permission types:
@@ -142,8 +143,25 @@ var GRPC = map[string]Row{
 	"/google.cloud.resourcemanager.v3.Projects/GetIamPolicy":       {Service: crmSvc, Method: "GetIamPolicy", Perms: []string{"resourcemanager.projects.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
 	"/google.cloud.resourcemanager.v3.Projects/SetIamPolicy":       {Service: crmSvc, Method: "SetIamPolicy", Perms: []string{"resourcemanager.projects.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
 	"/google.cloud.resourcemanager.v3.Projects/TestIamPermissions": {Service: crmSvc, Method: "TestIamPermissions", Type: NotAudited, Resource: []string{"resource"}},
+	// Creating a project checks resourcemanager.projects.create on the
+	// parent (CreateProjectRequest.project reference); folders need
+	// resourcemanager.folders.get, getIamPolicy, setIamPolicy
+	// (https://cloud.google.com/resource-manager/docs/access-control-folders).
+	"/google.cloud.resourcemanager.v3.Projects/CreateProject": {Service: crmSvc, Method: "CreateProject", Perms: []string{"resourcemanager.projects.create"}, Type: AdminWrite, Resource: []string{"project.parent"}},
+	"/google.cloud.resourcemanager.v3.Folders/GetFolder":      {Service: crmSvc, Method: "GetFolder", Perms: []string{"resourcemanager.folders.get"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.cloud.resourcemanager.v3.Folders/GetIamPolicy":   {Service: crmSvc, Method: "GetIamPolicy", Perms: []string{"resourcemanager.folders.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
+	"/google.cloud.resourcemanager.v3.Folders/SetIamPolicy":   {Service: crmSvc, Method: "SetIamPolicy", Perms: []string{"resourcemanager.folders.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
 	// Moving a project (https://cloud.google.com/resource-manager/docs/project-migration#permissions).
 	"/google.cloud.resourcemanager.v3.Projects/MoveProject": {Service: crmSvc, Method: "MoveProject", Perms: []string{"resourcemanager.projects.move"}, Type: AdminWrite, Resource: []string{"name"}},
+
+	// Cloud Billing (https://cloud.google.com/billing/docs/how-to/modify-project#required-permissions):
+	// linking needs createBillingAssignment on the project and
+	// resourceAssociations.create on the account; reading, projects.get.
+	"/google.cloud.billing.v1.CloudBilling/GetProjectBillingInfo":    {Service: billingSvc, Method: "GetProjectBillingInfo", Perms: []string{"resourcemanager.projects.get"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.cloud.billing.v1.CloudBilling/UpdateProjectBillingInfo": {Service: billingSvc, Method: "UpdateProjectBillingInfo", Perms: []string{"resourcemanager.projects.createBillingAssignment", "billing.resourceAssociations.create"}, Type: AdminWrite, Resource: []string{"name"}, PermOn: map[string]string{"billing.resourceAssociations.create": "project_billing_info.billing_account_name"}},
+	"/google.cloud.billing.v1.CloudBilling/GetBillingAccount":        {Service: billingSvc, Method: "GetBillingAccount", Perms: []string{"billing.accounts.get"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.cloud.billing.v1.CloudBilling/GetIamPolicy":             {Service: billingSvc, Method: "GetIamPolicy", Perms: []string{"billing.accounts.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}},
+	"/google.cloud.billing.v1.CloudBilling/SetIamPolicy":             {Service: billingSvc, Method: "SetIamPolicy", Perms: []string{"billing.accounts.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
 
 	// Cloud Run (https://cloud.google.com/run/docs/audit-logging).
 	"/google.cloud.run.v2.Services/GetService":   {Service: runSvc, Method: "google.cloud.run.v2.Services.GetService", Perms: []string{"run.services.get"}, Type: AdminRead, Resource: []string{"name"}},
@@ -158,6 +176,7 @@ var GRPC = map[string]Row{
 	// reads of configuration, audited as ADMIN_READ (the stricter choice:
 	// written whenever Admin Activity is, see FIDELITY.md).
 	"/google.api.serviceusage.v1.ServiceUsage/GetService":                    {Service: usageSvc, Method: "google.api.serviceusage.v1.ServiceUsage.GetService", Perms: []string{"serviceusage.services.get"}, Type: AdminRead, Resource: []string{"name"}},
+	"/google.api.serviceusage.v1.ServiceUsage/EnableService":                 {Service: usageSvc, Method: "google.api.serviceusage.v1.ServiceUsage.EnableService", Perms: []string{"serviceusage.services.enable"}, Type: AdminWrite, Resource: []string{"name"}},
 	"/google.devtools.artifactregistry.v1.ArtifactRegistry/ListRepositories": {Service: arSvc, Method: "google.devtools.artifactregistry.v1.ArtifactRegistry.ListRepositories", Perms: []string{"artifactregistry.repositories.list"}, Type: AdminRead, Resource: []string{"parent"}},
 
 	// IAM service accounts and keys (https://cloud.google.com/iam/docs/audit-logging).

@@ -31,6 +31,10 @@ type Evaluator struct {
 	sources  []PolicySource
 	// projectID maps a project number to its id (GCP accepts both).
 	projectID func(string) string
+	// parentOf names the parent of a project or folder ("folders/N",
+	// "organizations/N"; "" at the top), so that a binding on a folder
+	// holds on the projects under it.
+	parentOf func(string) string
 
 	celEnv *cel.Env
 	// progs caches compiled conditions: expression → *compiled.
@@ -140,6 +144,16 @@ func (e *Evaluator) SetProjectIDs(f func(string) string) {
 	e.projectID = f
 }
 
+// SetParents sets how the hierarchy above a project is walked: parentOf
+// returns the parent of "projects/ID" or "folders/N", "" at the top
+// (https://cloud.google.com/iam/docs/resource-hierarchy-access-control:
+// a policy on a folder is inherited by the projects under it).
+func (e *Evaluator) SetParents(parentOf func(string) string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.parentOf = parentOf
+}
+
 // Allowed reports whether member holds permission on resource, through a
 // binding on the resource or any ancestor (organisation, project, parent
 // resources) whose role grants it and whose condition, if any, is true.
@@ -156,7 +170,7 @@ func (e *Evaluator) Allowed(member, permission, resource string) bool {
 			return true
 		}
 	}
-	for _, anc := range ancestors(e.canonical(resource)) {
+	for _, anc := range e.hierarchy(e.canonical(resource)) {
 		for _, p := range e.policiesOf(anc) {
 			for _, b := range p.GetBindings() {
 				if e.bindingGrants(b, member, permission, asWritten) {
@@ -194,6 +208,20 @@ func (e *Evaluator) policiesOf(resource string) []*iampb.Policy {
 		}
 	}
 	return out
+}
+
+// hierarchy is resource's ancestors with the folders above its project
+// (or above itself, for a folder), outermost first. Callers hold e.mu.
+func (e *Evaluator) hierarchy(resource string) []string {
+	anc := ancestors(resource)
+	if e.parentOf == nil || len(anc) == 0 {
+		return anc
+	}
+	var above []string
+	for p, n := e.parentOf(anc[0]), 0; p != "" && n < 10; p, n = e.parentOf(p), n+1 {
+		above = append([]string{p}, above...)
+	}
+	return append(above, anc...)
 }
 
 // ancestors returns resource and each parent in the collection/id path,

@@ -71,6 +71,13 @@ var Predefined = map[string]Role{
 	"roles/datastore.user":  {Patterns: []string{"datastore.entities.*", "datastore.databases.get", "datastore.databases.getMetadata", "datastore.indexes.list", "datastore.namespaces.get", "datastore.namespaces.list", "datastore.statistics.get", "datastore.statistics.list"}},
 	"roles/datastore.owner": {Patterns: []string{"datastore.*"}},
 
+	// Creating projects under a folder and linking them to a billing
+	// account (https://cloud.google.com/iam/docs/roles-permissions/resourcemanager,
+	// https://cloud.google.com/iam/docs/roles-permissions/billing).
+	"roles/resourcemanager.projectCreator": {Patterns: []string{"resourcemanager.projects.create"}},
+	"roles/billing.user":                   {Patterns: []string{"billing.resourceAssociations.create", "billing.accounts.get", "billing.accounts.getIamPolicy", "billing.accounts.list"}},
+	"roles/billing.projectManager":         {Patterns: []string{"resourcemanager.projects.createBillingAssignment", "resourcemanager.projects.deleteBillingAssignment"}},
+
 	"roles/run.invoker": {Patterns: []string{"run.routes.invoke"}},
 	"roles/run.viewer":  {Patterns: []string{"run.services.get", "run.services.list", "run.services.getIamPolicy"}},
 }

@@ -39,6 +39,10 @@ type Server struct {
 	projects map[string]*resourcemanagerpb.Project
 	// policies is keyed by project id.
 	policies map[string]*iampb.Policy
+	// folders and their policies are keyed by name, "folders/N"
+	// (folders.go).
+	folders        map[string]*resourcemanagerpb.Folder
+	folderPolicies map[string]*iampb.Policy
 	// etagSeq makes every etag distinct, which is all clients may rely on.
 	etagSeq uint64
 }
@@ -49,13 +53,15 @@ func New(now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{now: now, projects: map[string]*resourcemanagerpb.Project{}, policies: map[string]*iampb.Policy{}}
+	return &Server{now: now, projects: map[string]*resourcemanagerpb.Project{}, policies: map[string]*iampb.Policy{},
+		folders: map[string]*resourcemanagerpb.Folder{}, folderPolicies: map[string]*iampb.Policy{}}
 }
 
 // Register registers the Projects service on g, which may carry other
 // fakes too, so one listener serves the whole emulated GCP.
 func (s *Server) Register(g *grpc.Server) {
 	resourcemanagerpb.RegisterProjectsServer(g, s)
+	resourcemanagerpb.RegisterFoldersServer(g, &Folders{s: s})
 }
 
 // SeedProject makes project visible (ACTIVE, with an empty IAM policy) and

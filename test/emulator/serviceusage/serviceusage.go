@@ -30,6 +30,8 @@ type Server struct {
 	mu sync.Mutex
 	// enabled holds "P/S" for each enabled service S of project P.
 	enabled map[string]bool
+	// billed tells whether a project has billing (enable.go).
+	billed func(project string) bool
 }
 
 // New returns a Server where no project has any API enabled.
