@@ -357,6 +357,29 @@ for w in $SINK_WRITERS; do
 	fi
 done
 
+# --- the fleet: sandboxes in projects of their own ---------------------------------
+# With [coopguard.fleet] folder set, Provision creates each sandbox's project
+# under that folder (becoming its owner, as any project's creator), links it
+# to the billing account, creates coopguard's custom roles there and binds
+# the jobs to them. The provisioner gets exactly that, on the folder and the
+# billing account only: create projects, create roles and set IAM policies
+# in projects under the folder (an adopted project too), link billing.
+FLEET_FOLDER=${COOPGUARD_FLEET_FOLDER:-}
+FLEET_BILLING=${COOPGUARD_FLEET_BILLING_ACCOUNT:-}
+if [[ -n $FLEET_FOLDER ]]; then
+	# The forms (folders/NUMBER, billingAccounts/XXXXXX-XXXXXX-XXXXXX) are
+	# checked by coopguard's config ([coopguard.fleet]).
+	[[ -n $FLEET_BILLING ]] || die "COOPGUARD_FLEET_BILLING_ACCOUNT is required with COOPGUARD_FLEET_FOLDER: the billing account sandbox projects are linked to (gcloud billing accounts list)"
+	note "fleet: the provisioner creates sandbox projects under $FLEET_FOLDER and links them to $FLEET_BILLING"
+	fleet_member="serviceAccount:$(sa_email "$SA_PROVISIONER")"
+	for role in roles/resourcemanager.projectCreator roles/iam.roleAdmin roles/resourcemanager.projectIamAdmin; do
+		run gcloud resource-manager folders add-iam-policy-binding "${FLEET_FOLDER#folders/}" \
+			--member="$fleet_member" --role="$role" --condition=None --quiet
+	done
+	run gcloud billing accounts add-iam-policy-binding "${FLEET_BILLING#billingAccounts/}" \
+		--member="$fleet_member" --role=roles/billing.user --quiet
+fi
+
 # --- functions ----------------------------------------------------------------------
 
 for f in "${FUNCTIONS[@]}"; do

@@ -563,3 +563,52 @@ func TestDeployProbesReservedAuditLogIDs(t *testing.T) {
 		t.Errorf("probe = %s, want a JSON coopguard-probe entry to cloudaudit.googleapis.com%%2Factivity", p)
 	}
 }
+
+// TestDeployFleetGrants: with [coopguard.fleet] set, deploy grants the
+// provisioner, and no other account, what creating sandbox projects needs,
+// on the folder and the billing account only (deploy.GrantFleet); without
+// it, nothing there.
+func TestDeployFleetGrants(t *testing.T) {
+	provisioner := "serviceAccount:coopguard-provisioner@" + testProject + ".iam.gserviceaccount.com"
+	tests := []struct {
+		name string
+		env  []string
+		want map[string][]string // resource → roles
+	}{
+		{"no fleet", nil, nil},
+		{"fleet", []string{"COOPGUARD_FLEET_FOLDER=folders/424242424242", "COOPGUARD_FLEET_BILLING_ACCOUNT=billingAccounts/0A1B2C-3D4E5F-6A7B8C"}, map[string][]string{
+			"folder 424242424242":          {"roles/resourcemanager.projectCreator", "roles/iam.roleAdmin", "roles/resourcemanager.projectIamAdmin"},
+			"billing 0A1B2C-3D4E5F-6A7B8C": {"roles/billing.user"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmds, _ := dryRun(t, "deploy.sh", tt.env...)
+			got := map[string][]string{}
+			for _, c := range append(find(cmds, "gcloud", "resource-manager", "folders", "add-iam-policy-binding"), find(cmds, "gcloud", "billing", "accounts", "add-iam-policy-binding")...) {
+				if m := flag(t, c, "member"); m != provisioner {
+					t.Errorf("%s grants %s, want the provisioner only", c.Line, m)
+				}
+				kind := "folder"
+				if c.Args[1] == "billing" {
+					kind = "billing"
+				}
+				got[kind+" "+c.Args[4]] = append(got[kind+" "+c.Args[4]], flag(t, c, "role"))
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("fleet grants = %v, want %v", got, tt.want)
+			}
+			for res, roles := range tt.want {
+				if !slices.Equal(got[res], roles) {
+					t.Errorf("%s: roles %v, want %v", res, got[res], roles)
+				}
+			}
+		})
+	}
+	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "deploy", "deploy.sh"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DRY_RUN=1", "DEPLOY_WORKDIR=" + t.TempDir(), "PROJECT=" + testProject, "REGION=" + testRegion,
+		"COOPGUARD_FLEET_FOLDER=folders/1"}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "COOPGUARD_FLEET_BILLING_ACCOUNT is required") {
+		t.Errorf("a folder without a billing account: err %v, output %q; want deploy to refuse naming COOPGUARD_FLEET_BILLING_ACCOUNT", err, out)
+	}
+}

@@ -1,20 +1,11 @@
 package deploy
 
 import (
-	"embed"
 	"fmt"
-	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/cloudcoop/coopguard/deploy/roles"
 	"github.com/cloudcoop/coopguard/shared/config"
 )
-
-// roleFiles are deploy/roles/*.yaml, embedded so the emulated GCP defines
-// exactly the roles deploy creates.
-//
-//go:embed roles/*.yaml
-var roleFiles embed.FS
 
 // The accounts coopguard runs as, as config names them.
 const (
@@ -48,17 +39,12 @@ var RoleIDs = func() map[string]string {
 // AccountEmail is the email of a coopguard account in project.
 func AccountEmail(account, project string) string { return config.AccountEmail(account, project) }
 
-// EmbeddedRole returns the definition of a role file as deploy creates it.
+// EmbeddedRole returns the definition of a role file as deploy creates it
+// (embedded by package deploy/roles, which Provision reads too).
 func EmbeddedRole(role string) (*Role, error) {
-	b, err := roleFiles.ReadFile("roles/" + role + ".yaml")
+	r, err := roles.Embedded(role)
 	if err != nil {
-		return nil, fmt.Errorf("deploy: no role file %s: %w", role, err)
+		return nil, fmt.Errorf("deploy: %w", err)
 	}
-	var r Role
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("deploy: role file %s: %w", role, err)
-	}
-	return &r, nil
+	return r, nil
 }

@@ -42,7 +42,23 @@ const (
 	// credential secret the job reads — the key source's for the rotator,
 	// the revocation provider's for the responder — and no managed secret.
 	GrantCredential = "credential"
+	// GrantFleet: with [coopguard.fleet] set, the provisioner's roles on
+	// the fleet's folder (roles/resourcemanager.projectCreator, and
+	// roles/iam.roleAdmin and roles/resourcemanager.projectIamAdmin for
+	// the projects under it) and roles/billing.user on its billing
+	// account: creating a sandbox's project and linking its billing are
+	// checked there, never in coopguard's project.
+	GrantFleet = "fleet"
 )
+
+// fleetScoped are the permissions checked on the fleet's folder, its
+// billing account, or a project the provisioner created (and owns): deploy
+// grants them there (GrantFleet), not in a role on coopguard's project.
+var fleetScoped = map[string]bool{
+	"resourcemanager.projects.create":                  true,
+	"resourcemanager.projects.createBillingAssignment": true,
+	"billing.resourceAssociations.create":              true,
+}
 
 // sandboxScoped are the permissions IAM checks on the sandbox's own VM or
 // boot disk (resource.name of the instance or disk): a job's calls that
@@ -96,6 +112,8 @@ var services = map[string]string{
 	"Projects":                       "google.cloud.resourcemanager.v3.Projects",
 	"Services":                       "google.cloud.run.v2.Services",
 	"ServiceUsage":                   "google.api.serviceusage.v1.ServiceUsage",
+	"Folders":                        "google.cloud.resourcemanager.v3.Folders",
+	"Billing":                        "google.cloud.billing.v1.CloudBilling",
 	"Repositories":                   "google.devtools.artifactregistry.v1.ArtifactRegistry",
 	"IAMAdmin":                       "google.iam.admin.v1.IAM",
 	"PubSub.TopicAdminClient":        "google.pubsub.v1.Publisher",
@@ -152,6 +170,10 @@ func need(r audit.Row) Need {
 			continue
 		case "secretmanager.versions.add":
 			n.KeySource = true
+		}
+		if fleetScoped[p] {
+			n.Grant = GrantFleet
+			continue
 		}
 		n.Perms = append(n.Perms, p)
 	}

@@ -9,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/cloudcoop/coopguard/deploy/roles"
 	"github.com/cloudcoop/coopguard/functions/actions"
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -52,13 +51,8 @@ func SecretsRole(job string) string { return job + "-" + string(config.RoleSecre
 func KeySourceRole(job string) string { return job + "-" + string(config.RoleKeySource) }
 
 // Role is a custom role definition file, as `gcloud iam roles create
-// --file` reads it.
-type Role struct {
-	Title               string   `yaml:"title"`
-	Description         string   `yaml:"description"`
-	Stage               string   `yaml:"stage"`
-	IncludedPermissions []string `yaml:"includedPermissions"`
-}
+// --file` reads it (package deploy/roles).
+type Role = roles.Role
 
 // ReadRole reads and checks a role definition file.
 func ReadRole(file string) (*Role, error) {
@@ -66,23 +60,7 @@ func ReadRole(file string) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	var r Role
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	switch {
-	case r.Title == "" || len(r.Title) > 100:
-		return nil, fmt.Errorf("%s: title must be 1-100 characters", file)
-	case len(r.Description) > 300:
-		return nil, fmt.Errorf("%s: description is over 300 characters", file)
-	case r.Stage != "GA" && r.Stage != "BETA" && r.Stage != "ALPHA":
-		return nil, fmt.Errorf("%s: stage must be GA, BETA or ALPHA", file)
-	case len(r.IncludedPermissions) == 0:
-		return nil, fmt.Errorf("%s: includedPermissions is empty", file)
-	}
-	return &r, nil
+	return roles.Parse(file, b)
 }
 
 // Roots are the packages whose code runs as each role: the deployed binary

@@ -48,6 +48,14 @@ func (e *Emulator) DeployConfig(cfg *config.Config) error {
 	if _, ok := e.ResourceManager.Policy(project); !ok {
 		e.ResourceManager.SeedProject(project)
 	}
+	// The fleet's folder and billing account are the operator's, made
+	// before coopguard (README, The fleet).
+	if f := cfg.Coopguard.Fleet; f.Folder != "" {
+		e.ResourceManager.SeedFolder(f.Folder, "organizations/1", "sandboxes")
+		if f.BillingAccount != "" {
+			e.Billing.SeedAccount(f.BillingAccount, true)
+		}
+	}
 	// The credential secrets deploy grants on: the operator makes them
 	// first (README, Deploy); a test fills them (SeedVersions).
 	for _, id := range []string{cfg.Coopguard.Rotation.KeySourceCredentialSecret, cfg.Coopguard.Revoke.CredentialSecret} {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
@@ -154,7 +155,9 @@ func Start() (*Emulator, error) {
 		return e.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name})
 	}, iam.MintedToken)
 	e.IAMCredentials.Register(e.grpcSrv)
-	e.PubSub = pstest.NewServerWithAddress("127.0.0.1:0")
+	// Topics' IAM policies are served on pstest's own listener, where
+	// the Pub/Sub client asks for them (topiciam.go).
+	e.PubSub = pstest.NewServerWithCallback(0, func(g *grpc.Server) { iampb.RegisterIAMPolicyServer(g, &topicIAM{e: e}) })
 	e.PubSub.SetTimeNowFunc(e.Clock.Now)
 	e.PubSubAddr = e.PubSub.Addr
 	registerPubSubAdmin(e.grpcSrv, &e.PubSub.GServer)

@@ -37,7 +37,12 @@ var PubSub = map[string]Row{
 	"/google.pubsub.v1.Subscriber/CreateSubscription": attachOnTopic(ps("Subscriber", "CreateSubscription", AdminWrite, []string{"pubsub.subscriptions.create", "pubsub.topics.attachSubscription"}, "name")),
 	"/google.pubsub.v1.Subscriber/UpdateSubscription": ps("Subscriber", "UpdateSubscription", AdminWrite, []string{"pubsub.subscriptions.update"}, "subscription.name"),
 	"/google.pubsub.v1.Subscriber/DeleteSubscription": ps("Subscriber", "DeleteSubscription", AdminWrite, []string{"pubsub.subscriptions.delete"}, "subscription"),
-	"/google.pubsub.v1.Subscriber/StreamingPull":      ps("Subscriber", "StreamingPull", DataRead, []string{"pubsub.subscriptions.consume"}),
+	// A topic's IAM policy (the IAMPolicy mixin on the Publisher's
+	// connection; Provision lets a sandbox project's sink write to the
+	// logs topic).
+	"/google.pubsub.v1.Publisher/GetIamPolicy":   ps("Publisher", "GetIamPolicy", AdminRead, []string{"pubsub.topics.getIamPolicy"}, "resource"),
+	"/google.pubsub.v1.Publisher/SetIamPolicy":   ps("Publisher", "SetIamPolicy", AdminWrite, []string{"pubsub.topics.setIamPolicy"}, "resource"),
+	"/google.pubsub.v1.Subscriber/StreamingPull": ps("Subscriber", "StreamingPull", DataRead, []string{"pubsub.subscriptions.consume"}),
 }
 
 // gatedPubSub are the administration methods the emulator serves behind

@@ -66,6 +66,10 @@ func (r *replayer) apply(ctx context.Context, c deploy.Command) error {
 		err = r.accountPolicy(ctx, c, r.account(c, c.Args[4]))
 	case c.Is("gcloud", "secrets", "add-iam-policy-binding") && len(c.Args) > 3:
 		err = r.secretPolicy(ctx, c, r.project(c)+"/secrets/"+c.Args[3])
+	case c.Is("gcloud", "resource-manager", "folders", "add-iam-policy-binding") && len(c.Args) > 4:
+		err = r.folderPolicy(ctx, c, "folders/"+c.Args[4])
+	case c.Is("gcloud", "billing", "accounts", "add-iam-policy-binding") && len(c.Args) > 4:
+		err = r.billingPolicy(ctx, c, "billingAccounts/"+c.Args[4])
 	case c.Is("gcloud", "pubsub", "topics", "add-iam-policy-binding") && len(c.Args) > 4:
 		var b binding
 		if b, err = parseBinding(c); err == nil {
@@ -275,5 +279,23 @@ func (r *replayer) secretPolicy(ctx context.Context, c deploy.Command, name stri
 		return s.GetIamPolicy(ctx, req)
 	}, func(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
 		return s.SetIamPolicy(ctx, req)
+	}, name)
+}
+
+func (r *replayer) folderPolicy(ctx context.Context, c deploy.Command, name string) error {
+	f := r.t.Clients.Folders
+	return readModifyWrite(ctx, c, addMember, func(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+		return f.GetIamPolicy(ctx, req)
+	}, func(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+		return f.SetIamPolicy(ctx, req)
+	}, name)
+}
+
+func (r *replayer) billingPolicy(ctx context.Context, c deploy.Command, name string) error {
+	b := r.t.Clients.Billing
+	return readModifyWrite(ctx, c, addMember, func(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+		return b.GetIamPolicy(ctx, req)
+	}, func(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+		return b.SetIamPolicy(ctx, req)
 	}, name)
 }

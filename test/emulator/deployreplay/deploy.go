@@ -42,6 +42,8 @@ func Settings(cfg *config.Config, number string) []string {
 		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=" + cfg.Coopguard.Rotation.KeySourceCredentialSecret,
 		"COOPGUARD_REVOKE_PROVIDER=" + cfg.Coopguard.Revoke.Provider,
 		"COOPGUARD_REVOKE_CREDENTIAL_SECRET=" + cfg.Coopguard.Revoke.CredentialSecret,
+		"COOPGUARD_FLEET_FOLDER=" + cfg.Coopguard.Fleet.Folder,
+		"COOPGUARD_FLEET_BILLING_ACCOUNT=" + cfg.Coopguard.Fleet.BillingAccount,
 	}
 }
 

@@ -106,6 +106,22 @@ func (e *Evaluator) Policy(resource string) (*iampb.Policy, bool) {
 	return proto.Clone(p).(*iampb.Policy), true
 }
 
+// UpdatePolicy changes the policy the emulator holds on resource (an empty
+// one when none) under its lock; change's error leaves it as it was.
+func (e *Evaluator) UpdatePolicy(resource string, change func(*iampb.Policy) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := &iampb.Policy{Version: 1}
+	if cur, ok := e.policies[resource]; ok {
+		p = proto.Clone(cur).(*iampb.Policy)
+	}
+	if err := change(p); err != nil {
+		return err
+	}
+	e.policies[resource] = p
+	return nil
+}
+
 // Grant adds member to role's binding in the policy the emulator holds on
 // resource (the effect of `gcloud … add-iam-policy-binding`).
 func (e *Evaluator) Grant(resource, member, role string) {

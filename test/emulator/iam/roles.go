@@ -74,9 +74,11 @@ var Predefined = map[string]Role{
 	// Creating projects under a folder and linking them to a billing
 	// account (https://cloud.google.com/iam/docs/roles-permissions/resourcemanager,
 	// https://cloud.google.com/iam/docs/roles-permissions/billing).
-	"roles/resourcemanager.projectCreator": {Patterns: []string{"resourcemanager.projects.create"}},
-	"roles/billing.user":                   {Patterns: []string{"billing.resourceAssociations.create", "billing.accounts.get", "billing.accounts.getIamPolicy", "billing.accounts.list"}},
-	"roles/billing.projectManager":         {Patterns: []string{"resourcemanager.projects.createBillingAssignment", "resourcemanager.projects.deleteBillingAssignment"}},
+	"roles/resourcemanager.projectCreator":  {Patterns: []string{"resourcemanager.projects.create"}},
+	"roles/billing.user":                    {Patterns: []string{"billing.resourceAssociations.create", "billing.accounts.get", "billing.accounts.getIamPolicy", "billing.accounts.list"}},
+	"roles/iam.roleAdmin":                   {Patterns: []string{"iam.roles.*"}},
+	"roles/resourcemanager.projectIamAdmin": {Patterns: []string{"resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"}},
+	"roles/billing.projectManager":          {Patterns: []string{"resourcemanager.projects.createBillingAssignment", "resourcemanager.projects.deleteBillingAssignment"}},
 
 	"roles/run.invoker": {Patterns: []string{"run.routes.invoke"}},
 	"roles/run.viewer":  {Patterns: []string{"run.services.get", "run.services.list", "run.services.getIamPolicy"}},
