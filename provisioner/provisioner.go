@@ -152,7 +152,7 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 			return nil, err
 		}
 	}
-	rep, err := Run(ctx, p.clients, p.policy, sb.Resources(), dry, o.Progress)
+	rep, err := RunSandbox(ctx, p.clients, p.policy, sb, dry, o.Progress)
 	if err == nil && !dry && p.registry != nil {
 		err = p.register(ctx, sb)
 	}

@@ -18,10 +18,20 @@ const IAPRange = "35.235.240.0/20"
 // Sandbox is the desired state of one sandbox, derived from config: every
 // name coopguard gives a resource is decided here.
 type Sandbox struct {
+	// Project is the sandbox's project: coopguard's own (Home), or a
+	// project of its own (project.go).
 	Project string
-	Zone    string
-	Region  string
-	Name    string // the VM's name, also the coopguard-sandbox label value
+	// Home is coopguard's project (cloud.gcp.project): its topics, its
+	// job accounts and their custom roles are there.
+	Home string
+	// CreateProject lets Provision create Project under Folder, linked to
+	// BillingAccount ([coopguard.fleet]), when it does not exist.
+	CreateProject  bool
+	Folder         string
+	BillingAccount string
+	Zone           string
+	Region         string
+	Name           string // the VM's name, also the coopguard-sandbox label value
 	// ServiceAccount is the account the VM runs as: cloud.gcp.service_account
 	// for the configured sandbox (vm.name), and the sandbox's own account
 	// (ServiceAccountID) for any other, so no two sandboxes share one.
@@ -117,6 +127,9 @@ func SandboxIn(cfg *config.Config, project, name, sinkFilter string) (*Sandbox, 
 		OwnAccount:     own,
 		run:            uuid.NewString(),
 		Project:        project,
+		Home:           cfg.Cloud.GCP.Project,
+		Folder:         cfg.Coopguard.Fleet.Folder,
+		BillingAccount: cfg.Coopguard.Fleet.BillingAccount,
 		Zone:           cfg.Cloud.GCP.Zone,
 		Region:         cfg.Region(),
 		Name:           name,
@@ -176,8 +189,9 @@ func (s *Sandbox) ChannelName() string { return "coopguard alerts (" + s.Topics.
 // Sink is the log sink's name.
 func (s *Sandbox) Sink() string { return derive(s.Name, "sink") }
 
-// TopicPath returns the full name of a topic id in the project.
-func (s *Sandbox) TopicPath(id string) string { return "projects/" + s.Project + "/topics/" + id }
+// TopicPath returns the full name of one of coopguard's topics: in its
+// own project (Home), wherever the sandbox is.
+func (s *Sandbox) TopicPath(id string) string { return "projects/" + s.home() + "/topics/" + id }
 
 func (s *Sandbox) networkURL() string {
 	if s.adoption != nil {

@@ -1,0 +1,89 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+
+	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/shared/retry"
+)
+
+// publisherRole lets a sink's writer identity publish to a topic.
+const publisherRole = "roles/pubsub.publisher"
+
+// sinkWriter lets the writer identity of the sink in the sandbox's own
+// project (logSink: created there with a unique writer identity, routing
+// to the logs topic in coopguard's project) publish to that topic, on the
+// topic's policy only. A sink per project rather than one aggregated
+// folder sink: Provision creates it in a project it creates or adopts,
+// with no folder-level Logging admin, at a constant cost per project.
+type sinkWriter struct{ s *Sandbox }
+
+func (r *sinkWriter) Kind() string { return "sink-writer" }
+func (r *sinkWriter) Name() string { return r.s.Sink() }
+func (r *sinkWriter) Deps() []string {
+	return []string{ID(&logSink{r.s}), "topic/" + r.s.Topics.Logs}
+}
+
+func (r *sinkWriter) topic() string { return r.s.TopicPath(r.s.Topics.Logs) }
+
+// writer reads the sink's writer identity ("" while there is no sink).
+func (r *sinkWriter) writer(ctx context.Context, c *gcp.Clients) (string, error) {
+	got, err := c.LogConfig.GetSink(ctx, &loggingpb.GetSinkRequest{SinkName: "projects/" + r.s.Project + "/sinks/" + r.s.Sink()})
+	if retry.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return got.GetWriterIdentity(), nil
+}
+
+func (r *sinkWriter) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
+	w, err := r.writer(ctx, c)
+	if err != nil {
+		return Change{}, err
+	}
+	detail := "the sink's writer identity may publish to " + r.topic()
+	if w != "" {
+		pol, err := c.PubSub.TopicAdminClient.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.topic()})
+		if err != nil && !retry.IsNotFound(err) {
+			return Change{}, fmt.Errorf("read the IAM policy of topic %s: %w", r.topic(), err)
+		}
+		if err == nil && hasMember(pol, publisherRole, w) {
+			return Change{Action: None, Detail: detail}, nil
+		}
+	}
+	return Change{Action: Update, Detail: "let " + detail, Apply: func(ctx context.Context) error {
+		w, err := r.writer(ctx, c)
+		if err != nil {
+			return err
+		}
+		if w == "" {
+			return fmt.Errorf("sink %s of project %s has no writer identity: recreate it with a unique writer identity (Provision does)", r.s.Sink(), r.s.Project)
+		}
+		for range 3 {
+			pol, err := c.PubSub.TopicAdminClient.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.topic()})
+			if err != nil {
+				return fmt.Errorf("read the IAM policy of topic %s: %w", r.topic(), err)
+			}
+			if hasMember(pol, publisherRole, w) {
+				return nil
+			}
+			addMember(pol, publisherRole, w)
+			pol.Bindings = slices.DeleteFunc(pol.Bindings, func(b *iampb.Binding) bool { return len(b.GetMembers()) == 0 })
+			_, err = c.PubSub.TopicAdminClient.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: r.topic(), Policy: pol})
+			if !retry.IsPrecondition(err) {
+				if err != nil {
+					return fmt.Errorf("let %s publish to topic %s: %w", w, r.topic(), err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("let %s publish to topic %s: the policy kept changing", w, r.topic())
+	}}, nil
+}
