@@ -16,9 +16,14 @@ type ProvisionRequest struct {
 	// Name overrides the sandbox (VM) name from config.
 	Name string `json:"name,omitempty"`
 	// Project is the sandbox's project; empty is coopguard's own
-	// (cloud.gcp.project). A sandbox is addressed by (project, name). The
-	// project must exist and coopguard's accounts hold their roles there.
+	// (cloud.gcp.project). A sandbox is addressed by (project, name).
+	// Another project must exist and coopguard be able to read it, unless
+	// CreateProject.
 	Project string `json:"project,omitempty"`
+	// CreateProject creates Project under [coopguard.fleet] folder, with
+	// its billing account, when it does not exist (the security guide's
+	// project per sandbox).
+	CreateProject bool `json:"createProject,omitempty"`
 	// DryRun returns the plan and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 	// Adopt guards the existing VM named Name as it is (no restart)
@@ -52,7 +57,7 @@ func (e *Env) Provision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := logger.FromContext(r.Context())
-	opts := provisioner.Options{Name: req.Name, Project: req.Project, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
+	opts := provisioner.Options{Name: req.Name, Project: req.Project, CreateProject: req.CreateProject, DryRun: req.DryRun, Adopt: req.Adopt, Disruptive: req.Disruptive}
 	stream := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
 	var enc *json.Encoder
 	if stream {

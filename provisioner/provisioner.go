@@ -79,9 +79,12 @@ type Options struct {
 	// Name overrides the VM name from config.
 	Name string
 	// Project is the sandbox's project; "" is coopguard's own
-	// (cloud.gcp.project). It must exist, with coopguard's accounts
-	// holding their roles there.
+	// (cloud.gcp.project). Another project must exist and be readable
+	// by coopguard, unless CreateProject.
 	Project string
+	// CreateProject creates Project under [coopguard.fleet] folder, with
+	// its billing account, when it does not exist.
+	CreateProject bool
 	// DryRun plans and changes nothing (config dry_run forces it on).
 	DryRun bool
 	// Progress is told about each resource as it finishes.
@@ -101,7 +104,7 @@ func (p *Provisioner) Converge(ctx context.Context, o Options) (*Report, error) 
 	if o.Progress != nil {
 		return p.converge(ctx, o)
 	}
-	key := o.Project + "\x00" + o.Name + "\x00" + strconv.FormatBool(o.DryRun) + "\x00" + strconv.FormatBool(o.Adopt) + strconv.FormatBool(o.Disruptive)
+	key := o.Project + "\x00" + strconv.FormatBool(o.CreateProject) + "\x00" + o.Name + "\x00" + strconv.FormatBool(o.DryRun) + "\x00" + strconv.FormatBool(o.Adopt) + strconv.FormatBool(o.Disruptive)
 	r, err := p.burst.Do(ctx, key, func(ctx context.Context) (converged, error) {
 		rep, err := p.converge(ctx, o)
 		return converged{rep, err}, nil
@@ -117,6 +120,7 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	sb.CreateProject = o.CreateProject
 	if p.sinkFilter != nil {
 		sb.SinkFilter = p.sinkFilter(sb)
 	}

@@ -18,6 +18,7 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 	var t target
 	t.flags(fs)
 	name := fs.String("name", "", "the VM to adopt; default vm.name from config")
+	project := fs.String("project", "", "the VM's project; default coopguard's own (cloud.gcp.project)")
 	all := fs.Bool("all", false, "adopt every VM of the zone carrying metadata "+provisioner.CloudcoopMarker)
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
 	disruptive := fs.Bool("disruptive", false, "also make the changes that need a stop (refused for now: lists each fix)")
@@ -29,7 +30,7 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: --all and --name exclude each other: name one VM, or adopt all of cloudcoop's", errUsage)
 	}
 	progress := provisionProgress(stdout, *asJSON)
-	opts := provisioner.Options{Name: *name, DryRun: *dryRun, Adopt: true, Disruptive: *disruptive, Progress: progress}
+	opts := provisioner.Options{Name: *name, Project: *project, DryRun: *dryRun, Adopt: true, Disruptive: *disruptive, Progress: progress}
 	var reps []*provisioner.Report
 	var runErr error
 	if t.direct() {
@@ -48,7 +49,7 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	} else {
-		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun, Adopt: true, AdoptAll: *all, Disruptive: *disruptive}, progress)
+		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, Project: *project, DryRun: *dryRun, Adopt: true, AdoptAll: *all, Disruptive: *disruptive}, progress)
 	}
 	if *asJSON {
 		if err := printJSON(stdout, reps); err != nil {

@@ -22,6 +22,8 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	name := fs.String("name", "", "sandbox (VM) name; default vm.name from config")
+	project := fs.String("project", "", "the sandbox's project; default coopguard's own (cloud.gcp.project)")
+	create := fs.Bool("create-project", false, "create --project under [coopguard.fleet] folder, with its billing account, if it does not exist")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,10 +36,10 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer e.Close()
-		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, DryRun: *dryRun, Progress: progress})
+		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun, Progress: progress})
 	} else {
 		var reps []*provisioner.Report
-		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, DryRun: *dryRun}, progress)
+		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun}, progress)
 		if len(reps) > 0 {
 			rep = reps[0]
 		}
