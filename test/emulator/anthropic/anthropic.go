@@ -1,5 +1,6 @@
 // Package anthropic is an emulated Anthropic Admin API: the API keys
 // endpoints (list, get, update) that coopguard's revoke-key action calls,
+// and the usage and cost reports its cost watch reads (reports.go),
 // served over real HTTP on loopback. It follows the public API reference
 // (test/emulator/FIDELITY.md, section "Anthropic Admin API"), not
 // coopguard's code, and calls the emulated GCP's fault injector at the
@@ -76,6 +77,8 @@ type Server struct {
 	keys   []*Key // in creation order
 	// revocations counts updates that took a key from active to inactive.
 	revocations map[string]int
+	// usage is the recorded Messages API use the reports show.
+	usage []usageRecord
 }
 
 // New returns an organisation with no keys. inj counts requests and
@@ -216,6 +219,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.get(w, id)
 	case MethodUpdate:
 		s.update(w, id, body)
+	case MethodUsageReport:
+		s.usageReport(w, r)
+	case MethodCostReport:
+		s.costReport(w, r)
 	}
 }
 
@@ -224,6 +231,10 @@ func route(r *http.Request) (method, id string) {
 	switch {
 	case r.URL.Path == prefix && r.Method == http.MethodGet:
 		return MethodList, ""
+	case r.URL.Path == usagePath && r.Method == http.MethodGet:
+		return MethodUsageReport, ""
+	case r.URL.Path == costPath && r.Method == http.MethodGet:
+		return MethodCostReport, ""
 	case strings.HasPrefix(r.URL.Path, prefix+"/"):
 		id = strings.TrimPrefix(r.URL.Path, prefix+"/")
 		if id == "" || strings.Contains(id, "/") {
