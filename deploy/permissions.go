@@ -120,6 +120,7 @@ var services = map[string]string{
 	"PubSub.Publisher":               "google.pubsub.v1.Publisher",
 	"PubSub.SubscriptionAdminClient": "google.pubsub.v1.Subscriber",
 	"PubSub.Subscriber":              "google.pubsub.v1.Subscriber",
+	"Budgets":                        "google.cloud.billing.budgets.v1.BudgetService",
 }
 
 // computeKinds are the gcp.Clients fields of Compute Engine.

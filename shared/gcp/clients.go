@@ -14,6 +14,7 @@ import (
 
 	artifactregistry "cloud.google.com/go/artifactregistry/apiv1"
 	billing "cloud.google.com/go/billing/apiv1"
+	billingbudgets "cloud.google.com/go/billing/budgets/apiv1"
 	compute "cloud.google.com/go/compute/apiv1"
 	iamadmin "cloud.google.com/go/iam/admin/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
@@ -48,6 +49,8 @@ type Options struct {
 	IAM []option.ClientOption
 	// Billing is Cloud Billing (a sandbox project's billing account).
 	Billing []option.ClientOption
+	// Budgets is the Cloud Billing Budget API (a budget per sandbox).
+	Budgets []option.ClientOption
 
 	// CallTimeout bounds every Compute REST request (default 30 s). The
 	// Compute client sends its list calls without the caller's context, so
@@ -154,6 +157,9 @@ type Clients struct {
 	// Billing links a sandbox project to the fleet's billing account.
 	Folders *resourcemanager.FoldersClient
 	Billing *billing.CloudBillingClient
+	// Budgets creates and reads the sandboxes' Cloud Billing budgets
+	// (Provision, posture).
+	Budgets *billingbudgets.BudgetClient
 
 	closers  []func() error
 	limiters *limiters
@@ -186,10 +192,10 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	o.SecretManager, o.Monitoring, o.Logging, o.PubSub = withLimits(o.SecretManager), withLimits(o.Monitoring), withLimits(o.Logging), withLimits(o.PubSub)
 	o.ResourceManager, o.Run, o.IAM = withLimits(o.ResourceManager), withLimits(o.Run), withLimits(o.IAM)
 	o.ServiceUsage, o.ArtifactRegistry = withLimits(o.ServiceUsage), withLimits(o.ArtifactRegistry)
-	o.Billing = withLimits(o.Billing)
+	o.Billing, o.Budgets = withLimits(o.Billing), withLimits(o.Budgets)
 	if o.Identity != "" || o.Token != "" {
 		id := option.WithGRPCDialOption(grpc.WithPerRPCCredentials(emulatedCreds(o.emulatedToken())))
-		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry, &o.Billing} {
+		for _, opts := range []*[]option.ClientOption{&o.SecretManager, &o.Monitoring, &o.Logging, &o.PubSub, &o.ResourceManager, &o.Run, &o.IAM, &o.ServiceUsage, &o.ArtifactRegistry, &o.Billing, &o.Budgets} {
 			*opts = append(*opts, id)
 		}
 	}
@@ -233,6 +239,9 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 		return resourcemanager.NewFoldersClient(ctx, o.ResourceManager...)
 	})
 	dial(&errs, c, "cloud billing", &c.Billing, func() (*billing.CloudBillingClient, error) { return billing.NewCloudBillingClient(ctx, o.Billing...) })
+	dial(&errs, c, "billing budgets", &c.Budgets, func() (*billingbudgets.BudgetClient, error) {
+		return billingbudgets.NewBudgetClient(ctx, o.Budgets...)
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/artifactregistry"
 	"github.com/cloudcoop/coopguard/test/emulator/audit"
 	"github.com/cloudcoop/coopguard/test/emulator/billing"
+	"github.com/cloudcoop/coopguard/test/emulator/budgets"
 	"github.com/cloudcoop/coopguard/test/emulator/cloudnat"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
@@ -102,6 +103,12 @@ type Emulator struct {
 	Anthropic    *anthropic.Server
 	AnthropicURL string
 	anthropicSrv *httptest.Server
+	// Budgets is the emulated Cloud Billing Budget API, served at
+	// BudgetsAddr (gRPC, not behind the gate: IAM on billing accounts is
+	// not modelled, FIDELITY.md); its notifications go to Pub/Sub.
+	Budgets     *budgets.Server
+	BudgetsAddr string
+	budgetsSrv  *grpc.Server
 
 	httpSrv  *httptest.Server
 	restSrv  *httptest.Server
@@ -201,6 +208,18 @@ func Start() (*Emulator, error) {
 	}
 	e.Logging.SetPublisher(publish)
 	e.SecretManager.SetPublisher(publish)
+
+	e.Budgets = budgets.New(e.Clock.Now)
+	e.Budgets.SetPublisher(publish)
+	blis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("emulator: listen for the Budget API: %w", err)
+	}
+	e.budgetsSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(e.Faults.UnaryServerInterceptor()))
+	e.Budgets.Register(e.budgetsSrv)
+	go func() { _ = e.budgetsSrv.Serve(blis) }()
+	e.BudgetsAddr = blis.Addr().String()
 	return e, nil
 }
 
@@ -243,6 +262,9 @@ func (e *Emulator) Close() error {
 	e.anthropicSrv.Close()
 	_ = e.restGW.Close()
 	e.grpcSrv.Stop()
+	if e.budgetsSrv != nil {
+		e.budgetsSrv.Stop()
+	}
 	return errors.Join(e.PubSub.Close())
 }
 

@@ -126,6 +126,7 @@ func projectOnly(resource string) (string, bool) {
 // OptionsAs returns client options that act as principal (an email).
 func (e *Emulator) OptionsAs(principal string) gcp.Options {
 	o := gcp.Emulated(e.ComputeURL, e.GRPCAddr, e.PubSubAddr)
+	o.Budgets = gcp.EmulatedGRPC(e.BudgetsAddr)
 	o.Limits = &gcp.Unlimited
 	o.Identity = principal
 	return o
