@@ -79,6 +79,8 @@ type Coopguard struct {
 	Revoke Revoke `toml:"revoke"`
 	// Fleet is where Provision creates sandbox projects (fleet.go).
 	Fleet Fleet `toml:"fleet"`
+	// Budget watches each sandbox's GCP and model spend (budget.go).
+	Budget Budget `toml:"budget"`
 }
 
 // Notify is the [coopguard.notify] table: the operator's own Cloud
@@ -127,6 +129,12 @@ type Topics struct {
 	// FollowUp carries the Cloud Scheduler job's minute ticks to
 	// FinishIncidents, which finishes contained incidents' follow-ups.
 	FollowUp string `toml:"followup" env:"COOPGUARD_TOPIC_FOLLOWUP"`
+	// Budgets receives the sandboxes' Cloud Billing budget notifications
+	// (HandleBudget).
+	Budgets string `toml:"budgets" env:"COOPGUARD_TOPIC_BUDGETS"`
+	// CostWatch carries the Cloud Scheduler job's ticks to WatchCosts,
+	// which reads the model provider's usage report.
+	CostWatch string `toml:"costwatch" env:"COOPGUARD_TOPIC_COSTWATCH"`
 }
 
 // Rule is one detection rule: a CEL expression over a log entry.
@@ -187,6 +195,8 @@ func Defaults() Config {
 				Rotation:  "coopguard-rotation",
 				Incidents: "coopguard-incidents",
 				FollowUp:  "coopguard-followup",
+				Budgets:   "coopguard-budgets",
+				CostWatch: "coopguard-costwatch",
 			},
 			Rotation: Rotation{
 				MaxAge: Duration{90 * 24 * time.Hour},
@@ -196,6 +206,7 @@ func Defaults() Config {
 			Canary:           Canary{Enabled: true, Secret: "anthropic-admin-api-key"},
 			Evidence:         Evidence{NATLogs: NATLogsAll},
 			Revoke:           defaultRevoke(),
+			Budget:           defaultBudget(),
 		},
 	}
 }

@@ -85,6 +85,25 @@ func setFromEnv(fv reflect.Value, raw string) error {
 			return fmt.Errorf("want a whole number")
 		}
 		fv.SetInt(n)
+	case fv.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return fmt.Errorf("want a number")
+		}
+		fv.SetFloat(f)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Float64:
+		var list []float64
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return fmt.Errorf("want numbers separated by ','")
+			}
+			list = append(list, f)
+		}
+		fv.Set(reflect.ValueOf(list))
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		var list []string
 		for _, s := range strings.Split(raw, ",") {

@@ -19,10 +19,7 @@ type Fleet struct {
 	BillingAccount string `toml:"billing_account" env:"COOPGUARD_FLEET_BILLING_ACCOUNT"`
 }
 
-var (
-	folderName     = regexp.MustCompile(`^folders/[1-9][0-9]{0,18}$`)
-	billingAccount = regexp.MustCompile(`^billingAccounts/[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$`)
-)
+var folderName = regexp.MustCompile(`^folders/[1-9][0-9]{0,18}$`)
 
 // CreatesProjects reports whether Provision may create sandbox projects:
 // a folder and a billing account are both configured.
@@ -48,7 +45,7 @@ func (c *Config) validateFleet(bad func(key, env, format string, args ...any)) {
 	switch {
 	case f.BillingAccount == "":
 		bad("coopguard.fleet.billing_account", "COOPGUARD_FLEET_BILLING_ACCOUNT", "is required with folder: the billing account new sandbox projects are linked to, billingAccounts/XXXXXX-XXXXXX-XXXXXX (gcloud billing accounts list)")
-	case !billingAccount.MatchString(f.BillingAccount):
+	case !strings.HasPrefix(f.BillingAccount, "billingAccounts/") || !billingAccountID.MatchString(strings.TrimPrefix(f.BillingAccount, "billingAccounts/")):
 		bad("coopguard.fleet.billing_account", "COOPGUARD_FLEET_BILLING_ACCOUNT", "%q is not a billing account name: want billingAccounts/ and the account id, six uppercase hex digits three times joined by hyphens (gcloud billing accounts list --format='value(name)')", f.BillingAccount)
 	}
 }

@@ -142,6 +142,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateRevoke(bad)
 	c.validateFleet(bad)
+	c.validateBudget(bad)
 	if c.Coopguard.AgentStopTimeout.Duration <= 0 {
 		bad("coopguard.agent_stop_timeout", "COOPGUARD_AGENT_STOP_TIMEOUT", "must be positive, e.g. 20s")
 	}
