@@ -64,6 +64,9 @@ type Sandbox struct {
 	// ([coopguard.notify] channels) that the incident and dead-letter
 	// policies notify.
 	NotifyChannels []string
+	// Budget is [coopguard.budget]: with a billing account, the sandbox
+	// gets a Cloud Billing budget (budget.go).
+	Budget config.Budget
 	// run names this converge in its Compute request ids: retries within
 	// it apply once, while a later converge that recreates a deleted
 	// resource is a new request (Compute answers a known request id with
@@ -147,6 +150,7 @@ func SandboxIn(cfg *config.Config, project, name, sinkFilter string) (*Sandbox, 
 		SinkFilter:     sinkFilter,
 		NATLogs:        cfg.Coopguard.Evidence.NATLogs,
 		NotifyChannels: cfg.Coopguard.Notify.Channels,
+		Budget:         cfg.Coopguard.Budget,
 	}, nil
 }
 
@@ -264,6 +268,9 @@ func (s *Sandbox) guardResources() []Resource {
 	}
 	for _, d := range MetricDescriptors() {
 		rs = append(rs, &metricDescriptor{s, d})
+	}
+	if s.Budget.BillingAccount != "" {
+		rs = append(rs, &topic{s, s.Topics.Budgets}, &budget{s})
 	}
 	return rs
 }
