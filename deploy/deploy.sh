@@ -137,7 +137,7 @@ fi
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 create_topic() { run gcloud pubsub topics create "$1" --project="$PROJECT" --labels=coopguard=true; }
 update_topic() { run gcloud pubsub topics update "$1" --project="$PROJECT" --update-labels=coopguard=true; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_DEAD_LETTER"; do
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_BUDGETS" "$TOPIC_COSTWATCH" "$TOPIC_DEAD_LETTER"; do
 	ensure "topic $t" describe_topic create_topic update_topic "$t"
 done
 
@@ -333,9 +333,11 @@ if [[ -n $KEY_SOURCE && -n $CRED ]]; then
 fi
 REVOKE_CRED=${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-}
 if [[ -n ${COOPGUARD_REVOKE_PROVIDER:-} && -n $REVOKE_CRED ]]; then
-	note "provider revocation: the responder, and no other account, may read the provider credential in secret $REVOKE_CRED"
-	run gcloud secrets add-iam-policy-binding "$REVOKE_CRED" --project="$PROJECT" \
-		--member="serviceAccount:$(sa_email "$SA_RESPONDER")" --role=roles/secretmanager.secretAccessor --condition=None --quiet
+	note "provider revocation: the responder and the cost watch (which reads the usage report with it), and no other account, may read the provider credential in secret $REVOKE_CRED"
+	for sa in "$SA_RESPONDER" "$SA_COSTS"; do
+		run gcloud secrets add-iam-policy-binding "$REVOKE_CRED" --project="$PROJECT" \
+			--member="serviceAccount:$(sa_email "$sa")" --role=roles/secretmanager.secretAccessor --condition=None --quiet
+	done
 fi
 
 note "service agents publish to their topics; the jobs that report incidents publish them (custom roles)"
@@ -347,6 +349,12 @@ grant_publisher "$TOPIC_ALERTS" "$AGENT_MONITORING"
 grant_publisher "$TOPIC_LOGS" "$AGENT_LOGGING"
 grant_publisher "$TOPIC_ROTATION" "$AGENT_SECRETS"
 grant_publisher "$TOPIC_DEAD_LETTER" "$AGENT_PUBSUB"
+# A budget's Pub/Sub topic: its creator (Provision) needs
+# pubsub.topics.setIamPolicy on it, and Cloud Billing then publishes to it
+# (https://cloud.google.com/billing/docs/how-to/budgets-programmatic-notifications).
+# Granted on that one topic only.
+run gcloud pubsub topics add-iam-policy-binding "$TOPIC_BUDGETS" --project="$PROJECT" \
+	--member="serviceAccount:$(sa_email "$SA_PROVISIONER")" --role=roles/pubsub.admin --quiet
 # Sinks made before Logging used the project's account may write as their
 # own identity: grant every sink that routes to the logs topic.
 SINK_WRITERS=$(query "serviceAccount:$AGENT_LOGGING" gcloud logging sinks list --project="$PROJECT" \

@@ -121,6 +121,9 @@ func TestDeployFunctions(t *testing.T) {
 		"RotateKeys":     {"coopguard-rotation", sa("coopguard-rotator")},
 		// The containments' follow-up runs with the responder's roles.
 		"FinishIncidents": {"coopguard-followup", sa("coopguard-responder")},
+		// The cost watch contains and quarantines as its own account.
+		"HandleBudget": {"coopguard-budgets", sa("coopguard-costs")},
+		"WatchCosts":   {"coopguard-costwatch", sa("coopguard-costs")},
 	}
 	deploys := find(cmds, "gcloud", "functions", "deploy")
 	if len(deploys) != len(want) {
@@ -403,12 +406,14 @@ func TestDeployRevokeCredentialGrant(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmds, _ := dryRun(t, "deploy.sh", tt.env...)
 			grants := find(cmds, "gcloud", "secrets", "add-iam-policy-binding", "anthropic-admin")
-			if (len(grants) == 1) != tt.grant || len(grants) > 1 {
-				t.Fatalf("%d grants on the admin key's secret, want grant=%v", len(grants), tt.grant)
+			// The responder revokes with it; the cost watch reads the
+			// usage report with it.
+			if (len(grants) == 2) != tt.grant || len(grants) > 2 {
+				t.Fatalf("%d grants on the admin key's secret, want grant=%v (to the responder and the cost watch)", len(grants), tt.grant)
 			}
 			for _, c := range grants {
-				if m := flag(t, c, "member"); m != "serviceAccount:coopguard-responder@"+testProject+".iam.gserviceaccount.com" {
-					t.Errorf("the admin key's secret is granted to %s, want the responder only", m)
+				if m := flag(t, c, "member"); m != "serviceAccount:coopguard-responder@"+testProject+".iam.gserviceaccount.com" && m != "serviceAccount:coopguard-costs@"+testProject+".iam.gserviceaccount.com" {
+					t.Errorf("the admin key's secret is granted to %s, want the responder and the cost watch only", m)
 				}
 				if r := flag(t, c, "role"); r != "roles/secretmanager.secretAccessor" {
 					t.Errorf("role %s", r)

@@ -233,11 +233,19 @@ func TestDeployBindsRolesAndGrants(t *testing.T) {
 			}
 		}
 	}
-	// Each credential goes to the one job that reads it.
-	for secret, job := range map[string]string{"mint-token": deploy.AccountRotator, "admin-key": deploy.AccountResponder} {
+	// Each credential goes to the jobs that read it: the key source's to
+	// the rotator, the Admin API key to the responder (revoking) and the
+	// cost watch (reading the usage report).
+	for secret, jobs := range map[string][]string{"mint-token": {deploy.AccountRotator}, "admin-key": {deploy.AccountResponder, deploy.AccountCosts}} {
 		c := find(cmds, "gcloud", "secrets", "add-iam-policy-binding", secret)
-		if len(c) != 1 || !strings.Contains(c[0].Line, "--member="+sa(job)) {
-			t.Errorf("secret %s: want one accessor grant, to %s; got %v", secret, job, c)
+		if len(c) != len(jobs) {
+			t.Errorf("secret %s: want one accessor grant each to %v; got %v", secret, jobs, c)
+			continue
+		}
+		for i, job := range jobs {
+			if !strings.Contains(c[i].Line, "--member="+sa(job)) {
+				t.Errorf("secret %s: grant %d is not to %s: %v", secret, i, job, c[i])
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ const (
 	AccountReader      = config.AccountReader
 	AccountRotator     = config.AccountRotator
 	AccountProvisioner = config.AccountProvisioner
+	AccountCosts       = config.AccountCosts
 	AccountInvoker     = config.InvokerAccount
 )
 

@@ -9,6 +9,8 @@ TOPIC_LOGS=${COOPGUARD_TOPIC_LOGS:-coopguard-logs}
 TOPIC_ROTATION=${COOPGUARD_TOPIC_ROTATION:-coopguard-rotation}
 TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
 TOPIC_FOLLOWUP=${COOPGUARD_TOPIC_FOLLOWUP:-coopguard-followup}
+TOPIC_BUDGETS=${COOPGUARD_TOPIC_BUDGETS:-coopguard-budgets}
+TOPIC_COSTWATCH=${COOPGUARD_TOPIC_COSTWATCH:-coopguard-costwatch}
 SANDBOX_VM=${COOPGUARD_VM_NAME:-claude-sandbox}
 
 # What deploy creates besides the jobs (shared/config/deployment.go).
@@ -25,6 +27,7 @@ SA_RESTORER=coopguard-restorer
 SA_READER=coopguard-reader
 SA_ROTATOR=coopguard-rotator
 SA_PROVISIONER=coopguard-provisioner
+SA_COSTS=coopguard-costs
 
 # The custom role ids of the jobs' role files (deploy/roles/<file>.yaml).
 ROLE_RESPONDER=coopguardResponder
@@ -42,6 +45,10 @@ ROLE_ROTATOR_SECRETS=coopguardRotatorSecrets
 ROLE_ROTATOR_IDENTITY=coopguardRotatorIdentity
 ROLE_ROTATOR_KEYSOURCE=coopguardRotatorKeySource
 ROLE_PROVISIONER=coopguardProvisioner
+ROLE_COSTS=coopguardCosts
+ROLE_COSTS_SECRETS=coopguardCostsSecrets
+ROLE_COSTS_SANDBOX=coopguardCostsSandbox
+ROLE_COSTS_IDENTITY=coopguardCostsIdentity
 
 # Each job's role files, one array per job.
 JOB_ROLES_RESPONDER=(responder responder-secrets responder-sandbox responder-identity)
@@ -49,6 +56,7 @@ JOB_ROLES_RESTORER=(restorer restorer-secrets restorer-sandbox restorer-identity
 JOB_ROLES_READER=(reader reader-secrets)
 JOB_ROLES_ROTATOR=(rotator rotator-secrets rotator-identity rotator-keysource)
 JOB_ROLES_PROVISIONER=(provisioner)
+JOB_ROLES_COSTS=(costs costs-secrets costs-sandbox costs-identity)
 
 # The jobs: role, service account variable, Firestore role on the
 # incident store (- for none), display name.
@@ -58,10 +66,11 @@ JOBS=(
 	"reader SA_READER roles/datastore.viewer coopguard reader: reads only (Status, Posture)"
 	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
 	"provisioner SA_PROVISIONER roles/datastore.user coopguard provisioner: creates the sandbox (Provision)"
+	"costs SA_COSTS roles/datastore.user coopguard costs: budgets and model spend (HandleBudget, WatchCosts)"
 )
 
 # The jobs that act as the sandbox VM's own account.
-ACT_AS=(SA_RESPONDER SA_RESTORER SA_PROVISIONER)
+ACT_AS=(SA_RESPONDER SA_RESTORER SA_PROVISIONER SA_COSTS)
 
 # The functions: deployed name, entry point, trigger (http or a topic
 # variable), service account variable.
@@ -74,6 +83,8 @@ FUNCTIONS=(
 	"coopguard-posture Posture http SA_READER"
 	"coopguard-rotate-keys RotateKeys TOPIC_ROTATION SA_ROTATOR"
 	"coopguard-provision Provision http SA_PROVISIONER"
+	"coopguard-handle-budget HandleBudget TOPIC_BUDGETS SA_COSTS"
+	"coopguard-watch-costs WatchCosts TOPIC_COSTWATCH SA_COSTS"
 )
 
 # The Cloud Scheduler jobs: name, schedule variable, topic variable,
@@ -81,9 +92,11 @@ FUNCTIONS=(
 SCHEDULES=(
 	"coopguard-finish-incidents FOLLOWUP_SCHEDULE TOPIC_FOLLOWUP FinishIncidents finish-incidents"
 	"coopguard-rotate-keys ROTATION_SCHEDULE TOPIC_ROTATION RotateKeys rotate-keys"
+	"coopguard-watch-costs COSTWATCH_SCHEDULE TOPIC_COSTWATCH WatchCosts watch-costs"
 )
 FOLLOWUP_SCHEDULE=${FOLLOWUP_SCHEDULE:-* * * * *}
 ROTATION_SCHEDULE=${ROTATION_SCHEDULE:-0 3 * * *}
+COSTWATCH_SCHEDULE=${COSTWATCH_SCHEDULE:-*/15 * * * *}
 
 # Every configuration variable the functions read (config.EnvNames()):
 # deploy forwards the ones set in its environment.
@@ -104,6 +117,8 @@ CONFIG_ENV=(
 	COOPGUARD_TOPIC_ROTATION
 	COOPGUARD_TOPIC_INCIDENTS
 	COOPGUARD_TOPIC_FOLLOWUP
+	COOPGUARD_TOPIC_BUDGETS
+	COOPGUARD_TOPIC_COSTWATCH
 	COOPGUARD_PLAYBOOKS
 	COOPGUARD_RULES
 	COOPGUARD_ROTATION_MAX_AGE
@@ -125,4 +140,13 @@ CONFIG_ENV=(
 	COOPGUARD_REVOKE_TIMEOUT
 	COOPGUARD_FLEET_FOLDER
 	COOPGUARD_FLEET_BILLING_ACCOUNT
+	COOPGUARD_BUDGET_BILLING_ACCOUNT
+	COOPGUARD_BUDGET_MONTHLY_AMOUNT
+	COOPGUARD_BUDGET_CURRENCY
+	COOPGUARD_BUDGET_NOTIFY_PERCENTS
+	COOPGUARD_BUDGET_CAP_PERCENT
+	COOPGUARD_BUDGET_MODEL_USD_PER_HOUR
+	COOPGUARD_BUDGET_MODEL_USD_PER_DAY
+	COOPGUARD_BUDGET_INPUT_USD_PER_MTOK
+	COOPGUARD_BUDGET_OUTPUT_USD_PER_MTOK
 )

@@ -28,6 +28,7 @@ const (
 	RoleReader      = config.JobReader
 	RoleRotator     = config.JobRotator
 	RoleProvisioner = config.JobProvisioner
+	RoleCosts       = config.JobCosts
 )
 
 // IdentityRole is the role file of job's permissions on a sandbox's own
@@ -78,6 +79,7 @@ var Roots = map[string][]string{
 	RoleRestorer:    {"functions"},
 	RoleReader:      {"functions"},
 	RoleRotator:     {"functions"},
+	RoleCosts:       {"functions"},
 }
 
 // Playbooks are the playbooks each job runs, follow-ups included: the
@@ -88,6 +90,9 @@ var Playbooks = map[string][]func() (playbook.Plan, error){
 	RoleResponder: {named(incident.PlaybookContain), named(incident.PlaybookQuarantine), named(incident.PlaybookNotify)},
 	RoleRotator:   {named(incident.PlaybookNotify)},
 	RoleRestorer:  {func() (playbook.Plan, error) { return playbook.Restore(), nil }},
+	// The cost watch contains a key used elsewhere, quarantines past a
+	// limit or the budget's cap, notifies past a budget threshold.
+	RoleCosts: {named(incident.PlaybookContain), named(incident.PlaybookQuarantine), named(incident.PlaybookNotify)},
 }
 
 func named(name string) func() (playbook.Plan, error) {
@@ -103,13 +108,13 @@ func named(name string) func() (playbook.Plan, error) {
 var Claims = map[string][]string{
 	"functions/posture":  {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
 	"functions/rotation": {RoleRotator},
-	"functions/revoke":   {RoleResponder},
+	"functions/revoke":   {RoleResponder, RoleCosts},
 	// Every job that reports: the event handlers, Resolve, and
 	// RotateKeys reporting posture drift as a notify incident.
-	"shared/report": {RoleResponder, RoleRestorer, RoleRotator},
+	"shared/report": {RoleResponder, RoleRestorer, RoleRotator, RoleCosts},
 	// The event handlers respond; RotateKeys reports drift through the
 	// same path; Resolve undoes; FinishIncidents follows up.
-	"functions/respond.Responder.Respond":  {RoleResponder, RoleRotator},
+	"functions/respond.Responder.Respond":  {RoleResponder, RoleRotator, RoleCosts},
 	"functions/respond.Responder.Resolve":  {RoleRestorer},
 	"functions/respond.Responder.FollowUp": {RoleResponder},
 	// Rotation's check before adding a version (rotation.Runner's

@@ -39,7 +39,7 @@ remove "subscription $SUB_DEAD_LETTER" describe_sub delete_sub "$SUB_DEAD_LETTER
 
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 delete_topic() { run gcloud pubsub topics delete "$1" --project="$PROJECT" --quiet; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_DEAD_LETTER"; do
+for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_BUDGETS" "$TOPIC_COSTWATCH" "$TOPIC_DEAD_LETTER"; do
 	remove "topic $t" describe_topic delete_topic "$t"
 done
 
@@ -71,8 +71,10 @@ if [[ -n ${COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET:-} ]]; then
 		--member="serviceAccount:$(sa_email "$SA_ROTATOR")" --role=roles/secretmanager.secretAccessor --all --quiet
 fi
 if [[ -n ${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-} ]]; then
-	try gcloud secrets remove-iam-policy-binding "$COOPGUARD_REVOKE_CREDENTIAL_SECRET" --project="$PROJECT" \
-		--member="serviceAccount:$(sa_email "$SA_RESPONDER")" --role=roles/secretmanager.secretAccessor --all --quiet
+	for sa in "$SA_RESPONDER" "$SA_COSTS"; do
+		try gcloud secrets remove-iam-policy-binding "$COOPGUARD_REVOKE_CREDENTIAL_SECRET" --project="$PROJECT" \
+			--member="serviceAccount:$(sa_email "$sa")" --role=roles/secretmanager.secretAccessor --all --quiet
+	done
 fi
 
 retire_responder_keysource

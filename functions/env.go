@@ -50,6 +50,9 @@ type Env struct {
 	Restorer *respond.Responder
 	// Rotator reports RotateKeys' posture drift, acting as the rotator.
 	Rotator *respond.Responder
+	// Costs runs the cost incidents (HandleBudget, WatchCosts), acting as
+	// the costs job.
+	Costs *respond.Responder
 	// Rules are the compiled detection rules.
 	Rules *detect.Engine
 	// Sandbox is what the rules know about the configured sandbox.
@@ -95,6 +98,8 @@ func (e *Env) useAccount(account string, clients *gcp.Clients) {
 		e.Restorer = respond.New(e.Config, clients, report.New(clients, e.Config.Coopguard.Topics.Incidents), e.Store, nil)
 	case config.AccountRotator:
 		e.Rotator = respond.New(e.Config, clients, report.New(clients, e.Config.Coopguard.Topics.Incidents), e.Store, nil)
+	case config.AccountCosts:
+		e.Costs = respond.New(e.Config, clients, report.New(clients, e.Config.Coopguard.Topics.Incidents), e.Store, nil)
 	}
 }
 

@@ -35,6 +35,8 @@ var handlers = map[string]Function{
 	"HandleLogEntry":  {Event: (*Env).HandleLogEntry},
 	"RotateKeys":      {Event: (*Env).RotateKeys},
 	"FinishIncidents": {Event: (*Env).FinishIncidents},
+	"HandleBudget":    {Event: (*Env).HandleBudget},
+	"WatchCosts":      {Event: (*Env).WatchCosts},
 }
 
 // Registered lists every coopguard function, in config.Jobs' order: init

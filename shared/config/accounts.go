@@ -9,6 +9,7 @@ const (
 	AccountReader      = "coopguard-reader"
 	AccountRotator     = "coopguard-rotator"
 	AccountProvisioner = "coopguard-provisioner"
+	AccountCosts       = "coopguard-costs"
 )
 
 // Accounts lists every account coopguard's functions run as (Jobs).

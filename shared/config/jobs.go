@@ -39,12 +39,14 @@ const (
 	JobReader      = "reader"
 	JobRotator     = "rotator"
 	JobProvisioner = "provisioner"
+	JobCosts       = "costs"
 )
 
 // The coopguard-job attribute values of the Cloud Scheduler jobs' messages.
 const (
 	SchedulerRotateKeys      = "rotate-keys"
 	SchedulerFinishIncidents = "finish-incidents"
+	SchedulerWatchCosts      = "watch-costs"
 )
 
 // Function is one coopguard function as deploy deploys it.
@@ -155,6 +157,22 @@ var Jobs = []Job{
 		Title:     "coopguard provisioner: creates the sandbox (Provision)",
 		Functions: []Function{{Name: "Provision", Service: "coopguard-provision"}},
 		Roles:     []RoleKind{RoleProject},
+		Datastore: "roles/datastore.user",
+		ActAs:     true,
+	},
+	{
+		Role: JobCosts, Account: AccountCosts,
+		Title: "coopguard costs: budgets and model spend (HandleBudget, WatchCosts)",
+		Functions: []Function{
+			// Cloud Billing's budget notifications, several a day.
+			{Name: "HandleBudget", Service: "coopguard-handle-budget", Topic: "budgets"},
+			// The model provider's usage report, every 15 minutes.
+			{Name: "WatchCosts", Service: "coopguard-watch-costs", Topic: "costwatch",
+				Schedule: &Schedule{Cron: "*/15 * * * *", Attr: SchedulerWatchCosts}},
+		},
+		// It contains and quarantines as the responder does, so it has
+		// the same role kinds (and reads the revocation credential).
+		Roles:     []RoleKind{RoleProject, RoleSecrets, RoleSandbox, RoleIdentity},
 		Datastore: "roles/datastore.user",
 		ActAs:     true,
 	},

@@ -17,6 +17,7 @@ const (
 	SourceLog     = "log"     // a log-sink entry matched by a detection rule
 	SourceDrill   = "drill"   // coopguard drill
 	SourcePosture = "posture" // posture drift found by a scheduled check
+	SourceCost    = "cost"    // a budget notification or the model usage report
 )
 
 // Playbooks.
