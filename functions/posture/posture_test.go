@@ -1,6 +1,7 @@
 package posture_test
 
 import (
+	"cloud.google.com/go/billing/budgets/apiv1/budgetspb"
 	"context"
 	"encoding/json"
 	"slices"
@@ -709,6 +710,28 @@ func TestChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "topic coopguard-alerts is missing", "coopguard provision"},
+		// budget
+		{"present", "budget", nil, nil, posture.Pass, "budget 100 USD a month, notifying coopguard-budgets", ""},
+		{"budgets off", "budget", nil, func(in *posture.Input) {
+			c := *in.Config
+			c.Coopguard.Budget.BillingAccount = ""
+			in.Config = &c
+		}, posture.Fail, "billing_account is not set", "coopguard.budget.billing_account"},
+		{"budget deleted", "budget", func(t *testing.T, w *world) {
+			for _, b := range w.emu.Budgets.Budgets() {
+				if _, err := w.emu.Budgets.DeleteBudget(w.ctx, &budgetspb.DeleteBudgetRequest{Name: b.GetName()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, nil, posture.Fail, "has no budget for sandbox claude-sandbox", "coopguard provision"},
+		{"budget notifies another topic", "budget", func(t *testing.T, w *world) {
+			for _, b := range w.emu.Budgets.Budgets() {
+				b.NotificationsRule.PubsubTopic = "projects/" + w.project() + "/topics/elsewhere"
+				if _, err := w.emu.Budgets.UpdateBudget(w.ctx, &budgetspb.UpdateBudgetRequest{Budget: b}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, nil, posture.Fail, "not coopguard's topic", "coopguard provision"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.check+"/"+tt.name, func(t *testing.T) {

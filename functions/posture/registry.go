@@ -41,6 +41,7 @@ var checks = []Check{
 	sandboxAccess{},
 	keyRotation{},
 	revokeKeyNamed{},
+	budgetExists{},
 	functionsAuthenticated{},
 	imageScanning{},
 	metricDescriptors{},

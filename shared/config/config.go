@@ -214,6 +214,9 @@ func Defaults() Config {
 // DemoChannel is the demo operator's notification channel.
 const DemoChannel = "projects/coopguard-local/notificationChannels/4200000000000000001"
 
+// DemoBillingAccount is the demo project's (emulated) billing account.
+const DemoBillingAccount = "0A1B2C-3D4E5F-6A7B8C"
+
 // Demo returns the built-in configuration that `coopguard serve` uses on the
 // emulated GCP when no file is given.
 func Demo() Config {
@@ -227,6 +230,10 @@ func Demo() Config {
 	// The operator's email channel, which the emulated project has from
 	// the start (test/emulator DeployConfig seeds it).
 	c.Coopguard.Notify.Channels = []string{DemoChannel}
+	// A budget per sandbox, on the emulated billing account.
+	c.Coopguard.Budget.BillingAccount = DemoBillingAccount
+	c.Coopguard.Budget.MonthlyAmount = 100
+	c.Coopguard.Budget.CapPercent = 150
 	return c
 }
 
