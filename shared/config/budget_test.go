@@ -23,12 +23,13 @@ func TestBudgetValidation(t *testing.T) {
 		env     map[string]string
 		wantErr string
 	}{
-		{"off by default", nil, ""},
+		{"the demo's budget", nil, ""},
+		{"off", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "", "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "0", "COOPGUARD_BUDGET_CAP_PERCENT", "0"), ""},
 		{"gcp budget", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "0A1B2C-3D4E5F-6A7B8C", "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "200", "COOPGUARD_BUDGET_CAP_PERCENT", "150"), ""},
 		{"billing account as a name", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "billingAccounts/0A1B2C-3D4E5F-6A7B8C", "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "200"), ""},
 		{"model limits", with(anthropic, "COOPGUARD_BUDGET_MODEL_USD_PER_HOUR", "5", "COOPGUARD_BUDGET_MODEL_USD_PER_DAY", "50"), ""},
 		{"bad billing account", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "my-account", "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "200"), "coopguard.budget.billing_account"},
-		{"no amount", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "0A1B2C-3D4E5F-6A7B8C"), "coopguard.budget.monthly_amount"},
+		{"no amount", with(nil, "COOPGUARD_BUDGET_BILLING_ACCOUNT", "0A1B2C-3D4E5F-6A7B8C", "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "0"), "coopguard.budget.monthly_amount"},
 		{"not a number", with(nil, "COOPGUARD_BUDGET_MONTHLY_AMOUNT", "lots"), "COOPGUARD_BUDGET_MONTHLY_AMOUNT"},
 		{"bad currency", with(nil, "COOPGUARD_BUDGET_CURRENCY", "dollars"), "coopguard.budget.currency"},
 		{"notify percent zero", with(nil, "COOPGUARD_BUDGET_NOTIFY_PERCENTS", "0, 90"), "coopguard.budget.notify_percents"},

@@ -102,6 +102,10 @@ func Emulated(computeURL, grpcAddr, pubsubAddr string) Options {
 		ArtifactRegistry: grpcOpts(grpcAddr),
 		IAM:              grpcOpts(grpcAddr),
 		Billing:          grpcOpts(grpcAddr),
+		// The emulator serves the Budget API on an address of its own
+		// (Emulator.BudgetsAddr, which its OptionsAs sets); without it
+		// the client still dials no real endpoint.
+		Budgets: grpcOpts(grpcAddr),
 	}
 }
 
