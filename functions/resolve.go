@@ -21,6 +21,8 @@ type ResolveRequest struct {
 	Restore bool `json:"restore,omitempty"`
 	// DryRun reports what would be undone.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Note is the incident's cause as found (see respond.ResolveOptions).
+	Note string `json:"note,omitempty"`
 }
 
 // Resolve closes an incident as a false positive (POST), optionally
@@ -41,7 +43,7 @@ func (e *Env) Resolve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "%v", err)
 		return
 	}
-	rep, err := e.Restorer.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: by, DryRun: req.DryRun})
+	rep, err := e.Restorer.Resolve(r.Context(), req.ID, respond.ResolveOptions{Restore: req.Restore, By: by, DryRun: req.DryRun, Note: req.Note})
 	switch {
 	case errors.Is(err, respond.ErrRefused):
 		writeError(w, http.StatusConflict, "%v", err)

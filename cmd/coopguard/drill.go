@@ -350,6 +350,15 @@ func printIncident(w io.Writer, raw *incident.Report) {
 	if rep.ResolvedBy != "" {
 		fmt.Fprintf(w, "  resolved  by %s at %s\n", rep.ResolvedBy, rep.ResolvedAt.Format(time.RFC3339))
 	}
+	if rep.Explanation != "" {
+		fmt.Fprintf(w, "  cause     %s\n", rep.Explanation)
+	}
+	if rep.ResumedBy != "" {
+		fmt.Fprintf(w, "  resumed   by %s at %s\n", rep.ResumedBy, rep.ResumedAt.Format(time.RFC3339))
+	}
+	if rep.ResumeForced != "" {
+		fmt.Fprintf(w, "  forced    cause unexplained; reason given: %s\n", rep.ResumeForced)
+	}
 	if s := raw.Appended.String(); s != "" {
 		fmt.Fprintf(w, "  later     %s\n", escape(s))
 	}

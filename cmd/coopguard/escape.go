@@ -57,7 +57,8 @@ func escapeAll(ss []string) []string {
 func printable(rep incident.Report) incident.Report {
 	inc := &rep.Incident
 	for _, f := range []*string{&inc.ID, &inc.Source, &inc.Trigger, &inc.Playbook, &inc.Severity, &inc.Project, &inc.Zone,
-		&inc.InstanceID, &inc.Summary, &inc.URL, &inc.EventID, &rep.Instance, &rep.Outcome, &rep.Reason, &rep.ResolvedBy} {
+		&inc.InstanceID, &inc.Summary, &inc.URL, &inc.EventID, &rep.Instance, &rep.Outcome, &rep.Reason, &rep.ResolvedBy,
+		&rep.Explanation, &rep.ResumedBy, &rep.ResumeForced} {
 		*f = escape(*f)
 	}
 	rep.Actions = slices.Clone(rep.Actions)

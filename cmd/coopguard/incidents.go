@@ -136,6 +136,7 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	t.flags(fs)
 	restore := fs.Bool("restore", false, "undo the containment: re-enable the versions it disabled, clear the agent-stop flag and quarantine tag, start the VM")
 	dryRun := fs.Bool("dry-run", false, "show what would be undone and change nothing")
+	note := fs.String("note", "", "the incident's cause as found: recorded on it (coopguard resume asks for one); may be added to a resolved incident")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		return parseFlags(fs, args[:1])
@@ -147,7 +148,7 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	req := functions.ResolveRequest{ID: id, Restore: *restore, DryRun: *dryRun}
+	req := functions.ResolveRequest{ID: id, Restore: *restore, DryRun: *dryRun, Note: *note}
 	var rep *incident.Report
 	var runErr error
 	if t.direct() {
@@ -158,7 +159,7 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 		defer e.Close()
 		// Direct mode acts with this user's credentials: the caller is the
 		// local user.
-		rep, runErr = e.Restorer.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun})
+		rep, runErr = e.Restorer.Resolve(ctx, id, respond.ResolveOptions{Restore: req.Restore, By: "local:" + whoami(), DryRun: req.DryRun, Note: req.Note})
 	} else {
 		resp, err := t.call(ctx, http.MethodPost, "/Resolve", req, "")
 		if resp != nil {

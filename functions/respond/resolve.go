@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
@@ -35,6 +36,10 @@ type ResolveOptions struct {
 	By string
 	// DryRun reports what would be undone and changes nothing.
 	DryRun bool
+	// Note is the incident's cause as the operator found it
+	// (Report.Explanation): what `coopguard resume` asks for. It may be
+	// added to an incident already resolved.
+	Note string
 }
 
 // undoes maps each restore action to the containment action it undoes: a
@@ -89,7 +94,18 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	view := prev.View()
 	switch prev.State {
 	case incident.OutcomeResolved:
-		return &view, nil
+		if o.Note == "" || o.Note == view.Explanation || o.DryRun {
+			return &view, nil
+		}
+		// The cause, found after the incident was closed.
+		rep := view
+		rep.Explanation = o.Note
+		if err := r.st.Finish(ctx, id, owner, &rep); err != nil {
+			return nil, err
+		}
+		recorded = true
+		r.copyReport(ctx, &rep)
+		return &rep, nil
 	case store.StateClaimed, store.StateActing:
 		return nil, fmt.Errorf("%w: the response to %s did not finish (%s); its redelivery completes it, then resolve", ErrRefused, id, prev.State)
 	case incident.OutcomeRefused:
@@ -103,6 +119,9 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	rep := view
 	rep.Actions = slices.Clone(view.Actions)
 	rep.Outcome, rep.Reason, rep.ResolvedBy, rep.ResolvedAt = incident.OutcomeResolved, "", o.By, r.now()
+	if o.Note != "" {
+		rep.Explanation = o.Note
+	}
 	if rep.FollowUp == incident.FollowUpRunning {
 		// A resolved incident is closed: its follow-up stops where it is.
 		rep.FollowUp, rep.Reason = incident.FollowUpDone, "follow-up stopped by resolve"
@@ -145,11 +164,7 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	case len(revoked) == 0 && newer != "":
 		return nil, fmt.Errorf("%w: a rotation has happened since the incident (%s is newer): the disabled versions stay disabled; resolve without --restore and start the VM yourself", ErrRefused, newer)
 	}
-	t := &actions.Target{
-		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
-		Secrets: r.cfg.SandboxSecrets(inst.GetName()), Workspace: r.cfg.SandboxWorkspace(inst.GetName()), DryRun: o.DryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
-		ServiceAccount: sandboxAccount(r.cfg, inst.GetName()), Prior: prev.Actions,
-	}
+	t := r.restoreTarget(inst, prev, o.DryRun)
 	plan := restorePlan(prev.Actions)
 	if len(revoked) > 0 {
 		t.Restore, plan = nil, without(plan, "enable-secrets")
@@ -178,6 +193,16 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	recorded = true
 	r.copyReport(ctx, &rep)
 	return &rep, nil
+}
+
+// restoreTarget is what a restore of prev acts on: inst, with the
+// sandbox's secrets, account and the incident's own recorded actions.
+func (r *Responder) restoreTarget(inst *computepb.Instance, prev *store.Record, dryRun bool) *actions.Target {
+	return &actions.Target{
+		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
+		Secrets: r.cfg.SandboxSecrets(inst.GetName()), Workspace: r.cfg.SandboxWorkspace(inst.GetName()), DryRun: dryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
+		ServiceAccount: sandboxAccount(r.cfg, inst.GetName()), Prior: prev.Actions,
+	}
 }
 
 // notRestorable says why an incident's containment cannot be "restored",

@@ -197,6 +197,38 @@ func Decide(versions []Version, now time.Time, p Policy) Plan {
 	return plan
 }
 
+// Renew turns p into the runbook's rotation before resuming: whatever the
+// versions' ages and the policy, the secret ends with one ENABLED version
+// created after since (added from the key source unless one exists, e.g.
+// added by hand), and every other ENABLED version is disabled at once,
+// without Grace. Nothing is destroyed. Without a key source and without a
+// fresh version nothing changes and NotAdded says why. It does no I/O.
+func Renew(p Plan, since time.Time, keySource bool) Plan {
+	out := Plan{Versions: p.Versions, NewestEnabled: p.NewestEnabled, NextRotation: p.NextRotation}
+	fresh := false
+	for _, v := range p.Versions { // newest first
+		if v.State != StateEnabled {
+			continue
+		}
+		if !fresh && v.CreateTime.After(since) {
+			fresh = true
+			continue
+		}
+		out.Disable = append(out.Disable, v)
+	}
+	if fresh {
+		return out
+	}
+	out.Due, out.DueReason = true, "no version added since "+since.UTC().Format(time.RFC3339)+": every credential is rotated before resuming"
+	if !keySource {
+		out.Disable = nil
+		out.NotAdded = "no key source configured: add a new version by hand (gcloud secrets versions add), or set coopguard.rotation.key_source_url"
+		return out
+	}
+	out.AddVersion = true
+	return out
+}
+
 // destroyable picks the versions to destroy, judged on the state the plan
 // leaves (so one run converges and the next finds nothing to do).
 //

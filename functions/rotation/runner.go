@@ -72,6 +72,10 @@ type Options struct {
 	DryRun bool
 	// Trigger is recorded in the report: scheduler, secret-rotate, cli.
 	Trigger string
+	// Renew, when set, rotates whatever the policy says (see Renew): the
+	// runbook's "rotate all credentials before resuming", with the
+	// incident's time.
+	Renew time.Time
 }
 
 // ErrNotManaged marks a request to rotate a secret that is not in
@@ -128,7 +132,7 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Report, error) {
 				return
 			}
 			defer func() { <-sem }()
-			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts.DryRun)
+			rep.Secrets[i], errs[i] = r.runSecret(ctx, id, now, opts)
 		}()
 	}
 	wg.Wait()
@@ -143,7 +147,8 @@ func (r *Runner) secretName(id string) string {
 // runSecret is one secret's run: list, decide, act. Actions run in the
 // order add → disable → destroy, and a failed add stops the rest: nothing
 // is taken away from a secret whose new key could not be stored.
-func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun bool) (SecretReport, error) {
+func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, opts Options) (SecretReport, error) {
+	dryRun := opts.DryRun
 	log := logger.FromContext(ctx).With("secret", id)
 	sr := SecretReport{Secret: id, Name: r.secretName(id), Versions: []VersionInfo{}, Actions: []incident.ActionResult{}}
 	vs, err := r.List(ctx, id)
@@ -157,6 +162,9 @@ func (r *Runner) runSecret(ctx context.Context, id string, now time.Time, dryRun
 		return sr, err
 	}
 	plan := Decide(vs, now, r.Policy)
+	if !opts.Renew.IsZero() {
+		plan = Renew(plan, opts.Renew, r.Source != nil)
+	}
 	sr.Versions = versionInfos(plan.Versions, now)
 	sr.Due, sr.DueReason, sr.NextRotation, sr.NotAdded = plan.Due, plan.DueReason, plan.NextRotation, plan.NotAdded
 	if plan.AddVersion && r.Source == nil {
@@ -243,7 +251,9 @@ func checkPlan(p Plan) error {
 			gone[v.Name] = true
 		}
 	}
-	if enabled > 0 && len(gone) >= enabled {
+	// A plan adding a version may take every older one away (Renew): a
+	// failed add stops the rest.
+	if enabled > 0 && len(gone) >= enabled && !p.AddVersion {
 		return errors.New("refused: the plan would leave no ENABLED version (a coopguard bug; please report it)")
 	}
 	return nil
@@ -305,8 +315,14 @@ func (r *Runner) addVersion(ctx context.Context, id string, plan Plan, dryRun bo
 		return finish(incident.ResultDryRun, ""), nil
 	}
 	replaced := int64(0)
-	if plan.NewestEnabled >= 0 {
+	switch {
+	case plan.NewestEnabled >= 0:
 		replaced = plan.Versions[plan.NewestEnabled].Number
+	case len(plan.Versions) > 0:
+		// Every version is disabled (Renew after a containment): the
+		// new key replaces the newest, not "no version", which a key
+		// source may have answered once already.
+		replaced = plan.Versions[0].Number
 	}
 	kreq := KeyRequest{
 		Project:        r.Project,

@@ -275,6 +275,15 @@ type Report struct {
 	// ResolvedBy and ResolvedAt record `coopguard resolve`.
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	// Explanation is the cause an operator found, recorded with
+	// `coopguard resolve --note`: `coopguard resume` needs one, or
+	// --force with a reason.
+	Explanation string `json:"explanation,omitempty"`
+	// ResumedBy and ResumedAt record `coopguard resume`; ResumeForced is
+	// the reason given with --force when the cause was unexplained.
+	ResumedBy    string    `json:"resumedBy,omitempty"`
+	ResumedAt    time.Time `json:"resumedAt,omitzero"`
+	ResumeForced string    `json:"resumeForced,omitempty"`
 	// Appended counts the later events about the sandbox appended to this
 	// incident while it was open (see Appended).
 	Appended *Appended `json:"appended,omitempty"`

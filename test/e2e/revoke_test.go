@@ -41,7 +41,13 @@ type revokeWorld struct {
 
 func newRevokeWorld(t *testing.T) *revokeWorld {
 	t.Helper()
-	s := newSandbox(t, fastAgentTimeout, revokeAtAnthropic)
+	return adoptRevokeWorld(t, newSandbox(t, fastAgentTimeout, revokeAtAnthropic))
+}
+
+// adoptRevokeWorld makes s, configured with revokeAtAnthropic, a
+// revokeWorld.
+func adoptRevokeWorld(t *testing.T, s *sandboxWorld) *revokeWorld {
+	t.Helper()
 	s.emu.Anthropic.AcceptAdminKey(adminKey)
 	s.emu.SecretManager.SeedVersions(s.cfg.Cloud.GCP.Project, adminSecret, []byte(adminKey+"\n"))
 	id, value := s.emu.Anthropic.CreateKey("cloudcoop sandbox", "")

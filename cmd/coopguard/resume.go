@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/cloudcoop/coopguard/functions"
+	"github.com/cloudcoop/coopguard/functions/respond"
+)
+
+// runResume is `coopguard resume INCIDENT`: the runbook's rotation of every
+// managed secret of the sandbox, then the restore (functions.Resume). It
+// acts in this process with the operator's credentials (--config): each
+// step needs a different job's permissions, and no deployed function
+// holds them all.
+func runResume(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("resume", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	force := fs.Bool("force", false, "resume although the incident's cause is unexplained (no coopguard resolve --note); needs --reason")
+	reason := fs.String("reason", "", "with --force: why, recorded on the incident")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return parseFlags(fs, args[:1])
+	}
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return fmt.Errorf("%w: coopguard resume INCIDENT [--force --reason TEXT] --config FILE", errUsage)
+	}
+	id := args[0]
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *reason != "" && !*force {
+		return fmt.Errorf("%w: resume: --reason goes with --force; to record the cause found, use coopguard resolve %s --note TEXT", errUsage, id)
+	}
+	if !t.direct() {
+		return errors.New("resume acts with your own credentials on the project: pass --config (or set COOPGUARD_CONFIG)")
+	}
+	e, err := t.env(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	rep, runErr := functions.Resume(ctx, e, id, respond.ResumeOptions{By: "local:" + whoami(), Force: *force, Reason: *reason})
+	if rep == nil {
+		return runErr
+	}
+	if *asJSON {
+		if err := printJSON(stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printIncident(stdout, rep)
+	}
+	return runErr
+}
