@@ -39,6 +39,7 @@ func init() {
 		{"drill", "fire drill: send a synthetic incident for the sandbox and show the response (--attack: play a compromised agent)", runDrill},
 		{"incidents", "list incidents; incidents show ID prints one as a timeline", runIncidents},
 		{"resolve", "resolve INCIDENT [--restore]: close a false positive, optionally undoing the containment", runResolve},
+		{"review", "the weekly review: calls, secret reads, connections, incidents, drift, key ages (--since 7d, --html FILE)", runReview},
 		{"resume", "resume INCIDENT: rotate every key of the sandbox, give its identity back, start it (the runbook's last step)", runResume},
 	}
 }
@@ -63,6 +64,7 @@ var examples = map[string][]string{
 	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --sandbox second-sandbox --dry-run", "coopguard drill --attack exfiltration"},
 	"incidents": {"coopguard incidents", "coopguard incidents --project my-sandbox-project", "coopguard incidents show INCIDENT_ID"},
 	"resolve":   {"coopguard resolve INCIDENT_ID --restore --dry-run", "coopguard resolve INCIDENT_ID --note \"what caused it\""},
+	"review":    {"coopguard review --since 7d --config .cloudcoop/config.toml", "coopguard review --since 7d --html review.html --config .cloudcoop/config.toml"},
 	"resume":    {"coopguard resume INCIDENT_ID --config .cloudcoop/config.toml", "coopguard resume INCIDENT_ID --force --reason \"why\" --config .cloudcoop/config.toml"},
 }
 
