@@ -11,6 +11,7 @@ TOPIC_INCIDENTS=${COOPGUARD_TOPIC_INCIDENTS:-coopguard-incidents}
 TOPIC_FOLLOWUP=${COOPGUARD_TOPIC_FOLLOWUP:-coopguard-followup}
 TOPIC_BUDGETS=${COOPGUARD_TOPIC_BUDGETS:-coopguard-budgets}
 TOPIC_COSTWATCH=${COOPGUARD_TOPIC_COSTWATCH:-coopguard-costwatch}
+TOPIC_REVIEW=${COOPGUARD_TOPIC_REVIEW:-coopguard-review}
 SANDBOX_VM=${COOPGUARD_VM_NAME:-claude-sandbox}
 
 # What deploy creates besides the jobs (shared/config/deployment.go).
@@ -28,6 +29,7 @@ SA_READER=coopguard-reader
 SA_ROTATOR=coopguard-rotator
 SA_PROVISIONER=coopguard-provisioner
 SA_COSTS=coopguard-costs
+SA_REVIEWER=coopguard-reviewer
 
 # The custom role ids of the jobs' role files (deploy/roles/<file>.yaml).
 ROLE_RESPONDER=coopguardResponder
@@ -49,6 +51,8 @@ ROLE_COSTS=coopguardCosts
 ROLE_COSTS_SECRETS=coopguardCostsSecrets
 ROLE_COSTS_SANDBOX=coopguardCostsSandbox
 ROLE_COSTS_IDENTITY=coopguardCostsIdentity
+ROLE_REVIEWER=coopguardReviewer
+ROLE_REVIEWER_SECRETS=coopguardReviewerSecrets
 
 # Each job's role files, one array per job.
 JOB_ROLES_RESPONDER=(responder responder-secrets responder-sandbox responder-identity)
@@ -57,6 +61,7 @@ JOB_ROLES_READER=(reader reader-secrets)
 JOB_ROLES_ROTATOR=(rotator rotator-secrets rotator-identity rotator-keysource)
 JOB_ROLES_PROVISIONER=(provisioner)
 JOB_ROLES_COSTS=(costs costs-secrets costs-sandbox costs-identity)
+JOB_ROLES_REVIEWER=(reviewer reviewer-secrets)
 
 # The jobs: role, service account variable, Firestore role on the
 # incident store (- for none), display name.
@@ -67,6 +72,7 @@ JOBS=(
 	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
 	"provisioner SA_PROVISIONER roles/datastore.user coopguard provisioner: creates the sandbox (Provision)"
 	"costs SA_COSTS roles/datastore.user coopguard costs: budgets and model spend (HandleBudget, WatchCosts)"
+	"reviewer SA_REVIEWER roles/datastore.user coopguard reviewer: the weekly review (Review)"
 )
 
 # The jobs that act as the sandbox VM's own account.
@@ -85,6 +91,7 @@ FUNCTIONS=(
 	"coopguard-provision Provision http SA_PROVISIONER"
 	"coopguard-handle-budget HandleBudget TOPIC_BUDGETS SA_COSTS"
 	"coopguard-watch-costs WatchCosts TOPIC_COSTWATCH SA_COSTS"
+	"coopguard-review Review TOPIC_REVIEW SA_REVIEWER"
 )
 
 # The Cloud Scheduler jobs: name, schedule variable, topic variable,
@@ -93,10 +100,12 @@ SCHEDULES=(
 	"coopguard-finish-incidents FOLLOWUP_SCHEDULE TOPIC_FOLLOWUP FinishIncidents finish-incidents"
 	"coopguard-rotate-keys ROTATION_SCHEDULE TOPIC_ROTATION RotateKeys rotate-keys"
 	"coopguard-watch-costs COSTWATCH_SCHEDULE TOPIC_COSTWATCH WatchCosts watch-costs"
+	"coopguard-review REVIEW_SCHEDULE TOPIC_REVIEW Review weekly-review"
 )
 FOLLOWUP_SCHEDULE=${FOLLOWUP_SCHEDULE:-* * * * *}
 ROTATION_SCHEDULE=${ROTATION_SCHEDULE:-0 3 * * *}
 COSTWATCH_SCHEDULE=${COSTWATCH_SCHEDULE:-*/15 * * * *}
+REVIEW_SCHEDULE=${REVIEW_SCHEDULE:-0 8 * * 1}
 
 # Every configuration variable the functions read (config.EnvNames()):
 # deploy forwards the ones set in its environment.
@@ -119,6 +128,7 @@ CONFIG_ENV=(
 	COOPGUARD_TOPIC_FOLLOWUP
 	COOPGUARD_TOPIC_BUDGETS
 	COOPGUARD_TOPIC_COSTWATCH
+	COOPGUARD_TOPIC_REVIEW
 	COOPGUARD_PLAYBOOKS
 	COOPGUARD_RULES
 	COOPGUARD_ROTATION_MAX_AGE

@@ -29,6 +29,7 @@ const (
 	RoleRotator     = config.JobRotator
 	RoleProvisioner = config.JobProvisioner
 	RoleCosts       = config.JobCosts
+	RoleReviewer    = config.JobReviewer
 )
 
 // IdentityRole is the role file of job's permissions on a sandbox's own
@@ -80,6 +81,7 @@ var Roots = map[string][]string{
 	RoleReader:      {"functions"},
 	RoleRotator:     {"functions"},
 	RoleCosts:       {"functions"},
+	RoleReviewer:    {"functions"},
 }
 
 // Playbooks are the playbooks each job runs, follow-ups included: the
@@ -106,12 +108,12 @@ func named(name string) func() (playbook.Plan, error) {
 // jobs on to what it names in its package (Package.Refs) that is not
 // claimed itself: a claim is exact, whoever names the function.
 var Claims = map[string][]string{
-	"functions/posture":  {RoleReader, RoleRotator}, // Posture, and RotateKeys' scheduled check
+	"functions/posture":  {RoleReader, RoleRotator, RoleReviewer}, // Posture, RotateKeys' scheduled check, the weekly review
 	"functions/rotation": {RoleRotator},
 	"functions/revoke":   {RoleResponder, RoleCosts},
 	// Every job that reports: the event handlers, Resolve, and
 	// RotateKeys reporting posture drift as a notify incident.
-	"shared/report": {RoleResponder, RoleRestorer, RoleRotator, RoleCosts},
+	"shared/report": {RoleResponder, RoleRestorer, RoleRotator, RoleCosts, RoleReviewer},
 	// The event handlers respond; RotateKeys reports drift through the
 	// same path; Resolve undoes; FinishIncidents follows up.
 	"functions/respond.Responder.Respond":  {RoleResponder, RoleRotator, RoleCosts},
@@ -120,6 +122,9 @@ var Claims = map[string][]string{
 	// Rotation's check before adding a version (rotation.Runner's
 	// Identity): Status builds a runner too, but only to read.
 	"functions.identityCheck": {RoleRotator},
+	// The weekly review reads key ages and the VM's NAT routers.
+	"functions/rotation.Runner.Inspect": {RoleReviewer},
+	"functions/actions.NATRouters":      {RoleReviewer},
 }
 
 // JobClaims are Claims with what config.Jobs and Playbooks say: each

@@ -37,6 +37,7 @@ var handlers = map[string]Function{
 	"FinishIncidents": {Event: (*Env).FinishIncidents},
 	"HandleBudget":    {Event: (*Env).HandleBudget},
 	"WatchCosts":      {Event: (*Env).WatchCosts},
+	"Review":          {Event: (*Env).Review},
 }
 
 // Registered lists every coopguard function, in config.Jobs' order: init

@@ -55,6 +55,10 @@ type ReviewOptions struct {
 	// Record adds what this review saw to each sandbox's mark in the
 	// incident store, so the next review marks only what is newer.
 	Record bool
+	// Account is whose clients read (default config.AccountReviewer:
+	// the scheduled review's own; in direct mode every account is the
+	// operator).
+	Account string
 }
 
 // BuildReview reviews every sandbox of the project over the last
@@ -63,9 +67,8 @@ type ReviewOptions struct {
 // connected through Cloud NAT (new first), the incidents opened on it and
 // how they ended, its keys' ages; and the project's posture drift. What
 // counts as new comes from the incident store (only coopguard writes it),
-// never from the sandbox. Logs are read as the responder reads an
-// incident's evidence, the secrets and posture as the reader; a read
-// that fails or runs out of budget is said in Notes, not fatal.
+// never from the sandbox. Everything is read as o.Account; a read that
+// fails or runs out of budget is said in Notes, not fatal.
 func BuildReview(ctx context.Context, e *Env, o ReviewOptions) (*review.Review, error) {
 	switch {
 	case o.Since <= 0:
@@ -77,7 +80,10 @@ func BuildReview(ctx context.Context, e *Env, o ReviewOptions) (*review.Review, 
 	to := e.Now()
 	rv := &review.Review{Project: g.Project, From: to.Add(-o.Since), To: to, Drift: []review.Drift{}}
 	budget := rate.NewLimiter(rate.Every(time.Minute/respond.LogReadsPerMinute), respond.LogReadsBurst)
-	r := &reviewer{e: e, rv: rv, logs: e.ClientsOf(config.AccountResponder), reads: func() bool { return budget.AllowN(e.Now(), 1) }}
+	if o.Account == "" {
+		o.Account = config.AccountReviewer
+	}
+	r := &reviewer{e: e, rv: rv, account: o.Account, logs: e.ClientsOf(o.Account), reads: func() bool { return budget.AllowN(e.Now(), 1) }}
 
 	sandboxes, err := r.sandboxes(ctx)
 	if err != nil {
@@ -92,7 +98,7 @@ func BuildReview(ctx context.Context, e *Env, o ReviewOptions) (*review.Review, 
 		}
 		rv.Sandboxes = append(rv.Sandboxes, s)
 	}
-	pr, err := checkPosture(ctx, e, config.AccountReader)
+	pr, err := checkPosture(ctx, e, o.Account, nil)
 	if err != nil {
 		rv.Notes = append(rv.Notes, "posture not checked: "+err.Error())
 	}
@@ -106,10 +112,11 @@ func BuildReview(ctx context.Context, e *Env, o ReviewOptions) (*review.Review, 
 
 // reviewer carries one review's clients and read budget.
 type reviewer struct {
-	e     *Env
-	rv    *review.Review
-	logs  *gcp.Clients
-	reads func() bool
+	e       *Env
+	rv      *review.Review
+	account string
+	logs    *gcp.Clients
+	reads   func() bool
 }
 
 // reviewedSandbox is a sandbox as Provision derived it from its name, and
@@ -342,7 +349,7 @@ func (r *reviewer) incidents(ctx context.Context, name string) []review.Incident
 		return out
 	}
 	for _, rec := range recs {
-		if rec.ReceivedAt.Before(r.rv.From) || rec.ReceivedAt.After(r.rv.To) {
+		if rec.ReceivedAt.Before(r.rv.From) || rec.ReceivedAt.After(r.rv.To) || rec.Incident.Source == SourceReview {
 			continue
 		}
 		v := rec.View()
@@ -372,7 +379,7 @@ func ended(rec *store.Record, v incident.Report) string {
 // destroyed, with their ages and whether the policy finds them due.
 func (r *reviewer) keys(ctx context.Context, sb *provisioner.Sandbox) []review.Key {
 	out := []review.Key{}
-	runner := NewRotationRunner(r.e, config.AccountReader)
+	runner := NewRotationRunner(r.e, r.account)
 	runner.Managed = sb.Secrets
 	now := r.e.Now()
 	for _, id := range sb.Secrets {

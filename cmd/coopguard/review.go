@@ -39,7 +39,7 @@ func runReview(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	return writeReview(ctx, e, functions.ReviewOptions{Since: since.Duration, Record: !*noRecord}, *htmlPath, *asJSON, stdout)
+	return writeReview(ctx, e, functions.ReviewOptions{Since: since.Duration, Record: !*noRecord, Account: config.AccountReviewer}, *htmlPath, *asJSON, stdout)
 }
 
 // writeReview builds the review on e and writes it: markdown (or JSON)

@@ -10,6 +10,7 @@ const (
 	AccountRotator     = "coopguard-rotator"
 	AccountProvisioner = "coopguard-provisioner"
 	AccountCosts       = "coopguard-costs"
+	AccountReviewer    = "coopguard-reviewer"
 )
 
 // Accounts lists every account coopguard's functions run as (Jobs).

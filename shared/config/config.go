@@ -135,6 +135,8 @@ type Topics struct {
 	// CostWatch carries the Cloud Scheduler job's ticks to WatchCosts,
 	// which reads the model provider's usage report.
 	CostWatch string `toml:"costwatch" env:"COOPGUARD_TOPIC_COSTWATCH"`
+	// Review carries the weekly Cloud Scheduler job to Review.
+	Review string `toml:"review" env:"COOPGUARD_TOPIC_REVIEW"`
 }
 
 // Rule is one detection rule: a CEL expression over a log entry.
@@ -197,6 +199,7 @@ func Defaults() Config {
 				FollowUp:  "coopguard-followup",
 				Budgets:   "coopguard-budgets",
 				CostWatch: "coopguard-costwatch",
+				Review:    "coopguard-review",
 			},
 			Rotation: Rotation{
 				MaxAge: Duration{90 * 24 * time.Hour},

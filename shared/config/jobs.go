@@ -40,6 +40,7 @@ const (
 	JobRotator     = "rotator"
 	JobProvisioner = "provisioner"
 	JobCosts       = "costs"
+	JobReviewer    = "reviewer"
 )
 
 // The coopguard-job attribute values of the Cloud Scheduler jobs' messages.
@@ -47,6 +48,7 @@ const (
 	SchedulerRotateKeys      = "rotate-keys"
 	SchedulerFinishIncidents = "finish-incidents"
 	SchedulerWatchCosts      = "watch-costs"
+	SchedulerReview          = "weekly-review"
 )
 
 // Function is one coopguard function as deploy deploys it.
@@ -175,6 +177,18 @@ var Jobs = []Job{
 		Roles:     []RoleKind{RoleProject, RoleSecrets, RoleSandbox, RoleIdentity},
 		Datastore: "roles/datastore.user",
 		ActAs:     true,
+	},
+	{
+		Role: JobReviewer, Account: AccountReviewer,
+		Title: "coopguard reviewer: the weekly review (Review)",
+		Functions: []Function{
+			// Mondays at 08:00: the week's review reaches the operator's
+			// channels at the start of their week.
+			{Name: "Review", Service: "coopguard-review", Topic: "review",
+				Schedule: &Schedule{Cron: "0 8 * * 1", Attr: SchedulerReview}},
+		},
+		Roles:     []RoleKind{RoleProject, RoleSecrets},
+		Datastore: "roles/datastore.user",
 	},
 }
 

@@ -84,7 +84,7 @@ func (c *Config) Validate() error {
 		bad("coopguard.subnet_cidr", "COOPGUARD_SUBNET_CIDR", "%q is not a private IPv4 range, e.g. 10.10.0.0/24", c.Coopguard.SubnetCIDR)
 	}
 	tp := c.Coopguard.Topics
-	for key, v := range map[string]string{"alerts": tp.Alerts, "logs": tp.Logs, "rotation": tp.Rotation, "incidents": tp.Incidents, "followup": tp.FollowUp} {
+	for key, v := range map[string]string{"alerts": tp.Alerts, "logs": tp.Logs, "rotation": tp.Rotation, "incidents": tp.Incidents, "followup": tp.FollowUp, "review": tp.Review} {
 		if !topicID.MatchString(v) {
 			bad("coopguard.topics."+key, "COOPGUARD_TOPIC_"+strings.ToUpper(key), "%q is not a Pub/Sub topic id", v)
 		}
