@@ -124,6 +124,8 @@ func TestDeployFunctions(t *testing.T) {
 		// The cost watch contains and quarantines as its own account.
 		"HandleBudget": {"coopguard-budgets", sa("coopguard-costs")},
 		"WatchCosts":   {"coopguard-costwatch", sa("coopguard-costs")},
+		// The weekly review runs as its own reader.
+		"Review": {"coopguard-review", sa("coopguard-reviewer")},
 	}
 	deploys := find(cmds, "gcloud", "functions", "deploy")
 	if len(deploys) != len(want) {
@@ -509,7 +511,7 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 			t.Errorf("undeploy keeps the scheduler job %s", c.Args[5])
 		}
 	}
-	for _, job := range []string{"coopguard-rotate-keys", "coopguard-finish-incidents"} {
+	for _, job := range []string{"coopguard-rotate-keys", "coopguard-finish-incidents", "coopguard-review"} {
 		if !has("gcloud", "scheduler", "jobs", "delete", job) {
 			t.Errorf("undeploy keeps the scheduler job %s", job)
 		}
