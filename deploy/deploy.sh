@@ -137,7 +137,7 @@ fi
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 create_topic() { run gcloud pubsub topics create "$1" --project="$PROJECT" --labels=coopguard=true; }
 update_topic() { run gcloud pubsub topics update "$1" --project="$PROJECT" --update-labels=coopguard=true; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_BUDGETS" "$TOPIC_COSTWATCH" "$TOPIC_REVIEW" "$TOPIC_DEAD_LETTER"; do
+for t in "${TOPICS[@]}" "$TOPIC_DEAD_LETTER"; do
 	ensure "topic $t" describe_topic create_topic update_topic "$t"
 done
 

@@ -79,7 +79,11 @@ func flag(t *testing.T, c deploy.Command, name string) string {
 
 func TestDeployCreatesTopicsWithBothBranches(t *testing.T) {
 	cmds, _ := dryRun(t, "deploy.sh")
-	for _, topic := range []string{"coopguard-alerts", "coopguard-logs", "coopguard-rotation", "coopguard-incidents", "coopguard-followup", "coopguard-dead-letter"} {
+	var topics []string
+	for _, key := range config.TopicKeys() {
+		topics = append(topics, config.Defaults().Coopguard.Topics.Topic(key))
+	}
+	for _, topic := range append(topics, config.DeadLetterTopic) {
 		for _, verb := range []string{"describe", "create", "update"} {
 			if len(find(cmds, "gcloud", "pubsub", "topics", verb, topic)) != 1 {
 				t.Errorf("dry run has no single `gcloud pubsub topics %s %s` (describe-then-create/update prints both branches)", verb, topic)
@@ -511,7 +515,7 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 			t.Errorf("undeploy keeps the scheduler job %s", c.Args[5])
 		}
 	}
-	for _, job := range []string{"coopguard-rotate-keys", "coopguard-finish-incidents", "coopguard-review"} {
+	for _, job := range []string{"coopguard-rotate-keys", "coopguard-finish-incidents", "coopguard-watch-costs", "coopguard-review"} {
 		if !has("gcloud", "scheduler", "jobs", "delete", job) {
 			t.Errorf("undeploy keeps the scheduler job %s", job)
 		}

@@ -42,6 +42,11 @@ func JobsScript() string {
 	for _, key := range config.TopicKeys() {
 		p("%s=${%s:-%s}\n", TopicVar(key), config.TopicEnv(key), d.Coopguard.Topics.Topic(key))
 	}
+	var all []string
+	for _, key := range config.TopicKeys() {
+		all = append(all, `"$`+TopicVar(key)+`"`)
+	}
+	p("TOPICS=(%s)\n", strings.Join(all, " "))
 	p("SANDBOX_VM=${COOPGUARD_VM_NAME:-%s}\n", d.VM.Name)
 	p("\n# What deploy creates besides the jobs (shared/config/deployment.go).\n")
 	p("TOPIC_DEAD_LETTER=${TOPIC_DEAD_LETTER:-%s}\n", config.DeadLetterTopic)

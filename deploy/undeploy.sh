@@ -39,7 +39,7 @@ remove "subscription $SUB_DEAD_LETTER" describe_sub delete_sub "$SUB_DEAD_LETTER
 
 describe_topic() { run gcloud pubsub topics describe "$1" --project="$PROJECT"; }
 delete_topic() { run gcloud pubsub topics delete "$1" --project="$PROJECT" --quiet; }
-for t in "$TOPIC_ALERTS" "$TOPIC_LOGS" "$TOPIC_ROTATION" "$TOPIC_INCIDENTS" "$TOPIC_FOLLOWUP" "$TOPIC_BUDGETS" "$TOPIC_COSTWATCH" "$TOPIC_REVIEW" "$TOPIC_DEAD_LETTER"; do
+for t in "${TOPICS[@]}" "$TOPIC_DEAD_LETTER"; do
 	remove "topic $t" describe_topic delete_topic "$t"
 done
 
