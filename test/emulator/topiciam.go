@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
@@ -64,8 +65,8 @@ func (t *topicIAM) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequ
 		if len(etag) == 0 {
 			etag = []byte("BwTopic0")
 		}
-		if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(etag) {
-			return status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+		if err := iam.CheckEtag(in.GetEtag(), []byte(etag)); err != nil {
+			return err
 		}
 		cur.Bindings = in.GetBindings()
 		cur.Version = 1

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // Server is the fake FunctionService. Create it with New; it is safe for
@@ -299,8 +300,8 @@ func (p *iamPolicy) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReq
 	if !ok {
 		return nil, errNotFound(name)
 	}
-	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
+		return nil, err
 	}
 	next := &iampb.Policy{Version: 1, Etag: p.s.newEtag()}
 	for _, b := range in.GetBindings() {

@@ -126,8 +126,8 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 	if !ok {
 		old = &iampb.Policy{Version: 1}
 	}
-	if e := req.GetPolicy().GetEtag(); len(e) > 0 && string(e) != string(policyEtag(old)) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(req.GetPolicy().GetEtag(), []byte(policyEtag(old))); err != nil {
+		return nil, err
 	}
 	if err := resourcemanager.ValidatePolicy(req.GetPolicy()); err != nil {
 		return nil, err

@@ -111,8 +111,8 @@ func (f *Folders) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "The caller does not have permission (folder %s)", name)
 	}
-	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
+		return nil, err
 	}
 	if err := iam.CheckWrite(cur, in); err != nil {
 		return nil, err

@@ -84,8 +84,8 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 	if !ok {
 		return nil, errDenied(id)
 	}
-	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
+		return nil, err
 	}
 	// Only a write of the bindings is bound by their version rules.
 	if slices.Contains(paths, "bindings") {

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // GetService returns one service.
@@ -91,8 +93,8 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 	if !ok {
 		return nil, errNotFound(n)
 	}
-	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
+		return nil, err
 	}
 	next := &iampb.Policy{Version: 1, Etag: []byte(s.newEtag())}
 	for _, b := range in.GetBindings() {

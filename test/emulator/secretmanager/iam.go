@@ -105,8 +105,8 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 		return nil, err
 	}
 	cur := s.policy(name.String())
-	if len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Error(codes.Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
+		return nil, err
 	}
 	if err := iam.CheckWrite(cur, in); err != nil {
 		return nil, err
