@@ -112,7 +112,7 @@ func decideEntry(ctx context.Context, e *Env, data []byte) ([]string, string, er
 	if err := detect.Genuine(entry, project); err != nil {
 		return nil, "", err
 	}
-	m, id, err := match(ctx, e, entry)
+	m, _, id, err := match(ctx, e, entry)
 	var rules []string
 	for _, x := range m {
 		rules = append(rules, x.Rule)

@@ -43,7 +43,7 @@ func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 		log.Warn("log entry ignored: not a Cloud Audit Logs entry of the guarded project", "insertId", entry.InsertID, "logName", entry.LogName, "reason", err.Error())
 		return nil
 	}
-	matches, instanceID, err := match(ctx, e, entry)
+	matches, sandboxProject, instanceID, err := match(ctx, e, entry)
 	if err != nil {
 		return fmt.Errorf("find the sandbox entry %s concerns: %w (redelivered)", entry.InsertID, err)
 	}
@@ -53,12 +53,14 @@ func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 	}
 	m := matches[0]
 	inc := incident.Incident{
-		ID:        "log-" + entry.InsertID,
-		Source:    sourceOf(msg, incident.SourceLog),
-		Trigger:   m.Rule,
-		Playbook:  m.Playbook,
-		Severity:  m.Severity,
-		Project:   entryProject(entry),
+		ID:       "log-" + entry.InsertID,
+		Source:   sourceOf(msg, incident.SourceLog),
+		Trigger:  m.Rule,
+		Playbook: m.Playbook,
+		Severity: m.Severity,
+		// The sandbox's project as the registry records it (match), never
+		// what the entry or the VM says.
+		Project:   sandboxProject,
 		Summary:   entrySummary(entry),
 		StartedAt: entry.Timestamp,
 		EventID:   msg.MessageID,
@@ -73,7 +75,7 @@ func (e *Env) HandleLogEntry(ctx context.Context, ev event.Event) error {
 	// line on that incident, not a new response (a stolen token's storm of
 	// denied calls must not hold up other sandboxes' containment).
 	later := respond.Later{Incident: inc, Principal: entry.Audit.PrincipalEmail, Method: entry.Audit.MethodName}
-	if rep, ok, err := e.Responder.Append(ctx, cmp.Or(instanceID, e.Config.VM.Name), later); err != nil {
+	if rep, ok, err := e.Responder.Append(ctx, e.Responder.SandboxKey(sandboxProject, cmp.Or(instanceID, e.Config.VM.Name)), later); err != nil {
 		return fmt.Errorf("append entry %s to its sandbox's open incident: %w (redelivered)", entry.InsertID, err)
 	} else if ok {
 		log.Debug("log entry appended to the sandbox's open incident", "insertId", entry.InsertID, "incident", rep.Incident.ID, "rule", m.Rule)
@@ -118,7 +120,7 @@ func logProject(logName string) string {
 // project the entry comes from: the configured sandbox first when that is
 // coopguard's own project, then each recorded there. instanceID is the
 // matched sandbox's instance id, or "" for the configured sandbox.
-func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, instanceID string, err error) {
+func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, project, instanceID string, err error) {
 	principal := entry.Audit.PrincipalEmail
 	evaluate := func(sb detect.Sandbox) []detect.Match {
 		m, err := e.Rules.Evaluate(ctx, entry, withAlerting(ctx, e, sb, entry))
@@ -128,70 +130,61 @@ func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect
 		return m
 	}
 	configured := e.Sandbox.Project + "/" + e.Sandbox.InstanceName
-	project := logProject(entry.LogName)
-	home := project == "" || project == e.Sandbox.Project
+	logged := logProject(entry.LogName)
+	home := logged == "" || logged == e.Sandbox.Project
 	if principal == e.Sandbox.ServiceAccount || slices.Contains(e.Sandbox.Coopguard, principal) {
 		if !home && principal != e.Sandbox.ServiceAccount {
-			return judgeProject(ctx, e, project, "", evaluate)
+			return judgeProject(ctx, e, logged, "", evaluate)
 		}
 		sb, err := withVMState(ctx, e, entry, e.Sandbox)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
-		return evaluate(sb), "", nil
+		return evaluate(sb), e.Sandbox.Project, "", nil
 	}
 	own, err := e.fleet.ofAccount(ctx, e, principal)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if own != nil && own.key != configured {
 		sb, err := withVMState(ctx, e, entry, own.rules)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		m := evaluate(sb)
 		if len(m) > 0 && own.id == "" {
 			// Recorded before its VM exists: nothing to contain yet, and
 			// the configured sandbox ("") must not take its place.
 			logger.FromContext(ctx).Warn("a sandbox's account matched a rule before its VM was built: no VM to contain", "sandbox", own.key, "insertId", entry.InsertID, "rule", m[0].Rule)
-			return nil, "", nil
+			return nil, "", "", nil
 		}
-		return m, own.id, nil
+		return m, own.project, own.id, nil
 	}
 	if home {
 		if m := evaluate(e.Sandbox); len(m) > 0 {
-			return m, "", nil
+			return m, e.Sandbox.Project, "", nil
 		}
 	}
-	return judgeProject(ctx, e, cmp.Or(project, e.Sandbox.Project), configured, evaluate)
+	return judgeProject(ctx, e, cmp.Or(logged, e.Sandbox.Project), configured, evaluate)
 }
 
 // judgeProject evaluates the rules against each sandbox recorded in
 // project but the one addressed skip, and returns the first matches with
-// that sandbox's instance id.
-func judgeProject(ctx context.Context, e *Env, project, skip string, evaluate func(detect.Sandbox) []detect.Match) ([]detect.Match, string, error) {
+// that sandbox's project and instance id.
+func judgeProject(ctx context.Context, e *Env, project, skip string, evaluate func(detect.Sandbox) []detect.Match) ([]detect.Match, string, string, error) {
 	in, err := e.fleet.inProject(ctx, e, project)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	for _, o := range in {
 		if o.key == skip || o.id == "" {
 			continue // the configured sandbox was judged; no VM yet
 		}
 		if m := evaluate(o.rules); len(m) > 0 {
-			return m, o.id, nil
+			return m, o.project, o.id, nil
 		}
 	}
-	return nil, "", nil
-}
-
-// entryProject is the project the entry is about: the resource's
-// project_id label, else the project in its log name.
-func entryProject(e events.LogEntry) string {
-	if p := e.Resource.ProjectID(); p != "" {
-		return p
-	}
-	return logProject(e.LogName)
+	return nil, "", "", nil
 }
 
 // entrySummary describes the call without any payload text.

@@ -32,6 +32,8 @@ type fleetSandbox struct {
 	// key is its address (store.Registered.Key); id its VM's numeric id,
 	// "" until the converge that builds it has finished.
 	key, id string
+	// project is its project, as the registry records it.
+	project string
 	rules   detect.Sandbox
 }
 
@@ -168,7 +170,7 @@ func registeredForRules(cfg *config.Config, r store.Registered) (fleetSandbox, e
 	}
 	rules := sandboxForRules(cfg, sb)
 	rules.ServiceAccount, rules.Secrets, rules.Canaries = r.ServiceAccount, r.Secrets, nonEmpty(r.Canary)
-	return fleetSandbox{key: r.Key(), id: r.InstanceID, rules: rules}, nil
+	return fleetSandbox{key: r.Key(), id: r.InstanceID, project: r.Project, rules: rules}, nil
 }
 
 // recordSandbox is the provisioner's Registry: it records sb (with its VM

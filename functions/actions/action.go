@@ -19,10 +19,16 @@ import (
 
 // Target is what one response acts on. The responder builds it only after
 // checking that the instance carries the coopguard-sandbox label in the
-// configured project; actions never widen it.
+// configured project, or is a sandbox the trusted registry records in its
+// own project; actions never widen it.
 type Target struct {
+	// Project is the sandbox's own project: every action (the VM, its
+	// account, its managed secrets, its logs) acts there.
 	Project string
-	Zone    string
+	// Home is coopguard's own project, where its job accounts live (""
+	// means Project).
+	Home string
+	Zone string
 	// Instance is the VM as read when the response started.
 	Instance *computepb.Instance
 	Incident incident.Incident

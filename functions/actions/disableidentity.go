@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ func sandboxAccount(t *Target) (string, error) {
 	switch {
 	case sa == "":
 		return "", fmt.Errorf("no service account is known for sandbox %s: set cloud.gcp.service_account (the configured sandbox) or provision the sandbox with coopguard", t.Instance.GetName())
-	case slices.Contains(coopguardAccounts(t.Project), sa):
+	case slices.Contains(coopguardAccounts(t.Project), sa) || slices.Contains(coopguardAccounts(cmp.Or(t.Home, t.Project)), sa):
 		return sa, fmt.Errorf("service account %s of sandbox %s is one of coopguard's own accounts: coopguard never disables or enables it; give the sandbox a dedicated account (cloud.gcp.service_account)", sa, t.Instance.GetName())
 	}
 	return sa, nil

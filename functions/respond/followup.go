@@ -128,8 +128,11 @@ func (r *Responder) followUp(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	rep := *rec.Report
+	// The incident's project is the one its response resolved (and
+	// recorded): coopguard's own, or a sandbox's the registry records.
+	project := cmp.Or(rec.Incident.Project, r.cfg.Cloud.GCP.Project)
 	t := &actions.Target{
-		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone,
+		Project: project, Home: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone,
 		Incident: rec.Incident, Secrets: r.cfg.SandboxSecrets(rec.Instance), Workspace: r.cfg.SandboxWorkspace(rec.Instance),
 		AgentStopTimeout: r.cfg.Coopguard.AgentStopTimeout.Duration,
 		LogWindow:        30 * time.Minute,
@@ -139,7 +142,7 @@ func (r *Responder) followUp(ctx context.Context, id string) (bool, error) {
 		LogReads:         r.takeLogRead,
 	}
 	gone := ""
-	inst, err := r.getInstance(ctx, rec.Instance)
+	inst, err := r.getInstance(ctx, project, rec.Instance)
 	switch {
 	case retry.IsNotFound(err):
 		gone = "VM " + rec.Instance + " no longer exists (deleted after containment)"

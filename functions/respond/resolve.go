@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,14 +144,11 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	} else if open != "" {
 		return nil, fmt.Errorf("%w: incident %s is still open on %s; resolve it first, or resolve %s without --restore", ErrRefused, open, prev.Instance, id)
 	}
-	inst, err := r.getInstance(ctx, prev.Instance)
+	project, account, inst, err := r.restoreSubject(ctx, prev)
 	if err != nil {
-		return nil, fmt.Errorf("read instance %s: %w", prev.Instance, err)
+		return nil, err
 	}
-	if inst.GetLabels()[config.SandboxLabel] == "" {
-		return nil, fmt.Errorf("%w: instance %s has no %s label", ErrRefused, inst.GetName(), config.SandboxLabel)
-	}
-	newer, err := r.versionSince(ctx, prev.Instance, prev.ReceivedAt)
+	newer, err := r.versionSince(ctx, project, prev.Instance, prev.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -164,17 +162,18 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	case len(revoked) == 0 && newer != "":
 		return nil, fmt.Errorf("%w: a rotation has happened since the incident (%s is newer): the disabled versions stay disabled; resolve without --restore and start the VM yourself", ErrRefused, newer)
 	}
-	t := r.restoreTarget(inst, prev, o.DryRun)
+	t := r.restoreTarget(inst, prev, project, account, o.DryRun)
 	plan := restorePlan(prev.Actions)
 	if len(revoked) > 0 {
 		t.Restore, plan = nil, without(plan, "enable-secrets")
 	}
-	unlock, _, err := r.st.LockInstance(ctx, inst.GetName(), owner, id)
+	key := sandboxKey(r.cfg, project, inst.GetName())
+	unlock, _, err := r.st.LockInstance(ctx, key, owner, id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock(context.WithoutCancel(ctx))
-	results, _, _, _ := execute(ctx, r.c, r.policy, plan, t, nil, nil, r.guard(owner, id, inst.GetName()))
+	results, _, _, _ := execute(ctx, r.c, r.policy, plan, t, nil, nil, r.guard(owner, id, key))
 	rep.Actions = append(rep.Actions, results...)
 	if o.DryRun {
 		return &rep, nil
@@ -197,12 +196,40 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 
 // restoreTarget is what a restore of prev acts on: inst, with the
 // sandbox's secrets, account and the incident's own recorded actions.
-func (r *Responder) restoreTarget(inst *computepb.Instance, prev *store.Record, dryRun bool) *actions.Target {
+func (r *Responder) restoreTarget(inst *computepb.Instance, prev *store.Record, project, account string, dryRun bool) *actions.Target {
 	return &actions.Target{
-		Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
+		Project: project, Home: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: inst, Incident: prev.Incident,
 		Secrets: r.cfg.SandboxSecrets(inst.GetName()), Workspace: r.cfg.SandboxWorkspace(inst.GetName()), DryRun: dryRun, Now: r.now, Restore: prev.Actions["disable-secrets"].Changed,
-		ServiceAccount: sandboxAccount(r.cfg, inst.GetName()), Prior: prev.Actions,
+		ServiceAccount: account, Prior: prev.Actions,
 	}
+}
+
+// restoreSubject is the sandbox a restore (or resume) of prev acts on:
+// the project the containment resolved and recorded and, in any project
+// but coopguard's own, the sandbox the registry still holds there, whose
+// account is the one given back; and its VM, which must carry the
+// sandbox label.
+func (r *Responder) restoreSubject(ctx context.Context, prev *store.Record) (project, account string, inst *computepb.Instance, err error) {
+	project = cmp.Or(prev.Incident.Project, r.cfg.Cloud.GCP.Project)
+	account = sandboxAccount(r.cfg, prev.Instance)
+	if project != r.cfg.Cloud.GCP.Project {
+		reg, why, err := r.registered(ctx, project, func(s store.Registered) bool { return s.Name == prev.Instance })
+		if err != nil {
+			return "", "", nil, err
+		}
+		if why != "" {
+			return "", "", nil, fmt.Errorf("%w: %s", ErrRefused, why)
+		}
+		account = reg.ServiceAccount
+	}
+	inst, err = r.getInstance(ctx, project, prev.Instance)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("read instance %s: %w", prev.Instance, err)
+	}
+	if inst.GetLabels()[config.SandboxLabel] == "" {
+		return "", "", nil, fmt.Errorf("%w: instance %s has no %s label", ErrRefused, inst.GetName(), config.SandboxLabel)
+	}
+	return project, account, inst, nil
 }
 
 // notRestorable says why an incident's containment cannot be "restored",
@@ -228,9 +255,10 @@ func (r *Responder) otherOpen(ctx context.Context, rec *store.Record) (string, e
 	if err != nil {
 		return "", err
 	}
+	home := r.cfg.Cloud.GCP.Project
 	for _, o := range others {
-		if o.ID == rec.ID {
-			continue
+		if o.ID == rec.ID || cmp.Or(o.Incident.Project, home) != cmp.Or(rec.Incident.Project, home) {
+			continue // itself, or a same-named sandbox of another project
 		}
 		if o.Open() {
 			return o.ID, nil
@@ -290,11 +318,11 @@ func without(plan playbook.Plan, action string) playbook.Plan {
 }
 
 // versionSince returns the name of a version of sandbox's managed secrets
-// created after t, or "".
-func (r *Responder) versionSince(ctx context.Context, sandbox string, t time.Time) (string, error) {
+// (in its project) created after t, or "".
+func (r *Responder) versionSince(ctx context.Context, project, sandbox string, t time.Time) (string, error) {
 	for _, id := range r.cfg.SandboxSecrets(sandbox) {
 		it := r.c.Secrets.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{
-			Parent: "projects/" + r.cfg.Cloud.GCP.Project + "/secrets/" + id, PageSize: 50,
+			Parent: "projects/" + project + "/secrets/" + id, PageSize: 50,
 		})
 		for {
 			v, err := it.Next()

@@ -196,7 +196,9 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		return r.refuse(ctx, rep, err.Error())
 	}
 	start := time.Now()
-	inst, reason, err := r.resolve(ctx, inc)
+	inst, account, reason, err := r.resolve(ctx, inc)
+	project := cmp.Or(inc.Project, r.cfg.Cloud.GCP.Project)
+	key := sandboxKey(r.cfg, project, inst.GetName())
 	if err != nil {
 		rep.Outcome, rep.Reason = incident.OutcomeIncomplete, "could not read the instance: "+err.Error()
 		return r.finish(ctx, rep, fmt.Errorf("%w: %v", ErrIncomplete, err))
@@ -222,11 +224,11 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		defer func() { <-marked }()
 		go func() {
 			defer close(marked)
-			var account string
+			account := account
 			for _, sa := range inst.GetServiceAccounts() {
 				account = cmp.Or(account, sa.GetEmail())
 			}
-			if err := r.st.MarkOpen(ctx, inst.GetName(), strconv.FormatUint(inst.GetId(), 10), inc.ID, account); err != nil {
+			if err := r.st.MarkOpen(ctx, key, sandboxKey(r.cfg, project, strconv.FormatUint(inst.GetId(), 10)), inc.ID, account); err != nil {
 				log.Warn("later events about this sandbox will be answered as new incidents", "error", err)
 			}
 		}()
@@ -237,7 +239,7 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	// the first's work done.
 	t0 := time.Now()
 	lockOwner := r.owner + "/" + inc.ID // per response: two incidents in one process exclude each other too
-	unlock, waited, err := r.st.LockInstance(ctx, inst.GetName(), lockOwner, inc.ID)
+	unlock, waited, err := r.st.LockInstance(ctx, key, lockOwner, inc.ID)
 	locked := time.Since(t0)
 	<-acted
 	if err != nil {
@@ -250,13 +252,14 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 	if waited {
 		// Another incident on this instance just finished: act on what it
 		// left, not on what we read before waiting.
-		if fresh, err := r.getInstance(ctx, inst.GetName()); err == nil {
+		if fresh, err := r.getInstance(ctx, project, inst.GetName()); err == nil {
 			inst = fresh
 		}
 	}
 	resolved += locked
 	t := &actions.Target{
-		Project:          r.cfg.Cloud.GCP.Project,
+		Project:          project,
+		Home:             r.cfg.Cloud.GCP.Project,
 		Zone:             r.cfg.Cloud.GCP.Zone,
 		Instance:         inst,
 		Incident:         inc,
@@ -269,10 +272,10 @@ func (r *Responder) respond(ctx context.Context, inc incident.Incident, claimed 
 		Now:              r.now,
 		Revoker:          r.revoker,
 		LogReads:         r.takeLogRead,
-		ServiceAccount:   sandboxAccount(r.cfg, inst.GetName()),
+		ServiceAccount:   cmp.Or(account, sandboxAccount(r.cfg, inst.GetName())),
 	}
 	commit := func(res ...incident.ActionResult) error { return r.st.CommitAction(ctx, inc.ID, r.owner, res...) }
-	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID, inst.GetName()))
+	results, excerpt, critical, err := execute(ctx, r.c, r.policy, plan, t, claimed.Actions, commit, r.guard(lockOwner, inc.ID, key))
 	if errors.Is(err, store.ErrLeaseLost) {
 		// Another responder took over (ours expired): it writes the report.
 		return nil, fmt.Errorf("%w: %w", ErrInProgress, err)
@@ -426,59 +429,108 @@ func (r *Responder) copyReport(ctx context.Context, rep *incident.Report) {
 }
 
 // resolve finds the incident's instance and checks that coopguard may act
-// on it. A non-empty reason means refuse.
-func (r *Responder) resolve(ctx context.Context, inc incident.Incident) (*computepb.Instance, string, error) {
+// on it. A non-empty reason means refuse. An incident about another
+// project than coopguard's own acts only on a sandbox the trusted registry
+// records there, by the instance id HandleLogEntry found in it; account
+// is that sandbox's own account as the registry has it ("" for the
+// configured project: sandboxAccount derives it).
+func (r *Responder) resolve(ctx context.Context, inc incident.Incident) (inst *computepb.Instance, account, reason string, err error) {
 	g := r.cfg.Cloud.GCP
-	if inc.Project != g.Project {
-		return nil, fmt.Sprintf("incident is about project %q; coopguard guards only %q", inc.Project, g.Project), nil
-	}
+	project := cmp.Or(inc.Project, g.Project)
 	if inc.Zone != "" && inc.Zone != g.Zone {
-		return nil, fmt.Sprintf("incident is about zone %q; the sandbox is in %q", inc.Zone, g.Zone), nil
+		return nil, "", fmt.Sprintf("incident is about zone %q; the sandbox is in %q", inc.Zone, g.Zone), nil
 	}
-	var inst *computepb.Instance
-	var err error
 	if inc.InstanceID != "" {
 		if _, perr := strconv.ParseUint(inc.InstanceID, 10, 64); perr != nil {
-			return nil, fmt.Sprintf("instance id %q is not numeric", inc.InstanceID), nil
+			return nil, "", fmt.Sprintf("instance id %q is not numeric", inc.InstanceID), nil
 		}
-		inst, err = r.findByID(ctx, inc.InstanceID)
+	}
+	if project != g.Project {
+		reg, why, err := r.registered(ctx, project, func(s store.Registered) bool { return inc.InstanceID != "" && s.InstanceID == inc.InstanceID })
+		if why != "" || err != nil {
+			return nil, "", why, err
+		}
+		inst, err = r.findByID(ctx, project, inc.InstanceID)
+		if err == nil && inst != nil && inst.GetName() != reg.Name {
+			return nil, "", fmt.Sprintf("instance %s in %s is not sandbox %s the registry records with id %s", inst.GetName(), project, reg.Name, inc.InstanceID), nil
+		}
+		account = reg.ServiceAccount
+	} else if inc.InstanceID != "" {
+		inst, err = r.findByID(ctx, project, inc.InstanceID)
 	} else {
 		// A log entry about the project (not a VM) concerns the configured
 		// sandbox, whose service account or secret it names.
-		inst, err = r.getInstance(ctx, r.cfg.VM.Name)
+		inst, err = r.getInstance(ctx, project, r.cfg.VM.Name)
 		if retry.IsNotFound(err) {
 			inst, err = nil, nil
 		}
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if inst == nil {
-		return nil, fmt.Sprintf("no instance %s in %s/%s", firstNonEmpty(inc.InstanceID, r.cfg.VM.Name), g.Project, g.Zone), nil
+		return nil, "", fmt.Sprintf("no instance %s in %s/%s", firstNonEmpty(inc.InstanceID, r.cfg.VM.Name), project, g.Zone), nil
 	}
 	if inst.GetLabels()[config.SandboxLabel] == "" {
-		return nil, fmt.Sprintf("instance %s (id %d) has no %s label: coopguard acts only on sandboxes it provisioned", inst.GetName(), inst.GetId(), config.SandboxLabel), nil
+		return nil, "", fmt.Sprintf("instance %s (id %d) has no %s label: coopguard acts only on sandboxes it provisioned", inst.GetName(), inst.GetId(), config.SandboxLabel), nil
 	}
-	return inst, "", nil
+	return inst, account, "", nil
 }
 
-func (r *Responder) getInstance(ctx context.Context, name string) (*computepb.Instance, error) {
+// registered returns the sandbox the registry records in project (never
+// coopguard's own) that is, and a reason to refuse when there is none:
+// coopguard acts in another project only on sandboxes it built or
+// adopted there.
+func (r *Responder) registered(ctx context.Context, project string, is func(store.Registered) bool) (store.Registered, string, error) {
+	if r.st == nil {
+		return store.Registered{}, fmt.Sprintf("incident is about project %q, not coopguard's %q, and no sandbox registry is configured", project, r.cfg.Cloud.GCP.Project), nil
+	}
+	in, err := r.st.SandboxesIn(ctx, project)
+	if err != nil {
+		return store.Registered{}, "", err
+	}
+	for _, s := range in {
+		if is(s) && s.Zone == r.cfg.Cloud.GCP.Zone {
+			return s, "", nil
+		}
+	}
+	return store.Registered{}, fmt.Sprintf("incident is about project %q; the sandbox registry records no such sandbox there: coopguard acts only on sandboxes it provisioned", project), nil
+}
+
+// sandboxKey addresses the sandbox named (or numbered) name in project in
+// the store's per-sandbox documents (instance leases, open-incident
+// marks): the bare name in coopguard's own project, as always, and
+// "<project>~<name>" in any other ('~' is in neither a project id nor an
+// instance name), so that same-named sandboxes of two projects never
+// share a lease or an open incident.
+func sandboxKey(cfg *config.Config, project, name string) string {
+	if project == "" || project == cfg.Cloud.GCP.Project || name == "" {
+		return name
+	}
+	return project + "~" + name
+}
+
+// SandboxKey is sandboxKey for HandleLogEntry's appends.
+func (r *Responder) SandboxKey(project, name string) string { return sandboxKey(r.cfg, project, name) }
+
+func (r *Responder) getInstance(ctx context.Context, project, name string) (*computepb.Instance, error) {
 	var inst *computepb.Instance
 	err := retry.Do(ctx, r.policy, func(ctx context.Context) error {
 		var err error
-		inst, err = r.c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Instance: name})
+		inst, err = r.c.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: r.cfg.Cloud.GCP.Zone, Instance: name})
 		return err
 	})
 	return inst, err
 }
 
-// findByID finds the instance with the numeric id in the configured zone.
-func (r *Responder) findByID(ctx context.Context, id string) (*computepb.Instance, error) {
+// findByID finds the instance with the numeric id in project's configured
+// zone.
+func (r *Responder) findByID(ctx context.Context, project, id string) (*computepb.Instance, error) {
 	var found *computepb.Instance
 	err := retry.Do(ctx, r.policy, func(ctx context.Context) error {
 		found = nil
 		it := r.c.Instances.List(ctx, &computepb.ListInstancesRequest{
-			Project: r.cfg.Cloud.GCP.Project, Zone: r.cfg.Cloud.GCP.Zone, Filter: proto.String("id = " + id),
+			Project: project, Zone: r.cfg.Cloud.GCP.Zone, Filter: proto.String("id = " + id),
 		})
 		for {
 			inst, err := it.Next()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/functions/revoke"
-	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/incident"
 	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/store"
@@ -100,14 +99,11 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 	} else if open != "" {
 		return nil, fmt.Errorf("%w: incident %s is still open on %s; resume or resolve it first", ErrRefused, open, prev.Instance)
 	}
-	inst, err := r.getInstance(ctx, prev.Instance)
+	project, account, inst, err := r.restoreSubject(ctx, prev)
 	if err != nil {
-		return nil, fmt.Errorf("read instance %s: %w", prev.Instance, err)
+		return nil, err
 	}
-	if inst.GetLabels()[config.SandboxLabel] == "" {
-		return nil, fmt.Errorf("%w: instance %s has no %s label", ErrRefused, inst.GetName(), config.SandboxLabel)
-	}
-	unlock, _, err := r.st.LockInstance(ctx, inst.GetName(), owner, id)
+	unlock, _, err := r.st.LockInstance(ctx, sandboxKey(r.cfg, project, inst.GetName()), owner, id)
 	if err != nil {
 		return nil, err
 	}
@@ -115,12 +111,12 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 
 	rep := view
 	rep.Actions = append([]incident.ActionResult(nil), view.Actions...)
-	t := r.restoreTarget(inst, prev, false)
+	t := r.restoreTarget(inst, prev, project, account, false)
 	t.Revoker = r.revoker
 	if o.Revoker != nil {
 		t.Revoker = o.Revoker
 	}
-	guard := r.guard(owner, id, inst.GetName())
+	guard := r.guard(owner, id, sandboxKey(r.cfg, project, inst.GetName()))
 	fail := func(err error) (*incident.Report, error) {
 		rep.Outcome, rep.Reason = incident.OutcomeIncomplete, "resume incomplete: run coopguard resume again"
 		return &rep, fmt.Errorf("%w: %w", ErrIncomplete, err)
