@@ -4,18 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/billing/apiv1/billingpb"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
-	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // TestContainInTheSandboxesOwnProject: a sandbox Provision built in
@@ -35,37 +34,27 @@ func TestContainInTheSandboxesOwnProject(t *testing.T) {
 	ctx := context.Background()
 	home := s.cfg.Cloud.GCP.Project
 	s.emu.ResourceManager.SeedProject(other)
+	// Its billing account, linked by the operator through the official
+	// client (Provision checks it before enabling the project's APIs).
+	const account = "billingAccounts/0A0A0A-1B1B1B-2C2C2C"
+	s.emu.Billing.SeedAccount(account, true)
+	if _, err := s.operator.Billing.UpdateProjectBillingInfo(ctx, &billingpb.UpdateProjectBillingInfoRequest{
+		Name: "projects/" + other, ProjectBillingInfo: &billingpb.ProjectBillingInfo{BillingAccountName: account},
+	}); err != nil {
+		t.Fatalf("link %s to %s: %v", other, account, err)
+	}
+	// Provision does not grant coopguard's job roles in a sandbox's
+	// project yet (403 on compute.instances.get): the operator does.
 	grantJobRoles(t, s.world, other)
 
-	// Provision's alert policies name coopguard's notification channel,
-	// which Cloud Monitoring refuses in another project: until Provision
-	// puts them in coopguard's project, those three fail and the rest
-	// (the VM, its account, key, cage) is built, and the test records
-	// the VM's id in the registry as Provision does after a converge
-	// that succeeded.
-	code, rep := s.provision(t, `{"project":"`+other+`","name":"`+name+`"}`)
-	for _, f := range rep.Failed() {
-		if f.Kind != "alertPolicy" {
-			t.Fatalf("provision %s/%s = %d: %+v\n%s", other, name, code, rep.Failed(), s.logs)
-		}
-	}
-	sb, err := provisioner.SandboxIn(s.cfg, other, name, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	built, ok := s.emu.Compute.Instance(other, s.cfg.Cloud.GCP.Zone, name)
-	if !ok {
-		t.Fatalf("no VM %s/%s after provision\n%s", other, name, s.logs)
-	}
-	if err := s.env.Store.RegisterSandbox(ctx, store.Registered{Project: other, Zone: sb.Zone, Name: name, ServiceAccount: sb.ServiceAccount,
-		Network: sb.Network(), Secrets: sb.Secrets, Canary: sb.Canary, InstanceID: strconv.FormatUint(built.GetId(), 10)}); err != nil {
-		t.Fatal(err)
+	if code, rep := s.provision(t, `{"project":"`+other+`","name":"`+name+`"}`); code != http.StatusOK {
+		t.Fatalf("provision %s/%s = %d: %+v\n%s", other, name, code, rep.Failed(), s.logs)
 	}
 	id, err := provisioner.ServiceAccountID(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	account := config.AccountEmail(id, other)
+	sandboxSA := config.AccountEmail(id, other)
 	key := "projects/" + other + "/secrets/" + s.cfg.SandboxSecrets(name)[0]
 	// The key's one version predates the incident by far: no rotation
 	// happened since (restore checks).
@@ -76,7 +65,7 @@ func TestContainInTheSandboxesOwnProject(t *testing.T) {
 
 	// Its account reads its key from outside GCP, as GCP logs it in its
 	// project.
-	read := strings.NewReplacer(home, other, "someone@example.com", account,
+	read := strings.NewReplacer(home, other, "someone@example.com", sandboxSA,
 		"/secrets/anthropic-api-key/", "/secrets/"+s.cfg.SandboxSecrets(name)[0]+"/").
 		Replace(string(s.alert(t, "logentry-secret-access-unknown-principal.json",
 			"2026-11-22T09:52:09.870Z", s.emu.Clock.Now().UTC().Format(time.RFC3339Nano))))
@@ -98,8 +87,8 @@ func TestContainInTheSandboxesOwnProject(t *testing.T) {
 		}
 		s.emu.Clock.Advance(time.Minute)
 	}
-	if !s.disabled(t, account) {
-		t.Errorf("account %s enabled after containment, want disabled", account)
+	if !s.disabled(t, sandboxSA) {
+		t.Errorf("account %s enabled after containment, want disabled", sandboxSA)
 	}
 	for _, v := range s.emu.SecretManager.Versions(key) {
 		if v.GetState().String() == "ENABLED" {
@@ -123,8 +112,8 @@ func TestContainInTheSandboxesOwnProject(t *testing.T) {
 		}
 		s.emu.Clock.Advance(time.Minute)
 	}
-	if s.disabled(t, account) {
-		t.Errorf("account %s still disabled after restore", account)
+	if s.disabled(t, sandboxSA) {
+		t.Errorf("account %s still disabled after restore", sandboxSA)
 	}
 	var enabled bool
 	for _, v := range s.emu.SecretManager.Versions(key) {
