@@ -138,14 +138,8 @@ func runResolve(ctx context.Context, args []string, stdout io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "show what would be undone and change nothing")
 	note := fs.String("note", "", "the incident's cause as found: recorded on it (coopguard resume asks for one); may be added to a resolved incident")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		return parseFlags(fs, args[:1])
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return fmt.Errorf("%w: coopguard resolve INCIDENT [--restore] [flags]", errUsage)
-	}
-	id := args[0]
-	if err := parseFlags(fs, args[1:]); err != nil {
+	id, err := parseIDFlags(fs, args, "coopguard resolve INCIDENT [--restore] [flags]")
+	if err != nil {
 		return err
 	}
 	req := functions.ResolveRequest{ID: id, Restore: *restore, DryRun: *dryRun, Note: *note}

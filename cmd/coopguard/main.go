@@ -131,6 +131,19 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseIDFlags parses a command that takes an incident id, then flags
+// (resolve ID, resume ID): -h alone asks for help; a missing id is a
+// usage error naming usage.
+func parseIDFlags(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return "", parseFlags(fs, args[:1])
+	}
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return "", fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	return args[0], parseFlags(fs, args[1:])
+}
+
 // printHelp prints a command's purpose, flags and examples.
 func printHelp(w io.Writer, fs *flag.FlagSet) {
 	for _, c := range commands {

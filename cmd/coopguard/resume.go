@@ -23,14 +23,8 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	force := fs.Bool("force", false, "resume although the incident's cause is unexplained (no coopguard resolve --note); needs --reason")
 	reason := fs.String("reason", "", "with --force: why, recorded on the incident")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		return parseFlags(fs, args[:1])
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return fmt.Errorf("%w: coopguard resume INCIDENT [--force --reason TEXT] --config FILE", errUsage)
-	}
-	id := args[0]
-	if err := parseFlags(fs, args[1:]); err != nil {
+	id, err := parseIDFlags(fs, args, "coopguard resume INCIDENT [--force --reason TEXT] --config FILE")
+	if err != nil {
 		return err
 	}
 	if *reason != "" && !*force {

@@ -72,26 +72,12 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	if o.By == "" {
 		return nil, errors.New("resolve: the caller's identity is required")
 	}
-	// A lease of its own: no responder or other resolve acts on the
-	// incident meanwhile.
-	owner := "resolve-" + uuid.NewString()
-	prev, err := r.st.Lock(ctx, id, owner)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("%w: %q is not a coopguard incident (see coopguard incidents for the ids)", ErrRefused, id)
-	case errors.Is(err, store.ErrBusy):
-		return nil, fmt.Errorf("%w: %s is being handled right now; try again when it has finished", ErrRefused, id)
-	case err != nil:
+	prev, owner, unlease, err := r.lease(ctx, id, "resolve")
+	if err != nil {
 		return nil, err
 	}
 	recorded := false
-	defer func() {
-		if !recorded {
-			if err := r.st.Unlock(context.WithoutCancel(ctx), id, owner); err != nil {
-				logger.FromContext(ctx).Warn("incident lock not released (it expires)", "incident", id, "error", err)
-			}
-		}
-	}()
+	defer func() { unlease(recorded) }()
 	view := prev.View()
 	switch prev.State {
 	case incident.OutcomeResolved:
@@ -192,6 +178,31 @@ func (r *Responder) Resolve(ctx context.Context, id string, o ResolveOptions) (*
 	recorded = true
 	r.copyReport(ctx, &rep)
 	return &rep, nil
+}
+
+// lease takes incident id's lock for an operator's act ("resolve",
+// "resume"): no responder or other act runs on the incident meanwhile.
+// release(recorded) gives the lock back unless the act recorded its
+// outcome (Finish releases it); owner is the lease's holder.
+func (r *Responder) lease(ctx context.Context, id, act string) (prev *store.Record, owner string, release func(recorded bool), err error) {
+	owner = act + "-" + uuid.NewString()
+	prev, err = r.st.Lock(ctx, id, owner)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, "", nil, fmt.Errorf("%w: %q is not a coopguard incident (see coopguard incidents for the ids)", ErrRefused, id)
+	case errors.Is(err, store.ErrBusy):
+		return nil, "", nil, fmt.Errorf("%w: %s is being handled right now; try again when it has finished", ErrRefused, id)
+	case err != nil:
+		return nil, "", nil, err
+	}
+	return prev, owner, func(recorded bool) {
+		if recorded {
+			return
+		}
+		if err := r.st.Unlock(context.WithoutCancel(ctx), id, owner); err != nil {
+			logger.FromContext(ctx).Warn("incident lock not released (it expires)", "incident", id, "error", err)
+		}
+	}, nil
 }
 
 // restoreTarget is what a restore of prev acts on: inst, with the

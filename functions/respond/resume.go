@@ -7,12 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cloudcoop/coopguard/functions/playbook"
 	"github.com/cloudcoop/coopguard/functions/revoke"
 	"github.com/cloudcoop/coopguard/shared/incident"
-	"github.com/cloudcoop/coopguard/shared/logger"
 	"github.com/cloudcoop/coopguard/shared/store"
 )
 
@@ -61,24 +58,12 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 	case o.Force && strings.TrimSpace(o.Reason) == "":
 		return nil, fmt.Errorf("%w: --force needs --reason \"why resume with the cause unexplained\": it is recorded on the incident", ErrRefused)
 	}
-	owner := "resume-" + uuid.NewString()
-	prev, err := r.st.Lock(ctx, id, owner)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("%w: %q is not a coopguard incident (see coopguard incidents for the ids)", ErrRefused, id)
-	case errors.Is(err, store.ErrBusy):
-		return nil, fmt.Errorf("%w: %s is being handled right now; try again when it has finished", ErrRefused, id)
-	case err != nil:
+	prev, owner, unlease, err := r.lease(ctx, id, "resume")
+	if err != nil {
 		return nil, err
 	}
 	recorded := false
-	defer func() {
-		if !recorded {
-			if err := r.st.Unlock(context.WithoutCancel(ctx), id, owner); err != nil {
-				logger.FromContext(ctx).Warn("incident lock not released (it expires)", "incident", id, "error", err)
-			}
-		}
-	}()
+	defer func() { unlease(recorded) }()
 	view := prev.View()
 	switch {
 	case !view.ResumedAt.IsZero():
