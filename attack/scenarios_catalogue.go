@@ -21,6 +21,8 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -125,15 +127,22 @@ func catalogueScenarios() []Scenario {
 			}},
 
 		{Name: "gcp.privilege-escalation.impersonate-service-accounts", Kind: Attack, Actor: actorSandbox, Counterpart: "own-key-read",
-			Summary: "tries to mint access tokens for coopguard's five accounts: IAMCredentials.GenerateAccessToken ×5 (refused; ADMIN_READ)",
+			Summary: "tries to mint access tokens for each of coopguard's accounts: IAMCredentials.GenerateAccessToken (refused; ADMIN_READ)",
 			Act: func(ctx context.Context, w *World) error {
 				c, err := w.credentialsAs(ctx, w.Cfg.Cloud.GCP.ServiceAccount)
 				if err != nil {
 					return err
 				}
-				for _, a := range w.Cfg.CoopguardAccounts() {
+				for i, a := range w.Cfg.CoopguardAccounts() {
 					name := "projects/-/serviceAccounts/" + a
 					_, err := c.GenerateAccessToken(ctx, &credentialspb.GenerateAccessTokenRequest{Name: name, Scope: []string{cloudPlatform}})
+					// The first refusal is the drill's; once it is contained
+					// (which may land between two calls), the sandbox's
+					// token itself is rejected, as GCP rejects a disabled
+					// account's tokens.
+					if i > 0 && status.Code(err) == codes.Unauthenticated {
+						return nil
+					}
 					if err := refused(err, "GenerateAccessToken for "+a); err != nil {
 						return err
 					}

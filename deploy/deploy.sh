@@ -63,7 +63,9 @@ stage_source() {
 	mkdir -p "$src"
 	cp "$REPO_ROOT/go.mod" "$REPO_ROOT/go.sum" "$src/"
 	local d
-	for d in functions provisioner shared; do
+	# deploy/roles: the provisioner creates the same custom roles in a
+	# sandbox's own project.
+	for d in functions provisioner shared deploy/roles; do
 		(cd "$REPO_ROOT" && find "$d" -type f ! -name '*_test.go' ! -path '*/testdata/*' -print0) |
 			(cd "$REPO_ROOT" && xargs -0 cp --parents -t "$src")
 	done
