@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -231,6 +233,17 @@ func (r *adoptedInstance) Observe(ctx context.Context, c *gcp.Clients) (Change, 
 // of a VM that does not exist is an error; so is one labelled for
 // another sandbox. A transient failure of the read is retried under policy.
 func adoptionOf(ctx context.Context, c *gcp.Clients, policy retry.Policy, sb *Sandbox, adopt bool) (*Adoption, *computepb.Instance, error) {
+	if sb.OwnProject() && sb.CreateProject {
+		// A project this converge is to create holds no VM, and reading
+		// one in it is refused (403) until it exists.
+		_, err := c.Projects.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + sb.Project})
+		switch {
+		case (retry.IsNotFound(err) || retry.GRPCCode(err) == codes.PermissionDenied) && adopt:
+			return nil, nil, fmt.Errorf("project %s: %w: it does not exist yet (or coopguard cannot read it), so it holds no VM to adopt: %s", sb.Project, ErrNothingToAdopt, sb.adoptHint())
+		case retry.IsNotFound(err) || retry.GRPCCode(err) == codes.PermissionDenied:
+			return nil, nil, nil
+		}
+	}
 	var inst *computepb.Instance
 	err := retry.Do(ctx, policy, func(ctx context.Context) error {
 		var err error

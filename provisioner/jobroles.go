@@ -25,6 +25,12 @@ import (
 // key-source role on coopguard's key source: neither is in that project.)
 var sandboxProjectKinds = []config.RoleKind{config.RoleProject, config.RoleSandbox, config.RoleSecrets}
 
+// sandboxProjectRoles are the role files created in a sandbox's own
+// project: those bound there, and the identity role, which is bound on
+// the sandbox's own account (made in that project) and so must be a
+// role of that project too.
+var sandboxProjectRoles = append(slices.Clone(sandboxProjectKinds), config.RoleIdentity)
+
 // jobRoleResources are coopguard's custom roles created in the sandbox's
 // own project (custom roles are project-scoped: the ones deploy created
 // in coopguard's project do not exist there) and the bindings of the job
@@ -33,7 +39,7 @@ var sandboxProjectKinds = []config.RoleKind{config.RoleProject, config.RoleSandb
 func (s *Sandbox) jobRoleResources() []Resource {
 	var rs []Resource
 	for _, j := range config.Jobs {
-		for _, k := range sandboxProjectKinds {
+		for _, k := range sandboxProjectRoles {
 			if j.Has(k) {
 				rs = append(rs, &customRole{s, j, k})
 			}

@@ -173,21 +173,37 @@ const accountUserRole = "roles/iam.serviceAccountUser"
 // policy, so none may act as, disable or enable any other account.
 type accountUsers struct{ s *Sandbox }
 
-func (r *accountUsers) Kind() string   { return "account-users" }
-func (r *accountUsers) Name() string   { return r.s.ServiceAccount }
-func (r *accountUsers) Deps() []string { return []string{"service-account/" + r.s.ServiceAccount} }
+func (r *accountUsers) Kind() string { return "account-users" }
+func (r *accountUsers) Name() string { return r.s.ServiceAccount }
+
+// Deps: in a sandbox's own project the identity roles it grants are that
+// project's, created by the same converge (jobroles.go).
+func (r *accountUsers) Deps() []string {
+	deps := []string{"service-account/" + r.s.ServiceAccount}
+	if r.s.OwnProject() {
+		for _, j := range config.Jobs {
+			if j.Has(config.RoleIdentity) {
+				deps = append(deps, ID(&customRole{r.s, j, config.RoleIdentity}))
+			}
+		}
+	}
+	return deps
+}
 
 // grantOn is one role for one member on the account's policy.
 type grantOn struct{ role, member string }
 
 func (r *accountUsers) grants() []grantOn {
+	// coopguard's accounts live in its own project (home), whichever
+	// project the sandbox is in; the identity roles are the sandbox
+	// project's, where its account is.
 	var out []grantOn
 	for _, a := range config.ActAsAccounts {
-		out = append(out, grantOn{accountUserRole, "serviceAccount:" + config.AccountEmail(a, r.s.Project)})
+		out = append(out, grantOn{accountUserRole, "serviceAccount:" + config.AccountEmail(a, r.s.home())})
 	}
 	for _, a := range config.Accounts {
 		if id, ok := config.IdentityRoles[a]; ok {
-			out = append(out, grantOn{"projects/" + r.s.Project + "/roles/" + id, "serviceAccount:" + config.AccountEmail(a, r.s.Project)})
+			out = append(out, grantOn{"projects/" + r.s.Project + "/roles/" + id, "serviceAccount:" + config.AccountEmail(a, r.s.home())})
 		}
 	}
 	return out
