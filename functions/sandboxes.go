@@ -242,6 +242,23 @@ func managedSecrets(ctx context.Context, e *Env, account string) ([]string, erro
 	return out, err
 }
 
+// recordedVM is the sandbox the registry holds in project with VM id id.
+func recordedVM(ctx context.Context, e *Env, project, id string) (store.Registered, bool, error) {
+	if e.Store == nil {
+		return store.Registered{}, false, nil
+	}
+	in, err := e.Store.SandboxesIn(ctx, project)
+	if err != nil {
+		return store.Registered{}, false, err
+	}
+	for _, r := range in {
+		if r.InstanceID == id {
+			return r, true, nil
+		}
+	}
+	return store.Registered{}, false, nil
+}
+
 // reason is foreignAlert's answer for an alert that is not the sandbox's.
 func reason(format string, args ...any) (string, string, error) {
 	return fmt.Sprintf(format, args...), "", nil
@@ -252,7 +269,9 @@ func reason(format string, args ...any) (string, string, error) {
 // policies can point one at coopguard's channel, with any playbook label
 // and any resource; only the policy coopguard made for a sandbox, about
 // that sandbox's own VM, decides that the VM is contained. The VM is
-// found by its numeric id among the guarded zone's instances; its
+// found by its numeric id among the guarded zone's instances, or, in
+// another project, among those of the zone where the sandbox registry
+// records a sandbox of that id in that project; its
 // coopguard-sandbox label, set by Provision, names the sandbox. account
 // is the service account the VM runs as (as Respond marks its incident
 // with it) when the alert is the sandbox's.
@@ -264,20 +283,29 @@ func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (why
 	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
 		return reason("instance id %q is not numeric", id)
 	}
-	g := e.Config.Cloud.GCP
-	if p := m.Resource.ProjectID(); p != "" && p != g.Project {
-		return reason("the incident is about project %q; coopguard guards %q", p, g.Project)
+	project, zone, recorded := e.Config.Cloud.GCP.Project, e.Config.Cloud.GCP.Zone, ""
+	if p := m.Resource.ProjectID(); p != "" && p != project {
+		// A sandbox in a project of its own: the trusted registry says
+		// whether coopguard guards a VM of that id there, and where.
+		r, ok, err := recordedVM(ctx, e, p, id)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			return reason("the incident is about project %q, where coopguard guards no sandbox with instance id %s", p, id)
+		}
+		project, zone, recorded = p, r.Zone, r.Name
 	}
 	it := e.Clients.Instances.List(ctx, &computepb.ListInstancesRequest{
-		Project: g.Project, Zone: g.Zone, Filter: ptr("id = " + id),
+		Project: project, Zone: zone, Filter: ptr("id = " + id),
 	})
 	for {
 		inst, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return reason("no instance with id %s in %s/%s", id, g.Project, g.Zone)
+			return reason("no instance with id %s in %s/%s", id, project, zone)
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("list instances in %s/%s: %w", g.Project, g.Zone, err)
+			return "", "", fmt.Errorf("list instances in %s/%s: %w", project, zone, err)
 		}
 		if strconv.FormatUint(inst.GetId(), 10) != id {
 			continue // the filter is the server's; check the id ourselves too
@@ -285,6 +313,9 @@ func foreignAlert(ctx context.Context, e *Env, m events.MonitoringIncident) (why
 		name := inst.GetLabels()[config.SandboxLabel]
 		if name == "" || name != inst.GetName() {
 			return reason("instance %s is not a sandbox Provision built (label %s=%q)", inst.GetName(), config.SandboxLabel, name)
+		}
+		if recorded != "" && recorded != name {
+			return reason("instance %s in %s is recorded as sandbox %s", name, project, recorded)
 		}
 		if want := provisioner.AlertPolicyName(name); m.PolicyName != want {
 			return reason("policy %q is not the policy coopguard made for sandbox %s (%q)", m.PolicyName, name, want)
