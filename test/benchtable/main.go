@@ -36,6 +36,8 @@ var rows = []row{
 	{"BenchmarkStatus", "Status: 1,000 stored incidents, 50 concurrent clients", []string{"status-p50-ms", "status-p99-ms"}},
 	{"BenchmarkClaimCommit", "incident store per incident: claim, acting mark, a commit per contain action, report", []string{"store-ms/incident", "claim-ms", "acting-ms", "commit-ms/action", "report-ms"}},
 	{"BenchmarkDecideFleet", "deciding on an audit entry with 1, 50, 500 sandboxes in the registry (a project each; decode, guarded project, rules of the sandbox found by the caller's account or the entry's project), median ns; 500 ÷ 1 (target within 2×)", []string{"own-account-ns@1", "own-account-ns@50", "own-account-ns@500", "own-account-500/1", "other-principal-ns@1", "other-principal-ns@50", "other-principal-ns@500", "other-principal-500/1"}},
+	{"BenchmarkFleetStorm", "storm across the fleet: 1,000 audit-entry deliveries spread over every sandbox of a registry of 1, 50, 500 (a project each), 16 in flight, each judged and let through by HandleLogEntry; 500 ÷ 1 (target at least 0.5)", []string{"events/s@1", "events/s@50", "events/s@500", "events/s-500/1"}},
+	{"BenchmarkFleetStatus", "Status with 1, 50, 500 sandboxes in the registry (a project each), 50 concurrent clients", []string{"status-p50-ms@1", "status-p50-ms@50", "status-p50-ms@500", "status-p99-ms@1", "status-p99-ms@50", "status-p99-ms@500"}},
 	{"BenchmarkColdStart", "coopguard serve: process start → first 200", []string{"cold-start-ms", "idle-rss-MiB"}},
 }
 
