@@ -39,7 +39,7 @@ func runDrill(ctx context.Context, args []string, stdout io.Writer) error {
 	wait := fs.Bool("wait", false, "then follow the follow-up (VM stopped, disk snapshot, evidence) to its end, showing its progress (at most "+(store.FollowUpLimit+followMargin).String()+" more)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (with --wait, only the final one)")
 	var f fleetFilter
-	fs.StringVar(&f.project, "project", "", "the drilled sandbox's project (default and, for now, only: coopguard's own)")
+	fs.StringVar(&f.project, "project", "", "the drilled sandbox's project (default: coopguard's own; another is drilled through the sandbox registry)")
 	fs.StringVar(&f.sandbox, "sandbox", "", "the drilled sandbox (default: the first sandbox Status lists)")
 	attackName := fs.String("attack", "", "play a compromised agent's real API calls on an emulated project and show what coopguard did: a drill name, or list")
 	if err := parseFlags(fs, args); err != nil {
@@ -173,11 +173,11 @@ func drillServer(ctx context.Context, t *target, f fleetFilter, playbook string,
 	if err != nil {
 		return nil, err
 	}
-	vm, err := f.drilled(st)
+	project, vm, err := f.drilled(st)
 	if err != nil {
 		return nil, err
 	}
-	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
+	id, payload, err := drillIncident(project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err
 	}
@@ -305,14 +305,14 @@ func drillDirect(ctx context.Context, e *functions.Env, f fleetFilter, playbook 
 	if err != nil {
 		return nil, err
 	}
-	vm, err := f.drilled(st)
+	project, vm, err := f.drilled(st)
 	if err != nil {
 		return nil, err
 	}
 	if e.Store == nil {
 		return nil, respond.ErrNoStore
 	}
-	id, payload, err := drillIncident(st.Project, vm.Zone, vm.Name, vm.ID, playbook)
+	id, payload, err := drillIncident(project, vm.Zone, vm.Name, vm.ID, playbook)
 	if err != nil {
 		return nil, err
 	}

@@ -82,22 +82,32 @@ func (f fleetFilter) incidents(reps []incident.Report, home string) []incident.R
 	return slices.DeleteFunc(slices.Clone(reps), func(r incident.Report) bool { return !f.incident(r, home) })
 }
 
-// drilled is the sandbox VM a drill targets: the one --sandbox names, else
-// the first Status lists. Only coopguard's own project's are drilled:
-// containing a sandbox in another project is not implemented yet.
-func (f fleetFilter) drilled(st *functions.StatusReport) (functions.InstanceStatus, error) {
+// drilled is the sandbox VM a drill targets, and its project: the one
+// --sandbox names, else the first Status lists; with --project another
+// project than coopguard's, that project's sandbox of the registry
+// (Status's sandboxes) whose VM is built.
+func (f fleetFilter) drilled(st *functions.StatusReport) (string, functions.InstanceStatus, error) {
 	if f.project != "" && f.project != st.Project {
-		return functions.InstanceStatus{}, fmt.Errorf("%w: --project %s: drills reach the sandboxes of coopguard's own project (%s) only for now; containing a sandbox in another project is not implemented yet", errUsage, f.project, st.Project)
+		for _, sb := range st.Sandboxes {
+			if sb.Project == f.project && sb.InstanceID != "" && (f.sandbox == "" || sb.Name == f.sandbox) {
+				return sb.Project, functions.InstanceStatus{Name: sb.Name, ID: sb.InstanceID, Zone: sb.Zone}, nil
+			}
+		}
+		what := "no sandbox"
+		if f.sandbox != "" {
+			what = "no sandbox " + f.sandbox
+		}
+		return "", functions.InstanceStatus{}, fmt.Errorf("%s with a built VM in project %s to drill: coopguard status --project %s lists the sandboxes coopguard guards there", what, f.project, f.project)
 	}
 	for _, in := range st.Instances {
 		if f.sandbox == "" || in.Name == f.sandbox {
-			return in, nil
+			return st.Project, in, nil
 		}
 	}
 	if f.sandbox != "" {
-		return functions.InstanceStatus{}, fmt.Errorf("no sandbox %s in project %s to drill: coopguard status lists them", f.sandbox, st.Project)
+		return "", functions.InstanceStatus{}, fmt.Errorf("no sandbox %s in project %s to drill: coopguard status lists them", f.sandbox, st.Project)
 	}
-	return functions.InstanceStatus{}, errors.New("no sandbox to drill: run coopguard provision first")
+	return "", functions.InstanceStatus{}, errors.New("no sandbox to drill: run coopguard provision first")
 }
 
 // fleetDetail is the most sandboxes status shows in detail (every

@@ -101,33 +101,39 @@ func TestClipKeepsBothEnds(t *testing.T) {
 }
 
 // TestDrillTargetsTheNamedSandbox: drill --sandbox picks that sandbox's
-// VM; no filter the first; an unknown name or another project than
-// coopguard's is an error naming it, and picks nothing.
+// VM; no filter the first; --project another project picks that
+// project's sandbox from the registry, built ones only; an unknown name
+// is an error naming it, and picks nothing.
 func TestDrillTargetsTheNamedSandbox(t *testing.T) {
-	st := &functions.StatusReport{Project: "home-proj", Instances: []functions.InstanceStatus{{Name: "claude-sandbox", ID: "1"}, {Name: "second", ID: "2"}}}
+	st := &functions.StatusReport{Project: "home-proj", Instances: []functions.InstanceStatus{{Name: "claude-sandbox", ID: "1"}, {Name: "second", ID: "2"}},
+		Sandboxes: []functions.SandboxStatus{{Project: "home-proj", Name: "claude-sandbox", InstanceID: "1"},
+			{Project: "other-proj", Name: "unbuilt", Zone: "z"}, {Project: "other-proj", Name: "second", InstanceID: "9", Zone: "z"}}}
 	for _, tt := range []struct {
-		f       fleetFilter
-		want    string
-		errSays string
+		f                   fleetFilter
+		project, want, zone string
+		errSays             string
 	}{
-		{fleetFilter{}, "1", ""},
-		{fleetFilter{sandbox: "second"}, "2", ""},
-		{fleetFilter{project: "home-proj", sandbox: "second"}, "2", ""},
-		{fleetFilter{sandbox: "third"}, "", "no sandbox third in project home-proj"},
-		{fleetFilter{project: "other-proj", sandbox: "second"}, "", "coopguard's own project (home-proj) only"},
+		{f: fleetFilter{}, project: "home-proj", want: "1"},
+		{f: fleetFilter{sandbox: "second"}, project: "home-proj", want: "2"},
+		{f: fleetFilter{project: "home-proj", sandbox: "second"}, project: "home-proj", want: "2"},
+		{f: fleetFilter{project: "other-proj", sandbox: "second"}, project: "other-proj", want: "9", zone: "z"},
+		{f: fleetFilter{project: "other-proj"}, project: "other-proj", want: "9", zone: "z"},
+		{f: fleetFilter{sandbox: "third"}, errSays: "no sandbox third in project home-proj"},
+		{f: fleetFilter{project: "other-proj", sandbox: "unbuilt"}, errSays: "no sandbox unbuilt with a built VM in project other-proj"},
+		{f: fleetFilter{project: "third-proj"}, errSays: "no sandbox with a built VM in project third-proj"},
 	} {
-		vm, err := tt.f.drilled(st)
+		project, vm, err := tt.f.drilled(st)
 		if tt.errSays != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.errSays) || vm.ID != "" {
 				t.Errorf("%+v: %+v, %v; want an error saying %q", tt.f, vm, err, tt.errSays)
 			}
 			continue
 		}
-		if err != nil || vm.ID != tt.want {
-			t.Errorf("%+v: drills %+v (%v), want instance %s", tt.f, vm, err, tt.want)
+		if err != nil || vm.ID != tt.want || project != tt.project || vm.Zone != tt.zone {
+			t.Errorf("%+v: drills %s %+v (%v), want instance %s in %s zone %q", tt.f, project, vm, err, tt.want, tt.project, tt.zone)
 		}
 	}
-	if _, err := (fleetFilter{}).drilled(&functions.StatusReport{Project: "p"}); err == nil || !strings.Contains(err.Error(), "run coopguard provision first") {
+	if _, _, err := (fleetFilter{}).drilled(&functions.StatusReport{Project: "p"}); err == nil || !strings.Contains(err.Error(), "run coopguard provision first") {
 		t.Errorf("no sandbox: err = %v", err)
 	}
 }
