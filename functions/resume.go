@@ -29,8 +29,8 @@ func Resume(ctx context.Context, e *Env, id string, o respond.ResumeOptions) (*i
 		// the restorer gives the identity back and starts the VM.
 		o.Revoker = e.Responder.Revoker()
 	}
-	o.Rotate = func(ctx context.Context, sandbox string, since time.Time) ([]incident.ActionResult, error) {
-		return renewSecrets(ctx, e, sandbox, since)
+	o.Rotate = func(ctx context.Context, project, sandbox string, since time.Time) ([]incident.ActionResult, error) {
+		return renewSecrets(ctx, e, project, sandbox, since)
 	}
 	return e.Restorer.Resume(ctx, id, o)
 }
@@ -39,8 +39,13 @@ func Resume(ctx context.Context, e *Env, id string, o respond.ResumeOptions) (*i
 // one ENABLED version created after since, and returns what was done. A
 // secret that could not be rotated (no key source and no version added
 // by hand, a failing source) is an error naming it and the fix.
-func renewSecrets(ctx context.Context, e *Env, sandbox string, since time.Time) ([]incident.ActionResult, error) {
+func renewSecrets(ctx context.Context, e *Env, project, sandbox string, since time.Time) ([]incident.ActionResult, error) {
 	runner := NewRotationRunner(e, config.AccountRotator)
+	// The sandbox's secrets are in its own project (the key source's
+	// credential stays in coopguard's), and the identity rotation checks
+	// is the account the registry records for it there.
+	runner.Project = project
+	runner.Identity = identityCheckIn(e, config.AccountRotator, project)
 	runner.Managed = e.Config.SandboxSecrets(sandbox)
 	if len(runner.Managed) == 0 {
 		return nil, fmt.Errorf("sandbox %s has no managed secret in coopguard.secrets: nothing to rotate", sandbox)

@@ -19,6 +19,14 @@ import (
 // (config.SecretSandbox), and containedIdentity judges that sandbox, once
 // per run however many of its secrets are due.
 func identityCheck(e *Env, account string) func(ctx context.Context, secret string) (string, error) {
+	return identityCheckIn(e, account, e.Config.Cloud.GCP.Project)
+}
+
+// identityCheckIn is identityCheck for the secrets of project: in another
+// project than coopguard's the sandbox's account is the one the sandbox
+// registry records for it there, and a sandbox it does not record is
+// refused (its account is unknown, so a new version could reach it).
+func identityCheckIn(e *Env, account, project string) func(ctx context.Context, secret string) (string, error) {
 	type verdict struct {
 		note string
 		err  error
@@ -35,14 +43,40 @@ func identityCheck(e *Env, account string) func(ctx context.Context, secret stri
 		if v, ok := seen[vm]; ok {
 			return v.note, v.err
 		}
-		sb, err := provisioner.NewSandbox(e.Config, vm, "")
+		sa, err := sandboxAccount(ctx, e, project, vm)
 		if err != nil {
 			return "", fmt.Errorf("sandbox %s of secret %s: %w", vm, secret, err)
 		}
-		note, err := containedIdentity(ctx, e, account, vm, sb.ServiceAccount)
+		note, err := containedIdentity(ctx, e, account, vm, sa)
 		seen[vm] = verdict{note, err}
 		return note, err
 	}
+}
+
+// sandboxAccount is the account sandbox vm of project runs as: derived
+// from its name in coopguard's project, as the registry records it in
+// any other.
+func sandboxAccount(ctx context.Context, e *Env, project, vm string) (string, error) {
+	if project == e.Config.Cloud.GCP.Project {
+		sb, err := provisioner.NewSandbox(e.Config, vm, "")
+		if err != nil {
+			return "", err
+		}
+		return sb.ServiceAccount, nil
+	}
+	if e.Store == nil {
+		return "", fmt.Errorf("project %s: %w: no incident store is configured", project, ErrNotRecorded)
+	}
+	in, err := e.Store.SandboxesIn(ctx, project)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range in {
+		if r.Name == vm {
+			return r.ServiceAccount, nil
+		}
+	}
+	return "", fmt.Errorf("%s/%s: %w: coopguard provision or adopt records it", project, vm, ErrNotRecorded)
 }
 
 // containedIdentity says, for sandbox vm running as sa, whether a new

@@ -24,7 +24,7 @@ type ResumeOptions struct {
 	// Rotate rotates every managed secret of sandbox: afterwards each has
 	// one ENABLED version created after since and no other. It returns
 	// what it did; an error means a secret was not rotated.
-	Rotate func(ctx context.Context, sandbox string, since time.Time) ([]incident.ActionResult, error)
+	Rotate func(ctx context.Context, project, sandbox string, since time.Time) ([]incident.ActionResult, error)
 	// Revoker revokes the old keys at their provider; nil is this
 	// Responder's own. The job that holds the provider's credential
 	// (the responder) lends its own.
@@ -119,7 +119,7 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 	if err != nil {
 		return fail(fmt.Errorf("lock the secrets of %s: %w", inst.GetName(), err))
 	}
-	rotated, err := o.Rotate(ctx, inst.GetName(), prev.ReceivedAt)
+	rotated, err := o.Rotate(ctx, project, inst.GetName(), prev.ReceivedAt)
 	release()
 	rep.Actions = append(rep.Actions, rotated...)
 	if err != nil {
