@@ -157,14 +157,6 @@ func grantJobRoles(t *testing.T, w *world, project string) {
 		actAs = append(actAs, "serviceAccount:"+config.AccountEmail(a, w.cfg.Cloud.GCP.Project))
 	}
 	cur.Bindings = append(cur.Bindings, &iampb.Binding{Role: "roles/iam.serviceAccountUser", Members: actAs})
-	// The identity roles Provision binds on each sandbox account it makes
-	// (deploy/roles/*-identity.yaml) name a custom role of the sandbox's
-	// project, which nothing creates there yet: granted here at project
-	// level from coopguard's project.
-	home := w.cfg.Cloud.GCP.Project
-	cur.Bindings = append(cur.Bindings,
-		&iampb.Binding{Role: "projects/" + home + "/roles/coopguardResponderIdentity", Members: []string{"serviceAccount:" + config.AccountEmail(config.AccountResponder, home)}},
-		&iampb.Binding{Role: "projects/" + home + "/roles/coopguardRestorerIdentity", Members: []string{"serviceAccount:" + config.AccountEmail(config.AccountRestorer, home)}})
 	cur.Version = 3
 	if _, err := w.operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + project, Policy: cur}); err != nil {
 		t.Fatalf("grant coopguard's job roles in %s: %v", project, err)
