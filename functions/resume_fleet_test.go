@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+
+	"github.com/cloudcoop/coopguard/functions/rotation"
 )
 
 // TestResumeRotatesInTheSandboxesOwnProject: resume's rotation of a
@@ -75,5 +77,44 @@ func TestResumeRotatesInTheSandboxesOwnProject(t *testing.T) {
 	}
 	if n := len(w.emu.SecretManager.Versions("projects/" + project + "/secrets/" + other)); n != 1 {
 		t.Errorf("%s has %d versions after a refused renewal; want its 1", other, n)
+	}
+}
+
+// TestRotationCoversTheSandboxProjects: the scheduled rotation run renews
+// the due key of a sandbox the registry records in a project of its own
+// there, and reports it with coopguard's own sandbox's secrets.
+func TestRotationCoversTheSandboxProjects(t *testing.T) {
+	w := newFleetWorld(t)
+	ctx := context.Background()
+	const project, name = "sandbox-proj-t", "box-t"
+	mint := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(rw).Encode(map[string]string{"key": "sk-rotated", "key_id": "apikey_rotated"})
+	}))
+	t.Cleanup(mint.Close)
+	w.cfg.Coopguard.Rotation.KeySourceURL = mint.URL + "/mint"
+	w.cfg.Coopguard.Rotation.KeySourceCredentialSecret = "fleet-mint"
+	w.emu.SecretManager.SeedVersions(w.cfg.Cloud.GCP.Project, "fleet-mint", []byte("fleet-mint-credential"))
+	w.record(t, project, name, 4343)
+	secret := w.cfg.SandboxSecrets(name)[0]
+	full := "projects/" + project + "/secrets/" + secret
+	w.emu.SecretManager.SeedVersions(project, secret, []byte("sk-aged"))
+	// Older than any rotation policy lets a key live.
+	for _, v := range w.emu.SecretManager.Versions(full) {
+		w.emu.SecretManager.SetVersionCreateTime(v.GetName(), w.emu.Clock.Now().Add(-400*24*time.Hour))
+	}
+
+	rep, err := RunRotation(ctx, w.env, rotation.Options{Trigger: "scheduler"})
+	if rep == nil {
+		t.Fatalf("no report: %v", err)
+	}
+	var reported bool
+	for _, s := range rep.Secrets {
+		reported = reported || s.Secret == secret
+	}
+	if !reported {
+		t.Errorf("the run's report leaves out %s of %s (err %v)", secret, project, err)
+	}
+	if n := len(w.emu.SecretManager.Versions(full)); n != 2 {
+		t.Errorf("%s has %d versions after the run; want the aged one and a new one (err %v)", full, n, err)
 	}
 }

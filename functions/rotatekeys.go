@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -162,15 +164,27 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 	if err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, reportDue(ctx, e, rep)...)
 	due := rep.Due()
-	for _, s := range due {
-		log.Warn("rotation due", "secret", s.Secret, "reason", s.DueReason, "notAdded", s.NotAdded,
-			"actions", actionSummary(s.Actions), "dryRun", rep.DryRun)
-	}
-	if !rep.DryRun && len(due) > 0 {
-		writeRotationMetric(ctx, e, rep.StartedAt, due)
-		if perr := publishRotationDue(ctx, e, rep, due); perr != nil {
-			errs = append(errs, perr)
+	if len(opts.Secrets) == 0 {
+		// The sandboxes in projects of their own: one run per project
+		// (a runner reads one project's secrets), as the rotator, which
+		// holds its secrets role there; their secrets join the report.
+		// A SECRET_ROTATE names a secret of coopguard's project only.
+		perProject, err := registrySecrets(ctx, e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rotation covers only coopguard's project: %w", err))
+		}
+		for _, project := range slices.Sorted(maps.Keys(perProject)) {
+			r := NewRotationRunner(e, config.AccountRotator)
+			r.Project, r.Managed, r.Identity = project, perProject[project], identityCheckIn(e, config.AccountRotator, project)
+			prep, err := r.Run(ctx, opts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("project %s: %w", project, err))
+			}
+			errs = append(errs, reportDue(ctx, e, prep)...)
+			rep.Secrets = append(rep.Secrets, prep.Secrets...)
+			due = append(due, prep.Due()...)
 		}
 	}
 	level := slog.LevelInfo
@@ -186,6 +200,44 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 	log.Log(ctx, level, "rotation run finished", "trigger", rep.Trigger, "dryRun", rep.DryRun,
 		"secrets", len(rep.Secrets), "due", len(due), "changed", changed, "seconds", rep.Seconds, "error", errors.Join(errs...))
 	return rep, errors.Join(errs...)
+}
+
+// reportDue logs each due secret of rep and, unless it is a dry run,
+// writes their rotation_due metric and publishes their rotation-due
+// records (rep.Project names their project).
+func reportDue(ctx context.Context, e *Env, rep *rotation.Report) []error {
+	due := rep.Due()
+	for _, s := range due {
+		logger.FromContext(ctx).Warn("rotation due", "project", rep.Project, "secret", s.Secret, "reason", s.DueReason, "notAdded", s.NotAdded,
+			"actions", actionSummary(s.Actions), "dryRun", rep.DryRun)
+	}
+	if rep.DryRun || len(due) == 0 {
+		return nil
+	}
+	writeRotationMetric(ctx, e, rep.StartedAt, due)
+	if err := publishRotationDue(ctx, e, rep, due); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// registrySecrets are the managed secrets of the sandboxes the registry
+// records in projects other than coopguard's, by project.
+func registrySecrets(ctx context.Context, e *Env) (map[string][]string, error) {
+	if e.Store == nil {
+		return nil, nil
+	}
+	recs, err := e.Store.Sandboxes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, r := range recs {
+		if r.Project != e.Config.Cloud.GCP.Project {
+			out[r.Project] = append(out[r.Project], e.Config.SandboxSecrets(r.Name)...)
+		}
+	}
+	return out, nil
 }
 
 // NewRotationRunner builds the rotation executor for e, acting as account
