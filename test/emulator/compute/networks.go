@@ -35,7 +35,11 @@ func (s *Server) insertNetwork(c *call) (target, error) {
 	n.Subnetworks = nil
 	key := c.key("networks", n.GetName())
 	id, err := s.create(key, "compute#network", n)
-	return target{key: key, id: id}, err
+	if err != nil {
+		return target{}, err
+	}
+	s.addDefaultRoute(c.project, key)
+	return target{key: key, id: id}, nil
 }
 
 // switchToCustomMode turns an auto-mode network into a custom-mode one,
@@ -77,6 +81,7 @@ func (s *Server) deleteNetwork(c *call) (target, error) {
 	if user := s.networkUser(key); user != "" {
 		return target{}, errInUse("network", key, user)
 	}
+	s.removeSystemRoutes(key)
 	id, err := s.remove(key)
 	return target{key: key, id: id}, err
 }
@@ -107,7 +112,9 @@ func (s *Server) networkUser(key string) string {
 		case *computepb.Router:
 			refs = []string{m.GetNetwork()}
 		case *computepb.Route:
-			refs = []string{m.GetNetwork()}
+			if !s.systemRoutes[k] {
+				refs = []string{m.GetNetwork()}
+			}
 		case *computepb.ForwardingRule:
 			refs = []string{m.GetNetwork()}
 		case *computepb.PacketMirroring:

@@ -91,6 +91,9 @@ type Server struct {
 	// tokenRefused, when set, says the metadata server hands out no token
 	// for an account (RefuseTokensOf).
 	tokenRefused func(email string) bool
+	// systemRoutes are the routes GCP made itself (a network's default
+	// route, vpcroutes.go), by path: they go with their network.
+	systemRoutes map[string]bool
 }
 
 // endpoint is one REST method of the API.
@@ -151,6 +154,8 @@ func New(inj *faults.Injector) *Server {
 		changed:    make(chan struct{}),
 		now:        time.Now,
 		pending:    map[string]*pendingOp{},
+		// A network's system-generated routes (vpcroutes.go).
+		systemRoutes: map[string]bool{},
 	}
 	s.projectRoutes()
 	s.instanceRoutes()
