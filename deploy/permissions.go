@@ -96,7 +96,7 @@ var opScope = map[string]string{
 	"instances": "compute.zoneOperations.get", "disks": "compute.zoneOperations.get",
 	"subnetworks": "compute.regionOperations.get", "routers": "compute.regionOperations.get",
 	"networks": "compute.globalOperations.get", "firewalls": "compute.globalOperations.get",
-	"snapshots": "compute.globalOperations.get",
+	"snapshots": "compute.globalOperations.get", "routes": "compute.globalOperations.get",
 }
 
 // services maps a gcp.Clients field to the gRPC service it calls (its rows
@@ -124,7 +124,7 @@ var services = map[string]string{
 }
 
 // computeKinds are the gcp.Clients fields of Compute Engine.
-var computeKinds = []string{"Instances", "Disks", "Snapshots", "Networks", "Subnetworks", "Firewalls", "Routers", "ZoneOperations"}
+var computeKinds = []string{"Instances", "Disks", "Snapshots", "Networks", "Subnetworks", "Firewalls", "Routers", "ZoneOperations", "Routes"}
 
 // rpcOf maps a client method to its RPC: a Subscriber receives by
 // streaming pull.

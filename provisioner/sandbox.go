@@ -163,6 +163,10 @@ func (s *Sandbox) Subnet() string { return derive(s.Name, "subnet") }
 // Router is the Cloud Router's name.
 func (s *Sandbox) Router() string { return derive(s.Name, "router") }
 
+// EgressRoute is the name of the network's route out (0.0.0.0/0 to the
+// default internet gateway, route.go), which replaces GCP's generated one.
+func (s *Sandbox) EgressRoute() string { return derive(s.Name, "egress") }
+
 // NAT is the Cloud NAT's name on the router.
 func (s *Sandbox) NAT() string { return derive(s.Name, "nat") }
 
@@ -228,6 +232,7 @@ func (s *Sandbox) Resources() []Resource {
 	}
 	rs := append(s.ownAccountResources(),
 		&network{s},
+		&egressRoute{s},
 		&subnetwork{s},
 		&firewall{s, denyIngress},
 		&firewall{s, iapSSH},

@@ -131,6 +131,9 @@ type Clients struct {
 	Subnetworks *compute.SubnetworksClient
 	Firewalls   *compute.FirewallsClient
 	Routers     *compute.RoutersClient
+	// Routes manages the sandbox network's egress route (Provision) and
+	// reads the network's routes (posture).
+	Routes *compute.RoutesClient
 	// ZoneOperations finds and waits for an operation an earlier attempt
 	// started (by its requestId), so a retry resumes it.
 	ZoneOperations *compute.ZoneOperationsClient
@@ -216,6 +219,7 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	dial(&errs, c, "compute subnetworks", &c.Subnetworks, func() (*compute.SubnetworksClient, error) { return compute.NewSubnetworksRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute firewalls", &c.Firewalls, func() (*compute.FirewallsClient, error) { return compute.NewFirewallsRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute routers", &c.Routers, func() (*compute.RoutersClient, error) { return compute.NewRoutersRESTClient(ctx, o.Compute...) })
+	dial(&errs, c, "compute routes", &c.Routes, func() (*compute.RoutesClient, error) { return compute.NewRoutesRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute zone operations", &c.ZoneOperations, func() (*compute.ZoneOperationsClient, error) {
 		return compute.NewZoneOperationsRESTClient(ctx, o.Compute...)
 	})
