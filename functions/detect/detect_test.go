@@ -28,7 +28,7 @@ var testSandbox = Sandbox{
 	InstanceName:   "claude-sandbox",
 	Secrets:        []string{"anthropic-api-key"},
 	Canaries:       []string{"claude-sandbox-backup-key"},
-	Resources:      []string{"coopguard-net", "coopguard-claude-sandbox-deny-ingress", "coopguard-claude-sandbox-sink"},
+	Resources:      []string{"coopguard-net", "coopguard-claude-sandbox-deny-ingress", "coopguard-claude-sandbox-sink", "coopguard-claude-sandbox-egress"},
 	Coopguard:      []string{"coopguard-responder@coopguard-demo.iam.gserviceaccount.com"},
 }
 

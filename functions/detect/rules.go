@@ -21,9 +21,10 @@ const (
 	// reveals the key (GetSecretVersion reads metadata, which operators
 	// and coopguard read legitimately).
 	secretAccessMethods = `(^|\.)accesssecretversion$`
-	// networkChangeMethods change the sandbox's network, firewall rules or
-	// router (Cloud NAT).
-	networkChangeMethods = `(^|\.)compute\.(firewalls|networks|subnetworks|routers)\.(insert|patch|update|delete)$`
+	// networkChangeMethods change the sandbox's network, firewall rules,
+	// router (Cloud NAT) or routes: its egress route by name (a delete's
+	// entry names only the route), a route someone adds by its network.
+	networkChangeMethods = `(^|\.)compute\.(firewalls|networks|subnetworks|routers|routes)\.(insert|patch|update|delete)$`
 	// sinkChangeMethods change or remove a log sink.
 	sinkChangeMethods = `(^|\.)(updatesink|deletesink)$`
 	// alertingChangeMethods change or remove alert policies and

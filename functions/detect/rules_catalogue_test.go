@@ -65,7 +65,16 @@ func catalogueCases() []ruleCase {
 		{"operator peers the sandbox's network", auditEntry(`{` + op + `,"methodName":"v1.compute.networks.addPeering","resourceName":"projects/coopguard-demo/global/networks/coopguard-net"}`), tb,
 			[]string{RuleSandboxSurroundingsChanged}},
 		{"operator adds a route on the sandbox's network", auditEntry(`{` + op + `,"methodName":"v1.compute.routes.insert","resourceName":"projects/coopguard-demo/global/routes/out","request":{"network":"projects/coopguard-demo/global/networks/coopguard-net"}}`), tb,
-			[]string{RuleSandboxSurroundingsChanged}},
+			[]string{RuleDefenceChanged, RuleSandboxSurroundingsChanged}},
+		// Route deletion: the entry names only the route, so coopguard's
+		// own egress route is known by its name.
+		{"operator deletes coopguard's egress route", auditEntry(`{` + op + `,"methodName":"v1.compute.routes.delete","resourceName":"projects/coopguard-demo/global/routes/coopguard-claude-sandbox-egress","request":{"@type":"type.googleapis.com/compute.routes.delete"}}`), tb,
+			[]string{RuleDefenceChanged}},
+		{"sandbox SA deletes coopguard's egress route (denied)", auditEntry(`{` + sa + `,"methodName":"v1.compute.routes.delete","resourceName":"projects/coopguard-demo/global/routes/coopguard-claude-sandbox-egress","status":{"code":7}}`), tb,
+			[]string{RuleSandboxSADenied, RuleDefenceTampering, RuleSandboxSAWrite}},
+		{"sandbox SA adds a route on its network (denied)", auditEntry(`{` + sa + `,"methodName":"v1.compute.routes.insert","resourceName":"projects/coopguard-demo/global/routes/out","request":{"network":"global/networks/coopguard-net"},"status":{"code":7}}`), tb,
+			[]string{RuleSandboxSADenied, RuleDefenceTampering, RuleSandboxSAWrite}},
+		{"operator deletes a route coopguard does not own", auditEntry(`{` + op + `,"methodName":"v1.compute.routes.delete","resourceName":"projects/coopguard-demo/global/routes/team-egress"}`), tb, nil},
 		{"operator makes an image of the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.images.insert","resourceName":"projects/coopguard-demo/global/images/golden","request":{"@type":"type.googleapis.com/compute.images.insert","sourceDisk":"zones/us-central1-a/disks/claude-sandbox"}}`), tb,
 			[]string{RuleSandboxSurroundingsChanged}},
 		{"operator makes an image of another disk", auditEntry(`{` + op + `,"methodName":"v1.compute.images.insert","resourceName":"projects/coopguard-demo/global/images/golden","request":{"@type":"type.googleapis.com/compute.images.insert","sourceDisk":"zones/us-central1-a/disks/claude-sandbox-2"}}`), tb, nil},
