@@ -201,6 +201,26 @@ func (w *world) insertFirewall(t *testing.T, fw *computepb.Firewall) {
 	}
 }
 
+// insertRoute adds a route as the operator, on the sandbox's network
+// unless rt names another.
+func (w *world) insertRoute(t *testing.T, rt *computepb.Route) {
+	t.Helper()
+	if rt.Network == nil {
+		rt.Network = proto.String("projects/" + w.project() + "/global/networks/" + w.sb.Network())
+	}
+	if err := gcp.Wait(w.ctx)(w.clients.Routes.Insert(w.ctx, &computepb.InsertRouteRequest{Project: w.project(), RouteResource: rt})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deleteRoute deletes a route as the operator.
+func (w *world) deleteRoute(t *testing.T, name string) {
+	t.Helper()
+	if err := gcp.Wait(w.ctx)(w.clients.Routes.Delete(w.ctx, &computepb.DeleteRouteRequest{Project: w.project(), Route: name})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // provision builds another sandbox named name, as Provision does.
 func (w *world) provision(t *testing.T, name string) {
 	t.Helper()
@@ -428,6 +448,25 @@ func TestChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, posture.Fail, "not found", ""},
+
+		// egress-route
+		{"egress route deleted", "egress-route", func(t *testing.T, w *world) { w.deleteRoute(t, w.sb.EgressRoute()) }, nil,
+			posture.Fail, "no route coopguard-claude-sandbox-egress", "coopguard provision"},
+		{"a route of someone else's on the network", "egress-route", func(t *testing.T, w *world) {
+			w.insertRoute(t, &computepb.Route{Name: proto.String("via-box"), DestRange: proto.String("0.0.0.0/0"), Priority: proto.Uint32(0), NextHopIp: proto.String("10.128.0.99")})
+		}, nil, posture.Fail, "via-box (0.0.0.0/0 via 10.128.0.99, priority 0)", "gcloud compute routes delete via-box"},
+		{"egress route replaced by one via another box", "egress-route", func(t *testing.T, w *world) {
+			w.deleteRoute(t, w.sb.EgressRoute())
+			w.insertRoute(t, &computepb.Route{Name: proto.String(w.sb.EgressRoute()), DestRange: proto.String("0.0.0.0/0"), NextHopIp: proto.String("10.128.0.99")})
+		}, nil, posture.Fail, "sends 0.0.0.0/0 via 10.128.0.99", "coopguard provision"},
+		{"a route on another network", "egress-route", func(t *testing.T, w *world) {
+			if err := gcp.Wait(w.ctx)(w.clients.Networks.Insert(w.ctx, &computepb.InsertNetworkRequest{Project: w.project(),
+				NetworkResource: &computepb.Network{Name: proto.String("team-net"), AutoCreateSubnetworks: proto.Bool(false)}})); err != nil {
+				t.Fatal(err)
+			}
+			w.insertRoute(t, &computepb.Route{Name: proto.String("team-via-box"), Network: proto.String("global/networks/team-net"),
+				DestRange: proto.String("0.0.0.0/0"), NextHopIp: proto.String("10.128.0.99")})
+		}, nil, posture.Pass, "leaves only through coopguard-claude-sandbox-egress", ""},
 
 		// shielded-vm
 		{"vTPM off", "shielded-vm", func(t *testing.T, w *world) {

@@ -31,6 +31,7 @@ var checks = []Check{
 	serviceAccountRoles{},
 	sshIAPOnly{},
 	noExternalIP{},
+	egressRoute{},
 	shieldedVM{},
 	keyInSecretManager{},
 	secretsPerSandbox{},
