@@ -2,6 +2,8 @@ package attack
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -12,14 +14,21 @@ import (
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
-// TestRouteDrills: each route drill is decided by the rule the coverage
-// table names (the trigger of its one incident); after someone else
-// deleted coopguard's egress route, the next converge puts it back.
+// TestRouteDrills: each route drill, the role drill and the renamed
+// disk-copy drill are decided by the rule the coverage table names (the
+// trigger of their last incident; the copy's making notifies first);
+// after someone else deleted coopguard's egress route, the next converge
+// puts it back.
 func TestRouteDrills(t *testing.T) {
-	for _, tc := range []struct{ drill, trigger string }{
-		{"sandbox-egress-route-deleted", detect.RuleDefenceChanged},
-		{"egress-route-delete", detect.RuleSandboxSADenied},
-		{"route-hijack", detect.RuleSandboxSADenied},
+	for _, tc := range []struct {
+		drill, trigger string
+		incidents      int
+	}{
+		{"sandbox-egress-route-deleted", detect.RuleDefenceChanged, 1},
+		{"egress-route-delete", detect.RuleSandboxSADenied, 1},
+		{"route-hijack", detect.RuleSandboxSADenied, 1},
+		{"coopguard-role-weakened", detect.RuleSandboxSurroundingsChanged, 1},
+		{"sandbox-disk-copy-shared", detect.RuleSandboxHandedPower, 2},
 	} {
 		t.Run(tc.drill, func(t *testing.T) {
 			t.Parallel()
@@ -43,10 +52,14 @@ func TestRouteDrills(t *testing.T) {
 			if err != nil || !r.Passed() {
 				t.Fatalf("%v\n%s\nfunctions' log:\n%s", err, out.String(), logs)
 			}
-			if len(r.Incidents) != 1 || r.Incidents[0].Incident.Trigger != tc.trigger {
-				t.Fatalf("incidents = %+v, want one triggered by %s\n%s", r.Incidents, tc.trigger, out.String())
+			var triggers []string
+			for _, rep := range r.Incidents {
+				triggers = append(triggers, rep.Incident.Trigger)
 			}
-			if s.Kind != Notify {
+			if len(triggers) != tc.incidents || !slices.Contains(triggers, tc.trigger) {
+				t.Fatalf("incidents triggered by %v, want %d, one by %s\n%s", triggers, tc.incidents, tc.trigger, out.String())
+			}
+			if !strings.HasSuffix(tc.drill, "route-deleted") {
 				return
 			}
 			p := w.Cfg.Cloud.GCP.Project

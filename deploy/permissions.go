@@ -97,6 +97,7 @@ var opScope = map[string]string{
 	"subnetworks": "compute.regionOperations.get", "routers": "compute.regionOperations.get",
 	"networks": "compute.globalOperations.get", "firewalls": "compute.globalOperations.get",
 	"snapshots": "compute.globalOperations.get", "routes": "compute.globalOperations.get",
+	"images": "compute.globalOperations.get",
 }
 
 // services maps a gcp.Clients field to the gRPC service it calls (its rows
@@ -124,7 +125,7 @@ var services = map[string]string{
 }
 
 // computeKinds are the gcp.Clients fields of Compute Engine.
-var computeKinds = []string{"Instances", "Disks", "Snapshots", "Networks", "Subnetworks", "Firewalls", "Routers", "ZoneOperations", "Routes"}
+var computeKinds = []string{"Instances", "Disks", "Snapshots", "Networks", "Subnetworks", "Firewalls", "Routers", "ZoneOperations", "Routes", "Images"}
 
 // rpcOf maps a client method to its RPC: a Subscriber receives by
 // streaming pull.

@@ -122,7 +122,9 @@ func logProject(logName string) string {
 // matched sandbox's instance id, or "" for the configured sandbox.
 func match(ctx context.Context, e *Env, entry events.LogEntry) (matches []detect.Match, project, instanceID string, err error) {
 	principal := entry.Audit.PrincipalEmail
+	copyOf := copySource(ctx, e, entry)
 	evaluate := func(sb detect.Sandbox) []detect.Match {
+		sb.CopyOf = copyOf
 		m, err := e.Rules.Evaluate(ctx, entry, withAlerting(ctx, e, sb, entry))
 		if err != nil {
 			logger.FromContext(ctx).Warn("some detection rules failed on this entry; they count as no match: fix the rule expressions", "insertId", entry.InsertID, "error", err)

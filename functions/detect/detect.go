@@ -72,6 +72,12 @@ type Sandbox struct {
 	// pipeline resources beyond those deploy names coopguard*: its
 	// topics.
 	Pipeline []string
+	// CopyOf is the disk the snapshot or image a sharing entry
+	// (snapshots.setIamPolicy, images.setIamPolicy) concerns was made
+	// from, as Compute reports its sourceDisk when HandleLogEntry reads it
+	// for those entries only ("" otherwise, or when it could not be read):
+	// a copy of the sandbox's disk shared under any name is the sandbox's.
+	CopyOf string
 	// Alerting are the full resource names of coopguard's alert policies
 	// and notification channels that an entry concerns (HandleLogEntry
 	// reads them for alerting changes only): defence-changed notifies

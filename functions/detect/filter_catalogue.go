@@ -39,7 +39,10 @@ func catalogueClauses(sb Sandbox) []string {
 			`(`+method(metadataMethods)+` AND `+resource(`/instances/`+vm+`$`)+
 				` AND (`+delta+`addedMetadataKeys=~`+kre+` OR `+delta+`modifiedMetadataKeys=~`+kre+`))`,
 			`(`+method(vmPowerMethods+`|`+surroundingsMethods)+` AND `+resource(`/(instances|disks|snapshots|images)/`+vm+`(-[^/]*)?$`)+`)`,
-			`(`+method(imageMethods)+` AND protoPayload.request.sourceDisk=~`+quote(`/disks/`+vm+`$`)+`)`)
+			`(`+method(imageMethods)+` AND protoPayload.request.sourceDisk=~`+quote(`/disks/`+vm+`$`)+`)`,
+			// A share of any snapshot or image: whether it copies the
+			// sandbox's disk is known only by reading it (Sandbox.CopyOf).
+			method(copyShareMethods))
 	}
 	if sb.Network != "" {
 		out = append(out, `(`+method(surroundingsMethods)+` AND (`+resource(`/networks/`+regexp.QuoteMeta(sb.Network)+`$`)+

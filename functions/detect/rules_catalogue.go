@@ -89,6 +89,11 @@ const (
 	// celOnSandboxDisk: the resource is the sandbox's boot disk (named
 	// after the VM), or an image or snapshot named after it.
 	celOnSandboxDisk = `sandbox.instanceName != "" && (` + celLastSegment + ` == sandbox.instanceName || ` + celLastSegment + `.startsWith(sandbox.instanceName + '-'))`
+	// celCopyOfSandboxDisk: the snapshot or image is a copy of the
+	// sandbox's boot disk, whatever its name (Sandbox.CopyOf, read from
+	// Compute).
+	celCopyOfSandboxDisk = `sandbox.instanceName != "" && sandbox.copyOf != "" &&
+	sandbox.copyOf.endsWith('/disks/' + sandbox.instanceName) && sandbox.copyOf.contains('projects/' + sandbox.project + '/')`
 	// celImageOfSandboxDisk: the request's source disk is the sandbox's
 	// boot disk (images.insert).
 	celImageOfSandboxDisk = `sandbox.instanceName != "" && has(entry.protoPayload.request) && has(entry.protoPayload.request.sourceDisk) &&
@@ -161,7 +166,7 @@ func catalogueRules() []Rule {
 	  (!entry.protoPayload.methodName.matches(r'(?i)setiampolicy$') || ` + celAddsBinding + `)) ||
 	 ` + celGrantsSandboxSA + ` ||
 	 (entry.protoPayload.methodName.matches(r'(?i)` + metadataMethods + `') && ` + celOnSandboxVM + ` && ` + celPowerKeyChanged + `) ||
-	 (entry.protoPayload.methodName.matches(r'(?i)` + vmPowerMethods + `') && (` + celOnSandboxVM + ` || ` + celOnSandboxDisk + `)))`,
+	 (entry.protoPayload.methodName.matches(r'(?i)` + vmPowerMethods + `') && (` + celOnSandboxVM + ` || ` + celOnSandboxDisk + ` || ` + celCopyOfSandboxDisk + `)))`,
 		},
 		{
 			Name:     RuleSandboxSurroundingsChanged,
@@ -192,6 +197,16 @@ func catalogueRules() []Rule {
 		},
 	}
 }
+
+// copyShareMethods share a snapshot or an image: whether it is a copy of
+// the sandbox's disk is read from Compute (Sandbox.CopyOf).
+const copyShareMethods = `(^|\.)compute\.(snapshots|images)\.setiampolicy$`
+
+var copyShare = regexp.MustCompile(`(?i)` + copyShareMethods)
+
+// IsCopyShare reports whether method shares a snapshot or an image:
+// HandleLogEntry then reads which disk it was made from (Sandbox.CopyOf).
+func IsCopyShare(method string) bool { return copyShare.MatchString(method) }
 
 // alertingChange matches the methods of alertingChangeMethods.
 var alertingChange = regexp.MustCompile(`(?i)` + alertingChangeMethods)

@@ -21,6 +21,13 @@ func catalogueCases() []ruleCase {
 	saRes := `"resourceName":"projects/-/serviceAccounts/` + sandboxSA + `"`
 	tb := testSandbox
 	tb.Pipeline = []string{"coopguard-logs", "my-alerts-topic"}
+	// A share of a copy of the sandbox's disk, whose name says nothing
+	// (CopyOf as HandleLogEntry reads it from Compute), and of a copy of
+	// a disk of the same name in another project.
+	copied := tb
+	copied.CopyOf = "https://www.googleapis.com/compute/v1/projects/coopguard-demo/zones/us-central1-a/disks/claude-sandbox"
+	elsewhere := tb
+	elsewhere.CopyOf = "https://www.googleapis.com/compute/v1/projects/team-lab/zones/us-central1-a/disks/claude-sandbox"
 	return []ruleCase{
 		// The sandbox's account.
 		{"sandbox SA imports an OS Login key", dataAccessEntry(`{` + sa + `,"methodName":"google.cloud.oslogin.v1.OsLoginService.ImportSshPublicKey","resourceName":"users/` + sandboxSA + `"}`), tb,
@@ -56,6 +63,12 @@ func catalogueCases() []ruleCase {
 			[]string{RuleSandboxHandedPower}},
 		{"operator shares the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.disks.setIamPolicy","resourceName":"projects/coopguard-demo/zones/us-central1-a/disks/claude-sandbox"}`), tb,
 			[]string{RuleSandboxHandedPower}},
+		{"operator shares a copy of the sandbox's disk named golden", auditEntry(`{` + op + `,"methodName":"v1.compute.images.setIamPolicy","resourceName":"projects/coopguard-demo/global/images/golden"}`), copied,
+			[]string{RuleSandboxHandedPower}},
+		{"operator shares a snapshot of the sandbox's disk named backup-1", auditEntry(`{` + op + `,"methodName":"v1.compute.snapshots.setIamPolicy","resourceName":"projects/coopguard-demo/global/snapshots/backup-1"}`), copied,
+			[]string{RuleSandboxHandedPower}},
+		{"operator shares an image named golden of another disk", auditEntry(`{` + op + `,"methodName":"v1.compute.images.setIamPolicy","resourceName":"projects/coopguard-demo/global/images/golden"}`), tb, nil},
+		{"operator shares a copy of a same-named disk of another project", auditEntry(`{` + op + `,"methodName":"v1.compute.images.setIamPolicy","resourceName":"projects/coopguard-demo/global/images/golden"}`), elsewhere, nil},
 		{"operator shares an image of the sandbox's disk", auditEntry(`{` + op + `,"methodName":"v1.compute.images.setIamPolicy","resourceName":"projects/coopguard-demo/global/images/claude-sandbox-copy"}`), tb,
 			[]string{RuleSandboxHandedPower}},
 

@@ -91,6 +91,7 @@ func sandboxValue(sb Sandbox) map[string]any {
 		"resources":      nonNil(sb.Resources),
 		"pipeline":       nonNil(sb.Pipeline),
 		"alerting":       nonNil(sb.Alerting),
+		"copyOf":         sb.CopyOf,
 	}
 }
 

@@ -124,9 +124,11 @@ func EmulatedGRPC(addr string) []option.ClientOption {
 type Clients struct {
 	Project string
 
-	Instances   *compute.InstancesClient
-	Disks       *compute.DisksClient
-	Snapshots   *compute.SnapshotsClient
+	Instances *compute.InstancesClient
+	Disks     *compute.DisksClient
+	Snapshots *compute.SnapshotsClient
+	// Images reads which disk a shared image was made from (detection).
+	Images      *compute.ImagesClient
 	Networks    *compute.NetworksClient
 	Subnetworks *compute.SubnetworksClient
 	Firewalls   *compute.FirewallsClient
@@ -215,6 +217,7 @@ func New(ctx context.Context, project string, o Options) (_ *Clients, err error)
 	dial(&errs, c, "compute instances", &c.Instances, func() (*compute.InstancesClient, error) { return compute.NewInstancesRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute disks", &c.Disks, func() (*compute.DisksClient, error) { return compute.NewDisksRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute snapshots", &c.Snapshots, func() (*compute.SnapshotsClient, error) { return compute.NewSnapshotsRESTClient(ctx, o.Compute...) })
+	dial(&errs, c, "compute images", &c.Images, func() (*compute.ImagesClient, error) { return compute.NewImagesRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute networks", &c.Networks, func() (*compute.NetworksClient, error) { return compute.NewNetworksRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute subnetworks", &c.Subnetworks, func() (*compute.SubnetworksClient, error) { return compute.NewSubnetworksRESTClient(ctx, o.Compute...) })
 	dial(&errs, c, "compute firewalls", &c.Firewalls, func() (*compute.FirewallsClient, error) { return compute.NewFirewallsRESTClient(ctx, o.Compute...) })
