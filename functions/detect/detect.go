@@ -53,7 +53,7 @@ type Sandbox struct {
 	Canaries []string
 	// Resources are the names (last path segment) of the resources
 	// coopguard made for the sandbox: network, subnet, firewalls, router,
-	// log sink.
+	// log sink, egress route.
 	Resources []string
 	// SubnetCIDR is the primary range of the sandbox's subnet: its VM,
 	// which has no external address, calls Google APIs from an address

@@ -46,7 +46,8 @@ const (
 	 entry.protoPayload.authenticationInfo.principalEmail.lowerAscii() == sandbox.serviceAccount)`
 
 	// celDefenceChange: a change to what coopguard built around the
-	// sandbox — its network, firewalls, router, log sink, its own alerting
+	// sandbox — its network, firewalls, router, egress route (or a route
+	// added on its network), log sink, its own alerting
 	// (sandbox.alerting), or the VM's tags (the quarantine tag). Resources are recognised by name,
 	// the only thing a delete's entry carries.
 	celDefenceChange = `has(entry.protoPayload) && has(entry.protoPayload.methodName) && has(entry.protoPayload.resourceName) &&
