@@ -73,7 +73,7 @@ func (s *Sandbox) ownProjectResources(rs []Resource) []Resource {
 		switch r.(type) {
 		case *sandboxAccess, *secretsAccess:
 			continue
-		case *incidentPolicy, *deadLetterPolicy, *deafPolicy:
+		case *incidentPolicy, *deadLetterPolicy, *deafPolicy, *reviewPolicy:
 			// They notify the operator's channels, which are in
 			// coopguard's project, and watch coopguard's own logs:
 			// they belong to that project, not to each sandbox's.

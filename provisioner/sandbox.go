@@ -257,6 +257,7 @@ func (s *Sandbox) guardResources() []Resource {
 		&incidentPolicy{s},
 		&deadLetterPolicy{s},
 		&deafPolicy{s},
+		&reviewPolicy{s},
 		&logSink{s},
 		&auditConfig{s},
 		&sandboxAccess{s},

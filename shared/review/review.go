@@ -116,42 +116,57 @@ type Drift struct {
 	Fix      string `json:"fix,omitempty"`
 }
 
-// NewMethods counts the methods marked new, over every sandbox.
-func (r *Review) NewMethods() int {
-	n := 0
-	for _, s := range r.Sandboxes {
-		for _, m := range s.Methods {
-			if m.New {
-				n++
-			}
+// Counts are one sandbox's (or the whole review's) week in numbers: all
+// coopguard computed, nothing the sandbox wrote.
+type Counts struct {
+	Calls, Denied, NewMethods, NewDestinations, Incidents, Open int
+}
+
+// Counts counts the sandbox's week.
+func (s *Sandbox) Counts() Counts {
+	var c Counts
+	for _, m := range s.Methods {
+		c.Calls += m.Allowed + m.Denied
+		c.Denied += m.Denied
+		if m.New {
+			c.NewMethods++
 		}
 	}
-	return n
+	for _, d := range s.Destinations {
+		if d.New {
+			c.NewDestinations++
+		}
+	}
+	for _, i := range s.Incidents {
+		c.Incidents++
+		if i.Ended == EndedOpen {
+			c.Open++
+		}
+	}
+	return c
+}
+
+// Counts adds up every sandbox's counts.
+func (r *Review) Counts() Counts {
+	var t Counts
+	for i := range r.Sandboxes {
+		c := r.Sandboxes[i].Counts()
+		t.Calls += c.Calls
+		t.Denied += c.Denied
+		t.NewMethods += c.NewMethods
+		t.NewDestinations += c.NewDestinations
+		t.Incidents += c.Incidents
+		t.Open += c.Open
+	}
+	return t
 }
 
 // Summary is the review in one short paragraph: what the notification
 // says, with the command to read the rest.
 func (r *Review) Summary() string {
-	calls, denied, incidents, open, dests := 0, 0, 0, 0, 0
-	for _, s := range r.Sandboxes {
-		for _, m := range s.Methods {
-			calls += m.Allowed + m.Denied
-			denied += m.Denied
-		}
-		for _, d := range s.Destinations {
-			if d.New {
-				dests++
-			}
-		}
-		for _, i := range s.Incidents {
-			incidents++
-			if i.Ended == EndedOpen {
-				open++
-			}
-		}
-	}
+	c := r.Counts()
 	return fmt.Sprintf("coopguard weekly review of %s (%s → %s): %d sandbox(es), %d audited calls (%d denied), %d new method(s), %d new destination(s), %d incident(s) (%d still open), %d posture check(s) not passing. Read it: coopguard review --since %s",
-		r.Project, r.From.UTC().Format("2006-01-02"), r.To.UTC().Format("2006-01-02"), len(r.Sandboxes), calls, denied, r.NewMethods(), dests, incidents, open, len(r.Drift), Days(r.To.Sub(r.From)))
+		r.Project, r.From.UTC().Format("2006-01-02"), r.To.UTC().Format("2006-01-02"), len(r.Sandboxes), c.Calls, c.Denied, c.NewMethods, c.NewDestinations, c.Incidents, c.Open, len(r.Drift), Days(r.To.Sub(r.From)))
 }
 
 // EndedOpen is Incident.Ended of an incident not closed yet.

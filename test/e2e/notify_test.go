@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/report"
-	"github.com/cloudcoop/coopguard/test/emulator/logging"
 )
 
 // TestIncidentNotifiesOperatorChannels drives an alert through the
@@ -59,44 +56,13 @@ func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 	}
 
 	// The report entry, as anyone reading the incidents log finds it.
-	var entry *loggingpb.LogEntry
-	it := s.operator.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + project},
-		Filter:        `logName="projects/` + project + `/logs/` + report.LogID + `" AND labels.incident="` + id + `"`,
-	})
-	for {
-		e, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		entry = e
-	}
-	if entry == nil {
+	entries := logEntries(t, s, `logName="projects/`+project+`/logs/`+report.LogID+`" AND labels.incident="`+id+`"`)
+	if len(entries) == 0 {
 		t.Fatalf("no report entry for %s in %s", id, report.LogID)
 	}
-
-	policies := map[string]*monitoringpb.AlertPolicy{}
-	for _, p := range s.emu.Monitoring.AlertPolicies(project) {
-		policies[p.GetDisplayName()] = p
-	}
-	pol := policies[sb.IncidentPolicyName()]
-	if pol == nil {
-		t.Fatalf("no policy %q among %v", sb.IncidentPolicyName(), policies)
-	}
-	if !slices.Equal(pol.GetNotificationChannels(), s.cfg.Coopguard.Notify.Channels) || len(pol.GetNotificationChannels()) == 0 {
-		t.Errorf("incident policy notifies %v, want the configured %v", pol.GetNotificationChannels(), s.cfg.Coopguard.Notify.Channels)
-	}
-	if len(pol.GetConditions()) != 1 || pol.GetConditions()[0].GetConditionMatchedLog() == nil {
-		t.Fatalf("incident policy conditions = %v, want one log match", pol.GetConditions())
-	}
+	entry := entries[len(entries)-1]
+	pol, f := notifyingPolicy(t, s, sb.IncidentPolicyName())
 	match := pol.GetConditions()[0].GetConditionMatchedLog()
-	f, err := logging.ParseFilter(match.GetFilter())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !f.MatchEntry(entry) {
 		t.Fatalf("condition %q does not match the report entry %v", match.GetFilter(), entry)
 	}
@@ -140,7 +106,12 @@ func TestIncidentNotifiesOperatorChannels(t *testing.T) {
 		t.Errorf("subject %q does not name the sandbox", subject)
 	}
 
-	dl := policies[provisioner.DeadLetterPolicyName]
+	var dl *monitoringpb.AlertPolicy
+	for _, p := range s.emu.Monitoring.AlertPolicies(project) {
+		if p.GetDisplayName() == provisioner.DeadLetterPolicyName {
+			dl = p
+		}
+	}
 	if dl == nil || !slices.Equal(dl.GetNotificationChannels(), s.cfg.Coopguard.Notify.Channels) ||
 		dl.GetConditions()[0].GetConditionThreshold().GetFilter() != provisioner.DeadLetterFilter {
 		t.Errorf("dead-letter policy = %v, want one on %s notifying %v", dl, provisioner.DeadLetterSubscription, s.cfg.Coopguard.Notify.Channels)

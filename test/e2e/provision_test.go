@@ -211,9 +211,9 @@ func TestProvisionConcurrentRequestsCreateOnce(t *testing.T) {
 			t.Errorf("%s called %d times, want 1 (all: %v)", method, m[method], m)
 		}
 	}
-	// CPU, incidents, dead-letter and deaf: one create each.
-	if n := m["google.monitoring.v3.AlertPolicyService/CreateAlertPolicy"]; n != 4 {
-		t.Errorf("CreateAlertPolicy called %d times, want 4 (all: %v)", n, m)
+	// CPU, incidents, dead-letter, deaf and weekly review: one create each.
+	if n := m["google.monitoring.v3.AlertPolicyService/CreateAlertPolicy"]; n != 5 {
+		t.Errorf("CreateAlertPolicy called %d times, want 5 (all: %v)", n, m)
 	}
 	if m["compute.firewalls.insert"] != 3 {
 		t.Errorf("firewalls inserted %d times, want 3", m["compute.firewalls.insert"])
