@@ -33,6 +33,10 @@ import (
 // none, or one beyond Logging's retention.
 var ErrReviewWindow = errors.New("review window")
 
+// ErrReviewSandbox is BuildReview's answer to ReviewOptions.Sandbox naming
+// no sandbox of the project.
+var ErrReviewSandbox = errors.New("review sandbox")
+
 // Read bounds of a review: each query reads pages of reviewPageSize
 // entries, at most reviewPages of them, every page taken from the Logging
 // read budget (respond.LogReadsPerMinute, under Logging's 60 entries.list
@@ -55,6 +59,9 @@ type ReviewOptions struct {
 	// Record adds what this review saw to each sandbox's mark in the
 	// incident store, so the next review marks only what is newer.
 	Record bool
+	// Sandbox, when set, reviews only the sandbox of that name (the
+	// command each sandbox's line of the weekly notification gives).
+	Sandbox string
 	// Account is whose clients read (default config.AccountReviewer:
 	// the scheduled review's own; in direct mode every account is the
 	// operator).
@@ -88,6 +95,16 @@ func BuildReview(ctx context.Context, e *Env, o ReviewOptions) (*review.Review, 
 	sandboxes, err := r.sandboxes(ctx)
 	if err != nil {
 		rv.Notes = append(rv.Notes, err.Error())
+	}
+	if o.Sandbox != "" {
+		var names []string
+		for _, sb := range sandboxes {
+			names = append(names, sb.sandbox.Name)
+		}
+		sandboxes = slices.DeleteFunc(sandboxes, func(sb reviewedSandbox) bool { return sb.sandbox.Name != o.Sandbox })
+		if len(sandboxes) == 0 {
+			return nil, fmt.Errorf("%w: project %s has no sandbox %q; its sandboxes are %s", ErrReviewSandbox, g.Project, o.Sandbox, strings.Join(names, ", "))
+		}
 	}
 	for _, sb := range sandboxes {
 		s, seen := r.sandbox(ctx, sb)

@@ -27,6 +27,7 @@ func runReview(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.TextVar(&since, "since", since, "the window, ending now: 7d, 36h (at most 30d, Cloud Logging's retention)")
 	htmlPath := fs.String("html", "", "also write the review as a self-contained HTML page to this file")
 	asJSON := fs.Bool("json", false, "print the review as JSON instead of markdown")
+	sandbox := fs.String("sandbox", "", "review only this sandbox (default: every sandbox of the project)")
 	noRecord := fs.Bool("no-record", false, "do not record what this review saw: the next review marks the same things new")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -39,14 +40,14 @@ func runReview(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	return writeReview(ctx, e, functions.ReviewOptions{Since: since.Duration, Record: !*noRecord, Account: config.AccountReviewer}, *htmlPath, *asJSON, stdout)
+	return writeReview(ctx, e, functions.ReviewOptions{Since: since.Duration, Sandbox: *sandbox, Record: !*noRecord, Account: config.AccountReviewer}, *htmlPath, *asJSON, stdout)
 }
 
 // writeReview builds the review on e and writes it: markdown (or JSON)
 // on stdout, the HTML page to htmlPath when set.
 func writeReview(ctx context.Context, e *functions.Env, o functions.ReviewOptions, htmlPath string, asJSON bool, stdout io.Writer) error {
 	rv, err := functions.BuildReview(ctx, e, o)
-	if errors.Is(err, functions.ErrReviewWindow) {
+	if errors.Is(err, functions.ErrReviewWindow) || errors.Is(err, functions.ErrReviewSandbox) {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err != nil {

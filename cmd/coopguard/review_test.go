@@ -97,6 +97,19 @@ func TestReviewOfADrilledProject(t *testing.T) {
 		t.Errorf("a third review still marks something new:\n%s", third.String())
 	}
 
+	// --sandbox: the command the weekly notification gives each sandbox.
+	var one bytes.Buffer
+	if err := writeReview(ctx, w.Env, functions.ReviewOptions{Since: week, Sandbox: w.Cfg.VM.Name}, "", false, &one); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(one.String(), "## Sandbox "+w.Cfg.VM.Name+"\n") || strings.Count(one.String(), "## Sandbox ") != 1 {
+		t.Errorf("--sandbox %s reviews:\n%s", w.Cfg.VM.Name, one.String())
+	}
+	err = writeReview(ctx, w.Env, functions.ReviewOptions{Since: week, Sandbox: "no-such-sandbox"}, "", false, &bytes.Buffer{})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `no sandbox "no-such-sandbox"`) || !strings.Contains(err.Error(), w.Cfg.VM.Name) {
+		t.Errorf("--sandbox no-such-sandbox = %v, want a usage error listing the sandboxes", err)
+	}
+
 	err = writeReview(ctx, w.Env, functions.ReviewOptions{Since: 31 * 24 * time.Hour}, "", false, &bytes.Buffer{})
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "retention") {
 		t.Errorf("--since 31d = %v, want a usage error naming Logging's retention", err)
