@@ -139,6 +139,9 @@ svg{max-width:100%;height:auto;font:12px ui-monospace,monospace}
 {{with .FollowUp}}<dt>Follow-up</dt><dd id="followup">{{x .}}</dd>{{end}}
 {{with .Rep.Appended}}<dt>Later events</dt><dd id="appended">{{x .String}}</dd>{{end}}
 {{with .Rep.ResolvedBy}}<dt>Resolved by</dt><dd>{{x .}}</dd>{{end}}
+{{with .Rep.Explanation}}<dt>Cause</dt><dd id="explanation">{{x .}}</dd>{{end}}
+{{with .Rep.ResumedBy}}<dt>Resumed</dt><dd id="resumed">by {{x .}} at {{stamp $.Rep.ResumedAt}}</dd>{{end}}
+{{with .Rep.ResumeForced}}<dt>Resumed with the cause unexplained, because</dt><dd id="resume-forced">{{x .}}</dd>{{end}}
 </dl>
 
 <h2 id="timeline">Timeline</h2>

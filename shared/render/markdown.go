@@ -60,6 +60,11 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 	if rep.ResolvedBy != "" {
 		row("Resolved", "by "+md(rep.ResolvedBy)+" at "+stamp(rep.ResolvedAt))
 	}
+	row("Cause", md(rep.Explanation))
+	if rep.ResumedBy != "" {
+		row("Resumed", "by "+md(rep.ResumedBy)+" at "+stamp(rep.ResumedAt))
+	}
+	row("Resumed with the cause unexplained, because", md(rep.ResumeForced))
 	b.WriteString("\n")
 
 	fmt.Fprintf(b, "## %s\n\n", SectionTimeline)

@@ -301,3 +301,49 @@ func TestAppendedEventsShown(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeAndCauseShown: the cause an operator recorded (resolve
+// --note), who resumed and when, and a forced resume's reason are in both
+// formats, escaped like any outside text; a report without them has none
+// of their lines.
+func TestResumeAndCauseShown(t *testing.T) {
+	rep := sample()
+	rep.Outcome, rep.ResolvedBy, rep.ResolvedAt = incident.OutcomeResolved, "local:operator", rep.FinishedAt
+	rep.Explanation = "fork bomb in a fixture " + evil
+	rep.ResumedBy, rep.ResumedAt = "local:operator", rep.FinishedAt.Add(time.Hour)
+	rep.ResumeForced = "confirmed by hand " + evil
+	var md, page bytes.Buffer
+	if err := Markdown(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"- **Cause:** fork bomb in a fixture ", "- **Resumed:** by local:operator at 2026-12-02T08:00:00.9Z",
+		"- **Resumed with the cause unexplained, because:** confirmed by hand "} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	for _, want := range []string{`<dd id="explanation">fork bomb in a fixture `, `<dd id="resumed">by local:operator at 2026-12-02T08:00:00.9Z</dd>`,
+		`<dd id="resume-forced">confirmed by hand `} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for name, out := range map[string]string{"Markdown": md.String(), "HTML": page.String()} {
+		if strings.Contains(out, "<script>") || strings.Contains(out, "\x1b") || (name == "Markdown" && strings.Contains(out, "[click](")) {
+			t.Errorf("%s: the cause or the reason reached the report unescaped", name)
+		}
+	}
+
+	var plain bytes.Buffer
+	if err := Markdown(&plain, sample()); err != nil {
+		t.Fatal(err)
+	}
+	for _, none := range []string{"Cause:", "Resumed"} {
+		if strings.Contains(plain.String(), none) {
+			t.Errorf("a report never resumed says %q", none)
+		}
+	}
+}
