@@ -30,7 +30,7 @@ func Resume(ctx context.Context, e *Env, id string, o respond.ResumeOptions) (*i
 		o.Revoker = e.Responder.Revoker()
 	}
 	o.Rotate = func(ctx context.Context, project, sandbox string, since time.Time) ([]incident.ActionResult, error) {
-		return renewSecrets(ctx, e, project, sandbox, since)
+		return renewSecrets(ctx, e, project, sandbox, since, o.DryRun)
 	}
 	return e.Restorer.Resume(ctx, id, o)
 }
@@ -38,8 +38,9 @@ func Resume(ctx context.Context, e *Env, id string, o respond.ResumeOptions) (*i
 // renewSecrets rotates every managed secret of sandbox so that each has
 // one ENABLED version created after since, and returns what was done. A
 // secret that could not be rotated (no key source and no version added
-// by hand, a failing source) is an error naming it and the fix.
-func renewSecrets(ctx context.Context, e *Env, project, sandbox string, since time.Time) ([]incident.ActionResult, error) {
+// by hand, a failing source) is an error naming it and the fix. With
+// dryRun it reports what it would do and changes nothing.
+func renewSecrets(ctx context.Context, e *Env, project, sandbox string, since time.Time, dryRun bool) ([]incident.ActionResult, error) {
 	runner := NewRotationRunner(e, config.AccountRotator)
 	// The sandbox's secrets are in its own project (the key source's
 	// credential stays in coopguard's), and the identity rotation checks
@@ -50,7 +51,7 @@ func renewSecrets(ctx context.Context, e *Env, project, sandbox string, since ti
 	if len(runner.Managed) == 0 {
 		return nil, fmt.Errorf("sandbox %s has no managed secret in coopguard.secrets: nothing to rotate", sandbox)
 	}
-	rep, err := runner.Run(ctx, rotation.Options{Renew: since, Trigger: "resume"})
+	rep, err := runner.Run(ctx, rotation.Options{Renew: since, Trigger: "resume", DryRun: dryRun})
 	var out []incident.ActionResult
 	errs := []error{err}
 	for _, s := range rep.Secrets {

@@ -43,7 +43,7 @@ func TestResumeRotatesInTheSandboxesOwnProject(t *testing.T) {
 		w.emu.SecretManager.SetVersionCreateTime(v.GetName(), since.Add(-time.Hour))
 	}
 
-	if _, err := renewSecrets(ctx, w.env, project, name, since); err != nil {
+	if _, err := renewSecrets(ctx, w.env, project, name, since, false); err != nil {
 		t.Fatalf("renew %s/%s: %v", project, name, err)
 	}
 	var enabled, disabled int
@@ -72,7 +72,7 @@ func TestResumeRotatesInTheSandboxesOwnProject(t *testing.T) {
 	for _, v := range w.emu.SecretManager.Versions("projects/" + project + "/secrets/" + other) {
 		w.emu.SecretManager.SetVersionCreateTime(v.GetName(), since.Add(-time.Hour))
 	}
-	if _, err := renewSecrets(ctx, w.env, project, stranger, since); err == nil {
+	if _, err := renewSecrets(ctx, w.env, project, stranger, since, false); err == nil {
 		t.Errorf("renewed the secrets of %s/%s, which the registry does not hold", project, stranger)
 	}
 	if n := len(w.emu.SecretManager.Versions("projects/" + project + "/secrets/" + other)); n != 1 {

@@ -22,8 +22,9 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	t.flags(fs)
 	force := fs.Bool("force", false, "resume although the incident's cause is unexplained (no coopguard resolve --note); needs --reason")
 	reason := fs.String("reason", "", "with --force: why, recorded on the incident")
+	dryRun := fs.Bool("dry-run", false, "check and print what would be revoked, rotated and restored; change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	id, err := parseIDFlags(fs, args, "coopguard resume INCIDENT [--force --reason TEXT] --config FILE")
+	id, err := parseIDFlags(fs, args, "coopguard resume INCIDENT [--dry-run] [--force --reason TEXT] --config FILE")
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	rep, runErr := functions.Resume(ctx, e, id, respond.ResumeOptions{By: "local:" + whoami(), Force: *force, Reason: *reason})
+	rep, runErr := functions.Resume(ctx, e, id, respond.ResumeOptions{By: "local:" + whoami(), Force: *force, Reason: *reason, DryRun: *dryRun})
 	if rep == nil {
 		return runErr
 	}

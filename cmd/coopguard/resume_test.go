@@ -20,6 +20,7 @@ func TestResumeBadInput(t *testing.T) {
 		{[]string{"resume", "--force"}, true, "coopguard resume INCIDENT"},
 		{[]string{"resume", "alert-1", "--reason", "why"}, true, "resolve alert-1 --note"},
 		{[]string{"resume", "alert-1", "--server", "http://127.0.0.1:1"}, false, "pass --config"},
+		{[]string{"resume", "alert-1", "--dry-run", "--reason", "why"}, true, "--reason goes with --force"},
 	}
 	for _, c := range cases {
 		err := realMain(context.Background(), c.args, &bytes.Buffer{})

@@ -29,6 +29,10 @@ type ResumeOptions struct {
 	// Responder's own. The job that holds the provider's credential
 	// (the responder) lends its own.
 	Revoker revoke.Revoker
+	// DryRun runs every check and reports what would be revoked, rotated
+	// and restored, changing nothing (the actions read and report in
+	// their dry-run mode; Rotate must honour it too).
+	DryRun bool
 }
 
 // Revoker is the responder's provider revocation (nil when off).
@@ -46,7 +50,8 @@ func (r *Responder) Revoker() revoke.Revoker { return r.revoker }
 // incident whose cause is unexplained: one without an Explanation
 // (`coopguard resolve --note`), unless Force with a Reason. A failure
 // leaves the incident as it was recorded; running Resume again finishes
-// what is left (the rotation keeps the version it added).
+// what is left (the rotation keeps the version it added). With DryRun the
+// report lists what each step would do, and nothing is recorded.
 func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*incident.Report, error) {
 	switch {
 	case r.st == nil:
@@ -96,13 +101,17 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 
 	rep := view
 	rep.Actions = append([]incident.ActionResult(nil), view.Actions...)
-	t := r.restoreTarget(inst, prev, project, account, false)
+	t := r.restoreTarget(inst, prev, project, account, o.DryRun)
 	t.Revoker = r.revoker
 	if o.Revoker != nil {
 		t.Revoker = o.Revoker
 	}
 	guard := r.guard(owner, id, sandboxKey(r.cfg, project, inst.GetName()))
 	fail := func(err error) (*incident.Report, error) {
+		if o.DryRun {
+			rep.Outcome, rep.Reason = incident.OutcomeDryRun, "dry run: resume would stop here; nothing was changed"
+			return &rep, fmt.Errorf("resume would fail: %w", err)
+		}
 		rep.Outcome, rep.Reason = incident.OutcomeIncomplete, "resume incomplete: run coopguard resume again"
 		return &rep, fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
@@ -132,6 +141,10 @@ func (r *Responder) Resume(ctx context.Context, id string, o ResumeOptions) (*in
 		return fail(errors.New(f))
 	}
 
+	if o.DryRun {
+		rep.Outcome, rep.Reason = incident.OutcomeDryRun, "dry run: nothing was changed; run coopguard resume "+id+" without --dry-run to resume"
+		return &rep, nil
+	}
 	now := r.now()
 	rep.Outcome, rep.Reason = incident.OutcomeResolved, ""
 	if rep.ResolvedBy == "" {

@@ -174,6 +174,37 @@ func TestResumeAfterTheCauseIsRecorded(t *testing.T) {
 	if code, rep, body := w.resolve(t, `{"id":"`+id+`","note":"`+cause+`"}`); code != http.StatusOK || rep.Explanation != cause {
 		t.Fatalf("Resolve --note = %d %s", code, body)
 	}
+
+	// --dry-run: every check passes, and the report says what would be
+	// revoked, rotated and restored; nothing changes, nothing is recorded.
+	before, stored := w.emu.Faults.MutationSnapshot(), w.incidents(t)[id]
+	dry, err := functions.Resume(ctx, w.env, id, respond.ResumeOptions{By: "local:operator", DryRun: true})
+	if err != nil {
+		t.Fatalf("Resume --dry-run = %v; logs:\n%s", err, w.logs)
+	}
+	if n := resourceMutations(w.emu.Faults.MutationSnapshot()) - resourceMutations(before); n != 0 || len(w.minted) != 0 {
+		t.Errorf("the dry run made %d mutations and minted %d keys", n, len(w.minted))
+	}
+	if got := w.versionStates(t); strings.Join(got, ",") != "DISABLED" || w.instance(t).GetStatus() != "TERMINATED" || !w.identityDisabled(t) {
+		t.Errorf("after the dry run: versions %v, VM %s, identity disabled %v", got, w.instance(t).GetStatus(), w.identityDisabled(t))
+	}
+	if after := w.incidents(t)[id]; !after.ResumedAt.IsZero() || after.Outcome != stored.Outcome || len(after.Actions) != len(stored.Actions) {
+		t.Errorf("the dry run changed the record: %s (was %s), resumed at %v, %d actions (were %d)", after.Outcome, stored.Outcome, after.ResumedAt, len(after.Actions), len(stored.Actions))
+	}
+	if dry.Outcome != incident.OutcomeDryRun || !dry.ResumedAt.IsZero() {
+		t.Errorf("dry run report: outcome %s, resumed at %v", dry.Outcome, dry.ResumedAt)
+	}
+	planned := dry.Actions[len(stored.Actions):]
+	// The key was revoked by the containment: the dry run reads that.
+	if got := action(incident.Report{Actions: planned}, "revoke-key"); got.Result != incident.ResultAlready {
+		t.Errorf("dry run: revoke-key = %+v, want %s", got, incident.ResultAlready)
+	}
+	for _, a := range []string{"add-version", "enable-identity", "start-vm"} {
+		if got := action(incident.Report{Actions: planned}, a); got.Result != incident.ResultDryRun {
+			t.Errorf("dry run: %s = %+v, want %s", a, got, incident.ResultDryRun)
+		}
+	}
+
 	rep, err := functions.Resume(ctx, w.env, id, respond.ResumeOptions{By: "local:operator"})
 	if err != nil {
 		t.Fatalf("Resume of an explained incident = %v", err)
