@@ -99,7 +99,7 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 	if len(rep.Actions) == 0 {
 		b.WriteString("None.\n\n")
 	} else {
-		b.WriteString("| Action | Result | Seconds | Target | Detail | Changed |\n|---|---|---|---|---|---|\n")
+		var rows [][]string
 		for _, a := range rep.Actions {
 			detail := a.Detail
 			if a.Reason != "" {
@@ -109,8 +109,9 @@ func Markdown(w io.Writer, rep *incident.Report) error {
 			for _, c := range a.Changed {
 				changed = append(changed, md(c))
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", md(a.Action), md(a.String()), seconds(a), md(a.Target), md(detail), strings.Join(changed, "<br>"))
+			rows = append(rows, []string{md(a.Action), md(a.String()), seconds(a), md(a.Target), md(detail), strings.Join(changed, "<br>")})
 		}
+		Table(b, []Column{{Title: "Action"}, {Title: "Result"}, {Title: "Seconds"}, {Title: "Target"}, {Title: "Detail"}, {Title: "Changed"}}, rows)
 		b.WriteString("\n")
 	}
 

@@ -89,11 +89,15 @@ func TestReviewHTMLRendersInChromium(t *testing.T) {
 func TestReviewMarkdownEscapes(t *testing.T) {
 	r := sample()
 	r.Sandboxes[0].Methods[1].Name = "a|b`c\nd"
+	r.Drift[0].Fix = "see www.evil.example \u202e"
 	var b bytes.Buffer
 	if err := Markdown(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "| `a?b?c?d` | 3 | 0 |  |") || !strings.Contains(b.String(), "| `v1.compute.firewalls.patch` | 0 | 1 | **NEW** |") {
+	if strings.Contains(b.String(), "www.evil") || strings.Contains(b.String(), "\u202e") {
+		t.Errorf("a link or a bidi override reached the markdown:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "| `a?b?c\\u000ad` | 3 | 0 |  |") || !strings.Contains(b.String(), "| `v1.compute.firewalls.patch` | 0 | 1 | **NEW** |") {
 		t.Errorf("markdown:\n%s", b.String())
 	}
 	if s := r.Summary(); !strings.Contains(s, "1 new method(s)") || !strings.Contains(s, "1 incident(s) (1 still open)") || !strings.HasSuffix(s, "coopguard review --since 7d") {

@@ -3,88 +3,83 @@ package review
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloudcoop/coopguard/shared/render"
 )
 
 // Markdown writes the review as markdown. Every value from GCP or the
-// incident store is escaped (md), so a method name or a principal cannot
-// add markup.
+// incident store is made inert (render.Text, render.Code), so a method
+// name or a principal cannot add markup, a link or a line; the tables are
+// the incident report's (render.Table).
 func Markdown(w io.Writer, r *Review) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Weekly review of %s\n\n%s → %s\n", md(r.Project), stamp(r.From), stamp(r.To))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n> %s\n", md(n))
 	}
+	// section writes a section's heading, its note if any, and its
+	// table, or what to say when it has no row.
+	section := func(title, note, none string, cols []render.Column, rows [][]string) {
+		b.WriteString("\n### " + title + "\n\n")
+		if note != "" {
+			fmt.Fprintf(&b, "> %s\n\n", md(note))
+		}
+		if len(rows) == 0 {
+			b.WriteString(none + "\n")
+			return
+		}
+		render.Table(&b, cols, rows)
+	}
 	for _, s := range r.Sandboxes {
-		fmt.Fprintf(&b, "\n## Sandbox %s\n\nAccount: `%s`\n", md(s.Name), code(s.Account))
+		fmt.Fprintf(&b, "\n## Sandbox %s\n\nAccount: %s\n", md(s.Name), code(s.Account))
 		if s.FirstReview {
 			b.WriteString("\n> First review of this sandbox: nothing is marked new; the next review compares with this one.\n")
 		}
-		b.WriteString("\n### " + SectionCalls + "\n\n")
-		if len(s.Methods) == 0 {
-			b.WriteString("No audited call by the sandbox's account.\n")
-		} else {
-			b.WriteString("| Method | Allowed | Denied | |\n|---|---:|---:|---|\n")
-			for _, m := range s.Methods {
-				fmt.Fprintf(&b, "| `%s` | %d | %d | %s |\n", code(m.Name), m.Allowed, m.Denied, newMark(m.New))
-			}
+		var rows [][]string
+		for _, m := range s.Methods {
+			rows = append(rows, []string{code(m.Name), strconv.Itoa(m.Allowed), strconv.Itoa(m.Denied), newMark(m.New)})
 		}
+		section(SectionCalls, "", "No audited call by the sandbox's account.", []render.Column{{Title: "Method"}, {Title: "Allowed", Right: true}, {Title: "Denied", Right: true}, {}}, rows)
 		if s.CallsTruncated {
 			b.WriteString("\n> The read bound was reached: the counts are a floor.\n")
 		}
-		b.WriteString("\n### " + SectionSecrets + "\n\n")
-		if len(s.SecretReads) == 0 {
-			b.WriteString("No read of the sandbox's secrets.\n")
-		} else {
-			b.WriteString("| Principal | Reads | Denied | Secrets |\n|---|---:|---:|---|\n")
-			for _, rd := range s.SecretReads {
-				who := "`" + code(rd.Principal) + "`"
-				if rd.Own {
-					who += " (the sandbox)"
-				}
-				fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", who, rd.Reads, rd.Denied, md(strings.Join(rd.Secrets, ", ")))
+		rows = nil
+		for _, rd := range s.SecretReads {
+			who := code(rd.Principal)
+			if rd.Own {
+				who += " (the sandbox)"
 			}
+			rows = append(rows, []string{who, strconv.Itoa(rd.Reads), strconv.Itoa(rd.Denied), md(strings.Join(rd.Secrets, ", "))})
 		}
-		b.WriteString("\n### " + SectionNAT + "\n\n")
-		if s.NATNote != "" {
-			fmt.Fprintf(&b, "> %s\n\n", md(s.NATNote))
+		section(SectionSecrets, "", "No read of the sandbox's secrets.", []render.Column{{Title: "Principal"}, {Title: "Reads", Right: true}, {Title: "Denied", Right: true}, {Title: "Secrets"}}, rows)
+		rows = nil
+		for _, d := range s.Destinations {
+			rows = append(rows, []string{code(d.Name), strconv.Itoa(d.Count), newMark(d.New)})
 		}
-		if len(s.Destinations) == 0 {
-			b.WriteString("No connection recorded.\n")
-		} else {
-			b.WriteString("| Destination | Connections | |\n|---|---:|---|\n")
-			for _, d := range s.Destinations {
-				fmt.Fprintf(&b, "| `%s` | %d | %s |\n", code(d.Name), d.Count, newMark(d.New))
-			}
+		section(SectionNAT, s.NATNote, "No connection recorded.", []render.Column{{Title: "Destination"}, {Title: "Connections", Right: true}, {}}, rows)
+		rows = nil
+		for _, i := range s.Incidents {
+			rows = append(rows, []string{code(i.ID), md(i.Playbook), md(i.Trigger), stamp(i.ReceivedAt), md(i.Outcome), md(i.Ended)})
 		}
-		b.WriteString("\n### " + SectionIncidents + "\n\n")
-		if len(s.Incidents) == 0 {
-			b.WriteString("No incident.\n")
-		} else {
-			b.WriteString("| Incident | Playbook | Trigger | Opened | Outcome | Ended |\n|---|---|---|---|---|---|\n")
-			for _, i := range s.Incidents {
-				fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", code(i.ID), md(i.Playbook), md(i.Trigger), stamp(i.ReceivedAt), md(i.Outcome), md(i.Ended))
-			}
+		section(SectionIncidents, "", "No incident.", []render.Column{{Title: "Incident"}, {Title: "Playbook"}, {Title: "Trigger"}, {Title: "Opened"}, {Title: "Outcome"}, {Title: "Ended"}}, rows)
+		rows = nil
+		for _, k := range s.Keys {
+			rows = append(rows, []string{md(k.Secret), md(k.Version), md(k.State), stamp(k.CreatedAt), md(k.Age), md(k.Due)})
 		}
-		b.WriteString("\n### " + SectionKeys + "\n\n")
-		if len(s.Keys) == 0 {
-			b.WriteString("No managed secret version.\n")
-		} else {
-			b.WriteString("| Secret | Version | State | Created | Age | |\n|---|---|---|---|---|---|\n")
-			for _, k := range s.Keys {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", md(k.Secret), md(k.Version), md(k.State), stamp(k.CreatedAt), md(k.Age), md(k.Due))
-			}
-		}
+		section(SectionKeys, "", "No managed secret version.", []render.Column{{Title: "Secret"}, {Title: "Version"}, {Title: "State"}, {Title: "Created"}, {Title: "Age"}, {}}, rows)
+	}
+	var rows [][]string
+	for _, d := range r.Drift {
+		rows = append(rows, []string{md(d.Check), md(d.Status), md(d.Evidence), md(d.Fix)})
 	}
 	b.WriteString("\n## " + SectionDrift + "\n\n")
-	if len(r.Drift) == 0 {
+	if len(rows) == 0 {
 		b.WriteString("Every posture check passes.\n")
 	} else {
-		b.WriteString("| Check | Status | Evidence | Fix |\n|---|---|---|---|\n")
-		for _, d := range r.Drift {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", md(d.Check), md(d.Status), md(d.Evidence), md(d.Fix))
-		}
+		render.Table(&b, []render.Column{{Title: "Check"}, {Title: "Status"}, {Title: "Evidence"}, {Title: "Fix"}}, rows)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -117,31 +112,6 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// md escapes text for a markdown table cell or line: markup characters
-// are backslashed, line breaks and control characters dropped.
-func md(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		case strings.ContainsRune("\\`*_[]<>|~", r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// code makes text safe inside a code span: no backtick, pipe or line break.
-func code(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '`' || r == '|' || r < 0x20 || r == 0x7f:
-			return '?'
-		}
-		return r
-	}, s)
-}
+// md and code make outside text inert, as in the incident report.
+func md(s string) string   { return render.Text(s) }
+func code(s string) string { return render.Code(s) }
