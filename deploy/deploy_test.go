@@ -130,6 +130,8 @@ func TestDeployFunctions(t *testing.T) {
 		"WatchCosts":   {"coopguard-costwatch", sa("coopguard-costs")},
 		// The weekly review runs as its own reader.
 		"Review": {"coopguard-review", sa("coopguard-reviewer")},
+		// The review on demand, as the same account.
+		"ReviewReport": {"", sa("coopguard-reviewer")},
 	}
 	deploys := find(cmds, "gcloud", "functions", "deploy")
 	if len(deploys) != len(want) {

@@ -73,7 +73,7 @@ JOBS=(
 	"rotator SA_ROTATOR roles/datastore.user coopguard rotator: rotates keys, scheduled posture (RotateKeys)"
 	"provisioner SA_PROVISIONER roles/datastore.user coopguard provisioner: creates the sandbox (Provision)"
 	"costs SA_COSTS roles/datastore.user coopguard costs: budgets and model spend (HandleBudget, WatchCosts)"
-	"reviewer SA_REVIEWER roles/datastore.user coopguard reviewer: the weekly review (Review)"
+	"reviewer SA_REVIEWER roles/datastore.user coopguard reviewer: the weekly review (Review, ReviewReport)"
 )
 
 # The jobs that act as the sandbox VM's own account.
@@ -93,6 +93,7 @@ FUNCTIONS=(
 	"coopguard-handle-budget HandleBudget TOPIC_BUDGETS SA_COSTS"
 	"coopguard-watch-costs WatchCosts TOPIC_COSTWATCH SA_COSTS"
 	"coopguard-review Review TOPIC_REVIEW SA_REVIEWER"
+	"coopguard-review-report ReviewReport http SA_REVIEWER"
 )
 
 # The Cloud Scheduler jobs: name, schedule variable, topic variable,

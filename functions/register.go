@@ -38,6 +38,7 @@ var handlers = map[string]Function{
 	"HandleBudget":    {Event: (*Env).HandleBudget},
 	"WatchCosts":      {Event: (*Env).WatchCosts},
 	"Review":          {Event: (*Env).Review},
+	"ReviewReport":    {HTTP: (*Env).ReviewReport},
 }
 
 // Registered lists every coopguard function, in config.Jobs' order: init

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +110,24 @@ func TestReviewOfADrilledProject(t *testing.T) {
 	err = writeReview(ctx, w.Env, functions.ReviewOptions{Since: week, Sandbox: "no-such-sandbox"}, "", false, &bytes.Buffer{})
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `no sandbox "no-such-sandbox"`) || !strings.Contains(err.Error(), w.Cfg.VM.Name) {
 		t.Errorf("--sandbox no-such-sandbox = %v, want a usage error listing the sandboxes", err)
+	}
+
+	// Without --config: through the deployment's ReviewReport, rendered
+	// here; its refusals are usage errors too.
+	srv := httptest.NewServer(http.HandlerFunc(w.Env.ReviewReport))
+	defer srv.Close()
+	var served bytes.Buffer
+	if err := runReview(ctx, []string{"--server", srv.URL, "--since", "7d", "--sandbox", w.Cfg.VM.Name, "--no-record"}, &served); err != nil {
+		t.Fatalf("review --server: %v", err)
+	}
+	if !strings.Contains(served.String(), "## Sandbox "+w.Cfg.VM.Name+"\n") || !strings.Contains(served.String(), "| `"+read+"` |") {
+		t.Errorf("review --server printed:\n%s", served.String())
+	}
+	for _, args := range [][]string{{"--since", "31d"}, {"--sandbox", "no-such-sandbox"}} {
+		err := runReview(ctx, append([]string{"--server", srv.URL}, args...), &bytes.Buffer{})
+		if !errors.Is(err, errUsage) {
+			t.Errorf("review --server %v = %v, want a usage error", args, err)
+		}
 	}
 
 	err = writeReview(ctx, w.Env, functions.ReviewOptions{Since: 31 * 24 * time.Hour}, "", false, &bytes.Buffer{})

@@ -180,12 +180,14 @@ var Jobs = []Job{
 	},
 	{
 		Role: JobReviewer, Account: AccountReviewer,
-		Title: "coopguard reviewer: the weekly review (Review)",
+		Title: "coopguard reviewer: the weekly review (Review, ReviewReport)",
 		Functions: []Function{
 			// Mondays at 08:00: the week's review reaches the operator's
 			// channels at the start of their week.
 			{Name: "Review", Service: "coopguard-review", Topic: "review",
 				Schedule: &Schedule{Cron: "0 8 * * 1", Attr: SchedulerReview}},
+			// `coopguard review` on demand, through the deployment.
+			{Name: "ReviewReport", Service: "coopguard-review-report"},
 		},
 		Roles:     []RoleKind{RoleProject, RoleSecrets},
 		Datastore: "roles/datastore.user",
