@@ -64,8 +64,8 @@ var examples = map[string][]string{
 	"drill":     {"coopguard drill                      # contain playbook, on coopguard serve", "coopguard drill --sandbox second-sandbox --dry-run", "coopguard drill --attack exfiltration"},
 	"incidents": {"coopguard incidents", "coopguard incidents --project my-sandbox-project", "coopguard incidents show INCIDENT_ID"},
 	"resolve":   {"coopguard resolve INCIDENT_ID --restore --dry-run", "coopguard resolve INCIDENT_ID --note \"what caused it\""},
-	"review":    {"coopguard review --since 7d --config .cloudcoop/config.toml", "coopguard review --since 7d --html review.html --config .cloudcoop/config.toml"},
-	"resume":    {"coopguard resume INCIDENT_ID --config .cloudcoop/config.toml", "coopguard resume INCIDENT_ID --force --reason \"why\" --config .cloudcoop/config.toml"},
+	"review":    {"coopguard review --since 7d --sandbox claude-sandbox", "coopguard review --since 7d --html review.html --config .cloudcoop/config.toml"},
+	"resume":    {"coopguard resume INCIDENT_ID --dry-run --config .cloudcoop/config.toml", "coopguard resume INCIDENT_ID --config .cloudcoop/config.toml", "coopguard resume INCIDENT_ID --force --reason \"why\" --config .cloudcoop/config.toml"},
 }
 
 // helpOut is where COMMAND -h prints (tests swap it).
