@@ -68,3 +68,41 @@ func TestDo(t *testing.T) {
 		})
 	}
 }
+
+// countingClock records what Do asks of its clock and waits for nothing.
+type countingClock struct {
+	slept    []time.Duration
+	timeouts []time.Duration
+}
+
+func (c *countingClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.slept = append(c.slept, d)
+	return ctx.Err()
+}
+
+func (c *countingClock) WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	c.timeouts = append(c.timeouts, d)
+	return context.WithCancel(ctx)
+}
+
+// TestDoWaitsOnItsClock: the pauses and the per-attempt bounds come from
+// the policy's clock (a test's emulated clock moves instead of waiting),
+// the pauses growing up to Max.
+func TestDoWaitsOnItsClock(t *testing.T) {
+	clk := &countingClock{}
+	p := Policy{Attempts: 4, Initial: time.Hour, Max: 2 * time.Hour, PerTry: time.Minute, Clock: clk}
+	calls := 0
+	err := Do(context.Background(), p, func(context.Context) error {
+		calls++
+		return status.Error(codes.Unavailable, "x")
+	})
+	if err == nil || calls != 4 {
+		t.Fatalf("calls %d, err %v: want 4 failed calls", calls, err)
+	}
+	if len(clk.timeouts) != 4 || clk.timeouts[0] != time.Minute {
+		t.Errorf("per-attempt bounds %v, want 4 of 1m", clk.timeouts)
+	}
+	if len(clk.slept) != 3 || clk.slept[2] > 2*time.Hour {
+		t.Errorf("pauses %v, want 3 of at most 2h", clk.slept)
+	}
+}
