@@ -152,3 +152,48 @@ func TestFunctionsAudited(t *testing.T) {
 		t.Errorf("SetIamPolicy logged in %s, want the activity log", ln)
 	}
 }
+
+// TestDeleteFunctionAudited: DeleteFunction is an Admin Activity entry of
+// cloudfunctions.googleapis.com named
+// google.cloud.functions.v2.FunctionService.DeleteFunction on the
+// function; without cloudfunctions.functions.delete the call is
+// PERMISSION_DENIED, audited with status 7, and the function stays.
+func TestDeleteFunctionAudited(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.emu.Functions.SeedFunction(project, "us-central1", "coopguard-status", "Status", "coopguard-viewer@"+project+".iam.gserviceaccount.com")
+	name := "projects/" + project + "/locations/us-central1/functions/coopguard-status"
+	del := func(principal string) error {
+		c, err := fnapi.NewFunctionClient(ctx, append(gcp.EmulatedGRPC(w.emu.GRPCAddr), gcp.EmulatedIdentity(principal))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		op, err := c.DeleteFunction(ctx, &functionspb.DeleteFunctionRequest{Name: name})
+		if err == nil {
+			err = op.Wait(ctx)
+		}
+		return err
+	}
+	if err := del(someone); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("DeleteFunction by %s = %v, want PERMISSION_DENIED", someone, err)
+	}
+	if _, ok := w.emu.Functions.Function(name); !ok {
+		t.Fatal("a refused DeleteFunction deleted the function")
+	}
+	if err := del(emulator.Operator); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.emu.Functions.Function(name); ok {
+		t.Error("the operator's DeleteFunction left the function")
+	}
+	const method = "google.cloud.functions.v2.FunctionService.DeleteFunction"
+	e := w.entries(method)
+	if len(e) != 2 || e[0].GetStatus().GetCode() != 7 || e[1].GetStatus().GetCode() != 0 || e[1].GetResourceName() != name ||
+		e[1].GetServiceName() != "cloudfunctions.googleapis.com" || e[1].GetAuthenticationInfo().GetPrincipalEmail() != emulator.Operator {
+		t.Errorf("DeleteFunction entries = %v, want the refusal (7) then the deletion, on %s", e, name)
+	}
+	if ln := w.logNameOf(method); !strings.HasSuffix(ln, audit.ActivityLog) {
+		t.Errorf("DeleteFunction logged in %s, want the activity log", ln)
+	}
+}

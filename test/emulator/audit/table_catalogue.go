@@ -7,7 +7,7 @@ package audit
 //
 // Cloud Functions (https://cloud.google.com/functions/docs/monitoring/audit-logging):
 // service cloudfunctions.googleapis.com; GetFunction is ADMIN_READ and
-// UpdateFunction ADMIN_WRITE, named google.cloud.functions.v2.FunctionService.<Method>;
+// UpdateFunction and DeleteFunction ADMIN_WRITE, named google.cloud.functions.v2.FunctionService.<Method>;
 // the IAM policy methods are listed by their short names (GetIamPolicy
 // ADMIN_READ, SetIamPolicy ADMIN_WRITE), as the google.iam.v1.IAMPolicy
 // mixin the v2 client calls them through is. Permissions:
@@ -23,6 +23,7 @@ func init() {
 	}
 	GRPC["/google.cloud.functions.v2.FunctionService/GetFunction"] = fn("GetFunction", AdminRead, "cloudfunctions.functions.get", "name")
 	GRPC["/google.cloud.functions.v2.FunctionService/UpdateFunction"] = fn("UpdateFunction", AdminWrite, "cloudfunctions.functions.update", "function.name")
+	GRPC["/google.cloud.functions.v2.FunctionService/DeleteFunction"] = fn("DeleteFunction", AdminWrite, "cloudfunctions.functions.delete", "name")
 	GRPC["/google.iam.v1.IAMPolicy/GetIamPolicy"] = Row{Service: functionsSvc, Method: "GetIamPolicy", Perms: []string{"cloudfunctions.functions.getIamPolicy"}, Type: AdminRead, Resource: []string{"resource"}}
 	GRPC["/google.iam.v1.IAMPolicy/SetIamPolicy"] = Row{Service: functionsSvc, Method: "SetIamPolicy", Perms: []string{"cloudfunctions.functions.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}}
 }

@@ -2,7 +2,8 @@
 // (google.cloud.functions.v2.FunctionService) for tests and for the
 // embedded emulated GCP: the functions deploy made, read and changed
 // through the official client. It serves GetFunction, UpdateFunction
-// (an update mask, a long-running operation) and, through the
+// (an update mask, a long-running operation), DeleteFunction (a
+// long-running operation) and, through the
 // google.iam.v1.IAMPolicy mixin the official client calls, a function's
 // Get/SetIamPolicy. Functions are deployed by seeding (SeedFunction), as
 // deployment is gcloud's job, not coopguard's.
@@ -32,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/test/emulator/audit/detail"
@@ -215,6 +217,41 @@ func (s *Server) UpdateFunction(_ context.Context, req *functionspb.UpdateFuncti
 	}
 	md, err := anypb.New(&functionspb.OperationMetadata{CreateTime: timestamppb.New(now), EndTime: timestamppb.New(now),
 		Target: name, Verb: "update", ApiVersion: "v2"})
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	s.seq++
+	loc := name[:strings.LastIndex(name, "/functions/")]
+	return &longrunningpb.Operation{Name: fmt.Sprintf("%s/operations/operation-%d", loc, s.seq), Done: true,
+		Metadata: md, Result: &longrunningpb.Operation_Response{Response: resp}}, nil
+}
+
+// DeleteFunction removes a function and its IAM policy. It answers a
+// finished long-running operation whose response is google.protobuf.Empty
+// and whose metadata is an OperationMetadata naming the function, verb
+// "delete" (https://cloud.google.com/functions/docs/reference/rpc/google.cloud.functions.v2#deletefunctionrequest);
+// a function that does not exist is NOT_FOUND. The function's Cloud Run
+// service, which GCP deletes with it, lives in the Cloud Run fake and is
+// left there (FIDELITY.md).
+func (s *Server) DeleteFunction(_ context.Context, req *functionspb.DeleteFunctionRequest) (*longrunningpb.Operation, error) {
+	name, err := parseName(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.functions[name]; !ok {
+		return nil, errNotFound(name)
+	}
+	delete(s.functions, name)
+	delete(s.policies, name)
+	now := s.now()
+	resp, err := anypb.New(&emptypb.Empty{})
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	md, err := anypb.New(&functionspb.OperationMetadata{CreateTime: timestamppb.New(now), EndTime: timestamppb.New(now),
+		Target: name, Verb: "delete", ApiVersion: "v2"})
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}

@@ -109,3 +109,51 @@ func TestFunctionIamPolicy(t *testing.T) {
 
 // status is err's gRPC code.
 func status(err error) codes.Code { return gstatus.Code(err) }
+
+// TestDeleteFunction: through the official client, DeleteFunction answers
+// a finished operation (metadata verb "delete" naming the function) and
+// the function and its IAM policy are gone; deleting it again, or a
+// function that never was, is NOT_FOUND; another function stays.
+func TestDeleteFunction(t *testing.T) {
+	ctx := context.Background()
+	fake, c := start(t)
+	fake.SeedFunction("p", "us-central1", "coopguard-handle-log-entry", "HandleLogEntry", "coopguard-responder@p.iam.gserviceaccount.com")
+	fake.SeedFunction("p", "us-central1", "team-api", "Serve", "team-api@p.iam.gserviceaccount.com")
+	del := func(n string) error {
+		op, err := c.DeleteFunction(ctx, &functionspb.DeleteFunctionRequest{Name: n})
+		if err != nil {
+			return err
+		}
+		if err := op.Wait(ctx); err != nil {
+			return err
+		}
+		md, err := op.Metadata()
+		if err != nil {
+			return err
+		}
+		if md.GetVerb() != "delete" || md.GetTarget() != n {
+			t.Errorf("DeleteFunction operation metadata = %v, want verb delete on %s", md, n)
+		}
+		return nil
+	}
+	if err := del(name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetFunction(ctx, &functionspb.GetFunctionRequest{Name: name}); status(err) != codes.NotFound {
+		t.Errorf("GetFunction of a deleted function = %v, want NOT_FOUND", err)
+	}
+	if _, ok := fake.Policy(name); ok {
+		t.Errorf("a deleted function kept its IAM policy")
+	}
+	for _, n := range []string{name, "projects/p/locations/us-central1/functions/nope"} {
+		if err := del(n); status(err) != codes.NotFound {
+			t.Errorf("DeleteFunction %s = %v, want NOT_FOUND", n, err)
+		}
+	}
+	if err := del("projects/p/functions/x"); status(err) != codes.InvalidArgument {
+		t.Errorf("DeleteFunction of a malformed name = %v, want INVALID_ARGUMENT", err)
+	}
+	if _, ok := fake.Function("projects/p/locations/us-central1/functions/team-api"); !ok {
+		t.Errorf("deleting one function deleted another")
+	}
+}
