@@ -362,7 +362,7 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			}},
-	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), append(append(append(append(osconfigScenarios(), catalogueScenarios2()...), mirrorScenarios()...), functionsScenarios()...), append(append(routeScenarios(), roleScenarios()...), copyScenarios()...)...)...)...)...)
+	}, append(append(append(originScenarios(), catalogueScenarios()...), moreCatalogueScenarios()...), append(append(pubsubScenarios(), wifScenarios()...), append(append(append(append(osconfigScenarios(), catalogueScenarios2()...), mirrorScenarios()...), functionsScenarios()...), append(append(append(routeScenarios(), roleScenarios()...), copyScenarios()...), lastScenarios()...)...)...)...)...)
 }
 
 // Find returns the scenario called name.
