@@ -9,6 +9,7 @@ import (
 	fnapi "cloud.google.com/go/functions/apiv2"
 	"cloud.google.com/go/functions/apiv2/functionspb"
 	adminpb "cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -23,10 +24,11 @@ import (
 // deleted (Falco's "GCP IAM serviceAccount deleted/modified", Sigma's
 // gcp_service_account_disabled_or_deleted, Elastic's
 // impact_gcp_service_account_deleted/disabled) and one of coopguard's
-// functions deleted (Falco's "GCP cloud function created/updated or
+// functions deleted, through the Cloud Functions API or as the Cloud Run
+// service it is (Falco's "GCP cloud function created/updated or
 // deleted"), all notified by sandbox-surroundings-changed or
 // sandbox-traffic-mirrored; each with a benign counterpart on the team's
-// own mirroring, account or function.
+// own mirroring, account, function or Cloud Run service.
 //
 // The accounts and the function are ones the notification path does not
 // run through: coopguard-reviewer and coopguard-costs (the weekly review
@@ -127,7 +129,37 @@ func lastScenarios() []Scenario {
 				}
 				return allowed(w.deleteFunction(ctx, c, "team-api"), "DeleteFunction team-api")
 			}},
+
+		{Name: "coopguard-service-deleted", Kind: Notify, Actor: actorOther, Counterpart: "operator-team-service-deleted",
+			Summary: "deletes the Cloud Run service coopguard's RotateKeys function is, so keys are no longer rotated: Services.DeleteService (allowed)",
+			Setup: func(_ context.Context, w *World) error {
+				w.Emu.Run.SeedService(w.Cfg.Cloud.GCP.Project, w.Cfg.Region(), "coopguard-rotate-keys", nil)
+				return nil
+			},
+			Act: func(ctx context.Context, w *World) error {
+				return w.deleteService(ctx, "coopguard-rotate-keys")
+			}},
+		{Name: "operator-team-service-deleted", Kind: Benign, Actor: actorOperator, Counterpart: "coopguard-service-deleted",
+			Summary: "deletes the team's own Cloud Run service (not coopguard's): Services.DeleteService",
+			Setup: func(_ context.Context, w *World) error {
+				w.Emu.Run.SeedService(w.Cfg.Cloud.GCP.Project, w.Cfg.Region(), "team-api", nil)
+				return nil
+			},
+			Act: func(ctx context.Context, w *World) error {
+				return w.deleteService(ctx, "team-api")
+			}},
 	}
+}
+
+// deleteService is the operator deleting Cloud Run service name through
+// the official Services client, and waiting for it.
+func (w *World) deleteService(ctx context.Context, name string) error {
+	res := "projects/" + w.Cfg.Cloud.GCP.Project + "/locations/" + w.Cfg.Region() + "/services/" + name
+	op, err := w.Operator.Services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: res})
+	if err == nil {
+		_, err = op.Wait(ctx)
+	}
+	return allowed(err, "DeleteService "+res)
 }
 
 // settle plays act as a drill of its own, of kind, and fails unless

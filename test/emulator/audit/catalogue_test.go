@@ -11,6 +11,7 @@ import (
 	fnapi "cloud.google.com/go/functions/apiv2"
 	"cloud.google.com/go/functions/apiv2/functionspb"
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
 	iamlogging "google.golang.org/genproto/googleapis/iam/v1/logging"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -195,5 +196,45 @@ func TestDeleteFunctionAudited(t *testing.T) {
 	}
 	if ln := w.logNameOf(method); !strings.HasSuffix(ln, audit.ActivityLog) {
 		t.Errorf("DeleteFunction logged in %s, want the activity log", ln)
+	}
+}
+
+// TestDeleteServiceAudited: Cloud Run's DeleteService is an Admin
+// Activity entry of run.googleapis.com named
+// google.cloud.run.v2.Services.DeleteService on the service; without
+// run.services.delete the call is PERMISSION_DENIED, audited with status
+// 7, and the service stays.
+func TestDeleteServiceAudited(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.emu.Run.SeedService(project, "us-central1", "coopguard-status", nil)
+	name := "projects/" + project + "/locations/us-central1/services/coopguard-status"
+	del := func(principal string) error {
+		op, err := w.clients(t, principal).Services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: name})
+		if err == nil {
+			_, err = op.Wait(ctx)
+		}
+		return err
+	}
+	if err := del(someone); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("DeleteService by %s = %v, want PERMISSION_DENIED", someone, err)
+	}
+	if _, ok := w.emu.Run.Service(project, "us-central1", "coopguard-status"); !ok {
+		t.Fatal("a refused DeleteService deleted the service")
+	}
+	if err := del(emulator.Operator); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.emu.Run.Service(project, "us-central1", "coopguard-status"); ok {
+		t.Error("the operator's DeleteService left the service")
+	}
+	const method = "google.cloud.run.v2.Services.DeleteService"
+	e := w.entries(method)
+	if len(e) != 2 || e[0].GetStatus().GetCode() != 7 || e[1].GetStatus().GetCode() != 0 || e[1].GetResourceName() != name ||
+		e[1].GetServiceName() != "run.googleapis.com" || e[1].GetAuthenticationInfo().GetPrincipalEmail() != emulator.Operator {
+		t.Errorf("DeleteService entries = %v, want the refusal (7) then the deletion, on %s", e, name)
+	}
+	if ln := w.logNameOf(method); !strings.HasSuffix(ln, audit.ActivityLog) {
+		t.Errorf("DeleteService logged in %s, want the activity log", ln)
 	}
 }

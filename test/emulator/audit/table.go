@@ -170,6 +170,7 @@ var GRPC = map[string]Row{
 	"/google.cloud.run.v2.Services/SetIamPolicy": {Service: runSvc, Method: "google.cloud.run.v2.Services.SetIamPolicy", Perms: []string{"run.services.setIamPolicy"}, Type: AdminWrite, Resource: []string{"resource"}},
 	// A service's new revision (https://cloud.google.com/run/docs/reference/iam/permissions).
 	"/google.cloud.run.v2.Services/UpdateService": {Service: runSvc, Method: "google.cloud.run.v2.Services.UpdateService", Perms: []string{"run.services.update"}, Type: AdminWrite, Resource: []string{"service.name"}},
+	"/google.cloud.run.v2.Services/DeleteService": {Service: runSvc, Method: "google.cloud.run.v2.Services.DeleteService", Perms: []string{"run.services.delete"}, Type: AdminWrite, Resource: []string{"name"}},
 
 	// Service Usage (https://cloud.google.com/service-usage/docs/access-control)
 	// and Artifact Registry (https://cloud.google.com/artifact-registry/docs/access-control):

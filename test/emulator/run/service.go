@@ -1,8 +1,8 @@
 // Package run is an in-process fake of Cloud Run Admin API v2's Services
 // (google.cloud.run.v2.Services) for tests and for the embedded emulated
 // GCP of `coopguard serve`: the Cloud Run services that Cloud Run functions
-// (gen2) are, with their IAM policies. It serves GetService, ListServices
-// and Get/SetIamPolicy; services are deployed by seeding (SeedService), as
+// (gen2) are, with their IAM policies. It serves GetService, ListServices,
+// UpdateService, DeleteService and Get/SetIamPolicy; services are deployed by seeding (SeedService), as
 // deployment is gcloud's job, not coopguard's. The official client talks to
 // it over a real gRPC connection.
 //

@@ -70,3 +70,44 @@ func (s *Server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		Result:   &longrunningpb.Operation_Response{Response: resp},
 	}, nil
 }
+
+// DeleteService deletes a service and its IAM policy, as deleting the
+// function it is does
+// (https://cloud.google.com/run/docs/reference/rpc/google.cloud.run.v2#google.cloud.run.v2.Services.DeleteService):
+// it answers a finished long-running operation whose response and
+// metadata are the deleted service. An unknown service is NOT_FOUND; an
+// etag that is not the service's current one is ABORTED (the stricter
+// reading of "detect modification conflict"); validate_only deletes
+// nothing.
+func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
+	n, err := parseServiceName(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.services[n.String()]
+	if !ok {
+		return nil, errNotFound(n)
+	}
+	if e := req.GetEtag(); e != "" && e != cur.GetEtag() {
+		return nil, status.Error(codes.Aborted, "The service's etag does not match: read it again and retry.")
+	}
+	gone := proto.Clone(cur).(*runpb.Service)
+	if !req.GetValidateOnly() {
+		gone.DeleteTime = timestamppb.New(s.now())
+		delete(s.services, n.String())
+		delete(s.policies, n.String())
+	}
+	resp, err := anypb.New(gone)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	s.etagSeq++
+	return &longrunningpb.Operation{
+		Name:     fmt.Sprintf("%s/operations/%x", n.locationName.String(), s.etagSeq),
+		Done:     true,
+		Metadata: resp,
+		Result:   &longrunningpb.Operation_Response{Response: resp},
+	}, nil
+}

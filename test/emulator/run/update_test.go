@@ -58,3 +58,44 @@ func TestUpdateService(t *testing.T) {
 	_, err = c.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: missing})
 	grpctest.WantCode(t, err, codes.NotFound)
 }
+
+// TestDeleteService: DeleteService through the official client answers a
+// finished operation whose result is the deleted service, after which
+// the service is NOT_FOUND and another stays; a stale etag is ABORTED and
+// validate_only deletes nothing; deleting again is NOT_FOUND.
+func TestDeleteService(t *testing.T) {
+	ctx := context.Background()
+	fake, c := start(t)
+	fake.SeedService("p", "us-central1", "coopguard-status", []string{invoker})
+	fake.SeedService("p", "us-central1", "team-api", nil)
+	name := "projects/p/locations/us-central1/services/coopguard-status"
+	del := func(etag string, validate bool) (*runpb.Service, error) {
+		op, err := c.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: name, Etag: etag, ValidateOnly: validate})
+		if err != nil {
+			return nil, err
+		}
+		return op.Wait(ctx)
+	}
+	_, err := del(`"stale"`, false)
+	grpctest.WantCode(t, err, codes.Aborted)
+	if _, err := del("", true); err != nil {
+		t.Fatalf("validate_only: %v", err)
+	}
+	if _, ok := fake.Service("p", "us-central1", "coopguard-status"); !ok {
+		t.Fatal("a refused or validate-only DeleteService deleted the service")
+	}
+	got, err := del("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetName() != name || got.GetDeleteTime() == nil {
+		t.Errorf("DeleteService result = %s (delete time %v), want the deleted service", got.GetName(), got.GetDeleteTime())
+	}
+	_, err = c.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	grpctest.WantCode(t, err, codes.NotFound)
+	_, err = del("", false)
+	grpctest.WantCode(t, err, codes.NotFound)
+	if _, ok := fake.Service("p", "us-central1", "team-api"); !ok {
+		t.Error("deleting one service deleted another")
+	}
+}
