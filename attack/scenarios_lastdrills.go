@@ -10,6 +10,8 @@ import (
 	"cloud.google.com/go/functions/apiv2/functionspb"
 	adminpb "cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudcoop/coopguard/shared/config"
@@ -87,8 +89,8 @@ func lastScenarios() []Scenario {
 					return allowed(err, "DeleteServiceAccount "+name)
 				}
 				// The account is gone: IAM answers NOT_FOUND for it.
-				if _, err := w.Operator.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name}); err == nil {
-					return fmt.Errorf("DeleteServiceAccount %s succeeded but the account is still there", name)
+				if _, err := w.Operator.IAMAdmin.GetServiceAccount(ctx, &adminpb.GetServiceAccountRequest{Name: name}); status.Code(err) != codes.NotFound {
+					return fmt.Errorf("GetServiceAccount %s after its deletion = %v, want NOT_FOUND", name, err)
 				}
 				return nil
 			}},
