@@ -21,10 +21,14 @@ const DeafPolicyName = "coopguard deaf"
 
 // DeafMethods are the Admin Activity methodNames that can make coopguard
 // deaf: its sink, topics, subscriptions or Eventarc triggers deleted,
-// detached or changed (a sink disabled or refiltered is an UpdateSink).
+// detached or changed (a sink disabled or refiltered is an UpdateSink),
+// or its functions deleted — a deleted HandleLogEntry takes its trigger
+// with it, so its own deletion never reaches coopguard.
 // https://cloud.google.com/logging/docs/audit-logging,
 // https://cloud.google.com/pubsub/docs/audit-logging,
-// https://cloud.google.com/eventarc/docs/reference/audit-logs
+// https://cloud.google.com/eventarc/docs/reference/audit-logs,
+// https://cloud.google.com/run/docs/audit-logging,
+// https://cloud.google.com/functions/docs/monitoring/audit-logging
 var DeafMethods = []string{
 	"google.logging.v2.ConfigServiceV2.DeleteSink",
 	"google.logging.v2.ConfigServiceV2.UpdateSink",
@@ -35,13 +39,16 @@ var DeafMethods = []string{
 	"google.pubsub.v1.Subscriber.UpdateSubscription",
 	"google.cloud.eventarc.v1.Eventarc.DeleteTrigger",
 	"google.cloud.eventarc.v1.Eventarc.UpdateTrigger",
+	"google.cloud.run.v2.Services.DeleteService",
+	"google.cloud.functions.v2.FunctionService.DeleteFunction",
 }
 
 // DeafFilter is the deaf policy's log filter: an Admin Activity entry of
 // one of DeafMethods on one of coopguard's resources — its topics by
 // name, and the project's sinks, subscriptions and triggers whose id
 // names coopguard (coopguard-NAME-sink, the dead-letter subscription, the
-// functions' triggers and the Eventarc subscriptions named after them) —
+// functions' triggers and the Eventarc subscriptions named after them,
+// the functions as Cloud Run services or through the Functions API) —
 // by anyone but coopguard's
 // provisioner, whose converge puts a sink's filter back. It reads only
 // what Cloud Audit Logs writes, which no caller can write (FIDELITY.md),
@@ -61,7 +68,7 @@ func (s *Sandbox) DeafFilter() string {
 			topics = append(topics, s.TopicPath(t))
 		}
 	}
-	named := "^projects/" + regexp.QuoteMeta(s.Project) + "/(sinks|subscriptions|locations/[^/]+/triggers)/[^/]*coopguard"
+	named := "^projects/" + regexp.QuoteMeta(s.Project) + "/(sinks|subscriptions|locations/[^/]+/(triggers|services|functions))/[^/]*coopguard"
 	return fmt.Sprintf(`logName=%q AND protoPayload.methodName=%s AND (protoPayload.resourceName=~%q OR protoPayload.resourceName=%s) AND NOT protoPayload.authenticationInfo.principalEmail=%q`,
 		"projects/"+s.Project+"/logs/cloudaudit.googleapis.com%2Factivity", quote(DeafMethods), named, quote(topics),
 		config.AccountEmail(config.AccountProvisioner, s.Project))
@@ -82,9 +89,9 @@ func (r *deafPolicy) desired() *monitoringpb.AlertPolicy {
 	return &monitoringpb.AlertPolicy{
 		DisplayName: DeafPolicyName,
 		Documentation: &monitoringpb.AlertPolicy_Documentation{
-			Subject: "coopguard: its log sink, topics, subscriptions or triggers were changed in project " + s.Project,
+			Subject: "coopguard: its log sink, topics, subscriptions, triggers or functions were changed in project " + s.Project,
 			Content: fmt.Sprintf("## coopguard may be deaf\n\n"+
-				"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, or an Eventarc trigger "+
+				"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, an Eventarc trigger or deleted a function "+
 				"in project `%s` (the Admin Activity audit log records who and what). "+
 				"While they are gone or disabled, no audit entry reaches coopguard and nothing is contained.\n\n"+
 				"See what is missing and the fix:\n\n"+
@@ -96,7 +103,7 @@ func (r *deafPolicy) desired() *monitoringpb.AlertPolicy {
 		UserLabels: map[string]string{NotifyLabel: "deaf"},
 		Combiner:   monitoringpb.AlertPolicy_OR,
 		Conditions: []*monitoringpb.AlertPolicy_Condition{{
-			DisplayName: "coopguard's sink, topics, subscriptions or triggers deleted or changed",
+			DisplayName: "coopguard's sink, topics, subscriptions or triggers deleted or changed, or a function deleted",
 			Condition: &monitoringpb.AlertPolicy_Condition_ConditionMatchedLog{ConditionMatchedLog: &monitoringpb.AlertPolicy_Condition_LogMatch{
 				Filter: s.DeafFilter(),
 			}},

@@ -139,6 +139,9 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 		{"trigger's subscription deleted", shaped("pubsub.googleapis.com", "google.pubsub.v1.Subscriber.DeleteSubscription", "projects/"+project+"/subscriptions/eventarc-us-central1-coopguard-handle-log-entry-412-sub-771", "mallory@example.com"), true},
 		{"subscription changed", shaped("pubsub.googleapis.com", "google.pubsub.v1.Subscriber.UpdateSubscription", "projects/"+project+"/subscriptions/"+provisioner.DeadLetterSubscription, "mallory@example.com"), true},
 		{"trigger deleted", shaped("eventarc.googleapis.com", "google.cloud.eventarc.v1.Eventarc.DeleteTrigger", "projects/"+project+"/locations/us-central1/triggers/coopguard-handle-log-entry-412", "mallory@example.com"), true},
+		{"HandleLogEntry's service deleted", shaped("run.googleapis.com", "google.cloud.run.v2.Services.DeleteService", "projects/"+project+"/locations/us-central1/services/coopguard-handle-log-entry", "mallory@example.com"), true},
+		{"a function deleted through the Functions API", shaped("cloudfunctions.googleapis.com", "google.cloud.functions.v2.FunctionService.DeleteFunction", "projects/"+project+"/locations/us-central1/functions/coopguard-handle-log-entry", "mallory@example.com"), true},
+		{"another team's service deleted", shaped("run.googleapis.com", "google.cloud.run.v2.Services.DeleteService", "projects/"+project+"/locations/us-central1/services/team-api", "mallory@example.com"), false},
 		{"another team's topic deleted", shaped("pubsub.googleapis.com", "google.pubsub.v1.Publisher.DeleteTopic", "projects/"+project+"/topics/billing-export", "mallory@example.com"), false},
 		{"coopguard topic created", shaped("pubsub.googleapis.com", "google.pubsub.v1.Publisher.CreateTopic", sb.TopicPath(s.cfg.Coopguard.Topics.Logs), "mallory@example.com"), false},
 		{"look-alike in a user log", func() *loggingpb.LogEntry {
