@@ -74,7 +74,7 @@ note() {
 run() {
 	if dry_run; then
 		local line
-		line=$(printf '%q ' "$@")
+		printf -v line '%q ' "$@"
 		echo "${line% }"
 	else
 		"$@"
