@@ -20,7 +20,7 @@ import (
 // unregistered one fails with "no matching function found".
 func TestBuildpackBuildsTheStagedSource(t *testing.T) {
 	t.Parallel()
-	_, work := dryRun(t, "deploy.sh")
+	_, work := freshDryRun(t, "deploy.sh")
 	src := filepath.Join(work, "source")
 	pkg, mainGo, err := deploy.BuildpackMain(src)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // the Firestore emulator) and Chromium where missing. The deploy step
 // runs deploy/deploy.sh in the same gcloud image.
 func TestCloudBuild(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../cloudbuild.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 // the metrics coopguard and GCP write; deploy creates or updates it from
 // that file and undeploy deletes it.
 func TestDashboardIsADashboard(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("dashboard.json")
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,13 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,22 +31,88 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// dryRun runs a script with DRY_RUN=1 for the test project, keeping its
-// staged source and env file in a temp dir (returned).
+// TestMain removes the work directories of the shared dry runs.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedWork != "" {
+		os.RemoveAll(sharedWork)
+	}
+	os.Exit(code)
+}
+
+// dryRuns holds the dry runs tests share, by script and settings: a run
+// forks bash hundreds of times, and many tests read the same listing.
+var (
+	dryRuns    sync.Map // script and settings → *sharedDryRun
+	sharedMu   sync.Mutex
+	sharedWork string // parent of the shared runs' work directories
+)
+
+type sharedDryRun struct {
+	once sync.Once
+	cmds []deploy.Command
+	work string
+	err  error
+}
+
+// dryRun is the listing of a script run with DRY_RUN=1 for the test
+// project with env, and the directory holding its staged source and env
+// file. It runs once per process for each script and env; callers only
+// read what it returns (freshDryRun gives a run of one's own).
 func dryRun(t *testing.T, script string, env ...string) ([]deploy.Command, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	v, _ := dryRuns.LoadOrStore(script+"\x00"+strings.Join(env, "\x00"), &sharedDryRun{})
+	r := v.(*sharedDryRun)
+	r.once.Do(func() {
+		sharedMu.Lock()
+		if sharedWork == "" {
+			sharedWork, r.err = os.MkdirTemp("", "coopguard-deploy-test-")
+		}
+		parent := sharedWork
+		sharedMu.Unlock()
+		if r.err != nil {
+			return
+		}
+		if r.work, r.err = os.MkdirTemp(parent, "run-"); r.err == nil {
+			r.cmds, r.err = runDry(script, r.work, env)
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.cmds, r.work
+}
+
+// freshDryRun is dryRun in a work directory of the test's own, which the
+// test may change.
+func freshDryRun(t *testing.T, script string, env ...string) ([]deploy.Command, string) {
+	t.Helper()
 	work := t.TempDir()
-	env = append([]string{"PROJECT=" + testProject, "REGION=" + testRegion, "DEPLOY_WORKDIR=" + work}, env...)
-	cmds, _, err := deploy.DryRun(ctx, filepath.Join(repoRoot(t), "deploy", script), env...)
+	cmds, err := runDry(script, work, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cmds) == 0 {
-		t.Fatalf("DRY_RUN=1 %s printed no commands", script)
-	}
 	return cmds, work
+}
+
+// runDry runs a script with DRY_RUN=1 for the test project, keeping its
+// staged source and env file in work.
+func runDry(script, work string, env []string) ([]deploy.Command, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	env = append([]string{"PROJECT=" + testProject, "REGION=" + testRegion, "DEPLOY_WORKDIR=" + work}, env...)
+	cmds, _, err := deploy.DryRun(ctx, filepath.Join(root, "deploy", script), env...)
+	if err != nil {
+		return nil, err
+	}
+	if len(cmds) == 0 {
+		return nil, fmt.Errorf("DRY_RUN=1 %s printed no commands", script)
+	}
+	return cmds, nil
 }
 
 // libList prints a bash array defined in deploy/lib.sh.
@@ -78,6 +146,7 @@ func flag(t *testing.T, c deploy.Command, name string) string {
 }
 
 func TestDeployCreatesTopicsWithBothBranches(t *testing.T) {
+	t.Parallel()
 	cmds, _ := dryRun(t, "deploy.sh")
 	var topics []string
 	for _, key := range config.TopicKeys() {
@@ -100,6 +169,7 @@ func TestDeployCreatesTopicsWithBothBranches(t *testing.T) {
 }
 
 func TestDeployFunctions(t *testing.T) {
+	t.Parallel()
 	cmds, work := dryRun(t, "deploy.sh")
 	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
 	if err != nil {
@@ -191,6 +261,7 @@ func TestDeployFunctions(t *testing.T) {
 // Cloud Scheduler job, on its schedule, publishing the body and the
 // coopguard-job attribute its function takes to the topic that triggers it.
 func TestDeploySchedulerJobs(t *testing.T) {
+	t.Parallel()
 	cmds, _ := dryRun(t, "deploy.sh")
 	type want struct{ job, schedule, topic, attr string }
 	var wants []want
@@ -234,6 +305,7 @@ func TestDeploySchedulerJobs(t *testing.T) {
 }
 
 func TestDeployServiceAgentsPublishToTheirTopics(t *testing.T) {
+	t.Parallel()
 	cmds, _ := dryRun(t, "deploy.sh")
 	want := map[string]string{
 		"coopguard-alerts":      "gcp-sa-monitoring-notification",
@@ -257,6 +329,7 @@ func TestDeployServiceAgentsPublishToTheirTopics(t *testing.T) {
 // Every configuration variable reaches the functions, and deploy knows
 // exactly the variables shared/config reads.
 func TestDeployForwardsEveryConfigVariable(t *testing.T) {
+	t.Parallel()
 	got := libList(t, "CONFIG_ENV")
 	want := config.EnvNames()
 	slices.Sort(got)
@@ -285,6 +358,7 @@ func TestDeployForwardsEveryConfigVariable(t *testing.T) {
 }
 
 func TestDeployKeySourceGrants(t *testing.T) {
+	t.Parallel()
 	without, _ := dryRun(t, "deploy.sh")
 	for _, c := range without {
 		if strings.Contains(c.Line, "coopguardRotatorKeySource") || c.Is("gcloud", "secrets", "add-iam-policy-binding") {
@@ -357,6 +431,7 @@ func TestDeployKeySourceGrants(t *testing.T) {
 // condition names (in a dry run, other-sandbox), and the narrower binding
 // it replaces is removed.
 func TestDeploySandboxRoles(t *testing.T) {
+	t.Parallel()
 	const zone = "europe-west1-b"
 	cmds, _ := dryRun(t, "deploy.sh", "COOPGUARD_VM_NAME=agent-box", "COOPGUARD_ZONE="+zone)
 	wantExpr := config.SandboxCondition(testProject, zone, []string{"other-sandbox", "agent-box"})
@@ -402,6 +477,7 @@ func TestDeploySandboxRoles(t *testing.T) {
 }
 
 func TestDeployRevokeCredentialGrant(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		env   []string
@@ -432,6 +508,7 @@ func TestDeployRevokeCredentialGrant(t *testing.T) {
 }
 
 func TestDeployRefusesMissingSettings(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  []string
 		want string
@@ -453,6 +530,7 @@ func TestDeployRefusesMissingSettings(t *testing.T) {
 }
 
 func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
+	t.Parallel()
 	env := []string{"COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
 		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token",
 		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key"}
@@ -533,6 +611,7 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 // by job bound coopguardResponderKeySource and the key source's credential
 // to the responder; deploy and undeploy take both back and delete the role.
 func TestDeployRetiresResponderKeySource(t *testing.T) {
+	t.Parallel()
 	responder := "serviceAccount:coopguard-responder@" + testProject + ".iam.gserviceaccount.com"
 	for _, script := range []string{"deploy.sh", "undeploy.sh"} {
 		cmds, _ := dryRun(t, script, "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
@@ -566,6 +645,7 @@ func TestDeployRetiresResponderKeySource(t *testing.T) {
 // an AuditLog payload) under cloudaudit.googleapis.com%2Factivity, which
 // must be refused; an accepted write aborts the deploy (deploy.sh dies).
 func TestDeployProbesReservedAuditLogIDs(t *testing.T) {
+	t.Parallel()
 	cmds, _ := dryRun(t, "deploy.sh")
 	probes := find(cmds, "gcloud", "logging", "write")
 	if len(probes) != 1 {
@@ -582,6 +662,7 @@ func TestDeployProbesReservedAuditLogIDs(t *testing.T) {
 // on the folder and the billing account only (deploy.GrantFleet); without
 // it, nothing there.
 func TestDeployFleetGrants(t *testing.T) {
+	t.Parallel()
 	provisioner := "serviceAccount:coopguard-provisioner@" + testProject + ".iam.gserviceaccount.com"
 	tests := []struct {
 		name string

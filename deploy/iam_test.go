@@ -17,12 +17,9 @@ import (
 // package (deploy.Attribute): provisioner/ → provisioner; functions/ and what
 // it imports (actions, rotation, respond, Status, shared/…) → responder.
 func TestRolesMatchTheCode(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
-	pkgs, err := deploy.Scan(root, deploy.Ignored...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := mustAttribute(t, pkgs)
+	at := mustAttribute(t, scan(t))
 	byRole := at.ByRole
 	for _, c := range at.Undeployed {
 		t.Logf("not deployed (no function imports its package), needs no role: %s", c)
@@ -109,6 +106,7 @@ func sites(calls []deploy.CallSite) string {
 // as its job's account, and deploy makes exactly the resource-level grants
 // each job's code needs, to that job only.
 func TestDeployBindsRolesAndGrants(t *testing.T) {
+	t.Parallel()
 	cmds, _ := dryRun(t, "deploy.sh", "COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
 		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token",
 		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key")

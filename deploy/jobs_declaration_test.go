@@ -14,6 +14,7 @@ import (
 // TestJobsScriptIsGenerated: deploy/jobs.sh, which lib.sh sources, is
 // what config.Jobs generates, so deploy.sh deploys the declared jobs.
 func TestJobsScriptIsGenerated(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), deploy.JobsScriptFile))
 	if err != nil {
 		t.Fatalf("%v: run go generate ./deploy", err)
@@ -28,6 +29,7 @@ func TestJobsScriptIsGenerated(t *testing.T) {
 // lib.sh sets from its configuration variable, and lib.sh itself defines
 // no job fact the generated file holds.
 func TestJobsDeclaration(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	script := deploy.JobsScript()
 	lib, err := os.ReadFile(filepath.Join(root, "deploy", "lib.sh"))
@@ -101,6 +103,7 @@ func TestJobsDeclaration(t *testing.T) {
 // what each account may do name the functions config.Jobs declares, with
 // their triggers and accounts.
 func TestReadmeJobsTables(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)

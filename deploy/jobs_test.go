@@ -6,16 +6,27 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cloudcoop/coopguard/deploy"
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
-// scan scans the repository's deployed source.
+// scanned is the scan of the repository's deployed source, made once for
+// the tests that read it.
+var scanned = sync.OnceValues(func() (map[string]*deploy.Package, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	return deploy.Scan(root, deploy.Ignored...)
+})
+
+// scan scans the repository's deployed source; callers only read it.
 func scan(t *testing.T) map[string]*deploy.Package {
 	t.Helper()
-	pkgs, err := deploy.Scan(repoRoot(t), deploy.Ignored...)
+	pkgs, err := scanned()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +70,7 @@ func jobPerms(t *testing.T, job string) map[string]bool {
 // containment or destroy a key; the restorer undoes but cannot contain or
 // destroy; the reader only reads.
 func TestJobsHoldOnlyTheirJob(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		job    string
 		never  []string
@@ -96,6 +108,7 @@ func TestJobsHoldOnlyTheirJob(t *testing.T) {
 // no claim reaches would count for every job (deploy.Attribute), read-only
 // ones too; the scanner must not find one.
 func TestEveryFunctionsCallIsClaimed(t *testing.T) {
+	t.Parallel()
 	at := attribute(t)
 	for _, c := range at.Unclaimed {
 		t.Errorf("%s: no job claims %s (in %s) — claim it in deploy.Claims (deploy/roles.go), or call it from a claimed function of its package", c.Pos, c.Func, c.Dir)
@@ -114,6 +127,7 @@ func TestEveryFunctionsCallIsClaimed(t *testing.T) {
 // TestRenamingAFileChangesNoRole: what each job needs does not depend on
 // the names of the files its code is in.
 func TestRenamingAFileChangesNoRole(t *testing.T) {
+	t.Parallel()
 	pkgs := scan(t)
 	before := deploy.Requirements(mustAttribute(t, pkgs).ByRole)
 	renamed := map[string]*deploy.Package{}
@@ -151,6 +165,7 @@ func mustAttribute(t *testing.T, pkgs map[string]*deploy.Package) deploy.Attribu
 // sandbox's own account (config.ActAsAccounts) are exactly the jobs whose
 // code needs actAs.
 func TestActAsAccountsMatchTheCode(t *testing.T) {
+	t.Parallel()
 	need := requirements(t).Grants[deploy.GrantActAs]
 	var want []string
 	for _, j := range deploy.Jobs {
@@ -170,6 +185,7 @@ func TestActAsAccountsMatchTheCode(t *testing.T) {
 // VM or disk are exactly those with a sandbox role Provision names each
 // sandbox for (config.SandboxRoles), under the ids deploy creates.
 func TestSandboxRolesMatchTheCode(t *testing.T) {
+	t.Parallel()
 	perms := requirements(t).Perms
 	for _, j := range deploy.Jobs {
 		_, needs := perms[deploy.SandboxRole(j.Role)]

@@ -7,6 +7,7 @@ import (
 )
 
 func TestShellcheck(t *testing.T) {
+	t.Parallel()
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
 		t.Fatal("shellcheck not found: run make shellcheck (it installs it with apt-get) or apt-get install shellcheck")
