@@ -111,12 +111,12 @@ func (s *Server) route(ctx context.Context, entries []storedEntry) {
 			if sink.GetDisabled() || projectKey(name) != parent {
 				continue
 			}
-			f, err := ParseFilter(sink.GetFilter())
+			f, err := s.filterLocked(sink.GetFilter())
 			if err != nil || !f.Match(se.doc) {
 				continue
 			}
 			st := s.stats[name]
-			if excluded(sink, se.doc) {
+			if s.excludedLocked(sink, se.doc) {
 				st.Excluded++
 				s.stats[name] = st
 				continue
@@ -155,17 +155,30 @@ func (s *Server) route(ctx context.Context, entries []storedEntry) {
 	}
 }
 
-// excluded reports whether an enabled exclusion of the sink matches.
-func excluded(sink *loggingpb.LogSink, d doc) bool {
+// excludedLocked reports whether an enabled exclusion of the sink matches.
+func (s *Server) excludedLocked(sink *loggingpb.LogSink, d doc) bool {
 	for _, x := range sink.GetExclusions() {
 		if x.GetDisabled() {
 			continue
 		}
-		if f, err := ParseFilter(x.GetFilter()); err == nil && f.Match(d) {
+		if f, err := s.filterLocked(x.GetFilter()); err == nil && f.Match(d) {
 			return true
 		}
 	}
 	return false
+}
+
+// filterLocked is ParseFilter(q), parsed once per filter text (a parsed
+// Filter is only read).
+func (s *Server) filterLocked(q string) (Filter, error) {
+	if f, ok := s.filters[q]; ok {
+		return f, nil
+	}
+	f, err := ParseFilter(q)
+	if err == nil {
+		s.filters[q] = f
+	}
+	return f, err
 }
 
 // projectKey names the project of a log or sink name by number, so a

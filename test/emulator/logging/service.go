@@ -42,6 +42,10 @@ type Server struct {
 	// lists holds, per project (projectKey), the times of its entries.list
 	// requests in the last minute.
 	lists map[string][]time.Time
+	// filters caches the parsed sink and exclusion filters routing
+	// evaluates for every entry written (parsing compiles their regular
+	// expressions), by filter text.
+	filters map[string]Filter
 }
 
 // storedEntry remembers the write order, the tie-break for equal timestamps.
@@ -58,7 +62,7 @@ func New(now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}, stats: map[string]SinkStats{}, lists: map[string][]time.Time{}}
+	return &Server{now: now, logs: map[string][]storedEntry{}, sinks: map[string]*loggingpb.LogSink{}, stats: map[string]SinkStats{}, lists: map[string][]time.Time{}, filters: map[string]Filter{}}
 }
 
 // Register registers LoggingServiceV2 and ConfigServiceV2 on g. Each gets
