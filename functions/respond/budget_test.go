@@ -17,6 +17,7 @@ import (
 // wait for a later pass without failing, and every incident ends with its
 // evidence read.
 func TestEvidenceReadsShareOneBudget(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t)
 	vm := e.SandboxVM("claude-sandbox")
 	const n = 35

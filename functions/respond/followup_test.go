@@ -20,6 +20,7 @@ import (
 // bounded time, and the incident ends complete or incomplete with a report
 // copied for the operator.
 func TestFollowUpFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		prepare func(e *fixture.Env)
@@ -69,6 +70,7 @@ func TestFollowUpFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := fixture.New(t)
 			if tc.prepare != nil {
 				tc.prepare(e)

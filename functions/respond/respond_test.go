@@ -23,6 +23,7 @@ import (
 // response that acts; the follow-up run once to the end by the
 // Scheduler's ticks; and later deliveries change nothing.
 func TestStormMutatesOncePerAction(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t, []byte("k1"), []byte("k2"))
 	inc := e.Incident("alert-storm", e.SandboxVM("claude-sandbox"), incident.PlaybookContain)
 	responders := []*respond.Responder{e.Responder}
@@ -104,6 +105,7 @@ func TestStormMutatesOncePerAction(t *testing.T) {
 // playbook's path, yet when a response reports the incident done, the
 // store holds every action's outcome as the report states it.
 func TestEveryOutcomeCommittedBeforeReport(t *testing.T) {
+	t.Parallel()
 	e := fixture.New(t, []byte("k1"), []byte("k2"))
 	plan, err := playbook.For(incident.PlaybookContain)
 	if err != nil {
