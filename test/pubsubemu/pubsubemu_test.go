@@ -39,6 +39,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/retry"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/faults"
+	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
 	"github.com/cloudcoop/coopguard/test/emulator/gcloudsdk"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
@@ -58,6 +59,10 @@ const (
 
 func TestMain(m *testing.M) {
 	os.Unsetenv("FUNCTION_TARGET")
+	// The worlds' incident store: its emulator (Java) starts while the
+	// test starts the Pub/Sub emulator (Java too); a failure is reported
+	// by the first world that opens a store.
+	go func() { _, _ = firestoreemu.Shared() }()
 	os.Exit(m.Run())
 }
 
@@ -95,6 +100,10 @@ func startEmulator(t *testing.T) *pubsubEmulator {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	out := &fixture.Buffer{}
 	cmd := exec.Command(emulatorBin, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
+	// The launcher passes JAVA_OPTS to java: C1 only, as firestoreemu
+	// runs its emulator (the optimising compiler costs more CPU than it
+	// wins back in a test).
+	cmd.Env = append(os.Environ(), "JAVA_OPTS=-XX:TieredStopAtLevel=1")
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so the cleanup kills the launcher and the
 	// java it runs; Pdeathsig, so a test binary killed before its cleanup
@@ -144,15 +153,14 @@ func startEmulator(t *testing.T) *pubsubEmulator {
 	return &pubsubEmulator{addr: addr, client: client, out: out}
 }
 
-// deploy creates what deploy/deploy.sh creates on Pub/Sub: the topics, the
-// dead-letter topic and its subscription, and for each event function a
-// push subscription with the dead-letter policy, pushing to the functions
-// at url. Run again, as deploy converges, it points the push
-// subscriptions at url.
-func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config, url string) {
+// deploy creates what deploy/deploy.sh creates on Pub/Sub, in project:
+// the topics, the dead-letter topic and its subscription, and for each
+// event function a push subscription with the dead-letter policy, pushing
+// to the functions at url. Run again, as deploy converges, it points the
+// push subscriptions at url.
+func (e *pubsubEmulator) deploy(t *testing.T, cfg *config.Config, project, url string) {
 	t.Helper()
 	ctx := context.Background()
-	project := cfg.Cloud.GCP.Project
 	topic := func(id string) string { return "projects/" + project + "/topics/" + id }
 	tp := cfg.Coopguard.Topics
 	for _, id := range []string{tp.Alerts, tp.Logs, tp.Rotation, tp.Incidents, topicDeadLetter} {
@@ -208,15 +216,20 @@ func (e *pubsubEmulator) publish(t *testing.T, topic string, data []byte, attrs 
 // world is one emulated GCP with a provisioned sandbox, and the functions
 // served on its Env, where ps pushes.
 type world struct {
-	emu  *emulator.Emulator
-	cfg  *config.Config
-	env  *functions.Env
-	url  string
-	vmID string
-	logs *fixture.Buffer
+	emu *emulator.Emulator
+	cfg *config.Config
+	// psProject holds the world's topics and subscriptions in the Pub/Sub
+	// emulator.
+	psProject string
+	env       *functions.Env
+	url       string
+	vmID      string
+	logs      *fixture.Buffer
 }
 
-func newWorld(t *testing.T, ps *pubsubEmulator) *world {
+// newWorld deploys the Pub/Sub side into psProject, a project of the
+// world's own in the shared Pub/Sub emulator, so worlds run side by side.
+func newWorld(t *testing.T, ps *pubsubEmulator, psProject string) *world {
 	t.Helper()
 	// No watcher runs on this VM: do not wait 20 s for its confirmation.
 	f := fixture.NewFunctions(t, func(c *config.Config) {
@@ -224,7 +237,7 @@ func newWorld(t *testing.T, ps *pubsubEmulator) *world {
 	})
 	emu, cfg, env, logs := f.Emu, f.Cfg, f.Env, f.Logs
 	url := f.Serve(t)
-	ps.deploy(t, cfg, url)
+	ps.deploy(t, cfg, psProject, url)
 
 	resp, err := http.Post(url+"/Provision", "application/json", nil)
 	if err != nil {
@@ -239,7 +252,7 @@ func newWorld(t *testing.T, ps *pubsubEmulator) *world {
 	if !ok {
 		t.Fatal("no sandbox VM after Provision")
 	}
-	return &world{emu: emu, cfg: cfg, env: env, url: url, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
+	return &world{emu: emu, cfg: cfg, psProject: psProject, env: env, url: url, vmID: strconv.FormatUint(inst.GetId(), 10), logs: logs}
 }
 
 // alert is the shared sample open incident, about this world's VM and
@@ -256,6 +269,11 @@ func (w *world) alert(t *testing.T, incidentID string) []byte {
 		"0.n1m3x8a2b7kq", incidentID,
 		`"coopguard sandbox CPU"`, strconv.Quote(provisioner.AlertPolicyName(w.cfg.VM.Name)),
 	).Replace(string(b)))
+}
+
+// topic is the full name of the world's topic id in the Pub/Sub emulator.
+func (w *world) topic(id string) string {
+	return "projects/" + w.psProject + "/topics/" + id
 }
 
 func (w *world) vmStatus() string {
@@ -291,8 +309,9 @@ func TestPushSubscriptions(t *testing.T) {
 	t.Logf("Pub/Sub emulator answered after %.1fs", time.Since(start).Seconds())
 
 	t.Run("alert contains the sandbox", func(t *testing.T) {
-		w := newWorld(t, ps)
-		ps.publish(t, w.cfg.Coopguard.Topics.Alerts, w.alert(t, "0.pushcontain"), nil)
+		t.Parallel()
+		w := newWorld(t, ps, "coopguard-push-contain")
+		ps.publish(t, w.topic(w.cfg.Coopguard.Topics.Alerts), w.alert(t, "0.pushcontain"), nil)
 		// Status lists the incident from its claim on (claimed, then
 		// acting); once it shows a final outcome the response is over and
 		// the world can be torn down.
@@ -309,16 +328,17 @@ func TestPushSubscriptions(t *testing.T) {
 	})
 
 	t.Run("poison acknowledged, failure dead-lettered", func(t *testing.T) {
-		w := newWorld(t, ps)
+		t.Parallel()
+		w := newWorld(t, ps, "coopguard-push-deadletter")
 		// Every delivery of an incident fails: the VM will not stop.
 		w.env.Responder.SetRetryPolicy(retry.Policy{Attempts: 2, Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond, PerTry: 5 * time.Second})
 		w.emu.Faults.FailNext("compute.instances.stop", 1000, faults.Fault{Code: codes.Unavailable})
 
-		poisonID := ps.publish(t, w.cfg.Coopguard.Topics.Alerts, []byte("this is not JSON"), map[string]string{"kind": "poison"})
+		poisonID := ps.publish(t, w.topic(w.cfg.Coopguard.Topics.Alerts), []byte("this is not JSON"), map[string]string{"kind": "poison"})
 		failing := w.alert(t, "0.pushfails")
-		failID := ps.publish(t, w.cfg.Coopguard.Topics.Alerts, failing, map[string]string{"kind": "failing"})
+		failID := ps.publish(t, w.topic(w.cfg.Coopguard.Topics.Alerts), failing, map[string]string{"kind": "failing"})
 
-		dead := pullAll(t, ps.client, subDeadLetter, 1, 40*time.Second)
+		dead := pullAll(t, ps.client, "projects/"+w.psProject+"/subscriptions/"+subDeadLetter, 1, 40*time.Second)
 		m := dead[0]
 		if m.Attributes["kind"] != "failing" || !bytes.Equal(m.Data, failing) {
 			t.Fatalf("dead letter = %q %v, want the failing incident", m.Data, m.Attributes)
