@@ -257,7 +257,7 @@ func (r *Responder) lookOnce(ctx context.Context, steps []playbook.Step, t *acti
 			}
 			// One try, bounded like any attempt: a hung call is this
 			// look's failure, not the run's.
-			actx, cancel := r.policy.ClockOrReal().WithTimeout(ctx, cmp.Or(r.policy.PerTry, retry.Default.PerTry))
+			actx, cancel := context.WithTimeout(ctx, cmp.Or(r.policy.PerTry, retry.Default.PerTry))
 			out, err := a.Run(actx, r.c, t)
 			cancel()
 			res.Target, res.Detail, res.State = out.Target, out.Detail, out.State

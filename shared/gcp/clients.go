@@ -28,8 +28,6 @@ import (
 	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // Options are extra client options per service (endpoints, credentials).
@@ -58,9 +56,6 @@ type Options struct {
 	// Compute client sends its list calls without the caller's context, so
 	// without it a hung list would hang its handler.
 	CallTimeout time.Duration
-	// Clock measures CallTimeout (nil: real time); tests on the emulated
-	// GCP pass its clock.
-	Clock retry.Clock
 	// Limits are the per-API rate budgets (default DefaultLimits).
 	Limits *Limits
 	// Identity, on the emulated GCP only, is the principal every call is
@@ -284,15 +279,11 @@ func computeHTTPClient(ctx context.Context, o Options, l *limiter) (*http.Client
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	var clock retry.Clock = retry.RealClock{}
-	if o.Clock != nil {
-		clock = o.Clock
-	}
 	var next http.RoundTripper = base
 	if o.Identity != "" || o.Token != "" {
 		next = bearer{next: base, token: o.emulatedToken()}
 	}
-	authed, err := htransport.NewTransport(ctx, &roundTripper{next: next, l: l, timeout: timeout, clock: clock}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
+	authed, err := htransport.NewTransport(ctx, &roundTripper{next: next, l: l, timeout: timeout}, append(slices.Clone(o.Compute), option.WithScopes(compute.DefaultAuthScopes()...))...)
 	if err != nil {
 		return nil, err
 	}

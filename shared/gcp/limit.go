@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,8 +12,6 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-
-	"github.com/cloudcoop/coopguard/shared/retry"
 )
 
 // Quota is one API's budget: a token bucket for reads and one for writes,
@@ -178,15 +175,12 @@ func (ls *limiters) unaryInterceptor() grpc.UnaryClientInterceptor {
 }
 
 // roundTripper applies the Compute limits to every REST request, then
-// bounds the request itself by timeout on clock: waiting for the rate
-// budget does not count against it. It tells the server how long it
-// waits (X-Server-Timeout), so a request the client gives up on is not
-// worked on longer.
+// bounds the request itself by timeout: waiting for the rate budget does
+// not count against it.
 type roundTripper struct {
 	next    http.RoundTripper
 	l       *limiter
 	timeout time.Duration
-	clock   retry.Clock
 }
 
 func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -195,15 +189,8 @@ func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	defer release()
-	ctx, cancel := rt.clock.WithTimeout(r.Context(), rt.timeout)
-	r = r.WithContext(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		// A system parameter of every Google REST API, in seconds:
-		// https://cloud.google.com/apis/docs/system-parameters
-		r.Header = r.Header.Clone()
-		r.Header.Set("X-Server-Timeout", strconv.FormatFloat(time.Until(dl).Seconds(), 'f', 3, 64))
-	}
-	resp, err := rt.next.RoundTrip(r)
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
+	resp, err := rt.next.RoundTrip(r.WithContext(ctx))
 	if err != nil {
 		cancel()
 		return nil, err

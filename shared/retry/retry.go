@@ -27,47 +27,6 @@ type Policy struct {
 	// OnRetry, when set, is told about each failed attempt that will be
 	// retried, so reports can say what failed and when it recovered.
 	OnRetry func(attempt int, err error)
-	// Clock measures the pauses and the per-attempt bound; nil is real
-	// time. Tests on the emulated GCP pass its clock, on which waiting
-	// moves time instead of taking it.
-	Clock Clock
-}
-
-// Clock is the time a Policy waits on.
-type Clock interface {
-	// Sleep waits d, or until ctx ends (returning its error).
-	Sleep(ctx context.Context, d time.Duration) error
-	// WithTimeout returns a copy of ctx that ends with
-	// context.DeadlineExceeded once d has passed on this clock.
-	WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
-}
-
-// RealClock is the machine's time: what a Policy without a Clock uses.
-type RealClock struct{}
-
-// Sleep waits d in real time, or until ctx ends.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// WithTimeout is context.WithTimeout.
-func (RealClock) WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
-}
-
-// ClockOrReal is p's Clock, or real time when it has none.
-func (p Policy) ClockOrReal() Clock {
-	if p.Clock == nil {
-		return RealClock{}
-	}
-	return p.Clock
 }
 
 // Default is used for every GCP call of the responder.
@@ -78,12 +37,11 @@ var Default = Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max: 2 * time.
 func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error {
 	attempts := max(p.Attempts, 1)
 	pause := p.Initial
-	clk := p.ClockOrReal()
 	var err error
 	for i := range attempts {
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if p.PerTry > 0 {
-			actx, cancel = clk.WithTimeout(actx, p.PerTry)
+			actx, cancel = context.WithTimeout(actx, p.PerTry)
 		}
 		err = fn(actx)
 		cancel()
@@ -94,8 +52,13 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error
 			p.OnRetry(i, err)
 		}
 		// Full jitter spreads the retries of concurrent handlers.
-		if clk.Sleep(ctx, time.Duration(rand.Int64N(int64(pause)+1))) != nil {
+		d := time.Duration(rand.Int64N(int64(pause) + 1))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return err
+		case <-t.C:
 		}
 		pause = min(pause*2, p.Max)
 	}

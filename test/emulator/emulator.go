@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -267,6 +268,52 @@ func (e *Emulator) Close() error {
 	return errors.Join(e.PubSub.Close())
 }
 
+// Clock is the emulated GCP's time: real time unless a test sets it.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+	fixed  time.Time
+}
+
+// FrozenClock returns a clock stopped at t, for fakes under test.
+func FrozenClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.Set(t)
+	return c
+}
+
+// Now returns the emulated time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fixed.IsZero() {
+		return c.fixed
+	}
+	return time.Now().Add(c.offset)
+}
+
+// Set freezes the clock at t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fixed = t
+}
+
+// AdvanceTo moves the clock forward to t (never back).
+func (c *Clock) AdvanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fixed.IsZero() {
+		if t.After(c.fixed) {
+			c.fixed = t
+		}
+		return
+	}
+	if d := time.Until(t) - c.offset; d > 0 {
+		c.offset += d
+	}
+}
+
 // GCPTime gives the emulated project GCP's operation times
 // (compute.GCPLike: a stop 90 s, a snapshot 3 min) in virtual time: a
 // wait on an operation moves the clock to its end, so what coopguard
@@ -276,7 +323,17 @@ func (e *Emulator) Close() error {
 func (e *Emulator) GCPTime() {
 	e.Compute.SetProfile(compute.GCPLike())
 	e.Compute.AdvanceOnWait(e.Clock.AdvanceTo)
-	e.Faults.AdvanceOnHang(e.Clock.Advance)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fixed.IsZero() {
+		c.fixed = c.fixed.Add(d)
+		return
+	}
+	c.offset += d
 }
 
 // GRPCServices describes the gRPC services the fakes serve.

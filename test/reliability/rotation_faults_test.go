@@ -22,7 +22,7 @@ func rotationEnv(t *testing.T) (*fixture.Env, *rotation.Runner) {
 	}
 	r := &rotation.Runner{
 		Client: e.Clients.Secrets, Project: e.Cfg.Cloud.GCP.Project, Managed: e.Cfg.Coopguard.Secrets,
-		Policy: rotation.PolicyFrom(e.Cfg.Coopguard.Rotation), Retry: policyOn(e),
+		Policy: rotation.PolicyFrom(e.Cfg.Coopguard.Rotation), Retry: fastPolicy,
 	}
 	return e, r
 }
@@ -51,7 +51,7 @@ func TestRotationFaultMatrix(t *testing.T) {
 			}
 			t.Run(method+"/"+fk.name, func(t *testing.T) {
 				t.Parallel()
-				for _, n := range []int{1, attempts} {
+				for _, n := range []int{1, fastPolicy.Attempts} {
 					e, r := rotationEnv(t)
 					e.Emu.Faults.FailNext(method, n, fk.fault)
 					_, err := r.Run(context.Background(), rotation.Options{Trigger: "test"})

@@ -17,7 +17,6 @@
 package compute
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -205,17 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.body = body
 	}
-	ctx := r.Context()
-	// X-Server-Timeout is how long the client waits, in seconds: a system
-	// parameter of every Google REST API
-	// (https://cloud.google.com/apis/docs/system-parameters). It bounds an
-	// injected hang, which in virtual time moves the clock that far.
-	if v, err := strconv.ParseFloat(r.Header.Get("X-Server-Timeout"), 64); err == nil && v > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(v*float64(time.Second)))
-		defer cancel()
-	}
-	f := s.inj.Before(ctx, e.method, mutating)
+	f := s.inj.Before(r.Context(), e.method, mutating)
 	if f.Code != 0 && !(f.OperationError && e.mutate != nil) {
 		writeError(w, faultError(e.method, f))
 		return

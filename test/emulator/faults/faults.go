@@ -57,9 +57,6 @@ type Injector struct {
 	calls      map[string]int
 	mutations  map[string]int
 	hooks      []func(method string)
-	// advance, when set, moves the emulated clock for a hung call
-	// (AdvanceOnHang).
-	advance func(d time.Duration)
 	// released ends every hung call when the emulator shuts down.
 	released chan struct{}
 	release  sync.Once
@@ -79,18 +76,6 @@ func New() *Injector {
 // ReleaseHangs ends every hung call, now and later: servers shutting down
 // must not wait for calls that would otherwise hang forever.
 func (i *Injector) ReleaseHangs() { i.release.Do(func() { close(i.released) }) }
-
-// AdvanceOnHang makes a hung call whose caller said how long it waits
-// (gRPC's propagated deadline, REST's X-Server-Timeout) move the emulated
-// clock by that much (advance is the clock's Advance; nil turns it off):
-// in virtual time a hang takes its caller's whole deadline on the
-// emulated clock and none on the real one. A caller whose deadline is on
-// that clock then gives up; one whose deadline is real still waits it.
-func (i *Injector) AdvanceOnHang(advance func(d time.Duration)) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.advance = advance
-}
 
 // SetLatency makes every call of method take at least d.
 func (i *Injector) SetLatency(method string, d time.Duration) {
@@ -161,7 +146,7 @@ func (i *Injector) Before(ctx context.Context, method string, mutating bool) Fau
 	if q := i.queued[method]; len(q) > 0 {
 		f, i.queued[method] = q[0], q[1:]
 	}
-	hooks, advance := i.hooks, i.advance
+	hooks := i.hooks
 	i.mu.Unlock()
 	for _, h := range hooks {
 		h(method)
@@ -175,9 +160,6 @@ func (i *Injector) Before(ctx context.Context, method string, mutating bool) Fau
 		}
 	}
 	if f.Hang {
-		if dl, ok := ctx.Deadline(); ok && advance != nil {
-			advance(time.Until(dl))
-		}
 		select {
 		case <-ctx.Done():
 			return Fault{Code: status.FromContextError(ctx.Err()).Code()}
