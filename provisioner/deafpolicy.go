@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -86,36 +84,20 @@ func (r *deafPolicy) Deps() []string { return nil }
 
 func (r *deafPolicy) desired() *monitoringpb.AlertPolicy {
 	s := r.s
-	return &monitoringpb.AlertPolicy{
-		DisplayName: DeafPolicyName,
-		Documentation: &monitoringpb.AlertPolicy_Documentation{
-			Subject: "coopguard: its log sink, topics, subscriptions, triggers or functions were changed in project " + s.Project,
-			Content: fmt.Sprintf("## coopguard may be deaf\n\n"+
-				"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, an Eventarc trigger or deleted a function "+
-				"in project `%s` (the Admin Activity audit log records who and what). "+
-				"While they are gone or disabled, no audit entry reaches coopguard and nothing is contained.\n\n"+
-				"See what is missing and the fix:\n\n"+
-				"    coopguard status\n    coopguard posture\n\n"+
-				"Then put it back: `coopguard provision` (sink, topics) or `make deploy` (functions, triggers), "+
-				"and treat the change as an incident if nobody on your team made it.\n", s.Project),
-			MimeType: "text/markdown",
-		},
-		UserLabels: map[string]string{NotifyLabel: "deaf"},
-		Combiner:   monitoringpb.AlertPolicy_OR,
-		Conditions: []*monitoringpb.AlertPolicy_Condition{{
-			DisplayName: "coopguard's sink, topics, subscriptions or triggers deleted or changed, or a function deleted",
-			Condition: &monitoringpb.AlertPolicy_Condition_ConditionMatchedLog{ConditionMatchedLog: &monitoringpb.AlertPolicy_Condition_LogMatch{
-				Filter: s.DeafFilter(),
-			}},
-		}},
-		AlertStrategy: &monitoringpb.AlertPolicy_AlertStrategy{
-			NotificationRateLimit: &monitoringpb.AlertPolicy_AlertStrategy_NotificationRateLimit{Period: durationpb.New(LogAlertRateLimit)},
-			AutoClose:             durationpb.New(LogAlertAutoClose),
-		},
-		NotificationChannels: slices.Clone(s.NotifyChannels),
-		Severity:             monitoringpb.AlertPolicy_CRITICAL,
-		Enabled:              wrapperspb.Bool(true),
+	doc := &monitoringpb.AlertPolicy_Documentation{
+		Subject: "coopguard: its log sink, topics, subscriptions, triggers or functions were changed in project " + s.Project,
+		Content: fmt.Sprintf("## coopguard may be deaf\n\n"+
+			"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, an Eventarc trigger or deleted a function "+
+			"in project `%s` (the Admin Activity audit log records who and what). "+
+			"While they are gone or disabled, no audit entry reaches coopguard and nothing is contained.\n\n"+
+			"See what is missing and the fix:\n\n"+
+			"    coopguard status\n    coopguard posture\n\n"+
+			"Then put it back: `coopguard provision` (sink, topics) or `make deploy` (functions, triggers), "+
+			"and treat the change as an incident if nobody on your team made it.\n", s.Project),
+		MimeType: "text/markdown",
 	}
+	return s.logMatchPolicy(DeafPolicyName, doc, map[string]string{NotifyLabel: "deaf"},
+		"coopguard's sink, topics, subscriptions or triggers deleted or changed, or a function deleted", s.DeafFilter(), monitoringpb.AlertPolicy_CRITICAL)
 }
 
 func (r *deafPolicy) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {

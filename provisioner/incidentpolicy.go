@@ -65,28 +65,35 @@ func (s *Sandbox) incidentDoc() *monitoringpb.AlertPolicy_Documentation {
 
 func (r *incidentPolicy) desired() *monitoringpb.AlertPolicy {
 	s := r.s
+	// No coopguard-playbook label: this policy tells people, it must
+	// never trigger a response (it notifies no coopguard channel).
+	return s.logMatchPolicy(r.Name(), s.incidentDoc(),
+		map[string]string{NotifyLabel: "incidents", config.SandboxLabel: s.Name},
+		"coopguard incident report about sandbox "+s.Name, s.IncidentFilter(), monitoringpb.AlertPolicy_CRITICAL)
+}
+
+// logMatchPolicy is a policy that notifies the operator's channels
+// ([coopguard.notify]) when an entry matches filter. Log-based policies
+// must rate-limit; 5 minutes is the service's floor. With no label
+// extractor, one notification per period stands for every entry in it.
+func (s *Sandbox) logMatchPolicy(name string, doc *monitoringpb.AlertPolicy_Documentation, labels map[string]string, condition, filter string, severity monitoringpb.AlertPolicy_Severity) *monitoringpb.AlertPolicy {
 	return &monitoringpb.AlertPolicy{
-		DisplayName:   r.Name(),
-		Documentation: s.incidentDoc(),
-		// No coopguard-playbook label: this policy tells people, it must
-		// never trigger a response (it notifies no coopguard channel).
-		UserLabels: map[string]string{NotifyLabel: "incidents", config.SandboxLabel: s.Name},
-		Combiner:   monitoringpb.AlertPolicy_OR,
+		DisplayName:   name,
+		Documentation: doc,
+		UserLabels:    labels,
+		Combiner:      monitoringpb.AlertPolicy_OR,
 		Conditions: []*monitoringpb.AlertPolicy_Condition{{
-			DisplayName: "coopguard incident report about sandbox " + s.Name,
+			DisplayName: condition,
 			Condition: &monitoringpb.AlertPolicy_Condition_ConditionMatchedLog{ConditionMatchedLog: &monitoringpb.AlertPolicy_Condition_LogMatch{
-				Filter: s.IncidentFilter(),
+				Filter: filter,
 			}},
 		}},
-		// Log-based policies must rate-limit; 5 minutes is the service's
-		// floor. With no label extractor, one notification per period
-		// stands for every report in it.
 		AlertStrategy: &monitoringpb.AlertPolicy_AlertStrategy{
 			NotificationRateLimit: &monitoringpb.AlertPolicy_AlertStrategy_NotificationRateLimit{Period: durationpb.New(LogAlertRateLimit)},
 			AutoClose:             durationpb.New(LogAlertAutoClose),
 		},
 		NotificationChannels: slices.Clone(s.NotifyChannels),
-		Severity:             monitoringpb.AlertPolicy_CRITICAL,
+		Severity:             severity,
 		Enabled:              wrapperspb.Bool(true),
 	}
 }

@@ -3,11 +3,8 @@ package provisioner
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -63,25 +60,8 @@ func (s *Sandbox) reviewPlaceholder() *monitoringpb.AlertPolicy_Documentation {
 
 func (r *reviewPolicy) desired() *monitoringpb.AlertPolicy {
 	s := r.s
-	return &monitoringpb.AlertPolicy{
-		DisplayName:   ReviewPolicyName,
-		Documentation: s.reviewPlaceholder(),
-		UserLabels:    map[string]string{NotifyLabel: "review"},
-		Combiner:      monitoringpb.AlertPolicy_OR,
-		Conditions: []*monitoringpb.AlertPolicy_Condition{{
-			DisplayName: "coopguard's reviewer wrote the week's review",
-			Condition: &monitoringpb.AlertPolicy_Condition_ConditionMatchedLog{ConditionMatchedLog: &monitoringpb.AlertPolicy_Condition_LogMatch{
-				Filter: s.ReviewFilter(),
-			}},
-		}},
-		AlertStrategy: &monitoringpb.AlertPolicy_AlertStrategy{
-			NotificationRateLimit: &monitoringpb.AlertPolicy_AlertStrategy_NotificationRateLimit{Period: durationpb.New(LogAlertRateLimit)},
-			AutoClose:             durationpb.New(LogAlertAutoClose),
-		},
-		NotificationChannels: slices.Clone(s.NotifyChannels),
-		Severity:             monitoringpb.AlertPolicy_WARNING,
-		Enabled:              wrapperspb.Bool(true),
-	}
+	return s.logMatchPolicy(ReviewPolicyName, s.reviewPlaceholder(), map[string]string{NotifyLabel: "review"},
+		"coopguard's reviewer wrote the week's review", s.ReviewFilter(), monitoringpb.AlertPolicy_WARNING)
 }
 
 func (r *reviewPolicy) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {
