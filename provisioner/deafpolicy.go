@@ -20,13 +20,16 @@ const DeafPolicyName = "coopguard deaf"
 // DeafMethods are the Admin Activity methodNames that can make coopguard
 // deaf: its sink, topics, subscriptions or Eventarc triggers deleted,
 // detached or changed (a sink disabled or refiltered is an UpdateSink),
-// or its functions deleted — a deleted HandleLogEntry takes its trigger
-// with it, so its own deletion never reaches coopguard.
+// its functions deleted — a deleted HandleLogEntry takes its trigger
+// with it, so its own deletion never reaches coopguard — or the accounts
+// its functions run as disabled or deleted (a disabled responder can
+// neither contain nor tell anyone).
 // https://cloud.google.com/logging/docs/audit-logging,
 // https://cloud.google.com/pubsub/docs/audit-logging,
 // https://cloud.google.com/eventarc/docs/reference/audit-logs,
 // https://cloud.google.com/run/docs/audit-logging,
-// https://cloud.google.com/functions/docs/monitoring/audit-logging
+// https://cloud.google.com/functions/docs/monitoring/audit-logging,
+// https://cloud.google.com/iam/docs/audit-logging
 var DeafMethods = []string{
 	"google.logging.v2.ConfigServiceV2.DeleteSink",
 	"google.logging.v2.ConfigServiceV2.UpdateSink",
@@ -39,6 +42,8 @@ var DeafMethods = []string{
 	"google.cloud.eventarc.v1.Eventarc.UpdateTrigger",
 	"google.cloud.run.v2.Services.DeleteService",
 	"google.cloud.functions.v2.FunctionService.DeleteFunction",
+	"google.iam.admin.v1.DisableServiceAccount",
+	"google.iam.admin.v1.DeleteServiceAccount",
 }
 
 // DeafFilter is the deaf policy's log filter: an Admin Activity entry of
@@ -46,7 +51,8 @@ var DeafMethods = []string{
 // name, and the project's sinks, subscriptions and triggers whose id
 // names coopguard (coopguard-NAME-sink, the dead-letter subscription, the
 // functions' triggers and the Eventarc subscriptions named after them,
-// the functions as Cloud Run services or through the Functions API) —
+// the functions as Cloud Run services or through the Functions API), and
+// coopguard's job accounts by email —
 // by anyone but coopguard's
 // provisioner, whose converge puts a sink's filter back. It reads only
 // what Cloud Audit Logs writes, which no caller can write (FIDELITY.md),
@@ -67,8 +73,14 @@ func (s *Sandbox) DeafFilter() string {
 		}
 	}
 	named := "^projects/" + regexp.QuoteMeta(s.Project) + "/(sinks|subscriptions|locations/[^/]+/(triggers|services|functions))/[^/]*coopguard"
-	return fmt.Sprintf(`logName=%q AND protoPayload.methodName=%s AND (protoPayload.resourceName=~%q OR protoPayload.resourceName=%s) AND NOT protoPayload.authenticationInfo.principalEmail=%q`,
-		"projects/"+s.Project+"/logs/cloudaudit.googleapis.com%2Factivity", quote(DeafMethods), named, quote(topics),
+	accounts := make([]string, len(config.Accounts))
+	for i, a := range config.Accounts {
+		accounts[i] = regexp.QuoteMeta(config.AccountEmail(a, s.Project))
+	}
+	// The IAM API takes projects/-/ as well as the project id.
+	jobs := "^projects/[^/]+/serviceAccounts/(" + strings.Join(accounts, "|") + ")$"
+	return fmt.Sprintf(`logName=%q AND protoPayload.methodName=%s AND (protoPayload.resourceName=~%q OR protoPayload.resourceName=~%q OR protoPayload.resourceName=%s) AND NOT protoPayload.authenticationInfo.principalEmail=%q`,
+		"projects/"+s.Project+"/logs/cloudaudit.googleapis.com%2Factivity", quote(DeafMethods), named, jobs, quote(topics),
 		config.AccountEmail(config.AccountProvisioner, s.Project))
 }
 
@@ -85,9 +97,9 @@ func (r *deafPolicy) Deps() []string { return nil }
 func (r *deafPolicy) desired() *monitoringpb.AlertPolicy {
 	s := r.s
 	doc := &monitoringpb.AlertPolicy_Documentation{
-		Subject: "coopguard: its log sink, topics, subscriptions, triggers or functions were changed in project " + s.Project,
+		Subject: "coopguard: its log sink, topics, subscriptions, triggers, functions or accounts were changed in project " + s.Project,
 		Content: fmt.Sprintf("## coopguard may be deaf\n\n"+
-			"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, an Eventarc trigger or deleted a function "+
+			"Someone deleted or changed coopguard's log sink, a Pub/Sub topic or subscription, an Eventarc trigger, or deleted a function or disabled or deleted an account coopguard runs as "+
 			"in project `%s` (the Admin Activity audit log records who and what). "+
 			"While they are gone or disabled, no audit entry reaches coopguard and nothing is contained.\n\n"+
 			"See what is missing and the fix:\n\n"+
@@ -97,7 +109,7 @@ func (r *deafPolicy) desired() *monitoringpb.AlertPolicy {
 		MimeType: "text/markdown",
 	}
 	return s.logMatchPolicy(DeafPolicyName, doc, map[string]string{NotifyLabel: "deaf"},
-		"coopguard's sink, topics, subscriptions or triggers deleted or changed, or a function deleted", s.DeafFilter(), monitoringpb.AlertPolicy_CRITICAL)
+		"coopguard's sink, topics, subscriptions or triggers deleted or changed, or a function or job account deleted or disabled", s.DeafFilter(), monitoringpb.AlertPolicy_CRITICAL)
 }
 
 func (r *deafPolicy) Observe(ctx context.Context, c *gcp.Clients) (Change, error) {

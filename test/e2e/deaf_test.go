@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/iterator"
@@ -153,6 +154,54 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 	for _, tt := range tests {
 		if got := f.MatchEntry(tt.entry); got != tt.want {
 			t.Errorf("%s: deaf policy matches = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+
+	// coopguard's responder disabled and its reviewer deleted (by the
+	// project or the - wildcard the IAM API takes) make it deaf; the
+	// sandbox's own account disabled does not (that is a containment
+	// step, and a rule's business).
+	responder, reviewer := config.AccountEmail(config.AccountResponder, project), config.AccountEmail(config.AccountReviewer, project)
+	sandboxSA := s.cfg.Cloud.GCP.ServiceAccount
+	for _, name := range []string{"projects/-/serviceAccounts/" + responder, "projects/-/serviceAccounts/" + sandboxSA} {
+		if err := s.operator.IAMAdmin.DisableServiceAccount(ctx, &adminpb.DisableServiceAccountRequest{Name: name}); err != nil {
+			t.Fatalf("disable %s: %v", name, err)
+		}
+	}
+	if err := s.operator.IAMAdmin.DeleteServiceAccount(ctx, &adminpb.DeleteServiceAccountRequest{Name: "projects/" + project + "/serviceAccounts/" + reviewer}); err != nil {
+		t.Fatal(err)
+	}
+	iamMatched := map[string]bool{}
+	it = s.operator.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
+		ResourceNames: []string{"projects/" + project},
+		Filter:        `logName="projects/` + project + `/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="iam.googleapis.com"`,
+	})
+	for {
+		e, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a audit.AuditLog
+		if err := e.GetProtoPayload().UnmarshalTo(&a); err != nil {
+			t.Fatal(err)
+		}
+		iamMatched[a.GetMethodName()+" "+a.GetResourceName()] = f.MatchEntry(e)
+	}
+	for key, want := range map[string]bool{
+		"google.iam.admin.v1.DisableServiceAccount projects/-/serviceAccounts/" + responder:             true,
+		"google.iam.admin.v1.DeleteServiceAccount projects/" + project + "/serviceAccounts/" + reviewer: true,
+		"google.iam.admin.v1.DisableServiceAccount projects/-/serviceAccounts/" + sandboxSA:             false,
+	} {
+		got, ok := iamMatched[key]
+		if !ok {
+			t.Errorf("no audit entry %q among %v", key, iamMatched)
+			continue
+		}
+		if got != want {
+			t.Errorf("deaf policy matches %q = %v, want %v", key, got, want)
 		}
 	}
 }
