@@ -119,6 +119,9 @@ func notifyPolicies(ctx context.Context, c *gcp.Clients, in *Input, policies map
 		{provisioner.DeafPolicyName, func(c *monitoringpb.AlertPolicy_Condition) bool {
 			return c.GetConditionMatchedLog().GetFilter() == in.Sandbox.DeafFilter()
 		}},
+		{provisioner.ReviewPolicyName, func(c *monitoringpb.AlertPolicy_Condition) bool {
+			return c.GetConditionMatchedLog().GetFilter() == in.Sandbox.ReviewFilter()
+		}},
 	}
 	var names []string
 	for _, w := range want {

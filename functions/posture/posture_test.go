@@ -615,6 +615,11 @@ func TestChecks(t *testing.T) {
 		{"dead-letter policy notifies nobody", "alert-policies", func(t *testing.T, w *world) {
 			w.updatePolicy(t, provisioner.DeadLetterPolicyName, &monitoringpb.AlertPolicy{}, "notification_channels")
 		}, nil, posture.Fail, `alert policy "coopguard dead-letter events" does not notify ` + config.DemoChannel, "coopguard provision"},
+		{"weekly review policy deleted", "alert-policies", func(t *testing.T, w *world) {
+			if err := w.clients.AlertPolicies.DeleteAlertPolicy(w.ctx, &monitoringpb.DeleteAlertPolicyRequest{Name: w.policyNamed(t, provisioner.ReviewPolicyName).GetName()}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, `no alert policy "coopguard weekly review": nobody is told`, "coopguard provision"},
 		{"operator's channel disabled", "alert-policies", func(t *testing.T, w *world) {
 			if _, err := w.clients.Channels.UpdateNotificationChannel(w.ctx, &monitoringpb.UpdateNotificationChannelRequest{
 				NotificationChannel: &monitoringpb.NotificationChannel{Name: config.DemoChannel, Enabled: wrapperspb.Bool(false)},
