@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -80,19 +78,8 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 	}
 
 	matched := map[string]bool{}
-	it := s.operator.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + project},
-		Filter:        `logName="projects/` + project + `/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="logging.googleapis.com"`,
-	})
 	seen := 0
-	for {
-		e, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range logEntries(t, s, `logName="projects/`+project+`/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="logging.googleapis.com"`) {
 		var a audit.AuditLog
 		if err := e.GetProtoPayload().UnmarshalTo(&a); err != nil {
 			t.Fatal(err)
@@ -172,18 +159,7 @@ func TestDeafPolicyCatchesPipelineChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	iamMatched := map[string]bool{}
-	it = s.operator.Logging.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{
-		ResourceNames: []string{"projects/" + project},
-		Filter:        `logName="projects/` + project + `/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="iam.googleapis.com"`,
-	})
-	for {
-		e, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range logEntries(t, s, `logName="projects/`+project+`/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="iam.googleapis.com"`) {
 		var a audit.AuditLog
 		if err := e.GetProtoPayload().UnmarshalTo(&a); err != nil {
 			t.Fatal(err)

@@ -207,23 +207,29 @@ func (s *Server) UpdateFunction(_ context.Context, req *functionspb.UpdateFuncti
 	// What the service makes stays its own.
 	next.GetServiceConfig().Service = cur.GetServiceConfig().GetService()
 	next.GetServiceConfig().Uri = cur.GetServiceConfig().GetUri()
-	now := s.now()
 	next.State = functionspb.Function_ACTIVE
-	next.UpdateTime = timestamppb.New(now)
+	next.UpdateTime = timestamppb.New(s.now())
 	s.functions[name] = next
-	resp, err := anypb.New(next)
+	return s.finished(name, "update", next)
+}
+
+// finished is the finished long-running operation of verb on the
+// function name, answering resp; the caller holds s.mu.
+func (s *Server) finished(name, verb string, resp proto.Message) (*longrunningpb.Operation, error) {
+	now := s.now()
+	r, err := anypb.New(resp)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	md, err := anypb.New(&functionspb.OperationMetadata{CreateTime: timestamppb.New(now), EndTime: timestamppb.New(now),
-		Target: name, Verb: "update", ApiVersion: "v2"})
+		Target: name, Verb: verb, ApiVersion: "v2"})
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	s.seq++
 	loc := name[:strings.LastIndex(name, "/functions/")]
 	return &longrunningpb.Operation{Name: fmt.Sprintf("%s/operations/operation-%d", loc, s.seq), Done: true,
-		Metadata: md, Result: &longrunningpb.Operation_Response{Response: resp}}, nil
+		Metadata: md, Result: &longrunningpb.Operation_Response{Response: r}}, nil
 }
 
 // DeleteFunction removes a function and its IAM policy. It answers a
@@ -245,20 +251,7 @@ func (s *Server) DeleteFunction(_ context.Context, req *functionspb.DeleteFuncti
 	}
 	delete(s.functions, name)
 	delete(s.policies, name)
-	now := s.now()
-	resp, err := anypb.New(&emptypb.Empty{})
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	md, err := anypb.New(&functionspb.OperationMetadata{CreateTime: timestamppb.New(now), EndTime: timestamppb.New(now),
-		Target: name, Verb: "delete", ApiVersion: "v2"})
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	s.seq++
-	loc := name[:strings.LastIndex(name, "/functions/")]
-	return &longrunningpb.Operation{Name: fmt.Sprintf("%s/operations/operation-%d", loc, s.seq), Done: true,
-		Metadata: md, Result: &longrunningpb.Operation_Response{Response: resp}}, nil
+	return s.finished(name, "delete", &emptypb.Empty{})
 }
 
 // copyPath sets the field at the dotted path of dst to src's value (or

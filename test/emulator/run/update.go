@@ -58,7 +58,13 @@ func (s *Server) UpdateService(_ context.Context, req *runpb.UpdateServiceReques
 		next.Etag = s.newEtag()
 		s.services[n.String()] = next
 	}
-	resp, err := anypb.New(next)
+	return s.finished(n, next)
+}
+
+// finished is the finished long-running operation on service n whose
+// metadata and response are svc; the caller holds s.mu.
+func (s *Server) finished(n serviceName, svc *runpb.Service) (*longrunningpb.Operation, error) {
+	resp, err := anypb.New(svc)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
@@ -99,15 +105,5 @@ func (s *Server) DeleteService(_ context.Context, req *runpb.DeleteServiceReques
 		delete(s.services, n.String())
 		delete(s.policies, n.String())
 	}
-	resp, err := anypb.New(gone)
-	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	s.etagSeq++
-	return &longrunningpb.Operation{
-		Name:     fmt.Sprintf("%s/operations/%x", n.locationName.String(), s.etagSeq),
-		Done:     true,
-		Metadata: resp,
-		Result:   &longrunningpb.Operation_Response{Response: resp},
-	}, nil
+	return s.finished(n, gone)
 }
