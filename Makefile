@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 LONG_FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck firestore-emulator chromium
+.PHONY: all build run test unit unit-race unit-catalogues lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck shellcheck-tool firestore-emulator chromium
 
 all: test
 
@@ -20,11 +20,39 @@ build:
 run: build firestore-emulator
 	./bin/coopguard serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-## test: lint, unit and end-to-end tests with the race detector, short fuzzing.
-test: lint unit fuzz
+## test: lint, unit and end-to-end tests (with the race detector, but for
+## the two catalogues below), short fuzzing. They run side by side (output
+## grouped per target): the suite is CPU-bound, and lint and fuzz fill the
+## cores the longest test packages leave idle at their end. What they need
+## is installed first, one apt-get at a time.
+test: tools shellcheck-tool firestore-emulator chromium
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint unit-race unit-catalogues fuzz
 
 unit: firestore-emulator chromium
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit-race unit-catalogues
+
+# The longest-running packages first: `go test` starts packages in the
+# order given, and one that starts last is the suite's critical path.
+SLOW_PACKAGES := ./test/reliability ./test/e2e ./test/trusted ./functions/posture ./deploy ./cmd/coopguard
+
+# The catalogues are many cases, each one sequential story in an emulated
+# project of its own: every drill of the attack catalogue (./attack) and
+# every cell of the fault matrices (test/reliability). Under the race
+# detector they cost four to five times the CPU, which alone put `make
+# test` past 10 minutes on 2 cores; they run without it. The concurrency
+# they exercise (HandleLogEntry under Eventarc, a response's parallel
+# actions, redeliveries) runs under it in test/e2e, test/trusted and the
+# storms.
+CATALOGUE_PACKAGES := ./attack ./test/reliability
+CATALOGUE_TESTS := ^Test[A-Za-z]*FaultMatrix$$
+
+unit-race: firestore-emulator chromium
+	$(GO) test -race -count=1 -timeout 20m -skip '$(CATALOGUE_TESTS)' \
+	  $(SLOW_PACKAGES) $$($(GO) list ./... | grep -v '/attack$$')
+
+unit-catalogues: firestore-emulator
+	$(GO) test -count=1 -timeout 20m ./attack
+	$(GO) test -count=1 -timeout 20m -run '$(CATALOGUE_TESTS)' ./test/reliability
 
 lint: tools shellcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -68,12 +96,14 @@ undeploy:
 	PROJECT="$(PROJECT)" REGION="$(REGION)" DRY_RUN="$(DRY_RUN)" deploy/undeploy.sh
 
 ## shellcheck: check the deploy scripts; installs shellcheck when missing.
-shellcheck:
+shellcheck: shellcheck-tool
+	shellcheck -x $$(find . -name "*.sh" -not -path "./.git/*")
+
+shellcheck-tool:
 	@command -v shellcheck >/dev/null || { \
 	  echo "shellcheck not found: installing it with apt-get"; \
 	  apt-get install -y shellcheck || { apt-get update && apt-get install -y shellcheck; } || \
 	  { echo "could not install shellcheck: run apt-get install shellcheck as root"; exit 1; }; }
-	shellcheck -x $$(find . -name "*.sh" -not -path "./.git/*")
 
 ## chromium: the headless browser the HTML incident report is tested in
 ## (shared/render); installs Debian's chromium with apt-get when missing.

@@ -44,11 +44,8 @@ func TestRotationFaultMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertRotated(t, clean)
-	for _, method := range clean.Emu.Faults.Methods() {
-		for _, fk := range faultKinds {
-			if fk.computeMutationOnly {
-				continue
-			}
+	for i, method := range clean.Emu.Faults.Methods() {
+		for _, fk := range faultKinds(i, method) {
 			t.Run(method+"/"+fk.name, func(t *testing.T) {
 				t.Parallel()
 				for _, n := range []int{1, fastPolicy.Attempts} {
