@@ -99,7 +99,7 @@ func TestCloudBuild(t *testing.T) {
 		"lint:":               {"shellcheck"},
 		"firestore-emulator:": {"apt-get install -y google-cloud-cli-firestore-emulator openjdk-17-jre-headless"},
 		"chromium:":           {"apt-get install -y chromium"},
-		"shellcheck:":         {"apt-get install -y shellcheck"},
+		"shellcheck-tool:":    {"apt-get install -y shellcheck"},
 	}
 	for target, needs := range targets {
 		body := makeTarget(string(mk), target)

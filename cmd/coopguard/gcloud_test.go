@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,24 +30,12 @@ func TestReadmeGcloudCommands(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("README has no gcloud-commands block")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var serveOut bytes.Buffer
-	served := make(chan error, 1)
-	go func() {
-		// GCP's operation times on the emulated clock: the operator's
-		// stop below takes its 90 s there, which gcloud's wait on the
-		// operation moves the clock through, and none of the test's.
-		served <- realMain(ctx, []string{"serve", "--port", port, "--operations", "virtual"}, &serveOut)
-	}()
-	waitFor(t, "127.0.0.1:"+port)
-	resp, err := http.Post("http://127.0.0.1:"+port+"/Provision", "application/json", nil)
+	// GCP's operation times on the emulated clock: the operator's stop
+	// below takes its 90 s there, which gcloud's wait on the operation
+	// moves the clock through, and none of the test's.
+	server, _, stop := startServe(t, "--operations", "virtual")
+	ctx := context.Background()
+	resp, err := http.Post(server+"/Provision", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +46,8 @@ func TestReadmeGcloudCommands(t *testing.T) {
 	// A human reads the README after the VM's watcher has reported; the
 	// test waits for that report (the watcher backs off while the VM does
 	// not exist yet) before it runs the commands.
-	waitForWatcher(t, "http://127.0.0.1:"+port)
-	script := "set -euo pipefail\n" + strings.ReplaceAll(block, "127.0.0.1:8080", "127.0.0.1:"+port)
+	waitForWatcher(t, server)
+	script := "set -euo pipefail\n" + strings.ReplaceAll(block, "127.0.0.1:8080", strings.TrimPrefix(server, "http://"))
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Env = append(os.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
 	out, err := cmd.CombinedOutput()
@@ -80,10 +65,7 @@ func TestReadmeGcloudCommands(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Errorf("serve: %v", err)
-	}
+	stop()
 }
 
 // waitForWatcher waits until the demo VM's agent watcher has written its

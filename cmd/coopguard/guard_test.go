@@ -5,12 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -96,26 +95,16 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-// freePort returns a port free on 127.0.0.1 now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServe runs `coopguard serve ARGS --port P` and returns its URL, its
-// output, and stop, which ends it (also done when the test ends).
+// startServe runs `coopguard serve ARGS --port 0` and returns its URL
+// (read from the first line serve prints: a port picked before serve
+// listens could be taken by another process meanwhile), its output, and
+// stop, which ends it (also done when the test ends).
 func startServe(t *testing.T, args ...string) (url string, out *fixture.Buffer, stop func()) {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &fixture.Buffer{}
 	served := make(chan error, 1)
-	go func() { served <- realMain(ctx, append([]string{"serve", "--port", port}, args...), out) }()
+	go func() { served <- realMain(ctx, append([]string{"serve", "--port", "0"}, args...), out) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -131,13 +120,11 @@ func startServe(t *testing.T, args ...string) (url string, out *fixture.Buffer, 
 		})
 	}
 	t.Cleanup(stop)
-	addr := "127.0.0.1:" + port
+	// serve starts the Firestore emulator (Java) before it listens.
 	deadline := time.Now().Add(firestoreemu.StartTimeout + 10*time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr, out, stop
+		if m := serveURL.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out, stop
 		}
 		select {
 		case err := <-served:
@@ -145,10 +132,13 @@ func startServe(t *testing.T, args ...string) (url string, out *fixture.Buffer, 
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening: %v\n%s", addr, err, out.String())
+			t.Fatalf("serve printed no address:\n%s", out.String())
 		}
 	}
 }
+
+// serveURL finds the address in serve's first line.
+var serveURL = regexp.MustCompile(`coopguard serve: (http://\S+)`)
 
 // post sends a raw request to the server and returns status and body.
 func post(t *testing.T, method, url, body string, header map[string]string) (int, string) {

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,22 +35,9 @@ func TestMain(m *testing.M) {
 // without FIRESTORE_EMULATOR_HOST, serve starts its own Firestore emulator.
 func TestQuickStart(t *testing.T) {
 	t.Setenv(firestoreemu.EnvHost, "")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var serveOut bytes.Buffer
-	served := make(chan error, 1)
-	go func() {
-		// make run's default: GCP's operation times on the real clock.
-		served <- realMain(ctx, []string{"serve", "--port", strconv.Itoa(port)}, &serveOut)
-	}()
-	server := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitFor(t, "127.0.0.1:"+strconv.Itoa(port))
+	ctx := context.Background()
+	// make run's default: GCP's operation times on the real clock.
+	server, serveOut, stop := startServe(t)
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -109,15 +94,7 @@ func TestQuickStart(t *testing.T) {
 	if out := run("status"); !strings.Contains(out, "STOPPING") && !strings.Contains(out, "TERMINATED") || !strings.Contains(out, "DISABLED") {
 		t.Errorf("status after drill:\n%s", out)
 	}
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on cancel")
-	}
+	stop()
 	if !strings.Contains(serveOut.String(), "EMULATED GCP") {
 		t.Errorf("serve did not say the cloud is emulated: %s", serveOut.String())
 	}
@@ -139,24 +116,6 @@ func TestServerUnreachableSaysWhatToDo(t *testing.T) {
 	err := realMain(context.Background(), []string{"status", "--server", "http://127.0.0.1:1"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("err = %v, want advice to start the server", err)
-	}
-}
-
-// waitFor polls until addr accepts connections, for at most 10 s.
-func waitFor(t *testing.T, addr string) {
-	t.Helper()
-	// serve starts the Firestore emulator (Java) before it listens.
-	deadline := time.Now().Add(firestoreemu.StartTimeout + 10*time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening: %v", addr, err)
-		}
-		<-time.After(10 * time.Millisecond)
 	}
 }
 

@@ -39,7 +39,7 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	port := fs.Int("port", 8080, "port to listen on")
+	port := fs.Int("port", 8080, "port to listen on (0: any free port, printed)")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	configPath := fs.String("config", os.Getenv("COOPGUARD_CONFIG"), "config file; without one, coopguard serves a demo sandbox on an emulated GCP")
 	emulated := fs.Bool("emulated", false, "use the embedded emulated GCP even with a config file")
@@ -164,6 +164,9 @@ func serveFunctions(ctx context.Context, env *functions.Env, emulated *emulatedS
 		return fmt.Errorf("listen on %s: %w (choose another with --port)", addr, err)
 	}
 	defer l.Close()
+	// --port 0: a free port, named in the first line printed.
+	port = l.Addr().(*net.TCPAddr).Port
+	addr = net.JoinHostPort(host, strconv.Itoa(port))
 	// On the real project every request needs the token: whoever reaches
 	// the port would otherwise act with the operator's credentials.
 	var token, tokenPath string
