@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/billing/apiv1/billingpb"
@@ -44,11 +45,10 @@ func (s *Sandbox) provisionerAccount() string {
 	return config.AccountEmail(config.AccountProvisioner, s.home())
 }
 
-// adoptHint is the command that lets coopguard's provisioner manage an
-// existing project (what creating it would have given: owner).
-func (s *Sandbox) adoptHint() string {
-	return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member=serviceAccount:%s --role=roles/owner", s.Project, s.provisionerAccount())
-}
+// adoptHint is what lets coopguard's provisioner manage an existing
+// project outside the fleet's folder: the folder's roles granted on the
+// project (fleetgrants.go), with which Provision grants itself the rest.
+func (s *Sandbox) adoptHint() string { return s.grantHint() }
 
 // projectResources make the sandbox's own project ready: the project
 // (created under the fleet's folder when asked and absent, else adopted
@@ -81,7 +81,7 @@ func (s *Sandbox) ownProjectResources(rs []Resource) []Resource {
 		}
 		out = append(out, r)
 	}
-	return append(out, append(s.jobRoleResources(), &sinkWriter{s})...)
+	return append(out, append(s.jobRoleResources(), &sinkWriter{s}, &notifierPublisher{s})...)
 }
 
 // RunSandbox converges sb: for a sandbox in coopguard's own project, its
@@ -98,23 +98,44 @@ func RunSandbox(ctx context.Context, c *gcp.Clients, policy retry.Policy, sb *Sa
 		// made in that project, never as an account of coopguard's.
 		sb.ServiceAccount, sb.OwnAccount = config.AccountEmail(id, sb.Project), true
 	}
+	// Before anything in the project can be read: the provisioner's own
+	// grant there (fleetgrants.go), unless Converge made it already.
+	var grant *Report
+	if !sb.granted {
+		var planned bool
+		var err error
+		if grant, planned, err = grantPhase(ctx, c, policy, sb, dryRun, progress); err != nil || planned {
+			return grant, err
+		}
+	}
 	first, err := Run(ctx, c, policy, sb.projectResources(), dryRun, progress)
+	first = joinReports(grant, first)
 	if err != nil {
 		return first, err
 	}
-	if dryRun && first.Resources[0].Action == Create {
+	if dryRun && slices.ContainsFunc(first.Resources, func(r Result) bool { return r.Kind == "project" && r.Action == Create }) {
 		first.Resources = append(first.Resources, Result{Kind: "sandbox", Name: sb.Name, Action: Create, Status: StatusPlanned,
 			Detail: "its resources in project " + sb.Project + " are planned once the project exists"})
 		return first, nil
 	}
 	rest, err := Run(ctx, c, policy, sb.ownProjectResources(sb.Resources()), dryRun, progress)
+	return joinReports(first, rest), err
+}
+
+// joinReports appends the report of a later phase of a converge to the
+// report of an earlier one (either may be nil, when a phase could not
+// start).
+func joinReports(first, rest *Report) *Report {
+	if first == nil {
+		return rest
+	}
 	if rest == nil {
-		return first, err
+		return first
 	}
 	first.Resources = append(first.Resources, rest.Resources...)
 	first.Seconds += rest.Seconds
 	first.CriticalPathSeconds += rest.CriticalPathSeconds
-	return first, err
+	return first
 }
 
 // project is the sandbox's own project.

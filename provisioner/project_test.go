@@ -90,8 +90,8 @@ func TestProvisionIntoNewProject(t *testing.T) {
 	if d := emu.Faults.TotalMutations() - before; d != 0 || emu.ResourceManager.Exists(proj) {
 		t.Fatalf("dry run made %d mutating calls (project exists: %v)", d, emu.ResourceManager.Exists(proj))
 	}
-	if rep.Resources[0].Kind != "project" || rep.Resources[0].Action != provisioner.Create {
-		t.Errorf("dry run's first line = %+v, want the project's creation", rep.Resources[0])
+	if !slices.ContainsFunc(rep.Resources, func(r provisioner.Result) bool { return r.Kind == "project" && r.Action == provisioner.Create }) {
+		t.Errorf("dry run = %+v, want the project's creation", rep.Resources)
 	}
 
 	rep, err = provisioner.RunSandbox(ctx, c, retry.Default, sb, false, nil)
@@ -212,11 +212,11 @@ func TestSandboxProjectRefusals(t *testing.T) {
 		want    []string
 	}{
 		{"someone else's project, adopt", "someone-elses", false, nil,
-			[]string{"cannot read it", "gcloud projects add-iam-policy-binding someone-elses --member=serviceAccount:coopguard-provisioner@"}},
+			[]string{"project someone-elses", "may not manage its IAM policy", "gcloud projects add-iam-policy-binding someone-elses --member=serviceAccount:coopguard-provisioner@"}},
 		{"someone else's project id, create", "someone-elses", true, nil,
 			[]string{"taken by a project coopguard cannot read", "gcloud projects add-iam-policy-binding someone-elses"}},
 		{"absent project, not asked to create", "coopguard-sbx-none", false, nil,
-			[]string{"cannot read it", "ask Provision to create it"}},
+			[]string{"project coopguard-sbx-none", "does not exist", "createProject"}},
 		{"no billing account", "coopguard-sbx-nobill", true, func(sb *provisioner.Sandbox) { sb.BillingAccount = "" },
 			[]string{"[coopguard.fleet] folder and billing_account"}},
 		{"folder not the fleet's", "coopguard-sbx-folder", true, func(sb *provisioner.Sandbox) { sb.Folder = "folders/999" },

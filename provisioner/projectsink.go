@@ -3,9 +3,7 @@ package provisioner
 import (
 	"context"
 	"fmt"
-	"slices"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
@@ -50,11 +48,11 @@ func (r *sinkWriter) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 	}
 	detail := "the sink's writer identity may publish to " + r.topic()
 	if w != "" {
-		pol, err := c.PubSub.TopicAdminClient.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.topic()})
-		if err != nil && !retry.IsNotFound(err) {
-			return Change{}, fmt.Errorf("read the IAM policy of topic %s: %w", r.topic(), err)
+		ok, err := topicGrants(ctx, c, r.topic(), w)
+		if err != nil {
+			return Change{}, err
 		}
-		if err == nil && hasMember(pol, publisherRole, w) {
+		if ok {
 			return Change{Action: None, Detail: detail}, nil
 		}
 	}
@@ -66,24 +64,6 @@ func (r *sinkWriter) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 		if w == "" {
 			return fmt.Errorf("sink %s of project %s has no writer identity: recreate it with a unique writer identity (Provision does)", r.s.Sink(), r.s.Project)
 		}
-		for range 3 {
-			pol, err := c.PubSub.TopicAdminClient.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: r.topic()})
-			if err != nil {
-				return fmt.Errorf("read the IAM policy of topic %s: %w", r.topic(), err)
-			}
-			if hasMember(pol, publisherRole, w) {
-				return nil
-			}
-			addMember(pol, publisherRole, w)
-			pol.Bindings = slices.DeleteFunc(pol.Bindings, func(b *iampb.Binding) bool { return len(b.GetMembers()) == 0 })
-			_, err = c.PubSub.TopicAdminClient.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: r.topic(), Policy: pol})
-			if !retry.IsPrecondition(err) {
-				if err != nil {
-					return fmt.Errorf("let %s publish to topic %s: %w", w, r.topic(), err)
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("let %s publish to topic %s: the policy kept changing", w, r.topic())
+		return grantPublisher(ctx, c, r.topic(), w)
 	}}, nil
 }

@@ -126,6 +126,19 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// In a project of its own, nothing (its VM included) can be read
+	// before the provisioner's own grant there (fleetgrants.go).
+	var grant *Report
+	if sb.OwnProject() {
+		rep, planned, err := grantPhase(ctx, p.clients, p.policy, sb, o.DryRun || p.cfg.Coopguard.DryRun, o.Progress)
+		if err != nil || planned {
+			if rep != nil {
+				rep.Sandbox, rep.Project = sb.Name, sb.Project
+			}
+			return rep, err
+		}
+		grant = rep
+	}
 	// Whether the VM is adopted is read, never assumed: an explicit adopt,
 	// or the label an earlier adopt left.
 	ad, inst, err := adoptionOf(ctx, p.clients, p.policy, sb, o.Adopt)
@@ -157,6 +170,7 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 		}
 	}
 	rep, err := RunSandbox(ctx, p.clients, p.policy, sb, dry, o.Progress)
+	rep = joinReports(grant, rep)
 	if err == nil && !dry && p.registry != nil {
 		err = p.register(ctx, sb)
 	}

@@ -82,6 +82,9 @@ type Sandbox struct {
 	// adoption is set when the VM is an existing one coopguard adopted
 	// (adopt.go): it then gets only what needs no restart.
 	adoption *Adoption
+	// granted is set once the provisioner's own grant in the sandbox's
+	// project has been converged (grantPhase), so it runs once.
+	granted bool
 }
 
 // Adopted returns what adoption learnt of the VM, or nil when coopguard
