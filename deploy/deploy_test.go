@@ -533,7 +533,8 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 	t.Parallel()
 	env := []string{"COOPGUARD_ROTATION_KEY_SOURCE_URL=https://keys.example/mint",
 		"COOPGUARD_ROTATION_KEY_SOURCE_CREDENTIAL_SECRET=mint-token",
-		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key"}
+		"COOPGUARD_REVOKE_PROVIDER=anthropic", "COOPGUARD_REVOKE_CREDENTIAL_SECRET=admin-key",
+		"COOPGUARD_FLEET_FOLDER=folders/424242424242", "COOPGUARD_FLEET_BILLING_ACCOUNT=billingAccounts/0A1B2C-3D4E5F-6A7B8C"}
 	deployed, _ := dryRun(t, "deploy.sh", env...)
 	removed, _ := dryRun(t, "undeploy.sh", env...)
 	has := func(words ...string) bool { return len(find(removed, words...)) > 0 }
@@ -571,8 +572,13 @@ func TestUndeployRemovesWhatDeployCreates(t *testing.T) {
 		}
 	}
 	// Every binding of a coopguard account, on the project, the sandbox's
-	// account or a credential secret.
-	for _, scope := range [][]string{{"projects"}, {"iam", "service-accounts"}, {"secrets"}} {
+	// account, a credential secret, the fleet's folder or its billing
+	// account.
+	scopes := [][]string{{"projects"}, {"iam", "service-accounts"}, {"secrets"}, {"resource-manager", "folders"}, {"billing", "accounts"}}
+	if len(find(deployed, "gcloud", "resource-manager", "folders", "add-iam-policy-binding")) == 0 {
+		t.Fatal("deploy with [coopguard.fleet] set grants nothing on the folder: this test no longer covers the fleet's grants")
+	}
+	for _, scope := range scopes {
 		add := append(append([]string{"gcloud"}, scope...), "add-iam-policy-binding")
 		rm := append(append([]string{"gcloud"}, scope...), "remove-iam-policy-binding")
 		for _, c := range find(deployed, add...) {

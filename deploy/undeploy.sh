@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # deploy/undeploy.sh — remove what deploy.sh created (make undeploy):
 # the dashboard, the Scheduler jobs, the functions, the topics and the dead-letter
-# subscription, the IAM bindings, the service accounts coopguard runs as and
-# the custom roles. It does not touch the sandbox (VM, network, secrets,
+# subscription, the IAM bindings (the fleet's folder and billing account's
+# too), the service accounts coopguard runs as and the custom roles. It does not touch the sandbox (VM, network, secrets,
 # alert policy, log sink) or the sandbox VM's service account: tear those
 # down separately. Each step deletes only what exists, so re-running is
 # harmless. DRY_RUN=1 prints the commands (see lib.sh).
@@ -78,6 +78,28 @@ if [[ -n ${COOPGUARD_REVOKE_CREDENTIAL_SECRET:-} ]]; then
 fi
 
 retire_responder_keysource
+
+# The fleet's grants to the provisioner (deploy.sh, "the fleet"): on the
+# folder and the billing account, while its account still exists (a
+# deleted account's bindings linger as deleted:serviceAccount:…). What
+# Provision made in each sandbox project (coopguard's roles there and the
+# job accounts' bindings) stays with that project: delete the project, or
+# remove coopguard's roles there (gcloud iam roles list --project=P).
+FLEET_FOLDER=${COOPGUARD_FLEET_FOLDER:-}
+FLEET_BILLING=${COOPGUARD_FLEET_BILLING_ACCOUNT:-}
+fleet_member="serviceAccount:$(sa_email "$SA_PROVISIONER")"
+if [[ -n $FLEET_FOLDER ]]; then
+	note "remove the provisioner's roles on the fleet's folder $FLEET_FOLDER"
+	for role in roles/resourcemanager.projectCreator roles/iam.roleAdmin roles/resourcemanager.projectIamAdmin; do
+		try gcloud resource-manager folders remove-iam-policy-binding "${FLEET_FOLDER#folders/}" \
+			--member="$fleet_member" --role="$role" --all --quiet
+	done
+fi
+if [[ -n $FLEET_BILLING ]]; then
+	note "remove the provisioner's role on the fleet's billing account $FLEET_BILLING"
+	try gcloud billing accounts remove-iam-policy-binding "${FLEET_BILLING#billingAccounts/}" \
+		--member="$fleet_member" --role=roles/billing.user --quiet
+fi
 
 describe_sa() { run gcloud iam service-accounts describe "$1" --project="$PROJECT"; }
 delete_sa() { run gcloud iam service-accounts delete "$1" --project="$PROJECT" --quiet; }
