@@ -59,32 +59,36 @@ type SandboxStatus struct {
 	InstanceID string `json:"instanceId,omitempty"`
 	Network    string `json:"network"`
 	Adopted    bool   `json:"adopted,omitempty"`
-	// VM is the VM's status as Compute reports it; "" when Status does
-	// not read that project's VMs (another project than coopguard's).
+	// VM is the VM's status as Compute reports it in the sandbox's own
+	// project and zone; "" when no VM of that name is labelled there (not
+	// built yet, or gone) or the list failed (ReadError).
 	VM string `json:"vm,omitempty"`
+	// ReadError says why its VM could not be read, with the fix.
+	ReadError string `json:"readError,omitempty"`
 	// Incidents counts its incidents among Status's latest; Latest is the
 	// newest one's outcome.
 	Incidents int    `json:"incidents"`
 	Latest    string `json:"latest,omitempty"`
 }
 
-// fleetStatus lists the registry's sandboxes with what rep already holds
-// of them (VM status, incidents). Without a store there is no registry.
-func fleetStatus(ctx context.Context, e *Env, rep *StatusReport) ([]SandboxStatus, error) {
-	if e.Store == nil {
-		return nil, nil
-	}
-	recs, err := e.Store.Sandboxes(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the sandbox registry: %w", err)
+// fleetStatus lists the registry's sandboxes recs with what rep already
+// holds of them: the VM Status read in the sandbox's own project and
+// zone, and its incidents. readErrs are the places whose VMs could not be
+// listed.
+func fleetStatus(rep *StatusReport, recs []store.Registered, readErrs map[statusPlace]error) []SandboxStatus {
+	if recs == nil {
+		return nil
 	}
 	out := make([]SandboxStatus, 0, len(recs))
 	for _, r := range recs {
 		s := SandboxStatus{Project: r.Project, Zone: r.Zone, Name: r.Name, InstanceID: r.InstanceID, Network: r.Network, Adopted: r.Adopted}
-		if r.Project == rep.Project {
-			if i := slices.IndexFunc(rep.Instances, func(in InstanceStatus) bool { return in.Name == r.Name && in.Zone == r.Zone }); i >= 0 {
-				s.VM = rep.Instances[i].Status
-			}
+		if i := slices.IndexFunc(rep.Instances, func(in InstanceStatus) bool {
+			return in.Project == r.Project && in.Name == r.Name && in.Zone == r.Zone
+		}); i >= 0 {
+			s.VM = rep.Instances[i].Status
+		}
+		if err := readErrs[statusPlace{r.Project, r.Zone}]; err != nil {
+			s.ReadError = fmt.Sprintf("%v: coopguard-reader needs compute.instances.list in project %s (deploy/roles/reader.yaml; coopguard provision --project %s --name %s binds it there)", err, r.Project, r.Project, r.Name)
 		}
 		for _, inc := range rep.Incidents { // newest first
 			if IncidentSandbox(inc, rep.Project) == r.Project+"/"+r.Name {
@@ -96,7 +100,7 @@ func fleetStatus(ctx context.Context, e *Env, rep *StatusReport) ([]SandboxStatu
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 // IncidentSandbox is the address ("<project>/<name>") of the sandbox an

@@ -1,11 +1,13 @@
 package functions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -15,7 +17,9 @@ import (
 	"github.com/cloudcoop/coopguard/functions/respond"
 	"github.com/cloudcoop/coopguard/provisioner"
 	"github.com/cloudcoop/coopguard/shared/config"
+	"github.com/cloudcoop/coopguard/shared/gcp"
 	"github.com/cloudcoop/coopguard/shared/incident"
+	"github.com/cloudcoop/coopguard/shared/store"
 )
 
 // StatusReport is the read-only view of the sandbox that Status returns.
@@ -37,6 +41,8 @@ type IncidentRecord = incident.Report
 
 // InstanceStatus is one sandbox VM.
 type InstanceStatus struct {
+	// Project is the project the VM is in.
+	Project        string            `json:"project"`
 	Name           string            `json:"name"`
 	ID             string            `json:"id"`
 	Zone           string            `json:"zone"`
@@ -54,7 +60,12 @@ type SecretStatus struct {
 	Name string `json:"name"`
 	// Sandbox is the sandbox whose own secret it is
 	// (config.SandboxSecrets).
-	Sandbox  string          `json:"sandbox"`
+	Sandbox string `json:"sandbox"`
+	// Project is the project the secret is in: its sandbox's.
+	Project string `json:"project"`
+	// Error says why its versions could not be read (in a sandbox's own
+	// project; coopguard's own project's failures fail Status).
+	Error    string          `json:"error,omitempty"`
 	Missing  bool            `json:"missing,omitempty"`
 	Versions []VersionStatus `json:"versions"`
 	// RotationDue reports that the newest ENABLED version is older than
@@ -91,12 +102,20 @@ func (e *Env) Status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// CollectStatus reads the sandbox instances (those labelled
-// coopguard-sandbox in the configured zone) and the managed secrets from
-// GCP while it reads the incidents from the store.
+// CollectStatus reads every sandbox's VM and managed secrets from GCP
+// while it reads the incidents from the store: coopguard's own project's
+// sandboxes (those labelled coopguard-sandbox in the configured zone) and
+// every sandbox the registry records, each in its own project and zone.
+// It reads per place, not per VM: one labelled instances list per
+// project and zone, statusParallel of them (and of the secrets' version
+// lists) at once. A read that fails in coopguard's own project fails
+// Status; one that fails in a sandbox's project is reported on that
+// sandbox (SandboxStatus.ReadError, SecretStatus.Error) with its fix, so
+// one project's missing grant does not hide the fleet.
 func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 	cfg := e.Config
-	rep := &StatusReport{Project: cfg.Cloud.GCP.Project, Instances: []InstanceStatus{}, Secrets: []SecretStatus{}, Incidents: []IncidentRecord{}}
+	home := cfg.Cloud.GCP.Project
+	rep := &StatusReport{Project: home, Instances: []InstanceStatus{}, Secrets: []SecretStatus{}, Incidents: []IncidentRecord{}}
 	type listed struct {
 		incidents []IncidentRecord
 		err       error
@@ -106,39 +125,76 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		incidents, err := ListIncidents(ctx, e, StatusIncidents)
 		fromStore <- listed{incidents, err}
 	}()
-	var others []*provisioner.Sandbox
-	it := e.ClientsOf(config.AccountReader).Instances.List(ctx, &computepb.ListInstancesRequest{
-		Project: cfg.Cloud.GCP.Project,
-		Zone:    cfg.Cloud.GCP.Zone,
-		Filter:  ptr("labels." + config.SandboxLabel + ":*"),
+	var recs []store.Registered
+	if e.Store != nil {
+		var err error
+		if recs, err = e.Store.Sandboxes(ctx); err != nil {
+			return nil, fmt.Errorf("read the sandbox registry: %w", err)
+		}
+	}
+	places := statusPlaces(home, cfg.Cloud.GCP.Zone, recs)
+	found := make([][]*computepb.Instance, len(places))
+	failed := make([]error, len(places))
+	clients := e.ClientsOf(config.AccountReader)
+	eachBounded(len(places), func(i int) {
+		found[i], failed[i] = labelledInstances(ctx, clients, places[i].project, places[i].zone)
 	})
-	for {
-		inst, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
+	readErrs := map[statusPlace]error{}
+	for i, p := range places {
+		if failed[i] != nil && p.project == home {
+			return nil, failed[i]
 		}
-		if err != nil {
-			return nil, fmt.Errorf("list instances in %s: %w", cfg.Cloud.GCP.Zone, err)
-		}
-		rep.Instances = append(rep.Instances, instanceStatus(inst, cfg.Cloud.GCP.Zone))
-		if sb, ok := builtSandbox(cfg, inst); ok {
-			others = append(others, sb)
+		if failed[i] != nil {
+			readErrs[p] = failed[i]
 		}
 	}
-	// Each sandbox's own secrets: the configured sandbox's first.
-	secrets := cfg.SandboxSecrets(cfg.VM.Name)
-	owners := slices.Repeat([]string{cfg.VM.Name}, len(secrets))
-	for _, sb := range others {
-		secrets = append(secrets, sb.Secrets...)
-		owners = append(owners, slices.Repeat([]string{sb.Name}, len(sb.Secrets))...)
+	// Each sandbox's own secrets, in its own project: the configured
+	// sandbox's first, then those Provision built in coopguard's project
+	// (their label names them), then those the registry records in other
+	// projects (the registry, not a label there, says they are ours).
+	type owned struct{ project, id, sandbox string }
+	var secrets []owned
+	for _, id := range cfg.SandboxSecrets(cfg.VM.Name) {
+		secrets = append(secrets, owned{home, id, cfg.VM.Name})
 	}
-	for i, id := range secrets {
-		s, err := secretStatus(ctx, e, id)
-		if err != nil {
+	for i, p := range places {
+		for _, inst := range found[i] {
+			st := instanceStatus(inst, p.zone)
+			st.Project = p.project
+			rep.Instances = append(rep.Instances, st)
+			if p.project != home {
+				continue
+			}
+			if sb, ok := builtSandbox(cfg, inst); ok {
+				for _, id := range sb.Secrets {
+					secrets = append(secrets, owned{home, id, sb.Name})
+				}
+			}
+		}
+	}
+	for _, r := range recs {
+		if r.Project == home {
+			continue
+		}
+		for _, id := range cfg.SandboxSecrets(r.Name) {
+			secrets = append(secrets, owned{r.Project, id, r.Name})
+		}
+	}
+	rep.Secrets = make([]SecretStatus, len(secrets))
+	secretErrs := make([]error, len(secrets))
+	eachBounded(len(secrets), func(i int) {
+		s := secrets[i]
+		rep.Secrets[i], secretErrs[i] = secretStatus(ctx, e, s.project, s.id)
+		rep.Secrets[i].Sandbox = s.sandbox
+	})
+	for i, err := range secretErrs {
+		switch {
+		case err == nil:
+		case secrets[i].project == home:
 			return nil, err
+		default:
+			rep.Secrets[i].Error = fmt.Sprintf("%v: coopguard-reader needs its secrets role in project %s (coopguard provision --project %s --name %s binds it)", err, secrets[i].project, secrets[i].project, secrets[i].sandbox)
 		}
-		s.Sandbox = owners[i]
-		rep.Secrets = append(rep.Secrets, s)
 	}
 	if sb, err := provisioner.NewSandbox(cfg, "", ""); err == nil {
 		deaf, err := posture.Deaf(ctx, e.ClientsOf(config.AccountReader), sb)
@@ -153,12 +209,68 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		return nil, got.err
 	}
 	rep.Incidents = append(rep.Incidents, got.incidents...)
-	fleet, err := fleetStatus(ctx, e, rep)
-	if err != nil {
-		return nil, err
-	}
-	rep.Sandboxes = fleet
+	rep.Sandboxes = fleetStatus(rep, recs, readErrs)
 	return rep, nil
+}
+
+// statusParallel bounds Status's reads of GCP in flight at once.
+const statusParallel = 16
+
+// eachBounded calls f(0..n-1), statusParallel at a time, and returns when
+// every call has.
+func eachBounded(n int, f func(int)) {
+	sem := make(chan struct{}, statusParallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}
+
+// statusPlace is one project and zone whose sandbox VMs Status lists.
+type statusPlace struct{ project, zone string }
+
+// statusPlaces are where Status lists VMs: coopguard's project in the
+// configured zone first, then each project and zone where the registry
+// records a sandbox, once each, sorted.
+func statusPlaces(home, zone string, recs []store.Registered) []statusPlace {
+	first := statusPlace{home, zone}
+	seen := map[statusPlace]bool{first: true}
+	var rest []statusPlace
+	for _, r := range recs {
+		p := statusPlace{r.Project, r.Zone}
+		if !seen[p] {
+			seen[p] = true
+			rest = append(rest, p)
+		}
+	}
+	slices.SortFunc(rest, func(a, b statusPlace) int {
+		return cmp.Or(cmp.Compare(a.project, b.project), cmp.Compare(a.zone, b.zone))
+	})
+	return append([]statusPlace{first}, rest...)
+}
+
+// labelledInstances lists the VMs labelled coopguard-sandbox in
+// project/zone: one list, whatever the number of sandboxes there.
+func labelledInstances(ctx context.Context, c *gcp.Clients, project, zone string) ([]*computepb.Instance, error) {
+	it := c.Instances.List(ctx, &computepb.ListInstancesRequest{
+		Project: project, Zone: zone, Filter: ptr("labels." + config.SandboxLabel + ":*"),
+	})
+	var out []*computepb.Instance
+	for {
+		inst, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list the sandbox VMs in %s/%s: %w", project, zone, err)
+		}
+		out = append(out, inst)
+	}
 }
 
 func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
@@ -192,12 +304,12 @@ func instanceStatus(inst *computepb.Instance, zone string) InstanceStatus {
 	return st
 }
 
-// secretStatus lists a secret's versions and asks the rotation policy
+// secretStatus lists the versions of secret id of project and asks the rotation policy
 // whether it is due, exactly as a rotation run would decide.
-func secretStatus(ctx context.Context, e *Env, id string) (SecretStatus, error) {
+func secretStatus(ctx context.Context, e *Env, project, id string) (SecretStatus, error) {
 	r := NewRotationRunner(e, config.AccountReader)
-	r.Managed = []string{id} // a sandbox's own, as CollectStatus found it
-	st := SecretStatus{Name: "projects/" + e.Config.Cloud.GCP.Project + "/secrets/" + id, Versions: []VersionStatus{}}
+	r.Project, r.Managed = project, []string{id} // a sandbox's own, as CollectStatus found it
+	st := SecretStatus{Name: "projects/" + project + "/secrets/" + id, Project: project, Versions: []VersionStatus{}}
 	plan, missing, err := r.Inspect(ctx, id)
 	if err != nil {
 		return st, err

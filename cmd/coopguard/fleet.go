@@ -60,16 +60,17 @@ func (f fleetFilter) incident(r incident.Report, home string) bool {
 	return inProject && (f.sandbox == "" || f.sandbox == r.Instance)
 }
 
-// status returns the part of rep that passes the filter: the instances
-// and secrets Status reads are coopguard's own project's.
+// status returns the part of rep that passes the filter: instances and
+// secrets by their own project (coopguard's when a server predating it
+// names none).
 func (f fleetFilter) status(rep *functions.StatusReport) *functions.StatusReport {
 	if f == (fleetFilter{}) {
 		return rep
 	}
 	out := *rep
 	out.Sandboxes = slices.DeleteFunc(slices.Clone(rep.Sandboxes), func(s functions.SandboxStatus) bool { return !f.matches(s.Project, s.Name) })
-	out.Instances = slices.DeleteFunc(slices.Clone(rep.Instances), func(in functions.InstanceStatus) bool { return !f.matches(rep.Project, in.Name) })
-	out.Secrets = slices.DeleteFunc(slices.Clone(rep.Secrets), func(s functions.SecretStatus) bool { return !f.matches(rep.Project, s.Sandbox) })
+	out.Instances = slices.DeleteFunc(slices.Clone(rep.Instances), func(in functions.InstanceStatus) bool { return !f.matches(cmp.Or(in.Project, rep.Project), in.Name) })
+	out.Secrets = slices.DeleteFunc(slices.Clone(rep.Secrets), func(s functions.SecretStatus) bool { return !f.matches(cmp.Or(s.Project, rep.Project), s.Sandbox) })
 	out.Incidents = f.incidents(rep.Incidents, rep.Project)
 	return &out
 }
@@ -100,7 +101,7 @@ func (f fleetFilter) drilled(st *functions.StatusReport) (string, functions.Inst
 		return "", functions.InstanceStatus{}, fmt.Errorf("%s with a built VM in project %s to drill: coopguard status --project %s lists the sandboxes coopguard guards there", what, f.project, f.project)
 	}
 	for _, in := range st.Instances {
-		if f.sandbox == "" || in.Name == f.sandbox {
+		if cmp.Or(in.Project, st.Project) == st.Project && (f.sandbox == "" || in.Name == f.sandbox) {
 			return st.Project, in, nil
 		}
 	}

@@ -57,7 +57,11 @@ func printStatus(w io.Writer, rep *functions.StatusReport) {
 		if in.ExternalIP {
 			ip = "YES (exposed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(in.Name), escape(in.ID), escape(in.Zone), escape(in.Status), ip,
+		zone := in.Zone
+		if in.Project != "" && in.Project != rep.Project {
+			zone = in.Project + "/" + zone // a sandbox in a project of its own
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(in.Name), escape(in.ID), escape(zone), escape(in.Status), ip,
 			orDash(escape(strings.Join(in.NetworkTags, ","))), orDash(escape(in.AgentsFlag)), orDash(escape(in.ServiceAccount)))
 	}
 	if len(rep.Instances) == 0 {

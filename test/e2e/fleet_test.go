@@ -129,6 +129,23 @@ func TestFleetOf200SandboxesIn50Projects(t *testing.T) {
 		t.Fatalf("Status lists %d sandboxes in %d projects; want %d in %d (the fleet and coopguard's own)",
 			len(st.Sandboxes), len(projects), fleetProjects*sandboxesPerProject+1, fleetProjects+1)
 	}
+	// Status reads each built sandbox in its own project, as the reader:
+	// its VM's status and its key's versions there.
+	for p := range builtProjects {
+		project, name := fleetProject(p), fleetBox(p, 0)
+		i := slices.IndexFunc(st.Sandboxes, func(sb functions.SandboxStatus) bool { return sb.Project == project && sb.Name == name })
+		if i < 0 {
+			t.Fatalf("Status does not list sandbox %s/%s", project, name)
+		}
+		if got := st.Sandboxes[i]; got.VM != "RUNNING" || got.ReadError != "" {
+			t.Errorf("Status: sandbox %s/%s's VM %q (read error %q); want RUNNING, read in its project", project, name, got.VM, got.ReadError)
+		}
+		secret := "projects/" + project + "/secrets/" + s.cfg.SandboxSecrets(name)[0]
+		j := slices.IndexFunc(st.Secrets, func(sec functions.SecretStatus) bool { return sec.Name == secret })
+		if j < 0 || st.Secrets[j].Missing || st.Secrets[j].Error != "" || len(st.Secrets[j].Versions) == 0 {
+			t.Errorf("Status: secret %s not read in its project (found %v)", secret, j >= 0)
+		}
+	}
 
 	// Before the drills: each built sandbox's state, and coopguard's own.
 	before := map[int]string{}
