@@ -9,13 +9,16 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"google.golang.org/genproto/googleapis/api/metric"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudcoop/coopguard/functions/posture"
@@ -56,10 +59,13 @@ type RotateRequest struct {
 // RotateKeys applies the rotation policy of [coopguard.rotation], triggered
 // by the Cloud Scheduler job (attribute coopguard-job=rotate-keys: every
 // managed secret) or by Secret Manager's SECRET_ROTATE notification (that
-// secret only). Other event types, test messages, other jobs, secrets not in
-// config and undecodable payloads are logged and acknowledged; a failure
-// (Secret Manager, the key source, the incidents topic) returns an error so
-// Pub/Sub redelivers, and the policy's idempotence makes that harmless.
+// secret only, in the project it names: coopguard's own or a sandbox's
+// the registry records, secretEventProject). Other event types, test
+// messages, other jobs, secrets not in config or of a project coopguard
+// guards no such sandbox in, and undecodable payloads are logged and
+// acknowledged; a failure (Secret Manager, the key source, the incidents
+// topic) returns an error so Pub/Sub redelivers, and the policy's
+// idempotence makes that harmless.
 func (e *Env) RotateKeys(ctx context.Context, ev event.Event) error {
 	ctx, msg, done, err := e.beginEvent(ctx, ev)
 	if done {
@@ -101,12 +107,26 @@ func (e *Env) RotateKeys(ctx context.Context, ev event.Event) error {
 			return acknowledge(ctx, "undecodable Secret Manager notification", err)
 		}
 		id := se.SecretName()
-		if _, ok := e.Config.SecretSandbox(id); !ok {
+		vm, ok := e.Config.SecretSandbox(id)
+		if !ok {
 			log.Warn("SECRET_ROTATE for a secret coopguard does not manage: acknowledged, nothing done; add it to coopguard.secrets or remove the topic from it", "secret", id)
 			return nil
 		}
 		opts.Secrets = []string{id}
 		opts.Trigger = "secret-rotate"
+		project, known, err := secretEventProject(ctx, e, se.SecretID, id, vm)
+		if err != nil {
+			return err // Pub/Sub redelivers; the lookup is a read
+		}
+		if !known {
+			log.Warn("SECRET_ROTATE for a secret of a project where coopguard guards no sandbox it belongs to: acknowledged, nothing done; coopguard status lists the sandboxes and their projects",
+				"secret", id, "name", se.SecretID)
+			return nil
+		}
+		if project != e.Config.Cloud.GCP.Project {
+			_, err := rotateProject(ctx, e, project, opts)
+			return err
+		}
 	default:
 		log.Warn("message is neither the rotate-keys Scheduler job nor a Secret Manager notification: acknowledged, nothing done", "kind", kind.String())
 		return nil
@@ -144,7 +164,6 @@ func scheduledPosture(ctx context.Context, e *Env, dryRun bool) error {
 // effort) and a rotation-due record on the incidents topic. Dry runs only
 // log. The error is non-nil when something failed and a retry is needed.
 func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.Report, error) {
-	log := logger.FromContext(ctx)
 	cfg := e.Config
 	opts.DryRun = opts.DryRun || cfg.Coopguard.DryRun
 	runner := NewRotationRunner(e, config.AccountRotator)
@@ -165,28 +184,54 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 		errs = append(errs, err)
 	}
 	errs = append(errs, reportDue(ctx, e, rep)...)
-	due := rep.Due()
 	if len(opts.Secrets) == 0 {
 		// The sandboxes in projects of their own: one run per project
-		// (a runner reads one project's secrets), as the rotator, which
-		// holds its secrets role there; their secrets join the report.
-		// A SECRET_ROTATE names a secret of coopguard's project only.
+		// (a runner reads one project's secrets); their secrets join the
+		// report. A SECRET_ROTATE for one of them is rotateProject's.
 		perProject, err := registrySecrets(ctx, e)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rotation covers only coopguard's project: %w", err))
 		}
 		for _, project := range slices.Sorted(maps.Keys(perProject)) {
-			r := NewRotationRunner(e, config.AccountRotator)
-			r.Project, r.Managed, r.Identity = project, perProject[project], identityCheckIn(e, config.AccountRotator, project)
-			prep, err := r.Run(ctx, opts)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("project %s: %w", project, err))
-			}
-			errs = append(errs, reportDue(ctx, e, prep)...)
+			prep, perrs := runIn(ctx, e, project, perProject[project], opts)
+			errs = append(errs, perrs...)
 			rep.Secrets = append(rep.Secrets, prep.Secrets...)
-			due = append(due, prep.Due()...)
 		}
 	}
+	logRun(ctx, rep, errs)
+	return rep, errors.Join(errs...)
+}
+
+// rotateProject runs the rotation policy on the secrets of the sandboxes
+// the registry records in project (another than coopguard's), limited to
+// opts.Secrets: what a SECRET_ROTATE for a secret there asks for.
+func rotateProject(ctx context.Context, e *Env, project string, opts rotation.Options) (*rotation.Report, error) {
+	opts.DryRun = opts.DryRun || e.Config.Coopguard.DryRun
+	perProject, err := registrySecrets(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("read the sandbox registry before rotating in project %s: %w", project, err)
+	}
+	rep, errs := runIn(ctx, e, project, perProject[project], opts)
+	logRun(ctx, rep, errs)
+	return rep, errors.Join(errs...)
+}
+
+// runIn is one project's run over its sandboxes' managed secrets, as the
+// rotator, which holds its secrets role there; the safety check judges
+// each secret's sandbox by the account the registry records for it.
+func runIn(ctx context.Context, e *Env, project string, managed []string, opts rotation.Options) (*rotation.Report, []error) {
+	r := NewRotationRunner(e, config.AccountRotator)
+	r.Project, r.Managed, r.Identity = project, managed, identityCheckIn(e, config.AccountRotator, project)
+	rep, err := r.Run(ctx, opts)
+	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("project %s: %w", project, err))
+	}
+	return rep, append(errs, reportDue(ctx, e, rep)...)
+}
+
+// logRun writes a run's one closing line: what it covered and what failed.
+func logRun(ctx context.Context, rep *rotation.Report, errs []error) {
 	level := slog.LevelInfo
 	if len(errs) > 0 {
 		level = slog.LevelError
@@ -197,9 +242,8 @@ func RunRotation(ctx context.Context, e *Env, opts rotation.Options) (*rotation.
 			changed++
 		}
 	}
-	log.Log(ctx, level, "rotation run finished", "trigger", rep.Trigger, "dryRun", rep.DryRun,
-		"secrets", len(rep.Secrets), "due", len(due), "changed", changed, "seconds", rep.Seconds, "error", errors.Join(errs...))
-	return rep, errors.Join(errs...)
+	logger.FromContext(ctx).Log(ctx, level, "rotation run finished", "project", rep.Project, "trigger", rep.Trigger, "dryRun", rep.DryRun,
+		"secrets", len(rep.Secrets), "due", len(rep.Due()), "changed", changed, "seconds", rep.Seconds, "error", errors.Join(errs...))
 }
 
 // reportDue logs each due secret of rep and, unless it is a dry run,
@@ -373,4 +417,60 @@ func publishRotationDue(ctx context.Context, e *Env, rep *rotation.Report, due [
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// secretEventProject is the project of managed secret id (sandbox vm's)
+// that a Secret Manager notification names as name
+// (projects/P/secrets/ID, P the project's number as Secret Manager writes
+// it, or its id): coopguard's own project, or one where the registry
+// records sandbox vm. Secret Manager itself says which project a number
+// is: a GetSecret by project id answers the secret's name by number (as
+// actions.EnableSecrets relies on), so no other API or role is needed;
+// coopguard's project is asked first, then each project where the
+// registry records a sandbox named vm. false when none of them holds the
+// secret under that number: a project coopguard guards no such sandbox
+// in. A project that refuses the read (the rotator's grant missing there)
+// is skipped, and said, so that it does not hold up the others.
+func secretEventProject(ctx context.Context, e *Env, name, id, vm string) (string, bool, error) {
+	home := e.Config.Cloud.GCP.Project
+	p, _, ok := strings.Cut(strings.TrimPrefix(name, "projects/"), "/secrets/")
+	if !ok || !strings.HasPrefix(name, "projects/") || p == "" {
+		return "", false, nil
+	}
+	candidates := []string{home}
+	if e.Store != nil {
+		recs, err := e.Store.Sandboxes(ctx)
+		if err != nil {
+			return "", false, fmt.Errorf("read the sandbox registry to find the project of secret %s: %w", name, err)
+		}
+		for _, r := range recs {
+			if r.Name == vm && !slices.Contains(candidates, r.Project) {
+				candidates = append(candidates, r.Project)
+			}
+		}
+	}
+	if slices.Contains(candidates, p) {
+		return p, true, nil
+	}
+	if strings.Trim(p, "0123456789") != "" {
+		return "", false, nil // a project id, not one of those
+	}
+	secrets := e.ClientsOf(config.AccountRotator).Secrets
+	for _, c := range candidates {
+		sec, err := secrets.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: "projects/" + c + "/secrets/" + id})
+		switch {
+		case retry.IsNotFound(err):
+			continue
+		case retry.GRPCCode(err) == codes.PermissionDenied && c != home:
+			logger.FromContext(ctx).Warn(fmt.Sprintf("SECRET_ROTATE: project %s refused the read of secret %s: the rotator needs its secrets role there (coopguard provision --project %s --name %s binds it)", c, id, c, vm),
+				"error", err)
+			continue
+		case err != nil:
+			return "", false, fmt.Errorf("read secret %s in project %s to tell which project number %s is: %w", id, c, p, err)
+		}
+		if seg := strings.Split(sec.GetName(), "/"); len(seg) == 4 && seg[1] == p {
+			return c, true, nil
+		}
+	}
+	return "", false, nil
 }

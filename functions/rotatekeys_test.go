@@ -29,6 +29,7 @@ import (
 	"github.com/cloudcoop/coopguard/shared/store"
 	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/firestoreemu"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 var rotT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -142,6 +143,9 @@ func sampleMessage(t *testing.T, file string) events.PubSubMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Secret Manager names the secret by its project's number: the
+	// sample's is the emulated demo project's here.
+	raw = []byte(strings.ReplaceAll(string(raw), "projects/123456789012/", "projects/"+demoNumber()+"/"))
 	var s struct {
 		Attributes map[string]string `json:"attributes"`
 		Data       json.RawMessage   `json:"data"`
@@ -150,6 +154,12 @@ func sampleMessage(t *testing.T, file string) events.PubSubMessage {
 		t.Fatal(err)
 	}
 	return events.PubSubMessage{Attributes: s.Attributes, Data: s.Data, MessageID: "m-" + file, PublishTime: rotT0}
+}
+
+// demoNumber is the project number of the demo config's project, as
+// every emulated service answers it.
+func demoNumber() string {
+	return strconv.FormatInt(resourcemanager.ProjectNumber(config.Demo().Cloud.GCP.Project), 10)
 }
 
 // rotationEvent wraps msg as the Eventarc CloudEvent RotateKeys receives.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/cloudcoop/coopguard/functions"
 	"github.com/cloudcoop/coopguard/shared/config"
 	"github.com/cloudcoop/coopguard/shared/events"
+	"github.com/cloudcoop/coopguard/test/emulator/resourcemanager"
 )
 
 var rotateT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -115,13 +117,16 @@ var (
 		Attributes: map[string]string{events.AttrSchedulerJob: functions.RotateKeysJob},
 		Data:       []byte(`{"reason":"scheduled"}`),
 	}
+	// Secret Manager names the secret by its project's number: the
+	// emulated demo project's.
+	demoNumber      = strconv.FormatInt(resourcemanager.ProjectNumber(config.Demo().Cloud.GCP.Project), 10)
 	secretRotateMsg = events.PubSubMessage{
 		MessageID: "rotate-1",
 		Attributes: map[string]string{
-			"eventType": "SECRET_ROTATE", "secretId": "projects/123456789012/secrets/anthropic-api-key",
+			"eventType": "SECRET_ROTATE", "secretId": "projects/" + demoNumber + "/secrets/anthropic-api-key",
 			"dataFormat": "JSON_API_V1", "timestamp": "2026-11-22T06:00:00.123456Z",
 		},
-		Data: []byte(`{"name":"projects/123456789012/secrets/anthropic-api-key","rotation":{"rotationPeriod":"7776000s"}}`),
+		Data: []byte(`{"name":"projects/` + demoNumber + `/secrets/anthropic-api-key","rotation":{"rotationPeriod":"7776000s"}}`),
 	}
 )
 
