@@ -169,7 +169,7 @@ func registeredForRules(cfg *config.Config, r store.Registered) (fleetSandbox, e
 		return fleetSandbox{}, fmt.Errorf("sandbox %s in the registry: %w", r.Key(), err)
 	}
 	rules := sandboxForRules(cfg, sb)
-	rules.ServiceAccount, rules.Secrets, rules.Canaries = r.ServiceAccount, r.Secrets, nonEmpty(r.Canary)
+	rules.ServiceAccount, rules.Secrets, rules.Canaries, rules.Zone = r.ServiceAccount, r.Secrets, nonEmpty(r.Canary), r.Zone
 	return fleetSandbox{key: r.Key(), id: r.InstanceID, project: r.Project, rules: rules}, nil
 }
 

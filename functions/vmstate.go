@@ -26,14 +26,14 @@ func withVMState(ctx context.Context, e *Env, entry events.LogEntry, sb detect.S
 		return sb, nil
 	}
 	g := e.Config.Cloud.GCP
-	project := cmp.Or(sb.Project, g.Project)
-	inst, err := e.Clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: g.Zone, Instance: sb.InstanceName})
+	project, zone := cmp.Or(sb.Project, g.Project), cmp.Or(sb.Zone, g.Zone)
+	inst, err := e.Clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: sb.InstanceName})
 	var ae *apierror.APIError
 	if errors.As(err, &ae) && ae.HTTPCode() == http.StatusNotFound {
 		return sb, nil
 	}
 	if err != nil {
-		return sb, fmt.Errorf("read the status of the sandbox VM %s in %s/%s: %w", sb.InstanceName, project, g.Zone, err)
+		return sb, fmt.Errorf("read the status of the sandbox VM %s in %s/%s: %w", sb.InstanceName, project, zone, err)
 	}
 	setVMState(&sb, inst)
 	return sb, nil

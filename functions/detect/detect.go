@@ -46,6 +46,9 @@ type Sandbox struct {
 	Network string
 	// InstanceName is the VM's name.
 	InstanceName string
+	// Zone is the VM's zone as the sandbox registry records it; "" is
+	// the configured zone (cloud.gcp.zone).
+	Zone string
 	// Secrets are the short names of the managed secrets (e.g. "anthropic-api-key").
 	Secrets []string
 	// Canaries are the short names of the sandbox's canary secrets, which
