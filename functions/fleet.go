@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,9 +44,11 @@ func PostureOf(ctx context.Context, e *Env, project, name string) (posture.Repor
 	if err != nil {
 		return posture.Report{}, err
 	}
-	if !slices.ContainsFunc(in, func(r store.Registered) bool { return r.Name == name }) {
+	i := slices.IndexFunc(in, func(r store.Registered) bool { return r.Name == name })
+	if i < 0 {
 		return posture.Report{}, fmt.Errorf("sandbox %s/%s: %w: coopguard status lists the sandboxes it guards; coopguard provision or adopt records one", project, name, ErrNotRecorded)
 	}
+	sb.Zone = cmp.Or(in[i].Zone, sb.Zone) // where its VM is, not the configured zone
 	return checkPosture(ctx, e, config.AccountReader, sb)
 }
 

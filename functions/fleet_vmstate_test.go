@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +47,34 @@ func TestKeyReadWhileVMOffReadsTheRecordedZone(t *testing.T) {
 	if err != nil || id != "6060" || !slices.Contains(rules, detect.RuleSandboxKeyReadVMOff) {
 		t.Errorf("%s's account reads its key while its VM in %s is TERMINATED: rules %v on %q (%v); want %s on 6060",
 			name, zone, rules, id, err, detect.RuleSandboxKeyReadVMOff)
+	}
+}
+
+// TestPostureOfASandboxInAnotherZone: posture of a sandbox the registry
+// records in another zone than the configured one checks its VM there.
+func TestPostureOfASandboxInAnotherZone(t *testing.T) {
+	w := newFleetWorld(t)
+	ctx := context.Background()
+	const project, zone, name = "sandbox-proj-pz", "us-east1-c", "box-pz"
+	sb, err := provisioner.SandboxIn(w.cfg, project, name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.st.RegisterSandbox(ctx, store.Registered{Project: project, Zone: zone, Name: name, ServiceAccount: sb.ServiceAccount,
+		Network: sb.Network(), Secrets: sb.Secrets, Canary: sb.Canary, InstanceID: "6161"}); err != nil {
+		t.Fatal(err)
+	}
+	w.emu.Compute.SeedInstance(project, zone, &computepb.Instance{Name: proto.String(name), Labels: map[string]string{config.SandboxLabel: name}})
+	rep, err := PostureOf(ctx, w.env, project, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Zone != zone {
+		t.Errorf("posture of %s/%s checked zone %q; want %q, where the registry records it", project, name, rep.Zone, zone)
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Evidence, "not found in") {
+			t.Errorf("check %s: %s; want its VM found in %s", r.Check, r.Evidence, zone)
+		}
 	}
 }
