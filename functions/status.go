@@ -152,7 +152,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 	// sandbox's first, then those Provision built in coopguard's project
 	// (their label names them), then those the registry records in other
 	// projects (the registry, not a label there, says they are ours).
-	type owned struct{ project, id, sandbox string }
+	type owned struct{ project, id, name string } // name: the sandbox's
 	var secrets []owned
 	for _, id := range cfg.SandboxSecrets(cfg.VM.Name) {
 		secrets = append(secrets, owned{home, id, cfg.VM.Name})
@@ -185,7 +185,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 	eachBounded(len(secrets), func(i int) {
 		s := secrets[i]
 		rep.Secrets[i], secretErrs[i] = secretStatus(ctx, e, s.project, s.id)
-		rep.Secrets[i].Sandbox = s.sandbox
+		rep.Secrets[i].Sandbox = s.name
 	})
 	for i, err := range secretErrs {
 		switch {
@@ -193,7 +193,7 @@ func CollectStatus(ctx context.Context, e *Env) (*StatusReport, error) {
 		case secrets[i].project == home:
 			return nil, err
 		default:
-			rep.Secrets[i].Error = fmt.Sprintf("%v: coopguard-reader needs its secrets role in project %s (coopguard provision --project %s --name %s binds it)", err, secrets[i].project, secrets[i].project, secrets[i].sandbox)
+			rep.Secrets[i].Error = fmt.Sprintf("%v: coopguard-reader needs its secrets role in project %s (coopguard provision --project %s --name %s binds it)", err, secrets[i].project, secrets[i].project, secrets[i].name)
 		}
 	}
 	if sb, err := provisioner.NewSandbox(cfg, "", ""); err == nil {
