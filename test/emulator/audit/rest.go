@@ -108,6 +108,12 @@ func (g *Gate) restTarget(fake ComputeFake, rt compute.Route, body []byte) (stri
 		} else if sa := created.GetServiceAccounts(); len(sa) > 0 {
 			actAs = sa[0].GetEmail()
 		}
+		if rt.Method == "compute.instances.setServiceAccount" {
+			// The account acted as is the one the VM is to run as.
+			var req computepb.InstancesSetServiceAccountRequest
+			_ = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, &req)
+			actAs = req.GetEmail()
+		}
 	}
 	if rt.Collection == "firewalls" {
 		mr = &monitoredres.MonitoredResource{Type: "gce_firewall_rule", Labels: map[string]string{"project_id": g.ProjectID(rt.Project), "firewall_rule_id": ""}}

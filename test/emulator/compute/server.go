@@ -161,6 +161,7 @@ func New(inj *faults.Injector) *Server {
 	s.instanceRoutes()
 	s.accessConfigRoutes()
 	s.interfaceUpdateRoutes()
+	s.hardeningRoutes()
 	s.mirroringRoutes()
 	s.diskRoutes()
 	s.snapshotRoutes()
