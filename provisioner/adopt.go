@@ -35,9 +35,10 @@ const CloudcoopMarker = "cloudcoop-version"
 // ErrNothingToAdopt is returned when adopt names a VM that does not exist.
 var ErrNothingToAdopt = errors.New("no such VM to adopt")
 
-// ErrDisruptive is returned when --disruptive is asked for: the changes
-// that need a stop or a rebuild are listed with their fix, not applied.
-var ErrDisruptive = errors.New("disruptive changes are not applied by coopguard yet")
+// ErrDisruptive is returned when a --disruptive change cannot be made
+// safely now (the VM is on its way between states, or suspended):
+// nothing of it was changed.
+var ErrDisruptive = errors.New("the changes that need a stop were not made")
 
 // Adoption is what adopting an existing VM learnt of it: the network its
 // first interface is on (the quarantine rule goes there).
@@ -50,9 +51,23 @@ type Adoption struct {
 // Gap is one way an adopted VM falls short of the checklist that only a
 // stop or a rebuild can close, with the exact fix.
 type Gap struct {
+	// Kind names the gap: GapNetwork, GapExternalIP, GapShielded or
+	// GapAccount.
+	Kind string `json:"kind"`
 	What string `json:"what"`
 	Fix  string `json:"fix"`
+	// Disruptive is true when `provision --disruptive` closes it itself
+	// (everything but the network, which needs a rebuild).
+	Disruptive bool `json:"disruptive,omitempty"`
 }
+
+// The kinds of Gap.
+const (
+	GapNetwork    = "network"
+	GapExternalIP = "external-ip"
+	GapShielded   = "shielded-vm"
+	GapAccount    = "service-account"
+)
 
 // Gaps lists what inst lacks of the checklist that needs a stop or a
 // rebuild: its own VPC, no external IP, Shielded VM, the sandbox's own
@@ -67,7 +82,7 @@ func (s *Sandbox) Gaps(inst *computepb.Instance) []Gap {
 		external = external || len(ni.GetAccessConfigs()) > 0
 	}
 	if len(inst.GetNetworkInterfaces()) > 0 && lastSegment(inst.GetNetworkInterfaces()[0].GetNetwork()) != s.Network() {
-		out = append(out, Gap{
+		out = append(out, Gap{Kind: GapNetwork,
 			What: "on network " + lastSegment(inst.GetNetworkInterfaces()[0].GetNetwork()) + ", not a VPC of its own",
 			Fix: "coopguard provision --name " + s.Name + " --dry-run (to create " + s.Network() + "), then " + stop +
 				"gcloud compute instances network-interfaces update " + vm + " --network " + s.Network() + " --subnetwork " + s.Subnet() + start,
@@ -82,7 +97,7 @@ func (s *Sandbox) Gaps(inst *computepb.Instance) []Gap {
 				}
 			}
 		}
-		out = append(out, Gap{
+		out = append(out, Gap{Kind: GapExternalIP, Disruptive: true,
 			What: "has an external IP",
 			Fix: "give its network a Cloud NAT (gcloud compute routers create / routers nats create in " + s.Region +
 				"), then gcloud compute instances delete-access-config " + vm + " --access-config-name \"" + name + "\"",
@@ -90,13 +105,13 @@ func (s *Sandbox) Gaps(inst *computepb.Instance) []Gap {
 	}
 	sh := inst.GetShieldedInstanceConfig()
 	if !sh.GetEnableSecureBoot() || !sh.GetEnableVtpm() || !sh.GetEnableIntegrityMonitoring() {
-		out = append(out, Gap{
+		out = append(out, Gap{Kind: GapShielded, Disruptive: true,
 			What: "Shielded VM not fully on",
 			Fix:  stop + "gcloud compute instances update " + vm + " --shielded-secure-boot --shielded-vtpm --shielded-integrity-monitoring" + start,
 		})
 	}
 	if sas := inst.GetServiceAccounts(); len(sas) != 1 || sas[0].GetEmail() != s.ServiceAccount {
-		out = append(out, Gap{
+		out = append(out, Gap{Kind: GapAccount, Disruptive: true,
 			What: "runs as " + accountsOf(inst) + ", not the sandbox's own account " + s.ServiceAccount,
 			Fix:  stop + "gcloud compute instances set-service-account " + vm + " --service-account " + s.ServiceAccount + " --scopes cloud-platform" + start,
 		})
@@ -305,20 +320,6 @@ func AdoptCandidates(ctx context.Context, c *gcp.Clients, project, zone string) 
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// disruptiveRefusal is the answer to --disruptive: nothing is changed and
-// each gap is listed with the command that closes it, for the operator to
-// run when the VM may stop.
-func disruptiveRefusal(sb *Sandbox, gaps []Gap) error {
-	if len(gaps) == 0 {
-		return fmt.Errorf("sandbox %s: %w, and none is needed: nothing of the checklist needs a stop", sb.Name, ErrDisruptive)
-	}
-	var b strings.Builder
-	for _, g := range gaps {
-		b.WriteString("\n  - " + g.What + ": " + g.Fix)
-	}
-	return fmt.Errorf("sandbox %s: %w; nothing was changed. Run these when the VM may stop:%s", sb.Name, ErrDisruptive, b.String())
 }
 
 // AdoptAll adopts every VM of the configured zone that cloudcoop created

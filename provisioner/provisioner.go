@@ -92,8 +92,12 @@ type Options struct {
 	// Adopt takes the existing VM of that name as it is (adopt.go): it
 	// gets what needs no restart, and the report lists the rest.
 	Adopt bool
-	// Disruptive asks for the changes that need a stop or a rebuild too;
-	// coopguard refuses it for now with the fixes (ErrDisruptive).
+	// Disruptive also makes, on an adopted VM, the changes of the
+	// checklist that need a stop (adopt_disruptive.go): no external IP,
+	// Shielded VM, the sandbox's own account. The VM is started again
+	// only if it was running and is not contained. Its own VPC needs a
+	// rebuild: that stays a listed fix. Without it nothing of this is
+	// changed; with DryRun the report says what it would change.
 	Disruptive bool
 }
 
@@ -158,9 +162,6 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	if ad != nil {
 		gaps = sb.Gaps(inst)
 	}
-	if o.Disruptive {
-		return nil, disruptiveRefusal(sb, gaps)
-	}
 	dry := o.DryRun || p.cfg.Coopguard.DryRun
 	if !dry && p.registry != nil {
 		// Recorded before anything is built: the sandbox's account is
@@ -173,6 +174,16 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	rep = joinReports(grant, rep)
 	if err == nil && !dry && p.registry != nil {
 		err = p.register(ctx, sb)
+	}
+	if err == nil && !dry && o.Disruptive && ad != nil && anyDisruptive(gaps) {
+		// Only once everything around the VM is in place, and only
+		// when asked: the fixes that need a stop (adopt_disruptive.go).
+		var hardened []Result
+		hardened, err = p.harden(ctx, sb, o.Progress)
+		rep.Resources = append(rep.Resources, hardened...)
+		if now, gerr := p.clients.Instances.Get(ctx, &computepb.GetInstanceRequest{Project: sb.Project, Zone: sb.Zone, Instance: sb.Name}); gerr == nil {
+			gaps = sb.Gaps(now)
+		}
 	}
 	if rep != nil {
 		rep.Sandbox, rep.Project = sb.Name, sb.Project
