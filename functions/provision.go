@@ -33,8 +33,10 @@ type ProvisionRequest struct {
 	// AdoptAll adopts every VM of the zone cloudcoop created (metadata
 	// cloudcoop-version); the answer is {"reports": [...]}.
 	AdoptAll bool `json:"adoptAll,omitempty"`
-	// Disruptive asks for the changes that need a stop too: refused for
-	// now, with each fix listed.
+	// Disruptive also makes, on an adopted VM, the fixes that need a stop
+	// (no external IP, Shielded VM, the sandbox's own account), starting
+	// it again only if it was running and is not contained; with DryRun
+	// the report marks the gaps it would close (provisioner.Gap).
 	Disruptive bool `json:"disruptive,omitempty"`
 }
 

@@ -21,7 +21,7 @@ func runAdopt(ctx context.Context, args []string, stdout io.Writer) error {
 	project := fs.String("project", "", "the VM's project; default coopguard's own (cloud.gcp.project)")
 	all := fs.Bool("all", false, "adopt every VM of the zone carrying metadata "+provisioner.CloudcoopMarker)
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
-	disruptive := fs.Bool("disruptive", false, "also make the changes that need a stop (refused for now: lists each fix)")
+	disruptive := fs.Bool("disruptive", false, "also make the fixes that need a stop (no external IP, Shielded VM, its own account); it is started again if it was running")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,8 +76,17 @@ func printAdoption(w io.Writer, rep *provisioner.Report) {
 	fmt.Fprintf(w, "\nadopted on network %s, without a restart.\n", escape(rep.Adopted))
 	if len(rep.Gaps) > 0 {
 		fmt.Fprintln(w, "Needs a stop or a rebuild (not done; run when the VM may stop):")
+		auto := 0
 		for _, g := range rep.Gaps {
 			fmt.Fprintf(w, "  - %s\n    fix: %s\n", escape(g.What), escape(g.Fix))
+			if g.Disruptive {
+				auto++
+				fmt.Fprintln(w, "    (--disruptive applies this fix)")
+			}
+		}
+		if auto > 0 {
+			fmt.Fprintf(w, "coopguard provision --project %s --name %s --disruptive applies the %d marked fix(es) with one stop; add --dry-run to see the plan.\n",
+				escape(rep.Project), escape(rep.Sandbox), auto)
 		}
 	}
 	if rep.WatcherInstall != "" {

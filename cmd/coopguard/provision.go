@@ -24,6 +24,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	name := fs.String("name", "", "sandbox (VM) name; default vm.name from config")
 	project := fs.String("project", "", "the sandbox's project; default coopguard's own (cloud.gcp.project)")
 	create := fs.Bool("create-project", false, "create --project under [coopguard.fleet] folder, with its billing account, if it does not exist")
+	disruptive := fs.Bool("disruptive", false, "on an adopted VM, also make the fixes that need a stop (no external IP, Shielded VM, its own account); it is started again if it was running")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,10 +37,10 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer e.Close()
-		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun, Progress: progress})
+		rep, runErr = e.Provisioner.Converge(ctx, provisioner.Options{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun, Disruptive: *disruptive, Progress: progress})
 	} else {
 		var reps []*provisioner.Report
-		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun}, progress)
+		reps, runErr = provisionRemote(ctx, &t, functions.ProvisionRequest{Name: *name, Project: *project, CreateProject: *create, DryRun: *dryRun, Disruptive: *disruptive}, progress)
 		if len(reps) > 0 {
 			rep = reps[0]
 		}
