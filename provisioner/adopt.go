@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -84,8 +85,11 @@ func (s *Sandbox) Gaps(inst *computepb.Instance) []Gap {
 	if len(inst.GetNetworkInterfaces()) > 0 && lastSegment(inst.GetNetworkInterfaces()[0].GetNetwork()) != s.Network() {
 		out = append(out, Gap{Kind: GapNetwork,
 			What: "on network " + lastSegment(inst.GetNetworkInterfaces()[0].GetNetwork()) + ", not a VPC of its own",
-			Fix: "coopguard provision --name " + s.Name + " --dry-run (to create " + s.Network() + "), then " + stop +
-				"gcloud compute instances network-interfaces update " + vm + " --network " + s.Network() + " --subnetwork " + s.Subnet() + start,
+			// Moving the interface by hand would leave the quarantine
+			// rule, the NAT and the IAP rule behind in the old network:
+			// the exact fix is a sandbox built on its own VPC.
+			Fix: "rebuild: coopguard provision --project " + s.Project + " --name NEW-NAME builds a sandbox on a VPC of its own (" +
+				"coopguard-NEW-NAME-net, with its NAT, IAP-only SSH and quarantine rule); move the work there, then gcloud compute instances delete " + vm,
 		})
 	}
 	if external {
@@ -125,6 +129,20 @@ func (s *Sandbox) Gaps(inst *computepb.Instance) []Gap {
 func (s *Sandbox) WatcherInstall() string {
 	return "gcloud compute ssh " + s.Name + " --zone " + s.Zone + " --project " + s.Project +
 		" --tunnel-through-iap --command 'curl -sfH Metadata-Flavor:Google http://metadata.google.internal/computeMetadata/v1/instance/attributes/startup-script | sudo sh'"
+}
+
+// actAsHint adds the fix to a refused setMetadata of an adopted VM:
+// setting the metadata of a VM that runs as an account acts as that
+// account, so coopguard's provisioner needs iam.serviceAccounts.actAs on
+// it (https://cloud.google.com/compute/docs/access/iam#the_serviceaccountuser_role).
+func actAsHint(err error, s *Sandbox, inst *computepb.Instance) error {
+	code, _ := retry.HTTPCode(err)
+	if code != http.StatusForbidden || len(inst.GetServiceAccounts()) == 0 {
+		return err
+	}
+	sa := inst.GetServiceAccounts()[0].GetEmail()
+	return fmt.Errorf("%w: setting the metadata of VM %s acts as the account it runs as (%s): its owner grants coopguard's provisioner that: gcloud iam service-accounts add-iam-policy-binding %s --project %s --member serviceAccount:%s --role roles/iam.serviceAccountUser, then adopt again",
+		err, s.Name, sa, sa, s.Project, s.provisionerAccount())
 }
 
 func accountsOf(inst *computepb.Instance) string {
@@ -225,7 +243,7 @@ func (r *adoptedInstance) Observe(ctx context.Context, c *gcp.Clients) (Change, 
 				RequestId:        s.requestID("instance.setMetadata", s.Project, s.Zone, s.Name, mfp),
 				MetadataResource: &computepb.Metadata{Fingerprint: proto.String(mfp), Items: items},
 			})); err != nil {
-				return err
+				return actAsHint(err, s, got)
 			}
 		}
 		if !setLabels {

@@ -23,8 +23,9 @@ import (
 var userAccount = "cloudcoop-vm@" + config.Demo().Cloud.GCP.Project + ".iam.gserviceaccount.com"
 
 // cloudcoopVMAs creates cloudcoop's VM named name as cloudcoopVM does,
-// running as account.
-func cloudcoopVMAs(t *testing.T, emu *emulator.Emulator, name, account string) *gcp.Clients {
+// running as account; with grant, the owner lets coopguard's
+// provisioner act as the project's accounts.
+func cloudcoopVMAs(t *testing.T, emu *emulator.Emulator, name, account string, grant bool) *gcp.Clients {
 	t.Helper()
 	ctx := context.Background()
 	g := config.Demo().Cloud.GCP
@@ -36,23 +37,32 @@ func cloudcoopVMAs(t *testing.T, emu *emulator.Emulator, name, account string) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { op.Close() })
-	// Its owner lets coopguard's provisioner act as the VM's account, as
-	// setting metadata on a VM that runs as an account needs
-	// (https://cloud.google.com/compute/docs/access/iam#the_serviceaccountuser_role).
-	pol, err := op.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + g.Project, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/iam.serviceAccountUser", Members: []string{"serviceAccount:" + emulator.Provisioner(g.Project)}})
-	pol.Version = 3
-	if _, err := op.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + g.Project, Policy: pol}); err != nil {
-		t.Fatal(err)
+	if grant {
+		grantActAs(t, op, g.Project)
 	}
 	if err := gcp.Wait(ctx)(op.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: g.Project, Zone: g.Zone,
 		InstanceResource: compute.CloudcoopInstance(g.Zone, name, account)})); err != nil {
 		t.Fatal(err)
 	}
 	return op
+}
+
+// grantActAs is the owner letting coopguard's provisioner act as the
+// project's accounts, as setting metadata on a VM that runs as an
+// account needs
+// (https://cloud.google.com/compute/docs/access/iam#the_serviceaccountuser_role).
+func grantActAs(t *testing.T, op *gcp.Clients, project string) {
+	t.Helper()
+	ctx := context.Background()
+	pol, err := op.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + project, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/iam.serviceAccountUser", Members: []string{"serviceAccount:" + emulator.Provisioner(project)}})
+	pol.Version = 3
+	if _, err := op.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + project, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func gapKinds(gaps []provisioner.Gap, disruptive bool) []string {
@@ -80,7 +90,7 @@ func TestDisruptiveHardensAdoptedVM(t *testing.T) {
 	cfg := config.Demo()
 	g := cfg.Cloud.GCP
 	name := cfg.VM.Name
-	op := cloudcoopVMAs(t, emu, name, userAccount)
+	op := cloudcoopVMAs(t, emu, name, userAccount, true)
 	inst := func() *computepb.Instance {
 		t.Helper()
 		i, ok := emu.Compute.Instance(g.Project, g.Zone, name)
@@ -182,7 +192,7 @@ func TestDisruptiveLeavesContainedVMStopped(t *testing.T) {
 			cfg := config.Demo()
 			g := cfg.Cloud.GCP
 			name := cfg.VM.Name
-			op := cloudcoopVMAs(t, emu, name, userAccount)
+			op := cloudcoopVMAs(t, emu, name, userAccount, true)
 			if _, err := p.Converge(ctx, provisioner.Options{Adopt: true}); err != nil {
 				t.Fatalf("adopt: %v", err)
 			}
@@ -210,5 +220,23 @@ func TestDisruptiveLeavesContainedVMStopped(t *testing.T) {
 				t.Errorf("the fixes were not applied to the stopped VM: %v, %v", i.GetShieldedInstanceConfig(), i.GetServiceAccounts())
 			}
 		})
+	}
+}
+
+// TestAdoptNamesTheActAsGrant: adopting a VM that runs as an account
+// coopguard's provisioner may not act as is refused by GCP; the error
+// names the grant that lets it, and nothing of the VM changed.
+func TestAdoptNamesTheActAsGrant(t *testing.T) {
+	emu, p := setup(t)
+	cfg := config.Demo()
+	g := cfg.Cloud.GCP
+	cloudcoopVMAs(t, emu, cfg.VM.Name, userAccount, false)
+	_, err := p.Converge(context.Background(), provisioner.Options{Adopt: true})
+	if err == nil || !strings.Contains(err.Error(), "add-iam-policy-binding "+userAccount) || !strings.Contains(err.Error(), "roles/iam.serviceAccountUser") {
+		t.Fatalf("adopt of a VM running as an account the provisioner cannot act as: %v, want the grant named", err)
+	}
+	i, _ := emu.Compute.Instance(g.Project, g.Zone, cfg.VM.Name)
+	if _, ok := i.GetLabels()[provisioner.AdoptedLabel]; ok {
+		t.Errorf("the refused adopt labelled the VM: %v", i.GetLabels())
 	}
 }
