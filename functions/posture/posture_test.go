@@ -449,6 +449,22 @@ func TestChecks(t *testing.T) {
 			}
 		}, nil, posture.Fail, "not found", ""},
 
+		// own-vpc
+		{"VM on the default network", "own-vpc", func(t *testing.T, w *world) {
+			if err := w.emu.Compute.CreateDefaultNetwork(w.project()); err != nil {
+				t.Fatal(err)
+			}
+			w.reseedVM(t, func(i *computepb.Instance) {
+				i.NetworkInterfaces[0].Network = proto.String("global/networks/default")
+				i.NetworkInterfaces[0].Subnetwork = nil
+			})
+		}, nil, posture.Fail, "nic0 on network default, not its own VPC coopguard-claude-sandbox-net", "rebuild: coopguard provision --project coopguard-local --name NEW-NAME"},
+		{"no VM", "own-vpc", func(t *testing.T, w *world) {
+			if err := gcp.Wait(w.ctx)(w.clients.Instances.Delete(w.ctx, &computepb.DeleteInstanceRequest{Project: w.project(), Zone: w.cfg.Cloud.GCP.Zone, Instance: w.cfg.VM.Name})); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, posture.Fail, "not found", ""},
+
 		// egress-route
 		{"egress route deleted", "egress-route", func(t *testing.T, w *world) { w.deleteRoute(t, w.sb.EgressRoute()) }, nil,
 			posture.Fail, "no route coopguard-claude-sandbox-egress", "coopguard provision"},

@@ -32,6 +32,7 @@ var checks = []Check{
 	sshIAPOnly{},
 	noExternalIP{},
 	egressRoute{},
+	ownVPC{},
 	shieldedVM{},
 	keyInSecretManager{},
 	secretsPerSandbox{},
