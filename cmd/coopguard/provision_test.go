@@ -7,18 +7,21 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/apiv1/iampb"
 
 	"github.com/cloudcoop/coopguard/shared/gcp"
+	"github.com/cloudcoop/coopguard/test/emulator"
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 	"github.com/cloudcoop/coopguard/test/fixture"
 )
 
 // TestProvisionDisruptiveThroughServer: cloudcoop's VM, as its docs
-// create it, adopted through the deployed Provision on GCP's clock; the
-// adopt output marks the fixes --disruptive applies. `provision
-// --disruptive --dry-run` changes nothing; `provision --disruptive`
-// removes the external IP and turns Shielded VM on, and the VM is
-// running again.
+// create it, running as the user's own account, adopted through the
+// deployed Provision on GCP's clock; the adopt output marks the fixes
+// --disruptive applies. `provision --disruptive --dry-run` changes
+// nothing; `provision --disruptive` removes the external IP, turns
+// Shielded VM on and switches the VM to the sandbox's account, and the
+// VM is running again.
 func TestProvisionDisruptiveThroughServer(t *testing.T) {
 	t.Parallel()
 	f := fixture.NewFunctions(t)
@@ -28,8 +31,21 @@ func TestProvisionDisruptiveThroughServer(t *testing.T) {
 	if err := f.Emu.Compute.CreateDefaultNetwork(g.Project); err != nil {
 		t.Fatal(err)
 	}
+	// The VM runs as an account of the user's; its owner lets coopguard's
+	// provisioner act as the project's accounts (setting the metadata of
+	// a VM acts as the account it runs as).
+	userAccount := "cloudcoop-vm@" + g.Project + ".iam.gserviceaccount.com"
+	pol, err := f.Operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + g.Project, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol.Bindings = append(pol.Bindings, &iampb.Binding{Role: "roles/iam.serviceAccountUser", Members: []string{"serviceAccount:" + emulator.Provisioner(g.Project)}})
+	pol.Version = 3
+	if _, err := f.Operator.Projects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + g.Project, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
 	if err := gcp.Wait(ctx)(f.Operator.Instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: g.Project, Zone: g.Zone,
-		InstanceResource: compute.CloudcoopInstance(g.Zone, name, g.ServiceAccount)})); err != nil {
+		InstanceResource: compute.CloudcoopInstance(g.Zone, name, userAccount)})); err != nil {
 		t.Fatal(err)
 	}
 	vm := func() *computepb.Instance {
@@ -40,22 +56,26 @@ func TestProvisionDisruptiveThroughServer(t *testing.T) {
 		}
 		return i
 	}
-	hardened := func(i *computepb.Instance) bool {
-		return len(i.GetNetworkInterfaces()[0].GetAccessConfigs()) == 0 && i.GetShieldedInstanceConfig().GetEnableSecureBoot()
+	changed := func(i *computepb.Instance) bool {
+		return len(i.GetNetworkInterfaces()[0].GetAccessConfigs()) == 0 || i.GetShieldedInstanceConfig().GetEnableSecureBoot() ||
+			i.GetServiceAccounts()[0].GetEmail() != userAccount
 	}
 	server := f.Serve(t)
 	var out bytes.Buffer
 	if err := runAdopt(ctx, []string{"--name", name, "--server", server}, &out); err != nil {
 		t.Fatalf("adopt: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "(--disruptive applies this fix)") || !strings.Contains(out.String(), "--disruptive applies the 2 marked fix(es)") {
+	if !strings.Contains(out.String(), "(--disruptive applies this fix)") || !strings.Contains(out.String(), "--disruptive applies the 3 marked fix(es)") {
 		t.Errorf("adopt output does not say what --disruptive applies:\n%s", out.String())
+	}
+	if changed(vm()) {
+		t.Fatal("a plain adopt made a change that needs --disruptive")
 	}
 	out.Reset()
 	if err := runProvision(ctx, []string{"--name", name, "--disruptive", "--dry-run", "--server", server}, &out); err != nil {
 		t.Fatalf("provision --disruptive --dry-run: %v\n%s", err, out.String())
 	}
-	if hardened(vm()) {
+	if changed(vm()) {
 		t.Fatal("the dry run changed the VM")
 	}
 	out.Reset()
@@ -63,11 +83,12 @@ func TestProvisionDisruptiveThroughServer(t *testing.T) {
 		t.Fatalf("provision --disruptive: %v\n%s", err, out.String())
 	}
 	i := vm()
-	if !hardened(i) || i.GetStatus() != "RUNNING" {
-		t.Errorf("after --disruptive: access configs %v, Shielded VM %v, %s; want none, Secure Boot on, RUNNING",
-			i.GetNetworkInterfaces()[0].GetAccessConfigs(), i.GetShieldedInstanceConfig(), i.GetStatus())
+	if len(i.GetNetworkInterfaces()[0].GetAccessConfigs()) != 0 || !i.GetShieldedInstanceConfig().GetEnableSecureBoot() ||
+		i.GetServiceAccounts()[0].GetEmail() != g.ServiceAccount || i.GetStatus() != "RUNNING" {
+		t.Errorf("after --disruptive: access configs %v, Shielded VM %v, account %s, %s; want none, Secure Boot on, %s, RUNNING",
+			i.GetNetworkInterfaces()[0].GetAccessConfigs(), i.GetShieldedInstanceConfig(), i.GetServiceAccounts()[0].GetEmail(), i.GetStatus(), g.ServiceAccount)
 	}
-	for _, want := range []string{"remove the external IP", "stop the VM", "turn on Shielded VM", "start the VM again"} {
+	for _, want := range []string{"remove the external IP", "stop the VM", "turn on Shielded VM", "run as the sandbox's own account", "start the VM again"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("provision --disruptive printed no %q:\n%s", want, out.String())
 		}
