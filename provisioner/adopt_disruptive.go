@@ -209,3 +209,25 @@ func (r *adoptedRouter) Deps() []string { return nil }
 func anyDisruptive(gaps []Gap) bool {
 	return slices.ContainsFunc(gaps, func(g Gap) bool { return g.Disruptive })
 }
+
+// plannedHardening is what harden would do to close gaps, as a dry run
+// reports it: one planned result per gap --disruptive closes.
+func plannedHardening(sb *Sandbox, gaps []Gap) []Result {
+	var out []Result
+	restart := "; started again if it was running, unless it is contained"
+	for _, g := range gaps {
+		var what string
+		switch g.Kind {
+		case GapExternalIP:
+			what = "would remove the external IP without a stop (a Cloud NAT for its network first, unless one serves it)"
+		case GapShielded:
+			what = "would stop the VM and turn on Shielded VM (Secure Boot, vTPM, integrity monitoring)" + restart
+		case GapAccount:
+			what = "would stop the VM and run it as the sandbox's own account " + sb.ServiceAccount + restart
+		default:
+			continue
+		}
+		out = append(out, Result{Kind: KindDisruptive, Name: sb.Name, Action: Update, Status: StatusPlanned, Detail: what})
+	}
+	return out
+}

@@ -120,6 +120,15 @@ func TestDisruptiveHardensAdoptedVM(t *testing.T) {
 	if got := gapKinds(rep.Gaps, false); !slices.Equal(got, []string{provisioner.GapNetwork}) {
 		t.Errorf("gaps left to a rebuild = %v, want the network", got)
 	}
+	var planned []string
+	for _, r := range rep.Resources {
+		if r.Kind == provisioner.KindDisruptive && r.Status == provisioner.StatusPlanned {
+			planned = append(planned, r.Detail)
+		}
+	}
+	if len(planned) != 3 || !strings.Contains(strings.Join(planned, "|"), "run it as the sandbox's own account "+g.ServiceAccount) {
+		t.Errorf("the dry run plans %q, want the three fixes --disruptive would make", planned)
+	}
 
 	if _, err := p.Converge(ctx, provisioner.Options{Adopt: true}); err != nil {
 		t.Fatalf("adopt: %v", err)

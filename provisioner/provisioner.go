@@ -175,6 +175,14 @@ func (p *Provisioner) converge(ctx context.Context, o Options) (*Report, error) 
 	if err == nil && !dry && p.registry != nil {
 		err = p.register(ctx, sb)
 	}
+	if rep != nil && dry && o.Disruptive && ad != nil {
+		for _, r := range plannedHardening(sb, gaps) {
+			rep.Resources = append(rep.Resources, r)
+			if o.Progress != nil {
+				o.Progress(r)
+			}
+		}
+	}
 	if err == nil && !dry && o.Disruptive && ad != nil && anyDisruptive(gaps) {
 		// Only once everything around the VM is in place, and only
 		// when asked: the fixes that need a stop (adopt_disruptive.go).
