@@ -85,4 +85,4 @@ var Predefined = map[string]Role{
 }
 
 // writeVerbs are the permission verbs a viewer role never holds.
-var writeVerbs = []string{"*.create", "*.update", "*.delete", "*.setIamPolicy", "*.setMetadata", "*.setLabels", "*.setTags", "*.start", "*.stop", "*.createSnapshot", "*.setCommonInstanceMetadata", "*.patch", "*.setPrivateIpGoogleAccess", "*.switchToCustomMode", "*.updatePolicy", "*.use", "*.useReadOnly", "*.setServiceAccount", "*.getGuestAttributes"}
+var writeVerbs = []string{"*.create", "*.update", "*.delete", "*.setIamPolicy", "*.setMetadata", "*.setLabels", "*.setTags", "*.start", "*.stop", "*.createSnapshot", "*.setCommonInstanceMetadata", "*.patch", "*.setPrivateIpGoogleAccess", "*.switchToCustomMode", "*.updatePolicy", "*.use", "*.useReadOnly", "*.setServiceAccount", "*.getGuestAttributes", "*.deleteAccessConfig", "*.updateShieldedInstanceConfig"}
