@@ -215,7 +215,7 @@ func sandboxForRules(cfg *config.Config, sb *provisioner.Sandbox) detect.Sandbox
 		InstanceName:   sb.Name,
 		Secrets:        sb.Secrets,
 		Resources: []string{sb.Network(), sb.Subnet(), sb.Router(),
-			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink(), sb.EgressRoute()},
+			sb.FirewallDenyIngress(), sb.FirewallIAPSSH(), sb.FirewallQuarantine(), sb.Sink(), sb.EgressRoute(), sb.WatchSink()},
 		Coopguard: cfg.CoopguardAccounts(),
 		Canaries:  nonEmpty(cfg.CanarySecret(sb.Name)),
 		Pipeline: nonEmpty(cfg.Coopguard.Topics.Alerts, cfg.Coopguard.Topics.Logs, cfg.Coopguard.Topics.Rotation,

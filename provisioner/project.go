@@ -64,7 +64,8 @@ func (s *Sandbox) projectResources() []Resource {
 // ownProjectResources replace, in a sandbox's own project, the resources
 // that name the sandbox in a condition on coopguard's project (sandbox
 // and secrets access: the project's job roles bind them, jobroles.go),
-// and add the job roles and the sink writer's grant on the logs topic;
+// and add the job roles, the sink writer's grant on the logs topic, and
+// the watch sink with its own grant (watchsink.go);
 // the policies that notify the operator's channels stay in coopguard's
 // project.
 func (s *Sandbox) ownProjectResources(rs []Resource) []Resource {
@@ -81,7 +82,8 @@ func (s *Sandbox) ownProjectResources(rs []Resource) []Resource {
 		}
 		out = append(out, r)
 	}
-	return append(out, append(s.jobRoleResources(), &sinkWriter{s}, &notifierPublisher{s})...)
+	return append(out, append(s.jobRoleResources(), &sinkWriter{s, s.Sink()}, &notifierPublisher{s},
+		&watchSink{s}, &sinkWriter{s, s.WatchSink()})...)
 }
 
 // RunSandbox converges sb: for a sandbox in coopguard's own project, its

@@ -19,19 +19,24 @@ const publisherRole = "roles/pubsub.publisher"
 // topic's policy only. A sink per project rather than one aggregated
 // folder sink: Provision creates it in a project it creates or adopts,
 // with no folder-level Logging admin, at a constant cost per project.
-type sinkWriter struct{ s *Sandbox }
+// sink names the sink: the detection sink or the watch sink (watchsink.go).
+type sinkWriter struct {
+	s    *Sandbox
+	sink string
+}
 
 func (r *sinkWriter) Kind() string { return "sink-writer" }
-func (r *sinkWriter) Name() string { return r.s.Sink() }
+func (r *sinkWriter) Name() string { return r.sink }
 func (r *sinkWriter) Deps() []string {
-	return []string{ID(&logSink{r.s}), "topic/" + r.s.Topics.Logs}
+	// Both sinks are of kind logSink (logsink.go, watchsink.go).
+	return []string{"logSink/" + r.sink, "topic/" + r.s.Topics.Logs}
 }
 
 func (r *sinkWriter) topic() string { return r.s.TopicPath(r.s.Topics.Logs) }
 
 // writer reads the sink's writer identity ("" while there is no sink).
 func (r *sinkWriter) writer(ctx context.Context, c *gcp.Clients) (string, error) {
-	got, err := c.LogConfig.GetSink(ctx, &loggingpb.GetSinkRequest{SinkName: "projects/" + r.s.Project + "/sinks/" + r.s.Sink()})
+	got, err := c.LogConfig.GetSink(ctx, &loggingpb.GetSinkRequest{SinkName: "projects/" + r.s.Project + "/sinks/" + r.sink})
 	if retry.IsNotFound(err) {
 		return "", nil
 	}
@@ -62,7 +67,7 @@ func (r *sinkWriter) Observe(ctx context.Context, c *gcp.Clients) (Change, error
 			return err
 		}
 		if w == "" {
-			return fmt.Errorf("sink %s of project %s has no writer identity: recreate it with a unique writer identity (Provision does)", r.s.Sink(), r.s.Project)
+			return fmt.Errorf("sink %s of project %s has no writer identity: recreate it with a unique writer identity (Provision does)", r.sink, r.s.Project)
 		}
 		return grantPublisher(ctx, c, r.topic(), w)
 	}}, nil

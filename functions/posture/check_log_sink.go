@@ -50,5 +50,8 @@ func (logSink) Run(ctx context.Context, c *gcp.Clients, in *Input) Result {
 	} else if err != nil {
 		return readError(fmt.Errorf("read topic %s: %w", topic, err), "pubsub.topics.get")
 	}
+	if r, ok := watchSinkResult(ctx, c, in, want); !ok {
+		return r
+	}
 	return pass("log sink %s enabled, routes to %s", in.Sandbox.Sink(), want)
 }
