@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 LONG_FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit unit-race unit-catalogues lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck shellcheck-tool firestore-emulator chromium
+.PHONY: all build run test unit unit-race unit-race-e2e unit-stories lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck shellcheck-tool firestore-emulator chromium
 
 all: test
 
@@ -20,41 +20,47 @@ build:
 run: build firestore-emulator
 	./bin/coopguard serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-## test: lint, unit and end-to-end tests (with the race detector, but for
-## the two catalogues below), short fuzzing. They run side by side (output
-## grouped per target): the suite is CPU-bound, and lint and fuzz fill the
-## cores the longest test packages leave idle at their end. What they need
-## is installed first, one apt-get at a time.
+## test: lint, unit and end-to-end tests (with the race detector where
+## code runs concurrently; see STORIES below), short fuzzing. They run side
+## by side (output grouped per target): the suite is CPU-bound, and lint
+## and fuzz fill the cores the longest test packages leave idle at their
+## end. What they need is installed first, one apt-get at a time.
 test: tools shellcheck-tool firestore-emulator chromium
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint unit-race unit-catalogues fuzz
+	@$(MAKE) --no-print-directory -j5 --output-sync=target lint unit-race unit-race-e2e unit-stories fuzz
 
 unit: firestore-emulator chromium
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit-race unit-catalogues
+	@$(MAKE) --no-print-directory -j3 --output-sync=target unit-race unit-race-e2e unit-stories
 
 # The longest-running packages first: `go test` starts packages in the
 # order given, and one that starts last is the suite's critical path.
-SLOW_PACKAGES := ./test/reliability ./test/e2e ./test/trusted ./functions/posture ./deploy ./cmd/coopguard
+SLOW_PACKAGES := ./test/reliability ./test/trusted ./functions/posture ./deploy ./cmd/coopguard
 
-# The catalogues are many cases, each one sequential story in an emulated
-# project of its own: every drill of the attack catalogue (./attack) and
-# every cell of the fault matrices (test/reliability). Under the race
-# detector they cost four to five times the CPU, which alone put `make
-# test` past 10 minutes on 2 cores; they run without it. The concurrency
-# they exercise (HandleLogEntry under Eventarc, a response's parallel
-# actions, redeliveries) runs under it in test/e2e, test/trusted and the
-# storms.
-CATALOGUE_PACKAGES := ./attack ./test/reliability
-CATALOGUE_TESTS := ^Test[A-Za-z]*FaultMatrix$$
+# The story suites are many cases, each one sequential story in an
+# emulated project of its own: the attack catalogue (./attack), the cells
+# of the fault matrices (test/reliability) and the end-to-end stories
+# (test/e2e). Under the race detector they cost four to five times the
+# CPU (attack: 164 CPU-s against 35), which alone put `make test` past 10
+# minutes on 2 cores, so they run without it. What runs concurrently runs
+# under it: every package's own tests, the storms and the four responders
+# (test/reliability, test/trusted), and the end-to-end tests of
+# concurrency (E2E_CONCURRENT: concurrent drills in 50 projects,
+# deliveries and requests under load, duplicates, redeliveries, storms).
+MATRIX_TESTS := ^Test[A-Za-z]*FaultMatrix$$
+E2E_CONCURRENT := ^Test(FleetOf200SandboxesIn50Projects|HTTPFunctionsUnderLoad|ProvisionConcurrentRequestsCreateOnce|DuplicateDeliveriesMutateOnce|RevocationOncePerIncidentAcross100Redeliveries|StormOnContainedSandboxIsOneIncident)$$
 
 unit-race: firestore-emulator chromium
-	$(GO) test -race -count=1 -timeout 20m -skip '$(CATALOGUE_TESTS)' \
-	  $(SLOW_PACKAGES) $$($(GO) list ./... | grep -v '/attack$$')
+	$(GO) test -race -count=1 -timeout 20m -skip '$(MATRIX_TESTS)' \
+	  $(SLOW_PACKAGES) $$($(GO) list ./... | grep -v -e '/attack$$' -e '/test/e2e$$')
 
-# Four cases at a time: half the matrices' cells wait on a hung call
-# being cut off, not on a core.
-unit-catalogues: firestore-emulator
+unit-race-e2e: firestore-emulator
+	$(GO) test -race -count=1 -timeout 20m -run '$(E2E_CONCURRENT)' ./test/e2e
+
+# attack and the matrices four cases at a time: half the matrices' cells
+# wait on a hung call being cut off, not on a core.
+unit-stories: firestore-emulator
+	$(GO) test -count=1 -timeout 20m -skip '$(E2E_CONCURRENT)' ./test/e2e
 	$(GO) test -count=1 -timeout 20m -parallel 4 ./attack
-	$(GO) test -count=1 -timeout 20m -parallel 4 -run '$(CATALOGUE_TESTS)' ./test/reliability
+	$(GO) test -count=1 -timeout 20m -parallel 4 -run '$(MATRIX_TESTS)' ./test/reliability
 
 lint: tools shellcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
