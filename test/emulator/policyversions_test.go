@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam"
 	admin "cloud.google.com/go/iam/admin/apiv1"
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -20,7 +21,7 @@ import (
 
 // TestPolicyVersionViews pins getIamPolicy's policy versions on every
 // resource with an allow policy the emulator serves (a project, a secret,
-// a service account): a policy with a conditional binding read without
+// a service account, a Cloud Run service, a Compute disk): a policy with a conditional binding read without
 // requestedPolicyVersion 3 is a version-1 view — the binding's role
 // suffixed "_withcond_<hash>", no condition — which cannot be written
 // back; read at version 3 it comes whole and a change written with
@@ -88,6 +89,35 @@ func TestPolicyVersionViews(t *testing.T) {
 				return got.InternalProto, nil
 			}},
 	}
+	// Cloud Run services and Compute disks, snapshots and images accept
+	// conditional bindings too
+	// (https://cloud.google.com/iam/help/conditions/resource-policies).
+	emu.Run.SeedService(project, "us-central1", "coopguard-status", nil)
+	serviceRes := "projects/" + project + "/locations/us-central1/services/coopguard-status"
+	emu.Compute.SeedInstance(project, "us-central1-a", &computepb.Instance{Name: proto.String("vm")})
+	services = append(services,
+		service{"cloud run service", "roles/run.invoker",
+			func(ctx context.Context, c *gcp.Clients, v int32) (*iampb.Policy, error) {
+				return c.Services.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: serviceRes, Options: opts(v)})
+			},
+			func(ctx context.Context, c *gcp.Clients, p *iampb.Policy) (*iampb.Policy, error) {
+				return c.Services.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: serviceRes, Policy: p})
+			}},
+		service{"compute disk", "roles/compute.storageAdmin",
+			func(ctx context.Context, c *gcp.Clients, v int32) (*iampb.Policy, error) {
+				req := &computepb.GetIamPolicyDiskRequest{Project: project, Zone: "us-central1-a", Resource: "vm"}
+				if v != 0 {
+					req.OptionsRequestedPolicyVersion = proto.Int32(v)
+				}
+				p, err := c.Disks.GetIamPolicy(ctx, req)
+				return fromCompute(p), err
+			},
+			func(ctx context.Context, c *gcp.Clients, p *iampb.Policy) (*iampb.Policy, error) {
+				got, err := c.Disks.SetIamPolicy(ctx, &computepb.SetIamPolicyDiskRequest{Project: project, Zone: "us-central1-a", Resource: "vm",
+					ZoneSetPolicyRequestResource: &computepb.ZoneSetPolicyRequest{Policy: toCompute(p)}})
+				return fromCompute(got), err
+			}},
+	)
 	cond := &expr.Expr{Title: "until 2027", Expression: `request.time < timestamp("2027-01-01T00:00:00Z")`}
 	for _, s := range services {
 		t.Run(s.name, func(t *testing.T) {
@@ -175,4 +205,38 @@ func TestPolicyVersionViews(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fromCompute is a Compute policy as the IAM API's Policy, for the checks
+// every allow policy shares.
+func fromCompute(p *computepb.Policy) *iampb.Policy {
+	if p == nil {
+		return nil
+	}
+	out := &iampb.Policy{Version: p.GetVersion(), Etag: []byte(p.GetEtag())}
+	for _, b := range p.GetBindings() {
+		ib := &iampb.Binding{Role: b.GetRole(), Members: b.GetMembers()}
+		if c := b.GetCondition(); c != nil {
+			ib.Condition = &expr.Expr{Title: c.GetTitle(), Description: c.GetDescription(), Expression: c.GetExpression(), Location: c.GetLocation()}
+		}
+		out.Bindings = append(out.Bindings, ib)
+	}
+	return out
+}
+
+// toCompute is the reverse of fromCompute.
+func toCompute(p *iampb.Policy) *computepb.Policy {
+	out := &computepb.Policy{Version: proto.Int32(p.GetVersion())}
+	if len(p.GetEtag()) > 0 {
+		out.Etag = proto.String(string(p.GetEtag()))
+	}
+	for _, b := range p.GetBindings() {
+		cb := &computepb.Binding{Role: proto.String(b.GetRole()), Members: b.GetMembers()}
+		if c := b.GetCondition(); c != nil {
+			cb.Condition = &computepb.Expr{Title: proto.String(c.GetTitle()), Description: proto.String(c.GetDescription()),
+				Expression: proto.String(c.GetExpression()), Location: proto.String(c.GetLocation())}
+		}
+		out.Bindings = append(out.Bindings, cb)
+	}
+	return out
 }

@@ -1,8 +1,15 @@
 package compute
 
 import (
+	"strconv"
+
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/genproto/googleapis/type/expr"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudcoop/coopguard/test/emulator/iam"
 )
 
 // iamPolicyRoutes registers getIamPolicy and setIamPolicy of disks,
@@ -18,7 +25,7 @@ func (s *Server) iamPolicyRoutes() {
 	for _, coll := range []struct{ scope, name string }{{"zones", "disks"}, {"global", "snapshots"}, {"global", "images"}} {
 		coll := coll
 		s.handle("GET "+coll.scope+"/"+coll.name+"/{}/getIamPolicy", endpoint{method: "compute." + coll.name + ".getIamPolicy", read: func(c *call) (any, error) {
-			return s.resourcePolicy(c.key(coll.name, c.name))
+			return s.getResourcePolicy(c, c.key(coll.name, c.name))
 		}})
 		s.handle("POST "+coll.scope+"/"+coll.name+"/{}/setIamPolicy", endpoint{method: "compute." + coll.name + ".setIamPolicy", read: func(c *call) (any, error) {
 			return s.setResourcePolicy(c, c.key(coll.name, c.name))
@@ -42,9 +49,63 @@ func (s *Server) resourcePolicy(key string) (*computepb.Policy, error) {
 	return &computepb.Policy{Etag: proto.String("ACAB"), Version: proto.Int32(1)}, nil
 }
 
+// getResourcePolicy answers getIamPolicy: the resource's policy in the
+// view of optionsRequestedPolicyVersion (0, 1 or 3), as IAM gives every
+// allow policy (policyView). Callers hold s.mu.
+func (s *Server) getResourcePolicy(c *call, key string) (*computepb.Policy, error) {
+	var requested int32
+	if v := c.query("optionsRequestedPolicyVersion"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || (n != 0 && n != 1 && n != 3) {
+			return nil, errInvalidField("optionsRequestedPolicyVersion", v, "Must be 0, 1 or 3.")
+		}
+		requested = int32(n)
+	}
+	p, err := s.resourcePolicy(key)
+	if err != nil {
+		return nil, err
+	}
+	return policyView(p, requested), nil
+}
+
+// policyView is iam.PolicyView of a Compute policy: the same versions and
+// version-1 view of conditional bindings, kept in Compute's message.
+func policyView(p *computepb.Policy, requested int32) *computepb.Policy {
+	view := iam.PolicyView(iamPolicy(p), requested)
+	out := proto.Clone(p).(*computepb.Policy)
+	out.Version = proto.Int32(view.GetVersion())
+	for i, b := range out.GetBindings() {
+		b.Role = proto.String(view.GetBindings()[i].GetRole())
+		if view.GetBindings()[i].GetCondition() == nil {
+			b.Condition = nil
+		}
+	}
+	return out
+}
+
+// iamPolicy is what of a Compute policy IAM's version rules read —
+// version, etag, each binding's role and condition, in order — as the IAM
+// API's Policy, so iam.PolicyView and iam.CheckWrite judge it.
+func iamPolicy(p *computepb.Policy) *iampb.Policy {
+	out := &iampb.Policy{Version: p.GetVersion()}
+	if p.Etag != nil {
+		out.Etag = []byte(p.GetEtag())
+	}
+	for _, b := range p.GetBindings() {
+		ib := &iampb.Binding{Role: b.GetRole()}
+		if c := b.GetCondition(); c != nil {
+			ib.Condition = &expr.Expr{Title: c.GetTitle(), Description: c.GetDescription(), Expression: c.GetExpression(), Location: c.GetLocation()}
+		}
+		out.Bindings = append(out.Bindings, ib)
+	}
+	return out
+}
+
 // setResourcePolicy replaces the resource's policy with the request's
 // (ZoneSetPolicyRequest and GlobalSetPolicyRequest share its JSON shape):
-// policy, or bindings and etag at the top level; a stale etag is 412.
+// policy, or bindings and etag at the top level; a stale etag is 412, and
+// a write IAM's version rules refuse (iam.CheckWrite) is 400. The stored
+// version is what the bindings need: 3 with conditions, 1 without.
 // Callers hold s.mu.
 func (s *Server) setResourcePolicy(c *call, key string) (any, error) {
 	cur, err := s.resourcePolicy(key)
@@ -63,9 +124,13 @@ func (s *Server) setResourcePolicy(c *call, key string) (any, error) {
 	if next.Etag != nil && next.GetEtag() != cur.GetEtag() {
 		return nil, errConditionNotMet("Supplied fingerprint does not match current IAM policy etag.")
 	}
+	if err := iam.CheckWrite(iamPolicy(cur), iamPolicy(next)); err != nil {
+		return nil, errInvalid(status.Convert(err).Message())
+	}
 	next.Etag = proto.String(s.fingerprint(policyKey(key)))
-	if next.Version == nil {
-		next.Version = proto.Int32(1)
+	next.Version = proto.Int32(1)
+	if iam.HasConditions(iamPolicy(next)) {
+		next.Version = proto.Int32(3)
 	}
 	s.objects[policyKey(key)] = next
 	return proto.Clone(next), nil

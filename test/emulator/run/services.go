@@ -56,11 +56,16 @@ func (s *Server) ListServices(_ context.Context, req *runpb.ListServicesRequest)
 	return resp, nil
 }
 
-// GetIamPolicy returns a service's IAM policy.
+// GetIamPolicy returns a service's IAM policy in the view of the requested
+// policy version (iam.PolicyView): Cloud Run services accept conditional
+// role bindings.
 func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
 	n, err := parseServiceName(req.GetResource())
 	if err != nil {
 		return nil, err
+	}
+	if v := req.GetOptions().GetRequestedPolicyVersion(); v != 0 && v != 1 && v != 3 {
+		return nil, status.Errorf(codes.InvalidArgument, "Invalid requested_policy_version %d: must be 0, 1 or 3.", v)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,11 +73,12 @@ func (s *Server) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest)
 	if !ok {
 		return nil, errNotFound(n)
 	}
-	return proto.Clone(p).(*iampb.Policy), nil
+	return iam.PolicyView(p, req.GetOptions().GetRequestedPolicyVersion()), nil
 }
 
 // SetIamPolicy replaces a service's bindings. A policy carrying an etag
-// that is no longer current is refused with ABORTED.
+// that is no longer current is refused with ABORTED; the version rules of
+// a policy with conditions are IAM's (iam.CheckWrite).
 func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
 	n, err := parseServiceName(req.GetResource())
 	if err != nil {
@@ -96,9 +102,17 @@ func (s *Server) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest)
 	if err := iam.CheckEtag(in.GetEtag(), cur.GetEtag()); err != nil {
 		return nil, err
 	}
+	if err := iam.CheckWrite(cur, in); err != nil {
+		return nil, err
+	}
+	// The stored version is what the bindings need: 3 with conditions, 1
+	// without, whatever version was sent (iam.PolicyView).
 	next := &iampb.Policy{Version: 1, Etag: []byte(s.newEtag())}
 	for _, b := range in.GetBindings() {
 		next.Bindings = append(next.Bindings, proto.Clone(b).(*iampb.Binding))
+	}
+	if iam.HasConditions(next) {
+		next.Version = 3
 	}
 	s.policies[n.String()] = next
 	return proto.Clone(next).(*iampb.Policy), nil
