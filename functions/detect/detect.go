@@ -198,8 +198,15 @@ var severities = map[string]bool{
 // Compile checks and compiles rules once. Every bad rule is reported (errors
 // joined, each a *RuleError naming the rule): empty or duplicate name, no
 // playbook, unknown severity, CEL syntax or type errors, a non-boolean
-// result, or an estimated cost above MaxEstimatedCost.
+// result, or an estimated cost above MaxEstimatedCost. A list of rules is
+// compiled once per process: every Env of the same rules shares the
+// Engine (immutable, safe for concurrent use), and its errors.
 func Compile(rules []Rule) (*Engine, error) {
+	return cachedCompile(rules, compile)
+}
+
+// compile is Compile without the cache.
+func compile(rules []Rule) (*Engine, error) {
 	env, err := newEnv()
 	if err != nil {
 		return nil, fmt.Errorf("detect.Compile: cel.NewEnv: %w", err)
