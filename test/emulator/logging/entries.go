@@ -108,7 +108,7 @@ func (s *Server) storeLocked(e *loggingpb.LogEntry, now time.Time) (_ storedEntr
 	if e.InsertId == "" {
 		e.InsertId = fmt.Sprintf("%08x%08x", now.Unix(), s.seq)
 	}
-	se := storedEntry{seq: s.seq, entry: e, doc: entryDoc(e)}
+	se := storedEntry{seq: s.seq, entry: e, rendered: &rendering{}}
 	s.logs[e.LogName] = append(s.logs[e.LogName], se)
 	return se, true
 }
@@ -213,7 +213,7 @@ func (l *loggingService) ListLogEntries(ctx context.Context, req *loggingpb.List
 			continue
 		}
 		for _, se := range entries {
-			if inWindow(se.entry, now) && q.Match(se.doc) {
+			if inWindow(se.entry, now) && q.Match(se.doc()) {
 				kept = append(kept, se)
 			}
 		}

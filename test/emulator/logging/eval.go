@@ -44,8 +44,9 @@ func entryJSON(e *loggingpb.LogEntry) []byte {
 	return b
 }
 
-// entryDoc is the doc of an entry.
-func entryDoc(e *loggingpb.LogEntry) doc {
+// jsonDoc is the doc of an entry by way of its JSON: the definition
+// entryDoc follows.
+func jsonDoc(e *loggingpb.LogEntry) doc {
 	var d doc
 	_ = json.Unmarshal(entryJSON(e), &d)
 	return d

@@ -112,11 +112,11 @@ func (s *Server) route(ctx context.Context, entries []storedEntry) {
 				continue
 			}
 			f, err := s.filterLocked(sink.GetFilter())
-			if err != nil || !f.Match(se.doc) {
+			if err != nil || !f.Match(se.doc()) {
 				continue
 			}
 			st := s.stats[name]
-			if s.excludedLocked(sink, se.doc) {
+			if s.excludedLocked(sink, se.doc()) {
 				st.Excluded++
 				s.stats[name] = st
 				continue

@@ -52,9 +52,13 @@ type Server struct {
 type storedEntry struct {
 	seq   int64
 	entry *loggingpb.LogEntry
-	// doc is the entry as the query language sees it, rendered once.
-	doc doc
+	// rendered is the entry as the query language sees it, rendered once
+	// when first needed (doc).
+	rendered *rendering
 }
+
+// doc returns the entry as the query language sees it.
+func (se storedEntry) doc() doc { return se.rendered.doc(se.entry) }
 
 // New returns an empty Server. now is the clock for defaulted timestamps,
 // receive timestamps and sink times; nil means time.Now.
