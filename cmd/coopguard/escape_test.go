@@ -121,6 +121,10 @@ func TestCommandsEscapeWhatTheServerSays(t *testing.T) {
 			// The drill names the project in a header, which Go's HTTP
 			// client refuses to send with control characters in it.
 			st.Project = "coopguard-local"
+			// A drill without --project picks a VM of that project.
+			for i := range st.Instances {
+				st.Instances[i].Project = st.Project
+			}
 			shown := poisoned[incident.Report]()
 			shown.Incident.ID = "alert-shown"
 			st.Incidents = append(st.Incidents, shown)
