@@ -72,9 +72,10 @@ func Start(ctx context.Context, progress io.Writer) (*Emulator, error) {
 	// A free port can be taken by another process between our probe and
 	// the emulator's bind (test binaries start their emulators at once):
 	// a bind failure is retried on a fresh port.
+	opts := classCache(ctx, java, jar)
 	for attempt := 0; attempt < 3; attempt++ {
 		var e *Emulator
-		e, err = start(ctx, java, jar, progress)
+		e, err = start(ctx, java, jar, opts, progress)
 		if err == nil {
 			return e, nil
 		}
@@ -85,8 +86,9 @@ func Start(ctx context.Context, progress io.Writer) (*Emulator, error) {
 	return nil, err
 }
 
-// start runs one emulator process on a free port and waits until it serves.
-func start(ctx context.Context, java, jar string, progress io.Writer) (*Emulator, error) {
+// start runs one emulator process on a free port, with the extra JVM
+// options opts, and waits until it serves.
+func start(ctx context.Context, java, jar string, opts []string, progress io.Writer) (*Emulator, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -99,9 +101,10 @@ func start(ctx context.Context, java, jar string, progress io.Writer) (*Emulator
 	// C1 only (-XX:TieredStopAtLevel=1): the optimising compiler's
 	// threads cost more CPU than they win back over a test binary's
 	// life; a start and the shared/store tests take about half the CPU.
-	e.cmd = exec.Command(java, "-XX:TieredStopAtLevel=1", "-Duser.language=en", "-cp", jar,
-		"com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+	args := append([]string{"-XX:TieredStopAtLevel=1", "-Duser.language=en"}, opts...)
+	args = append(args, "-cp", jar, "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
 		"--host=127.0.0.1", "--port="+strconv.Itoa(port))
+	e.cmd = exec.Command(java, args...)
 	e.cmd.Stdout, e.cmd.Stderr = w, w
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := e.cmd.Start(); err != nil {

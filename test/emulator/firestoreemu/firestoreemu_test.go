@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +61,43 @@ func TestMissing(t *testing.T) {
 	_, err := Start(context.Background(), nil)
 	if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), Package) {
 		t.Fatalf("Start without java = %v, want ErrMissing naming %s", err, Package)
+	}
+}
+
+// TestClassCache: with EnvClassCache set, the first Start makes the class
+// archive, named for the jar and Java, and serves; a later Start maps it;
+// a corrupt archive is ignored by the JVM, which still serves.
+func TestClassCache(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvClassCache, dir)
+	e, err := Start(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Stop()
+	archives, _ := filepath.Glob(filepath.Join(dir, "firestore-emulator-*.jsa"))
+	if len(archives) != 1 {
+		t.Fatalf("archives after the first start: %v, want one", archives)
+	}
+	if fi, err := os.Stat(archives[0]); err != nil || fi.Size() == 0 {
+		t.Fatalf("archive %s: %v", archives[0], err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp*")); len(leftovers) != 0 {
+		t.Errorf("temporary archives left behind: %v", leftovers)
+	}
+	for _, corrupt := range []bool{false, true} {
+		if corrupt {
+			if err := os.WriteFile(archives[0], []byte("not an archive"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e, err := Start(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("start (archive corrupt: %v): %v", corrupt, err)
+		}
+		if !strings.Contains(strings.Join(e.cmd.Args, " "), "-XX:SharedArchiveFile="+archives[0]) {
+			t.Errorf("start (archive corrupt: %v) does not map %s: %v", corrupt, archives[0], e.cmd.Args)
+		}
+		e.Stop()
 	}
 }
