@@ -17,6 +17,29 @@ import (
 	"github.com/cloudcoop/coopguard/shared/config"
 )
 
+// sandboxElsewhere readies project other for a sandbox name that the
+// test then provisions there, on GCP's clock: the sandbox's key, as the
+// operator fills it before the clock starts (Provision makes the secret;
+// it finds this one); the project, linked to a billing account by the
+// operator through the official client (Provision checks it before
+// enabling the project's APIs); and coopguard's job roles there, which
+// Provision does not grant in a project it did not create (403 on
+// compute.instances.get): the operator does.
+func sandboxElsewhere(t *testing.T, s *sandboxWorld, other, name, key string) {
+	t.Helper()
+	s.emu.SecretManager.SeedVersions(other, s.cfg.SandboxSecrets(name)[0], []byte(key))
+	s.emu.GCPTime()
+	s.emu.ResourceManager.SeedProject(other)
+	const account = "billingAccounts/0A0A0A-1B1B1B-2C2C2C"
+	s.emu.Billing.SeedAccount(account, true)
+	if _, err := s.operator.Billing.UpdateProjectBillingInfo(context.Background(), &billingpb.UpdateProjectBillingInfoRequest{
+		Name: "projects/" + other, ProjectBillingInfo: &billingpb.ProjectBillingInfo{BillingAccountName: account},
+	}); err != nil {
+		t.Fatalf("link %s to %s: %v", other, account, err)
+	}
+	grantJobRoles(t, s.world, other)
+}
+
 // TestContainInTheSandboxesOwnProject: a sandbox Provision built in
 // another project than coopguard's own is contained there when its
 // account reads its key from outside GCP: its VM stopped, its account
@@ -27,25 +50,8 @@ func TestContainInTheSandboxesOwnProject(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	const other, name = "sandbox-two-proj", "away-sandbox"
-	// The sandbox's key, as the operator fills it before GCP's clock
-	// starts (Provision makes the secret; it finds this one).
-	s.emu.SecretManager.SeedVersions(other, s.cfg.SandboxSecrets(name)[0], []byte("sk-away-key"))
-	s.emu.GCPTime()
-	ctx := context.Background()
+	sandboxElsewhere(t, s, other, name, "sk-away-key")
 	home := s.cfg.Cloud.GCP.Project
-	s.emu.ResourceManager.SeedProject(other)
-	// Its billing account, linked by the operator through the official
-	// client (Provision checks it before enabling the project's APIs).
-	const account = "billingAccounts/0A0A0A-1B1B1B-2C2C2C"
-	s.emu.Billing.SeedAccount(account, true)
-	if _, err := s.operator.Billing.UpdateProjectBillingInfo(ctx, &billingpb.UpdateProjectBillingInfoRequest{
-		Name: "projects/" + other, ProjectBillingInfo: &billingpb.ProjectBillingInfo{BillingAccountName: account},
-	}); err != nil {
-		t.Fatalf("link %s to %s: %v", other, account, err)
-	}
-	// Provision does not grant coopguard's job roles in a sandbox's
-	// project yet (403 on compute.instances.get): the operator does.
-	grantJobRoles(t, s.world, other)
 
 	if code, rep := s.provision(t, `{"project":"`+other+`","name":"`+name+`"}`); code != http.StatusOK {
 		t.Fatalf("provision %s/%s = %d: %+v\n%s", other, name, code, rep.Failed(), s.logs)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"cloud.google.com/go/billing/apiv1/billingpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -33,18 +32,8 @@ func TestSandboxProjectSinkChangeReachesTheOperator(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t, fastAgentTimeout)
 	const other, name = "sandbox-watch-proj", "watched-sandbox"
-	s.emu.SecretManager.SeedVersions(other, s.cfg.SandboxSecrets(name)[0], []byte("sk-watched-key"))
-	s.emu.GCPTime()
+	sandboxElsewhere(t, s, other, name, "sk-watched-key")
 	ctx := context.Background()
-	s.emu.ResourceManager.SeedProject(other)
-	const account = "billingAccounts/0A0A0A-1B1B1B-2C2C2C"
-	s.emu.Billing.SeedAccount(account, true)
-	if _, err := s.operator.Billing.UpdateProjectBillingInfo(ctx, &billingpb.UpdateProjectBillingInfoRequest{
-		Name: "projects/" + other, ProjectBillingInfo: &billingpb.ProjectBillingInfo{BillingAccountName: account},
-	}); err != nil {
-		t.Fatalf("link %s to %s: %v", other, account, err)
-	}
-	grantJobRoles(t, s.world, other)
 	// The project's owner: a person of the team, not coopguard's.
 	const owner = "owner@example.com"
 	pol, err := s.operator.Projects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + other, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
