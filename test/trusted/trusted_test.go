@@ -352,15 +352,15 @@ func ids(reps []incident.Report) []string {
 // TestFourRespondersOneResponsePerIncident: four responder processes, each
 // an instance of the functions as deployed (its own GCP clients over
 // gRPC/HTTP, Firestore client, report recorder and lease owner), share one
-// emulated GCP and one Firestore emulator and receive 1,000 shuffled
-// deliveries of 50 incidents on 50 sandboxes as Eventarc CloudEvents:
+// emulated GCP and one Firestore emulator and receive 500 shuffled
+// deliveries of 25 incidents on 25 sandboxes as Eventarc CloudEvents:
 // every incident is claimed once, and the emulated GCP's fakes and its
 // audit log see each action's mutation once per incident.
 func TestFourRespondersOneResponsePerIncident(t *testing.T) {
 	t.Parallel()
 	e := fixture.New(t, []byte("sk-test-SECRET-PAYLOAD-1"), []byte("sk-test-SECRET-PAYLOAD-2"))
 	ctx := fixture.Quiet
-	const incidents, deliveries, responders = 50, 1000, 4
+	const incidents, deliveries, responders = 25, 500, 4
 	names := make([]string, incidents)
 	sandboxes := make([]string, incidents)
 	payloads := make([][]byte, incidents)
