@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 LONG_FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit unit-race unit-race-e2e unit-stories lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck shellcheck-tool firestore-emulator chromium
+.PHONY: all build run test unit unit-race unit-race-slow unit-race-rest unit-race-e2e unit-stories build-race build-plain lint fuzz fuzz-long bench tools clean deploy undeploy shellcheck shellcheck-tool firestore-emulator chromium
 
 all: test
 
@@ -20,24 +20,29 @@ build:
 run: build firestore-emulator
 	./bin/coopguard serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-## test: lint, unit and end-to-end tests (with the race detector where
-## code runs concurrently; see STORIES below), short fuzzing. They run side
-## by side (output grouped per target): the suite is CPU-bound, and lint
-## and fuzz fill the cores the longest test packages leave idle at their
-## end. What they need is installed first, one apt-get at a time.
+## test: lint and every test: each package's own tests, the end-to-end
+## tests, the attack drills, the fault matrices, and each fuzz target's
+## seed corpus (with the race detector where code runs concurrently; see
+## STORIES below). They run side by side (output grouped per target): the
+## suite is CPU-bound, and lint fills the cores the longest test packages
+## leave idle at their end. What they need is installed first, one apt-get
+## at a time. Fuzzing proper (new inputs) is `make fuzz`, which CI runs
+## after the suite.
 test: tools shellcheck-tool firestore-emulator chromium
-	@$(MAKE) --no-print-directory -j5 --output-sync=target lint unit-race unit-race-e2e unit-stories fuzz
+	@$(MAKE) --no-print-directory -j6 --output-sync=target lint unit-race-slow unit-race-rest unit-race-e2e unit-stories
 
 unit: firestore-emulator chromium
-	@$(MAKE) --no-print-directory -j3 --output-sync=target unit-race unit-race-e2e unit-stories
+	@$(MAKE) --no-print-directory -j4 --output-sync=target unit-race-slow unit-race-rest unit-race-e2e unit-stories
 
 # The longest-running packages first: `go test` starts packages in the
 # order given, and one that starts last is the suite's critical path.
-SLOW_PACKAGES := ./test/reliability ./test/trusted ./functions/posture ./deploy ./cmd/coopguard
+SLOW_PACKAGES := ./test/reliability ./test/trusted ./deploy ./cmd/coopguard ./test/pubsubemu \
+  ./functions/respond ./provisioner
 
 # The story suites are many cases, each one sequential story in an
 # emulated project of its own: the attack catalogue (./attack), the cells
-# of the fault matrices (test/reliability) and the end-to-end stories
+# of the fault matrices (test/reliability), posture's drifts, one check
+# at a time (functions/posture TestChecks) and the end-to-end stories
 # (test/e2e). Under the race detector they cost four to five times the
 # CPU (attack: 164 CPU-s against 35), which alone put `make test` past 10
 # minutes on 2 cores, so they run without it. What runs concurrently runs
@@ -46,23 +51,54 @@ SLOW_PACKAGES := ./test/reliability ./test/trusted ./functions/posture ./deploy 
 # concurrency (E2E_CONCURRENT: concurrent drills in 50 projects,
 # deliveries and requests under load, duplicates, redeliveries, storms).
 MATRIX_TESTS := ^Test[A-Za-z]*FaultMatrix$$
+POSTURE_CHECKS := ^TestChecks$$
+STORIES := $(MATRIX_TESTS)|$(POSTURE_CHECKS)
 E2E_CONCURRENT := ^Test(FleetOf200SandboxesIn50Projects|HTTPFunctionsUnderLoad|ProvisionConcurrentRequestsCreateOnce|DuplicateDeliveriesMutateOnce|RevocationOncePerIncidentAcross100Redeliveries|StormOnContainedSandboxIsOneIncident)$$
 
-unit-race: firestore-emulator chromium
-	$(GO) test -race -count=1 -timeout 20m -skip '$(MATRIX_TESTS)' \
-	  $(SLOW_PACKAGES) $$($(GO) list ./... | grep -v -e '/attack$$' -e '/test/e2e$$')
+# The module's packages are compiled once per mode (race, plain) before
+# the targets that need them start: started side by side, each `go test`
+# and `go vet` compiled its own copy. -trimpath makes a package's build
+# independent of the directory that holds the source, so the deploy test
+# that compiles the source staged for Cloud Functions reuses this build.
+export GOFLAGS := -trimpath
 
-unit-race-e2e: firestore-emulator
-	$(GO) test -race -count=1 -timeout 20m -run '$(E2E_CONCURRENT)' ./test/e2e
+build-race:
+	$(GO) build -race ./...
+
+build-plain:
+	$(GO) build ./...
+
+GOTEST := $(GO) test -count=1
+
+# Each test binary starts its own Firestore emulator (Java); they map its
+# classes from one archive (firestoreemu.EnvClassCache), which the first
+# to start makes.
+export COOPGUARD_FIRESTORE_CLASS_CACHE := $(CURDIR)/bin/firestore-classes
+
+# The slowest packages and the rest run as two `go test`s side by side:
+# `go test` counts a running test binary against -p (the cores) like a
+# link, so in one the slow packages held both slots and the other fifty
+# linked and ran one by one after them, on one core.
+unit-race: unit-race-slow unit-race-rest
+
+unit-race-slow: firestore-emulator chromium build-race
+	$(GOTEST) -race -timeout 20m -skip '$(STORIES)' $(SLOW_PACKAGES)
+
+unit-race-rest: firestore-emulator chromium build-race
+	$(GOTEST) -race -timeout 20m -skip '$(STORIES)' $$($(GO) list ./... | grep -v -x -F $$($(GO) list $(SLOW_PACKAGES) ./attack ./test/e2e | sed 's/^/-e /'))
+
+unit-race-e2e: firestore-emulator build-race
+	$(GOTEST) -race -timeout 20m -run '$(E2E_CONCURRENT)' ./test/e2e
 
 # attack and the matrices four cases at a time: half the matrices' cells
 # wait on a hung call being cut off, not on a core.
-unit-stories: firestore-emulator
-	$(GO) test -count=1 -timeout 20m -skip '$(E2E_CONCURRENT)' ./test/e2e
-	$(GO) test -count=1 -timeout 20m -parallel 4 ./attack
-	$(GO) test -count=1 -timeout 20m -parallel 4 -run '$(MATRIX_TESTS)' ./test/reliability
+unit-stories: firestore-emulator build-plain
+	$(GOTEST) -timeout 20m -skip '$(E2E_CONCURRENT)' ./test/e2e
+	$(GOTEST) -timeout 20m -parallel 4 ./attack
+	$(GOTEST) -timeout 20m -parallel 4 -run '$(MATRIX_TESTS)' ./test/reliability
+	$(GOTEST) -timeout 20m -run '$(POSTURE_CHECKS)' ./functions/posture
 
-lint: tools shellcheck
+lint: tools shellcheck build-plain
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
