@@ -62,11 +62,15 @@ E2E_CONCURRENT := ^Test(FleetOf200SandboxesIn50Projects|HTTPFunctionsUnderLoad|P
 # that compiles the source staged for Cloud Functions reuses this build.
 export GOFLAGS := -trimpath
 
+# Library packages only: `go build ./...` also links the main packages,
+# every time, and no test runs those binaries.
+LIBRARIES = $$($(GO) list -f '{{if and .GoFiles (ne .Name "main")}}{{.ImportPath}}{{end}}' ./...)
+
 build-race:
-	$(GO) build -race ./...
+	$(GO) build -race $(LIBRARIES)
 
 build-plain:
-	$(GO) build ./...
+	$(GO) build $(LIBRARIES)
 
 GOTEST := $(GO) test -count=1
 

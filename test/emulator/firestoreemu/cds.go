@@ -17,7 +17,7 @@ import (
 // Java: a start that maps the emulator's classes from it takes about 40%
 // of the CPU of one that loads and verifies them from the jar, and the
 // suite starts one emulator per test binary. Unset, nothing is archived.
-// `make test` sets it to bin/.
+// `make test` sets it to bin/firestore-classes.
 const EnvClassCache = "COOPGUARD_FIRESTORE_CLASS_CACHE"
 
 // dumpTimeout bounds the archiving run: the JVM writes the archive as it
